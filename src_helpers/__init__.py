@@ -1,0 +1,1 @@
+"""Helpers for the emotion-classification notebooks."""

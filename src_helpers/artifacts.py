@@ -1,0 +1,117 @@
+"""Run folders: what every model run leaves for later notebooks (config, metrics, history, predictions).
+
+Layout of ``<runs>/<name>/``: ``config.json``, ``metrics.json`` (``{"dev": ..., "test": ...}``),
+``history.csv`` (one row per epoch, optional), ``test_predictions.csv.gz`` (ids, truth, prediction and
+one probability column per class). Checkpoints live in ``<name>/checkpoints/`` and are git-ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .ekman import EKMAN_LABELS
+
+
+def _json_default(o: object) -> object:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def write_json(path: Path, obj: object) -> None:
+    path.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n", encoding="utf-8")
+
+
+@dataclass
+class Run:
+    """A loaded run folder."""
+
+    path: Path
+    config: dict
+    metrics: dict
+    history: pd.DataFrame | None
+    predictions: pd.DataFrame | None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def probs(self, names: Sequence[str] = EKMAN_LABELS) -> np.ndarray:
+        return self.predictions[[f"prob_{n}" for n in names]].to_numpy()
+
+
+def save_run(run_dir: str | Path, config: dict, metrics: dict, history: Sequence[dict] | None = None,
+             ids: Sequence[str] | None = None, y_true: np.ndarray | None = None,
+             y_pred: np.ndarray | None = None, probs: np.ndarray | None = None,
+             names: Sequence[str] = EKMAN_LABELS) -> Path:
+    """Write a run folder (creating it); arrays are test-split rows in data order."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "config.json", config)
+    write_json(run_dir / "metrics.json", metrics)
+    if history:
+        pd.DataFrame(list(history)).to_csv(run_dir / "history.csv", index=False)
+    if probs is not None:
+        probs = np.asarray(probs)
+        n = len(probs)
+        if any(a is not None and len(a) != n for a in (ids, y_true, y_pred)):
+            raise ValueError("ids, y_true, y_pred and probs must have the same number of rows")
+        table = pd.DataFrame({"id": list(ids) if ids is not None else range(n)})
+        for label, arr in (("y_true", y_true), ("y_pred", y_pred)):
+            if arr is not None:
+                arr = np.asarray(arr)
+                table[label] = [" ".join(map(str, np.flatnonzero(r))) for r in arr] if arr.ndim == 2 else arr
+        for i, name in enumerate(names):
+            table[f"prob_{name}"] = np.round(probs[:, i], 5)
+        table.to_csv(run_dir / "test_predictions.csv.gz", index=False)
+    return run_dir
+
+
+def load_run(run_dir: str | Path) -> Run:
+    run_dir = Path(run_dir)
+    if not (run_dir / "metrics.json").exists():
+        raise FileNotFoundError(f"{run_dir}: not a run folder (no metrics.json)")
+
+    def maybe_csv(name: str) -> pd.DataFrame | None:
+        p = run_dir / name
+        return pd.read_csv(p, keep_default_na=False) if p.exists() else None
+
+    return Run(run_dir, json.loads((run_dir / "config.json").read_text()),
+               json.loads((run_dir / "metrics.json").read_text()),
+               maybe_csv("history.csv"), maybe_csv("test_predictions.csv.gz"))
+
+
+def summarize_runs(runs_root: str | Path) -> pd.DataFrame:
+    """One row per run under ``runs_root``: headline dev/test numbers (missing ones left empty)."""
+    rows = []
+    for metrics_file in sorted(Path(runs_root).glob("*/metrics.json")):
+        run = load_run(metrics_file.parent)
+        row = {"run": run.name, "model": run.config.get("model", run.name), "target": run.config.get("target")}
+        for split in ("dev", "test"):
+            for key in ("accuracy", "macro_f1", "micro_f1"):
+                value = run.metrics.get(split, {}).get(key)
+                if value is not None:
+                    row[f"{split}_{key}"] = value
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+HEADLINE_PREFIX = ".headline_"
+
+
+def record_headline(notebooks_out: str | Path, notebook: str, scores: dict[str, float]) -> Path:
+    """Leave the notebook's headline scores for the runner, which puts them in the executed file's name."""
+    path = Path(notebooks_out) / f"{HEADLINE_PREFIX}{notebook}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, scores)
+    return path

@@ -1,0 +1,122 @@
+"""TF-IDF (word + char n-grams) + logistic regression: the peer every neural model must beat."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
+from tqdm.auto import tqdm
+
+from .ekman import EKMAN_LABELS, multi_hot
+from .metrics import choose_threshold, multi_label_report, single_label_report, threshold_predictions
+
+TARGETS = ("single", "multi")
+
+
+@dataclass
+class TfidfConfig:
+    word_ngrams: tuple[int, int] = (1, 2)
+    char_ngrams: tuple[int, int] = (2, 5)
+    min_df: int = 2
+    max_features: int | None = 300_000
+    Cs: Sequence[float] = (0.5, 1.0, 2.0, 4.0)
+    class_weight: str | None = None
+    max_iter: int = 2000
+    seed: int = 0
+
+
+@dataclass
+class TfidfFeatures:
+    """Word and char TF-IDF vectorizers fitted on the train split."""
+
+    config: TfidfConfig
+    word: TfidfVectorizer = field(init=False)
+    char: TfidfVectorizer = field(init=False)
+
+    def __post_init__(self) -> None:
+        c = self.config
+        self.word = TfidfVectorizer(ngram_range=c.word_ngrams, min_df=c.min_df, sublinear_tf=True,
+                                    max_features=c.max_features, lowercase=True)
+        self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=c.char_ngrams, min_df=c.min_df,
+                                    sublinear_tf=True, max_features=c.max_features, lowercase=True)
+
+    def fit_transform(self, texts: Sequence[str]):
+        return hstack([self.word.fit_transform(texts), self.char.fit_transform(texts)]).tocsr()
+
+    def transform(self, texts: Sequence[str]):
+        return hstack([self.word.transform(texts), self.char.transform(texts)]).tocsr()
+
+
+@dataclass
+class BaselineResult:
+    target: str
+    features: TfidfFeatures
+    model: object
+    C: float
+    threshold: float | None
+    selection: pd.DataFrame  # dev score for every C tried
+    dev: dict
+    test: dict
+    test_probs: np.ndarray
+    test_pred: np.ndarray
+
+
+def _classifier(target: str, C: float, config: TfidfConfig):
+    lr = LogisticRegression(C=C, max_iter=config.max_iter, class_weight=config.class_weight,
+                            random_state=config.seed)
+    return lr if target == "single" else OneVsRestClassifier(lr, n_jobs=2)
+
+
+def _targets(df: pd.DataFrame, target: str) -> np.ndarray:
+    return df["ekman"].to_numpy() if target == "single" else multi_hot(df["ekman_groups"].tolist())
+
+
+def _full_probs(model, X, n_classes: int) -> np.ndarray:
+    """Probabilities with one column per class, also when a class is missing from a tiny train set."""
+    probs = model.predict_proba(X)
+    if probs.shape[1] == n_classes:
+        return probs
+    out = np.zeros((probs.shape[0], n_classes))
+    out[:, model.classes_] = probs
+    return out
+
+
+def train_tfidf_baseline(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, target: str = "single",
+                         config: TfidfConfig | None = None) -> BaselineResult:
+    """Fit on train, choose C (and the multi-label threshold) by dev macro-F1, report dev and test."""
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+    config = config or TfidfConfig()
+    n = len(EKMAN_LABELS)
+    feats = TfidfFeatures(config)
+    X_train, X_dev, X_test = feats.fit_transform(train["text"]), feats.transform(dev["text"]), feats.transform(test["text"])
+    y_train, y_dev, y_test = _targets(train, target), _targets(dev, target), _targets(test, target)
+
+    rows, best = [], None
+    for C in tqdm(config.Cs, desc=f"tf-idf {target}: C"):
+        model = _classifier(target, C, config).fit(X_train, y_train)
+        dev_probs = _full_probs(model, X_dev, n)
+        if target == "single":
+            threshold, dev_report = None, single_label_report(y_dev, dev_probs.argmax(1))
+        else:
+            threshold = choose_threshold(y_dev, dev_probs)
+            dev_report = multi_label_report(y_dev, dev_probs, threshold)
+        rows.append({"C": C, "dev_macro_f1": dev_report["macro_f1"], "threshold": threshold})
+        if best is None or dev_report["macro_f1"] > best[3]["macro_f1"]:
+            best = (C, model, threshold, dev_report)
+    C, model, threshold, dev_report = best
+    test_probs = _full_probs(model, X_test, n)
+    if target == "single":
+        test_pred = test_probs.argmax(1)
+        test_report = single_label_report(y_test, test_pred)
+    else:
+        test_report = multi_label_report(y_test, test_probs, threshold)
+        test_pred = threshold_predictions(test_probs, threshold)
+    return BaselineResult(target, feats, model, C, threshold, pd.DataFrame(rows), dev_report, test_report,
+                          test_probs, test_pred)

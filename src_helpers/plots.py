@@ -1,0 +1,94 @@
+"""Figures shown in the notebooks; each function saves a PNG when ``path`` is given and returns the figure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+
+def _save(fig: plt.Figure, path: str | Path | None) -> plt.Figure:
+    fig.tight_layout()
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=120)
+    return fig
+
+
+def bar_counts(table: pd.DataFrame, title: str, path: str | Path | None = None,
+               horizontal: bool = False) -> plt.Figure:
+    """Grouped bars: rows are classes, columns are splits (or variants)."""
+    fig, ax = plt.subplots(figsize=(9, max(4, 0.28 * len(table))) if horizontal else (9, 4))
+    table.plot.barh(ax=ax) if horizontal else table.plot.bar(ax=ax, rot=0)
+    ax.set_title(title)
+    ax.set_xlabel("examples" if horizontal else "")
+    return _save(fig, path)
+
+
+def length_histogram(lengths: dict[str, pd.Series], title: str = "Text length (words)",
+                     path: str | Path | None = None, clip: int = 60) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(8, 4))
+    bins = np.arange(0, clip + 2)
+    for name, s in lengths.items():
+        ax.hist(s.clip(upper=clip), bins=bins, alpha=0.5, density=True, label=name)
+    ax.set_title(title)
+    ax.set_xlabel(f"words (clipped at {clip})")
+    ax.legend()
+    return _save(fig, path)
+
+
+def heatmap(matrix: pd.DataFrame | np.ndarray, title: str, path: str | Path | None = None,
+            labels: Sequence[str] | None = None, fmt: str = "d", xlabel: str = "", ylabel: str = "",
+            normalize_rows: bool = False) -> plt.Figure:
+    """Annotated heatmap (confusion matrices, co-occurrence)."""
+    values = np.asarray(matrix, dtype=float)
+    labels = list(labels if labels is not None else getattr(matrix, "index", range(len(values))))
+    shown = values / values.sum(axis=1, keepdims=True).clip(min=1) if normalize_rows else values
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    im = ax.imshow(shown, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            text = f"{shown[i, j]:.2f}" if normalize_rows else format(int(values[i, j]), fmt)
+            ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                    color="white" if shown[i, j] > shown.max() / 2 else "black")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    return _save(fig, path)
+
+
+def confusion(cm: Sequence[Sequence[int]], labels: Sequence[str], title: str,
+              path: str | Path | None = None) -> plt.Figure:
+    """Row-normalised confusion matrix (rows = true class)."""
+    return heatmap(np.asarray(cm), title, path, labels=labels, xlabel="predicted", ylabel="true",
+                   normalize_rows=True)
+
+
+def per_class_f1(reports: dict[str, dict], title: str = "Per-class F1 (test)",
+                 path: str | Path | None = None) -> plt.Figure:
+    """Bars of per-class F1 for several models: ``{model: report_with_per_class}``."""
+    table = pd.DataFrame({m: {c: v["f1"] for c, v in r["per_class"].items()} for m, r in reports.items()})
+    fig, ax = plt.subplots(figsize=(9, 4))
+    table.plot.bar(ax=ax, rot=0)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("F1")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def training_curves(history: pd.DataFrame, metrics: Sequence[str] = ("train_loss", "dev_loss", "dev_macro_f1"),
+                    title: str = "Training", path: str | Path | None = None) -> plt.Figure:
+    present = [m for m in metrics if m in history]
+    fig, axes = plt.subplots(1, len(present), figsize=(4 * len(present), 3.2), squeeze=False)
+    for ax, m in zip(axes[0], present, strict=True):
+        ax.plot(history["epoch"], history[m], marker="o")
+        ax.set_title(m)
+        ax.set_xlabel("epoch")
+    fig.suptitle(title)
+    return _save(fig, path)

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from src_helpers.baseline import TfidfConfig, train_tfidf_baseline
+from src_helpers.data import load_goemotions
+
+FAST = TfidfConfig(Cs=(1.0, 4.0), min_df=1, max_iter=500)
+
+
+@pytest.fixture(scope="module")
+def sample() -> dict:
+    return load_goemotions(source="sample")
+
+
+def test_single_label_baseline_learns_the_sample(sample: dict) -> None:
+    r = train_tfidf_baseline(sample["train"], sample["dev"], sample["test"], "single", FAST)
+    assert r.C in FAST.Cs and len(r.selection) == 2
+    assert r.test_probs.shape == (len(sample["test"]), 7)
+    assert np.allclose(r.test_probs.sum(1), 1)
+    assert r.test["accuracy"] > 1 / 7 + 0.1, "well above chance on the balanced sample"
+    assert r.dev["macro_f1"] == r.selection["dev_macro_f1"].max()
+
+
+def test_multi_label_baseline_chooses_threshold_on_dev(sample: dict) -> None:
+    r = train_tfidf_baseline(sample["train"], sample["dev"], sample["test"], "multi", FAST)
+    assert 0.05 <= r.threshold <= 0.95
+    assert r.test["threshold"] == r.threshold
+    assert r.test_pred.shape == (len(sample["test"]), 7) and r.test_pred.sum(1).min() >= 1
+    assert r.test["macro_f1"] > 0.2
+
+
+def test_unknown_target(sample: dict) -> None:
+    with pytest.raises(ValueError, match="target must be"):
+        train_tfidf_baseline(sample["train"], sample["dev"], sample["test"], "ordinal", FAST)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_real_single_label_baseline_beats_the_bar(real_data_dir: Path) -> None:
+    splits = load_goemotions(real_data_dir)
+    r = train_tfidf_baseline(splits["train"], splits["dev"], splits["test"], "single", TfidfConfig(Cs=(2.0,)))
+    assert r.test["accuracy"] > 0.62 and r.test["macro_f1"] > 0.50

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from src_helpers.data import (
+    DataFormatError,
+    class_counts,
+    load_for_profile,
+    load_goemotions,
+    read_goemotions_tsv,
+    read_label_names,
+    subsample,
+)
+from src_helpers.ekman import EKMAN_LABELS
+
+from .conftest import write_tsv
+
+
+def test_label_names_are_the_28_goemotions() -> None:
+    names = read_label_names()
+    assert len(names) == 28 and names[0] == "admiration" and names[-1] == "neutral"
+
+
+def test_local_folder_parses_quotes_and_adds_ekman(tiny_goemotions: Path) -> None:
+    splits = load_goemotions(tiny_goemotions)
+    train = splits["train"]
+    assert list(splits) == ["train", "dev", "test"] and len(train) == 8
+    assert train.loc[2, "text"] == 'He said "run" and I was scared'
+    assert train["ekman_label"].tolist() == ["anger", "disgust", "fear", "joy", "sadness", "surprise",
+                                             "neutral", "anger"]
+    assert train.loc[7, "ekman_groups"] == (0, 5)
+    assert train.attrs["source"] == str(tiny_goemotions)
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    (("only two", "1"), "expected 3 tab-separated columns"),
+    (("   ", "1", "x"), "empty text"),
+    (("text", "1,a", "x"), "comma-separated integers"),
+    (("text", "28", "x"), "outside 0..27"),
+    (("text", "", "x"), "comma-separated integers"),
+])
+def test_bad_row_names_file_and_line(tmp_path: Path, row: tuple, message: str) -> None:
+    path = write_tsv(tmp_path / "bad.tsv", [("fine text", "1", "ok1"), row])
+    with pytest.raises(DataFormatError, match=rf"bad\.tsv:2: .*{message}"):
+        read_goemotions_tsv(path)
+
+
+def test_missing_split_file_is_named(tmp_path: Path) -> None:
+    write_tsv(tmp_path / "train.tsv", [("a", "1", "x")])
+    with pytest.raises(FileNotFoundError, match="dev.tsv"):
+        load_goemotions(tmp_path)
+
+
+def test_env_var_selects_local_folder(tiny_goemotions: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOEMOTIONS_DIR", str(tiny_goemotions))
+    assert load_goemotions()["dev"].attrs["source"] == str(tiny_goemotions)
+
+
+def test_offline_without_folder_falls_back_to_bundled_sample() -> None:
+    splits = load_goemotions()  # HF_HUB_OFFLINE=1 from conftest
+    assert splits["train"].attrs["source"] == "sample"
+    counts = class_counts(splits, order=EKMAN_LABELS)
+    assert (counts > 0).all().all(), "the sample covers every Ekman class in every split"
+    assert len(splits["train"]) >= 300
+
+
+def test_sample_splits_do_not_overlap() -> None:
+    splits = load_goemotions(source="sample")
+    texts = [set(df["text"]) for df in splits.values()]
+    assert not (texts[0] & texts[1] or texts[0] & texts[2] or texts[1] & texts[2])
+
+
+def test_full_profile_refuses_the_sample() -> None:
+    with pytest.raises(FileNotFoundError, match="profile 'full' needs the real data"):
+        load_for_profile("full")
+
+
+def test_quick_profile_subsamples_real_folder(tiny_goemotions: Path) -> None:
+    splits = load_for_profile("quick", tiny_goemotions, quick_sizes={"train": 4, "dev": 8, "test": 8})
+    assert len(splits["train"]) <= 7 and len(splits["dev"]) == 8
+
+
+def test_subsample_keeps_every_class() -> None:
+    train = load_goemotions(source="sample")["train"]
+    small = subsample(train, 30, seed=1)
+    assert len(small) <= 35 and set(small["ekman"]) == set(train["ekman"])
+
+
+def test_bad_source_and_missing_dir() -> None:
+    with pytest.raises(ValueError, match="source must be"):
+        load_goemotions(source="web")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_goemotions("/nonexistent/folder")
+
+
+@pytest.mark.realdata
+def test_real_data_rows_and_primary_test_counts(real_data_dir: Path) -> None:
+    splits = load_goemotions(real_data_dir)
+    assert [len(splits[s]) for s in ("train", "dev", "test")] == [43_410, 5_426, 5_427]
+    counts = splits["test"]["ekman_label"].value_counts().to_dict()
+    assert counts == {"anger": 701, "disgust": 84, "fear": 89, "joy": 2052, "sadness": 319,
+                      "surprise": 576, "neutral": 1606}
+    assert sum(t.count('"') > 0 for t in splits["train"]["text"]) > 0
+    assert not any(t.startswith('"') and t.endswith('"') and '""' in t for t in splits["train"]["text"])

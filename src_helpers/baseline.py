@@ -95,7 +95,8 @@ def train_tfidf_baseline(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFr
     config = config or TfidfConfig()
     n = len(EKMAN_LABELS)
     feats = TfidfFeatures(config)
-    X_train, X_dev, X_test = feats.fit_transform(train["text"]), feats.transform(dev["text"]), feats.transform(test["text"])
+    X_train = feats.fit_transform(train["text"])
+    X_dev, X_test = feats.transform(dev["text"]), feats.transform(test["text"])
     y_train, y_dev, y_test = _targets(train, target), _targets(dev, target), _targets(test, target)
 
     rows, best = [], None

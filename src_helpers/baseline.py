@@ -11,7 +11,7 @@ from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .ekman import EKMAN_LABELS, multi_hot
 from .metrics import choose_threshold, multi_label_report, single_label_report, threshold_predictions

@@ -1,0 +1,158 @@
+"""Emotion predictions from a fine-tuned model folder: ``predict(texts, top_k=3)`` and a CLI.
+
+    python -m src_helpers.predict "I've never had such a bad day"
+    python -m src_helpers.predict --file texts.txt --json --model notebook_outputs/runs/<run>/model
+
+The model folder is a ``save_pretrained`` copy (``<run>/model`` written by ``transformers_ft``); by
+default the run under ``notebook_outputs/runs/`` with the best dev macro-F1 that has one. Texts are cut
+at the length the model was trained with; an empty text is an error, anything else gets an answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import paths_for
+from .transformers_ft import model_input_names
+
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def has_weights(model_dir: Path) -> bool:
+    return (model_dir / "config.json").exists() and any((model_dir / w).exists() for w in WEIGHT_FILES)
+
+
+def default_model_dir(runs_root: str | Path | None = None) -> Path:
+    """``<run>/model`` of the run with the best dev macro-F1 among runs that hold model weights."""
+    runs_root = Path(runs_root) if runs_root else paths_for("full").runs
+    best: tuple[float, Path] | None = None
+    for model_dir in sorted(runs_root.glob("*/model")):
+        metrics_file = model_dir.parent / "metrics.json"
+        if not has_weights(model_dir) or not metrics_file.exists():
+            continue
+        score = json.loads(metrics_file.read_text()).get("dev", {}).get("macro_f1", float("-inf"))
+        if best is None or score > best[0]:
+            best = (score, model_dir)
+    if best is None:
+        raise FileNotFoundError(f"no fine-tuned model under {runs_root} (looked for */model/ with weights): "
+                                "run notebooks/05_transformers.ipynb or pass --model / model_dir")
+    return best[1]
+
+
+@lru_cache(maxsize=4)
+def load(model_dir: str, quantized: bool = False):
+    """(tokenizer, model) from a folder, cached; ``quantized``: torch dynamic int8 Linear layers (CPU)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    path = Path(model_dir)
+    if not has_weights(path):
+        raise FileNotFoundError(f"model_dir {path} has no config.json + model weights "
+                                f"({' or '.join(WEIGHT_FILES)})")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForSequenceClassification.from_pretrained(path).eval()
+    if quantized:
+        model = quantize_dynamic(model)
+    return tokenizer, model
+
+
+def quantize_dynamic(model: torch.nn.Module) -> torch.nn.Module:
+    """int8 weights for every ``nn.Linear`` (activations quantized on the fly): the fast CPU path."""
+    with warnings.catch_warnings():  # torch.ao is deprecated in favour of torchao, but works and needs nothing
+        warnings.simplefilter("ignore")
+        from torch.ao.quantization import quantize_dynamic as qd
+
+        return qd(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def _check_texts(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        texts = [texts]
+    texts = list(texts)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"texts[{i}] must be a string, got {type(t).__name__}")
+        if not t.strip():
+            raise ValueError(f"texts[{i}] is empty: nothing to classify")
+    return texts
+
+
+@torch.inference_mode()
+def predict_proba(texts: Sequence[str], model_dir: str | Path | None = None, batch_size: int = 64,
+                  quantized: bool = False) -> tuple[np.ndarray, list[str]]:
+    """Class probabilities (softmax, or sigmoid for multi-label models) and the label names."""
+    texts = _check_texts(texts)
+    tokenizer, model = load(str(model_dir or default_model_dir()), quantized)
+    keep = model_input_names(model)
+    multi = model.config.problem_type == "multi_label_classification"
+    max_length = min(tokenizer.model_max_length, model.config.max_position_embeddings or 512, 512)
+    order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths -> little padding
+    probs = np.empty((len(texts), model.config.num_labels), dtype=np.float32)
+    for start in range(0, len(texts), batch_size):
+        idx = order[start:start + batch_size]
+        batch = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_length, padding=True,
+                          return_tensors="pt")
+        logits = model(**{k: v for k, v in batch.items() if k in keep}).logits.float()
+        probs[idx] = (torch.sigmoid(logits) if multi else torch.softmax(logits, -1)).numpy()
+    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    return probs, names
+
+
+def predict(texts: str | Sequence[str], model_dir: str | Path | None = None, top_k: int | None = 3,
+            batch_size: int = 64, quantized: bool = False) -> list[list[dict[str, float]]]:
+    """For each text, the ``top_k`` labels (all when None) as ``{"label", "score"}``, best first."""
+    probs, names = predict_proba(texts, model_dir, batch_size, quantized)
+    k = len(names) if top_k is None else top_k
+    if not 1 <= k <= len(names):
+        raise ValueError(f"top_k must be between 1 and {len(names)} (or None), got {top_k}")
+    out = []
+    for row in probs:
+        best = np.argsort(-row, kind="stable")[:k]
+        out.append([{"label": names[j], "score": round(float(row[j]), 5)} for j in best])
+    return out
+
+
+def read_lines(path: str | Path) -> list[str]:
+    """Non-blank lines of a UTF-8 file (one text per line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--file {path} does not exist")
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Predict Ekman emotions with a fine-tuned transformer.")
+    p.add_argument("texts", nargs="*", help="texts to classify")
+    p.add_argument("--file", help="UTF-8 file with one text per line (blank lines skipped)")
+    p.add_argument("--model", help="model folder (default: best run under notebook_outputs/runs/)")
+    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--json", action="store_true", help="print JSON lines: {text, labels}")
+    p.add_argument("--quantized", action="store_true", help="int8 dynamic quantization (faster on CPU)")
+    a = p.parse_args(argv)
+    try:
+        texts = list(a.texts) + (read_lines(a.file) if a.file else [])
+        if not texts:
+            p.error("give texts or --file")
+        results = predict(texts, a.model, a.top_k, quantized=a.quantized)
+    except (ValueError, FileNotFoundError, TypeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for text, labels in zip(texts, results, strict=True):
+        if a.json:
+            print(json.dumps({"text": text, "labels": labels}, ensure_ascii=False))
+        else:
+            shown = text if len(text) <= 60 else text[:57] + "..."
+            print(f"{shown}\n    " + "  ".join(f"{d['label']} {d['score']:.3f}" for d in labels))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

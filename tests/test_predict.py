@@ -1,0 +1,97 @@
+"""predict() and its CLI on a tiny fine-tuned model: edge-case texts, JSON, --file, default model folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from src_helpers import predict as pr
+from src_helpers import transformers_ft as ft
+from src_helpers.artifacts import write_json
+from src_helpers.config import paths_for
+from src_helpers.data import load_goemotions, subsample
+from src_helpers.ekman import EKMAN_LABELS
+
+from .tiny_models import make_tiny_model
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("predict")
+    s = load_goemotions(source="sample")
+    src = make_tiny_model("albert", tmp / "hub")
+    cfg = ft.FTConfig(model_name=str(src), epochs=1, batch_size=8, max_length=32, learning_rate=1e-3, num_threads=1)
+    res = ft.finetune(subsample(s["train"], 32), subsample(s["dev"], 14), subsample(s["test"], 14), cfg, tmp / "run")
+    return res.model_dir
+
+
+@pytest.mark.parametrize("text", ["😀😀🎉", "x" * 20_000, "word " * 4_000, "¿Qué tal? 你好", "!!!"])
+def test_odd_texts_get_a_valid_answer(model_dir, text):
+    out = pr.predict([text], model_dir, top_k=None)[0]
+    assert [d["label"] for d in out] != [] and {d["label"] for d in out} == set(EKMAN_LABELS)
+    scores = [d["score"] for d in out]
+    assert scores == sorted(scores, reverse=True) and abs(sum(scores) - 1) < 1e-3
+
+
+def test_batch_order_is_kept(model_dir):
+    texts = ["short", "a much longer text about being angry at the bus " * 3, "so happy today"]
+    probs, _ = pr.predict_proba(texts, model_dir, batch_size=2)
+    alone = np.vstack([pr.predict_proba([t], model_dir)[0] for t in texts])
+    np.testing.assert_allclose(probs, alone, atol=1e-5)
+
+
+@pytest.mark.parametrize("bad", ["", "   \n", None])
+def test_empty_or_non_text_is_a_clear_error(model_dir, bad):
+    with pytest.raises((ValueError, TypeError), match=r"texts\[1\]"):
+        pr.predict(["fine", bad], model_dir)
+
+
+def test_top_k_is_checked(model_dir):
+    assert len(pr.predict("hello", model_dir, top_k=1)[0]) == 1
+    with pytest.raises(ValueError, match="top_k"):
+        pr.predict("hello", model_dir, top_k=8)
+
+
+def test_quantized_model_agrees_roughly(model_dir):
+    texts = ["I am so angry", "what a surprise", "thanks a lot"]
+    p32, _ = pr.predict_proba(texts, model_dir)
+    p8, _ = pr.predict_proba(texts, model_dir, quantized=True)
+    assert np.abs(p32 - p8).max() < 0.05
+
+
+def test_cli_text_json_and_file(model_dir, tmp_path, capsys):
+    assert pr.main(["I've never had such a bad day", "--model", str(model_dir), "--top-k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "bad day" in out and sum(out.count(label) for label in EKMAN_LABELS) == 2
+
+    f = tmp_path / "texts.txt"
+    f.write_text("first text\n\n😀\nthird one\n", encoding="utf-8")
+    assert pr.main(["--file", str(f), "--json", "--model", str(model_dir)]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["text"] for x in lines] == ["first text", "😀", "third one"] and len(lines[0]["labels"]) == 3
+
+
+def test_cli_errors_are_messages_not_tracebacks(model_dir, tmp_path, capsys):
+    assert pr.main(["", "--model", str(model_dir)]) == 2
+    assert "empty" in capsys.readouterr().err
+    assert pr.main(["--file", str(tmp_path / "missing.txt"), "--model", str(model_dir)]) == 2
+    assert "missing.txt" in capsys.readouterr().err
+    assert pr.main(["hi", "--model", str(tmp_path)]) == 2
+    assert "no config.json" in capsys.readouterr().err
+
+
+def test_default_model_is_the_best_run_by_dev_score(model_dir, capsys):
+    runs = paths_for("full").runs  # the tmp output root (conftest)
+    with pytest.raises(FileNotFoundError, match="no fine-tuned model"):
+        pr.default_model_dir()
+    assert pr.main(["hello"]) == 2 and "no fine-tuned model" in capsys.readouterr().err
+    for name, score in (("worse", 0.2), ("better", 0.6)):
+        shutil.copytree(model_dir, runs / name / "model")
+        write_json(runs / name / "metrics.json", {"dev": {"macro_f1": score}, "test": {"macro_f1": 0.99 - score}})
+    (runs / "no_weights" / "model").mkdir(parents=True)
+    write_json(runs / "no_weights" / "metrics.json", {"dev": {"macro_f1": 0.9}})
+    assert pr.default_model_dir() == runs / "better" / "model"
+    assert pr.main(["hello", "--json"]) == 0

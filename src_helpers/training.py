@@ -1,0 +1,310 @@
+"""Training loop shared by the LSTM, GRU, xLSTM and RWKV classifiers.
+
+AdamW, linear warm-up then linear/cosine decay, gradient clipping, optional class weights / label
+smoothing, early stopping on dev macro-F1, length-bucketed dynamic padding, per-epoch history, and
+resumable checkpoints: ``<run>/checkpoints/last.pt`` (model, optimizer, scheduler, RNG states, epoch,
+history, early-stopping state) and ``best.pt`` (model at the best dev epoch). A killed run started again
+with the same arguments continues after the last finished epoch and ends with the same weights.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from .artifacts import save_run
+from .ekman import EKMAN_LABELS, multi_hot
+from .metrics import choose_threshold, multi_label_report, single_label_report, threshold_predictions
+from .models import EmotionClassifier, ModelConfig, build_model
+from .models.embeddings import WordPieceEncoder, init_embeddings
+from .text_encoding import Collator, LengthBucketSampler, TextEncoder
+
+SCHEDULES = ("linear", "cosine", "constant")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 64
+    eval_batch_size: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.05
+    schedule: str = "linear"
+    grad_clip: float = 1.0
+    class_weights: bool = False      # inverse-frequency ("balanced") weights from the train split
+    label_smoothing: float = 0.0     # single-label only
+    patience: int = 3                # epochs without a better dev macro-F1 before stopping
+    seed: int = 0
+    num_threads: int | None = None   # torch.set_num_threads when given
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def lr_lambda(total_steps: int, warmup_ratio: float, schedule: str) -> Callable[[int], float]:
+    """Multiplier of the base LR: linear warm-up, then linear or cosine decay to 0 (or constant)."""
+    warmup = max(1, round(warmup_ratio * total_steps)) if warmup_ratio > 0 else 0
+
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return 1.0 - progress if schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return f
+
+
+# ---------------------------------------------------------------------------------------------- data
+def targets(df: pd.DataFrame, target: str) -> np.ndarray:
+    return df["ekman"].to_numpy() if target == "single" else multi_hot(df["ekman_groups"].tolist())
+
+
+def make_loader(ids: list[list[int]], y: np.ndarray, pad_id: int, batch_size: int, shuffle: bool,
+                seed: int = 0) -> DataLoader:
+    """Length-bucketed batches padded to their own longest example."""
+    items = list(zip(ids, y.tolist(), strict=True))
+    sampler = LengthBucketSampler([len(s) for s in ids], batch_size, shuffle=shuffle, seed=seed)
+    return DataLoader(items, batch_sampler=sampler, collate_fn=Collator(pad_id))
+
+
+def class_weights_from(y: np.ndarray, target: str, n: int = len(EKMAN_LABELS)) -> torch.Tensor:
+    """Single: n_examples / (n_classes * count). Multi: pos_weight = negatives / positives (capped at 10)."""
+    if target == "single":
+        counts = np.bincount(y, minlength=n).clip(min=1)
+        return torch.tensor(len(y) / (n * counts), dtype=torch.float32)
+    pos = y.sum(0).clip(min=1)
+    return torch.tensor(np.minimum((len(y) - pos) / pos, 10.0), dtype=torch.float32)
+
+
+# ---------------------------------------------------------------------------------------- evaluation
+@torch.no_grad()
+def predict_proba(model: EmotionClassifier, loader: DataLoader, device: str = "cpu") -> tuple[np.ndarray, float]:
+    """Probabilities in data order (the loader may reorder batches) and the mean loss."""
+    model.eval()
+    loss_fn = model.loss_fn()
+    n = len(loader.batch_sampler.lengths)
+    probs = np.zeros((n, model.config.num_classes), dtype=np.float32)
+    total, count = 0.0, 0
+    for idx, batch in zip(loader.batch_sampler, loader, strict=True):
+        logits = model(batch["input_ids"].to(device), batch["lengths"].to(device))
+        total += loss_fn(logits, batch["labels"].to(device)).item() * len(idx)
+        count += len(idx)
+        probs[idx] = model.probabilities(logits).float().cpu().numpy()
+    return probs, total / max(1, count)
+
+
+def report(y: np.ndarray, probs: np.ndarray, target: str, threshold: float | None = None) -> dict:
+    """Single: argmax report. Multi: report at ``threshold`` (chosen on these data when None)."""
+    if target == "single":
+        return single_label_report(y, probs.argmax(1))
+    threshold = choose_threshold(y, probs) if threshold is None else threshold
+    return multi_label_report(y, probs, threshold)
+
+
+# ------------------------------------------------------------------------------------------ training
+@dataclass
+class TrainResult:
+    model: EmotionClassifier
+    encoder: TextEncoder
+    history: pd.DataFrame
+    dev: dict
+    test: dict
+    test_probs: np.ndarray
+    test_pred: np.ndarray
+    y_test: np.ndarray
+    threshold: float | None
+    best_epoch: int
+    run_dir: Path
+
+
+def _atomic_save(obj: object, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)  # a kill during the save leaves the previous checkpoint intact
+
+
+def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.DataFrame], cfg: TrainConfig,
+        run_dir: str | Path, run_config: dict | None = None, resume: bool = True,
+        on_epoch_end: Callable[[int, dict], None] | None = None, progress: bool = True) -> TrainResult:
+    """Train ``model`` on ``splits["train"]``, select the epoch on dev macro-F1, evaluate on test and write
+    the run folder. With ``resume`` an existing ``checkpoints/last.pt`` is continued."""
+    run_dir = Path(run_dir)
+    ckpt_dir = run_dir / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    target, device = model.config.target, cfg.device
+    model.to(device)
+
+    ids = {s: encoder.encode_batch(splits[s]["text"].tolist()) for s in ("train", "dev", "test")}
+    ys = {s: targets(splits[s], target) for s in ("train", "dev", "test")}
+    pad = encoder.pad_id
+    train_loader = make_loader(ids["train"], ys["train"], pad, cfg.batch_size, shuffle=True, seed=cfg.seed)
+    dev_loader = make_loader(ids["dev"], ys["dev"], pad, cfg.eval_batch_size, shuffle=False)
+    test_loader = make_loader(ids["test"], ys["test"], pad, cfg.eval_batch_size, shuffle=False)
+
+    weights = class_weights_from(ys["train"], target).to(device) if cfg.class_weights else None
+    loss_fn = model.loss_fn(weights, cfg.label_smoothing if target == "single" else 0.0)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    total_steps = cfg.epochs * len(train_loader)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total_steps, cfg.warmup_ratio, cfg.schedule))
+
+    if not resume:
+        for path in ckpt_dir.glob("*.pt"):
+            path.unlink()
+    state = {"epoch": -1, "history": [], "best_f1": -1.0, "best_epoch": -1, "bad_epochs": 0, "done": False}
+    last_path, best_path = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
+    fingerprint = {"model": asdict(model.config), "train": {k: v for k, v in asdict(cfg).items()
+                                                            if k not in ("num_threads", "device")},
+                   "run": run_config or {}}
+    if resume and last_path.exists():
+        ckpt = torch.load(last_path, map_location=device, weights_only=False)
+        if ckpt.get("fingerprint") != fingerprint:
+            raise ValueError(f"{last_path} was written with another configuration; use another run_dir, "
+                             "delete its checkpoints or pass resume=False")
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        set_rng_state(ckpt["rng"])
+        state = ckpt["state"]
+        print(f"resuming {run_dir.name} after epoch {state['epoch'] + 1}", flush=True)
+
+    for epoch in range(state["epoch"] + 1, cfg.epochs):
+        if state["done"]:
+            break
+        model.train()
+        train_loader.batch_sampler.set_epoch(epoch)
+        start, total, count = time.perf_counter(), 0.0, 0
+        bar = tqdm(train_loader, desc=f"{run_dir.name} epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
+                   leave=False)
+        for batch in bar:
+            logits = model(batch["input_ids"].to(device), batch["lengths"].to(device))
+            loss = loss_fn(logits, batch["labels"].to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            total, count = total + loss.item() * len(logits), count + len(logits)
+            bar.set_postfix(loss=f"{total / count:.4f}")
+        train_seconds = time.perf_counter() - start
+
+        dev_probs, dev_loss = predict_proba(model, dev_loader, device)
+        dev_rep = report(ys["dev"], dev_probs, target)
+        row = {"epoch": epoch + 1, "train_loss": total / count, "dev_loss": dev_loss,
+               "dev_macro_f1": dev_rep["macro_f1"], "lr": scheduler.get_last_lr()[0],
+               "train_seconds": round(train_seconds, 1)}
+        row["dev_accuracy" if target == "single" else "dev_micro_f1"] = dev_rep[
+            "accuracy" if target == "single" else "micro_f1"]
+        state["history"].append(row)
+        if dev_rep["macro_f1"] > state["best_f1"]:
+            state.update(best_f1=dev_rep["macro_f1"], best_epoch=epoch + 1, bad_epochs=0)
+            _atomic_save({"model": model.state_dict(), "epoch": epoch + 1}, best_path)
+        else:
+            state["bad_epochs"] += 1
+            state["done"] = state["bad_epochs"] >= cfg.patience
+        state["epoch"] = epoch
+        _atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                      "scheduler": scheduler.state_dict(), "rng": rng_state(), "state": state,
+                      "fingerprint": fingerprint}, last_path)
+        print(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                                                 for k, v in row.items() if k != "epoch"), flush=True)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, row)
+
+    # evaluate the best epoch on dev (threshold for multi-label) and test
+    model.load_state_dict(torch.load(best_path, map_location=device, weights_only=True)["model"])
+    dev_probs, _ = predict_proba(model, dev_loader, device)
+    test_probs, _ = predict_proba(model, test_loader, device)
+    dev_rep = report(ys["dev"], dev_probs, target)
+    threshold = dev_rep.get("threshold")
+    test_rep = report(ys["test"], test_probs, target, threshold)
+    test_pred = test_probs.argmax(1) if target == "single" else threshold_predictions(test_probs, threshold)
+
+    model.save_pretrained(ckpt_dir / "model")
+    encoder.save_pretrained(ckpt_dir / "encoder")
+    config = {"model": run_dir.name, "target": target, **(run_config or {}),
+              "model_config": asdict(model.config), "train_config": asdict(cfg),
+              "best_epoch": state["best_epoch"], "epochs_run": state["epoch"] + 1, "threshold": threshold,
+              "n_parameters": sum(p.numel() for p in model.parameters())}
+    save_run(run_dir, config, {"dev": dev_rep, "test": test_rep}, state["history"],
+             ids=splits["test"]["comment_id"].tolist(), y_true=ys["test"], y_pred=test_pred, probs=test_probs)
+    return TrainResult(model, encoder, pd.DataFrame(state["history"]), dev_rep, test_rep, test_probs, test_pred,
+                       ys["test"], threshold, state["best_epoch"], run_dir)
+
+
+def make_encoder(train_texts: list[str], tokenizer: str = "word", max_length: int = 64,
+                 vocab_size: int = 30_000, min_frequency: int = 2) -> TextEncoder:
+    """``"word"``: vocabulary learned on the train texts; ``"minilm"``: MiniLM's WordPiece tokenizer."""
+    if tokenizer == "word":
+        return TextEncoder.fit(train_texts, vocab_size=vocab_size, min_frequency=min_frequency,
+                               max_length=max_length)
+    if tokenizer == "minilm":
+        return WordPieceEncoder.minilm(max_length)
+    raise ValueError(f"tokenizer must be 'word' or 'minilm', got {tokenizer!r}")
+
+
+def train_classifier(splits: dict[str, pd.DataFrame], run_dir: str | Path, model: dict,
+                     train: TrainConfig | dict | None = None, target: str = "single", tokenizer: str = "word",
+                     embeddings: str | None = None, glove_path: str | Path | None = None,
+                     max_length: int = 64, vocab_size: int = 30_000, min_frequency: int = 2,
+                     resume: bool = True, **fit_kwargs) -> TrainResult:
+    """Everything from DataFrames to a run folder: tokenizer, seeded model, embedding init, ``fit``.
+
+    ``model`` holds ``ModelConfig`` fields (``arch``, sizes, pooling...); vocabulary size, pad id and
+    target are filled in here (and ``embedding_dim=384`` for MiniLM embeddings)."""
+    cfg = train if isinstance(train, TrainConfig) else TrainConfig(**(train or {}))
+    if embeddings == "minilm" and tokenizer != "minilm":
+        raise ValueError("embeddings='minilm' needs tokenizer='minilm' (its rows index MiniLM's WordPiece vocab)")
+    encoder = make_encoder(splits["train"]["text"].tolist(), tokenizer, max_length, vocab_size, min_frequency)
+    model_cfg = {**model, "vocab_size": encoder.vocab_size, "pad_id": encoder.pad_id, "target": target}
+    if embeddings == "minilm":
+        model_cfg["embedding_dim"] = 384
+    seed_everything(cfg.seed)
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    net = build_model(ModelConfig.from_dict(model_cfg))
+    emb_info = init_embeddings(net, encoder, embeddings, glove_path)
+    run_config = {"tokenizer": tokenizer, "max_length": max_length, **emb_info}
+    return fit(net, encoder, splits, cfg, run_dir, run_config, resume=resume, **fit_kwargs)

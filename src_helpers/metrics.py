@@ -64,6 +64,8 @@ def multi_label_report(y_true: np.ndarray, probs: np.ndarray, threshold: float |
                        names: Sequence[str] = EKMAN_LABELS) -> dict:
     """Micro/macro/samples F1, exact-match accuracy and per-class scores at ``threshold``."""
     y_true = np.asarray(y_true).astype(int)
+    if y_true.shape[1] != len(names):
+        raise ValueError(f"{y_true.shape[1]} label columns but {len(names)} names")
     pred = threshold_predictions(probs, threshold)
     thr = threshold.tolist() if isinstance(threshold, np.ndarray) else float(threshold)
     return {

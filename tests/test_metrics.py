@@ -39,7 +39,9 @@ def test_choose_threshold_finds_the_separating_value() -> None:
     probs = np.where(y == 1, 0.35, 0.2) + rng.uniform(0, 0.05, size=y.shape)
     t = choose_threshold(y, probs)
     assert 0.25 <= t <= 0.35
-    assert multi_label_report(y, probs, t)["macro_f1"] == pytest.approx(1.0)
+    assert multi_label_report(y, probs, t, names=["a", "b", "c"])["macro_f1"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="3 label columns but 7 names"):
+        multi_label_report(y, probs, t)
     per_class = choose_threshold(y, probs, per_class=True)
     assert per_class.shape == (3,) and np.all((per_class > 0.2) & (per_class <= 0.35))
 

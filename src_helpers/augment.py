@@ -20,6 +20,7 @@ import math
 import multiprocessing as mp
 import os
 import random
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -34,7 +35,7 @@ from .data import hub_reachable
 from .ekman import EKMAN_LABELS
 from .nltk_setup import prepare_nltk_data
 
-ALGORITHM_VERSION = 1  # part of the cache key: bump when the selection logic changes
+ALGORITHM_VERSION = 2  # part of the cache key: bump when the selection logic changes
 
 # name -> (TextAttack class, needs WordNet)
 RECIPES: dict[str, tuple[str, bool]] = {
@@ -94,17 +95,39 @@ def recipe_key(name: str) -> str:
 
 # ---------------------------------------------------------------- TextAttack recipes
 
-# GoEmotions' masks ([NAME], [RELIGION]): WordNet would turn "[NAME]" into "[key]" or insert "epithet"
-MASK_WORDS = frozenset({"NAME", "RELIGION"})
+# GoEmotions masks names and religions as "[NAME]" / "[RELIGION]". TextAttack would edit them ("[key]",
+# "[]" after a deletion): they become one placeholder word that no transformation may touch.
+MASK = re.compile(r"\[([A-Z]+)\]")
+PLACEHOLDER = re.compile(r"MASK([A-Z]+)MASK")
+
+
+def mask(text: str) -> str:
+    return MASK.sub(r"MASK\1MASK", text)
+
+
+def unmask(text: str) -> str:
+    return PLACEHOLDER.sub(r"[\1]", text)
+
+
+def _keep_masks_constraint():
+    from textattack.constraints import PreTransformationConstraint
+
+    class KeepMasks(PreTransformationConstraint):
+        """Placeholder words are never modified."""
+
+        def _get_modifiable_indices(self, current_text):
+            return {i for i, w in enumerate(current_text.words) if not PLACEHOLDER.fullmatch(w)}
+
+    return KeepMasks()
 
 
 def _fix_synonyms(transformation) -> None:
     """WordNet synonyms come from a Python set, whose order changes with the interpreter's hash seed:
-    sort them (a seeded call then gives the same text in every process), and give masks none."""
+    sort them (a seeded call then gives the same text in every process); placeholders have none."""
     from textattack.transformations import WordInsertionRandomSynonym, WordSwapWordNet
 
     def fixed(f):
-        return lambda word, *a, **k: [] if word in MASK_WORDS else sorted(f(word, *a, **k))
+        return lambda word, *a, **k: [] if PLACEHOLDER.fullmatch(word) else sorted(f(word, *a, **k))
 
     for t in getattr(transformation, "transformations", [transformation]):
         for cls, name in ((WordSwapWordNet, "_get_replacement_words"), (WordInsertionRandomSynonym, "_get_synonyms")):
@@ -142,6 +165,7 @@ def build_augmenter(recipe: str = "eda", pct_words_to_swap: float = 0.1, variant
     for a in [aug, *subs]:
         if hasattr(a, "transformation"):
             _fix_synonyms(a.transformation)
+            a.pre_transformation_constraints.append(_keep_masks_constraint())
     return aug
 
 
@@ -167,7 +191,7 @@ def variants_for(aug, text: str, source_id: str, n_calls: int, first_attempt: in
         s = _call_seed(seed, source_id, attempt)
         random.seed(s)
         np.random.seed(s)
-        got = call_augmenter(aug, text)
+        got = [unmask(t) for t in call_augmenter(aug, mask(text))]
         random.Random(s).shuffle(got)
         out += got
     return out
@@ -227,8 +251,8 @@ class Generator:
 # ---------------------------------------------------------------- targets and selection
 
 def target_counts(counts: pd.Series, target: int | float) -> dict:
-    """Rows to reach per class: ``target`` (int) or ``round(target * largest)``; classes at or above stay."""
-    goal = int(target) if isinstance(target, int) else int(round(target * counts.max()))
+    """Rows to reach per class: ``target`` (int) or ``floor(target * largest)``; classes at or above stay."""
+    goal = int(target) if isinstance(target, int) else math.floor(target * counts.max())
     return {c: goal for c, n in counts.items() if 0 < n < goal}
 
 

@@ -428,7 +428,8 @@ def finetune(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, config:
         warmup_ratio=config.warmup_ratio, lr_scheduler_type="linear", group_by_length=True,
         eval_strategy="epoch", save_strategy="epoch", save_total_limit=2, load_best_model_at_end=True,
         metric_for_best_model="macro_f1", greater_is_better=True, logging_strategy="steps",
-        logging_steps=config.logging_steps, report_to="none", seed=config.seed, use_cpu=not cuda,
+        logging_steps=min(config.logging_steps, max(1, len(train_ds) // (5 * config.batch_size))),
+        report_to="none", seed=config.seed, use_cpu=not cuda,
         dataloader_num_workers=0, label_names=["labels"], save_only_model=False,
         **precision_flags(getattr(model.config, "model_type", ""), config.fp16))
     trainer = _trainer_class()(

@@ -216,7 +216,7 @@ def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.Dat
         train_loader.batch_sampler.set_epoch(epoch)
         start, total, count = time.perf_counter(), 0.0, 0
         bar = tqdm(train_loader, desc=f"{run_dir.name} epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
-                   leave=False)
+                   mininterval=10, leave=False)
         for batch in bar:
             logits = model(batch["input_ids"].to(device), batch["lengths"].to(device))
             loss = loss_fn(logits, batch["labels"].to(device))

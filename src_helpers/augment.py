@@ -409,8 +409,30 @@ def examples(augmented: pd.DataFrame, per_class: int = 1, seed: int = 0) -> pd.D
     """A few original -> variant pairs per class."""
     col = "ekman_label" if "ekman_label" in augmented else "ekman"
     new = augmented[augmented["augmented"]]
-    picked = new.sample(frac=1.0, random_state=seed).groupby(col).head(per_class).sort_values(col)
+    picked = (new.sample(frac=1.0, random_state=seed).drop_duplicates("source_row")
+              .groupby(col).head(per_class).sort_values(col, kind="stable"))
     originals = augmented.loc[~augmented["augmented"]].set_index("source_row")["text"]
     return pd.DataFrame({"class": picked[col].to_numpy(),
                          "original": originals.loc[picked["source_row"]].to_numpy(),
                          "variant": picked["text"].to_numpy()})
+
+
+def ablation_table(test_reports: dict[str, dict], classes: Sequence[str],
+                   dev_reports: dict[str, dict] | None = None) -> pd.DataFrame:
+    """Scores side by side (columns: runs, then ``difference`` = last - first): dev macro-F1 (model
+    selection) when given, test accuracy, test macro-F1 and test F1 of each class in ``classes``."""
+    table = {}
+    for name, rep in test_reports.items():
+        col = {"dev macro-F1": dev_reports[name]["macro_f1"]} if dev_reports else {}
+        col |= {"test accuracy": rep["accuracy"], "test macro-F1": rep["macro_f1"]}
+        col |= {f"test F1 {c}": rep["per_class"][c]["f1"] for c in classes}
+        table[name] = col
+    out = pd.DataFrame(table)
+    if out.shape[1] > 1:
+        out["difference"] = out.iloc[:, -1] - out.iloc[:, 0]
+    return out
+
+
+def augmented_classes(table: pd.DataFrame) -> list[str]:
+    """Classes of a :func:`class_table` that were below the target."""
+    return [c for c, t in table["target"].items() if pd.notna(t)]

@@ -197,3 +197,18 @@ def test_easy_data_augmenter_with_wordnet(nltk_dir: Path) -> None:
     assert all("[NAME]" in v or not v.startswith("[") for v in first), "the mask is not replaced by a synonym"
     assert A.variants_for(aug, text, "id1", 2, 0, 1) != first
     assert len(EKMAN_LABELS) == 7
+
+
+def test_ablation_table_and_examples(augmented: tuple) -> None:
+    from src_helpers.metrics import single_label_report
+
+    y = [0, 1, 2, 2, 3]
+    base, aug = single_label_report(y, [0, 0, 2, 3, 3]), single_label_report(y, [0, 1, 2, 2, 3])
+    table = A.ablation_table({"without": base, "with": aug}, ["disgust", "fear"], {"without": base, "with": base})
+    assert list(table.columns) == ["without", "with", "difference"]
+    assert table.loc["test F1 disgust", "difference"] == pytest.approx(1.0)
+    assert table.loc["test macro-F1", "with"] == aug["macro_f1"] and table.loc["dev macro-F1", "difference"] == 0
+    out, _ = augmented
+    ex = A.examples(out, per_class=2)
+    assert len(ex) == 4 and (ex["original"] != ex["variant"]).all()
+    assert A.augmented_classes(class_table(out[~out["augmented"]], out, CONFIG)) == ["disgust", "fear"]

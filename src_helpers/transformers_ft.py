@@ -357,7 +357,8 @@ def _same_config(a: dict, b: dict) -> bool:
 
 
 def _config_dict(config: FTConfig) -> dict:
-    name = Path(config.model_name).name if Path(config.model_name).exists() else config.model_name
+    path = Path(config.model_name)
+    name = (path.parent.name if path.name == "model" else path.name) if path.exists() else config.model_name
     return {"model": f"transformer:{name}" + ("+lora" if config.lora else ""), "target": config.target,
             "ft": asdict(config)}
 

@@ -1,0 +1,97 @@
+"""Training / inference speed of the four classifiers: naive fixed-length padding vs length-bucketed batches.
+
+naive    : random batches, every example padded to ``--max-length`` and run over all positions (the
+           reference project's setup: padding reaches the recurrent state).
+bucketed : ``LengthBucketSampler`` batches padded to their own longest example; LSTM/GRU run packed.
+
+    .venv/bin/python benchmarks/train_speed.py --data-dir /work/shared/data/goemotions --n 4096
+
+Prints examples/s and the implied seconds per epoch of the 43,410-example train split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+
+import pandas as pd
+import torch
+
+from src_helpers.data import load_for_profile
+from src_helpers.models import build_model
+from src_helpers.text_encoding import LengthBucketSampler, TextEncoder, pad_batch
+
+MODELS = {
+    "lstm": {"arch": "lstm", "embedding_dim": 128, "hidden_dim": 256, "num_layers": 2, "bidirectional": True},
+    "gru": {"arch": "gru", "embedding_dim": 128, "hidden_dim": 256, "num_layers": 2, "bidirectional": True},
+    "xlstm": {"arch": "xlstm", "embedding_dim": 128, "num_layers": 2, "bidirectional": False, "slstm_at": [1]},
+    "rwkv": {"arch": "rwkv", "embedding_dim": 128, "num_layers": 2, "bidirectional": False},
+}
+TRAIN_SIZE = 43_410
+
+
+def batches(ids: list[list[int]], batch_size: int, mode: str, max_length: int, pad_id: int, seed: int = 0):
+    if mode == "naive":
+        order = list(range(len(ids)))
+        random.Random(seed).shuffle(order)
+        for i in range(0, len(order), batch_size):
+            chunk = [ids[j] + [pad_id] * (max_length - len(ids[j])) for j in order[i: i + batch_size]]
+            x, _ = pad_batch(chunk, pad_id)
+            yield x, torch.full((len(chunk),), max_length, dtype=torch.long)
+    else:
+        for idx in LengthBucketSampler([len(s) for s in ids], batch_size, shuffle=True, seed=seed):
+            yield pad_batch([ids[j] for j in idx], pad_id)
+
+
+def measure(name: str, ids: list[list[int]], vocab: int, mode: str, args: argparse.Namespace) -> dict:
+    torch.manual_seed(0)
+    model = build_model({**MODELS[name], "vocab_size": vocab, "pad_id": 0, "context_length": args.max_length})
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
+    y = torch.zeros(args.batch_size, dtype=torch.long)
+    model.train()
+    start = time.perf_counter()
+    for x, lengths in batches(ids, args.batch_size, mode, args.max_length, 0):
+        loss = torch.nn.functional.cross_entropy(model(x, lengths), y[: len(x)])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    train_s = time.perf_counter() - start
+    model.eval()
+    start = time.perf_counter()
+    with torch.no_grad():
+        for x, lengths in batches(ids, 256, mode, args.max_length, 0):
+            model(x, lengths)
+    infer_s = time.perf_counter() - start
+    return {"model": name, "mode": mode, "train_ex_per_s": len(ids) / train_s,
+            "infer_ex_per_s": len(ids) / infer_s, "epoch_s (43,410 ex)": TRAIN_SIZE * train_s / len(ids)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", default=None, help="GoEmotions folder (default: $GOEMOTIONS_DIR, else sample)")
+    p.add_argument("--n", type=int, default=4096, help="train examples to time per model and mode")
+    p.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--max-length", type=int, default=48)
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    profile = "full" if args.data_dir else "quick"
+    texts = load_for_profile(profile, args.data_dir)["train"]["text"].tolist()
+    texts = (texts * (args.n // len(texts) + 1))[: args.n]
+    enc = TextEncoder.fit(texts, max_length=args.max_length, min_frequency=1)
+    ids = enc.encode_batch(texts)
+    print(f"{len(ids)} examples, mean length {sum(map(len, ids)) / len(ids):.1f} tokens, "
+          f"{args.threads} threads, batch {args.batch_size}, max length {args.max_length}", flush=True)
+    rows = []
+    for name in args.models:
+        for mode in ("naive", "bucketed"):
+            rows.append(measure(name, ids, enc.vocab_size, mode, args))
+            print(rows[-1], flush=True)
+    table = pd.DataFrame(rows).round(1)
+    print(table.to_markdown(index=False) if hasattr(table, "to_markdown") else table.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -23,7 +23,8 @@ class Scored:
     y_pred: np.ndarray
 
 
-def tfidf_peer(profile: str, splits: dict[str, pd.DataFrame], run_name: str = "tfidf_single") -> Scored:
+def tfidf_peer(profile: str, splits: dict[str, pd.DataFrame], run_name: str = "tfidf_single",
+               config: TfidfConfig | None = None) -> Scored:
     """The single-label TF-IDF baseline: read from notebook 02's run folder when it exists (same data
     profile), else trained here with the default configuration."""
     run_dir = paths_for(profile).runs / run_name
@@ -36,7 +37,7 @@ def tfidf_peer(profile: str, splits: dict[str, pd.DataFrame], run_name: str = "t
             print(f"TF-IDF baseline read from {run_dir}")
             return Scored("tfidf (02)", run.metrics["dev"], run.metrics["test"], y_pred)
         print(f"{run_dir} is for other data; training the baseline here")
-    r = train_tfidf_baseline(splits["train"], splits["dev"], test, "single", TfidfConfig())
+    r = train_tfidf_baseline(splits["train"], splits["dev"], test, "single", config or TfidfConfig())
     return Scored("tfidf", r.dev, r.test, r.test_pred)
 
 

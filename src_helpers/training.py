@@ -228,7 +228,7 @@ def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.Dat
             optimizer.step()
             scheduler.step()
             total, count = total + loss.item() * len(logits), count + len(logits)
-            bar.set_postfix(loss=f"{total / count:.4f}")
+            bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)  # redraw at most every 10 s
         train_seconds = time.perf_counter() - start
 
         dev_probs, dev_loss = predict_proba(model, dev_loader, device)

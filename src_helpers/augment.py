@@ -33,7 +33,9 @@ from tqdm.auto import tqdm
 from .config import REPO_ROOT
 from .data import hub_reachable
 from .ekman import EKMAN_LABELS
-from .nltk_setup import prepare_nltk_data
+from .nltk_setup import prepare_nltk_data, use_nltk_data
+
+use_nltk_data()  # $NLTK_DATA before anything imports textattack (its import needs NLTK's stopwords)
 
 ALGORITHM_VERSION = 2  # part of the cache key: bump when the selection logic changes
 

@@ -32,16 +32,18 @@ def has_weights(model_dir: Path) -> bool:
 
 
 def default_model_dir(runs_root: str | Path | None = None) -> Path:
-    """``<run>/model`` of the run with the best dev macro-F1 among runs that hold model weights."""
+    """``<run>/model`` of the run with the best dev macro-F1 among runs that hold model weights
+    (single-label runs first: their scores are a distribution over the 7 classes)."""
     runs_root = Path(runs_root) if runs_root else paths_for("full").runs
-    best: tuple[float, Path] | None = None
+    best: tuple[tuple[bool, float], Path] | None = None
     for model_dir in sorted(runs_root.glob("*/model")):
-        metrics_file = model_dir.parent / "metrics.json"
+        metrics_file, config_file = model_dir.parent / "metrics.json", model_dir.parent / "config.json"
         if not has_weights(model_dir) or not metrics_file.exists():
             continue
-        score = json.loads(metrics_file.read_text()).get("dev", {}).get("macro_f1", float("-inf"))
-        if best is None or score > best[0]:
-            best = (score, model_dir)
+        target = json.loads(config_file.read_text()).get("target") if config_file.exists() else None
+        key = (target != "multi", json.loads(metrics_file.read_text()).get("dev", {}).get("macro_f1", float("-inf")))
+        if best is None or key > best[0]:
+            best = (key, model_dir)
     if best is None:
         raise FileNotFoundError(f"no fine-tuned model under {runs_root} (looked for */model/ with weights): "
                                 "run notebooks/05_transformers.ipynb or pass --model / model_dir")

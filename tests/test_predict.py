@@ -94,4 +94,8 @@ def test_default_model_is_the_best_run_by_dev_score(model_dir, capsys):
     (runs / "no_weights" / "model").mkdir(parents=True)
     write_json(runs / "no_weights" / "metrics.json", {"dev": {"macro_f1": 0.9}})
     assert pr.default_model_dir() == runs / "better" / "model"
+    shutil.copytree(model_dir, runs / "multi" / "model")
+    write_json(runs / "multi" / "metrics.json", {"dev": {"macro_f1": 0.8}})
+    write_json(runs / "multi" / "config.json", {"target": "multi"})
+    assert pr.default_model_dir() == runs / "better" / "model"  # single-label runs first
     assert pr.main(["hello", "--json"]) == 0

@@ -6,7 +6,8 @@ Reports, on ``--threads`` threads (default 2): sentences/s over the whole test s
 ``--batch-size`` (texts sorted by length, as ``src_helpers.predict`` does, tokenization included),
 median batch-1 latency over ``--n-latency`` test texts, the weights' size, and test accuracy / macro-F1 of
 both paths (multi-label models at the threshold chosen on dev during training). Writes a JSON next to
-this file (``benchmarks/results/``) unless ``--no-save``.
+this file (``benchmarks/results/``) unless ``--no-save``. On a machine shared with other jobs, compare
+``--threads 1``: extra threads then wait for CPU time and latencies jump to hundreds of milliseconds.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def main() -> None:
               "speedup_batched": rows["int8_dynamic"]["sentences_per_s"] / rows["fp32"]["sentences_per_s"]}
     print(json.dumps(report, indent=2))
     if not a.no_save:
-        out = Path(__file__).parent / "results" / f"inference_{model_dir.parent.name}.json"
+        out = Path(__file__).parent / "results" / f"inference_{model_dir.parent.name}_{a.threads}t.json"
         out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps(report, indent=2) + "\n")
         print(f"saved {out}")

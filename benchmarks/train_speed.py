@@ -90,7 +90,10 @@ def main() -> None:
             rows.append(measure(name, ids, enc.vocab_size, mode, args))
             print(rows[-1], flush=True)
     table = pd.DataFrame(rows).round(1)
-    print(table.to_markdown(index=False) if hasattr(table, "to_markdown") else table.to_string(index=False))
+    try:
+        print(table.to_markdown(index=False))  # needs the optional package tabulate
+    except ImportError:
+        print(table.to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .artifacts import save_run
 from .ekman import EKMAN_LABELS, multi_hot

@@ -110,8 +110,10 @@ HEADLINE_PREFIX = ".headline_"
 
 
 def record_headline(notebooks_out: str | Path, notebook: str, scores: dict[str, float]) -> Path:
-    """Leave the notebook's headline scores for the runner, which puts them in the executed file's name."""
+    """Leave the notebook's headline scores for the runner, which puts them in the executed file's name.
+    A second call in the same run adds to (or updates) the scores of the first."""
     path = Path(notebooks_out) / f"{HEADLINE_PREFIX}{notebook}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, scores)
+    earlier = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    write_json(path, {**earlier, **scores})
     return path

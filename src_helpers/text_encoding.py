@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -94,33 +95,60 @@ class Collator:
 
 class LengthBucketSampler(Sampler[list[int]]):
     """Batches of similar length: shuffle, sort within pools of ``batch_size * pool_factor``, cut, shuffle
-    the batches. With ``shuffle=False`` batches follow sorted length (deterministic, for evaluation)."""
+    the batches. With ``shuffle=False`` batches follow sorted length (deterministic, for evaluation).
+
+    ``exact=True`` (training only): batches of one length each, so they hold no padding at all; the few
+    examples left over per length are sorted and batched together. LSTM/GRU then take their fast dense
+    path (``RecurrentEncoder``)."""
 
     def __init__(self, lengths: Sequence[int], batch_size: int, shuffle: bool = True,
-                 pool_factor: int = 50, seed: int = 0) -> None:
+                 pool_factor: int = 50, seed: int = 0, exact: bool = False) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.lengths, self.batch_size, self.shuffle = list(lengths), batch_size, shuffle
-        self.pool = batch_size * pool_factor
+        self.pool, self.exact = batch_size * pool_factor, exact
         self.seed, self.epoch = seed, 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
+        if self.exact and self.shuffle:
+            counts = Counter(self.lengths).values()
+            rest = sum(c % self.batch_size for c in counts)
+            return sum(c // self.batch_size for c in counts) + (rest + self.batch_size - 1) // self.batch_size
         return (len(self.lengths) + self.batch_size - 1) // self.batch_size
+
+    def _cut(self, order: list[int]) -> list[list[int]]:
+        return [order[i: i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+
+    def _exact_batches(self, rng: random.Random) -> list[list[int]]:
+        order = list(range(len(self.lengths)))
+        rng.shuffle(order)
+        by_length: dict[int, list[int]] = {}
+        for i in order:
+            by_length.setdefault(self.lengths[i], []).append(i)
+        batches, rest = [], []
+        for length in sorted(by_length):
+            group = by_length[length]
+            full = len(group) - len(group) % self.batch_size
+            batches += self._cut(group[:full])
+            rest += group[full:]
+        return batches + self._cut(rest)  # leftovers: sorted by length, padded
 
     def __iter__(self) -> Iterator[list[int]]:
         order = list(range(len(self.lengths)))
         if not self.shuffle:
             order.sort(key=self.lengths.__getitem__)
-            yield from (order[i: i + self.batch_size] for i in range(0, len(order), self.batch_size))
+            yield from self._cut(order)
             return
         rng = random.Random(self.seed + self.epoch)
-        rng.shuffle(order)
-        batches = []
-        for start in range(0, len(order), self.pool):
-            pool = sorted(order[start: start + self.pool], key=self.lengths.__getitem__)
-            batches += [pool[i: i + self.batch_size] for i in range(0, len(pool), self.batch_size)]
+        if self.exact:
+            batches = self._exact_batches(rng)
+        else:
+            rng.shuffle(order)
+            batches = []
+            for start in range(0, len(order), self.pool):
+                batches += self._cut(sorted(order[start: start + self.pool], key=self.lengths.__getitem__))
         rng.shuffle(batches)
         yield from batches

@@ -1,7 +1,8 @@
 """Training loop shared by the LSTM, GRU, xLSTM and RWKV classifiers.
 
 AdamW, linear warm-up then linear/cosine decay, gradient clipping, optional class weights / label
-smoothing, early stopping on dev macro-F1, length-bucketed dynamic padding, per-epoch history, and
+smoothing, early stopping on dev macro-F1, length-bucketed dynamic padding (or exact-length batches
+with no padding), optional bfloat16 autocast, per-epoch history, and
 resumable checkpoints: ``<run>/checkpoints/last.pt`` (model, optimizer, scheduler, RNG states, epoch,
 history, early-stopping state) and ``best.pt`` (model at the best dev epoch). A killed run started again
 with the same arguments continues after the last finished epoch and ends with the same weights.
@@ -31,6 +32,7 @@ from .models.embeddings import WordPieceEncoder, init_embeddings
 from .text_encoding import Collator, LengthBucketSampler, TextEncoder
 
 SCHEDULES = ("linear", "cosine", "constant")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -47,12 +49,16 @@ class TrainConfig:
     label_smoothing: float = 0.0     # single-label only
     patience: int = 3                # epochs without a better dev macro-F1 before stopping
     seed: int = 0
+    exact_lengths: bool = False      # train batches of one length each (no padding; dense LSTM/GRU path)
+    precision: str = "fp32"          # "bf16": forward under torch.autocast(bfloat16); weights stay fp32
     num_threads: int | None = None   # torch.set_num_threads when given
     device: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
 
@@ -99,10 +105,11 @@ def targets(df: pd.DataFrame, target: str) -> np.ndarray:
 
 
 def make_loader(ids: list[list[int]], y: np.ndarray, pad_id: int, batch_size: int, shuffle: bool,
-                seed: int = 0) -> DataLoader:
-    """Length-bucketed batches padded to their own longest example."""
+                seed: int = 0, exact_lengths: bool = False) -> DataLoader:
+    """Length-bucketed batches padded to their own longest example (``exact_lengths``: one length each)."""
     items = list(zip(ids, y.tolist(), strict=True))
-    sampler = LengthBucketSampler([len(s) for s in ids], batch_size, shuffle=shuffle, seed=seed)
+    sampler = LengthBucketSampler([len(s) for s in ids], batch_size, shuffle=shuffle, seed=seed,
+                                  exact=exact_lengths)
     return DataLoader(items, batch_sampler=sampler, collate_fn=Collator(pad_id))
 
 
@@ -116,8 +123,14 @@ def class_weights_from(y: np.ndarray, target: str, n: int = len(EKMAN_LABELS)) -
 
 
 # ---------------------------------------------------------------------------------------- evaluation
+def autocast(device: str, precision: str) -> torch.autocast:
+    """bfloat16 autocast for ``precision="bf16"`` (a no-op context for fp32)."""
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 @torch.no_grad()
-def predict_proba(model: EmotionClassifier, loader: DataLoader, device: str = "cpu") -> tuple[np.ndarray, float]:
+def predict_proba(model: EmotionClassifier, loader: DataLoader, device: str = "cpu",
+                  precision: str = "fp32") -> tuple[np.ndarray, float]:
     """Probabilities in data order (the loader may reorder batches) and the mean loss."""
     model.eval()
     loss_fn = model.loss_fn()
@@ -125,7 +138,9 @@ def predict_proba(model: EmotionClassifier, loader: DataLoader, device: str = "c
     probs = np.zeros((n, model.config.num_classes), dtype=np.float32)
     total, count = 0.0, 0
     for idx, batch in zip(loader.batch_sampler, loader, strict=True):
-        logits = model(batch["input_ids"].to(device), batch["lengths"].to(device))
+        with autocast(device, precision):
+            logits = model(batch["input_ids"].to(device), batch["lengths"].to(device))
+        logits = logits.float()
         total += loss_fn(logits, batch["labels"].to(device)).item() * len(idx)
         count += len(idx)
         probs[idx] = model.probabilities(logits).float().cpu().numpy()
@@ -162,6 +177,16 @@ def _atomic_save(obj: object, path: Path) -> None:
     os.replace(tmp, path)  # a kill during the save leaves the previous checkpoint intact
 
 
+def _with_defaults(fingerprint: dict | None) -> dict | None:
+    """A checkpoint written before a config field existed was trained with that field's default."""
+    if not fingerprint:
+        return fingerprint
+    train_defaults = {k: v for k, v in asdict(TrainConfig()).items() if k not in ("num_threads", "device")}
+    model_defaults = asdict(ModelConfig())
+    return {**fingerprint, "train": {**train_defaults, **fingerprint["train"]},
+            "model": {**model_defaults, **fingerprint["model"]}}
+
+
 def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.DataFrame], cfg: TrainConfig,
         run_dir: str | Path, run_config: dict | None = None, resume: bool = True,
         on_epoch_end: Callable[[int, dict], None] | None = None, progress: bool = True) -> TrainResult:
@@ -178,7 +203,8 @@ def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.Dat
     ids = {s: encoder.encode_batch(splits[s]["text"].tolist()) for s in ("train", "dev", "test")}
     ys = {s: targets(splits[s], target) for s in ("train", "dev", "test")}
     pad = encoder.pad_id
-    train_loader = make_loader(ids["train"], ys["train"], pad, cfg.batch_size, shuffle=True, seed=cfg.seed)
+    train_loader = make_loader(ids["train"], ys["train"], pad, cfg.batch_size, shuffle=True, seed=cfg.seed,
+                               exact_lengths=cfg.exact_lengths)
     dev_loader = make_loader(ids["dev"], ys["dev"], pad, cfg.eval_batch_size, shuffle=False)
     test_loader = make_loader(ids["test"], ys["test"], pad, cfg.eval_batch_size, shuffle=False)
 
@@ -200,7 +226,7 @@ def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.Dat
                    "run": run_config or {}}
     if resume and last_path.exists():
         ckpt = torch.load(last_path, map_location=device, weights_only=False)
-        if ckpt.get("fingerprint") != fingerprint:
+        if _with_defaults(ckpt.get("fingerprint")) != fingerprint:
             raise ValueError(f"{last_path} was written with another configuration; use another run_dir, "
                              "delete its checkpoints or pass resume=False")
         model.load_state_dict(ckpt["model"])
@@ -219,8 +245,9 @@ def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.Dat
         bar = tqdm(train_loader, desc=f"{run_dir.name} epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
                    mininterval=10, leave=False)
         for batch in bar:
-            logits = model(batch["input_ids"].to(device), batch["lengths"].to(device))
-            loss = loss_fn(logits, batch["labels"].to(device))
+            with autocast(device, cfg.precision):
+                logits = model(batch["input_ids"].to(device), batch["lengths"].to(device))
+            loss = loss_fn(logits.float(), batch["labels"].to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:
@@ -231,7 +258,7 @@ def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.Dat
             bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)  # redraw at most every 10 s
         train_seconds = time.perf_counter() - start
 
-        dev_probs, dev_loss = predict_proba(model, dev_loader, device)
+        dev_probs, dev_loss = predict_proba(model, dev_loader, device, cfg.precision)
         dev_rep = report(ys["dev"], dev_probs, target)
         row = {"epoch": epoch + 1, "train_loss": total / count, "dev_loss": dev_loss,
                "dev_macro_f1": dev_rep["macro_f1"], "lr": scheduler.get_last_lr()[0],
@@ -256,8 +283,8 @@ def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.Dat
 
     # evaluate the best epoch on dev (threshold for multi-label) and test
     model.load_state_dict(torch.load(best_path, map_location=device, weights_only=True)["model"])
-    dev_probs, _ = predict_proba(model, dev_loader, device)
-    test_probs, _ = predict_proba(model, test_loader, device)
+    dev_probs, _ = predict_proba(model, dev_loader, device, cfg.precision)
+    test_probs, _ = predict_proba(model, test_loader, device, cfg.precision)
     dev_rep = report(ys["dev"], dev_probs, target)
     threshold = dev_rep.get("threshold")
     test_rep = report(ys["test"], test_probs, target, threshold)

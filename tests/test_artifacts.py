@@ -50,6 +50,8 @@ def test_output_names() -> None:
 def test_headline_file(tmp_path: Path) -> None:
     path = record_headline(tmp_path, "02_x", {"acc": 0.5})
     assert json.loads(path.read_text()) == {"acc": 0.5}
+    record_headline(tmp_path, "02_x", {"acc": 0.6, "augmf1": 0.4})  # a later cell adds to the headline
+    assert json.loads(path.read_text()) == {"acc": 0.6, "augmf1": 0.4}
 
 
 def test_find_notebooks(tmp_path: Path) -> None:

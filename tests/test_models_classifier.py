@@ -46,6 +46,17 @@ def test_padding_does_not_change_outputs(arch: str, bidirectional: bool) -> None
         torch.testing.assert_close(alone, out[row: row + 1], atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("arch", ["lstm", "gru"])
+@pytest.mark.parametrize("pooling", ["last", "mean"])
+def test_unpadded_batch_takes_the_dense_path_with_the_same_result(arch: str, pooling: str) -> None:
+    model = tiny(arch, pooling=pooling)
+    same = torch.tensor([[5, 6, 7], [8, 9, 10]])
+    dense = model(same, torch.tensor([3, 3]))  # no padding: dense call, no packing
+    with_longer = torch.tensor([[5, 6, 7, 0], [8, 9, 10, 0], [11, 12, 13, 14]])
+    packed = model(with_longer, torch.tensor([3, 3, 4]))  # padded batch: packed call
+    torch.testing.assert_close(dense, packed[:2], atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize("arch", ARCHS)
 def test_padding_token_value_is_irrelevant(arch: str) -> None:
     """Whatever sits after the last real token (a pad id or any other id) never reaches the output."""

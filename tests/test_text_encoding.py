@@ -77,3 +77,16 @@ def test_bucket_sampler_covers_everything_once_and_groups_lengths() -> None:
 def test_bucket_sampler_eval_order_is_sorted() -> None:
     batches = list(LengthBucketSampler([3, 1, 2, 5], batch_size=2, shuffle=False))
     assert batches == [[1, 2], [0, 3]]
+
+
+def test_exact_length_sampler_batches_hold_one_length() -> None:
+    lengths = [(i * 37) % 20 + 1 for i in range(1000)]  # 20 lengths, 50 examples each
+    sampler = LengthBucketSampler(lengths, batch_size=16, seed=1, exact=True)
+    batches = list(sampler)
+    assert len(batches) == len(sampler)
+    assert sorted(i for b in batches for i in b) == list(range(1000))
+    mixed = [b for b in batches if len({lengths[i] for i in b}) > 1]
+    # per length 48 examples fill 3 batches; the 20 x 2 leftovers make ceil(40 / 16) = 3 mixed batches
+    assert len(batches) == 20 * 3 + 3 and len(mixed) <= 3
+    assert all(len(b) == 16 for b in batches if b not in mixed)
+    assert list(sampler) == batches and (sampler.set_epoch(1) or list(sampler)) != batches

@@ -39,6 +39,8 @@ def test_schedule_warmup_then_decay() -> None:
     assert lr_lambda(100, 0.0, "constant")(99) == 1.0
     with pytest.raises(ValueError, match="schedule"):
         TrainConfig(schedule="step")
+    with pytest.raises(ValueError, match="precision"):
+        TrainConfig(precision="fp16")
 
 
 def test_class_weights() -> None:
@@ -61,6 +63,14 @@ def test_single_label_run_writes_honest_artifacts(sample: dict, tmp_path: Path) 
     assert np.allclose(run.probs().sum(1), 1, atol=1e-3)
     assert (tmp_path / "gru/checkpoints/best.pt").exists() and (tmp_path / "gru/checkpoints/model/model.pt").exists()
     assert run.history["train_loss"].iloc[-1] < run.history["train_loss"].iloc[0], "it learns"
+
+
+def test_bf16_autocast_with_exact_length_batches_learns(sample: dict, tmp_path: Path) -> None:
+    r = train_classifier(sample, tmp_path / "bf16", {**TINY_GRU, "arch": "lstm"},
+                         {**FAST, "precision": "bf16", "exact_lengths": True}, min_frequency=1, progress=False)
+    assert r.history["train_loss"].iloc[-1] < r.history["train_loss"].iloc[0], "it learns"
+    assert r.test_probs.dtype == np.float32 and np.allclose(r.test_probs.sum(1), 1, atol=1e-3)
+    assert load_run(tmp_path / "bf16").config["train_config"]["precision"] == "bf16"
 
 
 def test_multi_label_threshold_is_chosen_on_dev(sample: dict, tmp_path: Path) -> None:
@@ -147,3 +157,16 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path: Path
     pd.testing.assert_frame_equal(*hist)
     preds = [pd.read_csv(tmp_path / r / "test_predictions.csv.gz") for r in ("full", "killed")]
     pd.testing.assert_frame_equal(*preds)
+
+
+def test_checkpoint_from_before_a_new_config_field_still_resumes() -> None:
+    from dataclasses import asdict
+
+    from src_helpers.models import ModelConfig
+    from src_helpers.training import _with_defaults
+
+    train = {k: v for k, v in asdict(TrainConfig()).items() if k not in ("num_threads", "device")}
+    now = {"model": asdict(ModelConfig()), "train": train, "run": {}}
+    old = {**now, "train": {k: v for k, v in train.items() if k not in ("precision", "exact_lengths")}}
+    assert _with_defaults(old) == now
+    assert _with_defaults({**old, "train": {**old["train"], "lr": 1.0}}) != now

@@ -3,14 +3,100 @@
 Every forward starts from a fresh zero state per example (``use_cache=False``, no state passed in), so
 nothing is shared across the batch or carried between batches. RWKV is causal: with right padding the
 outputs at real tokens never see padding, and pooling uses the last real token or a masked mean/max.
+
+On a GPU the attention runs transformers' WKV CUDA kernel (compiled with ninja/nvcc when a model is built
+on a machine with CUDA) through ``_WKV`` below instead of transformers' ``RwkvLinearAttention``, which has two
+CUDA bugs (transformers 4.57): its backward hands the kernel [C]-sized buffers for the time_decay/time_first
+gradients that the kernel fills per example ([B, C]), so it writes past them (corrupting other tensors, NaNs,
+device-side asserts) and returns wrong gradients; and under bf16 autocast with fp32 weights it passes an fp32
+``time_first`` to the kernel's bf16 entry ("expected scalar type BFloat16 but found Float"). CPU runs and
+stateful calls still go through transformers unchanged.
+
+transformers keeps one kernel per process, compiled for the context length of the RWKV built first; building
+one with another context length would load a second extension, which aborts the process (both register the
+torch op namespace ``wkv``). So later models reuse the loaded kernel, and batches longer than it was compiled
+for run transformers' PyTorch recurrence on the GPU instead (correct, slower; a warning says so).
 """
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from .pooling import last_real, reverse_padded
+
+
+class _WKV(torch.autograd.Function):
+    """WKV over [B, T, C] with transformers' compiled kernel; fp32, or bf16 for bf16 keys (as the kernel offers)."""
+
+    @staticmethod
+    def forward(ctx, kernel, time_decay, time_first, key, value):
+        dtype = torch.bfloat16 if key.dtype == torch.bfloat16 else torch.float32
+        w = -torch.exp(time_decay.float()).contiguous()
+        u = time_first.to(dtype).contiguous()
+        k, v = key.to(dtype).contiguous(), value.to(dtype).contiguous()
+        y = torch.empty_like(k)
+        (kernel.forward_bf16 if dtype == torch.bfloat16 else kernel.forward)(w, u, k, v, y)
+        ctx.save_for_backward(w, u, k, v, y)
+        ctx.kernel, ctx.dtypes = kernel, (time_decay.dtype, time_first.dtype, key.dtype, value.dtype)
+        return y.to(key.dtype)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y):
+        w, u, k, v, y = ctx.saved_tensors
+        batch, _, channels = k.shape
+        gw = torch.empty(batch, channels, dtype=k.dtype, device=k.device)  # per example: the kernel writes [B, C]
+        gu = torch.empty_like(gw)
+        gk, gv = torch.empty_like(k), torch.empty_like(v)
+        backward = ctx.kernel.backward_bf16 if k.dtype == torch.bfloat16 else ctx.kernel.backward
+        backward(w, u, k, v, y, grad_y.to(k.dtype).contiguous(), gw, gu, gk, gv)
+        td, tf, kd, vd = ctx.dtypes
+        return None, gw.float().sum(0).to(td), gu.float().sum(0).to(tf), gk.to(kd), gv.to(vd)
+
+
+_ATTENTION_CLASS: list[type] = []
+
+
+def _attention_class() -> type:
+    if _ATTENTION_CLASS:
+        return _ATTENTION_CLASS[0]
+    from transformers.models.rwkv import modeling_rwkv
+
+    class RwkvSelfAttentionCuda(modeling_rwkv.RwkvSelfAttention):
+        """``RwkvSelfAttention`` whose stateless CUDA forward uses ``_WKV`` (the same kernel, a correct backward)."""
+
+        def forward(self, hidden, state=None, use_cache=False):
+            if not hidden.is_cuda or state is not None or use_cache:
+                return super().forward(hidden, state=state, use_cache=use_cache)
+            receptance, key, value, _ = self.extract_key_value(hidden)
+            kernel = modeling_rwkv.rwkv_cuda_kernel  # one per process (see _kernel_context_length)
+            batch, steps, channels = key.shape
+            if kernel is None or steps > kernel.max_seq_length or (batch * channels) % min(channels, 32):
+                rwkv, _ = modeling_rwkv.rwkv_linear_attention_cpu(self.time_decay, self.time_first, key, value)
+            else:
+                rwkv = _WKV.apply(kernel, self.time_decay, self.time_first, key, value)
+            return self.output(receptance * rwkv), None
+
+    _ATTENTION_CLASS.append(RwkvSelfAttentionCuda)
+    return RwkvSelfAttentionCuda
+
+
+def _kernel_context_length(context_length: int) -> int:
+    """The context length to hand transformers: that of the WKV kernel already loaded, if any (see above)."""
+    from transformers.models.rwkv import modeling_rwkv
+
+    kernel = modeling_rwkv.rwkv_cuda_kernel
+    if kernel is None:
+        return context_length
+    if context_length > kernel.max_seq_length:
+        warnings.warn(f"the RWKV CUDA kernel of this process was compiled for {kernel.max_seq_length} tokens; "
+                      f"longer batches of this model (context_length={context_length}) use the slower PyTorch "
+                      "recurrence (restart Python to compile it for more)", stacklevel=3)
+    return kernel.max_seq_length
 
 
 def _rwkv(dim: int, num_layers: int, context_length: int) -> nn.Module:
@@ -19,9 +105,12 @@ def _rwkv(dim: int, num_layers: int, context_length: int) -> nn.Module:
     # vocab_size=1: the classifier owns the embedding and passes inputs_embeds. rescale_every=0: no
     # in-place weight rescaling when switching train/eval (it would change saved weights).
     config = RwkvConfig(vocab_size=1, hidden_size=dim, num_hidden_layers=num_layers,
-                        context_length=context_length, intermediate_size=4 * dim, rescale_every=0,
-                        use_cache=False)
-    return RwkvModel(config)
+                        context_length=_kernel_context_length(context_length), intermediate_size=4 * dim,
+                        rescale_every=0, use_cache=False)
+    model = RwkvModel(config)
+    for block in model.blocks:
+        block.attention.__class__ = _attention_class()  # same weights; only the CUDA forward differs
+    return model
 
 
 class RwkvEncoder(nn.Module):

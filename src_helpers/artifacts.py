@@ -73,7 +73,8 @@ def save_run(run_dir: str | Path, config: dict, metrics: dict, history: Sequence
                 table[label] = [" ".join(map(str, np.flatnonzero(r))) for r in arr] if arr.ndim == 2 else arr
         for i, name in enumerate(names):
             table[f"prob_{name}"] = np.round(probs[:, i], 5)
-        table.to_csv(run_dir / "test_predictions.csv.gz", index=False)
+        # mtime=0: the same predictions give the same bytes (no churn when a finished run is re-read)
+        table.to_csv(run_dir / "test_predictions.csv.gz", index=False, compression={"method": "gzip", "mtime": 0})
     return run_dir
 
 

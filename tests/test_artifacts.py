@@ -32,6 +32,17 @@ def test_multi_hot_truth_is_written_as_ids(tmp_path: Path) -> None:
     assert load_run(tmp_path / "m").predictions["y_true"].tolist() == ["0 5"]
 
 
+def test_predictions_file_bytes_are_reproducible(tmp_path: Path) -> None:
+    import time
+
+    y = np.array([0, 3])
+    save_run(tmp_path / "a", {}, {}, ids=["x", "y"], y_true=y, y_pred=y, probs=np.eye(7)[y])
+    time.sleep(1.1)  # gzip would otherwise stamp a new mtime
+    save_run(tmp_path / "b", {}, {}, ids=["x", "y"], y_true=y, y_pred=y, probs=np.eye(7)[y])
+    name = "test_predictions.csv.gz"
+    assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
 def test_mismatched_rows_and_missing_run(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="same number of rows"):
         save_run(tmp_path / "bad", {}, {}, y_true=np.array([0]), probs=np.zeros((2, 7)))

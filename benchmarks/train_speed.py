@@ -5,7 +5,7 @@ naive    : random batches, every example padded to ``--max-length`` and run over
 bucketed : ``LengthBucketSampler`` batches padded to their own longest example; LSTM/GRU run packed.
 exact    : ``LengthBucketSampler(exact=True)``: one length per batch, no padding; LSTM/GRU run dense.
 
-``--precision bf16`` runs forward and loss under ``torch.autocast`` in bfloat16 (weights and optimizer
+``--precision bf16`` runs the forward pass under ``torch.autocast`` in bfloat16 (weights, optimizer and loss
 stay fp32); on CPUs with AVX512-BF16 or AMX its matrix products are about twice as fast.
 
     .venv/bin/python benchmarks/train_speed.py --data-dir /work/shared/data/goemotions --n 4096
@@ -27,6 +27,7 @@ import torch
 from src_helpers.data import load_for_profile
 from src_helpers.models import build_model
 from src_helpers.text_encoding import LengthBucketSampler, TextEncoder, pad_batch
+from src_helpers.training import autocast
 
 MODELS = {
     "lstm": {"arch": "lstm", "embedding_dim": 128, "hidden_dim": 256, "num_layers": 2, "bidirectional": True},
@@ -60,17 +61,17 @@ def measure(name: str, ids: list[list[int]], vocab: int, mode: str, precision: s
     model.to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
     y = torch.zeros(args.batch_size, dtype=torch.long, device=dev)
-    autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+    bf16 = autocast(args.device, precision)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     model.train()
     for x, lengths in batches(ids[: args.batch_size * 5], args.batch_size, mode, args.max_length, 1):  # warm-up
-        with autocast:
+        with bf16:
             model(x.to(dev), lengths.to(dev)).float().sum().backward()
     opt.zero_grad()
     sync()
     start = time.perf_counter()
     for x, lengths in batches(ids, args.batch_size, mode, args.max_length, 0):
-        with autocast:
+        with bf16:
             logits = model(x.to(dev), lengths.to(dev))
         loss = torch.nn.functional.cross_entropy(logits.float(), y[: len(x)])
         opt.zero_grad()
@@ -80,7 +81,7 @@ def measure(name: str, ids: list[list[int]], vocab: int, mode: str, precision: s
     train_s = time.perf_counter() - start
     model.eval()
     start = time.perf_counter()
-    with torch.no_grad(), autocast:
+    with torch.no_grad(), bf16:
         for x, lengths in batches(ids, 256, "bucketed" if mode == "exact" else mode, args.max_length, 0):
             model(x.to(dev), lengths.to(dev))
     sync()

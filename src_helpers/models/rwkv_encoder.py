@@ -20,6 +20,7 @@ for run transformers' PyTorch recurrence on the GPU instead (correct, slower; a 
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import torch
@@ -58,12 +59,8 @@ class _WKV(torch.autograd.Function):
         return None, gw.float().sum(0).to(td), gu.float().sum(0).to(tf), gk.to(kd), gv.to(vd)
 
 
-_ATTENTION_CLASS: list[type] = []
-
-
+@functools.cache
 def _attention_class() -> type:
-    if _ATTENTION_CLASS:
-        return _ATTENTION_CLASS[0]
     from transformers.models.rwkv import modeling_rwkv
 
     class RwkvSelfAttentionCuda(modeling_rwkv.RwkvSelfAttention):
@@ -81,7 +78,6 @@ def _attention_class() -> type:
                 rwkv = _WKV.apply(kernel, self.time_decay, self.time_first, key, value)
             return self.output(receptance * rwkv), None
 
-    _ATTENTION_CLASS.append(RwkvSelfAttentionCuda)
     return RwkvSelfAttentionCuda
 
 

@@ -13,6 +13,8 @@ computes in bfloat16 under bf16 autocast and in float32 otherwise (xlstm's own d
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 
@@ -57,12 +59,8 @@ def _cuda_function(config, dtype: str) -> type:
     return _CUDA_FUNCTIONS[key]
 
 
-_CELL_CLASS: list[type] = []
-
-
+@functools.cache
 def _device_aware_cell_class() -> type:
-    if _CELL_CLASS:
-        return _CELL_CLASS[0]
     from xlstm.blocks.slstm.cell import sLSTMCell_vanilla
 
     class DeviceAwareSLSTMCell(sLSTMCell_vanilla):
@@ -86,7 +84,6 @@ def _device_aware_cell_class() -> type:
             func = _cuda_function(c, _kernel_dtype(input))
             return func.apply(training, x.contiguous(), state.contiguous(), r.contiguous(), b.contiguous())
 
-    _CELL_CLASS.append(DeviceAwareSLSTMCell)
     return DeviceAwareSLSTMCell
 
 

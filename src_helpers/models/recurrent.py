@@ -1,15 +1,47 @@
 """LSTM / GRU encoder over packed sequences: padding never reaches the state; initial states are zeros.
 
 A batch without padding (all lengths equal, see ``LengthBucketSampler(exact=True)``) skips packing: the
-dense call gives the same result and runs on the fused oneDNN/cuDNN kernels."""
+dense call gives the same result and runs on the fused oneDNN/cuDNN kernels.
+
+bf16 autocast on a CPU without bf16 support (AVX2 only: no AVX512-BF16/AMX): oneDNN has no bf16 LSTM
+kernel there and the dense call fails inside torch. The encoder then runs that call in fp32 (autocast
+off for the recurrent layer only) and says so once in the log; everything else keeps bf16 autocast.
+"""
 
 from __future__ import annotations
+
+import functools
+import logging
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+log = logging.getLogger(__name__)
+
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
+
+
+@functools.cache
+def cpu_bf16_rnn_supported(cell: str = "lstm") -> bool:
+    """Whether this CPU runs the dense ``cell`` kernel under bf16 autocast (probed once per process).
+
+    Probing (not reading CPU flags) is exact: it also honours ``ONEDNN_MAX_CPU_ISA`` and future kernels."""
+    rnn = CELLS[cell](4, 4, batch_first=True)
+    try:
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            rnn(torch.zeros(1, 2, 4))
+    except RuntimeError as e:
+        log.warning("this CPU has no bf16 %s kernel (no AVX512-BF16/AMX): the recurrent layers run in fp32 "
+                    "under precision='bf16' (the rest stays bf16; fp32 is usually as fast here). oneDNN said: %s",
+                    cell.upper(), str(e).splitlines()[0][:120])
+        return False
+    return True
+
+
+def _bf16_cpu_autocast(x: torch.Tensor) -> bool:
+    return (x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+            and torch.get_autocast_dtype("cpu") == torch.bfloat16)
 
 
 class RecurrentEncoder(nn.Module):
@@ -29,10 +61,17 @@ class RecurrentEncoder(nn.Module):
         self.num_dirs = 2 if bidirectional else 1
         self.out_dim = hidden_dim * self.num_dirs
 
+    def _dense(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | tuple[torch.Tensor, ...]]:
+        """The unpacked call (oneDNN kernels on CPU, cuDNN on GPU); fp32 where the CPU has no bf16 kernel."""
+        if _bf16_cpu_autocast(x) and not cpu_bf16_rnn_supported(self.cell):
+            with torch.autocast("cpu", enabled=False):
+                return self.rnn(x.float())
+        return self.rnn(x)
+
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         T, lengths = x.size(1), lengths.cpu()
         if bool((lengths == T).all()):  # no padding in this batch: the dense path is exact and faster
-            outputs, state = self.rnn(x)  # (oneDNN kernels on CPU, cuDNN on GPU)
+            outputs, state = self._dense(x)
         else:
             packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
             out, state = self.rnn(packed)  # no initial state given -> zeros, every call

@@ -1,21 +1,28 @@
 """Run the numbered notebooks headless with papermill: ``python -m src_helpers.pipeline --profile quick``.
 
 ``quick`` runs are smoke runs and land in the git-ignored ``.smoke/notebook_outputs/``. ``full`` runs are
-history: ``notebook_outputs/<notebook>__<date>__<headline scores>.ipynb``, a new file per run.
+history: ``notebook_outputs/<notebook>__<date>__<headline scores>.ipynb``, a new file per run. A run whose
+name is taken (same notebook, day and scores) gets ``__run2``, ``__run3``, ...; no file is ever replaced.
+
+A relative ``--data-dir`` is relative to the caller's working directory. The kernel gets the resolved
+folder as ``$GOEMOTIONS_DIR`` and the notebook's ``data_dir`` parameter stays ``None``, so executed copies
+record no path of this machine (their papermill metadata holds paths relative to the repository).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .artifacts import HEADLINE_PREFIX
 from .config import PROFILES, REPO_ROOT, paths_for
+from .data import DATA_DIR_ENV
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 
@@ -40,28 +47,117 @@ def output_name(stem: str, profile: str, headline: dict[str, float] | None, day:
     return "__".join(parts) + ".ipynb"
 
 
-def run_notebook(path: Path, profile: str, data_dir: str | None = None, extra: dict | None = None,
+def claim_new_path(folder: Path, name: str) -> Path:
+    """A path in ``folder`` that no file holds yet: ``name``, else ``<stem>__run2.ipynb``, ``__run3``, ...
+
+    The file is created empty (exclusively), so two runs finishing together cannot pick the same name."""
+    stem, suffix = name.rsplit(".", 1)
+    for n in range(1, 10_000):
+        path = folder / (name if n == 1 else f"{stem}__run{n}.{suffix}")
+        try:
+            with open(path, "x"):
+                return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{folder}: no free name for {name} after 9999 runs")
+
+
+def resolve_data_dir_arg(data_dir: str | Path | None, argument: str = "data_dir") -> Path | None:
+    """``data_dir`` as an absolute folder (``~`` expanded, relative to the caller's working directory)."""
+    if data_dir is None or str(data_dir) == "":
+        return None
+    path = Path(data_dir).expanduser().absolute()
+    if not path.is_dir():
+        raise FileNotFoundError(f"{argument} {str(data_dir)!r}: folder {path} does not exist")
+    return path
+
+
+def portable_path(value: str | Path) -> str:
+    """An absolute path as the repository sees it: relative to the repo when inside it, else the bare name."""
+    path = Path(value)
+    if not path.is_absolute():
+        return str(value)
+    return path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else path.name
+
+
+def portable_metadata(metadata: dict, final: Path) -> dict:
+    """Notebook metadata with papermill's absolute paths made portable (``output_path`` = the final copy)."""
+    pm = metadata.get("papermill")
+    if not isinstance(pm, dict):
+        return metadata
+    pm = dict(pm)
+    if pm.get("input_path"):
+        pm["input_path"] = portable_path(pm["input_path"])
+    pm["output_path"] = portable_path(final.absolute())
+    params = pm.get("parameters")
+    if isinstance(params, dict):
+        pm["parameters"] = {k: portable_path(v) if isinstance(v, str) and Path(v).is_absolute() else v
+                            for k, v in params.items()}
+    return {**metadata, "papermill": pm}
+
+
+def make_metadata_portable(path: Path, final: Path | None = None) -> None:
+    """Rewrite the papermill metadata of the executed notebook ``path`` in place; cells are untouched."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+    nb.metadata = nbformat.from_dict(portable_metadata(dict(nb.metadata), final or path))
+    nbformat.write(nb, path)
+
+
+@contextlib.contextmanager
+def _env(name: str, value: str | None) -> Iterator[None]:
+    """Set (or leave alone, when ``value`` is None) one environment variable for the kernels started inside."""
+    old = os.environ.get(name)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
+def run_notebook(path: Path, profile: str, data_dir: str | Path | None = None, extra: dict | None = None,
                  kernel: str = "python3") -> Path:
-    """Execute one notebook with papermill; return the path of the executed copy."""
+    """Execute one notebook with papermill; return the path of the executed copy.
+
+    ``data_dir`` (relative to the caller's working directory) reaches the kernel as ``$GOEMOTIONS_DIR``.
+    Full runs never replace an earlier executed copy; a failed run leaves ``FAILED_<notebook>`` and no
+    headline file."""
     import papermill as pm
 
+    folder = resolve_data_dir_arg(data_dir)
     out_dir = paths_for(profile).ensure().notebooks_out
     headline_file = out_dir / f"{HEADLINE_PREFIX}{path.stem}.json"
     headline_file.unlink(missing_ok=True)
     tmp = out_dir / f".running_{path.name}"
-    params = {"profile": profile, "data_dir": data_dir, **(extra or {})}
+    params = {"profile": profile, "data_dir": None, **(extra or {})}
     try:
-        pm.execute_notebook(str(path), str(tmp), parameters=params, kernel_name=kernel,
-                            cwd=str(path.parent), progress_bar=True)
+        with _env(DATA_DIR_ENV, str(folder) if folder else None):
+            pm.execute_notebook(str(path), str(tmp), parameters=params, kernel_name=kernel,
+                                cwd=str(path.parent), progress_bar=True)
+        headline = json.loads(headline_file.read_text()) if headline_file.exists() else None
     except Exception:
         failed = out_dir / f"FAILED_{path.name}"
         if tmp.exists():
             tmp.replace(failed)
+            with contextlib.suppress(Exception):  # never hide the notebook's own error
+                make_metadata_portable(failed)
         print(f"notebook {path.name} failed; executed copy with the error: {failed}", file=sys.stderr)
         raise
-    headline = json.loads(headline_file.read_text()) if headline_file.exists() else None
-    headline_file.unlink(missing_ok=True)
-    final = out_dir / output_name(path.stem, profile, headline)
+    finally:
+        headline_file.unlink(missing_ok=True)
+    name = output_name(path.stem, profile, headline)
+    final = claim_new_path(out_dir, name) if profile == "full" else out_dir / name
+    try:
+        make_metadata_portable(tmp, final)
+    except Exception:
+        if profile == "full":
+            final.unlink()  # the empty placeholder; the executed copy stays in .running_<notebook>
+        raise
     tmp.replace(final)
     return final
 
@@ -69,14 +165,19 @@ def run_notebook(path: Path, profile: str, data_dir: str | None = None, extra: d
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=PROFILES, default=os.environ.get("EMOTION_PROFILE", "quick"))
-    parser.add_argument("--data-dir", default=None, help="folder with the official GoEmotions TSVs "
-                        "(default: $GOEMOTIONS_DIR; quick runs use the bundled sample when unset)")
+    parser.add_argument("--data-dir", default=None, help="folder with the official GoEmotions TSVs, relative to "
+                        "the current directory (default: $GOEMOTIONS_DIR; quick runs use the bundled sample "
+                        "when unset)")
     parser.add_argument("--only", nargs="*", default=(), help="notebook name prefixes, e.g. 01 02")
     args = parser.parse_args(argv)
+    try:
+        data_dir = resolve_data_dir_arg(args.data_dir, "--data-dir")
+    except FileNotFoundError as e:
+        parser.error(str(e))
     notebooks = find_notebooks(args.only)
     for i, nb in enumerate(notebooks, start=1):
         print(f"[{i}/{len(notebooks)}] {nb.name} (profile {args.profile})", flush=True)
-        out = run_notebook(nb, args.profile, args.data_dir)
+        out = run_notebook(nb, args.profile, data_dir)
         print(f"    -> {out.relative_to(REPO_ROOT) if out.is_relative_to(REPO_ROOT) else out}", flush=True)
     return 0
 

@@ -1,0 +1,124 @@
+"""The notebook runner: history never overwritten, failed runs cleaned up, --data-dir, portable metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from src_helpers import pipeline
+from src_helpers.artifacts import HEADLINE_PREFIX
+from src_helpers.config import REPO_ROOT, paths_for
+from src_helpers.pipeline import main, portable_metadata, run_notebook
+
+ABSOLUTE_MARKERS = ("/work/", "/root/", "/home/", "/tmp/")
+
+
+def toy_notebook(folder: Path, name: str, body: str) -> Path:
+    """A tiny notebook with a papermill ``parameters`` cell and one code cell."""
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('profile = "quick"\ndata_dir = None')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    nbformat.write(nb, path)
+    return path
+
+
+HEADLINE_CELL = """
+from src_helpers.artifacts import record_headline
+from src_helpers.config import paths_for
+record_headline(paths_for(profile).notebooks_out, "{stem}", {{"acc": 0.5}})
+"""
+
+
+def test_second_full_run_never_replaces_the_first(tmp_path: Path) -> None:
+    nb = toy_notebook(tmp_path / "nbs", "90_toy.ipynb", HEADLINE_CELL.format(stem="90_toy"))
+    first = run_notebook(nb, "full")
+    first_bytes = first.read_bytes()
+    second = run_notebook(nb, "full")
+    third = run_notebook(nb, "full")
+    assert first.parent == paths_for("full").notebooks_out
+    assert first.name.startswith("90_toy__") and first.name.endswith("__acc0.5.ipynb")
+    assert second.name == first.name.replace(".ipynb", "__run2.ipynb")
+    assert third.name == first.name.replace(".ipynb", "__run3.ipynb")
+    assert first.read_bytes() == first_bytes, "the first executed copy was rewritten"
+    assert sorted(p.name for p in first.parent.glob("90_toy__*.ipynb")) == [first.name, second.name, third.name]
+    assert not list(first.parent.glob(".running_*")) and not list(first.parent.glob(f"{HEADLINE_PREFIX}*"))
+
+
+def test_failed_run_keeps_failed_copy_and_leaves_no_headline(tmp_path: Path) -> None:
+    body = HEADLINE_CELL.format(stem="91_boom") + 'raise RuntimeError("boom")\n'
+    nb = toy_notebook(tmp_path / "nbs", "91_boom.ipynb", body)
+    with pytest.raises(Exception, match="boom"):
+        run_notebook(nb, "full")
+    out_dir = paths_for("full").notebooks_out
+    assert (out_dir / "FAILED_91_boom.ipynb").exists(), "the failed copy with the error is kept"
+    assert not list(out_dir.glob(f"{HEADLINE_PREFIX}*")), "a failed run left its headline behind"
+    assert not list(out_dir.glob("91_boom__*")) and not list(out_dir.glob(".running_*"))
+
+
+def test_relative_data_dir_is_resolved_against_the_callers_cwd(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "mydata" / "goemotions").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    seen: list[object] = []
+    monkeypatch.setattr(pipeline, "run_notebook", lambda nb, profile, data_dir=None, **kw: seen.append(data_dir)
+                        or tmp_path / nb.name)
+    assert main(["--profile", "quick", "--data-dir", "mydata/goemotions", "--only", "02"]) == 0
+    assert seen == [tmp_path / "mydata" / "goemotions"]
+
+
+def test_missing_data_dir_fails_before_any_notebook_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pipeline, "run_notebook", lambda *a, **kw: pytest.fail("a notebook ran"))
+    with pytest.raises(SystemExit):
+        main(["--profile", "quick", "--data-dir", "nowhere", "--only", "02"])
+    err = capsys.readouterr().err
+    assert "--data-dir" in err and str(tmp_path / "nowhere") in err
+    with pytest.raises(FileNotFoundError, match="data_dir"):
+        run_notebook(tmp_path / "x.ipynb", "quick", data_dir="nowhere")
+
+
+def test_kernel_sees_relative_data_dir_and_no_absolute_path_is_recorded(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "mydata").mkdir()
+    body = "from src_helpers.data import resolve_data_dir\nprint('DATA', resolve_data_dir(data_dir).name)"
+    nb = toy_notebook(tmp_path / "nbs", "92_data.ipynb", body)  # the kernel runs in nbs/, the caller in tmp_path
+    monkeypatch.chdir(tmp_path)
+    out = run_notebook(nb, "full", data_dir="mydata")
+    executed = json.loads(out.read_text(encoding="utf-8"))
+    printed = "".join("".join(o.get("text", [])) for c in executed["cells"] for o in c.get("outputs", []))
+    assert "DATA mydata" in printed
+    injected = [c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert injected and "data_dir = None" in "".join(injected[0]["source"])
+    meta = executed["metadata"]["papermill"]
+    assert meta["input_path"] == "92_data.ipynb" and meta["output_path"] == out.name
+    assert meta["parameters"]["data_dir"] is None
+    text = json.dumps(executed["metadata"])
+    assert not any(m in text for m in ABSOLUTE_MARKERS) and str(tmp_path) not in text
+
+
+def test_portable_metadata_rewrites_absolute_paths() -> None:
+    meta = {"papermill": {"input_path": str(REPO_ROOT / "notebooks" / "02_x.ipynb"),
+                          "output_path": "/elsewhere/notebook_outputs/.running_02_x.ipynb",
+                          "parameters": {"data_dir": "/srv/data/goemotions", "profile": "full", "seed": 0}}}
+    final = REPO_ROOT / "notebook_outputs" / "02_x__2026-11-25.ipynb"
+    pm = portable_metadata(meta, final)["papermill"]
+    assert pm["input_path"] == "notebooks/02_x.ipynb"
+    assert pm["output_path"] == "notebook_outputs/02_x__2026-11-25.ipynb"
+    assert pm["parameters"] == {"data_dir": "goemotions", "profile": "full", "seed": 0}
+
+
+def test_committed_executed_notebooks_have_portable_metadata() -> None:
+    committed = sorted((REPO_ROOT / "notebook_outputs").glob("*.ipynb"))
+    for path in committed:
+        meta = json.loads(path.read_text(encoding="utf-8"))["metadata"]
+        text = json.dumps(meta)
+        assert not any(m in text for m in ABSOLUTE_MARKERS), f"{path.name}: absolute path in metadata"
+        assert meta["papermill"]["output_path"] == f"notebook_outputs/{path.name}", path.name

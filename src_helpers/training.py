@@ -6,6 +6,15 @@ with no padding), optional bfloat16 autocast, per-epoch history, and
 resumable checkpoints: ``<run>/checkpoints/last.pt`` (model, optimizer, scheduler, RNG states, epoch,
 history, early-stopping state) and ``best.pt`` (model at the best dev epoch). A killed run started again
 with the same arguments continues after the last finished epoch and ends with the same weights.
+
+What a resume checks: the model, training and tokenizer settings, and the data (``checkpoints.data_fingerprint``:
+a sha256 of the train/dev/test texts, labels and ids, which any subset or augmentation changes). Another
+configuration or other data is a ``ValueError`` naming both; so is a ``last.pt`` written before checkpoints
+recorded their data (its data cannot be checked). Checkpoints are written atomically and verified on load:
+while a run trains, the previous ``last.pt`` is kept as ``last.prev.pt``, so an unreadable (truncated, empty)
+``last.pt`` gives a warning naming it and the run resumes from the epoch before (the bad file is kept as
+``last.broken.pt``). With no readable fallback, or an unreadable ``best.pt``, a ``CheckpointError`` names the
+file and says to delete the run's ``checkpoints/`` folder or pass ``resume=False``.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import math
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +35,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from .artifacts import save_run
+from .checkpoints import CheckpointError, data_fingerprint, describe_data, load_checkpoint, same_data
 from .ekman import EKMAN_LABELS, multi_hot
 from .metrics import choose_threshold, multi_label_report, single_label_report, threshold_predictions
 from .models import EmotionClassifier, ModelConfig, build_model
@@ -171,10 +182,57 @@ class TrainResult:
     run_dir: Path
 
 
-def _atomic_save(obj: object, path: Path) -> None:
+LAST_KEYS = ("model", "optimizer", "scheduler", "rng", "state")
+
+
+def _atomic_save(obj: object, path: Path, keep_previous: bool = False) -> None:
+    """Write ``path`` via a temporary file; ``keep_previous``: the old file becomes ``<stem>.prev.pt``."""
     tmp = path.with_suffix(".tmp")
     torch.save(obj, tmp)
+    if keep_previous and path.exists():
+        os.replace(path, path.with_name(f"{path.stem}.prev.pt"))
     os.replace(tmp, path)  # a kill during the save leaves the previous checkpoint intact
+
+
+def _recovery(ckpt_dir: Path) -> str:
+    return f"delete {ckpt_dir} (the run's checkpoints) or pass resume=False to train from scratch"
+
+
+def _load_last(last_path: Path, device: str) -> dict | None:
+    """``last.pt``, or ``last.prev.pt`` (with a warning) when ``last.pt`` is unreadable or missing; None when
+    neither exists. ``CheckpointError`` when no readable one is left."""
+    prev = last_path.with_name("last.prev.pt")
+    hint = _recovery(last_path.parent)
+    if not last_path.exists() and not prev.exists():
+        return None
+    try:
+        return load_checkpoint(last_path, hint, device, LAST_KEYS)
+    except CheckpointError as err:
+        if not prev.exists():
+            raise
+        try:
+            ckpt = load_checkpoint(prev, hint, device, LAST_KEYS)
+        except CheckpointError as prev_err:
+            raise CheckpointError(f"{err}; the previous checkpoint is no better: {prev_err}") from prev_err
+        if last_path.exists():
+            os.replace(last_path, last_path.with_name("last.broken.pt"))  # kept for a look, out of the way
+        warnings.warn(f"{err.problem}: resuming from the previous checkpoint {prev} (epoch "
+                      f"{ckpt['state']['epoch'] + 1}); the unreadable file is kept as last.broken.pt", stacklevel=3)
+        return ckpt
+
+
+def _check_resumable(ckpt: dict, fingerprint: dict, last_path: Path) -> None:
+    """The checkpoint's data and configuration must be this call's (``ValueError`` naming both otherwise)."""
+    old = _with_defaults(ckpt.get("fingerprint")) or {}
+    how = "use another run_dir, delete its checkpoints or pass resume=False"
+    if old.get("data") is None:
+        raise ValueError(f"{last_path} was written before checkpoints recorded their data, so the data it was "
+                         f"trained on cannot be checked: {how}")
+    if not same_data(old["data"], fingerprint["data"]):
+        raise ValueError(f"{last_path} was trained on {describe_data(old['data'])} but this call gives "
+                         f"{describe_data(fingerprint['data'])}: {how}")
+    if {k: v for k, v in old.items() if k != "data"} != {k: v for k, v in fingerprint.items() if k != "data"}:
+        raise ValueError(f"{last_path} was written with another configuration; {how}")
 
 
 def _with_defaults(fingerprint: dict | None) -> dict | None:
@@ -223,12 +281,10 @@ def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.Dat
     last_path, best_path = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
     fingerprint = {"model": asdict(model.config), "train": {k: v for k, v in asdict(cfg).items()
                                                             if k not in ("num_threads", "device")},
-                   "run": run_config or {}}
-    if resume and last_path.exists():
-        ckpt = torch.load(last_path, map_location=device, weights_only=False)
-        if _with_defaults(ckpt.get("fingerprint")) != fingerprint:
-            raise ValueError(f"{last_path} was written with another configuration; use another run_dir, "
-                             "delete its checkpoints or pass resume=False")
+                   "run": run_config or {}, "data": data_fingerprint(splits)}
+    ckpt = _load_last(last_path, device) if resume else None
+    if ckpt is not None:
+        _check_resumable(ckpt, fingerprint, last_path)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
@@ -275,14 +331,16 @@ def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.Dat
         state["epoch"] = epoch
         _atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                       "scheduler": scheduler.state_dict(), "rng": rng_state(), "state": state,
-                      "fingerprint": fingerprint}, last_path)
+                      "fingerprint": fingerprint}, last_path, keep_previous=True)
         print(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
                                                  for k, v in row.items() if k != "epoch"), flush=True)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
 
     # evaluate the best epoch on dev (threshold for multi-label) and test
-    model.load_state_dict(torch.load(best_path, map_location=device, weights_only=True)["model"])
+    last_path.with_name("last.prev.pt").unlink(missing_ok=True)  # the run is complete: last.pt is enough
+    best = load_checkpoint(best_path, _recovery(ckpt_dir), device, ("model",), weights_only=True)
+    model.load_state_dict(best["model"])
     dev_probs, _ = predict_proba(model, dev_loader, device, cfg.precision)
     test_probs, _ = predict_proba(model, test_loader, device, cfg.precision)
     dev_rep = report(ys["dev"], dev_probs, target)
@@ -293,7 +351,7 @@ def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.Dat
     model.save_pretrained(ckpt_dir / "model")
     encoder.save_pretrained(ckpt_dir / "encoder")
     config = {"model": run_dir.name, "target": target, **(run_config or {}),
-              "model_config": asdict(model.config), "train_config": asdict(cfg),
+              "model_config": asdict(model.config), "train_config": asdict(cfg), "data": fingerprint["data"],
               "best_epoch": state["best_epoch"], "epochs_run": state["epoch"] + 1, "threshold": threshold,
               "n_parameters": sum(p.numel() for p in model.parameters())}
     save_run(run_dir, config, {"dev": dev_rep, "test": test_rep}, state["history"],

@@ -10,6 +10,17 @@ chosen on dev. The run folder holds the usual artifacts (``artifacts.save_run``)
 Checkpoints go to ``<run>/checkpoints/`` (git-ignored) every epoch; calling ``finetune`` again resumes
 from the last one, and a finished run is reused instead of retrained.
 
+What a reuse or resume checks: the ``FTConfig`` (runtime fields aside) and the data. The run's
+``config.json`` and ``checkpoints/ft_config.json`` hold ``data``: ``checkpoints.data_fingerprint`` of the
+splits (a sha256 of the train/dev/test texts, labels and ids; split sizes; ``train_rows`` of the CLI), and
+other data (another ``--train-rows`` or ``--data-dir``) is a ``ValueError`` naming both (``reuse=False``
+retrains). A finished run written before runs recorded their data (the committed ones) is reused with a
+warning that its data could not be checked; its checkpoints are not resumed from (an error says so). The
+last ``checkpoint-N`` folder is verified before resuming: when a file in it is unreadable (truncated or
+empty ``model.safetensors``, ``optimizer.pt``, ``trainer_state.json``...), a warning names it, the folder is
+moved aside to ``broken-checkpoint-N`` and training resumes from the previous checkpoint; when none is
+readable, a ``CheckpointError`` names each folder and says to delete ``checkpoints/`` or pass ``reuse=False``.
+
 CLI (background training): ``python -m src_helpers.transformers_ft --profile full --target single``.
 """
 
@@ -19,6 +30,7 @@ import argparse
 import json
 import logging
 import math
+import re
 import shutil
 import time
 from collections.abc import Sequence
@@ -31,6 +43,7 @@ import torch
 from torch import nn
 
 from .artifacts import load_run, save_run
+from .checkpoints import CheckpointError, checkpoint_folder_problem, data_fingerprint, describe_data, same_data
 from .ekman import EKMAN_LABELS, multi_hot
 from .metrics import choose_threshold, multi_label_report, single_label_report, threshold_predictions
 
@@ -363,6 +376,60 @@ def _config_dict(config: FTConfig) -> dict:
             "ft": asdict(config)}
 
 
+def _check_finished_data(config_file: Path, stored: dict | None, data: dict) -> None:
+    """A finished run is reused only for the same data; one without a stored fingerprint with a warning."""
+    if stored is None:
+        log.warning("%s was written before runs recorded their data, so the data could not be checked: reusing "
+                    "it as it is (pass reuse=False or delete %s to retrain on %s)", config_file, config_file.parent,
+                    describe_data(data))
+    elif not same_data(stored, data):
+        raise ValueError(f"{config_file} was trained on {describe_data(stored)} but this call gives "
+                         f"{describe_data(data)}: use another run_dir, delete {config_file.parent} or pass "
+                         "reuse=False to retrain")
+
+
+def _checkpoints_problem(saved: dict, ft: dict, data: dict, stored: Path) -> str | None:
+    """Why the checkpoints described by ``saved`` (``ft_config.json``) are not this call's, or None."""
+    ckpt_dir = stored.parent
+    if not _same_config(saved, ft):
+        return f"{ckpt_dir} holds checkpoints of another config ({stored})"
+    if saved.get("data") is None:
+        return (f"{ckpt_dir} holds checkpoints written before runs recorded their data ({stored}), so the data "
+                "they were trained on cannot be checked")
+    if not same_data(saved["data"], data):
+        return (f"{ckpt_dir} holds checkpoints trained on {describe_data(saved['data'])} ({stored}) but this call "
+                f"gives {describe_data(data)}")
+    return None
+
+
+def _step(folder: Path) -> int:
+    return int(folder.name.rsplit("-", 1)[1])
+
+
+def last_good_checkpoint(ckpt_dir: Path) -> Path | None:
+    """The newest readable ``checkpoint-N`` folder (None when there is none at all). Unreadable newer ones are
+    moved aside to ``broken-checkpoint-N`` with a warning; ``CheckpointError`` when none is readable."""
+    found = [p for p in ckpt_dir.glob("checkpoint-*") if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)]
+    folders = sorted(found, key=_step, reverse=True)
+    broken: list[tuple[Path, str]] = []
+    for folder in folders:
+        problem = checkpoint_folder_problem(folder)
+        if problem is None:
+            for bad, why in broken:
+                aside = bad.with_name(f"broken-{bad.name}")
+                shutil.rmtree(aside, ignore_errors=True)
+                bad.rename(aside)
+                log.warning("checkpoint %s is unreadable (%s): moved aside to %s, resuming from %s",
+                            bad, why, aside.name, folder)
+            return folder
+        broken.append((folder, problem))
+    if broken:
+        problems = "; ".join(f"{f}: {why}" for f, why in broken)
+        raise CheckpointError(f"no readable checkpoint to resume from ({problems}): delete {ckpt_dir} or pass "
+                              "reuse=False to train from scratch", f"no readable checkpoint ({problems})")
+    return None
+
+
 def _load_finished(run_dir: Path, config: FTConfig) -> FTResult:
     run = load_run(run_dir)
     probs = run.probs()
@@ -380,32 +447,37 @@ def _load_finished(run_dir: Path, config: FTConfig) -> FTResult:
 
 
 def finetune(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, config: FTConfig,
-             run_dir: str | Path, reuse: bool = True) -> FTResult:
+             run_dir: str | Path, reuse: bool = True, data_settings: dict | None = None) -> FTResult:
     """Fine-tune, pick the best epoch on dev, evaluate dev+test, save artifacts and ``model/``.
 
-    ``reuse``: a finished run with the same config is loaded instead of retrained, and an interrupted
-    one resumes from its last checkpoint. A run folder holding another config is an error.
+    ``reuse``: a finished run with the same config and data is loaded instead of retrained, and an
+    interrupted one resumes from its last readable checkpoint. A run folder holding another config or
+    other data is an error. ``data_settings`` (e.g. ``{"train_rows": 200}``) are stored with the data
+    fingerprint and named in messages; only the data's content decides.
     """
     from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
-    from transformers.trainer_utils import get_last_checkpoint
 
     run_dir = Path(run_dir)
     ckpt_dir, model_dir = run_dir / "checkpoints", run_dir / "model"
-    meta = _config_dict(config)
-    stored = run_dir / "checkpoints" / "ft_config.json"
-    if reuse and (run_dir / "config.json").exists() and (model_dir / "config.json").exists():
-        if _same_config(json.loads((run_dir / "config.json").read_text()).get("ft", {}), meta["ft"]):
-            log.info("reusing the finished run %s", run_dir)
-            return _load_finished(run_dir, config)
-    if stored.exists() and not _same_config(json.loads(stored.read_text()), meta["ft"]):
-        if not reuse:
-            shutil.rmtree(ckpt_dir)
-        else:
-            raise ValueError(f"{ckpt_dir} holds checkpoints of another config ({stored}); delete that folder "
-                             "or choose another run_dir")
     for name, df in (("train", train), ("dev", dev), ("test", test)):
         if len(df) == 0 or "text" not in df:
             raise ValueError(f"{name} split must be a non-empty DataFrame with a 'text' column")
+    data = data_fingerprint({"train": train, "dev": dev, "test": test}, **(data_settings or {}))
+    meta = {**_config_dict(config), "data": data}
+    stored = run_dir / "checkpoints" / "ft_config.json"
+    if reuse and (run_dir / "config.json").exists() and (model_dir / "config.json").exists():
+        finished = json.loads((run_dir / "config.json").read_text())
+        if _same_config(finished.get("ft", {}), meta["ft"]):
+            _check_finished_data(run_dir / "config.json", finished.get("data"), data)
+            log.info("reusing the finished run %s", run_dir)
+            return _load_finished(run_dir, config)
+    problem = None
+    if stored.exists():
+        problem = _checkpoints_problem(json.loads(stored.read_text()), meta["ft"], data, stored)
+    if problem and not reuse:
+        shutil.rmtree(ckpt_dir)
+    elif problem:
+        raise ValueError(f"{problem}; delete that folder, pass reuse=False or choose another run_dir")
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     set_seed(config.seed)
@@ -440,10 +512,11 @@ def finetune(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, config:
         target=config.target)
 
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    stored.write_text(json.dumps(meta["ft"], indent=2))
-    last = get_last_checkpoint(str(ckpt_dir)) if reuse else None
+    stored.write_text(json.dumps({**meta["ft"], "data": data}, indent=2))
+    last = last_good_checkpoint(ckpt_dir) if reuse else None
     if last:
         log.info("resuming from %s", last)
+        last = str(last)
     t0 = time.perf_counter()
     trainer.train(resume_from_checkpoint=last)
     train_seconds = time.perf_counter() - t0  # this session only (a resumed run counts its remainder)
@@ -532,7 +605,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    freeze_embeddings=a.freeze_embeddings, warmup_ratio=a.warmup_ratio,
                    num_threads=a.threads)
     out = paths_for(a.profile).ensure().runs / (a.run_name or run_name(cfg))
-    res = finetune(train, splits["dev"], splits["test"], cfg, out)
+    res = finetune(train, splits["dev"], splits["test"], cfg, out, data_settings={"train_rows": a.train_rows})
     print(json.dumps({"run": str(res.run_dir), "dev_macro_f1": res.dev["macro_f1"],
                       "test": {k: res.test.get(k) for k in ("accuracy", "macro_f1", "micro_f1")}}, indent=2))
     return 0

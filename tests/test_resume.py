@@ -1,0 +1,276 @@
+"""What a resume or reuse checks: the data it was trained on, and readable checkpoints (or a clear error)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from src_helpers import transformers_ft as ft
+from src_helpers.checkpoints import CheckpointError, data_fingerprint
+from src_helpers.data import load_for_profile, load_goemotions, subsample
+from src_helpers.training import train_classifier
+
+from .tiny_models import make_tiny_model
+
+TINY_GRU = {"arch": "gru", "embedding_dim": 16, "hidden_dim": 16, "num_layers": 1, "dropout": 0.1}
+FAST = {"epochs": 3, "batch_size": 32, "lr": 5e-3, "num_threads": 1, "patience": 10}
+
+
+@pytest.fixture(scope="module")
+def sample() -> dict:
+    return load_goemotions(source="sample")
+
+
+class Interrupted(Exception):
+    pass
+
+
+def stop_after(n: int):
+    def hook(epoch: int, row: dict) -> None:  # like a kill right after epoch n's checkpoints
+        if epoch == n:
+            raise Interrupted
+
+    return hook
+
+
+def rnn(splits: dict, run_dir: Path, **kw):
+    return train_classifier(splits, run_dir, TINY_GRU, {**FAST, **kw.pop("train", {})}, min_frequency=1,
+                            progress=False, **kw)
+
+
+def interrupted_rnn(splits: dict, run_dir: Path, after: int) -> None:
+    with pytest.raises(Interrupted):
+        rnn(splits, run_dir, on_epoch_end=stop_after(after))
+
+
+def truncate(path: Path, n: int = 100) -> None:
+    path.write_bytes(path.read_bytes()[:n])
+
+
+# ------------------------------------------------------------------------------------------ fingerprint
+def test_data_fingerprint_is_a_content_hash(sample: dict) -> None:
+    fp = data_fingerprint(sample)
+    copy = {s: df.copy() for s, df in sample.items()}
+    assert data_fingerprint(copy) == fp and len(fp["sha256"]) == 64
+    assert (fp["n_train"], fp["n_dev"], fp["n_test"], fp["source"]) == (336, 70, 70, "sample")
+    copy["dev"].loc[copy["dev"].index[0], "text"] += "!"
+    assert data_fingerprint(copy)["sha256"] != fp["sha256"]
+    relabelled = {**sample, "test": sample["test"].assign(ekman_groups=[(0,)] * len(sample["test"]))}
+    assert data_fingerprint(relabelled)["sha256"] != fp["sha256"]
+    shuffled = {**sample, "train": sample["train"].iloc[::-1]}
+    assert data_fingerprint(shuffled)["sha256"] != fp["sha256"], "row order changes training"
+    sub = {**sample, "train": subsample(sample["train"], 100)}
+    assert data_fingerprint(sub)["sha256"] != fp["sha256"] and data_fingerprint(sub)["n_train"] < 336
+    aug = sample["train"].copy()
+    aug.attrs = {**sample["train"].attrs, "augmented_with": "eda", "source": "/some/where/goemotions"}
+    info = data_fingerprint({**sample, "train": aug}, train_rows=64, data_dir=None)
+    assert info["augmented_with"] == "eda" and info["train_rows"] == 64 and "data_dir" not in info
+    assert info["source"] == "goemotions", "a local folder by its name only"
+    assert info["sha256"] == fp["sha256"], "only the content decides"
+
+
+# ------------------------------------------------------------------------------------------ RNN trainer
+def test_rnn_resume_on_other_data_is_an_error_naming_both(sample: dict, tmp_path: Path) -> None:
+    # MiniLM's WordPiece vocabulary does not depend on the data, so nothing else in the fingerprint differs
+    rnn(sample, tmp_path / "gru", train={"epochs": 2}, tokenizer="minilm")
+    other = {**sample, "train": subsample(sample["train"], 200)}
+    with pytest.raises(ValueError, match="last.pt was trained on data") as err:
+        rnn(other, tmp_path / "gru", train={"epochs": 2}, tokenizer="minilm")
+    msg = str(err.value)
+    for info in (data_fingerprint(sample), data_fingerprint(other)):
+        assert info["sha256"][:12] in msg and f"n_train={info['n_train']}" in msg
+    assert "resume=False" in msg
+    r = rnn(other, tmp_path / "gru", train={"epochs": 2}, tokenizer="minilm", resume=False)
+    assert json.loads((tmp_path / "gru/config.json").read_text())["data"] == data_fingerprint(other)
+    assert len(r.history) == 2
+
+
+def test_rnn_sample_then_real_subset_in_the_same_folder(sample: dict, real_data_dir: Path, tmp_path: Path) -> None:
+    rnn(sample, tmp_path / "gru", train={"epochs": 1}, tokenizer="minilm")
+    real = load_for_profile("quick", real_data_dir)
+    with pytest.raises(ValueError, match=r"was trained on data \w+ \(n_train=336.* but this call gives data "
+                                         rf"\w+ \(n_train={len(real['train'])}"):
+        rnn(real, tmp_path / "gru", train={"epochs": 1}, tokenizer="minilm")
+
+
+def test_rnn_checkpoint_without_data_fingerprint_is_refused(sample: dict, tmp_path: Path) -> None:
+    interrupted_rnn(sample, tmp_path / "gru", after=1)
+    last = tmp_path / "gru/checkpoints/last.pt"
+    ckpt = torch.load(last, weights_only=False)
+    del ckpt["fingerprint"]["data"]  # as written before checkpoints recorded their data
+    torch.save(ckpt, last)
+    with pytest.raises(ValueError, match="cannot be checked") as err:
+        rnn(sample, tmp_path / "gru")
+    assert str(last) in str(err.value) and "resume=False" in str(err.value)
+
+
+def test_rnn_unreadable_last_pt_falls_back_to_the_previous_one(sample: dict, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    full = rnn(sample, tmp_path / "full")
+    assert not (tmp_path / "full/checkpoints/last.prev.pt").exists(), "a finished run keeps one last.pt"
+    interrupted_rnn(sample, tmp_path / "killed", after=2)
+    ckpts = tmp_path / "killed/checkpoints"
+    assert torch.load(ckpts / "last.prev.pt", weights_only=False)["state"]["epoch"] == 0
+    truncate(ckpts / "last.pt")
+    capsys.readouterr()
+    with pytest.warns(UserWarning, match="unreadable") as warned:
+        resumed = rnn(sample, tmp_path / "killed")
+    assert str(ckpts / "last.pt") in str(warned[0].message) and str(ckpts / "last.prev.pt") in str(warned[0].message)
+    assert "resuming killed after epoch 1" in capsys.readouterr().out
+    assert resumed.test == full.test and resumed.dev == full.dev
+    pd.testing.assert_frame_equal(resumed.history.drop(columns="train_seconds"),
+                                  full.history.drop(columns="train_seconds"))
+    assert (ckpts / "last.broken.pt").exists(), "the unreadable file is kept aside"
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated"])
+def test_rnn_unreadable_checkpoint_without_fallback_names_the_file(sample: dict, tmp_path: Path, damage: str) -> None:
+    interrupted_rnn(sample, tmp_path / "gru", after=1)
+    last = tmp_path / "gru/checkpoints/last.pt"
+    last.write_bytes(b"") if damage == "empty" else truncate(last)
+    with pytest.raises(CheckpointError, match="unreadable") as err:
+        rnn(sample, tmp_path / "gru")
+    msg = str(err.value)
+    assert str(last) in msg and "resume=False" in msg and str(last.parent) in msg
+    assert isinstance(err.value, RuntimeError)
+    assert len(rnn(sample, tmp_path / "gru", resume=False).history) == 3, "resume=False recovers"
+
+
+def test_rnn_unreadable_previous_checkpoint_too_names_both(sample: dict, tmp_path: Path) -> None:
+    interrupted_rnn(sample, tmp_path / "gru", after=2)
+    ckpts = tmp_path / "gru/checkpoints"
+    truncate(ckpts / "last.pt")
+    (ckpts / "last.prev.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError) as err:
+        rnn(sample, tmp_path / "gru")
+    assert str(ckpts / "last.pt") in str(err.value) and str(ckpts / "last.prev.pt") in str(err.value)
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated"])
+def test_rnn_unreadable_best_pt_names_the_file(sample: dict, tmp_path: Path, damage: str) -> None:
+    rnn(sample, tmp_path / "gru", train={"epochs": 1})
+    best = tmp_path / "gru/checkpoints/best.pt"
+    best.write_bytes(b"") if damage == "empty" else truncate(best)
+    with pytest.raises(CheckpointError, match="unreadable") as err:
+        rnn(sample, tmp_path / "gru", train={"epochs": 1})
+    assert str(best) in str(err.value) and "resume=False" in str(err.value)
+
+
+# ---------------------------------------------------------------------------------------- transformers
+@pytest.fixture(scope="module")
+def ft_splits(sample: dict):
+    return subsample(sample["train"], 48, seed=1), subsample(sample["dev"], 21), subsample(sample["test"], 21)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_model("distilbert", tmp_path_factory.mktemp("hub") / "distilbert")
+
+
+def _cfg(tiny: Path, **kw) -> ft.FTConfig:
+    base = dict(model_name=str(tiny), epochs=2, batch_size=8, eval_batch_size=16, max_length=32,
+                learning_rate=1e-3, logging_steps=2, num_threads=1)
+    return ft.FTConfig(**{**base, **kw})
+
+
+@pytest.fixture(scope="module")
+def ft_run(ft_splits, tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ft.FTResult]:
+    """A finished 2-epoch run (two checkpoint folders); tests work on copies."""
+    run_dir = tmp_path_factory.mktemp("ft") / "run"
+    return run_dir, ft.finetune(*ft_splits, _cfg(tiny), run_dir)
+
+
+def copy_run(ft_run, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(ft_run[0], tmp_path / "run"))
+
+
+def checkpoint_folders(run_dir: Path) -> list[Path]:
+    """The two epochs' ``checkpoint-N`` folders, first epoch first."""
+    folders = sorted((run_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    assert len(folders) == 2, folders
+    return folders
+
+
+def test_finished_run_stores_and_checks_its_data(ft_splits, tiny: Path, ft_run, tmp_path: Path) -> None:
+    train, dev, test = ft_splits
+    run_dir = copy_run(ft_run, tmp_path)
+    stored = json.loads((run_dir / "config.json").read_text())["data"]
+    assert stored == data_fingerprint({"train": train, "dev": dev, "test": test})
+    assert ft.finetune(train, dev, test, _cfg(tiny), run_dir).dev == ft_run[1].dev, "same data: reused"
+    other = subsample(load_goemotions(source="sample")["train"], 40, seed=2)
+    with pytest.raises(ValueError, match="config.json was trained on data") as err:
+        ft.finetune(other, dev, test, _cfg(tiny), run_dir)
+    msg = str(err.value)
+    assert stored["sha256"][:12] in msg and f"n_train={len(train)}" in msg and f"n_train={len(other)}" in msg
+    assert "reuse=False" in msg
+
+
+def test_finished_run_without_data_is_reused_with_a_warning(ft_splits, tiny: Path, ft_run, tmp_path: Path,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    run_dir = copy_run(ft_run, tmp_path)
+    config = json.loads((run_dir / "config.json").read_text())
+    del config["data"]  # like the committed runs, written before runs recorded their data
+    (run_dir / "config.json").write_text(json.dumps(config))
+    with caplog.at_level(logging.INFO, logger=ft.__name__):
+        again = ft.finetune(*ft_splits, _cfg(tiny), run_dir)
+    assert again.dev == ft_run[1].dev
+    warning = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warning) == 1 and "could not be checked" in warning[0] and str(run_dir) in warning[0]
+
+
+def test_interrupted_run_on_other_data_is_an_error(ft_splits, tiny: Path, ft_run, tmp_path: Path) -> None:
+    train, dev, test = ft_splits
+    run_dir = copy_run(ft_run, tmp_path)
+    (run_dir / "config.json").unlink()  # as if killed before the end: only the checkpoints are there
+    with pytest.raises(ValueError, match="checkpoints trained on data") as err:
+        ft.finetune(train, subsample(dev, 14), test, _cfg(tiny), run_dir)
+    assert "n_dev=21" in str(err.value) and "n_dev=14" in str(err.value)
+    stored = json.loads((run_dir / "checkpoints/ft_config.json").read_text())
+    del stored["data"]  # checkpoints written before runs recorded their data
+    (run_dir / "checkpoints/ft_config.json").write_text(json.dumps(stored))
+    with pytest.raises(ValueError, match="cannot be checked"):
+        ft.finetune(train, dev, test, _cfg(tiny), run_dir)
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "optimizer.pt", "trainer_state.json"])
+def test_unreadable_last_trainer_checkpoint_falls_back(ft_splits, tiny: Path, ft_run, tmp_path: Path,
+                                                       caplog: pytest.LogCaptureFixture, name: str) -> None:
+    run_dir = copy_run(ft_run, tmp_path)
+    (run_dir / "config.json").unlink()
+    first, last = checkpoint_folders(run_dir)
+    truncate(last / name)
+    with caplog.at_level(logging.INFO, logger=ft.__name__):
+        res = ft.finetune(*ft_splits, _cfg(tiny), run_dir)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"{last} is unreadable ({name}" in text and f"resuming from {first}" in text
+    assert len(res.history) == 2 and (last.parent / f"broken-{last.name}").is_dir()
+    assert (run_dir / "config.json").exists()
+
+
+def test_no_readable_trainer_checkpoint_is_a_clear_error(ft_splits, tiny: Path, ft_run, tmp_path: Path) -> None:
+    run_dir = copy_run(ft_run, tmp_path)
+    (run_dir / "config.json").unlink()
+    first, last = checkpoint_folders(run_dir)
+    (last / "optimizer.pt").write_bytes(b"")
+    truncate(first / "model.safetensors")
+    with pytest.raises(CheckpointError) as err:
+        ft.finetune(*ft_splits, _cfg(tiny), run_dir)
+    msg = str(err.value)
+    assert f"{last}: optimizer.pt: empty" in msg and f"{first}: model.safetensors" in msg
+    assert "reuse=False" in msg
+
+
+def test_cli_other_train_rows_is_an_error_not_a_reuse(tiny: Path, tmp_path: Path) -> None:
+    args = ["--profile", "quick", "--epochs", "1", "--model", str(tiny), "--max-length", "32", "--threads", "1",
+            "--run-name", "cli"]
+    assert ft.main([*args, "--train-rows", "64"]) == 0
+    config = json.loads((tmp_path / "out/.smoke/runs/cli/config.json").read_text())
+    assert config["data"]["train_rows"] == 64 and config["data"]["source"] == "sample"
+    with pytest.raises(ValueError, match=r"n_train=63\b.*train_rows=64.* but this call gives data \w+ \(n_train=200"):
+        ft.main([*args, "--train-rows", "200"])

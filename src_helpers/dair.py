@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .data import DataFormatError
 from .ekman import EKMAN_LABELS
+from .textio import DataFormatError, content_lines, read_text
 
 HUB_NAME = "dair-ai/emotion"
 DAIR_LABELS: tuple[str, ...] = ("sadness", "joy", "love", "anger", "fear", "surprise")  # hub label ids
@@ -25,12 +25,14 @@ def _frame(texts: list[str], labels: list[str]) -> pd.DataFrame:
 
 
 def read_dair_file(path: str | Path) -> pd.DataFrame:
-    """Parse ``text;label`` lines (the label is the last ``;`` field); bad lines raise with file:line."""
+    """Parse ``text;label`` lines (the label is the last ``;`` field); bad lines raise with file:line.
+
+    The rules of ``data.read_goemotions_tsv``: UTF-8 (a BOM is dropped), blank lines only at the end.
+    Duplicate lines are kept: the official ``train.txt`` has one, as does the hub copy.
+    """
     path = Path(path)
     texts, labels = [], []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for lineno, line in enumerate(content_lines(path, read_text(path)), start=1):
         text, sep, label = line.rpartition(";")
         where = f"{path}:{lineno}"
         if not sep or not text.strip():

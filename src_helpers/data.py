@@ -10,13 +10,15 @@ import csv
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
 from .config import RESOURCES, SAMPLE_DIR, check_profile
 from .ekman import add_ekman_columns, load_ekman_mapping
+from .textio import DataFormatError, content_lines, read_text
 
 log = logging.getLogger(__name__)
 
@@ -25,43 +27,101 @@ HUB_NAME = "google-research-datasets/go_emotions"
 DATA_DIR_ENV = "GOEMOTIONS_DIR"
 
 
-class DataFormatError(ValueError):
-    """A data file has a malformed row; the message names the file and line."""
-
-
 def read_label_names(path: str | Path | None = None) -> list[str]:
     """The 28 fine emotion names from ``emotions.txt`` (one per line, id order)."""
     path = Path(path) if path else RESOURCES / "emotions.txt"
-    names = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
-    if len(set(names)) != len(names):
-        raise DataFormatError(f"{path}: duplicate emotion names")
-    return names
+    first: dict[str, int] = {}
+    for lineno, line in enumerate(content_lines(path, read_text(path)), start=1):
+        name = line.strip()
+        if name in first:
+            raise DataFormatError(f"{path}:{lineno}: duplicate emotion name {name!r} (first at line {first[name]})")
+        first[name] = lineno
+    return list(first)
+
+
+@contextmanager
+def _csv_field_limit(limit: int) -> Iterator[None]:
+    """Raise the csv module's field size limit (131,072 characters by default) to at least ``limit``.
+
+    ``csv.field_size_limit`` is process-global, so the old value comes back on exit.
+    """
+    old = csv.field_size_limit()
+    csv.field_size_limit(max(old, limit))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
 
 
 def read_goemotions_tsv(path: str | Path, n_labels: int = 28) -> pd.DataFrame:
-    """Parse one official TSV (``text<TAB>ids<TAB>comment_id``, CSV-quoted texts) and validate every row."""
+    """Parse one official TSV (``text<TAB>ids<TAB>comment_id``, CSV-quoted texts) and validate every row.
+
+    UTF-8 (a leading BOM is dropped), exactly one row per line (so row ``i`` is line ``i + 1``), blank
+    lines only at the end, unique comment ids, each label id once per row, texts of any length. Everything
+    else raises ``DataFormatError`` naming the file and line.
+    """
     path = Path(path)
+    content = read_text(path)
+    lines = content_lines(path, content)
     rows: list[tuple[str, tuple[int, ...], str]] = []
-    with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.reader(f, delimiter="\t")
-        for row in reader:
-            where = f"{path}:{reader.line_num}"
-            if len(row) != 3:
-                raise DataFormatError(f"{where}: expected 3 tab-separated columns, got {len(row)}")
-            text, ids, comment_id = row
-            if not text.strip():
-                raise DataFormatError(f"{where}: empty text")
-            try:
-                labels = tuple(int(x) for x in ids.split(","))
-            except ValueError:
-                raise DataFormatError(f"{where}: label ids must be comma-separated integers, got {ids!r}") from None
-            bad = [i for i in labels if not 0 <= i < n_labels]
-            if bad:
-                raise DataFormatError(f"{where}: label ids {bad} outside 0..{n_labels - 1}")
-            rows.append((text, labels, comment_id))
+    first_line: dict[str, int] = {}
+    reader = csv.reader((line + "\n" for line in lines), delimiter="\t", strict=True)
+    start = 1  # the line where the current row starts (reader.line_num is where it ends)
+    with _csv_field_limit(len(content) + 1):  # no field is longer than its file
+        try:
+            for row in reader:
+                parsed = _parse_row(path, start, reader.line_num, row, n_labels)
+                comment_id = parsed[2]
+                if comment_id in first_line:
+                    raise DataFormatError(f"{path}:{start}: duplicate comment id {comment_id!r} "
+                                          f"(first at line {first_line[comment_id]})")
+                first_line[comment_id] = start
+                rows.append(parsed)
+                start = reader.line_num + 1
+        except csv.Error as e:
+            raise DataFormatError(f"{path}:{start}: malformed quoting ({e}); a text that starts with a quote "
+                                  "must end with one, with inner quotes doubled") from None
     if not rows:
         raise DataFormatError(f"{path}: no rows")
     return pd.DataFrame(rows, columns=["text", "labels", "comment_id"])
+
+
+def _parse_row(path: Path, start: int, end: int, row: list[str], n_labels: int) -> tuple[str, tuple[int, ...], str]:
+    """(text, label ids, comment id) of the row read from lines ``start``..``end`` of ``path``."""
+    where = f"{path}:{start}"
+    if end != start:
+        raise DataFormatError(f'{where}: row spans lines {start}-{end}: an unbalanced quote (") merged them into '
+                              "one row")
+    if len(row) != 3:
+        raise DataFormatError(f"{where}: expected 3 tab-separated columns, got {len(row)}")
+    if any(c in field for field in row for c in "\t\r\n"):
+        raise DataFormatError(f"{where}: a field holds a tab or line break (an unbalanced quote?)")
+    text, ids, comment_id = row
+    if not text.strip():
+        raise DataFormatError(f"{where}: empty text")
+    try:
+        labels = tuple(int(x) for x in ids.split(","))
+    except ValueError:
+        raise DataFormatError(f"{where}: label ids must be comma-separated integers, got {ids!r}") from None
+    bad = [i for i in labels if not 0 <= i < n_labels]
+    if bad:
+        raise DataFormatError(f"{where}: label ids {bad} outside 0..{n_labels - 1}")
+    repeated = sorted({i for i in labels if labels.count(i) > 1})
+    if repeated:
+        raise DataFormatError(f"{where}: label id {repeated[0]} repeated in {ids!r} (it would count twice "
+                              "toward the primary class)")
+    return text, labels, comment_id
+
+
+def check_unique_ids(splits: dict[Path, pd.DataFrame]) -> None:
+    """No comment id in two files (row ``i`` of a validated TSV is its line ``i + 1``)."""
+    seen: dict[str, str] = {}
+    for path, df in splits.items():
+        for lineno, comment_id in enumerate(df["comment_id"], start=1):
+            if comment_id in seen:
+                raise DataFormatError(f"{path}:{lineno}: comment id {comment_id!r} is also in {seen[comment_id]} "
+                                      "(a comment belongs to one split)")
+            seen[comment_id] = f"{path}:{lineno}"
 
 
 def load_local(data_dir: str | Path) -> tuple[dict[str, pd.DataFrame], list[str], dict[str, list[str]]]:
@@ -73,8 +133,10 @@ def load_local(data_dir: str | Path) -> tuple[dict[str, pd.DataFrame], list[str]
     names = read_label_names(data_dir / "emotions.txt" if (data_dir / "emotions.txt").exists() else None)
     mapping_file = data_dir / "ekman_mapping.json"
     mapping = load_ekman_mapping(mapping_file if mapping_file.exists() else None)
-    splits = {s: read_goemotions_tsv(data_dir / f"{s}.tsv", len(names)) for s in SPLITS}
-    return splits, names, mapping
+    files = {data_dir / f"{s}.tsv": s for s in SPLITS}
+    frames = {path: read_goemotions_tsv(path, len(names)) for path in files}
+    check_unique_ids(frames)
+    return {files[path]: df for path, df in frames.items()}, names, mapping
 
 
 def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:

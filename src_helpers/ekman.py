@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,19 +10,26 @@ import numpy as np
 import pandas as pd
 
 from .config import RESOURCES
+from .textio import DataFormatError, read_json
 
 # The class-index order of every model and report.
 EKMAN_LABELS: tuple[str, ...] = ("anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral")
 
 
 def load_ekman_mapping(path: str | Path | None = None) -> dict[str, list[str]]:
-    """Read Google's ``ekman_mapping.json`` (the copy shipped in the package by default)."""
+    """Read Google's ``ekman_mapping.json`` (the copy shipped in the package by default): an object of
+    Ekman group -> list of fine emotion names; a broken file raises ``DataFormatError`` naming it."""
     path = Path(path) if path else RESOURCES / "ekman_mapping.json"
-    with open(path, encoding="utf-8") as f:
-        mapping = json.load(f)
+    mapping = read_json(path)
+    if not isinstance(mapping, dict):
+        raise DataFormatError(f"{path}: expected a JSON object of Ekman group -> list of emotion names, "
+                              f"got a {type(mapping).__name__}")
+    for group, members in mapping.items():
+        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+            raise DataFormatError(f"{path}: {group!r} must map to a list of emotion names, got {members!r}")
     unknown = set(mapping) - set(EKMAN_LABELS)
     if unknown:
-        raise ValueError(f"{path}: unknown Ekman groups {sorted(unknown)}; expected {EKMAN_LABELS}")
+        raise DataFormatError(f"{path}: unknown Ekman groups {sorted(unknown)}; expected {EKMAN_LABELS}")
     return mapping
 
 

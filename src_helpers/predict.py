@@ -4,7 +4,8 @@
     python -m src_helpers.predict --file texts.txt --json --model notebook_outputs/runs/<run>/model
 
 The model folder is a ``save_pretrained`` copy (``<run>/model`` written by ``transformers_ft``); by
-default the run under ``notebook_outputs/runs/`` with the best dev macro-F1 that has one. Texts are cut
+default the run under ``notebook_outputs/runs/`` with the best dev macro-F1 that has one (quick runs'
+models under ``.smoke/runs/`` are smoke tests: only used when named with ``--model``). Texts are cut
 at the length the model was trained with; an empty text is an error, anything else gets an answer.
 """
 
@@ -22,9 +23,14 @@ import numpy as np
 import torch
 
 from .config import paths_for
+from .textio import read_json, read_text, split_lines
 from .transformers_ft import model_input_names
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model",
+                   "tokenizer.model", "sentencepiece.bpe.model")
+HOW_TO_TRAIN = ("create one with `python -m src_helpers.transformers_ft --profile full` (real data from --data-dir, "
+                '$GOEMOTIONS_DIR or the hub) or notebooks/05_transformers.ipynb with profile = "full"')
 
 
 def has_weights(model_dir: Path) -> bool:
@@ -33,21 +39,35 @@ def has_weights(model_dir: Path) -> bool:
 
 def default_model_dir(runs_root: str | Path | None = None) -> Path:
     """``<run>/model`` of the run with the best dev macro-F1 among runs that hold model weights
-    (single-label runs first: their scores are a distribution over the 7 classes)."""
-    runs_root = Path(runs_root) if runs_root else paths_for("full").runs
+    (single-label runs first: their scores are a distribution over the 7 classes).
+
+    Without ``runs_root``, only full runs count; when there are none, the error names the best quick
+    (smoke) run's model, if any, for ``--model``.
+    """
+    root = Path(runs_root) if runs_root else paths_for("full").runs
+    found = best_model_dir(root)
+    if found is not None:
+        return found
+    message = f"no fine-tuned model under {root} (looked for */model/ with weights)"
+    smoke = None if runs_root else best_model_dir(paths_for("quick").runs)
+    if smoke is not None:
+        message += (f". A quick (smoke) run left {smoke}: pass --model {smoke} to try it (smoke-run quality, "
+                    "not a result)")
+    raise FileNotFoundError(f"{message}. Pass --model / model_dir, or {HOW_TO_TRAIN}")
+
+
+def best_model_dir(runs_root: Path) -> Path | None:
+    """The best ``<run>/model`` under ``runs_root`` (see ``default_model_dir``), None when there is none."""
     best: tuple[tuple[bool, float], Path] | None = None
     for model_dir in sorted(runs_root.glob("*/model")):
         metrics_file, config_file = model_dir.parent / "metrics.json", model_dir.parent / "config.json"
         if not has_weights(model_dir) or not metrics_file.exists():
             continue
-        target = json.loads(config_file.read_text()).get("target") if config_file.exists() else None
-        key = (target != "multi", json.loads(metrics_file.read_text()).get("dev", {}).get("macro_f1", float("-inf")))
+        target = read_json(config_file).get("target") if config_file.exists() else None
+        key = (target != "multi", read_json(metrics_file).get("dev", {}).get("macro_f1", float("-inf")))
         if best is None or key > best[0]:
             best = (key, model_dir)
-    if best is None:
-        raise FileNotFoundError(f"no fine-tuned model under {runs_root} (looked for */model/ with weights): "
-                                "run notebooks/05_transformers.ipynb or pass --model / model_dir")
-    return best[1]
+    return None if best is None else best[1]
 
 
 @lru_cache(maxsize=4)
@@ -56,14 +76,39 @@ def load(model_dir: str, quantized: bool = False):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     path = Path(model_dir)
-    if not has_weights(path):
-        raise FileNotFoundError(f"model_dir {path} has no config.json + model weights "
-                                f"({' or '.join(WEIGHT_FILES)})")
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForSequenceClassification.from_pretrained(path).eval()
+    check_model_dir(path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except Exception as e:  # tokenizers raises a bare Exception for a broken tokenizer.json
+        raise ValueError(f"model folder {path}: the tokenizer does not load ({_brief(e)}); re-save it "
+                         "(tokenizer.save_pretrained) or re-run the fine-tuning that wrote the folder") from e
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(path).eval()
+    except Exception as e:  # OSError, ValueError, safetensors' SafetensorError, ...
+        raise ValueError(f"model folder {path}: the model does not load from config.json + weights ({_brief(e)}); "
+                         "a truncated or corrupt file? Re-run the fine-tuning that wrote the folder") from e
     if quantized:
         model = quantize_dynamic(model)
     return tokenizer, model
+
+
+def check_model_dir(path: Path) -> None:
+    """A clear error naming ``path`` when it lacks weights or tokenizer files, or its config.json is broken."""
+    if not has_weights(path):
+        raise FileNotFoundError(f"model_dir {path} has no config.json + model weights "
+                                f"({' or '.join(WEIGHT_FILES)})")
+    config = read_json(path / "config.json")  # invalid JSON names file:line:column
+    if not isinstance(config, dict):
+        raise ValueError(f"{path / 'config.json'}: expected a JSON object, got a {type(config).__name__}")
+    if not any((path / name).exists() for name in TOKENIZER_FILES):
+        raise FileNotFoundError(f"model folder {path} has no tokenizer files (one of {', '.join(TOKENIZER_FILES)}): "
+                                "save the tokenizer next to the model (tokenizer.save_pretrained)")
+
+
+def _brief(error: Exception, limit: int = 300) -> str:
+    """``Type: message`` of ``error``, cut at ``limit`` characters."""
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def quantize_dynamic(model: torch.nn.Module) -> torch.nn.Module:
@@ -123,11 +168,11 @@ def predict(texts: str | Sequence[str], model_dir: str | Path | None = None, top
 
 
 def read_lines(path: str | Path) -> list[str]:
-    """Non-blank lines of a UTF-8 file (one text per line)."""
+    """Non-blank lines of a UTF-8 file (one text per line, a leading BOM dropped); bad bytes name file:line."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"--file {path} does not exist")
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [line for line in split_lines(read_text(path)) if line.strip()]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -40,3 +40,35 @@ def test_missing_dair_file(tmp_path: Path) -> None:
     (tmp_path / "train.txt").write_text("a;joy\n")
     with pytest.raises(FileNotFoundError, match="val.txt"):
         load_dair_emotion(tmp_path)
+
+
+def test_dair_non_utf8_bytes_name_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "train.txt"
+    path.write_bytes(b"fine;joy\nvery \x92fine\x92;joy\n")
+    with pytest.raises(DataFormatError, match=r"train\.txt:2: not valid UTF-8 \(byte 0x92 at column 6\)"):
+        read_dair_file(path)
+
+
+def test_dair_bom_stripped_and_blank_line_rule(tmp_path: Path) -> None:
+    path = tmp_path / "train.txt"
+    path.write_text("\ufeffhello;joy\nbye;sadness\n\n  \n", encoding="utf-8")
+    assert read_dair_file(path)["text"].tolist() == ["hello", "bye"]  # BOM gone, blank lines at the end ignored
+    path.write_text("hello;joy\n\nbye;sadness\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"train\.txt:2: blank line"):
+        read_dair_file(path)
+
+
+def test_dair_duplicate_lines_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "train.txt"
+    path.write_text("same text;joy\nother;fear\nsame text;joy\n", encoding="utf-8")
+    assert len(read_dair_file(path)) == 3  # as in the official train.txt (one line occurs twice)
+
+
+@pytest.mark.realdata
+def test_real_dair_files_load(real_data_dir: Path) -> None:
+    folder = real_data_dir.parent / "dair_emotion"
+    if not (folder / "train.txt").exists():
+        pytest.skip(f"DAIR emotion files not found at {folder}")
+    splits = load_dair_emotion(folder)
+    assert [len(splits[s]) for s in ("train", "dev", "test")] == [16_000, 2_000, 2_000]
+    assert splits["train"]["text"].iloc[0] == "i didnt feel humiliated"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,80 @@ def test_real_data_rows_and_primary_test_counts(real_data_dir: Path) -> None:
                       "surprise": 576, "neutral": 1606}
     assert sum(t.count('"') > 0 for t in splits["train"]["text"]) > 0
     assert not any(t.startswith('"') and t.endswith('"') and '""' in t for t in splits["train"]["text"])
+
+
+def test_text_longer_than_the_csv_field_limit_round_trips(tmp_path: Path) -> None:
+    limit = csv.field_size_limit()
+    long_text = "word " * 40_000  # 200,000 characters, above the csv module's default 131,072
+    path = write_tsv(tmp_path / "long.tsv", [("short", "1", "a"), (long_text, "2", "b")])
+    assert read_goemotions_tsv(path)["text"].tolist() == ["short", long_text]
+    assert csv.field_size_limit() == limit, "the process-global limit is restored"
+
+
+def test_non_utf8_bytes_name_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "train.tsv"
+    path.write_bytes(b"fine\t1\ta\nalso fine\t2\tb\ncaf\xe9 latin-1\t3\tc\n")
+    with pytest.raises(DataFormatError, match=r"train\.tsv:3: not valid UTF-8 \(byte 0xe9 at column 4\)"):
+        read_goemotions_tsv(path)
+    names = tmp_path / "emotions.txt"
+    names.write_bytes(b"admiration\nam\xffusement\n")
+    with pytest.raises(DataFormatError, match=r"emotions\.txt:2: not valid UTF-8"):
+        read_label_names(names)
+
+
+@pytest.mark.parametrize(("lines", "message"), [
+    # an unbalanced quote swallows the following lines: 4 lines would become 3 rows
+    (['fine\t1\ta', '"broken start\t2\tb', 'next one"\t3\tc', 'last\t4\td'], r"bad\.tsv:2: .*spans lines 2-3"),
+    (['fine\t1\ta', '"never closed\t2\tb', 'next\t3\tc'], r"bad\.tsv:2: .*(unbalanced|quote)"),
+    (['fine\t1\ta', '"a\tb"\t2\tb'], r"bad\.tsv:2: .*tab"),
+    (['fine\t1\ta', '"he said" hi\t2\tb'], r"bad\.tsv:2: .*quot"),
+])
+def test_unbalanced_quote_is_an_error_not_merged_rows(tmp_path: Path, lines: list[str], message: str) -> None:
+    path = tmp_path / "bad.tsv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=message):
+        read_goemotions_tsv(path)
+
+
+def test_utf8_bom_is_stripped(tmp_path: Path) -> None:
+    path = write_tsv(tmp_path / "bom.tsv", [("\ufeffhello", "1", "a"), ("world", "2", "b")])
+    assert read_goemotions_tsv(path)["text"].tolist() == ["hello", "world"]
+    names = tmp_path / "emotions.txt"
+    names.write_text("\ufeff" + "\n".join(read_label_names()) + "\n", encoding="utf-8")
+    assert read_label_names(names) == read_label_names()
+
+
+@pytest.mark.parametrize("tail", ["\n", "\n\n", "\n   \n\n", "\r\n"])
+def test_blank_lines_at_the_end_are_ignored(tmp_path: Path, tail: str) -> None:
+    path = tmp_path / "end.tsv"
+    path.write_text("one\t1\ta\ntwo\t2\tb" + tail, encoding="utf-8", newline="")
+    assert read_goemotions_tsv(path)["comment_id"].tolist() == ["a", "b"]
+
+
+def test_blank_line_inside_the_file_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "gap.tsv"
+    path.write_text("one\t1\ta\n\ntwo\t2\tb\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"gap\.tsv:2: blank line"):
+        read_goemotions_tsv(path)
+    names = tmp_path / "emotions.txt"
+    names.write_text("admiration\n\namusement\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"emotions\.txt:2: blank line"):
+        read_label_names(names)
+
+
+def test_duplicate_comment_id_in_one_split_names_both_lines(tmp_path: Path) -> None:
+    path = write_tsv(tmp_path / "dup.tsv", [("one", "1", "a"), ("two", "2", "b"), ("three", "3", "a")])
+    with pytest.raises(DataFormatError, match=r"dup\.tsv:3: duplicate comment id 'a' \(first at line 1\)"):
+        read_goemotions_tsv(path)
+
+
+def test_comment_id_in_two_splits_is_an_error(tiny_goemotions: Path) -> None:
+    write_tsv(tiny_goemotions / "test.tsv", [("one", "1", "test_a1"), ("two", "2", "dev_a2")])
+    with pytest.raises(DataFormatError, match=r"test\.tsv:2: comment id 'dev_a2' is also in .*dev\.tsv:2"):
+        load_goemotions(tiny_goemotions)
+
+
+def test_repeated_label_id_in_one_row_is_an_error(tmp_path: Path) -> None:
+    path = write_tsv(tmp_path / "rep.tsv", [("one", "1", "a"), ("two", "3,3,3,25", "b")])
+    with pytest.raises(DataFormatError, match=r"rep\.tsv:2: label id 3 repeated in '3,3,3,25'"):
+        read_goemotions_tsv(path)

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from src_helpers.data import read_label_names
+from src_helpers.data import DataFormatError, read_label_names
 from src_helpers.ekman import EKMAN_LABELS, ekman_targets, fine_to_group, load_ekman_mapping, multi_hot
 
 NAMES = read_label_names()
@@ -57,3 +57,25 @@ def test_mapping_errors(tmp_path: Path) -> None:
         fine_to_group(NAMES, {"joy": ["joy"], "anger": ["joy"]})
     with pytest.raises(ValueError, match="without an Ekman group"):
         fine_to_group(NAMES, {"joy": ["joy"]})
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ('{"anger": ["anger"],\n "joy": ["joy",]}', r"m\.json:2:16: invalid JSON"),
+    ('["anger", "joy"]', r"m\.json: expected a JSON object"),
+    ('{"anger": "anger"}', r"m\.json: 'anger' must map to a list of emotion names"),
+    ('{"anger": ["anger", 3]}', r"m\.json: 'anger' must map to a list of emotion names"),
+])
+def test_broken_mapping_file_names_file_and_place(tmp_path: Path, content: str, message: str) -> None:
+    bad = tmp_path / "m.json"
+    bad.write_text(content, encoding="utf-8")
+    with pytest.raises(DataFormatError, match=message):
+        load_ekman_mapping(bad)
+
+
+def test_mapping_file_bom_and_bad_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"joy": ["joy"]}).encode())
+    assert load_ekman_mapping(path) == {"joy": ["joy"]}
+    path.write_bytes(b'{\n"joy": ["j\xf6y"]}')
+    with pytest.raises(DataFormatError, match=r"m\.json:2: not valid UTF-8"):
+        load_ekman_mapping(path)

@@ -99,3 +99,53 @@ def test_default_model_is_the_best_run_by_dev_score(model_dir, capsys):
     write_json(runs / "multi" / "config.json", {"target": "multi"})
     assert pr.default_model_dir() == runs / "better" / "model"  # single-label runs first
     assert pr.main(["hello", "--json"]) == 0
+
+
+def test_read_lines_strips_bom_and_names_bad_bytes(tmp_path, capsys):
+    f = tmp_path / "texts.txt"
+    f.write_bytes(b"\xef\xbb\xbfhello\nworld\n")
+    assert pr.read_lines(f) == ["hello", "world"]
+    f.write_bytes(b"hello\nw\xf6rld\n")
+    with pytest.raises(ValueError, match=r"texts\.txt:2: not valid UTF-8"):
+        pr.read_lines(f)
+    assert pr.main(["--file", str(f)]) == 2 and "texts.txt:2" in capsys.readouterr().err
+
+
+def test_missing_model_message_leads_somewhere_true(model_dir):
+    with pytest.raises(FileNotFoundError) as empty:
+        pr.default_model_dir()
+    assert "transformers_ft --profile full" in str(empty.value) and 'profile = "full"' in str(empty.value)
+    quick = paths_for("quick").runs / "smoke_run" / "model"  # where a quick run's model lands
+    shutil.copytree(model_dir, quick)
+    write_json(quick.parent / "metrics.json", {"dev": {"macro_f1": 0.3}})
+    with pytest.raises(FileNotFoundError, match="no fine-tuned model") as found:
+        pr.default_model_dir()
+    message = str(found.value)
+    assert f"--model {quick}" in message and "smoke" in message and "transformers_ft --profile full" in message
+
+
+def _remove_tokenizer(folder):
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+        (folder / name).unlink(missing_ok=True)
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+@pytest.mark.parametrize(("breakage", "message"), [
+    (_remove_tokenizer, "no tokenizer files"),
+    (lambda d: (d / "tokenizer.json").write_text("{broken"), "tokenizer does not load"),
+    (lambda d: (d / "config.json").write_text('{"model_type": "albert",'), r"config\.json:1:\d+: invalid JSON"),
+    (lambda d: (d / "config.json").write_text("[1]"), r"config\.json: expected a JSON object"),
+    (lambda d: _truncate(d / "model.safetensors"), "weights"),
+])
+def test_broken_model_folder_is_a_clear_error(model_dir, tmp_path, capsys, breakage, message):
+    broken = tmp_path / "broken_model"
+    shutil.copytree(model_dir, broken)
+    breakage(broken)
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        pr.load(str(broken))
+    assert pr.main(["hello", "--model", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(broken) in err

@@ -1,0 +1,59 @@
+"""Reading data files with errors that name the file and line: UTF-8 (a leading BOM dropped), one blank-line
+rule for every line-based file, JSON with line and column. Shared by ``data``, ``ekman``, ``dair`` and
+``predict`` (this module imports nothing of the package, so any of them can use it)."""
+
+from __future__ import annotations
+
+import codecs
+import json
+from pathlib import Path
+from typing import Any
+
+
+class DataFormatError(ValueError):
+    """A data file is malformed; the message names the file and line."""
+
+
+def read_text(path: str | Path) -> str:
+    """The whole file as UTF-8 text without a leading byte-order mark; bad bytes raise with file:line."""
+    path = Path(path)
+    data = path.read_bytes()
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise DataFormatError(f"{path}:{line}: not valid UTF-8 (byte {data[e.start]:#04x} at column {column}); "
+                              "save the file as UTF-8") from None
+
+
+def split_lines(text: str) -> list[str]:
+    """Physical lines of ``text``: split at ``\\n`` (a ``\\r`` before it dropped), never at other characters
+    that ``str.splitlines`` treats as line breaks, so line numbers match what an editor shows."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
+def content_lines(path: str | Path, text: str) -> list[str]:
+    """The lines of ``text`` (``\\n`` or ``\\r\\n`` endings), without the blank lines at its end.
+
+    The one blank-line rule of every reader: blank lines after the last row are ignored; a blank line
+    before it is an error, because it stands for a lost or misaligned row.
+    """
+    lines = split_lines(text)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            raise DataFormatError(f"{path}:{lineno}: blank line (a lost row?); only blank lines at the end "
+                                  "of a file are ignored")
+    return lines
+
+
+def read_json(path: str | Path) -> Any:
+    """Parsed JSON; invalid JSON raises with file:line:column."""
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as e:
+        raise DataFormatError(f"{path}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None

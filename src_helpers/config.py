@@ -48,6 +48,15 @@ def paths_for(profile: str, root: Path | None = None) -> Paths:
     return Paths(profile, smoke / "images", smoke / "runs", smoke / "notebook_outputs")
 
 
+def portable_path(value: str | Path) -> str:
+    """A path as committed files may show it: relative to the repository when inside it, else its bare name
+    (never an absolute path of the machine that wrote it)."""
+    path = Path(value)
+    if not path.is_absolute():
+        return str(value)
+    return path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else path.name
+
+
 def default_profile() -> str:
     """Profile from ``EMOTION_PROFILE`` (default ``quick``)."""
     return check_profile(os.environ.get("EMOTION_PROFILE", "quick"))

@@ -179,7 +179,7 @@ def load_goemotions(data_dir: str | Path | None = None, source: str = "auto") ->
 
     ``source``: ``"local"`` (``data_dir`` or ``$GOEMOTIONS_DIR``), ``"hub"``, ``"sample"`` (bundled,
     hand-written) or ``"auto"``: local if a folder is given, else the hub when reachable, else the sample.
-    ``df.attrs["source"]`` records what was used.
+    ``df.attrs["source"]`` records what was used: ``local:<folder name>``, ``hub:<name>`` or ``sample``.
     """
     if source not in ("auto", "local", "hub", "sample"):
         raise ValueError(f"source must be auto/local/hub/sample, got {source!r}")
@@ -194,7 +194,7 @@ def load_goemotions(data_dir: str | Path | None = None, source: str = "auto") ->
     names, mapping = read_label_names(), load_ekman_mapping()
     if folder is not None:
         splits, names, mapping = load_local(folder)
-        origin = str(folder)
+        origin = f"local:{folder.name}"  # the folder's name only: executed notebooks print it
     elif source == "hub":
         splits, origin = load_hub(), f"hub:{HUB_NAME}"
     else:

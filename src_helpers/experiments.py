@@ -9,7 +9,7 @@ import pandas as pd
 
 from .artifacts import load_run
 from .baseline import TfidfConfig, train_tfidf_baseline
-from .config import paths_for
+from .config import paths_for, portable_path
 from .metrics import bootstrap_ci
 
 
@@ -34,7 +34,7 @@ def tfidf_peer(profile: str, splits: dict[str, pd.DataFrame], run_name: str = "t
         preds = run.predictions.set_index(run.predictions["id"].astype(str))
         if len(preds) == len(test) and set(preds.index) == set(test["comment_id"].astype(str)):
             y_pred = preds.loc[test["comment_id"].astype(str), "y_pred"].to_numpy().astype(int)
-            print(f"TF-IDF baseline read from {run_dir}")
+            print(f"TF-IDF baseline read from {portable_path(run_dir)}")
             return Scored("tfidf (02)", run.metrics["dev"], run.metrics["test"], y_pred)
         print(f"{run_dir} is for other data; training the baseline here")
     r = train_tfidf_baseline(splits["train"], splits["dev"], test, "single", config or TfidfConfig())

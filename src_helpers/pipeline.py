@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .artifacts import HEADLINE_PREFIX
-from .config import PROFILES, REPO_ROOT, paths_for
+from .config import PROFILES, REPO_ROOT, paths_for, portable_path
 from .data import DATA_DIR_ENV
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -70,14 +70,6 @@ def resolve_data_dir_arg(data_dir: str | Path | None, argument: str = "data_dir"
     if not path.is_dir():
         raise FileNotFoundError(f"{argument} {str(data_dir)!r}: folder {path} does not exist")
     return path
-
-
-def portable_path(value: str | Path) -> str:
-    """An absolute path as the repository sees it: relative to the repo when inside it, else the bare name."""
-    path = Path(value)
-    if not path.is_absolute():
-        return str(value)
-    return path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else path.name
 
 
 def portable_metadata(metadata: dict, final: Path) -> dict:

@@ -3,20 +3,37 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# pyproject.toml declares version ranges; the exact versions of the tested install live in the constraints file.
+# EXTRAS: "augment" is TextAttack (its dependency flair holds transformers at 4.x).
+CONSTRAINTS ?= constraints.txt
+EXTRAS ?= dev,augment
+# a second environment for CI: the transformers-5 stack, without TextAttack
+VENV_TF5 ?= .venv-tf5
+PY_TF5 := $(VENV_TF5)/bin/python
+STAMP_TF5 := $(VENV_TF5)/.installed
+CONSTRAINTS_TF5 ?= constraints-tf5.txt
 PROFILE ?= quick
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # offline NLTK data (WordNet from Debian's packages + the project's stopword list), see src_helpers/nltk_setup.py
 export NLTK_DATA ?= $(CURDIR)/.cache/nltk_data
+# pip freeze without the project itself and without torch's local build label (+cpu, +cu126...)
+FREEZE = -m pip freeze --exclude-editable | sed -E 's/\+(cpu|cu[0-9]+|rocm[0-9.]+)$$//'
 
-.PHONY: run test lint wordnet clean-smoke
+.PHONY: run test test-tf5 lint lock lock-tf5 wordnet clean-smoke
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(MAKE) wordnet
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[$(EXTRAS)]'
 	$(PY) -m src_helpers.nltk_setup || echo "WordNet not prepared: augmentation recipes that need it are unavailable"
 	touch $(STAMP)
+
+$(STAMP_TF5): pyproject.toml $(CONSTRAINTS_TF5)
+	$(PYTHON) -m venv $(VENV_TF5)
+	$(PY_TF5) -m pip install -q --upgrade pip
+	$(PY_TF5) -m pip install -q -c $(CONSTRAINTS_TF5) -e '.[dev]'
+	touch $(STAMP_TF5)
 
 wordnet:  ## WordNet 3.0 for offline TextAttack augmentation (Debian/Ubuntu; elsewhere nltk.download works online)
 	@if [ -f /usr/share/wordnet/data.noun ] && [ -f /usr/share/wordnet/index.sense ]; then :; \
@@ -30,8 +47,24 @@ run: $(STAMP)  ## all notebooks in order, headless (PROFILE=quick: offline bundl
 test: $(STAMP)  ## unit tests + quick notebook runs (+ real-data tests when ../shared/data/goemotions exists)
 	$(PY) -m pytest -q
 
+test-tf5: $(STAMP_TF5)  ## the same suite on the transformers-5 stack; TextAttack's tests and notebooks 01-03 skip
+	$(PY_TF5) -m pytest -q
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+lock: $(STAMP)  ## after changing pyproject.toml or upgrading .venv: pin what .venv holds into $(CONSTRAINTS)
+	{ sed -n '/^#/p' $(CONSTRAINTS); $(PY) $(FREEZE); } > $(CONSTRAINTS).new && mv $(CONSTRAINTS).new $(CONSTRAINTS)
+
+lock-tf5:  ## resolve the newest transformers-5 stack afresh (same torch as $(CONSTRAINTS)) into $(CONSTRAINTS_TF5)
+	rm -rf $(VENV_TF5)
+	$(PYTHON) -m venv $(VENV_TF5)
+	$(PY_TF5) -m pip install -q --upgrade pip
+	{ grep '^torch==' $(CONSTRAINTS); echo 'transformers>=5'; } > $(VENV_TF5)/seed.txt
+	$(PY_TF5) -m pip install -q -c $(VENV_TF5)/seed.txt -e '.[dev]'
+	{ sed -n '/^#/p' $(CONSTRAINTS_TF5); $(PY_TF5) $(FREEZE); } > $(CONSTRAINTS_TF5).new
+	mv $(CONSTRAINTS_TF5).new $(CONSTRAINTS_TF5)
+	touch $(STAMP_TF5)
 
 clean-smoke:
 	rm -rf .smoke

@@ -1,6 +1,6 @@
 """Augmentation speed: augmented texts per second with 1 and 2 worker processes, and a cached re-run.
 
-    .venv/bin/python benchmarks/augment.py --data-dir /work/shared/data/goemotions [--recipe eda] [--full]
+    .venv/bin/python benchmarks/augment.py --data-dir $GOEMOTIONS_DIR [--recipe eda] [--full]
 
 Sources are the first ``--n-texts`` train texts of the minority classes (fear, disgust), one TextAttack
 call each (4 variants per call). For each worker count it reports the start-up time (building the

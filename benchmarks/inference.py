@@ -1,6 +1,6 @@
 """CPU inference speed of a fine-tuned transformer: fp32 PyTorch vs torch dynamic int8 quantization.
 
-    .venv/bin/python benchmarks/inference.py --data-dir /work/shared/data/goemotions [--model <run>/model]
+    .venv/bin/python benchmarks/inference.py --data-dir $GOEMOTIONS_DIR [--model <run>/model]
 
 Reports, on ``--threads`` threads (default 2): sentences/s over the whole test split in batches of
 ``--batch-size`` (texts sorted by length, as ``src_helpers.predict`` does, tokenization included),
@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from src_helpers.config import portable_path
 from src_helpers.data import load_for_profile
 from src_helpers.ekman import multi_hot
 from src_helpers.metrics import multi_label_report, single_label_report
@@ -77,7 +78,7 @@ def main() -> None:
     rows = {name: bench(model_dir, texts, test, q, a.batch_size, a.n_latency)
             for name, q in (("fp32", False), ("int8_dynamic", True))}
     delta = {k: rows["int8_dynamic"][k] - rows["fp32"][k] for k in rows["fp32"] if k in ("accuracy", "macro_f1")}
-    report = {"model_dir": str(model_dir), "threads": a.threads, "batch_size": a.batch_size,
+    report = {"model_dir": portable_path(model_dir), "threads": a.threads, "batch_size": a.batch_size,
               "n_test": len(texts), "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "results": rows, "int8_minus_fp32": delta,
               "speedup_batched": rows["int8_dynamic"]["sentences_per_s"] / rows["fp32"]["sentences_per_s"]}

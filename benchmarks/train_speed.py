@@ -8,7 +8,7 @@ exact    : ``LengthBucketSampler(exact=True)``: one length per batch, no padding
 ``--precision bf16`` runs the forward pass under ``torch.autocast`` in bfloat16 (weights, optimizer and loss
 stay fp32); on CPUs with AVX512-BF16 or AMX its matrix products are about twice as fast.
 
-    .venv/bin/python benchmarks/train_speed.py --data-dir /work/shared/data/goemotions --n 4096
+    .venv/bin/python benchmarks/train_speed.py --data-dir $GOEMOTIONS_DIR --n 4096
 
 Prints examples/s and the implied seconds per epoch of the 43,410-example train split.
 """
@@ -24,6 +24,7 @@ import time
 import pandas as pd
 import torch
 
+from src_helpers.config import portable_path
 from src_helpers.data import load_for_profile
 from src_helpers.models import build_model
 from src_helpers.text_encoding import LengthBucketSampler, TextEncoder, pad_batch
@@ -120,6 +121,7 @@ def main() -> None:
                 print(rows[-1], flush=True)
     if args.json:
         setup = {k: v for k, v in vars(args).items() if k != "json"}
+        setup["data_dir"] = args.data_dir and portable_path(args.data_dir)  # no path of this machine
         gpu = torch.cuda.get_device_name() if args.device.startswith("cuda") else None
         setup.update(torch=torch.__version__, cpu=platform.processor() or platform.machine(), gpu=gpu,
                      mean_length=sum(map(len, ids)) / len(ids))

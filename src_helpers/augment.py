@@ -15,6 +15,7 @@ the input rows, recipe, parameters and seed. Dev and test are never augmented.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import math
 import multiprocessing as mp
@@ -59,8 +60,30 @@ ONLINE_RECIPES: dict[str, tuple[str, str, str]] = {
 }
 
 
+TEXTATTACK_HINT = (
+    "Augmentation needs TextAttack, the optional 'augment' extra: pip install -e '.[augment]' (make does; it "
+    "needs transformers<5). On Colab set INSTALL_AUGMENT = True in the first cell, which downgrades Colab's "
+    "transformers to 4.x. Or turn augmentation off (augment = False in the parameters cell).")
+
+
 class RecipeUnavailableError(RuntimeError):
     """The recipe needs downloads and this machine is offline."""
+
+
+def require_textattack() -> None:
+    """Raise an ImportError that says how to install TextAttack when it is missing (a cheap check, no import)."""
+    if importlib.util.find_spec("textattack") is None:
+        raise ImportError(f"TextAttack is not installed. {TEXTATTACK_HINT}")
+
+
+def _textattack_recipes():
+    """``textattack.augmentation.recipes``; a missing or broken install names the extra to install."""
+    require_textattack()
+    try:
+        from textattack.augmentation import recipes
+    except ImportError as e:
+        raise ImportError(f"TextAttack could not be imported ({e}). {TEXTATTACK_HINT}") from e
+    return recipes
 
 
 @dataclass(frozen=True)
@@ -152,8 +175,8 @@ def build_augmenter(recipe: str = "eda", pct_words_to_swap: float = 0.1, variant
     else:
         raise ValueError(f"unknown recipe {recipe!r}; offline: {sorted(RECIPES)}, online: {sorted(ONLINE_RECIPES)}")
     prepare_nltk_data(wordnet=needs_wordnet)  # sets $NLTK_DATA before textattack is imported
+    recipes = _textattack_recipes()
     import nltk
-    from textattack.augmentation import recipes
 
     download = nltk.download
     nltk.download = lambda *a, **k: True  # WordSwapWordNet fetches 'omw-1.4' (non-English WordNets) every time
@@ -372,6 +395,7 @@ def augment_train(train: pd.DataFrame, config: AugmentConfig | None = None, n_wo
     if cache.exists():
         variants = pd.read_parquet(cache)
     else:
+        require_textattack()  # before any worker process starts
         variants = select_variants(train, config, n_workers, progress)
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(f".{os.getpid()}.tmp")

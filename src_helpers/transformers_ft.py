@@ -44,6 +44,7 @@ from torch import nn
 
 from .artifacts import load_run, save_run
 from .checkpoints import CheckpointError, checkpoint_folder_problem, data_fingerprint, describe_data, same_data
+from .config import REPO_ROOT
 from .ekman import EKMAN_LABELS, multi_hot
 from .metrics import choose_threshold, multi_label_report, single_label_report, threshold_predictions
 
@@ -219,6 +220,16 @@ def precision_flags(model_type: str, want_fp16: bool) -> dict[str, bool]:
     return {"fp16": True, "bf16": False}
 
 
+def warmup_and_grouping(warmup_ratio: float) -> dict:
+    """Warm-up ratio and length-grouped batches, named as the installed transformers (4.x or 5.x) names them."""
+    from transformers import TrainingArguments
+
+    if "warmup_ratio" in TrainingArguments.__dataclass_fields__:  # transformers 4
+        return {"warmup_ratio": warmup_ratio, "group_by_length": True}
+    # transformers 5: a float warmup_steps below 1 is a ratio of the training steps
+    return {"warmup_steps": warmup_ratio, "train_sampling_strategy": "group_by_length"}
+
+
 # ----------------------------------------------------------------------------- data
 
 class TextDataset(torch.utils.data.Dataset):
@@ -372,8 +383,10 @@ def _same_config(a: dict, b: dict) -> bool:
 def _config_dict(config: FTConfig) -> dict:
     path = Path(config.model_name)
     name = (path.parent.name if path.name == "model" else path.name) if path.exists() else config.model_name
-    return {"model": f"transformer:{name}" + ("+lora" if config.lora else ""), "target": config.target,
-            "ft": asdict(config)}
+    ft = asdict(config)
+    if path.is_absolute() and path.is_relative_to(REPO_ROOT):  # a warm start from a run: no machine path in config
+        ft["model_name"] = path.relative_to(REPO_ROOT).as_posix()
+    return {"model": f"transformer:{name}" + ("+lora" if config.lora else ""), "target": config.target, "ft": ft}
 
 
 def _check_finished_data(config_file: Path, stored: dict | None, data: dict) -> None:
@@ -498,7 +511,7 @@ def finetune(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, config:
         output_dir=str(ckpt_dir), num_train_epochs=config.epochs, learning_rate=config.learning_rate,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.eval_batch_size,
         gradient_accumulation_steps=config.gradient_accumulation_steps, weight_decay=config.weight_decay,
-        warmup_ratio=config.warmup_ratio, lr_scheduler_type="linear", group_by_length=True,
+        lr_scheduler_type="linear", **warmup_and_grouping(config.warmup_ratio),
         eval_strategy="epoch", save_strategy="epoch", save_total_limit=2, load_best_model_at_end=True,
         metric_for_best_model="macro_f1", greater_is_better=True, logging_strategy="steps",
         logging_steps=min(config.logging_steps, max(1, len(train_ds) // (5 * config.batch_size))),
@@ -543,7 +556,8 @@ def finetune(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, config:
     save_model(trainer.model, tokenizer, model_dir, config, threshold)
     history = epoch_history(trainer.state.log_history)
     result_info = {"trainable_params": trainable, "total_params": total, "train_seconds": train_seconds,
-                   "best_checkpoint": trainer.state.best_model_checkpoint,
+                   "best_checkpoint": (b := trainer.state.best_model_checkpoint)  # relative to the run folder
+                   and Path(b).resolve().relative_to(run_dir.resolve()).as_posix(),
                    "train_rows": len(train), "device": "cuda" if cuda else f"cpu x{torch.get_num_threads()}"}
     save_run(run_dir, {**meta, "result": result_info}, {"dev": dev_rep, "test": test_rep},
              history.to_dict("records"), ids=test["comment_id"].tolist() if "comment_id" in test else None,

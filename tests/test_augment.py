@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
+import sys
 import time
 from pathlib import Path
 
@@ -18,6 +20,10 @@ from src_helpers.ekman import EKMAN_LABELS
 # sample train made imbalanced: anger 30, disgust 10, fear 5, joy 49, sadness 20, surprise 49, neutral 48
 KEEP = {"anger": 30, "disgust": 10, "fear": 5, "sadness": 20}
 CONFIG = AugmentConfig(recipe="deletion", target=20, seed=0)
+# TextAttack is the optional 'augment' extra (flair in its dependencies needs transformers<5)
+HAVE_TEXTATTACK = importlib.util.find_spec("textattack") is not None
+NO_TEXTATTACK = "TextAttack is not installed (optional extra: pip install -e '.[augment]')"
+needs_textattack = pytest.mark.skipif(not HAVE_TEXTATTACK, reason=NO_TEXTATTACK)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -42,6 +48,8 @@ def splits() -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def augmented(splits: dict, tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, Path]:
+    if not HAVE_TEXTATTACK:
+        pytest.skip(NO_TEXTATTACK)
     cache = tmp_path_factory.mktemp("aug_cache")
     return augment_train(splits["train"], CONFIG, n_workers=1, cache_dir=cache, progress=False), cache
 
@@ -75,6 +83,17 @@ def test_recipe_names() -> None:
 def test_download_recipes_explain_why_offline(recipe: str) -> None:
     with pytest.raises(A.RecipeUnavailableError, match=r"downloads .* not reachable \(offline\)"):
         A.build_augmenter(recipe)
+
+
+def test_missing_textattack_says_how_to_install_it(splits: dict, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "textattack", None)  # as if the optional 'augment' extra were not installed
+    for workers in (1, 2):  # the check runs before any worker process starts
+        with pytest.raises(ImportError, match=r"not installed.*pip install -e '\.\[augment\]'.*INSTALL_AUGMENT"):
+            augment_train(splits["train"], CONFIG, n_workers=workers, cache_dir=tmp_path / str(workers),
+                          progress=False)
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[augment\]'"):
+        A.build_augmenter("deletion")
 
 
 def test_exact_targets_and_untouched_classes(splits: dict, augmented: tuple) -> None:
@@ -151,6 +170,7 @@ def test_deterministic_per_seed(splits: dict, augmented: tuple, tmp_path: Path) 
     assert other.loc[other["augmented"], "text"].tolist() != out.loc[out["augmented"], "text"].tolist()
 
 
+@needs_textattack
 def test_only_train_is_augmented(splits: dict, tmp_path: Path) -> None:
     before = {name: copy.deepcopy(df) for name, df in splits.items()}
     out = augment_splits(splits, CONFIG, n_workers=1, cache_dir=tmp_path, progress=False)
@@ -164,6 +184,7 @@ def test_only_train_is_augmented(splits: dict, tmp_path: Path) -> None:
         augment_train(splits["dev"], CONFIG, cache_dir=tmp_path)
 
 
+@needs_textattack
 def test_short_texts_run_dry_and_stop_below_target(tmp_path: Path) -> None:
     rows = [("Yikes", 1), ("Ugh", 1)] + [(f"what a lovely sunny day number {i}", 3) for i in range(6)]
     train = pd.DataFrame({"text": [t for t, _ in rows], "ekman": [c for _, c in rows],
@@ -176,6 +197,7 @@ def test_short_texts_run_dry_and_stop_below_target(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@needs_textattack
 def test_two_worker_processes_give_the_same_variants(tmp_path: Path) -> None:
     jobs = [("I really do not like this new policy at all", "x1", 2, 0, 7),
             ("my neighbour's dog barks the whole night long", "x2", 1, 0, 7)] * 3
@@ -187,6 +209,7 @@ def test_two_worker_processes_give_the_same_variants(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not (nltk_setup.DEBIAN_WORDNET / "data.noun").exists(),
                     reason="WordNet not installed (Debian packages wordnet-base, wordnet-sense-index)")
+@needs_textattack
 def test_easy_data_augmenter_with_wordnet(nltk_dir: Path) -> None:
     nltk_setup.prepare_nltk_data(nltk_dir)
     aug = A.build_augmenter("EasyDataAugmenter")

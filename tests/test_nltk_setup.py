@@ -73,6 +73,7 @@ def test_default_folder_follows_env(tmp_path: Path, monkeypatch: pytest.MonkeyPa
                     reason="Debian packages wordnet-base / wordnet-sense-index not installed")
 @pytest.mark.filterwarnings("ignore:The multilingual functions")
 def test_nltk_reads_the_prepared_wordnet(tmp_path: Path) -> None:
+    pytest.importorskip("nltk", reason="NLTK comes with the optional 'augment' extra: pip install -e '.[augment]'")
     from nltk.corpus.reader import WordListCorpusReader, WordNetCorpusReader
 
     folder = prepare_nltk_data(tmp_path / "nltk")

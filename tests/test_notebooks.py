@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -12,6 +14,15 @@ from src_helpers.config import paths_for
 from src_helpers.pipeline import NOTEBOOKS_DIR, find_notebooks, run_notebook
 
 NOTEBOOKS = find_notebooks()
+
+
+def code_cells(path: Path) -> list:
+    return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+
+
+def uses_augmentation(path: Path) -> bool:
+    """The notebook runs TextAttack augmentation (the optional 'augment' extra) in some profile."""
+    return any("src_helpers.augment" in c.source for c in code_cells(path))
 
 
 def test_there_are_numbered_notebooks() -> None:
@@ -29,9 +40,22 @@ def test_source_notebook_is_clean_and_parametrised(path: Path) -> None:
     assert 'profile = "quick"' in tagged[0].source and "data_dir = None" in tagged[0].source
 
 
+def test_colab_setup_cell_is_the_same_everywhere_and_keeps_colabs_torch() -> None:
+    first = {p.name: code_cells(p)[0].source for p in NOTEBOOKS}
+    assert len(set(first.values())) == 1, "the Colab set-up cell (first code cell) differs between notebooks"
+    cell = next(iter(first.values()))
+    assert 'if "google.colab" in sys.modules:' in cell, "the cell does nothing outside Colab"
+    pip_lines = [line for line in cell.splitlines() if re.search(r"\bpip\b", line)]
+    assert pip_lines and not [line for line in pip_lines if "torch" in line], "never install torch"
+    assert "[augment]" in cell and "INSTALL_AUGMENT = False" in cell, "TextAttack is opt-in on Colab"
+    assert "-c /content/" in " ".join(pip_lines), "pip must keep Colab's torch build (a constraint file)"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_headless_in_quick_profile(path: Path) -> None:
+    if uses_augmentation(path) and importlib.util.find_spec("textattack") is None:
+        pytest.skip("augments with TextAttack, which is not installed (optional extra: pip install -e '.[augment]')")
     out = run_notebook(path, "quick")  # conftest points outputs at a tmp folder, offline, bundled sample
     paths = paths_for("quick")
     assert out.parent == paths.notebooks_out and out.name == path.name

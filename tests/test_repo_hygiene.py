@@ -1,0 +1,156 @@
+"""What a fresh clone gets: no absolute paths of the machine that produced a file, and install files that agree.
+
+The path scan covers every git-tracked text file of the kinds below. Executed notebooks are scanned in their
+metadata and cell sources (papermill's injected parameters included); their outputs are the record of what a
+run printed and are left as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    tomllib = None
+
+from src_helpers.config import REPO_ROOT
+
+SCANNED = (".json", ".ipynb", ".py", ".toml", ".md", ".yml", ".yaml", ".csv", ".txt", ".cfg")
+# /work/..., /root/..., /home/<user>, /tmp/..., /Users/<user>: written in pieces so this file does not match itself
+ABSOLUTE = re.compile(r"(?<![\w.~-])/(?:" + "|".join(["wo" + "rk", "ro" + "ot", "t" + "mp", "ho" + "me",
+                                                       "Us" + "ers"]) + r")/[\w.-]")
+
+
+def tracked_files() -> list[Path]:
+    """Every git-tracked file of the scanned kinds (skips when this is not a git checkout)."""
+    try:
+        out = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    names = [n for n in out.decode().split("\0") if n]
+    if not names:
+        pytest.skip("not a git checkout")
+    return [REPO_ROOT / n for n in names if n.endswith(SCANNED) or n in ("Makefile", ".ci/run")]
+
+
+def scanned_text(path: Path) -> str:
+    """The file's text; for a notebook its metadata and cell sources (not the outputs of a run)."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix != ".ipynb":
+        return text
+    nb = json.loads(text)
+    cells = [{k: v for k, v in c.items() if k != "outputs"} for c in nb.get("cells", [])]
+    return json.dumps({"metadata": nb.get("metadata", {}), "cells": cells}, indent=1)
+
+
+def absolute_paths(text: str) -> list[str]:
+    """Lines of ``text`` that hold an absolute path of this kind of machine."""
+    return [line.strip()[:160] for line in text.splitlines() if ABSOLUTE.search(line)]
+
+
+def test_the_pattern_finds_machine_paths_and_nothing_else() -> None:
+    bad = ['"best_checkpoint": "/' + 'work/main/runs/x/checkpoint-5"', "--data-dir /" + "work/shared/data",
+           "cd /" + "root/project", "/" + "home/alice/x.txt", 'open("/' + 'tmp/out.json")', "/" + "Users/bob/x"]
+    good = ['"best_checkpoint": "checkpoints/checkpoint-5"', "--data-dir $GOEMOTIONS_DIR", "~/.cache/x",
+            "https://example.org/tmp/x", "notebook_outputs/runs/x/config.json", 'MARKERS = ("/' + 'tmp/",)']
+    assert [absolute_paths(t) != [] for t in bad] == [True] * len(bad)
+    assert [absolute_paths(t) for t in good] == [[]] * len(good)
+
+
+def test_committed_files_hold_no_absolute_paths() -> None:
+    found = {}
+    for path in tracked_files():
+        if path.exists():
+            lines = absolute_paths(scanned_text(path))
+            if lines:
+                found[str(path.relative_to(REPO_ROOT))] = lines[:3]
+    assert not found, "absolute paths of a machine in committed files (store them relative to the repo):\n" + \
+        "\n".join(f"{name}: {lines}" for name, lines in sorted(found.items()))
+
+
+# ------------------------------------------------------------------ install files
+
+def project() -> dict:
+    if tomllib is None:
+        pytest.skip("tomllib needs Python 3.11")
+    return tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
+def requirement_name(req: str) -> str:
+    return re.split(r"[<>=!~;\[ ]", req, maxsplit=1)[0].strip().lower().replace("_", "-")
+
+
+def test_dependencies_are_ranges_and_textattack_is_an_extra() -> None:
+    meta = project()
+    core = {requirement_name(r): r for r in meta["dependencies"]}
+    assert not [r for r in meta["dependencies"] if "==" in r], "exact pins belong in constraints.txt"
+    assert core["torch"].replace(" ", "").startswith("torch>="), "any recent torch (Colab's own) must do"
+    assert "<5" not in core["transformers"].replace(" ", ""), "transformers 5 must be allowed"
+    assert "textattack" not in core and "flair" not in core
+    assert "textattack" in {requirement_name(r) for r in meta["optional-dependencies"]["augment"]}
+
+
+def constraints(name: str) -> dict[str, str]:
+    lines = (REPO_ROOT / name).read_text(encoding="utf-8").splitlines()
+    pins = [line.split("#")[0].strip() for line in lines]
+    return {requirement_name(p): p.split("==", 1)[1] for p in pins if "==" in p}
+
+
+@pytest.mark.parametrize("name", ["constraints.txt", "constraints-tf5.txt"])
+def test_constraint_files_pin_torch_from_disk_and_cover_the_core(name: str) -> None:
+    pins = constraints(name)
+    assert pins["torch"] == "2.13.0", "the CPU build on disk here (any other torch downloads GBs)"
+    missing = {requirement_name(r) for r in project()["dependencies"]} - set(pins)
+    assert not missing, f"{name} does not pin {sorted(missing)}"
+    assert "src-helpers" not in pins, "the project itself is installed editable, not pinned"
+
+
+def test_the_two_stacks_are_transformers_4_with_textattack_and_5_without() -> None:
+    four, five = constraints("constraints.txt"), constraints("constraints-tf5.txt")
+    assert four["transformers"].startswith("4.") and "textattack" in four
+    assert five["transformers"].startswith("5.") and "textattack" not in five and "flair" not in five
+
+
+def test_make_ci_and_conda_install_with_the_constraints() -> None:
+    makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^\$\(STAMP\):.*\bconstraints\.txt\b", makefile.replace("$(CONSTRAINTS)", "constraints.txt"),
+                     re.M), "the venv stamp depends on the constraints file"
+    assert "-c $(CONSTRAINTS)" in makefile and "CONSTRAINTS ?= constraints.txt" in makefile
+    ci = (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "make test\n" in ci and "make test-tf5" in ci
+    conda = (REPO_ROOT / "environment.yml").read_text(encoding="utf-8")
+    assert "-c constraints.txt" in conda and '-e ".[dev,augment]"' in conda
+
+
+def test_finetune_records_its_best_checkpoint_relative_to_the_run_folder(tmp_path: Path) -> None:
+    from src_helpers import transformers_ft as ft
+    from src_helpers.data import load_goemotions, subsample
+
+    from .tiny_models import make_tiny_model
+
+    s = load_goemotions(source="sample")
+    src = make_tiny_model("distilbert", tmp_path / "hub")
+    config = ft.FTConfig(model_name=str(src), epochs=1, batch_size=8, eval_batch_size=16, max_length=32,
+                         learning_rate=1e-3, logging_steps=2, num_threads=1)
+    run_dir = tmp_path / "runs" / "tiny"
+    res = ft.finetune(subsample(s["train"], 32, seed=1), subsample(s["dev"], 14), subsample(s["test"], 14), config,
+                      run_dir)
+    best = json.loads((run_dir / "config.json").read_text())["result"]["best_checkpoint"]
+    assert best == res.extra["best_checkpoint"] and re.fullmatch(r"checkpoints/checkpoint-\d+", best)
+    assert (run_dir / best).is_dir()
+
+
+def test_a_warm_start_from_a_run_in_the_repo_is_recorded_relative_to_it(tmp_path: Path) -> None:
+    from src_helpers import transformers_ft as ft
+
+    model = REPO_ROOT / "notebook_outputs" / "runs" / "transformer_minilm_single" / "model"
+    assert ft._config_dict(ft.FTConfig(model_name=str(model)))["ft"]["model_name"] == \
+        "notebook_outputs/runs/transformer_minilm_single/model"
+    for name in ("minilm", "albert-base-v2", str(tmp_path / "model")):  # hub names and folders outside: as given
+        assert ft._config_dict(ft.FTConfig(model_name=name))["ft"]["model_name"] == name

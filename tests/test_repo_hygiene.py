@@ -22,7 +22,7 @@ except ModuleNotFoundError:  # Python 3.10
 from src_helpers.config import REPO_ROOT
 
 SCANNED = (".json", ".ipynb", ".py", ".toml", ".md", ".yml", ".yaml", ".csv", ".txt", ".cfg")
-# /work/..., /root/..., /home/<user>, /tmp/..., /Users/<user>: written in pieces so this file does not match itself
+# absolute paths under work, root, tmp, home/<user>, Users/<user> (written in pieces: no match in this file)
 ABSOLUTE = re.compile(r"(?<![\w.~-])/(?:" + "|".join(["wo" + "rk", "ro" + "ot", "t" + "mp", "ho" + "me",
                                                        "Us" + "ers"]) + r")/[\w.-]")
 

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import time
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -27,6 +29,7 @@ import torch
 from src_helpers.config import portable_path
 from src_helpers.data import load_for_profile
 from src_helpers.models import build_model
+from src_helpers.models.recurrent import cpu_bf16_rnn_supported
 from src_helpers.text_encoding import LengthBucketSampler, TextEncoder, pad_batch
 from src_helpers.training import autocast
 
@@ -37,6 +40,16 @@ MODELS = {
     "rwkv": {"arch": "rwkv", "embedding_dim": 128, "num_layers": 2, "bidirectional": False},
 }
 TRAIN_SIZE = 43_410
+
+
+def cpu_facts() -> dict:
+    """CPU model, its bf16 flags, oneDNN's ISA cap and whether the dense LSTM has a bf16 kernel here."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), None)
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    return {"cpu_model": model, "cpu_bf16_flags": sorted(f for f in flags if f in ("avx512_bf16", "amx_bf16")),
+            "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
+            "bf16_lstm_kernel": cpu_bf16_rnn_supported("lstm")}
 
 
 def batches(ids: list[list[int]], batch_size: int, mode: str, max_length: int, pad_id: int, seed: int = 0):
@@ -124,7 +137,7 @@ def main() -> None:
         setup["data_dir"] = args.data_dir and portable_path(args.data_dir)  # no path of this machine
         gpu = torch.cuda.get_device_name() if args.device.startswith("cuda") else None
         setup.update(torch=torch.__version__, cpu=platform.processor() or platform.machine(), gpu=gpu,
-                     mean_length=sum(map(len, ids)) / len(ids))
+                     mean_length=sum(map(len, ids)) / len(ids), **cpu_facts())
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"setup": setup, "rows": rows}, f, indent=2)
     table = pd.DataFrame(rows).round(1)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import ipaddress
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -13,9 +15,37 @@ from src_helpers.config import REPO_ROOT
 REAL_DATA = Path(os.environ.get("GOEMOTIONS_DIR") or REPO_ROOT.parent / "shared" / "data" / "goemotions")
 
 
+class NetworkAccessError(RuntimeError):
+    """A test tried to reach a host other than this machine."""
+
+
+def _loopback(address: object) -> bool:
+    if not isinstance(address, tuple):  # AF_UNIX paths and the like
+        return True
+    host = str(address[0])
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:  # a host name: resolving and reaching it is network access
+        return False
+
+
+def _guarded(connect):
+    def guarded_connect(self: socket.socket, address: object):
+        if not _loopback(address):
+            raise NetworkAccessError(f"tests never touch the network: connection to {address!r} refused")
+        return connect(self, address)
+
+    return guarded_connect
+
+
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Tests never touch the network, and never write outside their tmp folder."""
+    """Tests never touch the network (in this process, connections beyond loopback raise; kernels and
+    subprocesses get the offline variables), and never write outside their tmp folder."""
+    monkeypatch.setattr(socket.socket, "connect", _guarded(socket.socket.connect))
+    monkeypatch.setattr(socket.socket, "connect_ex", _guarded(socket.socket.connect_ex))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("SRC_HELPERS_OUTPUT_ROOT", str(tmp_path / "out"))

@@ -33,7 +33,8 @@ def cpu_bf16_rnn_supported(cell: str = "lstm") -> bool:
             rnn(torch.zeros(1, 2, 4))
     except RuntimeError as e:
         log.warning("this CPU has no bf16 %s kernel (no AVX512-BF16/AMX): the recurrent layers run in fp32 "
-                    "under precision='bf16' (the rest stays bf16; fp32 is usually as fast here). oneDNN said: %s",
+                    "under precision='bf16'; the rest stays bf16, which is emulated here and slower than fp32, "
+                    "so prefer precision='fp32' on this CPU. oneDNN said: %s",
                     cell.upper(), str(e).splitlines()[0][:120])
         return False
     return True

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from .config import paths_for
+from .text_encoding import model_input_names
 from .textio import read_json, read_text, split_lines
-from .transformers_ft import model_input_names
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model",

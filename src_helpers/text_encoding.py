@@ -1,10 +1,12 @@
-"""Word-level tokenizer + vocabulary for the RNN models (replaces torchtext), and batching helpers.
+"""Word-level tokenizer + vocabulary for the RNN models (replaces torchtext), and batching helpers; which
+tokenizer outputs a Hugging Face model takes (``model_input_names``, shared by training and inference).
 
 Built on the train split only with Hugging Face ``tokenizers``; saved next to a run and reloaded with it.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import random
 from collections import Counter
@@ -152,3 +154,10 @@ class LengthBucketSampler(Sampler[list[int]]):
                 batches += self._cut(sorted(order[start: start + self.pool], key=self.lengths.__getitem__))
         rng.shuffle(batches)
         yield from batches
+
+
+def model_input_names(model: torch.nn.Module) -> set[str]:
+    """Tokenizer outputs the model's ``forward`` accepts (DistilBERT and LLMs take no token_type_ids)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    params = inspect.signature(base.forward).parameters
+    return {k for k in ("input_ids", "attention_mask", "token_type_ids") if k in params}

@@ -47,6 +47,7 @@ from .checkpoints import CheckpointError, checkpoint_folder_problem, data_finger
 from .config import REPO_ROOT
 from .ekman import EKMAN_LABELS, multi_hot
 from .metrics import choose_threshold, multi_label_report, single_label_report, threshold_predictions
+from .text_encoding import model_input_names
 
 log = logging.getLogger(__name__)
 
@@ -250,15 +251,6 @@ class TextDataset(torch.utils.data.Dataset):
 
 def targets(df: pd.DataFrame, target: str) -> np.ndarray:
     return df["ekman"].to_numpy() if target == "single" else multi_hot(df["ekman_groups"].tolist())
-
-
-def model_input_names(model: nn.Module) -> set[str]:
-    """Tokenizer outputs the model's ``forward`` accepts (DistilBERT and LLMs take no token_type_ids)."""
-    import inspect
-
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    params = inspect.signature(base.forward).parameters
-    return {k for k in ("input_ids", "attention_mask", "token_type_ids") if k in params}
 
 
 def encode(tokenizer, texts: Sequence[str], labels: np.ndarray, max_length: int, sort_by_length: bool = False,

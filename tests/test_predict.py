@@ -149,3 +149,16 @@ def test_broken_model_folder_is_a_clear_error(model_dir, tmp_path, capsys, break
     assert pr.main(["hello", "--model", str(broken)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(broken) in err
+
+
+def test_inference_does_not_import_training_code():
+    """``predict`` (inference) loads without the trainers: a fresh interpreter shows what it imports."""
+    import subprocess
+    import sys
+
+    from src_helpers.config import REPO_ROOT
+
+    code = ("import sys, src_helpers.predict; "
+            "print(' '.join(m for m in ('src_helpers.transformers_ft', 'src_helpers.training') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"importing src_helpers.predict imports training modules: {out.stdout.strip()}"

@@ -381,13 +381,25 @@ def assemble(train: pd.DataFrame, variants: pd.DataFrame, recipe: str) -> pd.Dat
     return out
 
 
+def check_train_split(df: pd.DataFrame, split: str | None) -> None:
+    """Fail closed: augmenting needs the caller's word ``split="train"``; ``df.attrs`` (which pandas drops on many
+    operations) can only add a refusal, never stand in for the argument."""
+    if split != "train":
+        got = "no split argument" if split is None else f"split={split!r}"
+        raise ValueError(f"only the train split is augmented: pass split='train' for it ({got} given)")
+    recorded = df.attrs.get("split")
+    if recorded not in (None, "train"):
+        raise ValueError(f"only the train split is augmented: split='train' given for a frame loaded as the "
+                         f"{recorded!r} split")
+
+
 def augment_train(train: pd.DataFrame, config: AugmentConfig | None = None, n_workers: int = 2,
-                  cache_dir: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
-    """The train split plus variants bringing every class of ``config.by`` below the target up to it."""
+                  cache_dir: str | Path | None = None, progress: bool = True, *,
+                  split: str | None = None) -> pd.DataFrame:
+    """The train split plus variants bringing every class of ``config.by`` below the target up to it.
+    ``split`` must be ``"train"`` (any other value, or none, is a ValueError)."""
+    check_train_split(train, split)
     config = config or AugmentConfig()
-    split = train.attrs.get("split")
-    if split not in (None, "train"):
-        raise ValueError(f"only the train split is augmented, got the {split!r} split")
     missing = [c for c in ("text", config.by) if c not in train]
     if missing:
         raise ValueError(f"train is missing columns {missing}")
@@ -415,7 +427,8 @@ def augment_train(train: pd.DataFrame, config: AugmentConfig | None = None, n_wo
 def augment_splits(splits: dict[str, pd.DataFrame], config: AugmentConfig | None = None,
                    **kwargs) -> dict[str, pd.DataFrame]:
     """``splits`` with only ``train`` replaced by its augmented copy (dev/test are the same objects)."""
-    return {name: augment_train(df, config, **kwargs) if name == "train" else df for name, df in splits.items()}
+    return {name: augment_train(df, config, **kwargs, split=name) if name == "train" else df
+            for name, df in splits.items()}
 
 
 def class_table(before: pd.DataFrame, after: pd.DataFrame, config: AugmentConfig | None = None,

@@ -51,7 +51,8 @@ def augmented(splits: dict, tmp_path_factory: pytest.TempPathFactory) -> tuple[p
     if not HAVE_TEXTATTACK:
         pytest.skip(NO_TEXTATTACK)
     cache = tmp_path_factory.mktemp("aug_cache")
-    return augment_train(splits["train"], CONFIG, n_workers=1, cache_dir=cache, progress=False), cache
+    return augment_train(splits["train"], CONFIG, n_workers=1, cache_dir=cache, progress=False,
+                         split="train"), cache
 
 
 def test_target_counts_count_fraction_and_never_above() -> None:
@@ -91,7 +92,7 @@ def test_missing_textattack_says_how_to_install_it(splits: dict, tmp_path: Path,
     for workers in (1, 2):  # the check runs before any worker process starts
         with pytest.raises(ImportError, match=r"not installed.*pip install -e '\.\[augment\]'.*INSTALL_AUGMENT"):
             augment_train(splits["train"], CONFIG, n_workers=workers, cache_dir=tmp_path / str(workers),
-                          progress=False)
+                          progress=False, split="train")
     with pytest.raises(ImportError, match=r"pip install -e '\.\[augment\]'"):
         A.build_augmenter("deletion")
 
@@ -143,7 +144,7 @@ def test_cache_hit_is_fast_and_skips_generation(splits: dict, augmented: tuple,
     assert len(list(cache.glob("deletion_*.parquet"))) == 1
     monkeypatch.setattr(A, "select_variants", lambda *a, **k: pytest.fail("cache not used"))
     start = time.perf_counter()
-    again = augment_train(splits["train"], CONFIG, n_workers=1, cache_dir=cache, progress=False)
+    again = augment_train(splits["train"], CONFIG, n_workers=1, cache_dir=cache, progress=False, split="train")
     assert time.perf_counter() - start < 2
     pd.testing.assert_frame_equal(again, out)
 
@@ -163,10 +164,11 @@ def test_cache_key_changes_with_data_recipe_params_and_seed(splits: dict) -> Non
 
 def test_deterministic_per_seed(splits: dict, augmented: tuple, tmp_path: Path) -> None:
     out, _ = augmented
-    same = augment_train(splits["train"], CONFIG, n_workers=1, cache_dir=tmp_path / "a", progress=False)
+    same = augment_train(splits["train"], CONFIG, n_workers=1, cache_dir=tmp_path / "a", progress=False,
+                         split="train")
     pd.testing.assert_frame_equal(same, out)
     other = augment_train(splits["train"], AugmentConfig(recipe="deletion", target=20, seed=1), n_workers=1,
-                          cache_dir=tmp_path / "b", progress=False)
+                          cache_dir=tmp_path / "b", progress=False, split="train")
     assert other.loc[other["augmented"], "text"].tolist() != out.loc[out["augmented"], "text"].tolist()
 
 
@@ -181,7 +183,25 @@ def test_only_train_is_augmented(splits: dict, tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(splits["train"], before["train"])  # the input is not modified
     assert out["train"]["augmented"].sum() == 25
     with pytest.raises(ValueError, match="only the train split"):
-        augment_train(splits["dev"], CONFIG, cache_dir=tmp_path)
+        augment_train(splits["dev"], CONFIG, cache_dir=tmp_path, split="dev")
+
+
+@pytest.mark.parametrize("split", ["dev", "test", "Train", None])
+def test_the_train_only_guard_fails_closed_without_attrs(splits: dict, split: str | None, tmp_path: Path) -> None:
+    """The guard reads the explicit ``split`` argument, not ``attrs`` (pandas drops them on many operations):
+    a frame without attrs is refused unless the caller says it is the train split."""
+    dev = splits["dev"].copy()
+    dev.attrs = {}
+    with pytest.raises(ValueError, match="only the train split"):
+        augment_train(dev, CONFIG, cache_dir=tmp_path, split=split)
+    with pytest.raises(ValueError, match="only the train split"):  # no split argument: no silent pass
+        augment_train(dev, CONFIG, cache_dir=tmp_path)
+    assert not list(tmp_path.iterdir()), "nothing is augmented or cached"
+
+
+def test_split_argument_contradicting_attrs_is_refused(splits: dict, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="'dev' split"):
+        augment_train(splits["dev"], CONFIG, cache_dir=tmp_path, split="train")
 
 
 @needs_textattack
@@ -191,7 +211,7 @@ def test_short_texts_run_dry_and_stop_below_target(tmp_path: Path) -> None:
                           "comment_id": [f"c{i}" for i in range(len(rows))]})
     with pytest.warns(UserWarning, match="stopped short"):
         out = augment_train(train, AugmentConfig(recipe="deletion", target=1.0, max_rounds=2), n_workers=1,
-                            cache_dir=tmp_path, progress=False)
+                            cache_dir=tmp_path, progress=False, split="train")
     assert (out["ekman"] == 1).sum() <= 6, "never above the target"
     assert out.attrs["augment_shortfall"][1] >= 1
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 
 
 def _save(fig: plt.Figure, path: str | Path | None) -> plt.Figure:
@@ -43,23 +44,19 @@ def length_histogram(lengths: dict[str, pd.Series], title: str = "Text length (w
 def heatmap(matrix: pd.DataFrame | np.ndarray, title: str, path: str | Path | None = None,
             labels: Sequence[str] | None = None, fmt: str = "d", xlabel: str = "", ylabel: str = "",
             normalize_rows: bool = False) -> plt.Figure:
-    """Annotated heatmap (confusion matrices, co-occurrence)."""
+    """Annotated seaborn heatmap (confusion matrices, co-occurrence); ``normalize_rows`` shows row shares."""
     values = np.asarray(matrix, dtype=float)
     labels = list(labels if labels is not None else getattr(matrix, "index", range(len(values))))
     shown = values / values.sum(axis=1, keepdims=True).clip(min=1) if normalize_rows else values
+    text = [[f"{v:.2f}" if normalize_rows else format(int(c), fmt) for v, c in zip(row, counts, strict=True)]
+            for row, counts in zip(shown, values, strict=True)]
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
-    im = ax.imshow(shown, cmap="Blues")
-    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
-    ax.set_yticks(range(len(labels)), labels)
-    for i in range(len(labels)):
-        for j in range(len(labels)):
-            text = f"{shown[i, j]:.2f}" if normalize_rows else format(int(values[i, j]), fmt)
-            ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                    color="white" if shown[i, j] > shown.max() / 2 else "black")
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    fig.colorbar(im, ax=ax, fraction=0.046)
+    sns.heatmap(shown, ax=ax, cmap="Blues", square=True, annot=np.array(text), fmt="", annot_kws={"fontsize": 8},
+                xticklabels=labels, yticklabels=labels, cbar_kws={"fraction": 0.046})
+    ax.tick_params(axis="x", labelrotation=45)
+    ax.tick_params(axis="y", labelrotation=0)
+    plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     return _save(fig, path)
 
 

@@ -56,7 +56,7 @@ def test_missing_split_file_is_named(tmp_path: Path) -> None:
 
 def test_env_var_selects_local_folder(tiny_goemotions: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GOEMOTIONS_DIR", str(tiny_goemotions))
-    assert load_goemotions()["dev"].attrs["source"] == f"local:{tiny_goemotions.name}"  # no machine path: notebooks print it
+    assert load_goemotions()["dev"].attrs["source"] == f"local:{tiny_goemotions.name}"
 
 
 def test_offline_without_folder_falls_back_to_bundled_sample() -> None:

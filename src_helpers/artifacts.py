@@ -2,7 +2,8 @@
 
 Layout of ``<runs>/<name>/``: ``config.json``, ``metrics.json`` (``{"dev": ..., "test": ...}``),
 ``history.csv`` (one row per epoch, optional), ``test_predictions.csv.gz`` (ids, truth, prediction and
-one probability column per class). Checkpoints live in ``<name>/checkpoints/`` and are git-ignored.
+one probability column per class) and ``dev_predictions.csv.gz`` (the same for dev; runs written before it
+existed have none). Checkpoints live in ``<name>/checkpoints/`` and are git-ignored.
 """
 
 from __future__ import annotations
@@ -41,20 +42,59 @@ class Run:
     metrics: dict
     history: pd.DataFrame | None
     predictions: pd.DataFrame | None
+    dev_predictions: pd.DataFrame | None = None  # None for runs written before dev predictions were stored
 
     @property
     def name(self) -> str:
         return self.path.name
 
-    def probs(self, names: Sequence[str] = EKMAN_LABELS) -> np.ndarray:
-        return self.predictions[[f"prob_{n}" for n in names]].to_numpy()
+    def table(self, split: str = "test") -> pd.DataFrame:
+        """The stored predictions of ``split`` ("test" or "dev"); ``FileNotFoundError`` when the run has none."""
+        table = {"test": self.predictions, "dev": self.dev_predictions}[split]
+        if table is None:
+            raise FileNotFoundError(f"{self.path}: no {split}_predictions.csv.gz")
+        return table
+
+    def probs(self, names: Sequence[str] = EKMAN_LABELS, split: str = "test") -> np.ndarray:
+        return self.table(split)[[f"prob_{n}" for n in names]].to_numpy()
+
+    def pred(self, split: str = "test", names: Sequence[str] = EKMAN_LABELS) -> np.ndarray:
+        """Stored predictions: class ids (single-label) or multi-hot rows (multi-label, ``"0 5"`` in the file)."""
+        column = self.table(split)["y_pred"]
+        if self.config.get("target") != "multi":
+            return column.to_numpy().astype(int)
+        pred = np.zeros((len(column), len(names)), dtype=int)
+        for r, s in enumerate(column.astype(str)):
+            pred[r, [int(x) for x in s.split()]] = 1
+        return pred
+
+
+def save_predictions(path: Path, probs: np.ndarray, ids: Sequence[str] | None = None,
+                     y_true: np.ndarray | None = None, y_pred: np.ndarray | None = None,
+                     names: Sequence[str] = EKMAN_LABELS) -> Path:
+    """One split's predictions table (rows in data order): id, y_true, y_pred, ``prob_<class>`` columns."""
+    probs = np.asarray(probs)
+    n = len(probs)
+    if any(a is not None and len(a) != n for a in (ids, y_true, y_pred)):
+        raise ValueError(f"{path.name}: ids, y_true, y_pred and probs must have the same number of rows")
+    table = pd.DataFrame({"id": list(ids) if ids is not None else range(n)})
+    for label, arr in (("y_true", y_true), ("y_pred", y_pred)):
+        if arr is not None:
+            arr = np.asarray(arr)
+            table[label] = [" ".join(map(str, np.flatnonzero(r))) for r in arr] if arr.ndim == 2 else arr
+    for i, name in enumerate(names):
+        table[f"prob_{name}"] = np.round(probs[:, i], 5)
+    # mtime=0: the same predictions give the same bytes (no churn when a finished run is re-read)
+    table.to_csv(path, index=False, compression={"method": "gzip", "mtime": 0})
+    return path
 
 
 def save_run(run_dir: str | Path, config: dict, metrics: dict, history: Sequence[dict] | None = None,
              ids: Sequence[str] | None = None, y_true: np.ndarray | None = None,
              y_pred: np.ndarray | None = None, probs: np.ndarray | None = None,
-             names: Sequence[str] = EKMAN_LABELS) -> Path:
-    """Write a run folder (creating it); arrays are test-split rows in data order."""
+             names: Sequence[str] = EKMAN_LABELS, dev: dict | None = None) -> Path:
+    """Write a run folder (creating it); arrays are test-split rows in data order. ``dev``: the same for the
+    dev split as keyword arguments of ``save_predictions`` (``probs``, ``ids``, ``y_true``, ``y_pred``)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "config.json", config)
@@ -62,19 +102,9 @@ def save_run(run_dir: str | Path, config: dict, metrics: dict, history: Sequence
     if history:
         pd.DataFrame(list(history)).to_csv(run_dir / "history.csv", index=False)
     if probs is not None:
-        probs = np.asarray(probs)
-        n = len(probs)
-        if any(a is not None and len(a) != n for a in (ids, y_true, y_pred)):
-            raise ValueError("ids, y_true, y_pred and probs must have the same number of rows")
-        table = pd.DataFrame({"id": list(ids) if ids is not None else range(n)})
-        for label, arr in (("y_true", y_true), ("y_pred", y_pred)):
-            if arr is not None:
-                arr = np.asarray(arr)
-                table[label] = [" ".join(map(str, np.flatnonzero(r))) for r in arr] if arr.ndim == 2 else arr
-        for i, name in enumerate(names):
-            table[f"prob_{name}"] = np.round(probs[:, i], 5)
-        # mtime=0: the same predictions give the same bytes (no churn when a finished run is re-read)
-        table.to_csv(run_dir / "test_predictions.csv.gz", index=False, compression={"method": "gzip", "mtime": 0})
+        save_predictions(run_dir / "test_predictions.csv.gz", probs, ids, y_true, y_pred, names)
+    if dev is not None:
+        save_predictions(run_dir / "dev_predictions.csv.gz", names=names, **dev)
     return run_dir
 
 
@@ -89,7 +119,7 @@ def load_run(run_dir: str | Path) -> Run:
 
     return Run(run_dir, json.loads((run_dir / "config.json").read_text()),
                json.loads((run_dir / "metrics.json").read_text()),
-               maybe_csv("history.csv"), maybe_csv("test_predictions.csv.gz"))
+               maybe_csv("history.csv"), maybe_csv("test_predictions.csv.gz"), maybe_csv("dev_predictions.csv.gz"))
 
 
 def summarize_runs(runs_root: str | Path) -> pd.DataFrame:

@@ -13,10 +13,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from tqdm import tqdm
 
-from .ekman import EKMAN_LABELS, multi_hot
-from .metrics import choose_threshold, multi_label_report, single_label_report, threshold_predictions
-
-TARGETS = ("single", "multi")
+from .ekman import EKMAN_LABELS
+from .evaluation import RunResult, check_target, evaluate, report, targets
 
 
 @dataclass
@@ -53,28 +51,20 @@ class TfidfFeatures:
         return hstack([self.word.transform(texts), self.char.transform(texts)]).tocsr()
 
 
-@dataclass
-class BaselineResult:
-    target: str
+@dataclass(kw_only=True)
+class BaselineResult(RunResult):
+    """``RunResult`` of the TF-IDF baseline (not written to a run folder here: notebook 02 saves it)."""
+
     features: TfidfFeatures
     model: object
     C: float
-    threshold: float | None
     selection: pd.DataFrame  # dev score for every C tried
-    dev: dict
-    test: dict
-    test_probs: np.ndarray
-    test_pred: np.ndarray
 
 
 def _classifier(target: str, C: float, config: TfidfConfig):
     lr = LogisticRegression(C=C, max_iter=config.max_iter, class_weight=config.class_weight,
                             random_state=config.seed)
     return lr if target == "single" else OneVsRestClassifier(lr, n_jobs=2)
-
-
-def _targets(df: pd.DataFrame, target: str) -> np.ndarray:
-    return df["ekman"].to_numpy() if target == "single" else multi_hot(df["ekman_groups"].tolist())
 
 
 def _full_probs(model, X, n_classes: int) -> np.ndarray:
@@ -90,34 +80,26 @@ def _full_probs(model, X, n_classes: int) -> np.ndarray:
 def train_tfidf_baseline(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, target: str = "single",
                          config: TfidfConfig | None = None) -> BaselineResult:
     """Fit on train, choose C (and the multi-label threshold) by dev macro-F1, report dev and test."""
-    if target not in TARGETS:
-        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+    check_target(target)
     config = config or TfidfConfig()
     n = len(EKMAN_LABELS)
     feats = TfidfFeatures(config)
     X_train = feats.fit_transform(train["text"])
     X_dev, X_test = feats.transform(dev["text"]), feats.transform(test["text"])
-    y_train, y_dev, y_test = _targets(train, target), _targets(dev, target), _targets(test, target)
+    y_train, y_dev, y_test = targets(train, target), targets(dev, target), targets(test, target)
 
     rows, best = [], None
     for C in tqdm(config.Cs, desc=f"tf-idf {target}: C"):
         model = _classifier(target, C, config).fit(X_train, y_train)
         dev_probs = _full_probs(model, X_dev, n)
-        if target == "single":
-            threshold, dev_report = None, single_label_report(y_dev, dev_probs.argmax(1))
-        else:
-            threshold = choose_threshold(y_dev, dev_probs)
-            dev_report = multi_label_report(y_dev, dev_probs, threshold)
-        rows.append({"C": C, "dev_macro_f1": dev_report["macro_f1"], "threshold": threshold})
-        if best is None or dev_report["macro_f1"] > best[3]["macro_f1"]:
-            best = (C, model, threshold, dev_report)
-    C, model, threshold, dev_report = best
+        dev_report = report(y_dev, dev_probs, target)
+        rows.append({"C": C, "dev_macro_f1": dev_report["macro_f1"], "threshold": dev_report.get("threshold")})
+        if best is None or dev_report["macro_f1"] > best[1]:
+            best = (C, dev_report["macro_f1"], model, dev_probs)
+    C, _, model, dev_probs = best
     test_probs = _full_probs(model, X_test, n)
-    if target == "single":
-        test_pred = test_probs.argmax(1)
-        test_report = single_label_report(y_test, test_pred)
-    else:
-        test_report = multi_label_report(y_test, test_probs, threshold)
-        test_pred = threshold_predictions(test_probs, threshold)
-    return BaselineResult(target, feats, model, C, threshold, pd.DataFrame(rows), dev_report, test_report,
-                          test_probs, test_pred)
+    ev = evaluate(y_dev, dev_probs, y_test, test_probs, target)
+    return BaselineResult(config=config, target=target, dev=ev.dev, test=ev.test, threshold=ev.threshold,
+                          dev_probs=dev_probs, dev_pred=ev.dev_pred, y_dev=y_dev, test_probs=test_probs,
+                          test_pred=ev.test_pred, y_test=y_test, features=feats, model=model, C=C,
+                          selection=pd.DataFrame(rows))

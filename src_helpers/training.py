@@ -36,8 +36,8 @@ from tqdm import tqdm
 
 from .artifacts import save_run
 from .checkpoints import CheckpointError, data_fingerprint, describe_data, load_checkpoint, same_data
-from .ekman import EKMAN_LABELS, multi_hot
-from .metrics import choose_threshold, multi_label_report, single_label_report, threshold_predictions
+from .evaluation import RunResult, evaluate, report, targets
+from .evaluation import class_weights as class_weights_from
 from .models import EmotionClassifier, ModelConfig, build_model
 from .models.embeddings import WordPieceEncoder, init_embeddings
 from .text_encoding import Collator, LengthBucketSampler, TextEncoder
@@ -111,10 +111,6 @@ def lr_lambda(total_steps: int, warmup_ratio: float, schedule: str) -> Callable[
 
 
 # ---------------------------------------------------------------------------------------------- data
-def targets(df: pd.DataFrame, target: str) -> np.ndarray:
-    return df["ekman"].to_numpy() if target == "single" else multi_hot(df["ekman_groups"].tolist())
-
-
 def make_loader(ids: list[list[int]], y: np.ndarray, pad_id: int, batch_size: int, shuffle: bool,
                 seed: int = 0, exact_lengths: bool = False) -> DataLoader:
     """Length-bucketed batches padded to their own longest example (``exact_lengths``: one length each)."""
@@ -122,15 +118,6 @@ def make_loader(ids: list[list[int]], y: np.ndarray, pad_id: int, batch_size: in
     sampler = LengthBucketSampler([len(s) for s in ids], batch_size, shuffle=shuffle, seed=seed,
                                   exact=exact_lengths)
     return DataLoader(items, batch_sampler=sampler, collate_fn=Collator(pad_id))
-
-
-def class_weights_from(y: np.ndarray, target: str, n: int = len(EKMAN_LABELS)) -> torch.Tensor:
-    """Single: n_examples / (n_classes * count). Multi: pos_weight = negatives / positives (capped at 10)."""
-    if target == "single":
-        counts = np.bincount(y, minlength=n).clip(min=1)
-        return torch.tensor(len(y) / (n * counts), dtype=torch.float32)
-    pos = y.sum(0).clip(min=1)
-    return torch.tensor(np.minimum((len(y) - pos) / pos, 10.0), dtype=torch.float32)
 
 
 # ---------------------------------------------------------------------------------------- evaluation
@@ -158,28 +145,14 @@ def predict_proba(model: EmotionClassifier, loader: DataLoader, device: str = "c
     return probs, total / max(1, count)
 
 
-def report(y: np.ndarray, probs: np.ndarray, target: str, threshold: float | None = None) -> dict:
-    """Single: argmax report. Multi: report at ``threshold`` (chosen on these data when None)."""
-    if target == "single":
-        return single_label_report(y, probs.argmax(1))
-    threshold = choose_threshold(y, probs) if threshold is None else threshold
-    return multi_label_report(y, probs, threshold)
-
-
 # ------------------------------------------------------------------------------------------ training
-@dataclass
-class TrainResult:
+@dataclass(kw_only=True)
+class TrainResult(RunResult):
+    """``RunResult`` of an RNN run, with the trained model (best dev epoch) and its tokenizer."""
+
     model: EmotionClassifier
     encoder: TextEncoder
-    history: pd.DataFrame
-    dev: dict
-    test: dict
-    test_probs: np.ndarray
-    test_pred: np.ndarray
-    y_test: np.ndarray
-    threshold: float | None
     best_epoch: int
-    run_dir: Path
 
 
 LAST_KEYS = ("model", "optimizer", "scheduler", "rng", "state")
@@ -343,21 +316,23 @@ def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.Dat
     model.load_state_dict(best["model"])
     dev_probs, _ = predict_proba(model, dev_loader, device, cfg.precision)
     test_probs, _ = predict_proba(model, test_loader, device, cfg.precision)
-    dev_rep = report(ys["dev"], dev_probs, target)
-    threshold = dev_rep.get("threshold")
-    test_rep = report(ys["test"], test_probs, target, threshold)
-    test_pred = test_probs.argmax(1) if target == "single" else threshold_predictions(test_probs, threshold)
+    ev = evaluate(ys["dev"], dev_probs, ys["test"], test_probs, target)
 
     model.save_pretrained(ckpt_dir / "model")
     encoder.save_pretrained(ckpt_dir / "encoder")
     config = {"model": run_dir.name, "target": target, **(run_config or {}),
               "model_config": asdict(model.config), "train_config": asdict(cfg), "data": fingerprint["data"],
-              "best_epoch": state["best_epoch"], "epochs_run": state["epoch"] + 1, "threshold": threshold,
+              "best_epoch": state["best_epoch"], "epochs_run": state["epoch"] + 1, "threshold": ev.threshold,
               "n_parameters": sum(p.numel() for p in model.parameters())}
-    save_run(run_dir, config, {"dev": dev_rep, "test": test_rep}, state["history"],
-             ids=splits["test"]["comment_id"].tolist(), y_true=ys["test"], y_pred=test_pred, probs=test_probs)
-    return TrainResult(model, encoder, pd.DataFrame(state["history"]), dev_rep, test_rep, test_probs, test_pred,
-                       ys["test"], threshold, state["best_epoch"], run_dir)
+    save_run(run_dir, config, {"dev": ev.dev, "test": ev.test}, state["history"],
+             ids=splits["test"]["comment_id"].tolist(), y_true=ys["test"], y_pred=ev.test_pred, probs=test_probs,
+             dev={"ids": splits["dev"]["comment_id"].tolist(), "y_true": ys["dev"], "y_pred": ev.dev_pred,
+                  "probs": dev_probs})
+    return TrainResult(run_dir=run_dir, config=config, target=target, dev=ev.dev, test=ev.test,
+                       threshold=ev.threshold, dev_probs=dev_probs, dev_pred=ev.dev_pred, y_dev=ys["dev"],
+                       test_probs=test_probs, test_pred=ev.test_pred, y_test=ys["test"],
+                       history=pd.DataFrame(state["history"]), model=model, encoder=encoder,
+                       best_epoch=state["best_epoch"])
 
 
 def make_encoder(train_texts: list[str], tokenizer: str = "word", max_length: int = 64,

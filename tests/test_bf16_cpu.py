@@ -34,7 +34,7 @@ SCRIPT = textwrap.dedent("""
     print("SUPPORTED", cpu_bf16_rnn_supported("lstm"), flush=True)
     r = train_classifier(load_goemotions(source="sample"), sys.argv[1],
                          {"arch": "lstm", "embedding_dim": 16, "hidden_dim": 16, "num_layers": 1},
-                         {"epochs": 3, "batch_size": 32, "lr": 5e-3, "num_threads": 1, "precision": "bf16",
+                         {"epochs": 3, "batch_size": 32, "learning_rate": 5e-3, "num_threads": 1, "precision": "bf16",
                           "exact_lengths": True}, min_frequency=1, progress=False)
     losses = r.history["train_loss"].tolist()
     print("LEARNS", losses[-1] < losses[0], flush=True)

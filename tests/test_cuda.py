@@ -198,7 +198,8 @@ MODEL = {"embedding_dim": 128, "hidden_dim": 32, "num_layers": 2, "bidirectional
 @pytest.mark.parametrize(("precision", "exact"), [("fp32", False), ("bf16", True)])
 @pytest.mark.parametrize("arch", ARCHS)
 def test_training_run_on_cuda(arch: str, precision: str, exact: bool, sample: dict, tmp_path: Path) -> None:
-    cfg = TrainConfig(epochs=2, batch_size=32, lr=5e-3, device=DEVICE, precision=precision, exact_lengths=exact)
+    cfg = TrainConfig(epochs=2, batch_size=32, learning_rate=5e-3, device=DEVICE, precision=precision,
+                      exact_lengths=exact)
     r = train_classifier(sample, tmp_path / arch, {**MODEL, "arch": arch}, cfg, max_length=48, min_frequency=1,
                          progress=False)
     assert len(r.history) == 2 and np.isfinite(r.history["train_loss"]).all()
@@ -216,7 +217,7 @@ def test_training_run_on_cuda(arch: str, precision: str, exact: bool, sample: di
 
 def test_resume_of_a_finished_run_on_cuda(sample: dict, tmp_path: Path) -> None:
     """Starting a finished run again loads ``last.pt`` (RNG states included) and ends with the same model."""
-    cfg = TrainConfig(epochs=2, batch_size=32, lr=5e-3, device=DEVICE)
+    cfg = TrainConfig(epochs=2, batch_size=32, learning_rate=5e-3, device=DEVICE)
     args = (sample, tmp_path / "gru", {**MODEL, "arch": "gru"}, cfg)
     first = train_classifier(*args, max_length=48, min_frequency=1, progress=False)
     again = train_classifier(*args, max_length=48, min_frequency=1, progress=False)

@@ -19,7 +19,7 @@ from src_helpers.training import train_classifier
 from .tiny_models import make_tiny_model
 
 TINY_GRU = {"arch": "gru", "embedding_dim": 16, "hidden_dim": 16, "num_layers": 1, "dropout": 0.1}
-FAST = {"epochs": 3, "batch_size": 32, "lr": 5e-3, "num_threads": 1, "patience": 10}
+FAST = {"epochs": 3, "batch_size": 32, "learning_rate": 5e-3, "num_threads": 1, "patience": 10}
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from src_helpers.metrics import choose_threshold
 from src_helpers.training import TrainConfig, class_weights_from, lr_lambda, train_classifier
 
 TINY_GRU = {"arch": "gru", "embedding_dim": 16, "hidden_dim": 16, "num_layers": 1, "dropout": 0.1}
-FAST = {"epochs": 3, "batch_size": 32, "lr": 5e-3, "num_threads": 1}
+FAST = {"epochs": 3, "batch_size": 32, "learning_rate": 5e-3, "num_threads": 1}
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,8 @@ def test_multi_label_threshold_is_chosen_on_dev(sample: dict, tmp_path: Path) ->
 
 
 def test_early_stopping_and_resume_of_a_finished_run(sample: dict, tmp_path: Path) -> None:
-    cfg = {**FAST, "epochs": 6, "lr": 0.0, "warmup_ratio": 0.0, "patience": 2}  # nothing improves after epoch 1
+    # nothing improves after epoch 1
+    cfg = {**FAST, "epochs": 6, "learning_rate": 0.0, "warmup_ratio": 0.0, "patience": 2}
     r = train_classifier(sample, tmp_path / "stop", TINY_GRU, cfg, min_frequency=1, progress=False)
     assert r.best_epoch == 1 and len(r.history) == 3
     again = train_classifier(sample, tmp_path / "stop", TINY_GRU, cfg, min_frequency=1, progress=False)
@@ -111,7 +112,8 @@ SCRIPT = textwrap.dedent("""
 
     train_classifier(load_goemotions(source="sample"), run_dir,
                      {"arch": "lstm", "embedding_dim": 16, "hidden_dim": 16, "num_layers": 2, "dropout": 0.3},
-                     {"epochs": 4, "batch_size": 32, "lr": 5e-3, "num_threads": 1, "patience": 10, "seed": 7},
+                     {"epochs": 4, "batch_size": 32, "learning_rate": 5e-3, "num_threads": 1, "patience": 10,
+                      "seed": 7},
                      min_frequency=1, progress=False, on_epoch_end=hold if stop_after else None)
     print("FINISHED", flush=True)
 """)
@@ -169,4 +171,4 @@ def test_checkpoint_from_before_a_new_config_field_still_resumes() -> None:
     now = {"model": asdict(ModelConfig()), "train": train, "run": {}}
     old = {**now, "train": {k: v for k, v in train.items() if k not in ("precision", "exact_lengths")}}
     assert _with_defaults(old) == now
-    assert _with_defaults({**old, "train": {**old["train"], "lr": 1.0}}) != now
+    assert _with_defaults({**old, "train": {**old["train"], "learning_rate": 1.0}}) != now

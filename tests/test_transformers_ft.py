@@ -93,13 +93,13 @@ def test_class_weights_are_balanced():
 
 
 def test_mobilebert_never_fp16(monkeypatch):
-    assert ft.precision_flags("mobilebert", True) == {"fp16": False, "bf16": False}  # CPU: fp32
+    assert ft.precision_flags("mobilebert", "fp16") == {"fp16": False, "bf16": False}  # CPU: fp32
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
-    assert ft.precision_flags("mobilebert", True) == {"fp16": False, "bf16": False}
-    assert ft.precision_flags("bert", True) == {"fp16": True, "bf16": False}
+    assert ft.precision_flags("mobilebert", "fp16") == {"fp16": False, "bf16": False}
+    assert ft.precision_flags("bert", "fp16") == {"fp16": True, "bf16": False}
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
-    assert ft.precision_flags("mobilebert", True) == {"fp16": False, "bf16": True}
+    assert ft.precision_flags("mobilebert", "fp16") == {"fp16": False, "bf16": True}
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA message")

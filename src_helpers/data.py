@@ -163,14 +163,16 @@ def load_hub() -> dict[str, pd.DataFrame]:
     return out
 
 
-def resolve_data_dir(data_dir: str | Path | None = None) -> Path | None:
-    """The explicit folder, else ``$GOEMOTIONS_DIR``, else None."""
+def resolve_data_dir(data_dir: str | Path | None = None, argument: str = "data_dir") -> Path | None:
+    """The explicit folder, else ``$GOEMOTIONS_DIR``, else None; absolute (``~`` expanded, relative paths
+    against the caller's working directory). A missing folder names ``argument`` (or the variable)."""
     chosen = data_dir or os.environ.get(DATA_DIR_ENV)
     if not chosen:
         return None
-    path = Path(chosen).expanduser()
+    path = Path(chosen).expanduser().absolute()
     if not path.is_dir():
-        raise FileNotFoundError(f"GoEmotions folder {path} does not exist (argument or ${DATA_DIR_ENV})")
+        given = f"{argument} {str(data_dir)!r}" if data_dir else f"${DATA_DIR_ENV} {chosen!r}"
+        raise FileNotFoundError(f"{given}: GoEmotions folder {path} does not exist")
     return path
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .artifacts import HEADLINE_PREFIX
 from .config import PROFILES, REPO_ROOT, paths_for, portable_path
-from .data import DATA_DIR_ENV
+from .data import DATA_DIR_ENV, resolve_data_dir
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 
@@ -60,16 +60,6 @@ def claim_new_path(folder: Path, name: str) -> Path:
         except FileExistsError:
             continue
     raise FileExistsError(f"{folder}: no free name for {name} after 9999 runs")
-
-
-def resolve_data_dir_arg(data_dir: str | Path | None, argument: str = "data_dir") -> Path | None:
-    """``data_dir`` as an absolute folder (``~`` expanded, relative to the caller's working directory)."""
-    if data_dir is None or str(data_dir) == "":
-        return None
-    path = Path(data_dir).expanduser().absolute()
-    if not path.is_dir():
-        raise FileNotFoundError(f"{argument} {str(data_dir)!r}: folder {path} does not exist")
-    return path
 
 
 def portable_metadata(metadata: dict, final: Path) -> dict:
@@ -121,7 +111,7 @@ def run_notebook(path: Path, profile: str, data_dir: str | Path | None = None, e
     headline file."""
     import papermill as pm
 
-    folder = resolve_data_dir_arg(data_dir)
+    folder = resolve_data_dir(data_dir)
     out_dir = paths_for(profile).ensure().notebooks_out
     headline_file = out_dir / f"{HEADLINE_PREFIX}{path.stem}.json"
     headline_file.unlink(missing_ok=True)
@@ -163,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=(), help="notebook name prefixes, e.g. 01 02")
     args = parser.parse_args(argv)
     try:
-        data_dir = resolve_data_dir_arg(args.data_dir, "--data-dir")
+        data_dir = resolve_data_dir(args.data_dir, "--data-dir")
     except FileNotFoundError as e:
         parser.error(str(e))
     notebooks = find_notebooks(args.only)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .ekman import EKMAN_LABELS
+from .evaluation import RunResult
 
 
 def _json_default(o: object) -> object:
@@ -58,15 +59,30 @@ class Run:
     def probs(self, names: Sequence[str] = EKMAN_LABELS, split: str = "test") -> np.ndarray:
         return self.table(split)[[f"prob_{n}" for n in names]].to_numpy()
 
-    def pred(self, split: str = "test", names: Sequence[str] = EKMAN_LABELS) -> np.ndarray:
-        """Stored predictions: class ids (single-label) or multi-hot rows (multi-label, ``"0 5"`` in the file)."""
-        column = self.table(split)["y_pred"]
+    def pred(self, split: str = "test", names: Sequence[str] = EKMAN_LABELS, column: str = "y_pred") -> np.ndarray:
+        """Stored predictions (``column="y_true"``: the truth): class ids (single-label) or multi-hot rows
+        (multi-label, ``"0 5"`` in the file)."""
+        values = self.table(split)[column]
         if self.config.get("target") != "multi":
-            return column.to_numpy().astype(int)
-        pred = np.zeros((len(column), len(names)), dtype=int)
-        for r, s in enumerate(column.astype(str)):
-            pred[r, [int(x) for x in s.split()]] = 1
-        return pred
+            return values.to_numpy().astype(int)
+        out = np.zeros((len(values), len(names)), dtype=int)
+        for r, s in enumerate(values.astype(str)):
+            out[r, [int(x) for x in s.split()]] = 1
+        return out
+
+    def result(self) -> RunResult:
+        """The run as a ``RunResult`` (no model; ``dev_*`` None when the run stored no dev predictions);
+        ``extra["test_ids"]`` holds the test ids in stored order."""
+        has_dev = self.dev_predictions is not None
+        return RunResult(name=self.name, run_dir=self.path, config=self.config,
+                         target=self.config.get("target", "single"), dev=self.metrics["dev"],
+                         test=self.metrics["test"], threshold=self.metrics["dev"].get("threshold"),
+                         dev_probs=self.probs(split="dev") if has_dev else None,
+                         dev_pred=self.pred("dev") if has_dev else None,
+                         y_dev=self.pred("dev", column="y_true") if has_dev else None,
+                         test_probs=self.probs(), test_pred=self.pred(), y_test=self.pred(column="y_true"),
+                         history=self.history if self.history is not None else pd.DataFrame(),
+                         extra={"test_ids": self.predictions["id"].astype(str).tolist()})
 
 
 def save_predictions(path: Path, probs: np.ndarray, ids: Sequence[str] | None = None,
@@ -120,6 +136,11 @@ def load_run(run_dir: str | Path) -> Run:
     return Run(run_dir, json.loads((run_dir / "config.json").read_text()),
                json.loads((run_dir / "metrics.json").read_text()),
                maybe_csv("history.csv"), maybe_csv("test_predictions.csv.gz"), maybe_csv("dev_predictions.csv.gz"))
+
+
+def load_result(run_dir: str | Path) -> RunResult:
+    """A finished run folder as a ``RunResult`` (see ``Run.result``)."""
+    return load_run(run_dir).result()
 
 
 def summarize_runs(runs_root: str | Path) -> pd.DataFrame:

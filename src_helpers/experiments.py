@@ -115,11 +115,11 @@ DERIVED = ("model.vocab_size", "model.pad_id", "model.target", "model.num_classe
 TOP_LEVEL = ("target", "augment", "train_rows", "init_from")
 
 
-def _unknown(key: str, exp: Experiment, allowed: Iterable[str]) -> ValueError:
+def _unknown(key: str, where: str, allowed: Iterable[str]) -> ValueError:
     allowed = sorted(allowed)
     close = difflib.get_close_matches(key, allowed, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return ValueError(f"experiment {exp.name!r} has no setting {key!r}{hint}; settings: {', '.join(allowed)}")
+    return ValueError(f"{where} has no setting {key!r}{hint}; settings: {', '.join(allowed)}")
 
 
 def with_overrides(exp: Experiment, overrides: Mapping[str, Any] | None) -> Experiment:
@@ -132,7 +132,7 @@ def with_overrides(exp: Experiment, overrides: Mapping[str, Any] | None) -> Expe
     allowed |= set(exp.settings())
     for key, value in overrides.items():
         if key not in allowed:
-            raise _unknown(key, exp, allowed)
+            raise _unknown(key, f"experiment {exp.name!r}", allowed)
         if "." in key:
             part, name = key.split(".", 1)
             parts.setdefault(part, {})[name] = value
@@ -306,7 +306,8 @@ def run_experiments(names: Iterable[str], splits: dict[str, pd.DataFrame], profi
     exps = [configure(n, profile) for n in names]
     used = {k for k in (overrides or {}) for e in exps if _has(e, k)}
     if overrides and (unused := set(overrides) - used):
-        raise _unknown(sorted(unused)[0], exps[0], exps[0].settings())
+        raise _unknown(sorted(unused)[0], f"none of the experiments {[e.name for e in exps]}",
+                       set().union(*(e.settings() for e in exps)))
     results = {}
     for exp in exps:
         exp = with_overrides(exp, {k: v for k, v in (overrides or {}).items() if _has(exp, k)})

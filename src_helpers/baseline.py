@@ -19,6 +19,9 @@ from .evaluation import RunResult, check_target, evaluate, report, targets
 
 @dataclass
 class TfidfConfig:
+    """``Cs`` (the grid chosen on dev) and the n-gram ranges may be given as lists (papermill and JSON have no
+    tuples; a single number is a grid of one): they are stored as tuples."""
+
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] = (2, 5)
     min_df: int = 2
@@ -27,6 +30,26 @@ class TfidfConfig:
     class_weight: str | None = None
     max_iter: int = 2000
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        Cs = (self.Cs,) if isinstance(self.Cs, int | float | str) else self.Cs
+        try:
+            self.Cs = tuple(float(c) for c in Cs)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"TfidfConfig: Cs must be positive numbers, got {self.Cs!r}") from err
+        if not self.Cs or min(self.Cs) <= 0:
+            raise ValueError(f"TfidfConfig: Cs must be one or more positive numbers, got {self.Cs!r}")
+        self.word_ngrams, self.char_ngrams = _ngrams("word_ngrams", self.word_ngrams), \
+            _ngrams("char_ngrams", self.char_ngrams)
+
+
+def _ngrams(name: str, value: Sequence[int]) -> tuple[int, int]:
+    """``(low, high)`` n-gram range as a tuple (scikit-learn refuses a list)."""
+    pair = tuple(value) if isinstance(value, list | tuple) else ()
+    if len(pair) != 2 or not all(isinstance(n, int) and not isinstance(n, bool) for n in pair) \
+            or not 1 <= pair[0] <= pair[1]:
+        raise ValueError(f"TfidfConfig: {name} must be (low, high) with 1 <= low <= high, got {value!r}")
+    return pair
 
 
 @dataclass

@@ -61,6 +61,30 @@ def per_class_f1(results: Sequence[RunResult]) -> pd.DataFrame:
     return pd.DataFrame({r.name: {c: v["f1"] for c, v in r.test["per_class"].items()} for r in results}).round(3)
 
 
+def selection_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> pd.DataFrame:
+    """The grid each run chose a setting on by dev macro-F1 (a run's ``selection``, e.g. TF-IDF's ``C``): rows
+    (run, value tried) with dev macro-F1, the multi-label threshold chosen on dev for that value, and ``chosen``
+    (the best dev macro-F1, the first on ties: the value the run kept). Runs without a grid are left out."""
+    runs = list(results.values()) if isinstance(results, Mapping) else list(results)
+    tables = []
+    for r in runs:
+        grid = getattr(r, "selection", None)
+        if grid is None:
+            continue
+        knob = grid.columns[0]
+        if "dev_macro_f1" not in grid or knob == "dev_macro_f1":
+            raise ValueError(f"run {r.name!r}: its selection needs a setting column and dev_macro_f1, "
+                             f"got columns {list(grid.columns)}")
+        rows = grid.assign(run=r.name, chosen=False).reindex(columns=["run", knob, "dev_macro_f1", "threshold",
+                                                                      "chosen"])
+        rows["threshold"] = rows["threshold"].astype(float)
+        rows.loc[rows["dev_macro_f1"].idxmax(), "chosen"] = True
+        tables.append(rows.set_index(["run", knob]))
+    if not tables:
+        raise ValueError(f"no run with a selection grid among {[r.name for r in runs]}")
+    return pd.concat(tables).round(4)
+
+
 def figures(results: Sequence[RunResult], images: str | Path, prefix: str, peers: Sequence[RunResult] = (),
             labels: Sequence[str] = EKMAN_LABELS) -> list[Path]:
     """Save (and show, in a notebook) each run's learning curves and row-normalised test confusion matrix

@@ -113,3 +113,28 @@ class RunResult:
     def __post_init__(self) -> None:
         if not self.name and self.run_dir is not None:
             self.name = Path(self.run_dir).name
+
+
+def evaluate_as_multi(result: RunResult, dev: pd.DataFrame, test: pd.DataFrame) -> RunResult:
+    """A single-label run read as a multi-label model ("thresholded softmax"): its dev and test probabilities
+    against the multi-hot truth of ``dev``/``test``, one threshold chosen on dev. No training; the result is
+    named ``<run>_thresholded`` and has no run folder or history."""
+    name = result.name
+    if result.target != "single":
+        raise ValueError(f"run {name!r}: evaluate_as_multi reads a single-label run's softmax, got target "
+                         f"{result.target!r}")
+    if result.dev_probs is None:
+        raise ValueError(f"run {name!r} has no dev probabilities (written before runs stored them) to choose "
+                         "the threshold on: re-run it")
+    for split, df, probs in (("dev", dev, result.dev_probs), ("test", test, result.test_probs)):
+        if len(df) != len(probs):
+            raise ValueError(f"run {name!r}: the {split} split has {len(df)} rows, the run's {split} "
+                             f"probabilities {len(probs)}")
+    ids = result.extra.get("test_ids")
+    if ids is not None and "comment_id" in test and ids != test["comment_id"].astype(str).tolist():
+        raise ValueError(f"run {name!r}: its stored test ids are not these test rows (in this order)")
+    y_dev, y_test = targets(dev, "multi"), targets(test, "multi")
+    ev = evaluate(y_dev, result.dev_probs, y_test, result.test_probs, "multi")
+    return RunResult(name=f"{name}_thresholded", config=result.config, target="multi", dev=ev.dev, test=ev.test,
+                     threshold=ev.threshold, dev_probs=result.dev_probs, dev_pred=ev.dev_pred, y_dev=y_dev,
+                     test_probs=result.test_probs, test_pred=ev.test_pred, y_test=y_test)

@@ -41,7 +41,7 @@ from .config import check_profile, paths_for, portable_path
 from .evaluation import RunResult, check_target
 from .models import ModelConfig
 from .training import TrainConfig
-from .transformers_ft import FTConfig
+from .transformers_ft import DEFAULT_MODEL, FTConfig
 
 FAMILIES = ("tfidf", "rnn", "transformer")
 
@@ -89,8 +89,12 @@ class Experiment:
     @property
     def run_name(self) -> str:
         """``name``, then ``_multi`` for the multi-label target (replacing a ``_single`` ending) and
-        ``_seed<n>`` for a seed other than 0."""
+        ``_seed<n>`` for a seed other than 0. A transformer fine-tuning another model than MiniLM names it
+        instead (``train.model_name="albert-base-v2"``: ``transformer_albert_base_v2_single``), so it never
+        reuses or overwrites another model's run folder."""
         name = self.name
+        if self.family == "transformer" and (short := model_short_name(self.train.model_name)) != "minilm":
+            name = name.replace("minilm", short, 1) if "minilm" in name else f"{name}_{short}"
         if self.target == "multi" and not name.endswith("_multi"):
             name = name.removesuffix("_single") + "_multi"
         return name + (f"_seed{self.seed}" if self.seed else "")
@@ -106,6 +110,17 @@ class Experiment:
                 out.update({f"{part}.{k}": v for k, v in dataclasses.asdict(value).items()
                             if f"{part}.{k}" not in DERIVED})
         return out
+
+
+def model_short_name(model_name: str) -> str:
+    """A transformer as run names show it: ``minilm`` for the bundled default, else the last part of the hub
+    name or folder in lower case with ``_`` (``google/mobilebert-uncased``: ``mobilebert_uncased``; a run's
+    ``<run>/model`` folder: ``<run>``)."""
+    path = Path(model_name)
+    if model_name == DEFAULT_MODEL or path.name.lower() == "all-minilm-l6-v2":
+        return "minilm"
+    name = path.parent.name if path.name == "model" and path.parent.name else path.name
+    return name.replace("-", "_").lower()
 
 
 DERIVED = ("model.vocab_size", "model.pad_id", "model.target", "model.num_classes", "train.target")
@@ -265,11 +280,14 @@ def _run_transformer(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: 
     from .transformers_ft import finetune
 
     cfg = replace(exp.train, target=exp.target)
-    if exp.init_from:
-        start = run_dir.parent / exp.init_from / "model"
+    if exp.init_from:  # the run of that experiment with this model and seed
+        base = EXPERIMENTS[exp.init_from]
+        start_run = replace(base, train=replace(base.train, model_name=exp.train.model_name, seed=exp.seed)).run_name
+        start = run_dir.parent / start_run / "model"
         if not (start / "config.json").exists():
-            raise FileNotFoundError(f"experiment {exp.name!r} starts from {portable_path(start)}, which does not "
-                                    f"exist: run experiment {exp.init_from!r} first")
+            raise FileNotFoundError(f"experiment {exp.name!r} starts from the model of run {start_run!r} "
+                                    f"({portable_path(start)}), which does not exist: run experiment "
+                                    f"{exp.init_from!r} (same model and seed) first")
         cfg = replace(cfg, model_name=str(start))
     return finetune(splits["train"], splits["dev"], splits["test"], cfg, run_dir, reuse=resume,
                     data_settings={"train_rows": exp.train_rows})

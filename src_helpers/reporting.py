@@ -7,12 +7,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+from sklearn.metrics import accuracy_score
 
 from . import plots
+from .config import REPO_ROOT
 from .ekman import EKMAN_LABELS
 from .evaluation import RunResult
 from .metrics import bootstrap_ci, macro_f1
+from .textio import read_json
 
 CURVES = ("train_loss", "dev_loss", "dev_accuracy", "dev_macro_f1")
 
@@ -151,3 +155,63 @@ def by_variant(table: pd.DataFrame) -> pd.DataFrame:
     variant = table.index.str.replace(r"_seed\d+$", "", regex=True)
     numeric = table.select_dtypes("number")
     return numeric.groupby(variant, sort=False).agg(["mean", "std"]).round(4)
+
+
+def paired_bootstrap(a: RunResult, b: RunResult, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """The gain of run ``a`` over run ``b`` on the same test rows, with a paired percentile-bootstrap 95% interval
+    (each resample draws the same rows for both, so the interval is the uncertainty of the *difference*).
+    Rows ``accuracy gain`` (single-label runs) and ``macro_f1 gain``; columns value, low, high."""
+    if a.target != b.target:
+        raise ValueError(f"runs {a.name!r} and {b.name!r} have different targets ({a.target}, {b.target})")
+    if a.y_test is None or b.y_test is None or not np.array_equal(a.y_test, b.y_test):
+        raise ValueError(f"runs {a.name!r} and {b.name!r} are not scored on the same test rows (y_test differs)")
+    scores = {"accuracy": accuracy_score, "macro_f1": macro_f1} if a.target == "single" else {"macro_f1": macro_f1}
+    pair = np.stack([np.asarray(a.test_pred).astype(int), np.asarray(b.test_pred).astype(int)], axis=1)
+    gains = {f"{k} gain": (lambda y, p, f=f: f(y, p[:, 0]) - f(y, p[:, 1])) for k, f in scores.items()}
+    return pd.DataFrame(bootstrap_ci(np.asarray(a.y_test), pair, gains, n_boot=n_boot, seed=seed)).T.round(4)
+
+
+def _run_stat(r: RunResult, key: str) -> float:
+    """A fine-tuning run's ``key`` (FTResult attribute, else ``extra`` or the stored config's ``result``)."""
+    if hasattr(r, key):
+        return getattr(r, key)
+    stored = r.config.get("result", {}) if isinstance(r.config, dict) else {}
+    return r.extra.get(key, stored.get(key, float("nan")))
+
+
+def fine_tuning_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> pd.DataFrame:
+    """What each fine-tuning run trained and cost: trainable parameters and their share of all, training minutes
+    (of the session that trained it), dev macro-F1, test accuracy and macro-F1."""
+    runs = list(results.values()) if isinstance(results, Mapping) else list(results)
+    rows = [{"model": r.name, "trainable_params": _run_stat(r, "trainable_params"),
+             "share_trainable": _run_stat(r, "trainable_params") / _run_stat(r, "total_params"),
+             "train_minutes": _run_stat(r, "train_seconds") / 60, "dev_macro_f1": r.dev["macro_f1"],
+             "test_accuracy": r.test.get("accuracy"), "test_macro_f1": r.test["macro_f1"]} for r in runs]
+    return pd.DataFrame(rows).set_index("model").round(4)
+
+
+def headline_scores(single: RunResult, multi: RunResult) -> dict[str, float]:
+    """A notebook's headline (``artifacts.record_headline``): single-label test accuracy (``acc``) and macro-F1
+    (``mf1``), multi-label test macro-F1 (``mlf1``)."""
+    if single.target != "single" or multi.target != "multi":
+        raise ValueError(f"headline_scores needs a single-label and a multi-label run, got {single.name!r} "
+                         f"({single.target}) and {multi.name!r} ({multi.target})")
+    return {"acc": single.test["accuracy"], "mf1": single.test["macro_f1"], "mlf1": multi.test["macro_f1"]}
+
+
+BENCHMARKS = REPO_ROOT / "benchmarks" / "results"
+
+
+def inference_benchmarks(folder: str | Path = BENCHMARKS) -> pd.DataFrame:
+    """The measurements of ``benchmarks/inference.py`` (``inference_*.json`` in ``folder``): one row per file and
+    inference path (fp32, int8_dynamic) with the run the model came from and the threads; empty when none."""
+    rows = []
+    for path in sorted(Path(folder).glob("inference_*.json")):
+        report = read_json(path)
+        try:
+            run = Path(report["model_dir"]).parent.name
+            rows += [{"run": run, "threads": report["threads"], "path": name, **measured}
+                     for name, measured in report["results"].items()]
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"{path}: not an inference benchmark report ({type(e).__name__}: {e})") from None
+    return pd.DataFrame(rows).round(4)

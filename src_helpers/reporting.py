@@ -90,10 +90,11 @@ def selection_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> p
 
 
 def figures(results: Sequence[RunResult], images: str | Path, prefix: str, peers: Sequence[RunResult] = (),
-            labels: Sequence[str] = EKMAN_LABELS) -> list[Path]:
+            labels: Sequence[str] = EKMAN_LABELS, per_class: bool = True) -> list[Path]:
     """Save (and show, in a notebook) each run's learning curves and row-normalised test confusion matrix
     (single-label runs), and one per-class F1 chart of the peers and runs: ``images/<prefix>_<run>_curves.png``,
-    ``images/<prefix>_<run>_confusion.png`` and ``images/<prefix>_per_class_f1.png``. Returns the files written."""
+    ``images/<prefix>_<run>_confusion.png`` and (``per_class``) ``images/<prefix>_per_class_f1.png``. Returns the
+    files written."""
     images, written = Path(images), []
     for r in results:
         if len(r.history) and "epoch" in r.history:
@@ -103,8 +104,9 @@ def figures(results: Sequence[RunResult], images: str | Path, prefix: str, peers
         if r.target == "single":
             written.append(images / f"{prefix}_{r.name}_confusion.png")
             plots.confusion(r.test["confusion_matrix"], labels, f"{r.name}, test (row-normalised)", written[-1])
-    written.append(images / f"{prefix}_per_class_f1.png")
-    plots.per_class_f1({r.name: r.test for r in [*peers, *results]}, "Per-class F1 (test)", written[-1])
+    if per_class:
+        written.append(images / f"{prefix}_per_class_f1.png")
+        plots.per_class_f1({r.name: r.test for r in [*peers, *results]}, "Per-class F1 (test)", written[-1])
     plt.show()
     return written
 
@@ -155,6 +157,18 @@ def by_variant(table: pd.DataFrame) -> pd.DataFrame:
     variant = table.index.str.replace(r"_seed\d+$", "", regex=True)
     numeric = table.select_dtypes("number")
     return numeric.groupby(variant, sort=False).agg(["mean", "std"]).round(4)
+
+
+def speedup(cost: pd.DataFrame, slow: str, fast: str) -> pd.Series:
+    """Two variants of a ``cost_table`` (means over their seeds): seconds per epoch, test macro-F1, and
+    ``speedup`` = slow seconds / fast seconds."""
+    means = by_variant(cost).xs("mean", axis=1, level=1)
+    missing = [v for v in (slow, fast) if v not in means.index]
+    if missing:
+        raise KeyError(f"no variant {missing} in the table (variants: {list(means.index)})")
+    out = {f"{k}_{col}": means.loc[v, col] for k, v in (("slow", slow), ("fast", fast))
+           for col in ("s_per_epoch", "test_macro_f1")}
+    return pd.Series({**out, "speedup": out["slow_s_per_epoch"] / out["fast_s_per_epoch"]}).round(4)
 
 
 def paired_bootstrap(a: RunResult, b: RunResult, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:

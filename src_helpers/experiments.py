@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from .training import TrainConfig
 from .transformers_ft import DEFAULT_MODEL, FTConfig
 
 FAMILIES = ("tfidf", "rnn", "transformer")
+EpochHook = Callable[[int, dict], None]  # on_epoch_end(epoch, row of dev scores)
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,8 @@ def _run_tfidf(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path) 
     return r
 
 
-def _run_rnn(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path, resume: bool) -> RunResult:
+def _run_rnn(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path, resume: bool,
+             on_epoch_end: EpochHook | None = None) -> RunResult:
     from .training import train_classifier
 
     model = {k: v for k, v in dataclasses.asdict(exp.model).items() if k not in ("vocab_size", "pad_id", "target")}
@@ -273,10 +275,12 @@ def _run_rnn(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path, re
     if model["arch"] in ("xlstm", "rwkv"):
         model["context_length"] = exp.text.max_length
     return train_classifier(splits, run_dir, model, exp.train, target=exp.target, tokenizer=exp.text.tokenizer,
-                            embeddings=exp.text.embeddings, max_length=exp.text.max_length, resume=resume)
+                            embeddings=exp.text.embeddings, max_length=exp.text.max_length, resume=resume,
+                            on_epoch_end=on_epoch_end)
 
 
-def _run_transformer(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path, resume: bool) -> RunResult:
+def _run_transformer(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path, resume: bool,
+                     on_epoch_end: EpochHook | None = None) -> RunResult:
     from .transformers_ft import finetune
 
     cfg = replace(exp.train, target=exp.target)
@@ -290,24 +294,28 @@ def _run_transformer(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: 
                                     f"{exp.init_from!r} (same model and seed) first")
         cfg = replace(cfg, model_name=str(start))
     return finetune(splits["train"], splits["dev"], splits["test"], cfg, run_dir, reuse=resume,
-                    data_settings={"train_rows": exp.train_rows})
+                    data_settings={"train_rows": exp.train_rows}, on_epoch_end=on_epoch_end)
 
 
 def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: str | Path,
-                   resume: bool = True) -> RunResult:
-    """Train and evaluate ``exp`` on ``splits`` (dev selects, test is reported once); write its run folder.
+                   resume: bool = True, on_epoch_end: EpochHook | None = None,
+                   run_name: str | None = None) -> RunResult:
+    """Train and evaluate ``exp`` on ``splits`` (dev selects, test is reported once); write its run folder
+    ``<runs_dir>/<run_name or exp.run_name>``.
 
     ``resume``: continue an interrupted RNN run / reuse a finished transformer run with the same settings
-    and data (TF-IDF always refits: minutes)."""
-    run_dir = Path(runs_dir) / exp.run_name
+    and data (TF-IDF always refits: minutes). ``on_epoch_end(epoch, row)``: called after each epoch of an RNN
+    or transformer with the dev scores (``row["dev_macro_f1"]``); an exception it raises stops the run."""
+    run_name = run_name or exp.run_name
+    run_dir = Path(runs_dir) / run_name
     data = experiment_splits(exp, splits)
     if exp.family == "tfidf":
         result = _run_tfidf(exp, data, run_dir)
     elif exp.family == "rnn":
-        result = _run_rnn(exp, data, run_dir, resume)
+        result = _run_rnn(exp, data, run_dir, resume, on_epoch_end)
     else:
-        result = _run_transformer(exp, data, run_dir, resume)
-    result.name = exp.run_name
+        result = _run_transformer(exp, data, run_dir, resume, on_epoch_end)
+    result.name = run_name
     return result
 
 

@@ -33,7 +33,7 @@ import math
 import re
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -572,14 +572,30 @@ def finish_finetune(trainer, tokenizer, frames: dict[str, pd.DataFrame], splits:
                     train_seconds=train_seconds)
 
 
+def epoch_end_callback(on_epoch_end: Callable[[int, dict], None]):
+    """A ``TrainerCallback`` that calls ``on_epoch_end(epoch, row)`` after each dev evaluation, as the RNN loop
+    does (``row``: ``dev_macro_f1`` and the other dev metrics). An exception it raises (e.g. Optuna's
+    ``TrialPruned``) stops training and propagates out of ``finetune``."""
+    from transformers import TrainerCallback
+
+    class EpochEnd(TrainerCallback):
+        def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+            row = {k.removeprefix("eval_"): v for k, v in (metrics or {}).items()}
+            on_epoch_end(round(state.epoch or 0), {f"dev_{k}": v for k, v in row.items()})
+
+    return EpochEnd()
+
+
 def finetune(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, config: FTConfig,
-             run_dir: str | Path, reuse: bool = True, data_settings: dict | None = None) -> FTResult:
+             run_dir: str | Path, reuse: bool = True, data_settings: dict | None = None,
+             on_epoch_end: Callable[[int, dict], None] | None = None) -> FTResult:
     """Fine-tune, pick the best epoch on dev, evaluate dev+test, save artifacts and ``model/``.
 
     ``reuse``: a finished run with the same config and data is loaded instead of retrained, and an
     interrupted one resumes from its last readable checkpoint. A run folder holding another config or
     other data is an error. ``data_settings`` (e.g. ``{"train_rows": 200}``) are stored with the data
-    fingerprint and named in messages; only the data's content decides.
+    fingerprint and named in messages; only the data's content decides. ``on_epoch_end(epoch, row)`` is called
+    after each epoch's dev evaluation (see ``epoch_end_callback``).
     """
     from transformers import set_seed
 
@@ -600,6 +616,8 @@ def finetune(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, config:
     log.info("%s: %d trainable of %d parameters", config.model_name, *params)
     splits = encode_splits(tokenizer, model, frames, config)
     trainer = make_trainer(config, model, tokenizer, splits, ckpt_dir)
+    if on_epoch_end is not None:
+        trainer.add_callback(epoch_end_callback(on_epoch_end))
     last = resume_checkpoint(ckpt_dir, meta, reuse)
     t0 = time.perf_counter()
     trainer.train(resume_from_checkpoint=last)

@@ -17,8 +17,8 @@ PROFILES = ("quick", "full")
 class Paths:
     """Output folders for one profile.
 
-    ``full`` writes the history the project keeps (``images/``, ``notebook_outputs/``);
-    ``quick`` is a smoke run and writes everything under the git-ignored ``.smoke/``.
+    ``full`` writes the history the project keeps (``images/``, ``notebook_outputs/``, Optuna studies in
+    ``notebook_outputs/studies/``); ``quick`` is a smoke run and writes everything under the git-ignored ``.smoke/``.
     """
 
     profile: str
@@ -26,8 +26,12 @@ class Paths:
     runs: Path
     notebooks_out: Path
 
+    @property
+    def studies(self) -> Path:
+        return self.notebooks_out / "studies"
+
     def ensure(self) -> Paths:
-        for p in (self.images, self.runs, self.notebooks_out):
+        for p in (self.images, self.runs, self.notebooks_out, self.studies):
             p.mkdir(parents=True, exist_ok=True)
         return self
 

@@ -1,0 +1,374 @@
+"""Hyper-parameter studies with Optuna: every model family tuned on dev macro-F1, resumable, many workers.
+
+A study tunes one *family*, starting from its named experiment (``FAMILIES``): each trial is that experiment with
+the settings its search space suggests (``SPACES``, dotted overrides as in ``experiments``) plus the study's
+budget (a stratified train subset, fewer epochs), trained and scored on **dev** (the trainers' test slot gets the
+dev split too, so a study never touches test). Every epoch reports dev macro-F1 to the trial and a
+``MedianPruner`` stops trials below the median of earlier trials at the same epoch (they end PRUNED).
+
+Why the median pruner: a study here has tens of trials of at most a few epochs. Hyperband needs many trials
+per bracket to be better than that and, with so few epochs, its brackets degenerate; the median rule prunes from
+the 6th trial on (``n_startup_trials=5``) and never at the first epoch (``n_warmup_steps=1``), when GRU/LSTM
+runs with a long warm-up still look alike. The sampler is TPE, seeded (``seed + worker``: two workers with one
+seed would propose the same first trials).
+
+Storage (``open_storage``): by default one SQLite file per study in ``paths_for(profile).studies`` (committed as
+history for ``full``), opened with ``load_if_exists``, so running the notebook or the CLI again continues the
+study. Any SQLAlchemy URL works the same way (``postgresql+psycopg://user@host/db`` for workers on many
+machines). RDB storages get heartbeats: a worker killed mid-trial leaves a RUNNING trial whose heartbeat stops;
+the next worker marks it FAILED after ``grace_period`` seconds and Optuna's ``RetryFailedTrialCallback`` enqueues
+it again. ``journal:<file>`` uses Optuna's journal file storage (many processes on one machine, also on NFS); it
+has no heartbeats, so a killed worker's trial stays RUNNING there. SQLite takes a few concurrent workers on one
+machine (writes are serialised; each waits up to 60 s for the lock); beyond that use PostgreSQL.
+
+A study's trial budget counts finished trials (COMPLETE or PRUNED) across all workers and restarts
+(``MaxTrialsCallback``), so ``n_trials`` is the size of the study, not of one call.
+
+CLI (a worker): ``python -m src_helpers.tuning --family rnn --profile full --n-trials 20 --train-rows 8000
+--epochs 4 [--storage URL] [--worker 1]``; ``--retrain`` trains the best configuration on the full train split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import shutil
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+from optuna.study import MaxTrialsCallback
+from optuna.trial import FixedTrial, TrialState
+
+from .artifacts import write_json
+from .config import paths_for, portable_path
+from .evaluation import RunResult
+from .experiments import Experiment, configure, run_experiment
+
+log = logging.getLogger(__name__)
+
+# family -> the named experiment a study starts from (its untuned run is the one to beat)
+FAMILIES: dict[str, str] = {
+    "tfidf": "tfidf_single",
+    "rnn": "bigru_minilm",
+    "xlstm": "xlstm_minilm",
+    "rwkv": "rwkv_minilm",
+    "transformer": "transformer_minilm_single",
+}
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+class StorageError(RuntimeError):
+    """A study storage that cannot be opened (the URL is named, its password hidden)."""
+
+
+# ------------------------------------------------------------------------------------------ search spaces
+def tfidf_space(trial: optuna.Trial) -> dict[str, Any]:
+    """C over two decades around the untuned grid's choice (2.0); word n-grams up to 1-3 (more rarely helps on
+    ~15-word comments); char n-gram windows of the usual 2-6 range; ``min_df`` trims typos; class weights
+    trade accuracy for the rare classes' F1 (which macro-F1 rewards)."""
+    char_lo = trial.suggest_int("char_ngram_min", 1, 3)
+    return {"train.Cs": (trial.suggest_float("C", 0.1, 20.0, log=True),),
+            "train.word_ngrams": (1, trial.suggest_int("word_ngram_max", 1, 3)),
+            "train.char_ngrams": (char_lo, char_lo + trial.suggest_int("char_ngram_span", 2, 4)),
+            "train.min_df": trial.suggest_int("min_df", 1, 5),
+            "train.class_weight": trial.suggest_categorical("class_weight", [None, "balanced"])}
+
+
+def _training_space(trial: optuna.Trial) -> dict[str, Any]:
+    """What every neural family shares: learning rate (log scale, around AdamW's usual 1e-3), batch size,
+    warm-up, and one way to favour rare classes (none, class weights, or label smoothing)."""
+    loss = trial.suggest_categorical("loss", ["plain", "class_weights", "label_smoothing"])
+    return {"train.learning_rate": trial.suggest_float("learning_rate", 3e-4, 5e-3, log=True),
+            "train.batch_size": trial.suggest_categorical("batch_size", [32, 64, 128]),
+            "train.warmup_ratio": trial.suggest_float("warmup_ratio", 0.0, 0.15),
+            "train.class_weights": loss == "class_weights",
+            "train.label_smoothing": 0.1 if loss == "label_smoothing" else 0.0,
+            "model.dropout": trial.suggest_float("dropout", 0.1, 0.5)}
+
+
+def _embedding_space(trial: optuna.Trial) -> dict[str, Any]:
+    """Embedding initialisation: MiniLM's vectors frozen (the untuned choice) or fine-tuned (2.4x slower steps
+    on CPU), or a word vocabulary with random 128-d vectors (notebook 03's ablation lost to MiniLM)."""
+    init = trial.suggest_categorical("embeddings", ["minilm_frozen", "minilm_trained", "random"])
+    if init == "random":
+        return {"text.tokenizer": "word", "text.embeddings": None, "model.embedding_dim": 128,
+                "model.freeze_embeddings": False}
+    return {"text.tokenizer": "minilm", "text.embeddings": "minilm", "model.embedding_dim": 384,
+            "model.freeze_embeddings": init == "minilm_frozen"}
+
+
+def rnn_space(trial: optuna.Trial) -> dict[str, Any]:
+    """LSTM or GRU; width 128-512 (256 untuned) and 1-2 layers (comments are short); every pooling (mean+max
+    won by hand); max length 48-96 tokens (64 cuts 0.3% of comments)."""
+    return {"model.arch": trial.suggest_categorical("arch", ["gru", "lstm"]),
+            "model.hidden_dim": trial.suggest_categorical("hidden_dim", [128, 256, 384, 512]),
+            "model.num_layers": trial.suggest_int("num_layers", 1, 2),
+            "model.pooling": trial.suggest_categorical("pooling", ["meanmax", "mean", "max", "last"]),
+            "text.max_length": trial.suggest_categorical("max_length", [48, 64, 96]),
+            **_embedding_space(trial), **_training_space(trial)}
+
+
+def causal_space(trial: optuna.Trial) -> dict[str, Any]:
+    """xLSTM / RWKV: width 64-256 (128 untuned), 2-3 blocks (xLSTM's sLSTM block sits at position 1), one or
+    both reading directions (the untuned run read left to right only), pooling."""
+    return {"model.input_dim": trial.suggest_categorical("input_dim", [64, 128, 256]),
+            "model.num_layers": trial.suggest_int("num_layers", 2, 3),
+            "model.bidirectional": trial.suggest_categorical("bidirectional", [False, True]),
+            "model.pooling": trial.suggest_categorical("pooling", ["meanmax", "mean", "last"]),
+            **_training_space(trial)}
+
+
+def transformer_space(trial: optuna.Trial) -> dict[str, Any]:
+    """Fine-tuning: learning rate 1e-5-3e-4 (LoRA adapters want the top of it), 1-4 epochs, warm-up, weight
+    decay, batch size, class weights, frozen word embeddings (20% faster on CPU), LoRA rank/alpha."""
+    lora = trial.suggest_categorical("lora", [False, True])
+    out = {"train.learning_rate": trial.suggest_float("learning_rate", 1e-5, 3e-4, log=True),
+           "train.epochs": trial.suggest_int("epochs", 1, 4),
+           "train.warmup_ratio": trial.suggest_float("warmup_ratio", 0.0, 0.15),
+           "train.weight_decay": trial.suggest_float("weight_decay", 0.0, 0.1),
+           "train.batch_size": trial.suggest_categorical("batch_size", [16, 32, 64]),
+           "train.class_weights": trial.suggest_categorical("class_weights", [False, True]),
+           "train.freeze_embeddings": trial.suggest_categorical("freeze_embeddings", [False, True]),
+           "train.lora": lora}
+    if lora:
+        out |= {"train.lora_r": trial.suggest_categorical("lora_r", [4, 8, 16, 32]),
+                "train.lora_alpha": trial.suggest_categorical("lora_alpha", [8, 16, 32, 64])}
+    return out
+
+
+Space = Callable[[optuna.Trial], dict[str, Any]]
+SPACES: dict[str, Space] = {"tfidf": tfidf_space, "rnn": rnn_space, "xlstm": causal_space, "rwkv": causal_space,
+                            "transformer": transformer_space}
+
+
+def check_family(family: str) -> str:
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}; families: {', '.join(FAMILIES)}")
+    return family
+
+
+# ------------------------------------------------------------------------------------------ budgets
+@dataclass(frozen=True)
+class Budget:
+    """What a study may spend: ``n_trials`` finished trials in all (all workers), ``timeout`` seconds per
+    worker call, a stratified ``train_rows`` subset and at most ``epochs`` epochs per trial (None: the
+    experiment's own)."""
+
+    n_trials: int = 20
+    timeout: float | None = None
+    train_rows: int | None = None
+    epochs: int | None = None
+
+    def overrides(self, family: str, suggested: Mapping[str, Any]) -> dict[str, Any]:
+        """The budget as overrides of a trial's ``suggested`` ones: the subset, and epochs capped at ``epochs``
+        (a space that tunes epochs keeps smaller values)."""
+        out: dict[str, Any] = {"train_rows": self.train_rows} if self.train_rows else {}
+        if self.epochs and family != "tfidf":
+            out["train.epochs"] = min(self.epochs, suggested.get("train.epochs", self.epochs))
+        return out
+
+
+def trial_experiment(family: str, params: Mapping[str, Any] | optuna.Trial, profile: str = "quick",
+                     budget: Budget | None = None) -> Experiment:
+    """The family's experiment with a trial's suggestions (or a finished trial's ``params``) and the budget."""
+    trial = params if isinstance(params, optuna.Trial | FixedTrial) else FixedTrial(dict(params))
+    overrides = SPACES[check_family(family)](trial)
+    if budget is not None:
+        overrides |= budget.overrides(family, overrides)
+    return configure(FAMILIES[family], profile, overrides)
+
+
+# ------------------------------------------------------------------------------------------ storage
+def _hide_password(url: str) -> str:
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+def default_storage(study_name: str, profile: str = "quick") -> str:
+    """``sqlite:///<studies>/<study_name>.db`` for ``profile``."""
+    folder = paths_for(profile).ensure().studies
+    return f"sqlite:///{folder / f'{study_name}.db'}"
+
+
+def _retry_stale_trials(max_retry: int) -> dict[str, Any]:
+    """The retry callback under the installed Optuna's names: ``RetryHeartbeatStaleTrialCallback`` as
+    ``heartbeat_stale_trial_callback`` since 4.9 (``RetryFailedTrialCallback`` / ``failed_trial_callback``,
+    deprecated there, before)."""
+    if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback"):
+        with warnings.catch_warnings():  # "experimental": the interface may change (the test pins what we use)
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            callback = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+        return {"heartbeat_stale_trial_callback": callback}
+    return {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=max_retry)}
+
+
+def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int | None = None,
+                 max_retry: int = 2) -> optuna.storages.BaseStorage:
+    """An Optuna storage for ``url``: ``journal:<file>`` (journal file) or an SQLAlchemy URL (SQLite,
+    PostgreSQL, MySQL) with heartbeats and retries of stale trials. A storage that cannot be opened is a
+    ``StorageError`` naming it."""
+    if url.startswith("journal:"):
+        from optuna.storages.journal import JournalFileBackend
+
+        path = Path(url.removeprefix("journal:"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
+                                          grace_period=grace_period or 2 * heartbeat_interval,
+                                          **_retry_stale_trials(max_retry))
+    except Exception as err:  # SQLAlchemy's errors for bad URLs, missing drivers, refused connections
+        raise StorageError(f"cannot open the study storage {_hide_password(url)!r}: "
+                           f"{type(err).__name__}: {str(err).splitlines()[0]}") from err
+
+
+def load_study(study_name: str, storage: str, seed: int = 0, worker: int = 0, **storage_kwargs) -> optuna.Study:
+    """Create the study or continue it (maximising dev macro-F1; seeded TPE; median pruner)."""
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna (and what we want)
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        storage_ = open_storage(storage, **storage_kwargs)
+    return optuna.create_study(
+        study_name=study_name, storage=storage_, direction="maximize",
+        load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=seed + worker),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))  # epochs count from 1
+
+
+# ------------------------------------------------------------------------------------------ running
+def objective(family: str, splits: dict[str, pd.DataFrame], profile: str, budget: Budget,
+              trials_dir: Path) -> Callable[[optuna.Trial], float]:
+    """The function a study maximises: train the trial's experiment, report dev macro-F1 per epoch (pruning),
+    return the best epoch's dev macro-F1. The trainers' test slot gets dev: a study never reads test."""
+    tuning_splits = {"train": splits["train"], "dev": splits["dev"], "test": splits["dev"]}
+
+    def run(trial: optuna.Trial) -> float:
+        exp = trial_experiment(family, trial, profile, budget)
+
+        def report(epoch: int, row: dict) -> None:
+            trial.report(row["dev_macro_f1"], epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"dev macro-F1 {row['dev_macro_f1']:.4f} at epoch {epoch}")
+
+        run_name = f"trial_{trial.number:04d}"
+        try:
+            result = run_experiment(exp, tuning_splits, trials_dir, resume=False, on_epoch_end=report,
+                                    run_name=run_name)
+        finally:
+            shutil.rmtree(trials_dir / run_name, ignore_errors=True)  # trials keep only what the study stores
+        trial.set_user_attr("dev_accuracy", result.dev.get("accuracy"))
+        if len(result.history):
+            trial.set_user_attr("epochs_run", len(result.history))
+        return result.dev["macro_f1"]
+
+    return run
+
+
+def run_study(family: str, splits: dict[str, pd.DataFrame], profile: str = "quick", budget: Budget | None = None,
+              study_name: str | None = None, storage: str | None = None, seed: int = 0, worker: int = 0,
+              **storage_kwargs) -> optuna.Study:
+    """Run (or continue) the study of ``family`` until it holds ``budget.n_trials`` finished trials or this
+    call's ``budget.timeout`` runs out; returns the study."""
+    budget = budget or Budget()
+    study_name = study_name or f"{profile}_{check_family(family)}"
+    check_family(family)
+    storage = storage or default_storage(study_name, profile)
+    study = load_study(study_name, storage, seed, worker, **storage_kwargs)
+    trials_dir = paths_for(profile).ensure().studies / f"{study_name}_trials"
+    done = len(study.get_trials(deepcopy=False, states=FINISHED))
+    if done < budget.n_trials:
+        study.optimize(objective(family, splits, profile, budget, trials_dir), timeout=budget.timeout,
+                       callbacks=[MaxTrialsCallback(budget.n_trials, states=FINISHED)], gc_after_trial=True)
+    if trials_dir.is_dir() and not any(trials_dir.iterdir()):
+        trials_dir.rmdir()
+    return study
+
+
+def trials_table(study: optuna.Study) -> pd.DataFrame:
+    """One row per trial: number, state, dev macro-F1, the last epoch reported, duration and parameters."""
+    table = study.trials_dataframe(attrs=("number", "state", "value", "duration", "params", "user_attrs"))
+    return table.rename(columns={"value": "dev_macro_f1"}).set_index("number")
+
+
+def best_params(study: optuna.Study, family: str, path: str | Path | None = None) -> dict[str, Any]:
+    """The best trial's parameters, its dev macro-F1 and the experiment overrides they stand for; written as
+    JSON to ``path`` when given."""
+    best = study.best_trial
+    out = {"study": study.study_name, "family": family, "experiment": FAMILIES[family], "trial": best.number,
+           "dev_macro_f1": best.value, "params": best.params,
+           "overrides": SPACES[family](FixedTrial(best.params)),
+           "finished_trials": len(study.get_trials(deepcopy=False, states=FINISHED))}
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_json(Path(path), out)
+    return out
+
+
+def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
+                 runs_dir: str | Path | None = None, resume: bool = True,
+                 overrides: Mapping[str, Any] | None = None) -> RunResult:
+    """The best configuration trained on the **full** train split (no budget) with the experiment's own epochs
+    and early stopping on dev, then evaluated once on test: run folder ``tuned_<family>`` (``tuned_<family>_multi``
+    for ``overrides={"target": "multi"}``)."""
+    exp = configure(FAMILIES[family], profile, {**SPACES[family](FixedTrial(study.best_params)), **(overrides or {})})
+    runs_dir = Path(runs_dir) if runs_dir else paths_for(profile).ensure().runs
+    name = f"tuned_{family}" + ("_multi" if exp.target == "multi" else "")
+    return run_experiment(exp, splits, runs_dir, resume=resume, run_name=name)
+
+
+# ------------------------------------------------------------------------------------------ CLI
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="An Optuna worker: tune one model family on dev macro-F1.")
+    p.add_argument("--family", required=True, help=f"one of: {', '.join(FAMILIES)}")
+    p.add_argument("--profile", choices=("quick", "full"), default="quick")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--study", default=None, help="study name (default: <profile>_<family>)")
+    p.add_argument("--storage", default=None,
+                   help="SQLAlchemy URL or journal:<file> (default: a SQLite file in notebook_outputs/studies)")
+    p.add_argument("--n-trials", type=int, default=20, help="finished trials the study should hold in all")
+    p.add_argument("--timeout", type=float, default=None, help="seconds this worker may run")
+    p.add_argument("--train-rows", type=int, default=None, help="stratified train subset per trial")
+    p.add_argument("--epochs", type=int, default=None, help="epochs per trial")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--worker", type=int, default=0, help="worker index (varies the sampler's seed)")
+    p.add_argument("--heartbeat", type=int, default=60, help="seconds between a running trial's heartbeats")
+    p.add_argument("--grace", type=int, default=None, help="seconds without heartbeat before a trial is FAILED")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per trial")
+    p.add_argument("--retrain", action="store_true", help="after the study: train the best on the full train split")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .data import load_for_profile
+
+    a = parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    family = check_family(a.family)
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
+    splits = load_for_profile(a.profile, a.data_dir)
+    budget = Budget(a.n_trials, a.timeout, a.train_rows, a.epochs)
+    name = a.study or f"{a.profile}_{family}"
+    study = run_study(family, splits, a.profile, budget, name, a.storage, a.seed, a.worker,
+                      heartbeat_interval=a.heartbeat, grace_period=a.grace)
+    summary = best_params(study, family, paths_for(a.profile).ensure().studies / f"{name}.best.json")
+    print(json.dumps({k: summary[k] for k in ("study", "trial", "dev_macro_f1", "finished_trials", "params")},
+                     indent=2, default=str))
+    if a.retrain:
+        result = retrain_best(study, family, splits, a.profile)
+        print(f"{result.name}: dev macro-F1 {result.dev['macro_f1']:.4f}, test macro-F1 "
+              f"{result.test['macro_f1']:.4f} ({portable_path(result.run_dir)})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,204 @@
+"""Reporting on ``RunResult`` objects: the results table (bootstrap intervals, single- and multi-label rows side by
+side), the model chosen on dev (never on test), per-class F1, the cost table and the figures' files."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+from src_helpers import reporting
+from src_helpers.artifacts import load_result
+from src_helpers.config import REPO_ROOT
+from src_helpers.ekman import EKMAN_LABELS
+from src_helpers.evaluation import RunResult, evaluate
+
+matplotlib.use("Agg")
+
+K = len(EKMAN_LABELS)
+COMMITTED = REPO_ROOT / "notebook_outputs" / "runs"
+
+
+def labels(target: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` rows covering every class: ids (single) or multi-hot rows with one or two classes (multi)."""
+    ids = np.arange(n) % K
+    if target == "single":
+        return ids
+    y = np.eye(K, dtype=int)[ids]
+    rows = np.flatnonzero(rng.random(n) < 0.3)
+    y[rows, rng.integers(0, K, len(rows))] = 1
+    return y
+
+
+def noisy_probs(y: np.ndarray, quality: float, rng: np.random.Generator) -> np.ndarray:
+    """Probabilities that point at the truth for about a ``quality`` share of rows, at random elsewhere."""
+    truth = np.eye(K)[y] if y.ndim == 1 else y.astype(float)
+    informed = rng.random(len(y)) < quality
+    probs = np.where(informed[:, None], 0.8 * truth + 0.2 * rng.random(truth.shape), rng.random(truth.shape))
+    return probs / probs.sum(1, keepdims=True) if y.ndim == 1 else probs
+
+
+def make_run(name: str, target: str = "single", dev_quality: float = 0.6, test_quality: float = 0.6,
+             history: bool = False, seed: int = 0, n: int = 140) -> RunResult:
+    """A run of ``target`` whose dev and test predictions are right about as often as the qualities say."""
+    rng = np.random.default_rng(seed)
+    y_dev, y_test = labels(target, n, rng), labels(target, n, rng)
+    dev_probs, test_probs = noisy_probs(y_dev, dev_quality, rng), noisy_probs(y_test, test_quality, rng)
+    ev = evaluate(y_dev, dev_probs, y_test, test_probs, target)
+    curves = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [1.2, 0.9, 0.8], "dev_loss": [1.1, 1.0, 1.05],
+                           "dev_macro_f1": [0.3, 0.4, 0.38], "train_seconds": [10.0, 3.0, 4.0]})
+    return RunResult(name=name, target=target, dev=ev.dev, test=ev.test, threshold=ev.threshold,
+                     dev_probs=dev_probs, dev_pred=ev.dev_pred, y_dev=y_dev, test_probs=test_probs,
+                     test_pred=ev.test_pred, y_test=y_test, history=curves if history else pd.DataFrame())
+
+
+def interval(cell: str) -> tuple[float, float]:
+    low, high = re.fullmatch(r"\[(\S+), (\S+)\]", cell).groups()
+    return float(low), float(high)
+
+
+@pytest.fixture(scope="module")
+def runs() -> list[RunResult]:
+    return [make_run("tfidf", seed=1), make_run("rnn", history=True, seed=2), make_run("rnn_multi", "multi", seed=3)]
+
+
+# ------------------------------------------------------------------------------------------ results table
+def test_results_table_rows_and_intervals(runs: list[RunResult]) -> None:
+    table = reporting.results_table(runs, n_boot=200)
+    assert list(table.index) == ["tfidf", "rnn", "rnn_multi"]
+    assert list(table["target"]) == ["single", "single", "multi"]
+    for r in runs:
+        row = table.loc[r.name]
+        assert row["dev_macro_f1"] == round(r.dev["macro_f1"], 4)
+        assert row["test_macro_f1"] == round(r.test["macro_f1"], 4), "the value is the run's own test score"
+        low, high = interval(row["mf1_95ci"])
+        assert low < row["test_macro_f1"] < high, f"{r.name}: {row['mf1_95ci']} around {row['test_macro_f1']}"
+        if r.target == "single":
+            assert row["test_accuracy"] == round(r.test["accuracy"], 4)
+            low, high = interval(row["acc_95ci"])
+            assert low < row["test_accuracy"] < high
+            assert pd.isna(row["threshold"]) and pd.isna(row["test_micro_f1"])
+        else:
+            assert row["threshold"] == r.threshold and row["test_micro_f1"] == round(r.test["micro_f1"], 4)
+            assert row["test_exact_match"] == round(r.test["exact_match"], 4)
+            assert pd.isna(row["test_accuracy"]) and pd.isna(row["acc_95ci"]) and pd.isna(row["dev_accuracy"])
+
+
+def test_results_table_is_reproducible_and_its_intervals_follow_the_seed(runs: list[RunResult]) -> None:
+    first = reporting.results_table(runs, n_boot=100, seed=0)
+    pd.testing.assert_frame_equal(first, reporting.results_table(runs, n_boot=100, seed=0))
+    other = reporting.results_table(runs, n_boot=100, seed=1)
+    assert (first["mf1_95ci"] != other["mf1_95ci"]).all(), "every row's resamples follow the seed"
+    single = first["target"] == "single"
+    assert (first.loc[single, "acc_95ci"] != other.loc[single, "acc_95ci"]).all()
+    pd.testing.assert_series_equal(first["test_macro_f1"], other["test_macro_f1"])
+
+
+def test_results_table_needs_test_labels() -> None:
+    run = make_run("no_truth")
+    run.y_test = None
+    with pytest.raises(ValueError, match="'no_truth'.*y_test"):
+        reporting.results_table([make_run("fine"), run], n_boot=10)
+
+
+def test_results_table_of_committed_runs_matches_their_metrics() -> None:
+    """Runs read back from their folders (single- and multi-label) give the numbers of their metrics.json."""
+    folders = [COMMITTED / n for n in ("tfidf_single", "tfidf_multi")]
+    if not all((f / "metrics.json").exists() for f in folders):
+        pytest.skip("committed TF-IDF runs not in this checkout")
+    table = reporting.results_table([load_result(f) for f in folders], n_boot=20)
+    for folder in folders:
+        metrics = json.loads((folder / "metrics.json").read_text())
+        assert table.loc[folder.name, "test_macro_f1"] == round(metrics["test"]["macro_f1"], 4)
+        assert table.loc[folder.name, "dev_macro_f1"] == round(metrics["dev"]["macro_f1"], 4)
+    assert table.loc["tfidf_single", "test_accuracy"] == round(
+        json.loads((folders[0] / "metrics.json").read_text())["test"]["accuracy"], 4)
+
+
+# ------------------------------------------------------------------------------------------ model selection
+def test_best_on_dev_never_looks_at_test() -> None:
+    good_dev = make_run("good_dev", dev_quality=0.9, test_quality=0.2, seed=4)
+    good_test = make_run("good_test", dev_quality=0.3, test_quality=0.95, seed=5)
+    assert good_dev.dev["macro_f1"] > good_test.dev["macro_f1"]
+    assert good_test.test["macro_f1"] > good_dev.test["macro_f1"]
+    assert reporting.best_on_dev([good_test, good_dev]) == "good_dev"
+    assert reporting.best_on_dev({"a": good_dev, "b": good_test}) == "good_dev", "a mapping works too"
+
+
+def test_best_on_dev_compares_runs_of_one_target() -> None:
+    single = make_run("single", dev_quality=0.5, seed=6)
+    multi = make_run("multi", "multi", dev_quality=0.95, seed=7)
+    assert multi.dev["macro_f1"] > single.dev["macro_f1"]
+    assert reporting.best_on_dev([multi, single]) == "single"
+    assert reporting.best_on_dev([multi, single], target="multi") == "multi"
+    with pytest.raises(ValueError, match=r"no multi-label run.*'single'"):
+        reporting.best_on_dev([single], target="multi")
+
+
+def test_per_class_f1_is_each_runs_test_report(runs: list[RunResult]) -> None:
+    table = reporting.per_class_f1(runs)
+    assert list(table.columns) == [r.name for r in runs] and list(table.index) == list(EKMAN_LABELS)
+    for r in runs:
+        assert table.loc["joy", r.name] == round(r.test["per_class"]["joy"]["f1"], 3)
+
+
+# ------------------------------------------------------------------------------------------ cost
+@dataclass(kw_only=True)
+class Trained(RunResult):
+    """A run that knows its best epoch, as ``TrainResult`` does."""
+
+    best_epoch: int
+
+
+def test_cost_table() -> None:
+    rnn = make_run("rnn", history=True, seed=8)
+    trained = Trained(**{**rnn.__dict__, "name": "trained"}, best_epoch=2)
+    tfidf = make_run("tfidf", seed=9)
+    multi = make_run("multi", "multi", history=True, seed=10)
+    table = reporting.cost_table({"t": trained, "f": tfidf, "m": multi})
+    assert list(table.index) == ["trained", "tfidf", "multi"]
+    assert table.loc["trained", "s_per_epoch"] == 4.0, "the median epoch, not the mean (a slow first epoch)"
+    assert (table.loc["trained", "epochs_run"], table.loc["trained", "best_epoch"]) == (3, 2)
+    assert table.loc["trained", "test_accuracy"] == round(rnn.test["accuracy"], 4)
+    assert table.loc["trained", "dev_macro_f1"] == round(rnn.dev["macro_f1"], 4)
+    assert table.loc["trained", "test_macro_f1"] == round(rnn.test["macro_f1"], 4)
+    assert np.isnan(table.loc["tfidf", "s_per_epoch"]) and table.loc["tfidf", "epochs_run"] == 0
+    assert pd.isna(table.loc["tfidf", "best_epoch"]) and pd.isna(table.loc["multi", "test_accuracy"])
+
+
+# ------------------------------------------------------------------------------------------ figures
+def png(path: Path) -> bool:
+    return path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_figures_writes_the_expected_files(tmp_path: Path) -> None:
+    rnn = make_run("rnn", history=True, seed=11)
+    multi = make_run("rnn_multi", "multi", history=True, seed=12)
+    peer = make_run("tfidf", seed=13)
+    written = reporting.figures([rnn, multi], tmp_path / "images", "03", peers=[peer])
+    names = ["03_rnn_curves.png", "03_rnn_confusion.png", "03_rnn_multi_curves.png", "03_per_class_f1.png"]
+    assert written == [tmp_path / "images" / n for n in names], "no confusion matrix for multi-label, none for peers"
+    assert all(png(p) for p in written)
+    assert sorted(p.name for p in (tmp_path / "images").iterdir()) == sorted(names)
+
+
+def test_figures_of_a_run_without_history(tmp_path: Path) -> None:
+    written = reporting.figures([make_run("tfidf", seed=14)], tmp_path, "02")
+    assert [p.name for p in written] == ["02_tfidf_confusion.png", "02_per_class_f1.png"]
+    assert all(png(p) for p in written)
+
+
+def test_show_puts_peers_first_and_draws_the_figures(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    peer = make_run("tfidf", seed=15)
+    runs = {"rnn": make_run("rnn", history=True, seed=16)}
+    table = reporting.show(runs, tmp_path, "03", peers=[peer], n_boot=20)
+    assert list(table.index) == ["tfidf", "rnn"]
+    assert "train_loss" in capsys.readouterr().out, "the run's history is shown"
+    assert {p.name for p in tmp_path.iterdir()} == {"03_rnn_curves.png", "03_rnn_confusion.png",
+                                                    "03_per_class_f1.png"}

@@ -176,7 +176,7 @@ def test_an_override_only_some_experiments_have_applies_only_to_them(sample: dic
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     ran: list[experiments.Experiment] = []
 
-    def record(exp: experiments.Experiment, splits: dict, runs_dir: Path, resume: bool) -> RunResult:
+    def record(exp: experiments.Experiment, splits: dict, runs_dir: Path, resume: bool, **kw: object) -> RunResult:
         ran.append(exp)
         return RunResult(name=exp.run_name, dev={}, test={}, test_probs=np.zeros((0, 7)), test_pred=np.zeros(0))
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,7 +35,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from .artifacts import load_result, save_run
+from .artifacts import load_result, save_run, write_json
 from .baseline import TfidfConfig, train_tfidf_baseline
 from .checkpoints import data_fingerprint, same_data
 from .config import check_profile, paths_for, portable_path
@@ -89,7 +90,8 @@ class Experiment:
 
     @property
     def run_name(self) -> str:
-        """``name``, then ``_multi`` for the multi-label target (replacing a ``_single`` ending) and
+        """``name``, then ``_multi`` for the multi-label target (replacing a ``_single`` ending; the single-label
+        target of a ``_multi`` experiment ends ``_single``) and
         ``_seed<n>`` for a seed other than 0. A transformer fine-tuning another model than MiniLM names it
         instead (``train.model_name="albert-base-v2"``: ``transformer_albert_base_v2_single``), so it never
         reuses or overwrites another model's run folder."""
@@ -98,6 +100,8 @@ class Experiment:
             name = name.replace("minilm", short, 1) if "minilm" in name else f"{name}_{short}"
         if self.target == "multi" and not name.endswith("_multi"):
             name = name.removesuffix("_single") + "_multi"
+        elif self.target == "single" and name.endswith("_multi"):
+            name = name.removesuffix("_multi") + "_single"
         return name + (f"_seed{self.seed}" if self.seed else "")
 
     def settings(self) -> dict[str, Any]:
@@ -316,7 +320,24 @@ def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: s
     else:
         result = _run_transformer(exp, data, run_dir, resume, on_epoch_end)
     result.name = run_name
+    record_settings(run_dir, exp)
     return result
+
+
+RUNTIME = ("train.num_threads", "train.device", "train.logging_steps")  # change no result
+
+
+def _jsonable(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings as JSON stores them, runtime fields left out."""
+    return json.loads(json.dumps({k: v for k, v in settings.items() if k not in RUNTIME}, default=str))
+
+
+def record_settings(run_dir: Path, exp: Experiment) -> None:
+    """Add the experiment's name and settings to the run's ``config.json`` (``finished`` compares them)."""
+    path = run_dir / "config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    config["experiment"] = {"name": exp.name, "settings": _jsonable(exp.settings())}
+    write_json(path, config)
 
 
 def run_experiments(names: Iterable[str], splits: dict[str, pd.DataFrame], profile: str = "quick",
@@ -350,13 +371,18 @@ def finished(name: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
              runs_dir: str | Path | None = None) -> RunResult | None:
     """The finished run of experiment ``name`` on these data (read from its run folder), or None.
 
-    The run's stored data fingerprint must match; a run written before runs stored one (the committed
-    TF-IDF runs) is accepted when its test ids are these splits' test ids in the same order."""
+    The run's settings (stored by ``run_experiment``) must be the experiment's, and its stored data fingerprint
+    must match these data. Runs written before runs stored them (the committed ones, whose settings
+    ``tests/test_experiments.py`` checks against the registry) are accepted when their test ids are these
+    splits' test ids in the same order."""
     exp = configure(name, profile)
     run_dir = Path(runs_dir or paths_for(profile).runs) / exp.run_name
     if not (run_dir / "metrics.json").exists():
         return None
     result = load_result(run_dir)
+    recorded = result.config.get("experiment", {}).get("settings")
+    if recorded is not None and recorded != _jsonable(exp.settings()):
+        return None
     data = experiment_splits(exp, splits) if not exp.augment else None
     stored = result.config.get("data")
     if stored is not None:

@@ -89,3 +89,31 @@ def training_curves(history: pd.DataFrame, metrics: Sequence[str] = ("train_loss
         ax.set_xlabel("epoch")
     fig.suptitle(title)
     return _save(fig, path)
+
+
+STUDY_PLOTS = ("optimization_history", "param_importances", "parallel_coordinate", "intermediate_values")
+
+
+def study_figures(study, images: str | Path, prefix: str) -> dict[str, Path]:
+    """Optuna's own matplotlib views of a study, saved as ``images/<prefix>_<view>.png``: optimisation history,
+    parameter importances (needs two finished trials), parallel coordinates and intermediate values (the
+    per-epoch dev scores, where pruned trials stop). Views a study cannot draw yet are skipped with a note."""
+    import warnings
+
+    import optuna
+    from optuna.visualization import matplotlib as ovm
+
+    written = {}
+    for view in STUDY_PLOTS:
+        with warnings.catch_warnings():  # optuna.visualization.matplotlib is marked experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            try:
+                ax = getattr(ovm, f"plot_{view}")(study)
+            except (ValueError, RuntimeError) as err:  # e.g. importances of a study with one finished trial
+                print(f"{study.study_name}: no {view} plot ({err})")
+                continue
+        fig = (ax.flat[0] if isinstance(ax, np.ndarray) else ax).figure
+        fig.set_size_inches(*((15, 6) if view == "parallel_coordinate" else (8, 4.5)))
+        written[view] = Path(images) / f"{prefix}_{view}.png"
+        _save(fig, written[view])
+    return written

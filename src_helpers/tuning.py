@@ -294,7 +294,9 @@ def run_study(family: str, splits: dict[str, pd.DataFrame], profile: str = "quic
 def trials_table(study: optuna.Study) -> pd.DataFrame:
     """One row per trial: number, state, dev macro-F1, the last epoch reported, duration and parameters."""
     table = study.trials_dataframe(attrs=("number", "state", "value", "duration", "params", "user_attrs"))
-    return table.rename(columns={"value": "dev_macro_f1"}).set_index("number")
+    table["duration"] = table["duration"].dt.total_seconds().round(1)
+    table.columns = [c.removeprefix("params_").removeprefix("user_attrs_") for c in table.columns]
+    return table.rename(columns={"value": "dev_macro_f1", "duration": "seconds"}).set_index("number")
 
 
 def best_params(study: optuna.Study, family: str, path: str | Path | None = None) -> dict[str, Any]:
@@ -313,11 +315,14 @@ def best_params(study: optuna.Study, family: str, path: str | Path | None = None
 
 def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
                  runs_dir: str | Path | None = None, resume: bool = True,
-                 overrides: Mapping[str, Any] | None = None) -> RunResult:
+                 overrides: Mapping[str, Any] | None = None, max_epochs: int | None = None) -> RunResult:
     """The best configuration trained on the **full** train split (no budget) with the experiment's own epochs
-    and early stopping on dev, then evaluated once on test: run folder ``tuned_<family>`` (``tuned_<family>_multi``
-    for ``overrides={"target": "multi"}``)."""
-    exp = configure(FAMILIES[family], profile, {**SPACES[family](FixedTrial(study.best_params)), **(overrides or {})})
+    (at most ``max_epochs``: a smoke run) and early stopping on dev, then evaluated once on test: run folder
+    ``tuned_<family>`` (``tuned_<family>_multi`` for ``overrides={"target": "multi"}``)."""
+    settings = SPACES[family](FixedTrial(study.best_params))
+    if max_epochs and family != "tfidf":
+        settings["train.epochs"] = min(max_epochs, settings.get("train.epochs", max_epochs))
+    exp = configure(FAMILIES[family], profile, {**settings, **(overrides or {})})
     runs_dir = Path(runs_dir) if runs_dir else paths_for(profile).ensure().runs
     name = f"tuned_{family}" + ("_multi" if exp.target == "multi" else "")
     return run_experiment(exp, splits, runs_dir, resume=resume, run_name=name)

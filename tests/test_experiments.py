@@ -205,6 +205,8 @@ def test_overview_lists_settings_side_by_side() -> None:
     ("bilstm2_bf16_exact", {"train.seed": 2}, "bilstm2_bf16_exact_seed2"),
     ("bigru_minilm", {"target": "multi", "train.seed": 1}, "bigru_minilm_multi_seed1"),
     ("tfidf_single", {"train.seed": 0}, "tfidf_single"),
+    ("tfidf_multi", {"target": "single"}, "tfidf_single"),  # never a single-label run in a _multi folder
+    ("transformer_minilm_multi", {"target": "single"}, "transformer_minilm_single"),
 ])
 def test_run_name(name: str, overrides: dict, run_name: str) -> None:
     assert configure(name, "quick", overrides).run_name == run_name
@@ -341,3 +343,13 @@ def test_finished_accepts_a_run_without_fingerprint_by_its_test_ids(sample: dict
     assert finished("tfidf_single", sample) is not None
     reordered = {**sample, "test": sample["test"].iloc[::-1]}
     assert finished("tfidf_single", reordered) is None
+
+
+def test_finished_only_for_the_same_settings(sample: dict, tmp_path: Path, one_c: None) -> None:
+    """A run of the experiment with other settings (here min_df) is not the experiment's finished run."""
+    run_experiments(["tfidf_single"], sample, "quick", {"train.min_df": 1})
+    recorded = json.loads((quick_runs_dir(tmp_path) / "tfidf_single" / "config.json").read_text())["experiment"]
+    assert recorded["name"] == "tfidf_single" and recorded["settings"]["train.min_df"] == 1
+    assert finished("tfidf_single", sample) is None
+    run_experiments(["tfidf_single"], sample, "quick")
+    assert finished("tfidf_single", sample) is not None

@@ -99,7 +99,9 @@ def figures(results: Sequence[RunResult], images: str | Path, prefix: str, peers
     images, written = Path(images), []
     for r in results:
         if len(r.history) and "epoch" in r.history:
-            best = f" (best epoch {r.best_epoch})" if hasattr(r, "best_epoch") else ""
+            stored = r.config.get("best_epoch") if isinstance(r.config, dict) else None  # a run read from its folder
+            epoch = getattr(r, "best_epoch", None) or stored
+            best = f" (best epoch {epoch})" if epoch else ""
             written.append(images / f"{prefix}_{r.name}_curves.png")
             plots.training_curves(r.history, CURVES, f"{r.name}{best}", written[-1])
         if r.target == "single":

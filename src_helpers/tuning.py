@@ -35,8 +35,9 @@ import json
 import logging
 import re
 import shutil
+import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ from typing import Any
 import optuna
 import pandas as pd
 from optuna.study import MaxTrialsCallback
-from optuna.trial import FixedTrial, TrialState
+from optuna.trial import FixedTrial, FrozenTrial, TrialState
 
 from .artifacts import write_json
 from .config import paths_for, portable_path
@@ -222,13 +223,24 @@ def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int | Non
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
-                                          grace_period=grace_period or 2 * heartbeat_interval,
-                                          **_retry_stale_trials(max_retry))
-    except Exception as err:  # SQLAlchemy's errors for bad URLs, missing drivers, refused connections
-        raise StorageError(f"cannot open the study storage {_hide_password(url)!r}: "
-                           f"{type(err).__name__}: {str(err).splitlines()[0]}") from err
+    for attempt in range(3):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
+                                              grace_period=grace_period or 2 * heartbeat_interval,
+                                              **_retry_stale_trials(max_retry))
+        except Exception as err:  # SQLAlchemy's errors for bad URLs, missing drivers, refused connections
+            if attempt < 2 and _creation_race(err):
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            raise StorageError(f"cannot open the study storage {_hide_password(url)!r}: "
+                               f"{type(err).__name__}: {str(err).splitlines()[0]}") from err
+    raise AssertionError("unreachable")
+
+
+def _creation_race(err: Exception) -> bool:
+    """Workers that open a new storage at the same instant race to create its tables and version rows (Optuna
+    does not lock that): the losers see "already exists" or a unique-key error; opening again finds them."""
+    return type(err).__name__ == "IntegrityError" or "already exists" in str(err)
 
 
 def load_study(study_name: str, storage: str, seed: int = 0, worker: int = 0, **storage_kwargs) -> optuna.Study:
@@ -273,9 +285,10 @@ def objective(family: str, splits: dict[str, pd.DataFrame], profile: str, budget
 
 def run_study(family: str, splits: dict[str, pd.DataFrame], profile: str = "quick", budget: Budget | None = None,
               study_name: str | None = None, storage: str | None = None, seed: int = 0, worker: int = 0,
+              callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
               **storage_kwargs) -> optuna.Study:
     """Run (or continue) the study of ``family`` until it holds ``budget.n_trials`` finished trials or this
-    call's ``budget.timeout`` runs out; returns the study."""
+    call's ``budget.timeout`` runs out; returns the study. ``callbacks`` see each trial this call finishes."""
     budget = budget or Budget()
     study_name = study_name or f"{profile}_{check_family(family)}"
     check_family(family)
@@ -285,7 +298,8 @@ def run_study(family: str, splits: dict[str, pd.DataFrame], profile: str = "quic
     done = len(study.get_trials(deepcopy=False, states=FINISHED))
     if done < budget.n_trials:
         study.optimize(objective(family, splits, profile, budget, trials_dir), timeout=budget.timeout,
-                       callbacks=[MaxTrialsCallback(budget.n_trials, states=FINISHED)], gc_after_trial=True)
+                       callbacks=[MaxTrialsCallback(budget.n_trials, states=FINISHED), *callbacks],
+                       gc_after_trial=True)
     if trials_dir.is_dir() and not any(trials_dir.iterdir()):
         trials_dir.rmdir()
     return study
@@ -363,11 +377,13 @@ def main(argv: list[str] | None = None) -> int:
     splits = load_for_profile(a.profile, a.data_dir)
     budget = Budget(a.n_trials, a.timeout, a.train_rows, a.epochs)
     name = a.study or f"{a.profile}_{family}"
+    ran: list[int] = []  # the trials this worker finished (the others' are in the study too)
     study = run_study(family, splits, a.profile, budget, name, a.storage, a.seed, a.worker,
+                      callbacks=[lambda _, trial: ran.append(trial.number)],
                       heartbeat_interval=a.heartbeat, grace_period=a.grace)
     summary = best_params(study, family, paths_for(a.profile).ensure().studies / f"{name}.best.json")
-    print(json.dumps({k: summary[k] for k in ("study", "trial", "dev_macro_f1", "finished_trials", "params")},
-                     indent=2, default=str))
+    keys = ("study", "trial", "dev_macro_f1", "finished_trials", "params")
+    print(json.dumps({"worker": a.worker, "ran": ran} | {k: summary[k] for k in keys}, indent=2, default=str))
     if a.retrain:
         result = retrain_best(study, family, splits, a.profile)
         print(f"{result.name}: dev macro-F1 {result.dev['macro_f1']:.4f}, test macro-F1 "

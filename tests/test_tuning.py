@@ -1,0 +1,179 @@
+"""Optuna studies (``src_helpers/tuning.py``) in one process on the bundled sample: every search space against its
+experiment, a tiny study per family end to end (study file, best parameters as JSON, ``retrain_best``), a study
+that continues where it stopped, pruning, and bad input (unknown family, unreachable storage, a search-space
+typo). The worker processes (kill -9, two workers, PostgreSQL) are in ``test_tuning_workers.py``."""
+
+from __future__ import annotations
+
+import json
+import socket
+import warnings
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+
+from src_helpers import tuning
+from src_helpers.artifacts import load_run
+from src_helpers.config import paths_for
+from src_helpers.data import load_for_profile
+from src_helpers.experiments import configure
+from src_helpers.tuning import FAMILIES, Budget, StorageError
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@pytest.fixture
+def splits() -> dict[str, pd.DataFrame]:
+    return load_for_profile("quick")  # the bundled sample (conftest unsets $GOEMOTIONS_DIR)
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def sampled_trials(n: int, seed: int = 0) -> list[optuna.Trial]:
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    return [study.ask() for _ in range(n)]
+
+
+# ------------------------------------------------------------------------------------------ search spaces
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_every_space_gives_settings_the_experiment_accepts(family: str) -> None:
+    for trial in sampled_trials(40):  # random draws reach every branch (LoRA on/off, each embedding init...)
+        exp = tuning.trial_experiment(family, trial, "quick", Budget(train_rows=100, epochs=1))
+        assert exp.name == FAMILIES[family] and exp.train_rows == 100
+        if family != "tfidf":
+            assert exp.train.epochs == 1, "the budget caps every trial's epochs"
+        again = tuning.trial_experiment(family, trial.params, "quick", Budget(train_rows=100, epochs=1))
+        assert again == exp, "a finished trial's params rebuild the same experiment"
+
+
+def test_budget_caps_epochs_and_keeps_a_smaller_suggestion() -> None:
+    trial = sampled_trials(1)[0]
+    tuning.transformer_space(trial)
+    params = trial.params | {"epochs": 3}
+    assert tuning.trial_experiment("transformer", params, "quick", Budget(epochs=2)).train.epochs == 2
+    assert tuning.trial_experiment("transformer", params, "quick", Budget(epochs=5)).train.epochs == 3
+    assert tuning.trial_experiment("transformer", params, "quick").train.epochs == 3, "no budget: the suggestion"
+
+
+# ------------------------------------------------------------------------------------------ end to end
+@pytest.mark.slow
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_tiny_study_per_family_end_to_end(family: str, splits: dict[str, pd.DataFrame]) -> None:
+    studies, runs = paths_for("quick").studies, paths_for("quick").runs
+    study = tuning.run_study(family, splits, "quick", Budget(n_trials=2, train_rows=200, epochs=1))
+
+    assert (studies / f"quick_{family}.db").is_file(), "the default storage: one SQLite file per study"
+    assert not (studies / f"quick_{family}_trials").exists(), "trial folders are removed after each trial"
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+    for t in trials:
+        assert 0.0 <= t.value <= 1.0
+        if family == "tfidf":
+            assert t.intermediate_values == {}
+        else:
+            assert list(t.intermediate_values) == [1], "one epoch: dev macro-F1 reported at epoch 1"
+            assert t.user_attrs["epochs_run"] == 1 and t.value == t.intermediate_values[1]
+
+    path = studies / f"quick_{family}.best.json"
+    best = tuning.best_params(study, family, path)
+    saved = json.loads(path.read_text())
+    assert saved["trial"] == study.best_trial.number and saved["dev_macro_f1"] == max(t.value for t in trials)
+    assert saved["params"] == best["params"] == study.best_params and saved["finished_trials"] == 2
+    tuned = configure(FAMILIES[family], "quick", saved["overrides"])  # the JSON's overrides as configure takes them
+    assert tuned == tuning.trial_experiment(family, study.best_params, "quick")
+
+    result = tuning.retrain_best(study, family, splits, "quick", max_epochs=1)
+    assert result.name == f"tuned_{family}" and Path(result.run_dir) == runs / f"tuned_{family}"
+    run = load_run(runs / f"tuned_{family}")
+    assert run.predictions is not None and run.dev_predictions is not None
+    assert list(run.predictions["id"]) == list(splits["test"]["comment_id"]), "evaluated on test, every row"
+    assert list(run.dev_predictions["id"]) == list(splits["dev"]["comment_id"])
+    assert result.test["macro_f1"] == pytest.approx(run.metrics["test"]["macro_f1"])
+    settings = run.config["experiment"]["settings"]
+    assert settings["train_rows"] is None, "retrained on the full train split, not the study's subset"
+    for key, value in saved["overrides"].items():
+        if key != "train.epochs":  # max_epochs=1 caps it in this smoke run
+            assert settings[key] == value, f"the run folder trained the best trial's {key}"
+
+
+@pytest.mark.slow
+def test_a_study_continues_and_counts_finished_trials(splits: dict[str, pd.DataFrame], tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "resume.db")
+    first = tuning.run_study("tfidf", splits, budget=Budget(n_trials=1, train_rows=120), study_name="s", storage=url)
+    assert [t.number for t in first.trials] == [0]
+    kept = first.trials[0]
+    again = tuning.run_study("tfidf", splits, budget=Budget(n_trials=2, train_rows=120), study_name="s", storage=url)
+    assert [t.number for t in again.trials] == [0, 1], "the second call adds one trial to reach 2"
+    assert (again.trials[0].params, again.trials[0].value) == (kept.params, kept.value)
+    done = tuning.run_study("tfidf", splits, budget=Budget(n_trials=2, train_rows=120), study_name="s", storage=url)
+    assert len(done.trials) == 2, "a study at its budget runs no trial"
+
+
+# ------------------------------------------------------------------------------------------ pruning
+GOOD = dict(arch="gru", hidden_dim=128, num_layers=1, pooling="meanmax", max_length=48, embeddings="minilm_frozen",
+            loss="plain", learning_rate=5e-3, batch_size=32, warmup_ratio=0.0, dropout=0.1)
+
+
+@pytest.mark.slow
+def test_pruning_stops_a_trial_that_is_clearly_worse(splits: dict[str, pd.DataFrame], tmp_path: Path) -> None:
+    url, epochs = sqlite_url(tmp_path / "prune.db"), 3
+    study = tuning.load_study("prune", url)
+    for _ in range(5):  # the median pruner's n_startup_trials
+        study.enqueue_trial(GOOD)
+    with warnings.catch_warnings():  # 1e-7 is outside the space's range on purpose: the model barely moves
+        warnings.simplefilter("ignore")
+        study.enqueue_trial(GOOD | {"learning_rate": 1e-7})
+    study = tuning.run_study("rnn", splits, budget=Budget(n_trials=6, epochs=epochs), study_name="prune", storage=url)
+
+    good, bad = study.trials[:5], study.trials[5]
+    assert [t.state for t in good] == [TrialState.COMPLETE] * 5
+    assert all(len(t.intermediate_values) == epochs for t in good)
+    assert bad.params["learning_rate"] == 1e-7
+    assert bad.intermediate_values[1] < min(t.intermediate_values[1] for t in good), "clearly worse at epoch 1"
+    assert bad.state == TrialState.PRUNED
+    assert len(bad.intermediate_values) < epochs, "stopped before its last epoch"
+    table = tuning.trials_table(study)
+    assert table.loc[5, "state"] == "PRUNED" and list(table.loc[:4, "state"]) == ["COMPLETE"] * 5
+
+
+# ------------------------------------------------------------------------------------------ bad input
+def test_unknown_family_is_named(splits: dict[str, pd.DataFrame], tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"unknown family 'cnn'; families: tfidf, rnn"):
+        tuning.run_study("cnn", splits, storage=sqlite_url(tmp_path / "x.db"))
+    with pytest.raises(ValueError, match=r"unknown family 'cnn'"):
+        tuning.trial_experiment("cnn", {})
+    with pytest.raises(ValueError, match=r"unknown family 'cnn'"):
+        tuning.main(["--family", "cnn", "--storage", sqlite_url(tmp_path / "x.db")])
+    assert not (tmp_path / "x.db").exists(), "nothing is created for an unknown family"
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # free now, and nothing listens there once closed
+
+
+@pytest.mark.parametrize("url", [f"postgresql+psycopg://tuner:s3cret@127.0.0.1:{closed_port()}/studies",
+                                 "nosuchdb://tuner:s3cret@127.0.0.1/studies"], ids=["closed-port", "bad-scheme"])
+def test_unreachable_storage_is_named_with_its_password_hidden(url: str, splits: dict[str, pd.DataFrame]) -> None:
+    shown = url.replace(":s3cret@", ":***@")
+    with pytest.raises(StorageError, match="cannot open the study storage") as err:
+        tuning.open_storage(url)
+    assert repr(shown) in str(err.value) and "s3cret" not in str(err.value)
+    with pytest.raises(StorageError) as err:
+        tuning.run_study("rnn", splits, budget=Budget(n_trials=1, epochs=1), storage=url)
+    assert repr(shown) in str(err.value) and "s3cret" not in str(err.value)
+
+
+def test_search_space_typo_is_named(monkeypatch: pytest.MonkeyPatch, splits: dict[str, pd.DataFrame],
+                                    tmp_path: Path) -> None:
+    monkeypatch.setitem(tuning.SPACES, "rnn", lambda trial: {"model.hiden_dim": 64})
+    with pytest.raises(ValueError, match=r"no setting 'model.hiden_dim' \(did you mean 'model.hidden_dim'\?\)"):
+        tuning.trial_experiment("rnn", {})
+    with pytest.raises(ValueError, match=r"'model.hiden_dim'"):
+        tuning.run_study("rnn", splits, budget=Budget(n_trials=1, epochs=1), storage=sqlite_url(tmp_path / "t.db"))

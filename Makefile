@@ -4,11 +4,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # pyproject.toml declares version ranges; the exact versions of the tested install live in the constraints file.
-# EXTRAS: "augment" is TextAttack (its dependency flair holds transformers at 4.x).
+# EXTRAS: "augment" is TextAttack (its dependency flair holds transformers at 4.x); "studies" is the PostgreSQL
+# driver for Optuna studies shared by workers on many machines (tests/test_tuning_workers.py uses it).
 CONSTRAINTS ?= constraints.txt
-EXTRAS ?= dev,augment
+EXTRAS ?= dev,augment,studies
 # a second environment for CI: the transformers-5 stack, without TextAttack
 VENV_TF5 ?= .venv-tf5
+EXTRAS_TF5 ?= dev,studies
 PY_TF5 := $(VENV_TF5)/bin/python
 STAMP_TF5 := $(VENV_TF5)/.installed
 CONSTRAINTS_TF5 ?= constraints-tf5.txt
@@ -32,7 +34,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 $(STAMP_TF5): pyproject.toml $(CONSTRAINTS_TF5)
 	$(PYTHON) -m venv $(VENV_TF5)
 	$(PY_TF5) -m pip install -q --upgrade pip
-	$(PY_TF5) -m pip install -q -c $(CONSTRAINTS_TF5) -e '.[dev]'
+	$(PY_TF5) -m pip install -q -c $(CONSTRAINTS_TF5) -e '.[$(EXTRAS_TF5)]'
 	touch $(STAMP_TF5)
 
 wordnet:  ## WordNet 3.0 for offline TextAttack augmentation (Debian/Ubuntu; elsewhere nltk.download works online)
@@ -61,7 +63,7 @@ lock-tf5:  ## resolve the newest transformers-5 stack afresh (same torch as $(CO
 	$(PYTHON) -m venv $(VENV_TF5)
 	$(PY_TF5) -m pip install -q --upgrade pip
 	{ grep '^torch==' $(CONSTRAINTS); echo 'transformers>=5'; } > $(VENV_TF5)/seed.txt
-	$(PY_TF5) -m pip install -q -c $(VENV_TF5)/seed.txt -e '.[dev]'
+	$(PY_TF5) -m pip install -q -c $(VENV_TF5)/seed.txt -e '.[$(EXTRAS_TF5)]'
 	{ sed -n '/^#/p' $(CONSTRAINTS_TF5); $(PY_TF5) $(FREEZE); } > $(CONSTRAINTS_TF5).new
 	mv $(CONSTRAINTS_TF5).new $(CONSTRAINTS_TF5)
 	touch $(STAMP_TF5)

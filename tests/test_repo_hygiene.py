@@ -125,7 +125,17 @@ def test_make_ci_and_conda_install_with_the_constraints() -> None:
     ci = (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "make test\n" in ci and "make test-tf5" in ci
     conda = (REPO_ROOT / "environment.yml").read_text(encoding="utf-8")
-    assert "-c constraints.txt" in conda and '-e ".[dev,augment]"' in conda
+    assert "-c constraints.txt" in conda and '-e ".[dev,augment,studies]"' in conda
+
+
+def test_both_stacks_install_and_pin_the_postgresql_driver() -> None:
+    """The 'studies' extra (psycopg) is what tests/test_tuning_workers.py's PostgreSQL test needs."""
+    assert {requirement_name(r) for r in project()["optional-dependencies"]["studies"]} == {"psycopg"}
+    makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "EXTRAS ?= dev,augment,studies" in makefile and "EXTRAS_TF5 ?= dev,studies" in makefile
+    for name in ("constraints.txt", "constraints-tf5.txt"):
+        pins = constraints(name)
+        assert pins["psycopg"] == pins["psycopg-binary"], f"{name}: psycopg and its binary build go together"
 
 
 def test_finetune_records_its_best_checkpoint_relative_to_the_run_folder(tmp_path: Path) -> None:

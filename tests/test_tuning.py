@@ -158,6 +158,7 @@ def closed_port() -> int:
         return s.getsockname()[1]  # free now, and nothing listens there once closed
 
 
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")  # heartbeats: "experimental"
 @pytest.mark.parametrize("url", [f"postgresql+psycopg://tuner:s3cret@127.0.0.1:{closed_port()}/studies",
                                  "nosuchdb://tuner:s3cret@127.0.0.1/studies"], ids=["closed-port", "bad-scheme"])
 def test_unreachable_storage_is_named_with_its_password_hidden(url: str, splits: dict[str, pd.DataFrame]) -> None:

@@ -159,8 +159,8 @@ def check_family(family: str) -> str:
 @dataclass(frozen=True)
 class Budget:
     """What a study may spend: ``n_trials`` finished trials in all (all workers), ``timeout`` seconds per
-    worker call, a stratified ``train_rows`` subset and at most ``epochs`` epochs per trial (None: the
-    experiment's own)."""
+    worker call, a stratified ``train_rows`` subset and ``epochs`` epochs per trial (None: the experiment's
+    own; a space that tunes epochs, the transformer's, keeps a smaller suggestion)."""
 
     n_trials: int = 20
     timeout: float | None = None
@@ -168,8 +168,7 @@ class Budget:
     epochs: int | None = None
 
     def overrides(self, family: str, suggested: Mapping[str, Any]) -> dict[str, Any]:
-        """The budget as overrides of a trial's ``suggested`` ones: the subset, and epochs capped at ``epochs``
-        (a space that tunes epochs keeps smaller values)."""
+        """The budget as overrides of a trial's ``suggested`` ones: the subset and the epochs."""
         out: dict[str, Any] = {"train_rows": self.train_rows} if self.train_rows else {}
         if self.epochs and family != "tfidf":
             out["train.epochs"] = min(self.epochs, suggested.get("train.epochs", self.epochs))
@@ -222,7 +221,10 @@ def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int | Non
         return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StorageError(f"cannot open the study storage {url!r}: {err}") from err
     for attempt in range(3):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
@@ -283,6 +285,14 @@ def objective(family: str, splits: dict[str, pd.DataFrame], profile: str, budget
     return run
 
 
+def remove_dead_trial_folders(study: optuna.Study, trials_dir: Path) -> None:
+    """Delete the folders of trials no worker runs any more (a killed worker leaves its trial's checkpoints)."""
+    running = {f"trial_{t.number:04d}" for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+    for folder in trials_dir.glob("trial_*") if trials_dir.is_dir() else ():
+        if folder.name not in running:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def run_study(family: str, splits: dict[str, pd.DataFrame], profile: str = "quick", budget: Budget | None = None,
               study_name: str | None = None, storage: str | None = None, seed: int = 0, worker: int = 0,
               callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
@@ -295,6 +305,7 @@ def run_study(family: str, splits: dict[str, pd.DataFrame], profile: str = "quic
     storage = storage or default_storage(study_name, profile)
     study = load_study(study_name, storage, seed, worker, **storage_kwargs)
     trials_dir = paths_for(profile).ensure().studies / f"{study_name}_trials"
+    remove_dead_trial_folders(study, trials_dir)
     done = len(study.get_trials(deepcopy=False, states=FINISHED))
     if done < budget.n_trials:
         study.optimize(objective(family, splits, profile, budget, trials_dir), timeout=budget.timeout,
@@ -345,7 +356,7 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
 # ------------------------------------------------------------------------------------------ CLI
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="An Optuna worker: tune one model family on dev macro-F1.")
-    p.add_argument("--family", required=True, help=f"one of: {', '.join(FAMILIES)}")
+    p.add_argument("--family", required=True, choices=tuple(FAMILIES))
     p.add_argument("--profile", choices=("quick", "full"), default="quick")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--study", default=None, help="study name (default: <profile>_<family>)")

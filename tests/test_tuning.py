@@ -142,13 +142,16 @@ def test_pruning_stops_a_trial_that_is_clearly_worse(splits: dict[str, pd.DataFr
 
 
 # ------------------------------------------------------------------------------------------ bad input
-def test_unknown_family_is_named(splits: dict[str, pd.DataFrame], tmp_path: Path) -> None:
+def test_unknown_family_is_named(splits: dict[str, pd.DataFrame], tmp_path: Path,
+                                 capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(ValueError, match=r"unknown family 'cnn'; families: tfidf, rnn"):
         tuning.run_study("cnn", splits, storage=sqlite_url(tmp_path / "x.db"))
     with pytest.raises(ValueError, match=r"unknown family 'cnn'"):
         tuning.trial_experiment("cnn", {})
-    with pytest.raises(ValueError, match=r"unknown family 'cnn'"):
+    with pytest.raises(SystemExit) as exit_info:  # argparse: usage and the choices on stderr, exit status 2
         tuning.main(["--family", "cnn", "--storage", sqlite_url(tmp_path / "x.db")])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'cnn'" in capsys.readouterr().err
     assert not (tmp_path / "x.db").exists(), "nothing is created for an unknown family"
 
 

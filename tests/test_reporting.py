@@ -202,3 +202,17 @@ def test_show_puts_peers_first_and_draws_the_figures(tmp_path: Path, capsys: pyt
     assert "train_loss" in capsys.readouterr().out, "the run's history is shown"
     assert {p.name for p in tmp_path.iterdir()} == {"03_rnn_curves.png", "03_rnn_confusion.png",
                                                     "03_per_class_f1.png"}
+
+
+def test_results_table_intervals_are_those_of_metrics_bootstrap_ci(runs: list[RunResult]) -> None:
+    """The table scores its resamples vectorised; the intervals must be bootstrap_ci's (same draws, same metrics)."""
+    from src_helpers.metrics import bootstrap_ci, macro_f1
+
+    table = reporting.results_table(runs, n_boot=300, seed=3)
+    for r in runs:
+        metrics = None if r.target == "single" else {"macro_f1": macro_f1}
+        ci = bootstrap_ci(r.y_test, r.test_pred, metrics, n_boot=300, seed=3)
+        columns = {"accuracy": "acc_95ci", "macro_f1": "mf1_95ci"}
+        for metric, bounds in ci.items():
+            low, high = interval(table.loc[r.name, columns[metric]])
+            assert (low, high) == pytest.approx((bounds["low"], bounds["high"]), abs=5e-5), (r.name, metric)

@@ -40,6 +40,17 @@ def test_source_notebook_is_clean_and_parametrised(path: Path) -> None:
     assert 'profile = "quick"' in tagged[0].source and "data_dir = None" in tagged[0].source
 
 
+MAX_CODE_LINES = 60  # logic lives in src_helpers; a notebook sets parameters, calls helpers and shows results
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_thin(path: Path) -> None:
+    """At most MAX_CODE_LINES non-blank, non-comment code lines besides the shared Colab set-up cell."""
+    cells = code_cells(path)[1:]
+    lines = [line for c in cells for line in c.source.splitlines() if line.strip() and not line.strip().startswith("#")]
+    assert len(lines) <= MAX_CODE_LINES, f"{path.name}: {len(lines)} code lines; move logic into src_helpers"
+
+
 def test_colab_setup_cell_is_the_same_everywhere_and_keeps_colabs_torch() -> None:
     first = {p.name: code_cells(p)[0].source for p in NOTEBOOKS}
     assert len(set(first.values())) == 1, "the Colab set-up cell (first code cell) differs between notebooks"

@@ -22,7 +22,8 @@ has no heartbeats, so a killed worker's trial stays RUNNING there. SQLite takes 
 machine (writes are serialised; each waits up to 60 s for the lock); beyond that use PostgreSQL.
 
 A study's trial budget counts finished trials (COMPLETE or PRUNED) across all workers and restarts
-(``MaxTrialsCallback``), so ``n_trials`` is the size of the study, not of one call.
+(``MaxTrialsCallback``), so ``n_trials`` is the size of the study, not of one call. A new study's first trial
+is the family's untuned configuration (``UNTUNED``), so the gain of tuning is measured under the study's budget.
 
 CLI (a worker): ``python -m src_helpers.tuning --family rnn --profile full --n-trials 20 --train-rows 8000
 --epochs 4 [--storage URL] [--worker 1]``; ``--retrain`` trains the best configuration on the full train split.
@@ -143,6 +144,22 @@ def transformer_space(trial: optuna.Trial) -> dict[str, Any]:
                 "train.lora_alpha": trial.suggest_categorical("lora_alpha", [8, 16, 32, 64])}
     return out
 
+
+# The untuned experiments as points of each space: a study's first trial, so it shows what tuning gains under
+# the same budget (subset and epochs) as every other trial.
+_UNTUNED_TRAINING = {"loss": "plain", "learning_rate": 2e-3, "batch_size": 64, "warmup_ratio": 0.05}
+UNTUNED: dict[str, dict[str, Any]] = {
+    "tfidf": {"C": 2.0, "word_ngram_max": 2, "char_ngram_min": 2, "char_ngram_span": 3, "min_df": 2,
+              "class_weight": None},
+    "rnn": {"arch": "gru", "hidden_dim": 256, "num_layers": 1, "pooling": "meanmax", "max_length": 64,
+            "embeddings": "minilm_frozen", "dropout": 0.3, **_UNTUNED_TRAINING},
+    "xlstm": {"input_dim": 128, "num_layers": 2, "bidirectional": False, "pooling": "meanmax", "dropout": 0.2,
+              **_UNTUNED_TRAINING},
+    "rwkv": {"input_dim": 128, "num_layers": 2, "bidirectional": False, "pooling": "meanmax", "dropout": 0.2,
+             **_UNTUNED_TRAINING},
+    "transformer": {"lora": False, "learning_rate": 1e-4, "epochs": 2, "warmup_ratio": 0.06, "weight_decay": 0.01,
+                    "batch_size": 32, "class_weights": False, "freeze_embeddings": True},
+}
 
 Space = Callable[[optuna.Trial], dict[str, Any]]
 SPACES: dict[str, Space] = {"tfidf": tfidf_space, "rnn": rnn_space, "xlstm": causal_space, "rwkv": causal_space,
@@ -306,6 +323,8 @@ def run_study(family: str, splits: dict[str, pd.DataFrame], profile: str = "quic
     study = load_study(study_name, storage, seed, worker, **storage_kwargs)
     trials_dir = paths_for(profile).ensure().studies / f"{study_name}_trials"
     remove_dead_trial_folders(study, trials_dir)
+    if not study.get_trials(deepcopy=False):
+        study.enqueue_trial(UNTUNED[family], user_attrs={"untuned": True}, skip_if_exists=True)
     done = len(study.get_trials(deepcopy=False, states=FINISHED))
     if done < budget.n_trials:
         study.optimize(objective(family, splits, profile, budget, trials_dir), timeout=budget.timeout,

@@ -181,3 +181,20 @@ def test_search_space_typo_is_named(monkeypatch: pytest.MonkeyPatch, splits: dic
         tuning.trial_experiment("rnn", {})
     with pytest.raises(ValueError, match=r"'model.hiden_dim'"):
         tuning.run_study("rnn", splits, budget=Budget(n_trials=1, epochs=1), storage=sqlite_url(tmp_path / "t.db"))
+
+
+@pytest.mark.parametrize("family", list(tuning.FAMILIES))
+def test_untuned_point_is_the_registered_experiment(family: str) -> None:
+    """A study's first trial is the untuned experiment itself (TF-IDF: the C its grid chose on dev, 2.0)."""
+    tuned = tuning.trial_experiment(family, tuning.UNTUNED[family], "full").settings()
+    registered = configure(tuning.FAMILIES[family], "full").settings()
+    if family == "tfidf":
+        assert tuned.pop("train.Cs") == (2.0,) and 2.0 in registered.pop("train.Cs")
+    assert tuned == registered
+
+
+def test_a_new_study_starts_with_the_untuned_configuration(splits: dict[str, pd.DataFrame], tmp_path: Path) -> None:
+    study = tuning.run_study("tfidf", splits, budget=tuning.Budget(n_trials=2), storage=sqlite_url(tmp_path / "s.db"))
+    first = study.trials[0]
+    assert first.params == tuning.UNTUNED["tfidf"] and first.user_attrs["untuned"] is True
+    assert not study.trials[1].user_attrs.get("untuned")

@@ -3,14 +3,16 @@
 Layout of ``<runs>/<name>/``: ``config.json``, ``metrics.json`` (``{"dev": ..., "test": ...}``),
 ``history.csv`` (one row per epoch, optional), ``test_predictions.csv.gz`` (ids, truth, prediction and
 one probability column per class) and ``dev_predictions.csv.gz`` (the same for dev; runs written before it
-existed have none). Checkpoints live in ``<name>/checkpoints/`` and are git-ignored.
+existed have none), and ``evaluations/<name>.json``: reports of the model on other data (``save_evaluation``, e.g.
+the cross-domain scores of ``cross_domain``). The classes are the label set's that ``config.json`` names
+(``"labels": "dair"``), Ekman's when it names none. Checkpoints live in ``<name>/checkpoints/`` and are git-ignored.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,7 @@ import pandas as pd
 
 from .ekman import EKMAN_LABELS
 from .evaluation import RunResult
+from .labels import LabelSet, label_set
 
 
 def _json_default(o: object) -> object:
@@ -44,10 +47,16 @@ class Run:
     history: pd.DataFrame | None
     predictions: pd.DataFrame | None
     dev_predictions: pd.DataFrame | None = None  # None for runs written before dev predictions were stored
+    evaluations: dict[str, dict] = field(default_factory=dict)  # evaluations/<name>.json by name
 
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def labels(self) -> LabelSet:
+        """The label set the run predicts (``config.json``'s ``labels``; Ekman's when it names none)."""
+        return label_set(self.config.get("labels"))
 
     def table(self, split: str = "test") -> pd.DataFrame:
         """The stored predictions of ``split`` ("test" or "dev"); ``FileNotFoundError`` when the run has none."""
@@ -56,16 +65,23 @@ class Run:
             raise FileNotFoundError(f"{self.path}: no {split}_predictions.csv.gz")
         return table
 
-    def probs(self, names: Sequence[str] = EKMAN_LABELS, split: str = "test") -> np.ndarray:
-        return self.table(split)[[f"prob_{n}" for n in names]].to_numpy()
+    def probs(self, names: Sequence[str] | None = None, split: str = "test") -> np.ndarray:
+        """The stored probabilities of ``split``, one column per class of ``names`` (the run's classes)."""
+        table = self.table(split)
+        columns = [f"prob_{n}" for n in (self.labels.classes if names is None else names)]
+        missing = [c for c in columns if c not in table]
+        if missing:
+            raise KeyError(f"{self.path}: {split}_predictions.csv.gz has no {missing} (its columns: "
+                           f"{list(table.columns)})")
+        return table[columns].to_numpy()
 
-    def pred(self, split: str = "test", names: Sequence[str] = EKMAN_LABELS, column: str = "y_pred") -> np.ndarray:
+    def pred(self, split: str = "test", names: Sequence[str] | None = None, column: str = "y_pred") -> np.ndarray:
         """Stored predictions (``column="y_true"``: the truth): class ids (single-label) or multi-hot rows
-        (multi-label, ``"0 5"`` in the file)."""
+        (multi-label, ``"0 5"`` in the file) over ``names`` (the run's classes)."""
         values = self.table(split)[column]
         if self.config.get("target") != "multi":
             return values.to_numpy().astype(int)
-        out = np.zeros((len(values), len(names)), dtype=int)
+        out = np.zeros((len(values), len(self.labels.classes if names is None else names)), dtype=int)
         for r, s in enumerate(values.astype(str)):
             out[r, [int(x) for x in s.split()]] = 1
         return out
@@ -75,14 +91,15 @@ class Run:
         ``extra["test_ids"]`` holds the test ids in stored order."""
         has_dev = self.dev_predictions is not None
         return RunResult(name=self.name, run_dir=self.path, config=self.config,
-                         target=self.config.get("target", "single"), dev=self.metrics["dev"],
+                         target=self.config.get("target", "single"), labels=self.labels, dev=self.metrics["dev"],
                          test=self.metrics["test"], threshold=self.metrics["dev"].get("threshold"),
                          dev_probs=self.probs(split="dev") if has_dev else None,
                          dev_pred=self.pred("dev") if has_dev else None,
                          y_dev=self.pred("dev", column="y_true") if has_dev else None,
                          test_probs=self.probs(), test_pred=self.pred(), y_test=self.pred(column="y_true"),
                          history=self.history if self.history is not None else pd.DataFrame(),
-                         extra={"test_ids": self.predictions["id"].astype(str).tolist()})
+                         extra={"test_ids": self.predictions["id"].astype(str).tolist(),
+                                "evaluations": self.evaluations})
 
 
 def save_predictions(path: Path, probs: np.ndarray, ids: Sequence[str] | None = None,
@@ -133,9 +150,29 @@ def load_run(run_dir: str | Path) -> Run:
         p = run_dir / name
         return pd.read_csv(p, keep_default_na=False) if p.exists() else None
 
+    evaluations = {p.stem: json.loads(p.read_text(encoding="utf-8"))
+                   for p in sorted((run_dir / EVALUATIONS).glob("*.json"))}
     return Run(run_dir, json.loads((run_dir / "config.json").read_text()),
                json.loads((run_dir / "metrics.json").read_text()),
-               maybe_csv("history.csv"), maybe_csv("test_predictions.csv.gz"), maybe_csv("dev_predictions.csv.gz"))
+               maybe_csv("history.csv"), maybe_csv("test_predictions.csv.gz"), maybe_csv("dev_predictions.csv.gz"),
+               evaluations)
+
+
+EVALUATIONS = "evaluations"
+
+
+def save_evaluation(run_dir: str | Path, name: str, report: dict) -> Path:
+    """Store a report of the run's model on other data (e.g. ``cross_domain.ekman_model_on_dair``) as
+    ``<run_dir>/evaluations/<name>.json`` (replacing one of that name); ``load_run(...).evaluations[name]`` reads it."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "metrics.json").exists():
+        raise FileNotFoundError(f"{run_dir}: not a run folder (no metrics.json) to store evaluation {name!r} in")
+    if not name or Path(name).name != name or name.startswith("."):
+        raise ValueError(f"evaluation name must be a plain file name, got {name!r}")
+    path = run_dir / EVALUATIONS / f"{name}.json"
+    path.parent.mkdir(exist_ok=True)
+    write_json(path, report)
+    return path
 
 
 def load_result(run_dir: str | Path) -> RunResult:

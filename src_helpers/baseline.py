@@ -13,8 +13,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from tqdm import tqdm
 
-from .ekman import EKMAN_LABELS
 from .evaluation import RunResult, check_target, evaluate, report, targets
+from .labels import EKMAN, LabelSet
 
 
 @dataclass
@@ -101,28 +101,29 @@ def _full_probs(model, X, n_classes: int) -> np.ndarray:
 
 
 def train_tfidf_baseline(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, target: str = "single",
-                         config: TfidfConfig | None = None) -> BaselineResult:
-    """Fit on train, choose C (and the multi-label threshold) by dev macro-F1, report dev and test."""
+                         config: TfidfConfig | None = None, labels: LabelSet = EKMAN) -> BaselineResult:
+    """Fit on train, choose C (and the multi-label threshold) by dev macro-F1, report dev and test; the classes
+    and target columns are ``labels``'."""
     check_target(target)
     config = config or TfidfConfig()
-    n = len(EKMAN_LABELS)
+    n = len(labels.classes)
+    y_train, y_dev, y_test = (targets(df, target, labels) for df in (train, dev, test))
     feats = TfidfFeatures(config)
     X_train = feats.fit_transform(train["text"])
     X_dev, X_test = feats.transform(dev["text"]), feats.transform(test["text"])
-    y_train, y_dev, y_test = targets(train, target), targets(dev, target), targets(test, target)
 
     rows, best = [], None
     for C in tqdm(config.Cs, desc=f"tf-idf {target}: C"):
         model = _classifier(target, C, config).fit(X_train, y_train)
         dev_probs = _full_probs(model, X_dev, n)
-        dev_report = report(y_dev, dev_probs, target)
+        dev_report = report(y_dev, dev_probs, target, labels=labels)
         rows.append({"C": C, "dev_macro_f1": dev_report["macro_f1"], "threshold": dev_report.get("threshold")})
         if best is None or dev_report["macro_f1"] > best[1]:
             best = (C, dev_report["macro_f1"], model, dev_probs)
     C, _, model, dev_probs = best
     test_probs = _full_probs(model, X_test, n)
-    ev = evaluate(y_dev, dev_probs, y_test, test_probs, target)
-    return BaselineResult(config=config, target=target, dev=ev.dev, test=ev.test, threshold=ev.threshold,
+    ev = evaluate(y_dev, dev_probs, y_test, test_probs, target, labels)
+    return BaselineResult(config=config, target=target, labels=labels, dev=ev.dev, test=ev.test, threshold=ev.threshold,
                           dev_probs=dev_probs, dev_pred=ev.dev_pred, y_dev=y_dev, test_probs=test_probs,
                           test_pred=ev.test_pred, y_test=y_test, features=feats, model=model, C=C,
                           selection=pd.DataFrame(rows))

@@ -1,8 +1,8 @@
 """What a resume or reuse checks, shared by the RNN trainer (``training``) and ``transformers_ft``.
 
 * ``data_fingerprint``: a sha256 of the train/dev/test texts, labels and comment ids (columns ``text``,
-  ``labels``, ``ekman``, ``ekman_groups``, ``comment_id`` where present, in row order), the split sizes and the
-  subset/augmentation settings known for them (``df.attrs["augmented_with"]``, the caller's ``settings``).
+  ``labels``, ``ekman``, ``ekman_groups``, ``dair``, ``comment_id`` where present, in row order), the split sizes and
+  the subset/augmentation settings known for them (``df.attrs["augmented_with"]``, the caller's ``settings``).
   Only the hash decides whether two calls saw the same data: a subset or an augmentation changes rows, so it
   changes the hash; the other entries say in an error message what each side was.
 * ``load_checkpoint``: ``torch.load`` that names the file when it is missing, truncated or empty
@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 
 SPLITS = ("train", "dev", "test")
-HASHED_COLUMNS = ("text", "labels", "ekman", "ekman_groups", "comment_id")
+HASHED_COLUMNS = ("text", "labels", "ekman", "ekman_groups", "dair", "comment_id")
 SETTINGS_ATTRS = ("augmented_with",)  # df.attrs entries of the train split recorded with the hash
 
 

@@ -163,17 +163,38 @@ def load_hub() -> dict[str, pd.DataFrame]:
     return out
 
 
-def resolve_data_dir(data_dir: str | Path | None = None, argument: str = "data_dir") -> Path | None:
-    """The explicit folder, else ``$GOEMOTIONS_DIR``, else None; absolute (``~`` expanded, relative paths
-    against the caller's working directory). A missing folder names ``argument`` (or the variable)."""
-    chosen = data_dir or os.environ.get(DATA_DIR_ENV)
+def resolve_data_dir(data_dir: str | Path | None = None, argument: str = "data_dir", env: str = DATA_DIR_ENV,
+                     what: str = "GoEmotions") -> Path | None:
+    """The explicit folder, else ``$<env>`` (``$GOEMOTIONS_DIR``), else None; absolute (``~`` expanded, relative
+    paths against the caller's working directory). A missing folder names ``argument`` (or the variable) and
+    ``what`` data it should hold."""
+    chosen = data_dir or os.environ.get(env)
     if not chosen:
         return None
     path = Path(chosen).expanduser().absolute()
     if not path.is_dir():
-        given = f"{argument} {str(data_dir)!r}" if data_dir else f"${DATA_DIR_ENV} {chosen!r}"
-        raise FileNotFoundError(f"{given}: GoEmotions folder {path} does not exist")
+        given = f"{argument} {str(data_dir)!r}" if data_dir else f"${env} {chosen!r}"
+        raise FileNotFoundError(f"{given}: {what} folder {path} does not exist")
     return path
+
+
+def choose_source(data_dir: str | Path | None, source: str, env: str = DATA_DIR_ENV, what: str = "GoEmotions",
+                  sample_dir: Path = SAMPLE_DIR) -> tuple[Path | None, str]:
+    """``(folder, source)``: the local folder to read (``data_dir`` or ``$<env>``; None when not local) and what
+    ``source`` (``"auto"``, ``"local"``, ``"hub"``, ``"sample"``) comes to: ``"auto"`` is local when a folder is
+    given, else the hub when reachable, else the sample (with a warning)."""
+    if source not in ("auto", "local", "hub", "sample"):
+        raise ValueError(f"source must be auto/local/hub/sample, got {source!r}")
+    folder = resolve_data_dir(data_dir, env=env, what=what) if source in ("auto", "local") else None
+    if source == "local" and folder is None:
+        raise FileNotFoundError(f"source='local' needs data_dir or ${env}")
+    if folder is not None:
+        return folder, "local"
+    if source == "auto":
+        source = "hub" if hub_reachable() else "sample"
+        if source == "sample":
+            log.warning("No %s folder and no hub: using the bundled sample (%s)", what, sample_dir)
+    return None, source
 
 
 def load_goemotions(data_dir: str | Path | None = None, source: str = "auto") -> dict[str, pd.DataFrame]:
@@ -183,16 +204,7 @@ def load_goemotions(data_dir: str | Path | None = None, source: str = "auto") ->
     hand-written) or ``"auto"``: local if a folder is given, else the hub when reachable, else the sample.
     ``df.attrs["source"]`` records what was used: ``local:<folder name>``, ``hub:<name>`` or ``sample``.
     """
-    if source not in ("auto", "local", "hub", "sample"):
-        raise ValueError(f"source must be auto/local/hub/sample, got {source!r}")
-    folder = resolve_data_dir(data_dir) if source in ("auto", "local") else None
-    if source == "local" and folder is None:
-        raise FileNotFoundError(f"source='local' needs data_dir or ${DATA_DIR_ENV}")
-    if folder is None and source == "auto":
-        source = "hub" if hub_reachable() else "sample"
-        if source == "sample":
-            log.warning("No GoEmotions folder and no hub: using the bundled sample (%s)", SAMPLE_DIR)
-
+    folder, source = choose_source(data_dir, source)
     names, mapping = read_label_names(), load_ekman_mapping()
     if folder is not None:
         splits, names, mapping = load_local(folder)

@@ -1,6 +1,7 @@
 """One training/evaluation core for every trainer (TF-IDF, RNNs, transformers).
 
-- ``TARGETS`` and ``targets(df, target)``: the class ids (``"single"``) or multi-hot rows (``"multi"``) of a split.
+- ``TARGETS`` and ``targets(df, target, labels)``: the class ids (``"single"``) or multi-hot rows (``"multi"``) of a
+  split, read from the columns of the label set (``labels.EKMAN`` by default, or ``labels.DAIR``).
 - ``class_weights``: one rule for class-weighted losses. Single-label: ``n / (k * count)`` per class
   ("balanced"); multi-label: ``pos_weight = negatives / positives`` per class, capped at ``POS_WEIGHT_CAP``.
 - ``report`` / ``evaluate``: single-label reports use the argmax; multi-label reports use one threshold chosen
@@ -18,6 +19,7 @@ import pandas as pd
 import torch
 
 from .ekman import EKMAN_LABELS, multi_hot
+from .labels import EKMAN, LabelSet
 from .metrics import choose_threshold, multi_label_report, single_label_report, threshold_predictions
 
 TARGETS = ("single", "multi")
@@ -36,10 +38,23 @@ def check_target(target: str) -> str:
     return target
 
 
-def targets(df: pd.DataFrame, target: str) -> np.ndarray:
-    """Class ids (``ekman`` column) for ``"single"``, multi-hot rows of ``ekman_groups`` for ``"multi"``."""
+def targets(df: pd.DataFrame, target: str, labels: LabelSet = EKMAN) -> np.ndarray:
+    """Class ids (the label set's ``single`` column: ``ekman``, ``dair``) for ``"single"``, multi-hot rows of its
+    ``multi`` column (``ekman_groups``) for ``"multi"``. A frame without that column (data of another label set)
+    or with a class id outside the label set is a ``ValueError`` naming them."""
     check_target(target)
-    return df["ekman"].to_numpy() if target == "single" else multi_hot(df["ekman_groups"].tolist())
+    column = labels.column(target)
+    if column not in df:
+        raise ValueError(f"no column {column!r} for the {labels.name!r} {target}-label targets in these data "
+                         f"(columns: {list(df.columns)}): data of another label set?")
+    values = df[column].tolist()
+    n = len(labels.classes)
+    ids = values if target == "single" else [i for row in values for i in row]
+    bad = sorted({repr(i) for i in ids if not (isinstance(i, int | np.integer) and 0 <= i < n)})
+    if bad:
+        raise ValueError(f"column {column!r} holds {', '.join(bad[:5])}: not class ids of the {labels.name!r} "
+                         f"label set (0..{n - 1}: {', '.join(labels.classes)})")
+    return df[column].to_numpy() if target == "single" else multi_hot(values, n)
 
 
 def class_weights(y: np.ndarray, target: str, n: int = len(EKMAN_LABELS)) -> torch.Tensor:
@@ -57,12 +72,17 @@ def predictions(probs: np.ndarray, target: str, threshold: float | None = None) 
     return probs.argmax(1) if check_target(target) == "single" else threshold_predictions(probs, threshold)
 
 
-def report(y: np.ndarray, probs: np.ndarray, target: str, threshold: float | None = None) -> dict:
-    """Single: argmax report. Multi: report at ``threshold`` (chosen on these data when None)."""
+def report(y: np.ndarray, probs: np.ndarray, target: str, threshold: float | None = None,
+           labels: LabelSet = EKMAN) -> dict:
+    """Single: argmax report. Multi: report at ``threshold`` (chosen on these data when None). Per-class scores
+    are named after ``labels``' classes (one probability column each)."""
+    if np.ndim(probs) != 2 or np.shape(probs)[1] != len(labels.classes):
+        raise ValueError(f"probabilities of shape {np.shape(probs)}: expected one column per class of the "
+                         f"{labels.name!r} label set ({len(labels.classes)})")
     if check_target(target) == "single":
-        return single_label_report(y, probs.argmax(1))
+        return single_label_report(y, probs.argmax(1), labels.classes)
     threshold = choose_threshold(y, probs) if threshold is None else threshold
-    return multi_label_report(y, probs, threshold)
+    return multi_label_report(y, probs, threshold, labels.classes)
 
 
 @dataclass
@@ -77,11 +97,11 @@ class Evaluation:
 
 
 def evaluate(y_dev: np.ndarray, dev_probs: np.ndarray, y_test: np.ndarray, test_probs: np.ndarray,
-             target: str) -> Evaluation:
+             target: str, labels: LabelSet = EKMAN) -> Evaluation:
     """Report dev and test: argmax (single) or the dev-chosen threshold applied to both splits (multi)."""
-    dev = report(y_dev, dev_probs, target)
+    dev = report(y_dev, dev_probs, target, labels=labels)
     threshold = dev.get("threshold")
-    test = report(y_test, test_probs, target, threshold)
+    test = report(y_test, test_probs, target, threshold, labels)
     return Evaluation(dev, test, threshold, predictions(dev_probs, target, threshold),
                       predictions(test_probs, target, threshold))
 
@@ -91,13 +111,14 @@ class RunResult:
     """What every trainer returns: reports, probabilities and predictions of dev and test, the history.
 
     ``name`` is the run's name (its folder's name); ``run_dir`` is None for a model not written to a run
-    folder. Arrays are rows in data order; ``dev_*`` may be None for a finished run read back from a folder
-    written before runs stored dev predictions."""
+    folder; ``labels``: the label set its probability columns stand for. Arrays are rows in data order; ``dev_*``
+    may be None for a finished run read back from a folder written before runs stored dev predictions."""
 
     name: str = ""
     run_dir: Path | None = None
     config: object = None
     target: str = "single"
+    labels: LabelSet = EKMAN
     dev: dict
     test: dict
     threshold: float | None = None
@@ -133,8 +154,9 @@ def evaluate_as_multi(result: RunResult, dev: pd.DataFrame, test: pd.DataFrame) 
     ids = result.extra.get("test_ids")
     if ids is not None and "comment_id" in test and ids != test["comment_id"].astype(str).tolist():
         raise ValueError(f"run {name!r}: its stored test ids are not these test rows (in this order)")
-    y_dev, y_test = targets(dev, "multi"), targets(test, "multi")
-    ev = evaluate(y_dev, result.dev_probs, y_test, result.test_probs, "multi")
-    return RunResult(name=f"{name}_thresholded", config=result.config, target="multi", dev=ev.dev, test=ev.test,
+    y_dev, y_test = targets(dev, "multi", result.labels), targets(test, "multi", result.labels)
+    ev = evaluate(y_dev, result.dev_probs, y_test, result.test_probs, "multi", result.labels)
+    return RunResult(name=f"{name}_thresholded", config=result.config, target="multi", labels=result.labels,
+                     dev=ev.dev, test=ev.test,
                      threshold=ev.threshold, dev_probs=result.dev_probs, dev_pred=ev.dev_pred, y_dev=y_dev,
                      test_probs=result.test_probs, test_pred=ev.test_pred, y_test=y_test)

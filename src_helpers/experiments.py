@@ -9,8 +9,10 @@ An ``Experiment`` is a model family plus its settings:
 - ``"transformer"``: ``train`` is an ``FTConfig`` (``model_name``, ``max_length``...; its ``target`` is the
   experiment's), ``init_from`` optionally names another experiment whose fine-tuned model it starts from.
 
-``target``, ``augment`` (train split augmented as in notebook 01) and ``train_rows`` (stratified train subset)
-are common to all. The run folder is ``<runs>/<run_name>``.
+``target``, ``labels`` (the label set: ``"ekman"``, GoEmotions' Ekman groups, or ``"dair"``, the DAIR.AI emotion
+tweets' 6 classes; the splits passed must be that data set's), ``augment`` (train split augmented as in notebook 01)
+and ``train_rows`` (stratified train subset) are common to all. The run folder is ``<runs>/<run_name>``; a run of
+another label set than Ekman's is named after it (``dair_<model>``).
 
 **Overrides** are dotted names: ``"train.learning_rate"``, ``"model.hidden_dim"``, ``"text.max_length"`` (RNNs),
 or a top-level field (``"target"``, ``"augment"``, ``"train_rows"``). A misspelt name is a ``ValueError`` naming it
@@ -40,6 +42,7 @@ from .baseline import TfidfConfig, train_tfidf_baseline
 from .checkpoints import data_fingerprint, same_data
 from .config import check_profile, paths_for, portable_path
 from .evaluation import RunResult, check_target
+from .labels import config_entry, label_set
 from .models import ModelConfig
 from .training import TrainConfig
 from .transformers_ft import DEFAULT_MODEL, FTConfig
@@ -68,6 +71,7 @@ class Experiment:
     model: ModelConfig | None = None
     text: TextSettings = TextSettings()
     target: str = "single"
+    labels: str = "ekman"
     augment: bool = False
     train_rows: int | None = None
     init_from: str | None = None
@@ -78,6 +82,10 @@ class Experiment:
         if self.family not in FAMILIES:
             raise ValueError(f"experiment {self.name!r}: family must be one of {FAMILIES}, got {self.family!r}")
         check_target(self.target)
+        try:
+            label_set(self.labels).column(self.target)
+        except ValueError as err:
+            raise ValueError(f"experiment {self.name!r}: {err}") from None
         expected = {"tfidf": TfidfConfig, "rnn": TrainConfig, "transformer": FTConfig}[self.family]
         if not isinstance(self.train, expected):
             raise TypeError(f"experiment {self.name!r}: a {self.family} experiment needs train={expected.__name__}")
@@ -90,12 +98,15 @@ class Experiment:
 
     @property
     def run_name(self) -> str:
-        """``name``, then ``_multi`` for the multi-label target (replacing a ``_single`` ending; the single-label
+        """``name`` (after ``<labels>_`` for a label set other than Ekman's: ``dair_...``), then ``_multi`` for the
+        multi-label target (replacing a ``_single`` ending; the single-label
         target of a ``_multi`` experiment ends ``_single``) and
         ``_seed<n>`` for a seed other than 0. A transformer fine-tuning another model than MiniLM names it
         instead (``train.model_name="albert-base-v2"``: ``transformer_albert_base_v2_single``), so it never
         reuses or overwrites another model's run folder."""
         name = self.name
+        if self.labels != "ekman" and not name.startswith(f"{self.labels}_"):
+            name = f"{self.labels}_{name}"
         if self.family == "transformer" and (short := model_short_name(self.train.model_name)) != "minilm":
             name = name.replace("minilm", short, 1) if "minilm" in name else f"{name}_{short}"
         if self.target == "multi" and not name.endswith("_multi"):
@@ -106,9 +117,11 @@ class Experiment:
 
     def settings(self) -> dict[str, Any]:
         """Every setting as one flat ``{dotted name: value}`` dict (for tables); the model fields filled in
-        from the data, and the transformer's ``train.target`` (the experiment's), are left out."""
-        out: dict[str, Any] = {"family": self.family, "target": self.target, "augment": self.augment,
-                               "train_rows": self.train_rows, "init_from": self.init_from}
+        from the data, and the transformer's ``train.target`` (the experiment's), are left out; ``labels`` only
+        when it is not Ekman's (the settings runs recorded before label sets existed stay the same)."""
+        out: dict[str, Any] = {"family": self.family, "target": self.target,
+                               **({"labels": self.labels} if self.labels != "ekman" else {}),
+                               "augment": self.augment, "train_rows": self.train_rows, "init_from": self.init_from}
         for part in ("model", "text", "train"):
             value = getattr(self, part)
             if value is not None and (part != "text" or self.family == "rnn"):
@@ -132,7 +145,7 @@ DERIVED = ("model.vocab_size", "model.pad_id", "model.target", "model.num_classe
 
 
 # ------------------------------------------------------------------------------------------ overrides
-TOP_LEVEL = ("target", "augment", "train_rows", "init_from")
+TOP_LEVEL = ("target", "labels", "augment", "train_rows", "init_from")
 
 
 def _unknown(key: str, where: str, allowed: Iterable[str]) -> ValueError:
@@ -188,6 +201,12 @@ _SPEED = ModelConfig(arch="lstm", embedding_dim=128, hidden_dim=256, num_layers=
 _SPEED_TRAIN = {"num_threads": 2}
 _MINILM_FT = FTConfig(model_name="minilm", max_length=64, epochs=2, learning_rate=1e-4, batch_size=32,
                       freeze_embeddings=True, num_threads=1)
+# DAIR.AI emotion: 16,000 tweets, so 4 epochs cost about what 2 GoEmotions epochs do. max_length 96 cuts no tweet
+# (the longest is 87 MiniLM tokens in train, 69 in val; 64 would cut 0.16%); batches pad to their longest text, so it
+# costs nothing. The word embeddings train too: a tweet's class mostly rests on one emotion word ("i feel
+# humiliated"), often a rare one, whose vector fine-tuning should be free to move (GoEmotions froze them to save ~20%
+# of each step's time).
+_DAIR_FT = replace(_MINILM_FT, max_length=96, epochs=4, freeze_embeddings=False)
 
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
     # ---- notebook 02: TF-IDF + logistic regression (C chosen on dev)
@@ -221,6 +240,11 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
                  replace(_MINILM_FT, epochs=ep, lora=lora, learning_rate=5e-4 if lora else 1e-4), train_rows=4000,
                  quick={"train_rows": None}, about=f"{'LoRA r=8' if lora else 'full fine-tuning'}, 4,000 rows")
       for ep in (1, 3) for lora in (False, True)],
+    # ---- notebook 07: the DAIR.AI emotion tweets (6 classes, single-label), one experiment per family
+    Experiment("dair_tfidf", "tfidf", TfidfConfig(), labels="dair", about="tfidf_single's features and C grid"),
+    _rnn("dair_bigru_minilm", _GRU, MINILM_TEXT, "bigru_minilm (notebook 03's best RNN set-up)", labels="dair"),
+    Experiment("dair_minilm", "transformer", _DAIR_FT, labels="dair", quick={"train.epochs": 2},
+               about="all-MiniLM-L6-v2 fully fine-tuned (word embeddings too), 4 epochs, max_length 96"),
 ]}
 
 
@@ -249,7 +273,7 @@ def experiment_splits(exp: Experiment, splits: dict[str, pd.DataFrame]) -> dict[
 
     out = dict(splits)
     if exp.train_rows:
-        out["train"] = subsample(out["train"], exp.train_rows, seed=exp.seed)
+        out["train"] = subsample(out["train"], exp.train_rows, seed=exp.seed, stratify=label_set(exp.labels).single)
     if exp.augment:
         from .augment import AugmentConfig, augment_splits
 
@@ -258,11 +282,13 @@ def experiment_splits(exp: Experiment, splits: dict[str, pd.DataFrame]) -> dict[
 
 
 def _run_tfidf(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path) -> RunResult:
-    r = train_tfidf_baseline(splits["train"], splits["dev"], splits["test"], exp.target, exp.train)
-    config = {"model": "tfidf_logreg", "target": exp.target, "C": r.C, **dataclasses.asdict(exp.train),
-              "threshold": r.threshold, "data": data_fingerprint(splits, train_rows=exp.train_rows)}
+    labels = label_set(exp.labels)
+    r = train_tfidf_baseline(splits["train"], splits["dev"], splits["test"], exp.target, exp.train, labels)
+    config = {"model": "tfidf_logreg", "target": exp.target, **config_entry(labels), "C": r.C,
+              **dataclasses.asdict(exp.train), "threshold": r.threshold,
+              "data": data_fingerprint(splits, train_rows=exp.train_rows)}
     save_run(run_dir, config, {"dev": r.dev, "test": r.test}, ids=splits["test"]["comment_id"].tolist(),
-             y_true=r.y_test, y_pred=r.test_pred, probs=r.test_probs,
+             y_true=r.y_test, y_pred=r.test_pred, probs=r.test_probs, names=labels.classes,
              dev={"ids": splits["dev"]["comment_id"].tolist(), "y_true": r.y_dev, "y_pred": r.dev_pred,
                   "probs": r.dev_probs})
     r.run_dir, r.config = run_dir, config
@@ -280,7 +306,7 @@ def _run_rnn(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path, re
         model["context_length"] = exp.text.max_length
     return train_classifier(splits, run_dir, model, exp.train, target=exp.target, tokenizer=exp.text.tokenizer,
                             embeddings=exp.text.embeddings, max_length=exp.text.max_length, resume=resume,
-                            on_epoch_end=on_epoch_end)
+                            labels=label_set(exp.labels), on_epoch_end=on_epoch_end)
 
 
 def _run_transformer(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path, resume: bool,
@@ -298,7 +324,8 @@ def _run_transformer(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: 
                                     f"{exp.init_from!r} (same model and seed) first")
         cfg = replace(cfg, model_name=str(start))
     return finetune(splits["train"], splits["dev"], splits["test"], cfg, run_dir, reuse=resume,
-                    data_settings={"train_rows": exp.train_rows}, on_epoch_end=on_epoch_end)
+                    data_settings={"train_rows": exp.train_rows}, on_epoch_end=on_epoch_end,
+                    labels=label_set(exp.labels))
 
 
 def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: str | Path,
@@ -364,7 +391,7 @@ def run_experiments(names: Iterable[str], splits: dict[str, pd.DataFrame], profi
 
 
 def _has(exp: Experiment, key: str) -> bool:
-    return key in exp.settings()
+    return key in exp.settings() or key in TOP_LEVEL
 
 
 def finished(name: str, splits: dict[str, pd.DataFrame], profile: str = "quick",

@@ -39,7 +39,8 @@ def has_weights(model_dir: Path) -> bool:
 
 def default_model_dir(runs_root: str | Path | None = None) -> Path:
     """``<run>/model`` of the run with the best dev macro-F1 among runs that hold model weights
-    (single-label runs first: their scores are a distribution over the 7 classes).
+    (single-label runs first: their scores are a distribution over the 7 classes; runs of another label set,
+    such as the DAIR.AI emotion runs, are never the default).
 
     Without ``runs_root``, only full runs count; when there are none, the error names the best quick
     (smoke) run's model, if any, for ``--model``.
@@ -63,7 +64,10 @@ def best_model_dir(runs_root: Path) -> Path | None:
         metrics_file, config_file = model_dir.parent / "metrics.json", model_dir.parent / "config.json"
         if not has_weights(model_dir) or not metrics_file.exists():
             continue
-        target = read_json(config_file).get("target") if config_file.exists() else None
+        config = read_json(config_file) if config_file.exists() else {}
+        if config.get("labels", "ekman") != "ekman":  # another data set's classes (DAIR's): never the default
+            continue
+        target = config.get("target")
         key = (target != "multi", read_json(metrics_file).get("dev", {}).get("macro_f1", float("-inf")))
         if best is None or key > best[0]:
             best = (key, model_dir)

@@ -12,7 +12,6 @@ import pandas as pd
 
 from . import plots
 from .config import REPO_ROOT
-from .ekman import EKMAN_LABELS
 from .evaluation import RunResult
 from .textio import read_json
 
@@ -98,11 +97,11 @@ def selection_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> p
 
 
 def figures(results: Sequence[RunResult], images: str | Path, prefix: str, peers: Sequence[RunResult] = (),
-            labels: Sequence[str] = EKMAN_LABELS, per_class: bool = True) -> list[Path]:
+            per_class: bool = True) -> list[Path]:
     """Save (and show, in a notebook) each run's learning curves and row-normalised test confusion matrix
-    (single-label runs), and one per-class F1 chart of the peers and runs: ``images/<prefix>_<run>_curves.png``,
-    ``images/<prefix>_<run>_confusion.png`` and (``per_class``) ``images/<prefix>_per_class_f1.png``. Returns the
-    files written."""
+    (single-label runs; the classes of the run's label set), and one per-class F1 chart of the peers and runs:
+    ``images/<prefix>_<run>_curves.png``, ``images/<prefix>_<run>_confusion.png`` and (``per_class``)
+    ``images/<prefix>_per_class_f1.png``. Returns the files written."""
     images, written = Path(images), []
     for r in results:
         if len(r.history) and "epoch" in r.history:
@@ -113,7 +112,8 @@ def figures(results: Sequence[RunResult], images: str | Path, prefix: str, peers
             plots.training_curves(r.history, CURVES, f"{r.name}{best}", written[-1])
         if r.target == "single":
             written.append(images / f"{prefix}_{r.name}_confusion.png")
-            plots.confusion(r.test["confusion_matrix"], labels, f"{r.name}, test (row-normalised)", written[-1])
+            plots.confusion(r.test["confusion_matrix"], r.labels.classes, f"{r.name}, test (row-normalised)",
+                            written[-1])
     if per_class:
         written.append(images / f"{prefix}_per_class_f1.png")
         plots.per_class_f1({r.name: r.test for r in [*peers, *results]}, "Per-class F1 (test)", written[-1])

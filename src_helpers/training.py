@@ -38,6 +38,7 @@ from .artifacts import save_run
 from .checkpoints import CheckpointError, data_fingerprint, describe_data, load_checkpoint, same_data
 from .evaluation import RunResult, evaluate, report, targets
 from .evaluation import class_weights as class_weights_from
+from .labels import EKMAN, LabelSet, config_entry
 from .models import EmotionClassifier, ModelConfig, build_model
 from .models.embeddings import WordPieceEncoder, init_embeddings
 from .options import accept_renamed, rename_keys, same
@@ -222,11 +223,12 @@ def _with_defaults(fingerprint: dict | None) -> dict | None:
             "model": {**model_defaults, **fingerprint["model"]}}
 
 
-def make_loaders(encoder: TextEncoder, splits: dict[str, pd.DataFrame], cfg: TrainConfig,
-                 target: str) -> tuple[dict[str, DataLoader], dict[str, np.ndarray]]:
-    """Loaders (shuffled length buckets for train) and targets of the train, dev and test splits."""
+def make_loaders(encoder: TextEncoder, splits: dict[str, pd.DataFrame], cfg: TrainConfig, target: str,
+                 labels: LabelSet = EKMAN) -> tuple[dict[str, DataLoader], dict[str, np.ndarray]]:
+    """Loaders (shuffled length buckets for train) and targets (``labels``' columns) of the train, dev and test
+    splits."""
+    ys = {s: targets(splits[s], target, labels) for s in ("train", "dev", "test")}
     ids = {s: encoder.encode_batch(splits[s]["text"].tolist()) for s in ("train", "dev", "test")}
-    ys = {s: targets(splits[s], target) for s in ("train", "dev", "test")}
     pad = encoder.pad_id
     loaders = {"train": make_loader(ids["train"], ys["train"], pad, cfg.batch_size, shuffle=True, seed=cfg.seed,
                                     exact_lengths=cfg.exact_lengths),
@@ -270,11 +272,11 @@ def train_one_epoch(model: EmotionClassifier, loader: DataLoader, loss_fn: Calla
 
 
 def evaluate_epoch(model: EmotionClassifier, dev_loader: DataLoader, y_dev: np.ndarray, cfg: TrainConfig,
-                   epoch: int, train_loss: float, train_seconds: float, lr: float) -> dict:
+                   epoch: int, train_loss: float, train_seconds: float, lr: float, labels: LabelSet = EKMAN) -> dict:
     """The epoch's history row: train loss, dev loss, dev macro-F1 (and accuracy or micro-F1), LR, seconds."""
     target = model.config.target
     dev_probs, dev_loss = predict_proba(model, dev_loader, cfg.device, cfg.precision)
-    dev_rep = report(y_dev, dev_probs, target)
+    dev_rep = report(y_dev, dev_probs, target, labels=labels)
     row = {"epoch": epoch + 1, "train_loss": train_loss, "dev_loss": dev_loss, "dev_macro_f1": dev_rep["macro_f1"],
            "lr": lr, "train_seconds": round(train_seconds, 1)}
     row["dev_accuracy" if target == "single" else "dev_micro_f1"] = dev_rep[
@@ -343,7 +345,7 @@ def log_epoch(row: dict) -> None:
 
 def finish_run(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.DataFrame],
                loaders: dict[str, DataLoader], ys: dict[str, np.ndarray], cfg: TrainConfig, run_dir: Path,
-               run_config: dict | None, fingerprint: dict, state: dict) -> TrainResult:
+               run_config: dict | None, fingerprint: dict, state: dict, labels: LabelSet = EKMAN) -> TrainResult:
     """Evaluate the best epoch on dev (threshold for multi-label) and test, write the run folder."""
     ckpt_dir, target, device = run_dir / "checkpoints", model.config.target, cfg.device
     (ckpt_dir / "last.prev.pt").unlink(missing_ok=True)  # the run is complete: last.pt is enough
@@ -351,19 +353,19 @@ def finish_run(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str,
     model.load_state_dict(best["model"])
     dev_probs, _ = predict_proba(model, loaders["dev"], device, cfg.precision)
     test_probs, _ = predict_proba(model, loaders["test"], device, cfg.precision)
-    ev = evaluate(ys["dev"], dev_probs, ys["test"], test_probs, target)
+    ev = evaluate(ys["dev"], dev_probs, ys["test"], test_probs, target, labels)
 
     model.save_pretrained(ckpt_dir / "model")
     encoder.save_pretrained(ckpt_dir / "encoder")
-    config = {"model": run_dir.name, "target": target, **(run_config or {}),
+    config = {"model": run_dir.name, "target": target, **config_entry(labels), **(run_config or {}),
               "model_config": asdict(model.config), "train_config": asdict(cfg), "data": fingerprint["data"],
               "best_epoch": state["best_epoch"], "epochs_run": state["epoch"] + 1, "threshold": ev.threshold,
               "n_parameters": sum(p.numel() for p in model.parameters())}
     save_run(run_dir, config, {"dev": ev.dev, "test": ev.test}, state["history"],
              ids=splits["test"]["comment_id"].tolist(), y_true=ys["test"], y_pred=ev.test_pred, probs=test_probs,
-             dev={"ids": splits["dev"]["comment_id"].tolist(), "y_true": ys["dev"], "y_pred": ev.dev_pred,
-                  "probs": dev_probs})
-    return TrainResult(run_dir=run_dir, config=config, target=target, dev=ev.dev, test=ev.test,
+             names=labels.classes, dev={"ids": splits["dev"]["comment_id"].tolist(), "y_true": ys["dev"],
+                                        "y_pred": ev.dev_pred, "probs": dev_probs})
+    return TrainResult(run_dir=run_dir, config=config, target=target, labels=labels, dev=ev.dev, test=ev.test,
                        threshold=ev.threshold, dev_probs=dev_probs, dev_pred=ev.dev_pred, y_dev=ys["dev"],
                        test_probs=test_probs, test_pred=ev.test_pred, y_test=ys["test"],
                        history=pd.DataFrame(state["history"]), model=model, encoder=encoder,
@@ -372,9 +374,14 @@ def finish_run(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str,
 
 def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.DataFrame], cfg: TrainConfig,
         run_dir: str | Path, run_config: dict | None = None, resume: bool = True,
-        on_epoch_end: Callable[[int, dict], None] | None = None, progress: bool = True) -> TrainResult:
+        on_epoch_end: Callable[[int, dict], None] | None = None, progress: bool = True,
+        labels: LabelSet = EKMAN) -> TrainResult:
     """Train ``model`` on ``splits["train"]``, select the epoch on dev macro-F1, evaluate on test and write
-    the run folder. With ``resume`` an existing ``checkpoints/last.pt`` is continued."""
+    the run folder. With ``resume`` an existing ``checkpoints/last.pt`` is continued. ``labels``: the classes
+    (one output of ``model`` each) and their target columns."""
+    if model.config.num_classes != len(labels.classes):
+        raise ValueError(f"the model has {model.config.num_classes} outputs but label set {labels.name!r} has "
+                         f"{len(labels.classes)} classes")
     run_dir = Path(run_dir)
     ckpt_dir = run_dir / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -382,8 +389,9 @@ def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.Dat
         torch.set_num_threads(cfg.num_threads)
     target = model.config.target
     model.to(cfg.device)
-    loaders, ys = make_loaders(encoder, splits, cfg, target)
-    weights = class_weights_from(ys["train"], target).to(cfg.device) if cfg.class_weights else None
+    loaders, ys = make_loaders(encoder, splits, cfg, target, labels)
+    n = len(labels.classes)
+    weights = class_weights_from(ys["train"], target, n).to(cfg.device) if cfg.class_weights else None
     loss_fn = model.loss_fn(weights, cfg.label_smoothing if target == "single" else 0.0)
     optimizer, scheduler = make_optimizer(model, cfg, cfg.epochs * len(loaders["train"]))
     fingerprint = run_fingerprint(model, cfg, run_config, splits)
@@ -395,7 +403,7 @@ def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.Dat
         train_loss, seconds = train_one_epoch(model, loaders["train"], loss_fn, optimizer, scheduler, cfg, epoch,
                                               f"{run_dir.name} epoch {epoch + 1}/{cfg.epochs}", progress)
         row = evaluate_epoch(model, loaders["dev"], ys["dev"], cfg, epoch, train_loss, seconds,
-                             scheduler.get_last_lr()[0])
+                             scheduler.get_last_lr()[0], labels)
         state["history"].append(row)
         improved = early_stopping(state, row, cfg.patience)
         state["epoch"] = epoch
@@ -404,7 +412,7 @@ def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.Dat
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
 
-    return finish_run(model, encoder, splits, loaders, ys, cfg, run_dir, run_config, fingerprint, state)
+    return finish_run(model, encoder, splits, loaders, ys, cfg, run_dir, run_config, fingerprint, state, labels)
 
 
 def make_encoder(train_texts: list[str], tokenizer: str = "word", max_length: int = 64,
@@ -422,16 +430,17 @@ def train_classifier(splits: dict[str, pd.DataFrame], run_dir: str | Path, model
                      train: TrainConfig | dict | None = None, target: str = "single", tokenizer: str = "word",
                      embeddings: str | None = None, glove_path: str | Path | None = None,
                      max_length: int = 64, vocab_size: int = 30_000, min_frequency: int = 2,
-                     resume: bool = True, **fit_kwargs) -> TrainResult:
+                     resume: bool = True, labels: LabelSet = EKMAN, **fit_kwargs) -> TrainResult:
     """Everything from DataFrames to a run folder: tokenizer, seeded model, embedding init, ``fit``.
 
-    ``model`` holds ``ModelConfig`` fields (``arch``, sizes, pooling...); vocabulary size, pad id and
-    target are filled in here (and ``embedding_dim=384`` for MiniLM embeddings)."""
+    ``model`` holds ``ModelConfig`` fields (``arch``, sizes, pooling...); vocabulary size, pad id, target and
+    the number of classes (``labels``') are filled in here (and ``embedding_dim=384`` for MiniLM embeddings)."""
     cfg = train if isinstance(train, TrainConfig) else TrainConfig(**(train or {}))
     if embeddings == "minilm" and tokenizer != "minilm":
         raise ValueError("embeddings='minilm' needs tokenizer='minilm' (its rows index MiniLM's WordPiece vocab)")
     encoder = make_encoder(splits["train"]["text"].tolist(), tokenizer, max_length, vocab_size, min_frequency)
-    model_cfg = {**model, "vocab_size": encoder.vocab_size, "pad_id": encoder.pad_id, "target": target}
+    model_cfg = {**model, "vocab_size": encoder.vocab_size, "pad_id": encoder.pad_id, "target": target,
+                 "num_classes": len(labels.classes)}
     if embeddings == "minilm":
         model_cfg["embedding_dim"] = 384
     seed_everything(cfg.seed)
@@ -440,4 +449,4 @@ def train_classifier(splits: dict[str, pd.DataFrame], run_dir: str | Path, model
     net = build_model(ModelConfig.from_dict(model_cfg))
     emb_info = init_embeddings(net, encoder, embeddings, glove_path)
     run_config = {"tokenizer": tokenizer, "max_length": max_length, **emb_info}
-    return fit(net, encoder, splits, cfg, run_dir, run_config, resume=resume, **fit_kwargs)
+    return fit(net, encoder, splits, cfg, run_dir, run_config, resume=resume, labels=labels, **fit_kwargs)

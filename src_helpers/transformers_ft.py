@@ -48,6 +48,7 @@ from .config import REPO_ROOT
 from .ekman import EKMAN_LABELS
 from .evaluation import TARGETS, RunResult, check_target, evaluate, report, targets
 from .evaluation import class_weights as class_weight_tensor
+from .labels import EKMAN, LabelSet, config_entry
 from .options import accept_renamed, fp16_to_precision, rename_keys, same
 from .text_encoding import model_input_names
 
@@ -299,12 +300,13 @@ def probabilities(logits: np.ndarray, target: str) -> np.ndarray:
     return (torch.softmax(logits, -1) if target == "single" else torch.sigmoid(logits)).numpy()
 
 
-def make_compute_metrics(target: str):
+def make_compute_metrics(target: str, labels: LabelSet = EKMAN):
     """Dev metrics for Trainer (macro-F1 selects the best epoch; multi-label at its dev-chosen threshold)."""
 
     def compute(eval_pred) -> dict[str, float]:
         y = eval_pred.label_ids
-        rep = report(y.astype(int) if target == "single" else y, probabilities(eval_pred.predictions, target), target)
+        rep = report(y.astype(int) if target == "single" else y, probabilities(eval_pred.predictions, target), target,
+                     labels=labels)
         keys = ("macro_f1", "accuracy") if target == "single" else ("macro_f1", "micro_f1", "threshold")
         return {k: rep[k] for k in keys}
 
@@ -428,7 +430,7 @@ def _load_finished(run_dir: Path, config: FTConfig) -> FTResult:
     run = load_run(run_dir)
     has_dev = run.dev_predictions is not None  # runs written before dev predictions were stored have none
     extra = run.config.get("result", {})
-    return FTResult(run_dir=run_dir, config=config, target=config.target, dev=run.metrics["dev"],
+    return FTResult(run_dir=run_dir, config=config, target=config.target, labels=run.labels, dev=run.metrics["dev"],
                     test=run.metrics["test"], threshold=run.metrics["dev"].get("threshold"),
                     dev_probs=run.probs(split="dev") if has_dev else None,
                     dev_pred=run.pred("dev") if has_dev else None, test_probs=run.probs(), test_pred=run.pred(),
@@ -458,7 +460,7 @@ def _reusable(run_dir: Path, meta: dict) -> bool:
     if not (config_file.exists() and (run_dir / "model" / "config.json").exists()):
         return False
     finished = json.loads(config_file.read_text())
-    if not _same_config(finished.get("ft", {}), meta["ft"]):
+    if not _same_config(finished.get("ft", {}), meta["ft"]) or finished.get("labels") != meta.get("labels"):
         return False
     _check_finished_data(config_file, finished.get("data"), meta["data"])
     log.info("reusing the finished run %s", run_dir)
@@ -470,20 +472,24 @@ def _check_checkpoints(ckpt_dir: Path, meta: dict, reuse: bool) -> None:
     stored = ckpt_dir / "ft_config.json"
     problem = None
     if stored.exists():
-        problem = _checkpoints_problem(json.loads(stored.read_text()), meta["ft"], meta["data"], stored)
+        saved = json.loads(stored.read_text())
+        problem = _checkpoints_problem(saved, meta["ft"], meta["data"], stored)
+        if problem is None and saved.get("labels") != meta.get("labels"):
+            problem = f"{ckpt_dir} holds checkpoints of label set {saved.get('labels', 'ekman')!r} ({stored})"
     if problem and not reuse:
         shutil.rmtree(ckpt_dir)
     elif problem:
         raise ValueError(f"{problem}; delete that folder, pass reuse=False or choose another run_dir")
 
 
-def encode_splits(tokenizer, model: nn.Module, frames: dict[str, pd.DataFrame],
-                  config: FTConfig) -> dict[str, EncodedSplit]:
-    """Targets and tokenized datasets of train, dev and test (the inputs ``model`` accepts only)."""
+def encode_splits(tokenizer, model: nn.Module, frames: dict[str, pd.DataFrame], config: FTConfig,
+                  labels: LabelSet = EKMAN) -> dict[str, EncodedSplit]:
+    """Targets (``labels``' columns) and tokenized datasets of train, dev and test (the inputs ``model`` accepts
+    only)."""
     keep = model_input_names(model)
     out = {}
     for name, df in frames.items():
-        y = targets(df, config.target)
+        y = targets(df, config.target, labels)
         ds, order = encode(tokenizer, df["text"].tolist(), y, config.max_length, name != "train", keep)
         out[name] = EncodedSplit(ds, order, y)
     return out
@@ -506,7 +512,8 @@ def training_arguments(config: FTConfig, ckpt_dir: Path, n_train: int, model_typ
         **precision_flags(model_type, config.precision))
 
 
-def make_trainer(config: FTConfig, model: nn.Module, tokenizer, splits: dict[str, EncodedSplit], ckpt_dir: Path):
+def make_trainer(config: FTConfig, model: nn.Module, tokenizer, splits: dict[str, EncodedSplit], ckpt_dir: Path,
+                 labels: LabelSet = EKMAN):
     """The (class-weighted when asked) ``Trainer`` over the train split, evaluated on dev."""
     from transformers import DataCollatorWithPadding
 
@@ -514,15 +521,17 @@ def make_trainer(config: FTConfig, model: nn.Module, tokenizer, splits: dict[str
     return _trainer_class()(
         model=model, args=args, train_dataset=splits["train"].ds, eval_dataset=splits["dev"].ds,
         processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=make_compute_metrics(config.target),
-        class_weights=class_weight_tensor(splits["train"].y, config.target) if config.class_weights else None,
+        compute_metrics=make_compute_metrics(config.target, labels),
+        class_weights=class_weight_tensor(splits["train"].y, config.target, len(labels.classes))
+        if config.class_weights else None,
         target=config.target)
 
 
 def resume_checkpoint(ckpt_dir: Path, meta: dict, reuse: bool) -> str | None:
     """Record this run's config and data in ``checkpoints/ft_config.json``; the checkpoint to resume from."""
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    (ckpt_dir / "ft_config.json").write_text(json.dumps({**meta["ft"], "data": meta["data"]}, indent=2))
+    saved = {**meta["ft"], **{k: meta[k] for k in ("labels",) if k in meta}, "data": meta["data"]}
+    (ckpt_dir / "ft_config.json").write_text(json.dumps(saved, indent=2))
     last = last_good_checkpoint(ckpt_dir) if reuse else None
     if last:
         log.info("resuming from %s", last)
@@ -532,15 +541,15 @@ def resume_checkpoint(ckpt_dir: Path, meta: dict, reuse: bool) -> str | None:
 
 def split_probs(model: nn.Module, split: EncodedSplit, collator, config: FTConfig) -> np.ndarray:
     """Probabilities in row order (``Trainer.predict`` would shuffle rows under ``group_by_length``)."""
-    probs = np.empty((len(split.order), len(EKMAN_LABELS)), dtype=np.float32)
-    probs[split.order] = predict_logits(model, split.ds, collator, config.eval_batch_size)
-    probs[split.order] = probabilities(probs[split.order], config.target)
+    logits = predict_logits(model, split.ds, collator, config.eval_batch_size)
+    probs = np.empty(logits.shape, dtype=np.float32)  # one column per output of the model
+    probs[split.order] = probabilities(logits, config.target)
     return probs
 
 
 def finish_finetune(trainer, tokenizer, frames: dict[str, pd.DataFrame], splits: dict[str, EncodedSplit],
                     config: FTConfig, run_dir: Path, meta: dict, params: tuple[int, int],
-                    train_seconds: float) -> FTResult:
+                    train_seconds: float, labels: LabelSet = EKMAN) -> FTResult:
     """Evaluate the best epoch on dev (threshold for multi-label) and test; write ``model/`` and the run folder."""
     from transformers import DataCollatorWithPadding
 
@@ -548,7 +557,7 @@ def finish_finetune(trainer, tokenizer, frames: dict[str, pd.DataFrame], splits:
     dev_probs = split_probs(trainer.model, splits["dev"], collator, config)
     test_probs = split_probs(trainer.model, splits["test"], collator, config)
     y_dev, y_test = splits["dev"].y, splits["test"].y
-    ev = evaluate(y_dev, dev_probs, y_test, test_probs, config.target)
+    ev = evaluate(y_dev, dev_probs, y_test, test_probs, config.target, labels)
 
     model_dir = run_dir / "model"
     save_model(trainer.model, tokenizer, model_dir, config, ev.threshold)
@@ -562,10 +571,10 @@ def finish_finetune(trainer, tokenizer, frames: dict[str, pd.DataFrame], splits:
                    "device": "cuda" if torch.cuda.is_available() else f"cpu x{torch.get_num_threads()}"}
     save_run(run_dir, {**meta, "result": result_info}, {"dev": ev.dev, "test": ev.test},
              history.to_dict("records"), ids=test["comment_id"].tolist() if "comment_id" in test else None,
-             y_true=y_test, y_pred=ev.test_pred, probs=test_probs,
+             y_true=y_test, y_pred=ev.test_pred, probs=test_probs, names=labels.classes,
              dev={"ids": dev["comment_id"].tolist() if "comment_id" in dev else None, "y_true": y_dev,
                   "y_pred": ev.dev_pred, "probs": dev_probs})
-    return FTResult(run_dir=run_dir, config=config, target=config.target, dev=ev.dev, test=ev.test,
+    return FTResult(run_dir=run_dir, config=config, target=config.target, labels=labels, dev=ev.dev, test=ev.test,
                     threshold=ev.threshold, dev_probs=dev_probs, dev_pred=ev.dev_pred, y_dev=y_dev,
                     test_probs=test_probs, test_pred=ev.test_pred, y_test=y_test, history=history,
                     extra=result_info, model_dir=model_dir, trainable_params=trainable, total_params=total,
@@ -588,8 +597,9 @@ def epoch_end_callback(on_epoch_end: Callable[[int, dict], None]):
 
 def finetune(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, config: FTConfig,
              run_dir: str | Path, reuse: bool = True, data_settings: dict | None = None,
-             on_epoch_end: Callable[[int, dict], None] | None = None) -> FTResult:
-    """Fine-tune, pick the best epoch on dev, evaluate dev+test, save artifacts and ``model/``.
+             on_epoch_end: Callable[[int, dict], None] | None = None, labels: LabelSet = EKMAN) -> FTResult:
+    """Fine-tune, pick the best epoch on dev, evaluate dev+test, save artifacts and ``model/``; ``labels``: the
+    classes (the model's outputs, named in its ``id2label``) and their target columns.
 
     ``reuse``: a finished run with the same config and data is loaded instead of retrained, and an
     interrupted one resumes from its last readable checkpoint. A run folder holding another config or
@@ -602,7 +612,7 @@ def finetune(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, config:
     run_dir, frames = Path(run_dir), {"train": train, "dev": dev, "test": test}
     ckpt_dir = run_dir / "checkpoints"
     _check_splits(frames)
-    meta = {**_config_dict(config), "data": data_fingerprint(frames, **(data_settings or {}))}
+    meta = {**_config_dict(config), **config_entry(labels), "data": data_fingerprint(frames, **(data_settings or {}))}
     if reuse and _reusable(run_dir, meta):
         return _load_finished(run_dir, config)
     _check_checkpoints(ckpt_dir, meta, reuse)
@@ -611,18 +621,18 @@ def finetune(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, config:
     set_seed(config.seed)
 
     tokenizer = load_tokenizer(config.model_name)
-    model = build_model(config, tokenizer)
+    model = build_model(config, tokenizer, labels.classes)
     params = count_parameters(model)
     log.info("%s: %d trainable of %d parameters", config.model_name, *params)
-    splits = encode_splits(tokenizer, model, frames, config)
-    trainer = make_trainer(config, model, tokenizer, splits, ckpt_dir)
+    splits = encode_splits(tokenizer, model, frames, config, labels)
+    trainer = make_trainer(config, model, tokenizer, splits, ckpt_dir, labels)
     if on_epoch_end is not None:
         trainer.add_callback(epoch_end_callback(on_epoch_end))
     last = resume_checkpoint(ckpt_dir, meta, reuse)
     t0 = time.perf_counter()
     trainer.train(resume_from_checkpoint=last)
     train_seconds = time.perf_counter() - t0  # this session only (a resumed run counts its remainder)
-    return finish_finetune(trainer, tokenizer, frames, splits, config, run_dir, meta, params, train_seconds)
+    return finish_finetune(trainer, tokenizer, frames, splits, config, run_dir, meta, params, train_seconds, labels)
 
 
 def save_model(model: nn.Module, tokenizer, model_dir: Path, config: FTConfig,

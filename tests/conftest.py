@@ -50,6 +50,7 @@ def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("SRC_HELPERS_OUTPUT_ROOT", str(tmp_path / "out"))
     monkeypatch.delenv("GOEMOTIONS_DIR", raising=False)
+    monkeypatch.delenv("DAIR_EMOTION_DIR", raising=False)
 
 
 @pytest.fixture
@@ -83,3 +84,19 @@ def tiny_goemotions(tmp_path: Path) -> Path:
     for split in ("train", "dev", "test"):
         write_tsv(folder / f"{split}.tsv", [(t, i, f"{split}_{c}") for t, i, c in rows])
     return folder
+
+
+@pytest.fixture(scope="module")
+def dair_sample() -> dict:
+    """The bundled hand-written DAIR.AI emotion sample (36/24/24 rows, every class in every split)."""
+    from src_helpers.dair import load_dair_emotion
+
+    return load_dair_emotion(source="sample")
+
+
+@pytest.fixture(scope="module")
+def goemotions_sample() -> dict:
+    """The bundled hand-written GoEmotions sample (336/70/70 rows)."""
+    from src_helpers.data import load_goemotions
+
+    return load_goemotions(source="sample")

@@ -27,7 +27,10 @@ from src_helpers.training import TrainConfig
 from src_helpers.transformers_ft import RENAMED as FT_RENAMED
 
 COMMITTED = REPO_ROOT / "notebook_outputs" / "runs"
-GOEMOTIONS_TRAIN_ROWS = 43_410  # the official train split: a transformer run without train_rows used all of it
+# the official train splits: a transformer run without train_rows used all of it
+TRAIN_ROWS = {"ekman": 43_410, "dair": 16_000}
+# registered, but not yet run on the real data (issue 12: notebook 07 not yet executed); remove once committed
+NOT_YET_RUN = {"dair_tfidf", "dair_bigru_minilm", "dair_minilm"}
 RUNTIME = ("device", "num_threads")  # where and with how many threads a run trained, not what it is
 FILLED_IN = ("vocab_size", "pad_id", "target", "num_classes")  # model fields the data/target fill in
 
@@ -119,7 +122,7 @@ def check_transformer(exp: experiments.Experiment, config: dict) -> None:
         ft.pop(key, None)
         registered.pop(key, None)
     assert ft == registered
-    assert config["result"]["train_rows"] == (exp.train_rows or GOEMOTIONS_TRAIN_ROWS)
+    assert config["result"]["train_rows"] == (exp.train_rows or TRAIN_ROWS[exp.labels])
 
 
 @pytest.mark.parametrize("folder", sorted(p.parent.name for p in COMMITTED.glob("*/config.json")))
@@ -128,7 +131,7 @@ def test_registered_full_settings_produced_the_committed_runs(folder: str) -> No
     exp = configure(name, "full", overrides)
     assert exp.run_name == folder
     config = json.loads((COMMITTED / folder / "config.json").read_text())
-    assert config["target"] == exp.target
+    assert config["target"] == exp.target and config.get("labels", "ekman") == exp.labels
     {"rnn": check_rnn, "tfidf": check_tfidf, "transformer": check_transformer}[exp.family](exp, config)
 
 
@@ -136,7 +139,7 @@ def test_every_registered_experiment_has_a_committed_run() -> None:
     folders = {p.parent.name for p in COMMITTED.glob("*/config.json")}
     if not folders:
         pytest.skip("no committed runs in this checkout")
-    assert {committed_experiment(f)[0] for f in folders} == set(EXPERIMENTS)
+    assert {committed_experiment(f)[0] for f in folders} == set(EXPERIMENTS) - NOT_YET_RUN
 
 
 # ------------------------------------------------------------------------------------------ overrides

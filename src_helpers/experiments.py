@@ -15,9 +15,9 @@ and ``train_rows`` (stratified train subset) are common to all. The run folder i
 another label set than Ekman's is named after it (``dair_<model>``).
 
 **Overrides** are dotted names: ``"train.learning_rate"``, ``"model.hidden_dim"``, ``"text.max_length"`` (RNNs),
-or a top-level field (``"target"``, ``"augment"``, ``"train_rows"``). A misspelt name is a ``ValueError`` naming it
-and the fields there are. A notebook's ``parameters`` cell lists experiment names and a dict of overrides, so
-papermill can change any setting: ``configure("bigru_minilm", "quick", {"train.epochs": 3})``.
+or a top-level field (``"target"``, ``"labels"``, ``"augment"``, ``"train_rows"``). A misspelt name is a
+``ValueError`` naming it and the fields there are. A notebook's ``parameters`` cell lists experiment names and a
+dict of overrides, so papermill can change any setting: ``configure("bigru_minilm", "quick", {"train.epochs": 3})``.
 
 **The quick profile** (the bundled 336-row sample, a smoke run) applies each experiment's ``quick`` overrides
 first: the same model shrunk to a width of 32 (16 for the speed ablation), the same data path and code path,

@@ -49,8 +49,9 @@ run: $(STAMP)  ## all notebooks in order, headless (PROFILE=quick: offline bundl
 test: $(STAMP)  ## unit tests + quick notebook runs (+ real-data tests when ../shared/data/goemotions exists)
 	$(PY) -m pytest -q
 
+# The Optuna worker-process tests (kill -9, two workers, PostgreSQL) do not touch transformers: `make test` runs them.
 test-tf5: $(STAMP_TF5)  ## the same suite on the transformers-5 stack; TextAttack's tests and notebooks 01-03 skip
-	$(PY_TF5) -m pytest -q
+	$(PY_TF5) -m pytest -q --ignore=tests/test_tuning_workers.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

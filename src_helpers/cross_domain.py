@@ -11,11 +11,13 @@ disgust and no neutral, so five classes are shared: ``SHARED`` = anger, fear, jo
 
 Reports are ``metrics.single_label_report`` dicts; ``artifacts.save_evaluation(run_dir, name, report)`` stores them
 in the model's run folder. ``model_probs(result, texts)`` gives a trained model's probabilities on other texts.
+``score_on_dair`` / ``score_on_goemotions`` do both for several runs at once; ``scores_table`` and ``per_class_f1``
+show their reports side by side (notebook 07).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +102,72 @@ def dair_model_on_goemotions(probs: np.ndarray, goemotions: pd.DataFrame) -> dic
     pred = mapped[probs[keep].argmax(1)]
     truth = [SHARED.index(c) for c in goemotions["ekman_label"].to_numpy()[keep]]
     return {"data": "goemotions", "n_total": len(goemotions), **single_label_report(truth, pred, SHARED)}
+
+
+# ------------------------------------------------------------------------------------------ several runs, tables
+def score_on_dair(results: Mapping[str, RunResult], dair_test: pd.DataFrame,
+                  evaluation: str = "dair_test") -> dict[str, dict]:
+    """``ekman_model_on_dair`` of each Ekman run in ``results`` (trained here, or read with its model still in the
+    run folder) on the DAIR rows ``dair_test``, stored as ``<run>/evaluations/<evaluation>.json`` when the run
+    has a folder: ``{run name: report}``."""
+    return _score_runs(results, dair_test, EKMAN, ekman_model_on_dair, evaluation)
+
+
+def score_on_goemotions(results: Mapping[str, RunResult], goemotions_test: pd.DataFrame,
+                        evaluation: str = "goemotions_test") -> dict[str, dict]:
+    """``dair_model_on_goemotions`` of each DAIR run in ``results`` on the GoEmotions rows ``goemotions_test``,
+    stored as ``<run>/evaluations/<evaluation>.json`` when the run has a folder: ``{run name: report}``."""
+    return _score_runs(results, goemotions_test, DAIR, dair_model_on_goemotions, evaluation)
+
+
+def _score_runs(results: Mapping[str, RunResult], df: pd.DataFrame, labels: LabelSet,
+                scorer: Callable[[np.ndarray, pd.DataFrame], dict], evaluation: str) -> dict[str, dict]:
+    from .artifacts import save_evaluation
+
+    wrong = [f"{name} ({r.labels.name})" for name, r in results.items() if r.labels != labels]
+    if wrong:
+        raise ValueError(f"{scorer.__name__} scores {labels.name} models; these runs predict another label set: "
+                         f"{', '.join(wrong)}")
+    reports = {}
+    for name, result in results.items():
+        reports[name] = scorer(model_probs(result, df["text"].tolist()), df)
+        if result.run_dir is not None:
+            save_evaluation(result.run_dir, evaluation, reports[name])
+    return reports
+
+
+def scores_table(reports: Mapping[str, dict]) -> pd.DataFrame:
+    """One row per model (``{name: report}`` of ``ekman_model_on_dair`` or ``dair_model_on_goemotions``): the rows
+    scored (``n``; ``n_total``: the rows given, a DAIR model on GoEmotions), accuracy and macro-F1 over the five
+    shared classes (``*_shared``) and, for an Ekman model, the plain 7-way argmax (``*_7way``, macro-F1 over the
+    five) with the share of rows it predicted disgust or neutral (``predicted_outside``)."""
+    rows = {}
+    for name, r in reports.items():
+        if "seven_way" in r:
+            seven, shared = r["seven_way"], r["shared"]
+            rows[name] = {"data": r["data"], "n": r["n"], "accuracy_7way": seven["accuracy"],
+                          "macro_f1_7way": seven["macro_f1"], "predicted_outside": seven["predicted_outside"],
+                          "accuracy_shared": shared["accuracy"], "macro_f1_shared": shared["macro_f1"]}
+        elif "per_class" in r and "n_total" in r:
+            rows[name] = {"data": r["data"], "n": r["n"], "n_total": r["n_total"], "accuracy_shared": r["accuracy"],
+                          "macro_f1_shared": r["macro_f1"]}
+        else:
+            raise ValueError(f"report {name!r} is not a cross-domain report (keys: {sorted(r)})")
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model").round(4)
+
+
+def per_class_f1(reports: Mapping[str, dict], view: str = "shared") -> pd.DataFrame:
+    """F1 per class (rows) and model (columns): ``view`` ``"shared"`` (the five shared classes; a DAIR model's
+    report is that view) or ``"seven_way"`` (an Ekman model's 7 classes, disgust and neutral without true rows)."""
+    if view not in ("shared", "seven_way"):
+        raise ValueError(f"view must be 'shared' or 'seven_way', got {view!r}")
+    columns = {}
+    for name, r in reports.items():
+        part = r.get(view, r if view == "shared" and "seven_way" not in r else None)
+        if part is None:
+            raise ValueError(f"report {name!r} has no {view!r} view (a DAIR model's report is the shared view only)")
+        columns[name] = {c: v["f1"] for c, v in part["per_class"].items()}
+    return pd.DataFrame(columns).round(3)
 
 
 # ------------------------------------------------------------------------------------------ a model on other texts

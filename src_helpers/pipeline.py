@@ -7,6 +7,8 @@ name is taken (same notebook, day and scores) gets ``__run2``, ``__run3``, ...; 
 A relative ``--data-dir`` is relative to the caller's working directory. The kernel gets the resolved
 folder as ``$GOEMOTIONS_DIR`` and the notebook's ``data_dir`` parameter stays ``None``, so executed copies
 record no path of this machine (their papermill metadata holds paths relative to the repository).
+``--dair-dir`` (the DAIR.AI emotion files of notebook 07) reaches the kernel the same way, as
+``$DAIR_EMOTION_DIR``; its ``dair_dir`` parameter stays ``None``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from .artifacts import HEADLINE_PREFIX
 from .config import PROFILES, REPO_ROOT, paths_for, portable_path
+from .dair import DATA_DIR_ENV as DAIR_DIR_ENV
 from .data import DATA_DIR_ENV, resolve_data_dir
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -103,22 +106,25 @@ def _env(name: str, value: str | None) -> Iterator[None]:
 
 
 def run_notebook(path: Path, profile: str, data_dir: str | Path | None = None, extra: dict | None = None,
-                 kernel: str = "python3") -> Path:
+                 kernel: str = "python3", dair_dir: str | Path | None = None) -> Path:
     """Execute one notebook with papermill; return the path of the executed copy.
 
-    ``data_dir`` (relative to the caller's working directory) reaches the kernel as ``$GOEMOTIONS_DIR``.
+    ``data_dir`` (relative to the caller's working directory) reaches the kernel as ``$GOEMOTIONS_DIR``,
+    ``dair_dir`` as ``$DAIR_EMOTION_DIR``.
     Full runs never replace an earlier executed copy; a failed run leaves ``FAILED_<notebook>`` and no
     headline file."""
     import papermill as pm
 
     folder = resolve_data_dir(data_dir)
+    dair_folder = resolve_data_dir(dair_dir, "dair_dir", DAIR_DIR_ENV, "DAIR.AI emotion")
     out_dir = paths_for(profile).ensure().notebooks_out
     headline_file = out_dir / f"{HEADLINE_PREFIX}{path.stem}.json"
     headline_file.unlink(missing_ok=True)
     tmp = out_dir / f".running_{path.name}"
     params = {"profile": profile, "data_dir": None, **(extra or {})}
     try:
-        with _env(DATA_DIR_ENV, str(folder) if folder else None):
+        with _env(DATA_DIR_ENV, str(folder) if folder else None), \
+                _env(DAIR_DIR_ENV, str(dair_folder) if dair_folder else None):
             pm.execute_notebook(str(path), str(tmp), parameters=params, kernel_name=kernel,
                                 cwd=str(path.parent), progress_bar=True)
         headline = json.loads(headline_file.read_text()) if headline_file.exists() else None
@@ -150,16 +156,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=None, help="folder with the official GoEmotions TSVs, relative to "
                         "the current directory (default: $GOEMOTIONS_DIR; quick runs use the bundled sample "
                         "when unset)")
+    parser.add_argument("--dair-dir", default=None, help="folder with the DAIR.AI emotion train.txt/val.txt/"
+                        "test.txt (notebook 07), relative to the current directory (default: $DAIR_EMOTION_DIR)")
     parser.add_argument("--only", nargs="*", default=(), help="notebook name prefixes, e.g. 01 02")
     args = parser.parse_args(argv)
     try:
         data_dir = resolve_data_dir(args.data_dir, "--data-dir")
+        dair_dir = resolve_data_dir(args.dair_dir, "--dair-dir", DAIR_DIR_ENV, "DAIR.AI emotion")
     except FileNotFoundError as e:
         parser.error(str(e))
     notebooks = find_notebooks(args.only)
     for i, nb in enumerate(notebooks, start=1):
         print(f"[{i}/{len(notebooks)}] {nb.name} (profile {args.profile})", flush=True)
-        out = run_notebook(nb, args.profile, data_dir)
+        out = run_notebook(nb, args.profile, data_dir, dair_dir=dair_dir)
         print(f"    -> {out.relative_to(REPO_ROOT) if out.is_relative_to(REPO_ROOT) else out}", flush=True)
     return 0
 

@@ -1,8 +1,9 @@
-"""The notebook runner: history never overwritten, failed runs cleaned up, --data-dir, portable metadata."""
+"""The notebook runner: history never overwritten, failed runs cleaned up, --data-dir, --dair-dir, portable metadata."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -102,6 +103,37 @@ def test_kernel_sees_relative_data_dir_and_no_absolute_path_is_recorded(tmp_path
     assert meta["parameters"]["data_dir"] is None
     text = json.dumps(executed["metadata"])
     assert not any(m in text for m in ABSOLUTE_MARKERS) and str(tmp_path) not in text
+
+
+def test_dair_dir_reaches_the_kernel_as_its_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "mydair").mkdir()
+    body = "from src_helpers.dair import resolve_dair_dir\nprint('DAIR', resolve_dair_dir(None).name)"
+    nb = toy_notebook(tmp_path / "nbs", "93_dair.ipynb", body)
+    monkeypatch.chdir(tmp_path)
+    out = run_notebook(nb, "quick", dair_dir="mydair")
+    executed = json.loads(out.read_text(encoding="utf-8"))
+    printed = "".join("".join(o.get("text", [])) for c in executed["cells"] for o in c.get("outputs", []))
+    assert "DAIR mydair" in printed
+    assert "DAIR_EMOTION_DIR" not in os.environ, "the variable is set for the kernel only"
+    assert "dair_dir" not in executed["metadata"]["papermill"]["parameters"]
+
+
+def test_dair_dir_option_resolved_against_the_cwd_and_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "data" / "dair").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    seen: list[object] = []
+    monkeypatch.setattr(pipeline, "run_notebook", lambda nb, profile, data_dir=None, dair_dir=None, **kw:
+                        seen.append(dair_dir) or tmp_path / nb.name)
+    assert main(["--profile", "quick", "--dair-dir", "data/dair", "--only", "02"]) == 0
+    assert seen == [tmp_path / "data" / "dair"]
+    with pytest.raises(SystemExit):
+        main(["--profile", "quick", "--dair-dir", "nowhere", "--only", "02"])
+    err = capsys.readouterr().err
+    assert "--dair-dir" in err and str(tmp_path / "nowhere") in err and "DAIR.AI emotion" in err
+    assert seen == [tmp_path / "data" / "dair"], "no notebook ran"
+    with pytest.raises(FileNotFoundError, match="dair_dir"):
+        run_notebook(tmp_path / "x.ipynb", "quick", dair_dir="nowhere")
 
 
 def test_portable_metadata_rewrites_absolute_paths() -> None:

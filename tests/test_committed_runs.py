@@ -20,6 +20,7 @@ import pytest
 from src_helpers.artifacts import Run, load_run
 from src_helpers.config import REPO_ROOT
 from src_helpers.ekman import EKMAN_LABELS
+from src_helpers.labels import label_set
 from src_helpers.metrics import multi_label_report, single_label_report, threshold_predictions
 
 RUNS_DIR = "notebook_outputs/runs"
@@ -58,10 +59,11 @@ def stored_arrays(run: Run) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``y_true``, ``y_pred`` and the probabilities of a run's test predictions (multi-hot for multi-label)."""
     where = f"{run.path / 'test_predictions.csv.gz'}"
     assert run.predictions is not None, f"{where}: missing"
-    probs = run.probs(EKMAN_LABELS)
+    classes = label_set(run.config.get("labels")).classes  # Ekman's 7 unless the run names another label set
+    probs = run.probs(classes)
     table = run.predictions
     if run.config.get("target") == "multi":
-        k = len(EKMAN_LABELS)
+        k = len(classes)
         return (multi_hot_ids(table["y_true"].tolist(), k, where), multi_hot_ids(table["y_pred"].tolist(), k, where),
                 probs)
     return table["y_true"].to_numpy().astype(int), table["y_pred"].to_numpy().astype(int), probs
@@ -75,7 +77,7 @@ def recomputed_test_report(run: Run) -> dict:
         report = multi_label_report(y_true, y_pred.astype(float), 0.5)
         report["threshold"] = run.metrics["test"]["threshold"]
         return report
-    return single_label_report(y_true, y_pred)
+    return single_label_report(y_true, y_pred, names=label_set(run.config.get("labels")).classes)
 
 
 def assert_same(stored: object, recomputed: object, where: str) -> None:

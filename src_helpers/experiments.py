@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -336,7 +337,9 @@ def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: s
 
     ``resume``: continue an interrupted RNN run / reuse a finished transformer run with the same settings
     and data (TF-IDF always refits: minutes). ``on_epoch_end(epoch, row)``: called after each epoch of an RNN
-    or transformer with the dev scores (``row["dev_macro_f1"]``); an exception it raises stops the run."""
+    or transformer with the dev scores (``row["dev_macro_f1"]``); an exception it raises stops the run.
+    The result's ``extra["wall_seconds"]`` is this call's wall clock (about 0 for a finished run reused)."""
+    start = time.perf_counter()
     run_name = run_name or exp.run_name
     run_dir = Path(runs_dir) / run_name
     data = experiment_splits(exp, splits)
@@ -348,6 +351,7 @@ def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: s
         result = _run_transformer(exp, data, run_dir, resume, on_epoch_end)
     result.name = run_name
     record_settings(run_dir, exp)
+    result.extra["wall_seconds"] = time.perf_counter() - start
     return result
 
 

@@ -3,10 +3,8 @@ model notebook shows (learning curves, confusion matrices, per-class F1), all fr
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -152,36 +150,14 @@ def cost_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> pd.Dat
     return pd.DataFrame(rows).set_index("model").round(4)
 
 
-def timed_runs(names: Sequence[str], splits: dict[str, pd.DataFrame], profile: str = "quick",
-               overrides: Mapping[str, Any] | None = None, resume: bool | None = None,
-               runs_dir: str | Path | None = None) -> tuple[dict[str, RunResult], dict[str, float]]:
-    """``experiments.run_experiments`` one experiment at a time, each timed: ``({run name: result}, {run name:
-    wall-clock seconds of this call})``. Each experiment gets the overrides it has; one that none of them has is a
-    ``ValueError`` before anything runs (as in ``run_experiments``)."""
-    from .experiments import TOP_LEVEL, configure, run_experiments
-
-    names, overrides = list(names), dict(overrides or {})
-    settings = {n: set(configure(n, profile).settings()) | set(TOP_LEVEL) for n in names}
-    if unused := sorted(set(overrides) - set().union(*settings.values())):
-        raise ValueError(f"none of the experiments {names} has the setting {unused[0]!r}")
-    results: dict[str, RunResult] = {}
-    seconds: dict[str, float] = {}
-    for name in names:
-        start = time.perf_counter()
-        runs = run_experiments([name], splits, profile, {k: v for k, v in overrides.items() if k in settings[name]},
-                               resume, runs_dir)
-        seconds |= dict.fromkeys(runs, time.perf_counter() - start)
-        results |= runs
-    return results, seconds
-
-
-def training_time(results: Mapping[str, RunResult], wall: Mapping[str, float] | None = None) -> pd.DataFrame:
+def training_time(results: Mapping[str, RunResult]) -> pd.DataFrame:
     """What each run's training took, in minutes: ``train_minutes`` as the run recorded it (an RNN: the sum of its
     epochs' ``train_seconds``; a fine-tuning: ``train_seconds`` of the session that trained it, the remainder
-    of a resumed one), else the run's ``wall`` seconds (TF-IDF records none: features, the C grid and scoring);
-    ``wall_minutes``: ``wall`` (``timed_runs``: this session, about 0 for a finished run reused); epochs run and
+    of a resumed one), else its wall clock (TF-IDF records none: features, the C grid and scoring);
+    ``wall_minutes``: the wall clock ``experiments.run_experiment`` recorded in this session (``extra
+    ["wall_seconds"]``; about 0 for a finished run reused, NaN for a run read from its folder); epochs run and
     test accuracy."""
-    wall = wall or {}
+    wall = {name: r.extra["wall_seconds"] for name, r in results.items() if "wall_seconds" in r.extra}
     rows = []
     for name, r in results.items():
         if "train_seconds" in r.history:

@@ -316,9 +316,8 @@ def run_study(family: str, splits: dict[str, pd.DataFrame], profile: str = "quic
               **storage_kwargs) -> optuna.Study:
     """Run (or continue) the study of ``family`` until it holds ``budget.n_trials`` finished trials or this
     call's ``budget.timeout`` runs out; returns the study. ``callbacks`` see each trial this call finishes."""
-    budget = budget or Budget()
-    study_name = study_name or f"{profile}_{check_family(family)}"
-    check_family(family)
+    budget, family = budget or Budget(), check_family(family)
+    study_name = study_name or f"{profile}_{family}"
     storage = storage or default_storage(study_name, profile)
     study = load_study(study_name, storage, seed, worker, **storage_kwargs)
     trials_dir = paths_for(profile).ensure().studies / f"{study_name}_trials"

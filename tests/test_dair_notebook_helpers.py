@@ -1,6 +1,6 @@
 """Helpers of notebook 07 (DAIR.AI emotion): scoring several runs across data sets and storing the reports
 (``cross_domain.score_on_dair`` / ``score_on_goemotions``), their tables (``scores_table``, ``per_class_f1``),
-experiments run one at a time and timed (``reporting.timed_runs``) and the training-time table
+the wall clock ``experiments.run_experiment`` records and the training-time table
 (``reporting.training_time``)."""
 
 from __future__ import annotations
@@ -116,29 +116,10 @@ def test_per_class_f1_views(dair_sample: dict, goemotions_sample: dict) -> None:
 
 
 # ------------------------------------------------------------------------------------------ timing
-def test_timed_runs_gives_each_experiment_its_own_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = []
-
-    def fake(names, splits, profile, overrides, resume, runs_dir):
-        calls.append((list(names), overrides, resume))
-        return {f"{names[0]}_run": RunResult(dev={}, test={}, test_probs=np.zeros((0, 6)), test_pred=np.zeros(0))}
-
-    monkeypatch.setattr(experiments, "run_experiments", fake)
-    results, seconds = reporting.timed_runs(["dair_tfidf", "dair_bigru_minilm"], {}, "quick",
-                                            {"train.Cs": [1.0], "train.epochs": 1, "augment": False}, resume=True)
-    assert calls == [(["dair_tfidf"], {"train.Cs": [1.0], "augment": False}, True),
-                     (["dair_bigru_minilm"], {"train.epochs": 1, "augment": False}, True)]
-    assert list(results) == list(seconds) == ["dair_tfidf_run", "dair_bigru_minilm_run"]
-    assert all(s >= 0 for s in seconds.values())
-    with pytest.raises(ValueError, match="none of the experiments .* has the setting 'train.epocs'"):
-        reporting.timed_runs(["dair_tfidf"], {}, "quick", {"train.epocs": 1})
-    assert len(calls) == 2, "nothing ran"
-
-
-def test_timed_runs_trains_and_times_a_real_run(dair_sample: dict, tmp_path: Path) -> None:
-    results, seconds = reporting.timed_runs(["dair_tfidf"], dair_sample, "quick", ONE_C, runs_dir=tmp_path)
+def test_run_experiments_records_each_runs_wall_clock(dair_sample: dict, tmp_path: Path) -> None:
+    results = experiments.run_experiments(["dair_tfidf"], dair_sample, "quick", ONE_C, runs_dir=tmp_path)
     assert list(results) == ["dair_tfidf"] and results["dair_tfidf"].run_dir == tmp_path / "dair_tfidf"
-    assert 0 < seconds["dair_tfidf"] < 600
+    assert 0 < results["dair_tfidf"].extra["wall_seconds"] < 600
 
 
 def test_training_time_from_what_each_run_recorded() -> None:
@@ -150,8 +131,10 @@ def test_training_time_from_what_each_run_recorded() -> None:
     ft = run("ft", history=pd.DataFrame({"epoch": [1, 2], "dev_loss": [0.3, 0.2]}), config={"result": {
         "train_seconds": 600.0}})
     tfidf = run("tfidf")
-    table = reporting.training_time({"rnn": rnn, "ft": ft, "tfidf": tfidf}, {"rnn": 200.0, "ft": 6.0, "tfidf": 30.0})
+    for r, seconds in ((rnn, 200.0), (ft, 6.0), (tfidf, 30.0)):
+        r.extra["wall_seconds"] = seconds
+    table = reporting.training_time({"rnn": rnn, "ft": ft, "tfidf": tfidf})
     assert table["train_minutes"].tolist() == [3.0, 10.0, 0.5], "RNN epochs, the fine-tuning's record, TF-IDF wall"
     assert table["wall_minutes"].tolist() == [round(200 / 60, 4), 0.1, 0.5]
     assert table["epochs_run"].tolist()[:2] == [2, 2] and pd.isna(table.loc["tfidf", "epochs_run"])
-    assert np.isnan(reporting.training_time({"tfidf": tfidf}).loc["tfidf", "train_minutes"]), "no record, no wall"
+    assert np.isnan(reporting.training_time({"tfidf": run("tfidf")}).loc["tfidf", "train_minutes"]), "no record"

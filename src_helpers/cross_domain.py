@@ -11,7 +11,7 @@ disgust and no neutral, so five classes are shared: ``SHARED`` = anger, fear, jo
 
 Reports are ``metrics.single_label_report`` dicts; ``artifacts.save_evaluation(run_dir, name, report)`` stores them
 in the model's run folder. ``model_probs(result, texts)`` gives a trained model's probabilities on other texts.
-``score_on_dair`` / ``score_on_goemotions`` do both for several runs at once; ``scores_table`` and ``per_class_f1``
+``score_on_dair`` / ``score_on_goemotions`` do both for several runs at once; ``scores_table`` and ``view``
 show their reports side by side (notebook 07).
 """
 
@@ -156,18 +156,19 @@ def scores_table(reports: Mapping[str, dict]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model").round(4)
 
 
-def per_class_f1(reports: Mapping[str, dict], view: str = "shared") -> pd.DataFrame:
-    """F1 per class (rows) and model (columns): ``view`` ``"shared"`` (the five shared classes; a DAIR model's
-    report is that view) or ``"seven_way"`` (an Ekman model's 7 classes, disgust and neutral without true rows)."""
-    if view not in ("shared", "seven_way"):
-        raise ValueError(f"view must be 'shared' or 'seven_way', got {view!r}")
-    columns = {}
-    for name, r in reports.items():
-        part = r.get(view, r if view == "shared" and "seven_way" not in r else None)
+def view(reports: Mapping[str, dict], name: str = "shared") -> dict[str, dict]:
+    """One view of each cross-domain report, ``{model: report}`` (``reporting.per_class_f1`` tabulates it):
+    ``name`` ``"shared"`` (the five shared classes; a DAIR model's report is that view) or ``"seven_way"`` (an
+    Ekman model's 7 classes, disgust and neutral without true rows)."""
+    if name not in ("shared", "seven_way"):
+        raise ValueError(f"view must be 'shared' or 'seven_way', got {name!r}")
+    views = {}
+    for model, r in reports.items():
+        part = r.get(name, r if name == "shared" and "seven_way" not in r else None)
         if part is None:
-            raise ValueError(f"report {name!r} has no {view!r} view (a DAIR model's report is the shared view only)")
-        columns[name] = {c: v["f1"] for c, v in part["per_class"].items()}
-    return pd.DataFrame(columns).round(3)
+            raise ValueError(f"report {model!r} has no {name!r} view (a DAIR model's report is the shared view only)")
+        views[model] = part
+    return views
 
 
 # ------------------------------------------------------------------------------------------ a model on other texts

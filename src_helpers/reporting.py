@@ -67,9 +67,12 @@ def best_on_dev(results: Mapping[str, RunResult] | Sequence[RunResult], target: 
     return max(candidates, key=lambda r: r.dev["macro_f1"]).name
 
 
-def per_class_f1(results: Sequence[RunResult]) -> pd.DataFrame:
-    """Test F1 per class (rows) and run (columns)."""
-    return pd.DataFrame({r.name: {c: v["f1"] for c, v in r.test["per_class"].items()} for r in results}).round(3)
+def per_class_f1(results: Sequence[RunResult] | Mapping[str, dict]) -> pd.DataFrame:
+    """F1 per class (rows) and run (columns): each run's test report, or ``{name: report}`` (e.g. a
+    ``cross_domain.view`` of cross-domain reports)."""
+    reports = results if isinstance(results, Mapping) else {r.name: r.test for r in results}
+    return pd.DataFrame({name: {c: v["f1"] for c, v in rep["per_class"].items()} for name, rep in reports.items()}
+                        ).round(3)
 
 
 def selection_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> pd.DataFrame:

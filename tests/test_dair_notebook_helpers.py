@@ -1,6 +1,6 @@
 """Helpers of notebook 07 (DAIR.AI emotion): scoring several runs across data sets and storing the reports
-(``cross_domain.score_on_dair`` / ``score_on_goemotions``), their tables (``scores_table``, ``per_class_f1``),
-the wall clock ``experiments.run_experiment`` records and the training-time table
+(``cross_domain.score_on_dair`` / ``score_on_goemotions``), their tables (``scores_table``, ``view`` +
+``reporting.per_class_f1``), the wall clock ``experiments.run_experiment`` records and the training-time table
 (``reporting.training_time``)."""
 
 from __future__ import annotations
@@ -104,15 +104,15 @@ def test_per_class_f1_views(dair_sample: dict, goemotions_sample: dict) -> None:
     dair_test, go_test = dair_sample["test"], goemotions_sample["test"]
     ekman = xd.ekman_model_on_dair(probs_of(EKMAN_LABELS, dair_test["ekman_label"].tolist()), dair_test)
     dair = xd.dair_model_on_goemotions(probs_of(DAIR_LABELS, ["joy"] * len(go_test)), go_test)
-    shared = xd.per_class_f1({"go_model": ekman, "dair_model": dair})
+    shared = reporting.per_class_f1(xd.view({"go_model": ekman, "dair_model": dair}))
     assert list(shared.index) == list(xd.SHARED) and list(shared.columns) == ["go_model", "dair_model"]
     assert (shared["go_model"] == 1.0).all() and shared["dair_model"].drop("joy").eq(0).all()
-    seven = xd.per_class_f1({"go_model": ekman}, "seven_way")
+    seven = reporting.per_class_f1(xd.view({"go_model": ekman}, "seven_way"))
     assert list(seven.index) == list(EKMAN_LABELS) and seven.loc[["disgust", "neutral"], "go_model"].eq(0).all()
     with pytest.raises(ValueError, match="report 'dair_model' has no 'seven_way' view"):
-        xd.per_class_f1({"dair_model": dair}, "seven_way")
+        xd.view({"dair_model": dair}, "seven_way")
     with pytest.raises(ValueError, match="view must be"):
-        xd.per_class_f1({"go_model": ekman}, "7way")
+        xd.view({"go_model": ekman}, "7way")
 
 
 # ------------------------------------------------------------------------------------------ timing

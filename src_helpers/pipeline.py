@@ -81,12 +81,16 @@ def portable_metadata(metadata: dict, final: Path) -> dict:
     return {**metadata, "papermill": pm}
 
 
-def make_metadata_portable(path: Path, final: Path | None = None) -> None:
-    """Rewrite the papermill metadata of the executed notebook ``path`` in place; cells are untouched."""
+def make_metadata_portable(path: Path, final: Path | None = None, headline: dict[str, float] | None = None) -> None:
+    """Rewrite the papermill metadata of the executed notebook ``path`` in place (cells are untouched) and store
+    its ``headline`` scores unrounded under ``metadata["headline"]`` (the file name carries them rounded)."""
     import nbformat
 
     nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
-    nb.metadata = nbformat.from_dict(portable_metadata(dict(nb.metadata), final or path))
+    metadata = portable_metadata(dict(nb.metadata), final or path)
+    if headline:
+        metadata["headline"] = headline
+    nb.metadata = nbformat.from_dict(metadata)
     nbformat.write(nb, path)
 
 
@@ -141,7 +145,7 @@ def run_notebook(path: Path, profile: str, data_dir: str | Path | None = None, e
     name = output_name(path.stem, profile, headline)
     final = claim_new_path(out_dir, name) if profile == "full" else out_dir / name
     try:
-        make_metadata_portable(tmp, final)
+        make_metadata_portable(tmp, final, headline)
     except Exception:
         if profile == "full":
             final.unlink()  # the empty placeholder; the executed copy stays in .running_<notebook>

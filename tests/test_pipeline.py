@@ -48,6 +48,7 @@ def test_second_full_run_never_replaces_the_first(tmp_path: Path) -> None:
     assert second.name == first.name.replace(".ipynb", "__run2.ipynb")
     assert third.name == first.name.replace(".ipynb", "__run3.ipynb")
     assert first.read_bytes() == first_bytes, "the first executed copy was rewritten"
+    assert json.loads(first_bytes)["metadata"]["headline"] == {"acc": 0.5}, "the headline is in the metadata"
     assert sorted(p.name for p in first.parent.glob("90_toy__*.ipynb")) == [first.name, second.name, third.name]
     assert not list(first.parent.glob(".running_*")) and not list(first.parent.glob(f"{HEADLINE_PREFIX}*"))
 

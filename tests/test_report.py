@@ -1,0 +1,77 @@
+"""The report generator (``src_helpers.report``): the history book's index, the README's results section, and
+the check that committed files hold exactly what the committed artifacts give."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from src_helpers import report
+
+
+def executed(folder: Path, name: str, profile: str = "full", headline: dict | None = None) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["papermill"] = {"start_time": "2026-11-25T08:37:02.6+00:00", "parameters": {"profile": profile}}
+    if headline:
+        nb.metadata["headline"] = headline
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / name)
+    return folder / name
+
+
+@pytest.mark.parametrize(("name", "scores"), [
+    ("02_baseline_tfidf__2026-11-25__acc0.6396__mf10.5369__mlf10.5787.ipynb",
+     {"acc": 0.6396, "mf1": 0.5369, "mlf1": 0.5787}),
+    ("03_rnn_lstm_gru__2026-11-25__acc0.6746__bf16mf10.5566__bf16epochsec49__run2.ipynb",
+     {"acc": 0.6746, "bf16mf1": 0.5566, "bf16epochsec": 49.0}),
+    ("01_data_preprocessing__2026-11-25__n_train43410__n_dev5426.ipynb", {"n_train": 43410.0, "n_dev": 5426.0}),
+    ("06_optuna_studies.ipynb", {}),
+])
+def test_headline_from_name(name: str, scores: dict) -> None:
+    assert report.headline_from_name(name) == scores
+
+
+def test_bad_names_are_errors_naming_the_file() -> None:
+    with pytest.raises(ValueError, match="notes.ipynb: not an executed notebook"):
+        report.headline_from_name("notes.ipynb")
+    with pytest.raises(ValueError, match=r"02_x__2026-11-25__acc\.ipynb: 'acc' is neither"):
+        report.headline_from_name("02_x__2026-11-25__acc.ipynb")
+
+
+def test_index_prefers_the_unrounded_metadata_and_groups_by_notebook(tmp_path: Path) -> None:
+    executed(tmp_path, "02_b__2026-11-25__acc0.6396.ipynb", headline={"acc": 0.639612})
+    executed(tmp_path, "02_b__2026-11-26__acc0.65.ipynb")
+    executed(tmp_path, "01_a__2026-11-25__n_train43410.ipynb")
+    (tmp_path / "README.md").write_text("not a notebook")
+    index = report.notebook_index(tmp_path)
+    assert index["notebook"].tolist() == ["01_a", "02_b", "02_b"]
+    assert index["headline"].tolist() == [{"n_train": 43410.0}, {"acc": 0.639612}, {"acc": 0.65}]
+    assert set(index["date"]) == {"2026-11-25"} and set(index["profile"]) == {"full"}
+    text = report.index_markdown(index)
+    assert text.index("## 01_a") < text.index("## 02_b") and "n_train 43410 |" in text and "acc 0.6396 |" in text
+
+
+def test_a_broken_notebook_is_named(tmp_path: Path) -> None:
+    (tmp_path / "02_b__2026-11-25__acc0.6.ipynb").write_text("{")
+    with pytest.raises(ValueError, match=r"02_b__2026-11-25__acc0.6.ipynb: not a notebook"):
+        report.notebook_index(tmp_path)
+
+
+def test_replace_section_keeps_the_rest_and_needs_the_markers() -> None:
+    text = f"# Title\n\n{report.START}\nold table\n{report.END}\n\n## Next\n"
+    new = report.replace_section(text, "new table\n")
+    assert new == f"# Title\n\n{report.START}\nnew table\n{report.END}\n\n## Next\n"
+    for broken in ("no markers", f"{report.END}\n{report.START}", f"{report.START}{report.START}{report.END}"):
+        with pytest.raises(ValueError, match="README.md: needs one"):
+            report.replace_section(broken, "x")
+
+
+def test_committed_index_is_what_the_executed_notebooks_give() -> None:
+    folder = report.REPO_ROOT / "notebook_outputs"
+    committed = (folder / "INDEX.md").read_text(encoding="utf-8")
+    assert committed == report.index_markdown(report.notebook_index(folder)), \
+        "notebook_outputs/INDEX.md is out of date: run python -m src_helpers.report"
+    assert json.dumps(committed).count(".ipynb") >= 2 * len(list(folder.glob("[0-9][0-9]_*.ipynb")))

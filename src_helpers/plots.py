@@ -117,3 +117,130 @@ def study_figures(study, images: str | Path, prefix: str) -> dict[str, Path]:
         written[view] = Path(images) / f"{prefix}_{view}.png"
         _save(fig, written[view])
     return written
+
+
+# ------------------------------------------------------------------------------------------ the final comparison
+LEADERBOARD_PANELS = {"test_accuracy": "test accuracy", "test_macro_f1": "test macro-F1",
+                      "multi_macro_f1": "multi-label test macro-F1"}
+
+
+def leaderboard_figure(board: pd.DataFrame, references: dict[str, float] | None = None,
+                       reference_metric: str = "test_accuracy",
+                       title: str = "GoEmotions test scores (bootstrap 95% intervals)",
+                       path: str | Path | None = None) -> plt.Figure:
+    """One panel per metric of ``board`` (``LEADERBOARD_PANELS`` present with values, each with ``<metric>_low`` and
+    ``<metric>_high``): a point and its interval per model (rows top to bottom in the table's order; a model without
+    a value, e.g. no multi-label sibling, has none). ``references`` ``{label: value}``: dashed lines on the
+    ``reference_metric`` panel, labelled in its legend."""
+    panels = [m for m in LEADERBOARD_PANELS if m in board and board[m].notna().any()]
+    if not panels:
+        raise ValueError(f"board has none of the columns {list(LEADERBOARD_PANELS)} (columns: {list(board.columns)})")
+    if references and reference_metric not in panels:
+        raise ValueError(f"reference_metric {reference_metric!r} is not a panel of this board ({panels})")
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + 2.5, 0.38 * len(board) + 1.6),
+                             sharey=True, squeeze=False)
+    y = np.arange(len(board))[::-1]
+    colours = sns.color_palette("colorblind", max(1, len(references or {})))
+    for ax, metric in zip(axes[0], panels, strict=True):
+        value = board[metric].to_numpy(float)
+        low, high = (board[f"{metric}_{end}"].to_numpy(float) for end in ("low", "high"))
+        err = np.vstack([value - low, high - value])
+        ax.errorbar(value, y, xerr=err, fmt="o", capsize=3, color=sns.color_palette()[0])
+        if metric == reference_metric:
+            for colour, (label, ref) in zip(colours, (references or {}).items(), strict=False):
+                ax.axvline(ref, linestyle="--", color=colour, label=label)
+            if references:
+                ax.legend(fontsize=8, loc="lower left")
+        ax.set(title=LEADERBOARD_PANELS[metric], yticks=y, yticklabels=list(board.index))
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def per_class_heatmap(table: pd.DataFrame, title: str = "Per-class test F1", path: str | Path | None = None,
+                      fmt: str = ".2f") -> plt.Figure:
+    """Annotated heatmap of ``table``: models (rows) by classes (columns), values in [0, 1] (F1)."""
+    fig, ax = plt.subplots(figsize=(0.9 * table.shape[1] + 3.5, 0.4 * table.shape[0] + 1.5))
+    sns.heatmap(table.astype(float), ax=ax, cmap="Blues", vmin=0, vmax=1, annot=True, fmt=fmt,
+                annot_kws={"fontsize": 8}, cbar_kws={"fraction": 0.046})
+    ax.tick_params(axis="y", labelrotation=0)
+    ax.set(title=title, xlabel="", ylabel="")
+    return _save(fig, path)
+
+
+def confusion_grid(matrices: dict[str, Sequence[Sequence[int]]], labels: Sequence[str],
+                   title: str = "Test confusion matrices (row-normalised)", path: str | Path | None = None,
+                   ncols: int = 3) -> plt.Figure:
+    """Row-normalised confusion matrices (rows = true class), one annotated panel per model of ``matrices``."""
+    if not matrices:
+        raise ValueError("confusion_grid needs at least one matrix")
+    ncols = min(ncols, len(matrices))
+    nrows = -(-len(matrices) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 4.3 * nrows), squeeze=False)
+    for ax, (name, cm) in zip(axes.flat, matrices.items(), strict=False):
+        counts = np.asarray(cm, dtype=float)
+        if counts.shape != (len(labels), len(labels)):
+            raise ValueError(f"{name}: confusion matrix of shape {counts.shape}, expected {len(labels)} x "
+                             f"{len(labels)} (one row and column per label)")
+        shares = counts / counts.sum(axis=1, keepdims=True).clip(min=1)
+        sns.heatmap(shares, ax=ax, cmap="Blues", vmin=0, vmax=1, square=True, annot=True, fmt=".2f", cbar=False,
+                    annot_kws={"fontsize": 7}, xticklabels=labels, yticklabels=labels)
+        ax.tick_params(axis="x", labelrotation=45)
+        ax.tick_params(axis="y", labelrotation=0)
+        ax.set(title=name, xlabel="predicted", ylabel="true")
+    for ax in axes.flat[len(matrices):]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def curves_overlay(curves: pd.DataFrame, title: str = "Dev macro-F1 during training", path: str | Path | None = None,
+                   log_x: bool = True) -> plt.Figure:
+    """Dev macro-F1 of several runs (long table: ``run``, ``epoch``, ``dev_macro_f1``, ``seconds``, optional
+    ``time_source``) against cumulative training seconds, one line per run (dashed where the time is not the
+    history's own); runs without seconds get a second panel against the epoch."""
+    timed = curves["seconds"].notna().groupby(curves["run"]).transform("all") if len(curves) else curves["seconds"]
+    parts = [(curves[timed], "seconds", "training time (s, cumulative)"),
+             (curves[~timed], "epoch", "epoch (no time recorded)")]
+    parts = [p for p in parts if len(p[0])]
+    if not parts:
+        raise ValueError("curves_overlay needs at least one row")
+    fig, axes = plt.subplots(1, len(parts), figsize=(7.5 * len(parts) + 2, 4.5), squeeze=False)
+    for ax, (data, x, label) in zip(axes[0], parts, strict=True):
+        style = "time_source" if x == "seconds" and "time_source" in data else None
+        dashes = {s: "" if s == "history" else (4, 2) for s in data["time_source"].unique()} if style else True
+        sns.lineplot(data=data, x=x, y="dev_macro_f1", hue="run", style=style, dashes=dashes, marker="o", ax=ax)
+        if x == "seconds" and log_x:
+            ax.set_xscale("log")
+        ax.set(xlabel=label, ylabel="dev macro-F1")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def cost_quality_figure(table: pd.DataFrame, cost_col: str, quality_col: str = "test_macro_f1",
+                        front: pd.Series | None = None, hue: str | None = "family", title: str | None = None,
+                        path: str | Path | None = None, log_x: bool = True) -> plt.Figure:
+    """Scatter of ``quality_col`` against ``cost_col`` (log scale), one labelled point per row; ``front`` (boolean,
+    e.g. ``comparison.pareto_front``) joins the Pareto-optimal points with a step line. Rows without a cost or
+    quality are named under the plot, not drawn."""
+    shown = table[[cost_col, quality_col]].notna().all(axis=1)
+    data = table[shown]
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    sns.scatterplot(data=data, x=cost_col, y=quality_col, hue=hue if hue in data else None, s=70, ax=ax)
+    for name, row in data.iterrows():
+        ax.annotate(str(name), (row[cost_col], row[quality_col]), fontsize=7, xytext=(4, 3),
+                    textcoords="offset points")
+    if front is not None and front.reindex(data.index, fill_value=False).any():
+        best = data[front.reindex(data.index, fill_value=False).astype(bool)].sort_values(cost_col)
+        ax.step(best[cost_col], best[quality_col], where="post", color="grey", linestyle="--", label="Pareto front")
+        ax.legend(fontsize=8)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set(xlabel=cost_col, ylabel=quality_col, title=title or f"{quality_col} against {cost_col}")
+    ax.grid(alpha=0.3)
+    if missing := list(table.index[~shown]):
+        fig.text(0.01, 0.01, f"not shown (no {cost_col} or {quality_col}): {', '.join(map(str, missing))}",
+                 fontsize=7, wrap=True)
+    return _save(fig, path)

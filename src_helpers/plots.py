@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -124,33 +124,32 @@ LEADERBOARD_PANELS = {"test_accuracy": "test accuracy", "test_macro_f1": "test m
                       "multi_macro_f1": "multi-label test macro-F1"}
 
 
-def leaderboard_figure(board: pd.DataFrame, references: dict[str, float] | None = None,
-                       reference_metric: str = "test_accuracy",
+def leaderboard_figure(board: pd.DataFrame, references: Mapping[str, Mapping[str, float]] | None = None,
                        title: str = "GoEmotions test scores (bootstrap 95% intervals)",
                        path: str | Path | None = None) -> plt.Figure:
     """One panel per metric of ``board`` (``LEADERBOARD_PANELS`` present with values, each with ``<metric>_low`` and
     ``<metric>_high``): a point and its interval per model (rows top to bottom in the table's order; a model without
-    a value, e.g. no multi-label sibling, has none). ``references`` ``{label: value}``: dashed lines on the
-    ``reference_metric`` panel, labelled in its legend."""
+    a value, e.g. no multi-label sibling, has none). ``references`` ``{metric: {label: value}}``: dashed lines on
+    that metric's panel, labelled in its legend."""
     panels = [m for m in LEADERBOARD_PANELS if m in board and board[m].notna().any()]
     if not panels:
         raise ValueError(f"board has none of the columns {list(LEADERBOARD_PANELS)} (columns: {list(board.columns)})")
-    if references and reference_metric not in panels:
-        raise ValueError(f"reference_metric {reference_metric!r} is not a panel of this board ({panels})")
+    references = dict(references or {})
+    if unknown := sorted(set(references) - set(panels)):
+        raise ValueError(f"references for {unknown}, which is not a panel of this board ({panels})")
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + 2.5, 0.38 * len(board) + 1.6),
                              sharey=True, squeeze=False)
     y = np.arange(len(board))[::-1]
-    colours = sns.color_palette("colorblind", max(1, len(references or {})))
+    colours = sns.color_palette("colorblind", max([1, *(len(r) for r in references.values())]))
     for ax, metric in zip(axes[0], panels, strict=True):
         value = board[metric].to_numpy(float)
         low, high = (board[f"{metric}_{end}"].to_numpy(float) for end in ("low", "high"))
         err = np.vstack([value - low, high - value])
         ax.errorbar(value, y, xerr=err, fmt="o", capsize=3, color=sns.color_palette()[0])
-        if metric == reference_metric:
-            for colour, (label, ref) in zip(colours, (references or {}).items(), strict=False):
-                ax.axvline(ref, linestyle="--", color=colour, label=label)
-            if references:
-                ax.legend(fontsize=8, loc="lower left")
+        for colour, (label, ref) in zip(colours, references.get(metric, {}).items(), strict=False):
+            ax.axvline(ref, linestyle="--", color=colour, label=label)
+        if references.get(metric):
+            ax.legend(fontsize=8, loc="lower left")
         ax.set(title=LEADERBOARD_PANELS[metric], yticks=y, yticklabels=list(board.index))
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle(title)

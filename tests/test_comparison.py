@@ -343,12 +343,14 @@ def is_png(path: Path) -> bool:
 def test_figures_are_written(runs: Path, tmp_path: Path) -> None:
     board = comparison.leaderboard(runs, n_boot=50)
     results = comparison.load(runs, board.index)
-    refs = {"earlier BLSTM": 0.3, "earlier SVM": 0.25}
+    refs = {"test_accuracy": {"earlier BLSTM": 0.3, "earlier SVM": 0.25}, "multi_macro_f1": {"paper": 0.64}}
     fig = plots.leaderboard_figure(board, refs, path=tmp_path / "board.png")
     assert len(fig.axes) == 3, "accuracy, macro-F1 and multi-label macro-F1"
-    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == list(refs)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == list(refs["test_accuracy"])
+    assert fig.axes[1].get_legend() is None
+    assert [t.get_text() for t in fig.axes[2].get_legend().get_texts()] == ["paper"]
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == list(board.index)
-    with pytest.raises(ValueError, match="reference_metric"):
+    with pytest.raises(ValueError, match=r"references for \['test_accuracy'\], which is not a panel"):
         plots.leaderboard_figure(board.drop(columns=["test_accuracy"]), refs)
     plots.per_class_heatmap(comparison.per_class_table(results), path=tmp_path / "per_class.png")
     grid = plots.confusion_grid({n: r.test["confusion_matrix"] for n, r in results.items()}, EKMAN.classes,

@@ -75,3 +75,18 @@ def test_committed_index_is_what_the_executed_notebooks_give() -> None:
     assert committed == report.index_markdown(report.notebook_index(folder)), \
         "notebook_outputs/INDEX.md is out of date: run python -m src_helpers.report"
     assert json.dumps(committed).count(".ipynb") >= 2 * len(list(folder.glob("[0-9][0-9]_*.ipynb")))
+
+
+def test_committed_results_are_what_the_committed_runs_give(capsys: pytest.CaptureFixture[str]) -> None:
+    """README's results section, notebook_outputs/results.md and results.csv: regenerated, never typed."""
+    assert report.main(["--check"]) == 0, capsys.readouterr().out + " -> run python -m src_helpers.report"
+
+
+def test_results_markdown_marks_the_dev_choice_and_shows_intervals() -> None:
+    board = report.comparison.leaderboard(report.REPO_ROOT / "notebook_outputs" / "runs", n_boot=50, seed=0)
+    text = report.results_markdown(board)
+    chosen = board.index[board["best_on_dev"]][0]
+    assert f"**{chosen}**" in text and text.count("**") == 4, "the dev choice, in the sentence and its row"
+    row = next(line for line in text.splitlines() if line.startswith(f"| **{chosen}**"))
+    assert f"{board.loc[chosen, 'test_accuracy']:.4f} [{board.loc[chosen, 'test_accuracy_low']:.3f}, " in row
+    assert len([line for line in text.splitlines() if line.startswith("| ")]) == len(board) + 2, "header, rule, rows"

@@ -8,7 +8,8 @@ A relative ``--data-dir`` is relative to the caller's working directory. The ker
 folder as ``$GOEMOTIONS_DIR`` and the notebook's ``data_dir`` parameter stays ``None``, so executed copies
 record no path of this machine (their papermill metadata holds paths relative to the repository).
 ``--dair-dir`` (the DAIR.AI emotion files of notebook 07) reaches the kernel the same way, as
-``$DAIR_EMOTION_DIR``; its ``dair_dir`` parameter stays ``None``.
+``$DAIR_EMOTION_DIR``; its ``dair_dir`` parameter stays ``None``. A full run ends with ``python -m
+src_helpers.report``: the README's results, ``notebook_outputs/INDEX.md`` and the comparison figures follow.
 """
 
 from __future__ import annotations
@@ -174,6 +175,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[{i}/{len(notebooks)}] {nb.name} (profile {args.profile})", flush=True)
         out = run_notebook(nb, args.profile, data_dir, dair_dir=dair_dir)
         print(f"    -> {out.relative_to(REPO_ROOT) if out.is_relative_to(REPO_ROOT) else out}", flush=True)
+    if args.profile == "full" and paths_for("full") == paths_for("full", REPO_ROOT):  # the repo's history changed
+        from .report import main as regenerate_report
+
+        print("regenerating the results table, README section, history index and figures", flush=True)
+        regenerate_report([])
     return 0
 
 

@@ -155,3 +155,18 @@ def test_committed_executed_notebooks_have_portable_metadata() -> None:
         text = json.dumps(meta)
         assert not any(m in text for m in ABSOLUTE_MARKERS), f"{path.name}: absolute path in metadata"
         assert meta["papermill"]["output_path"] == f"notebook_outputs/{path.name}", path.name
+
+
+def test_a_full_run_of_the_repo_regenerates_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from src_helpers import report
+
+    calls: list[list[str]] = []
+    monkeypatch.setattr(pipeline, "run_notebook", lambda nb, profile, data_dir=None, **kw: tmp_path / nb.name)
+    monkeypatch.setattr(report, "main", lambda argv=None: calls.append(argv) or 0)
+    assert main(["--profile", "full", "--only", "02"]) == 0
+    assert calls == [], "outputs under SRC_HELPERS_OUTPUT_ROOT (not the repo): the repo's report stays as it is"
+    monkeypatch.delenv("SRC_HELPERS_OUTPUT_ROOT")
+    assert main(["--profile", "quick", "--only", "02"]) == 0
+    assert calls == [], "a quick run changes no history"
+    assert main(["--profile", "full", "--only", "02"]) == 0
+    assert calls == [[]]

@@ -353,7 +353,8 @@ def cost_quality(catalog: pd.DataFrame, leaderboard: pd.DataFrame, benchmarks_di
                  threads: int = 1, path: str = "fp32") -> pd.DataFrame:
     """Per leaderboard model: family, parameters, training seconds per epoch and minutes (``catalog``), inference
     sentences per second of ``benchmarks/inference.py`` at ``threads`` threads on ``path`` (fp32, int8_dynamic;
-    NaN where not measured), test accuracy and macro-F1."""
+    NaN where not measured) and its inverse ``ms_per_sentence`` (a cost: lower is better), test accuracy and
+    macro-F1."""
     if missing := sorted(set(leaderboard.index) - set(catalog.index)):
         raise KeyError(f"leaderboard models {missing} are not in the catalog")
     bench = reporting.inference_benchmarks(benchmarks_dir)
@@ -362,7 +363,8 @@ def cost_quality(catalog: pd.DataFrame, leaderboard: pd.DataFrame, benchmarks_di
         measured = bench[(bench["threads"] == threads) & (bench["path"] == path)]
         speed = measured.groupby("run")["sentences_per_s"].mean().to_dict()
     out = catalog.loc[leaderboard.index, ["family", "n_parameters", "s_per_epoch", "train_minutes"]]
-    out = out.assign(sentences_per_s=[speed.get(n, float("nan")) for n in leaderboard.index],
+    sentences_per_s = np.array([speed.get(n, float("nan")) for n in leaderboard.index])
+    out = out.assign(sentences_per_s=sentences_per_s, ms_per_sentence=1000 / sentences_per_s,
                      test_accuracy=leaderboard["test_accuracy"], test_macro_f1=leaderboard["test_macro_f1"])
     return out.rename_axis("model")
 

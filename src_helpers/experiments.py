@@ -217,7 +217,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
     Experiment("tfidf_single_aug", "tfidf", TfidfConfig(), augment=True, about="tfidf_single, augmented train"),
     # ---- notebook 03: bidirectional LSTM / GRU on frozen MiniLM WordPiece vectors
     _rnn("bigru_minilm", _GRU, MINILM_TEXT, "BiGRU 1x256 on frozen MiniLM embeddings, mean+max pooling"),
-    _rnn("bilstm_minilm", replace(_GRU, arch="lstm"), MINILM_TEXT, "BiLSTM 1x256 on frozen MiniLM embeddings, mean+max pooling"),
+    _rnn("bilstm_minilm", replace(_GRU, arch="lstm"), MINILM_TEXT,
+         "BiLSTM 1x256 on frozen MiniLM embeddings, mean+max pooling"),
     _rnn("bigru2_minilm", replace(_GRU, num_layers=2), MINILM_TEXT, "two stacked GRU layers (dropout 0.3)"),
     _rnn("bigru_random", replace(_GRU, embedding_dim=128, freeze_embeddings=False), WORD_TEXT,
          "ablation: word vocabulary from train, random trainable 128-d embeddings"),

@@ -218,28 +218,37 @@ def curves_overlay(curves: pd.DataFrame, title: str = "Dev macro-F1 during train
     return _save(fig, path)
 
 
-def cost_quality_figure(table: pd.DataFrame, cost_col: str, quality_col: str = "test_macro_f1",
-                        front: pd.Series | None = None, hue: str | None = "family", title: str | None = None,
-                        path: str | Path | None = None, log_x: bool = True) -> plt.Figure:
-    """Scatter of ``quality_col`` against ``cost_col`` (log scale), one labelled point per row; ``front`` (boolean,
-    e.g. ``comparison.pareto_front``) joins the Pareto-optimal points with a step line. Rows without a cost or
-    quality are named under the plot, not drawn."""
-    shown = table[[cost_col, quality_col]].notna().all(axis=1)
-    data = table[shown]
-    fig, ax = plt.subplots(figsize=(8, 5.5))
-    sns.scatterplot(data=data, x=cost_col, y=quality_col, hue=hue if hue in data else None, s=70, ax=ax)
-    for name, row in data.iterrows():
-        ax.annotate(str(name), (row[cost_col], row[quality_col]), fontsize=7, xytext=(4, 3),
-                    textcoords="offset points")
-    if front is not None and front.reindex(data.index, fill_value=False).any():
-        best = data[front.reindex(data.index, fill_value=False).astype(bool)].sort_values(cost_col)
-        ax.step(best[cost_col], best[quality_col], where="post", color="grey", linestyle="--", label="Pareto front")
-        ax.legend(fontsize=8)
-    if log_x:
-        ax.set_xscale("log")
-    ax.set(xlabel=cost_col, ylabel=quality_col, title=title or f"{quality_col} against {cost_col}")
-    ax.grid(alpha=0.3)
-    if missing := list(table.index[~shown]):
-        fig.text(0.01, 0.01, f"not shown (no {cost_col} or {quality_col}): {', '.join(map(str, missing))}",
-                 fontsize=7, wrap=True)
+COST_LABELS = {"n_parameters": "parameters", "s_per_epoch": "training seconds per epoch",
+               "ms_per_sentence": "inference ms per sentence"}
+
+
+def cost_quality_figure(table: pd.DataFrame, costs: Sequence[str], quality_col: str = "test_macro_f1",
+                        fronts: Mapping[str, pd.Series] | None = None, hue: str | None = "family",
+                        title: str | None = None, path: str | Path | None = None, log_x: bool = True) -> plt.Figure:
+    """One panel per cost column of ``costs``: ``quality_col`` against the cost (log scale), one labelled point per
+    row; ``fronts`` ``{cost: boolean Series}`` (e.g. ``comparison.pareto_front``) joins each panel's Pareto-optimal
+    points with a step line. Rows without that cost or quality are named under their panel, not drawn."""
+    fig, axes = plt.subplots(1, len(costs), figsize=(6.5 * len(costs), 5.5), squeeze=False, sharey=True)
+    for ax, cost_col in zip(axes[0], costs, strict=True):
+        shown = table[[cost_col, quality_col]].notna().all(axis=1)
+        data = table[shown]
+        if len(data):
+            sns.scatterplot(data=data, x=cost_col, y=quality_col, hue=hue if hue in data else None, s=70, ax=ax)
+        for name, row in data.iterrows():
+            ax.annotate(str(name), (row[cost_col], row[quality_col]), fontsize=7, xytext=(4, 3),
+                        textcoords="offset points")
+        front = (fronts or {}).get(cost_col)
+        if front is not None and front.reindex(data.index, fill_value=False).any():
+            best = data[front.reindex(data.index, fill_value=False).astype(bool)].sort_values(cost_col)
+            ax.step(best[cost_col], best[quality_col], where="post", color="grey", linestyle="--",
+                    label="Pareto front")
+            ax.legend(fontsize=8)
+        if log_x and len(data):
+            ax.set_xscale("log")
+        ax.set(xlabel=COST_LABELS.get(cost_col, cost_col), ylabel=quality_col)
+        ax.grid(alpha=0.3)
+        if missing := list(table.index[~shown]):
+            ax.text(0.0, -0.16, f"not shown (no {cost_col} or {quality_col}): {', '.join(map(str, missing))}",
+                    transform=ax.transAxes, fontsize=7, wrap=True, va="top")
+    fig.suptitle(title or f"{quality_col} against cost")
     return _save(fig, path)

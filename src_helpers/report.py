@@ -144,8 +144,9 @@ def figures(runs_root: str | Path, board: pd.DataFrame, images: str | Path, pref
                          path=paths["confusions"], ncols=4)
     plots.curves_overlay(comparison.training_curves(runs_root, board.index), path=paths["curves"])
     cost = comparison.cost_quality(comparison.catalog(runs_root), board)
-    plots.cost_quality_figure(cost, "s_per_epoch", front=comparison.pareto_front(cost, "s_per_epoch", "test_macro_f1"),
-                              title="Training cost vs test macro-F1", path=paths["cost_quality"])
+    costs = list(plots.COST_LABELS)
+    plots.cost_quality_figure(cost, costs, fronts={c: comparison.pareto_front(cost, c, "test_macro_f1") for c in costs},
+                              title="Cost vs test macro-F1", path=paths["cost_quality"])
     plt.close("all")
     return paths
 

@@ -297,6 +297,7 @@ def test_cost_quality_reads_the_inference_benchmarks(runs: Path, tmp_path: Path)
     cost = comparison.cost_quality(table, board, tmp_path)
     assert list(cost.index) == list(board.index)
     assert cost.loc["transformer_minilm_single", "sentences_per_s"] == 140.0
+    assert cost.loc["transformer_minilm_single", "ms_per_sentence"] == pytest.approx(1000 / 140)
     assert cost["sentences_per_s"].isna().sum() == len(board) - 1
     assert cost.loc["bigru_minilm", "s_per_epoch"] == 12.0
     assert cost["test_macro_f1"].equals(board["test_macro_f1"])
@@ -359,9 +360,10 @@ def test_figures_are_written(runs: Path, tmp_path: Path) -> None:
     curves = comparison.training_curves(runs, ["bigru_minilm", "transformer_minilm_single"])
     plots.curves_overlay(curves, path=tmp_path / "curves.png")
     cost = comparison.cost_quality(comparison.catalog(runs), board, tmp_path)
-    front = comparison.pareto_front(cost, "s_per_epoch", "test_macro_f1")
-    fig = plots.cost_quality_figure(cost, "s_per_epoch", front=front, path=tmp_path / "cost.png")
-    assert "tfidf_single" in fig.texts[0].get_text(), "rows without a cost are named, not dropped silently"
+    fronts = {c: comparison.pareto_front(cost, c, "test_macro_f1") for c in ("s_per_epoch", "ms_per_sentence")}
+    fig = plots.cost_quality_figure(cost, list(fronts), fronts=fronts, path=tmp_path / "cost.png")
+    assert len(fig.axes) == 2 and "tfidf_single" in fig.axes[0].texts[-1].get_text(), \
+        "rows without a cost are named under their panel, not dropped silently"
     for name in ("board", "per_class", "confusions", "curves", "cost"):
         assert is_png(tmp_path / f"{name}.png"), name
 

@@ -24,7 +24,7 @@ import pandas as pd
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 
-from .evaluation import RunResult
+from .evaluation import RunResult, require_single
 from .plots import _save
 
 # stored probabilities are rounded to 5 decimals: a 0 stands for something below 5e-6
@@ -132,11 +132,7 @@ def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
 
 
 def _check_single(r: RunResult) -> None:
-    if r.target != "single":
-        raise ValueError(f"run {r.name!r} is {r.target}-label: calibration here reads single-label softmax "
-                         "probabilities (top-label confidence)")
-    if r.y_test is None:
-        raise ValueError(f"run {r.name!r} has no test labels (y_test)")
+    require_single(r, "calibration here reads single-label softmax probabilities (top-label confidence)")
 
 
 def temperature_scaled(result: RunResult) -> RunResult:

@@ -16,17 +16,13 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix
 
 from .artifacts import load_run
-from .evaluation import RunResult
+from .evaluation import RunResult, require_single
 
 ID_COLUMN = "comment_id"  # the id column of the loaders' splits; run folders store it as ``id``
 
 
 def _check_single(result: RunResult) -> None:
-    if result.target != "single":
-        raise ValueError(f"run {result.name!r} is {result.target}-label: error analysis here reads one predicted "
-                         "class per row (single-label)")
-    if result.y_test is None:
-        raise ValueError(f"run {result.name!r} has no test labels (y_test)")
+    require_single(result, "error analysis here reads one predicted class per row (single-label)")
 
 
 def run_test_ids(result: RunResult) -> list[str]:

@@ -136,6 +136,16 @@ class RunResult:
             self.name = Path(self.run_dir).name
 
 
+def require_single(result: RunResult, reading: str) -> RunResult:
+    """``result`` when it is a single-label run with test labels, else a ``ValueError`` naming it and what
+    ``reading`` needs (e.g. ``"calibration here reads single-label softmax probabilities"``)."""
+    if result.target != "single":
+        raise ValueError(f"run {result.name!r} is {result.target}-label: {reading}")
+    if result.y_test is None:
+        raise ValueError(f"run {result.name!r} has no test labels (y_test)")
+    return result
+
+
 def evaluate_as_multi(result: RunResult, dev: pd.DataFrame, test: pd.DataFrame) -> RunResult:
     """A single-label run read as a multi-label model ("thresholded softmax"): its dev and test probabilities
     against the multi-hot truth of ``dev``/``test``, one threshold chosen on dev. No training; the result is

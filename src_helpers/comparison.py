@@ -257,7 +257,7 @@ def load(runs_root: str | Path, names: Iterable[str]) -> dict[str, RunResult]:
 def _scores(r: RunResult, metrics: Iterable[str], prefix: str, n_boot: int, seed: int) -> dict:
     """The run's own test ``metrics`` with the intervals of ``reporting.results_table`` (its draws): columns
     ``<prefix><metric>``, ``..._low``, ``..._high``."""
-    ci = reporting._bootstrap_intervals(r, n_boot, seed)
+    ci = reporting.bootstrap_intervals(r, n_boot, seed)
     return {k: v for m in metrics for k, v in ((f"{prefix}{m}", r.test[m]), (f"{prefix}{m}_low", ci[m]["low"]),
                                                (f"{prefix}{m}_high", ci[m]["high"]))}
 
@@ -318,7 +318,7 @@ def significance(results: Mapping[str, RunResult], best: str | None = None, base
                  n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """The ``best`` run (default: the best dev macro-F1, ``reporting.best_on_dev``; dev scores are stored for
     every run) against every other run of ``results`` on the same test rows (index ``other``): gains best - other
-    with paired-bootstrap 95% intervals (``reporting._paired_gains``, as ``reporting.paired_bootstrap``),
+    with paired-bootstrap 95% intervals (``reporting.paired_gains``, as ``reporting.paired_bootstrap``),
     two-sided bootstrap p-values (``bootstrap_p``), Benjamini-Hochberg adjusted ones over the comparisons
     (``*_p_bh``), McNemar's exact test on accuracy (single-label), and ``baseline`` marking the row of ``baseline``
     (none when the baseline is the best run itself)."""
@@ -332,7 +332,7 @@ def significance(results: Mapping[str, RunResult], best: str | None = None, base
         if name == best:
             continue
         row = {"other": name, "best": best, "baseline": name == baseline}
-        for metric, gains in reporting._paired_gains(results[best], other, n_boot, seed).items():
+        for metric, gains in reporting.paired_gains(results[best], other, n_boot, seed).items():
             low, high = np.quantile(gains[1:], [0.025, 0.975])
             row |= {f"{metric}_gain": gains[0], f"{metric}_low": low, f"{metric}_high": high,
                     f"{metric}_p": bootstrap_p(gains[1:])}

@@ -22,7 +22,7 @@ def _interval(ci: dict) -> str:
     return f"[{ci['low']:.4f}, {ci['high']:.4f}]"
 
 
-def _bootstrap_intervals(r: RunResult, n_boot: int, seed: int, alpha: float = 0.05) -> dict[str, dict]:
+def bootstrap_intervals(r: RunResult, n_boot: int, seed: int, alpha: float = 0.05) -> dict[str, dict]:
     """Percentile intervals of a run's test scores over ``n_boot`` resamples, drawn as ``metrics.bootstrap_ci``
     draws them (the same intervals), scored vectorised."""
     y, pred = np.asarray(r.y_test).astype(int), np.asarray(r.test_pred).astype(int)
@@ -42,7 +42,7 @@ def results_table(results: Sequence[RunResult], n_boot: int = 1000, seed: int = 
         if r.y_test is None:
             raise ValueError(f"run {r.name!r} has no test labels (y_test) to compute intervals with")
         row: dict = {"model": r.name, "target": r.target, "dev_macro_f1": r.dev["macro_f1"]}
-        ci = _bootstrap_intervals(r, n_boot, seed)
+        ci = bootstrap_intervals(r, n_boot, seed)
         if r.target == "single":
             row |= {"dev_accuracy": r.dev["accuracy"], "test_accuracy": r.test["accuracy"],
                     "acc_95ci": _interval(ci["accuracy"])}
@@ -222,7 +222,7 @@ def _resample_scores(y: np.ndarray, pred: np.ndarray, idx: np.ndarray, target: s
     return {"accuracy": (truth == guess).mean(1), **scores} if target == "single" else scores
 
 
-def _paired_gains(a: RunResult, b: RunResult, n_boot: int, seed: int) -> dict[str, np.ndarray]:
+def paired_gains(a: RunResult, b: RunResult, n_boot: int, seed: int) -> dict[str, np.ndarray]:
     """``{metric: a's score - b's}``: first on all test rows, then on ``n_boot`` resamples (drawn as
     ``metrics.bootstrap_ci`` draws them)."""
     if a.target != b.target:
@@ -240,7 +240,7 @@ def paired_bootstrap(a: RunResult, b: RunResult, n_boot: int = 1000, seed: int =
     (each resample draws the same rows for both, so the interval is the uncertainty of the *difference*).
     Rows ``accuracy gain`` (single-label runs) and ``macro_f1 gain``; columns value, low, high."""
     rows = {}
-    for metric, gain in _paired_gains(a, b, n_boot, seed).items():
+    for metric, gain in paired_gains(a, b, n_boot, seed).items():
         low, high = np.quantile(gain[1:], [0.025, 0.975])
         rows[f"{metric} gain"] = {"value": gain[0], "low": low, "high": high}
     return pd.DataFrame(rows).T.round(4)

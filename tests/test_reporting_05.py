@@ -109,7 +109,7 @@ def test_paired_bootstrap_gains_are_those_of_the_sklearn_metrics_on_each_resampl
         scores = {"macro_f1": macro_f1}
     a = RunResult(name="a", target=target, dev={}, test={}, test_probs=np.zeros(1), test_pred=pa, y_test=y)
     b = RunResult(name="b", target=target, dev={}, test={}, test_probs=np.zeros(1), test_pred=pb, y_test=y)
-    gains = reporting._paired_gains(a, b, n_boot=300, seed=3)
+    gains = reporting.paired_gains(a, b, n_boot=300, seed=3)
     idx = np.random.default_rng(3).integers(0, len(y), size=(300, len(y)))
     for name, f in scores.items():
         expected = [f(y[i], pa[i]) - f(y[i], pb[i]) for i in idx]

@@ -3,6 +3,8 @@ executed notebooks, benchmark JSON; it trains nothing):
 
 - ``notebook_outputs/results.md`` and ``results.csv``: the leaderboard (``comparison.leaderboard``), and the
   README's results section between the ``<!-- results:start -->`` / ``<!-- results:end -->`` markers;
+- the README's other generated sections (``readme_sections.sections``: augmentation, speed, ...), each between its
+  ``<!-- <name>:start -->`` / ``<!-- <name>:end -->`` markers;
 - ``notebook_outputs/INDEX.md``: the history book, every executed notebook with its date, profile and headline;
 - the comparison figures ``images/08_*.png``.
 
@@ -22,11 +24,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from . import comparison, plots
+from . import comparison, plots, readme_sections
 from .config import REPO_ROOT, paths_for, portable_path
 from .ekman import EKMAN_LABELS
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+MARKER = "<!-- {name}:{end} -->"  # a README section's markers: MARKER.format(name="speed", end="start")
 # Published reference points (not our runs): the earlier course project's test accuracies and the GoEmotions
 # paper's BERT-base multi-label Ekman macro-F1 (Demszky et al. 2020, table 6).
 REFERENCES: dict[str, dict[str, float]] = {
@@ -152,14 +155,23 @@ def figures(runs_root: str | Path, board: pd.DataFrame, images: str | Path, pref
 
 
 # ------------------------------------------------------------------------------------------ README section
-def replace_section(text: str, section: str, where: str = "README.md") -> str:
-    """``text`` with what lies between the results markers replaced by ``section``; missing or doubled markers
-    are a ``ValueError`` naming ``where``."""
-    if text.count(START) != 1 or text.count(END) != 1 or text.index(START) > text.index(END):
-        raise ValueError(f"{where}: needs one {START} line followed by one {END} line")
-    head, rest = text.split(START)
-    _, tail = rest.split(END)
-    return f"{head}{START}\n{section.strip()}\n{END}{tail}"
+def replace_section(text: str, section: str, where: str = "README.md", name: str = "results") -> str:
+    """``text`` with what lies between the markers of section ``name`` (``<!-- <name>:start -->`` and
+    ``<!-- <name>:end -->``) replaced by ``section``; missing or doubled markers are a ``ValueError`` naming
+    ``where`` and the markers."""
+    start, end = (MARKER.format(name=name, end=e) for e in ("start", "end"))
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise ValueError(f"{where}: needs one {start} line followed by one {end} line")
+    head, rest = text.split(start)
+    _, tail = rest.split(end)
+    return f"{head}{start}\n{section.strip()}\n{end}{tail}"
+
+
+def readme_text(text: str, sections: dict[str, str], where: str = "README.md") -> str:
+    """``text`` with every section of ``{name: Markdown}`` put between its markers (``replace_section``)."""
+    for name, section in sections.items():
+        text = replace_section(text, section, where, name)
+    return text
 
 
 # ------------------------------------------------------------------------------------------ CLI
@@ -181,11 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = paths_for("full", REPO_ROOT)  # the committed artifacts, whatever SRC_HELPERS_OUTPUT_ROOT says
     board = comparison.leaderboard(paths.runs, n_boot=a.n_boot, seed=0)
     section = results_markdown(board)
-    readme = REPO_ROOT / "README.md"
-    expected = {paths.notebooks_out / "INDEX.md": index_markdown(notebook_index(paths.notebooks_out)),
+    readme, index = REPO_ROOT / "README.md", notebook_index(paths.notebooks_out)
+    generated = {"results": section, **readme_sections.sections(paths.runs, index, n_boot=a.n_boot, seed=0)}
+    expected = {paths.notebooks_out / "INDEX.md": index_markdown(index),
                 paths.notebooks_out / "results.md": f"# Results\n\n{section}",
                 paths.notebooks_out / "results.csv": board.round(4).to_csv(),
-                readme: replace_section(readme.read_text(encoding="utf-8"), section)}
+                readme: readme_text(readme.read_text(encoding="utf-8"), generated)}
     stale = [f for f, content in expected.items() if not write_or_check(f, content, a.check)]
     for f in stale:
         print(f"{'out of date' if a.check else 'rewrote'}: {portable_path(f)}")

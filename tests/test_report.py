@@ -7,9 +7,13 @@ import json
 from pathlib import Path
 
 import nbformat
+import numpy as np
+import pandas as pd
 import pytest
 
-from src_helpers import report
+from src_helpers import readme_sections, report
+from src_helpers.evaluation import RunResult
+from src_helpers.metrics import single_label_report
 
 
 def executed(folder: Path, name: str, profile: str = "full", headline: dict | None = None) -> Path:
@@ -90,3 +94,63 @@ def test_results_markdown_marks_the_dev_choice_and_shows_intervals() -> None:
     row = next(line for line in text.splitlines() if line.startswith(f"| **{chosen}**"))
     assert f"{board.loc[chosen, 'test_accuracy']:.4f} [{board.loc[chosen, 'test_accuracy_low']:.3f}, " in row
     assert len([line for line in text.splitlines() if line.startswith("| ")]) == len(board) + 2, "header, rule, rows"
+
+
+# ------------------------------------------------------------------------------------------ named README sections
+def test_named_sections_are_replaced_and_a_missing_one_is_named() -> None:
+    text = "<!-- results:start -->\nold\n<!-- results:end -->\nprose\n<!-- speed:start -->\nold\n<!-- speed:end -->\n"
+    new = report.readme_text(text, {"results": "R", "speed": "S\n"})
+    assert new == text.replace("old", "R", 1).replace("old", "S")
+    with pytest.raises(ValueError, match="README.md: needs one <!-- augmentation:start --> line followed by one "
+                                         "<!-- augmentation:end --> line"):
+        report.readme_text(new, {"augmentation": "A"})
+
+
+@pytest.mark.parametrize(("low", "high", "value", "says"), [
+    (0.01, 0.03, 0.02, "a clear gain"), (-0.03, -0.01, -0.02, "a clear loss"),
+    (-0.004, 0.026, 0.011, "not a clear gain"), (-0.026, 0.007, -0.009, "not a clear loss")])
+def test_verdict_follows_the_interval(low: float, high: float, value: float, says: str) -> None:
+    assert readme_sections.verdict(low, high, value).startswith(says)
+
+
+def test_numbers_are_written_with_their_sign_and_direction() -> None:
+    assert [readme_sections.signed(v, 3) for v in (0.0444, -0.019, 0.0002, -0.0004)] == ["+0.044", "−0.019", "±0", "±0"]
+    assert readme_sections.times(2.0) == "2× faster" and readme_sections.times(0.5) == "2× slower"
+    assert readme_sections.span(np.array([3.16, 12.04])) == "3.2–12" and readme_sections.span([4.0, 4.01]) == "4"
+
+
+def fake_run(name: str, y: np.ndarray, noise: float, seed: int, dev_f1: float, seconds: float = 10.0) -> RunResult:
+    """A single-label run whose test predictions are ``y`` with a share ``noise`` of random classes."""
+    rng = np.random.default_rng(seed)
+    pred = np.where(rng.random(len(y)) < noise, rng.integers(0, 7, len(y)), y)
+    return RunResult(name=name, dev={"accuracy": dev_f1, "macro_f1": dev_f1}, test=single_label_report(y, pred),
+                     test_probs=np.eye(7)[pred], test_pred=pred, y_test=y,
+                     history=pd.DataFrame({"epoch": [1, 2, 3], "train_seconds": [seconds] * 3}))
+
+
+def test_augmentation_conclusions_are_computed() -> None:
+    y = np.random.default_rng(0).integers(0, 7, 700)
+    runs = {"tfidf_single": fake_run("tfidf_single", y, 0.6, 1, 0.50),
+            "tfidf_single_aug": fake_run("tfidf_single_aug", y, 0.1, 2, 0.52),
+            "bigru_minilm": fake_run("bigru_minilm", y, 0.2, 3, 0.55),
+            "bigru_minilm_aug": fake_run("bigru_minilm_aug", y, 0.2, 4, 0.60)}
+    text = readme_sections.augmentation(runs, n_boot=200)
+    assert "a clear gain (the interval excludes 0)" in text and "not a clear" in text
+    assert "although the augmented one gives the BiGRU the better dev macro-F1" in text
+    assert len([line for line in text.splitlines() if line.startswith("| ")]) == 4, "header, rule, two models"
+
+
+def test_speed_section_reports_means_over_seeds_and_computed_claims() -> None:
+    y = np.random.default_rng(0).integers(0, 7, 700)
+    seconds = dict(zip(readme_sections.SPEED, (100, 80, 70, 50), strict=True))
+    runs = {}
+    for i, (variant, s) in enumerate(seconds.items()):
+        for seed in (0, 1, 2):
+            name = variant + (f"_seed{seed}" if seed else "")
+            dev = 0.40 if variant == "bilstm2_bf16_exact" else 0.55 + 0.01 * seed
+            runs[name] = fake_run(name, y, 0.2, 10 * i + seed, dev, s + seed)
+    text = readme_sections.speed(runs, train_rows=36000)
+    assert "| fp32, bucketed, padded + packed | 101 ± 1 |" in text and "| **51 ± 1** |" in text
+    assert "train 1.98× faster" in text and "That is 51 s per 36,000 examples" in text
+    assert "outside it: bf16 autocast, exact-length batches" in text
+    assert "Welch's t-test over the seeds finds" in text and "of these 6 differences" in text

@@ -1,0 +1,367 @@
+"""The README's generated sections besides the results table, each written from committed artifacts only (run
+folders, ``benchmarks/results/*.json``, the executed notebooks' headlines). ``report.main`` puts each one between
+its ``<!-- <name>:start -->`` / ``<!-- <name>:end -->`` markers (``sections`` gives ``{name: Markdown}``).
+
+Conclusions in the text are computed as well: a change whose paired-bootstrap 95% interval contains 0 is "not a
+clear" gain or loss, "faster" or "slower" follows the measured ratio, a Welch t-test over seeds says whether a cost
+is significant. So the prose stays true whatever the numbers are. Bootstraps use a fixed seed: the same artifacts
+always give the same text.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import ttest_ind
+
+from . import reporting
+from .artifacts import load_result
+from .evaluation import RunResult
+from .textio import read_json
+
+# The augmentation ablation: run -> what it is; its augmented twin is ``<run>_aug``.
+AUGMENTED = {"tfidf_single": "TF-IDF + LR, C chosen on dev", "bigru_minilm": "MiniLM BiGRU of notebook 03"}
+EMBEDDINGS = ("bigru_minilm", "bigru_random")  # the same BiGRU: MiniLM vs random initial embeddings
+# Notebook 03's speed variants of the 2x256 BiLSTM (seed 0; ``_seed<n>`` folders repeat them), baseline first.
+SPEED = {"bilstm2_fp32_padded": "fp32, bucketed, padded + packed", "bilstm2_fp32_exact": "fp32, exact-length batches",
+         "bilstm2_bf16_padded": "bf16 autocast, bucketed", "bilstm2_bf16_exact": "bf16 autocast, exact-length batches"}
+SPEED_OPTIONS = {"bilstm2_fp32_exact": "exact-length batches alone", "bilstm2_bf16_padded": "bf16 alone",
+                 "bilstm2_bf16_exact": "both together"}
+GOAL_EXAMPLES, GOAL_SECONDS = 36000, 60  # the issue's goal: an epoch of 36,000 examples in at most 60 s
+TRAIN_SPEED = "train_speed_lstm_2t.json"
+EMULATION = {"native": "train_speed_lstm_2t_8k_native_bf16.json", "AVX2": "train_speed_lstm_2t_8k_onednn_avx2.json"}
+CUDA = "train_speed_cuda_h100.json"
+INFERENCE = ("transformer_minilm_single", 2)  # run and threads of the quantization sentence
+MODES = {"naive": "naive: random, padded to {max_length} tokens",
+         "bucketed": "bucketed: similar lengths, padded to the batch's longest, packed",
+         "exact": "exact: one length per batch, no padding, dense kernels"}
+OPTIONS = {"naive": "naive batches", "bucketed": "bucketed batches", "exact": "`exact_lengths=True`"}
+EPOCH = "epoch_s (43,410 ex)"
+WIDTH = 110  # prose lines are wrapped to this width, as the README's own
+
+
+# ------------------------------------------------------------------------------------------ formatting
+def signed(value: float, digits: int = 4) -> str:
+    """``+0.0106``, ``−0.0095`` (a minus sign), ``±0`` when it rounds to zero."""
+    text = f"{abs(value):.{digits}f}"
+    return "±0" if float(text) == 0 else f"{'+' if value > 0 else '−'}{text}"
+
+
+def points(value: float) -> str:
+    """A score difference in percentage points, one decimal, signed."""
+    return signed(100 * value, 1)
+
+
+def times(ratio: float, more: str = "faster", less: str = "slower") -> str:
+    """``2× faster`` for a ratio of old to new seconds of 2, ``1.3× slower`` for 0.77."""
+    return f"{ratio:.3g}× {more}" if ratio >= 1 else f"{1 / ratio:.3g}× {less}"
+
+
+def span(values: np.ndarray | pd.Series, digits: int = 2) -> str:
+    """``low–high`` of ``values`` to ``digits`` significant digits (one value when both round alike)."""
+    low, high = (f"{v:.{digits}g}" for v in (np.min(values), np.max(values)))
+    return low if low == high else f"{low}–{high}"
+
+
+def verdict(low: float, high: float, value: float) -> str:
+    """What a 95% interval of a difference says: a clear gain or loss, or not a clear one (it contains 0)."""
+    if low > 0 or high < 0:
+        return f"a clear {'gain' if low > 0 else 'loss'} (the interval excludes 0)"
+    return f"not a clear {'gain' if value >= 0 else 'loss'} (the interval contains 0)"
+
+
+def _interval(row: pd.Series, digits: int = 4) -> str:
+    return f"{signed(row['value'], digits)} [{signed(row['low'], digits)}, {signed(row['high'], digits)}]"
+
+
+def _benchmark(folder: Path, name: str) -> dict:
+    path = folder / name
+    report = read_json(path)
+    if not isinstance(report, dict) or not {"rows", "results", "generation"} & set(report):
+        raise ValueError(f"{path}: not a benchmark report (no rows, results or generation)")
+    return report
+
+
+def _epochs(folder: Path, name: str) -> pd.DataFrame:
+    """A training-speed benchmark's rows (model, mode, precision, epoch seconds scaled to the train split)."""
+    report = _benchmark(folder, name)
+    rows = pd.DataFrame(report["rows"])
+    if EPOCH not in rows:
+        raise ValueError(f"{folder / name}: its rows have no {EPOCH!r} column")
+    return rows.assign(setup=[report["setup"]] * len(rows))
+
+
+# ------------------------------------------------------------------------------------------ run sections
+def augmentation(results: Mapping[str, RunResult], n_boot: int = 1000, seed: int = 0) -> str:
+    """The augmentation ablation: each model of ``AUGMENTED`` against its ``_aug`` twin, dev and test changes with
+    paired-bootstrap intervals on test, the test F1 change per class, and what the intervals and dev say."""
+    classes = list(results[next(iter(AUGMENTED))].test["per_class"])
+    lines = ["Ablation, single-label: each model trained on the original and on the augmented train split (run "
+             "folders `<run>` and `<run>_aug`). Changes are augmented − original; test changes carry paired-bootstrap "
+             f"95% intervals ({n_boot} resamples); the class columns give the change of test F1.", "",
+             f"| model | dev macro-F1 | test accuracy | test macro-F1 | {' | '.join(classes)} |",
+             f"| --- | --- | --- | --- | {' | '.join(['---'] * len(classes))} |"]
+    notes = []
+    for run, about in AUGMENTED.items():
+        base, aug = results[run], results[f"{run}_aug"]
+        gains = reporting.paired_bootstrap(aug, base, n_boot=n_boot, seed=seed)
+        per_class = [signed(aug.test["per_class"][c]["f1"] - base.test["per_class"][c]["f1"], 3) for c in classes]
+        cells = [f"{base.dev['macro_f1']:.4f} → {aug.dev['macro_f1']:.4f}"]
+        cells += [f"{base.test[m]:.4f} → {aug.test[m]:.4f}, {_interval(gains.loc[f'{m} gain'])}"
+                  for m in ("accuracy", "macro_f1")]
+        lines.append(f"| {about} (`{run}`) | {' | '.join(cells + per_class)} |")
+        mf1 = gains.loc["macro_f1 gain"]
+        notes.append(f"{about}: augmentation changes test macro-F1 by {signed(mf1['value'])}, "
+                     f"{verdict(mf1['low'], mf1['high'], mf1['value'])}, and dev macro-F1 by "
+                     f"{signed(aug.dev['macro_f1'] - base.dev['macro_f1'])}.")
+    rnn, rnn_aug = results["bigru_minilm"], results["bigru_minilm_aug"]
+    better = rnn.dev["macro_f1"] >= rnn_aug.dev["macro_f1"]
+    notes.append("The RNN runs train on the original split, " + (
+        "which gives the BiGRU the better dev macro-F1." if better else
+        "although the augmented one gives the BiGRU the better dev macro-F1."))
+    return "\n".join([*lines, "", *notes]) + "\n"
+
+
+def embeddings(results: Mapping[str, RunResult], n_boot: int = 1000, seed: int = 0) -> str:
+    """MiniLM against random initial embeddings of the same BiGRU: dev changes, and the test macro-F1 change with
+    its paired-bootstrap interval."""
+    minilm, random = (results[n] for n in EMBEDDINGS)
+    acc, mf1 = (minilm.dev[m] - random.dev[m] for m in ("accuracy", "macro_f1"))
+    test = reporting.paired_bootstrap(minilm, random, n_boot=n_boot, seed=seed).loc["macro_f1 gain"]
+    helps = "helps" if acc > 0 and mf1 > 0 else "does not clearly help" if acc > 0 or mf1 > 0 else "does not help"
+    return (f"Initialising from MiniLM embeddings {helps} on dev: against random initialisation (`{EMBEDDINGS[1]}`), "
+            f"the same BiGRU (`{EMBEDDINGS[0]}`) changes dev accuracy by {points(acc)} points and dev macro-F1 by "
+            f"{points(mf1)}. On test its macro-F1 changes by {points(test['value'])} points (paired-bootstrap 95% "
+            f"interval {points(test['low'])} to {points(test['high'])}): "
+            f"{verdict(test['low'], test['high'], test['value'])}.\n")
+
+
+def speed_runs(runs_root: str | Path) -> list[str]:
+    """The run folders of ``SPEED``'s variants and their seed repeats, in ``SPEED`` order."""
+    names = sorted(p.name for p in Path(runs_root).iterdir() if (p / "metrics.json").exists())
+    found = [n for v in SPEED for n in names if re.fullmatch(rf"{v}(_seed\d+)?", n)]
+    if missing := [v for v in SPEED if v not in found]:
+        raise FileNotFoundError(f"{runs_root}: no run folder {missing} (notebook 03, speed_ablation=True)")
+    return found
+
+
+def _seeds(names: pd.Index) -> pd.Series:
+    return pd.Series([int(m.group(1)) if (m := re.search(r"_seed(\d+)$", n)) else 0 for n in names], index=names)
+
+
+def speed(results: Mapping[str, RunResult], train_rows: int) -> str:
+    """Notebook 03's speed variants: mean ± sd over seeds of seconds per epoch (each run's median epoch
+    ``train_seconds``; an epoch is the ``train_rows`` of the train split) and scores, then the speed-up, the dev
+    spread and the test cost, each computed."""
+    cost = reporting.cost_table(results)
+    cost["variant"] = cost.index.str.replace(r"_seed\d+$", "", regex=True)
+    seeds = _seeds(cost.index).groupby(cost["variant"]).apply(sorted)
+    everyone = sorted(set(_seeds(cost.index)))
+    columns = {"s_per_epoch": 0, "dev_macro_f1": 3, "test_accuracy": 3, "test_macro_f1": 3}
+    mean, sd = (cost.groupby("variant")[list(columns)].agg(f) for f in ("mean", "std"))
+    fastest = mean["s_per_epoch"].idxmin()
+    each = "each" if all(s == everyone for s in seeds) else "at most"
+    lines = [f"Notebook 03 trains this model {len(SPEED)} ways on the full data, with {len(everyone)} seeds {each}, to "
+             "show what the speed costs (seconds per epoch: each run's median epoch, `train_seconds` in its "
+             "`history.csv`):",
+             "",
+             "| 2×256 BiLSTM, word vocabulary, random embeddings (mean ± sd over seeds "
+             f"{', '.join(map(str, everyone))}) | s per epoch | dev macro-F1 | test accuracy | test macro-F1 |",
+             "| --- | --- | --- | --- | --- |"]
+    for variant, about in SPEED.items():
+        own = "" if seeds[variant] == everyone else f" (seeds {', '.join(map(str, seeds[variant]))})"
+        cells = [f"{mean.loc[variant, c]:.{d}f} ± {sd.loc[variant, c]:.{d}f}" for c, d in columns.items()]
+        if variant == fastest:
+            cells[0] = f"**{cells[0]}**"
+        lines.append(f"| {about}{own} | {' | '.join(cells)} |")
+    base, both = next(iter(SPEED)), "bilstm2_bf16_exact"
+    per_goal = mean.loc[both, "s_per_epoch"] * GOAL_EXAMPLES / train_rows
+    ratio = mean.loc[base, "s_per_epoch"] / mean.loc[both, "s_per_epoch"]
+    lines += ["", f"* **Speed:** both options together train {times(ratio)} than the fp32 baseline (mean seconds "
+              f"per epoch over {train_rows:,} examples). That is {per_goal:.0f} s per {GOAL_EXAMPLES:,} "
+              "examples inside the real training loop, with tokenization, batching and tqdm included."]
+    low, high = mean.loc[base, "dev_macro_f1"] - sd.loc[base, "dev_macro_f1"], \
+        mean.loc[base, "dev_macro_f1"] + sd.loc[base, "dev_macro_f1"]
+    outside = [SPEED[v] for v in SPEED if v != base and not low <= mean.loc[v, "dev_macro_f1"] <= high]
+    where = "every variant's mean is within" if not outside else f"outside it: {'; '.join(outside)}; the others within"
+    lines.append(f"* **Dev:** against the spread between seeds of the fp32 baseline (its mean ± sd, {low:.3f} to "
+                 f"{high:.3f}), {where}." if outside else f"* **Dev:** {where} the spread between seeds of the fp32 "
+                 f"baseline (its mean ± sd, {low:.3f} to {high:.3f}).")
+    changes, tests = [], {}
+    for variant, option in SPEED_OPTIONS.items():
+        parts = []
+        for metric in ("test_accuracy", "test_macro_f1"):
+            a, b = (cost.loc[cost["variant"] == v, metric].to_numpy() for v in (variant, base))
+            name = f"{option.split()[0]} {'accuracy' if metric == 'test_accuracy' else 'macro-F1'}"
+            tests[name] = ttest_ind(a, b, equal_var=False).pvalue if min(len(a), len(b)) > 1 else np.nan
+            parts.append(points(mean.loc[variant, metric] - mean.loc[base, metric]))
+        changes.append(f"{parts[0]} and {parts[1]} points with {option}")
+    significant = [f"{n}, p = {p:.2g}" for n, p in tests.items() if p < 0.05]
+    found = f"{len(significant)} ({'; '.join(significant)})" if significant else "none"
+    lines.append(f"* **Test:** against the fp32 baseline (means over seeds), test accuracy and macro-F1 change by "
+                 f"{'; '.join(changes)}. Welch's t-test over the seeds finds {found} of these {len(tests)} "
+                 f"differences significant at the 5% level (p = {span(list(tests.values()))}).")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------ benchmark sections
+def train_speed(benchmarks: Path) -> str:
+    """``benchmarks/train_speed.py`` on the full train split: seconds per epoch by batching and precision, and
+    what the fastest setting gives against naive fp32 padding and the issue's goal."""
+    rows = _epochs(benchmarks, TRAIN_SPEED)
+    table = rows.pivot_table(index="mode", columns="precision", values=EPOCH).reindex(list(MODES))
+    best = table.stack().idxmin()
+    lines = ["| batches | fp32 | bf16 autocast |", "| --- | --- | --- |"]
+    for mode, row in table.iterrows():
+        cells = [f"{row[p]:,.0f} s" if (mode, p) != best else f"**{row[p]:,.0f} s**" for p in ("fp32", "bf16")]
+        lines.append(f"| {MODES[mode].format(**rows['setup'][0])} | {' | '.join(cells)} |")
+    seconds = table.loc[best]
+    per_goal = seconds * GOAL_EXAMPLES / rows["setup"][0]["n"]
+    met = "met" if per_goal <= GOAL_SECONDS else "missed"
+    setting = f"{OPTIONS[best[0]]} with `precision=\"{best[1]}\"`"
+    lines += ["", f"So {setting} trains an epoch {times(table.loc['naive', 'fp32'] / seconds)} than "
+              f"naive fp32 padding: {seconds:.0f} s per {rows['setup'][0]['n']:,} examples, i.e. {per_goal:.0f} s per "
+              f"{GOAL_EXAMPLES:,} (the goal was ≤ {GOAL_SECONDS} s: {met}). Timings on this shared VM vary between "
+              "runs; the seeds table below shows the spread."]
+    return "\n".join(lines) + "\n"
+
+
+def bf16_emulation(benchmarks: Path) -> str:
+    """Seconds per epoch with native bf16 and with oneDNN capped at AVX2 (bf16 emulated), and how much slower
+    bf16 autocast is than fp32 without bf16 hardware."""
+    native, avx2 = (_epochs(benchmarks, EMULATION[k]) for k in ("native", "AVX2"))
+    flags = ", ".join(native["setup"][0].get("cpu_bf16_flags") or ["no bf16 flags"]).upper().replace("_", "-")
+    fallback = not avx2["setup"][0].get("bf16_lstm_kernel", True)
+    t = {k: df.pivot_table(index="mode", columns="precision", values=EPOCH) for k, df in (("n", native), ("a", avx2))}
+    modes = [m for m in ("bucketed", "exact") if m in t["n"].index]
+    best = t["n"].loc[modes, "bf16"].idxmin()
+    lines = [f"| batches | fp32, native | bf16, native ({flags}) | fp32, oneDNN at AVX2 | bf16, oneDNN at AVX2 |",
+             "| --- | --- | --- | --- | --- |"]
+    for mode in modes:
+        label = "bucketed (padded + packed)" if mode == "bucketed" else "exact-length (dense)"
+        native_bf16 = f"{t['n'].loc[mode, 'bf16']:,.0f} s"
+        cells = [f"{t['n'].loc[mode, 'fp32']:,.0f} s", f"**{native_bf16}**" if mode == best else native_bf16,
+                 f"{t['a'].loc[mode, 'fp32']:,.0f} s",
+                 f"{t['a'].loc[mode, 'bf16']:,.0f} s" + (" (LSTM in fp32)" if fallback and mode == "exact" else "")]
+        lines.append(f"| {label} | {' | '.join(cells)} |")
+    ratio = t["a"].loc[modes, "bf16"] / t["a"].loc[modes, "fp32"]
+    advice = ': use `precision="fp32"` there' if ratio.min() > 1 else ""
+    slower = "slower" if ratio.min() > 1 else "as fast as or faster"
+    lines += ["", f"So without bf16 hardware, bf16 autocast is {span(ratio)}× {slower} than fp32{advice}. "
+              "(A real AVX2-only CPU also lacks AVX512 for the rest of PyTorch, so its absolute times differ; the "
+              "emulation checks correctness and the direction of the effect.)"]
+    return "\n".join(lines) + "\n"
+
+
+def cuda_speed(benchmarks: Path) -> str:
+    """The GPU benchmark: the range of epoch seconds, the spread between two leases of one card (models timed on
+    both), what exact-length batches do for LSTM/GRU and how often bf16 is slower than fp32."""
+    rows = _epochs(benchmarks, CUDA)
+    setup = rows["setup"][0]
+    key = ["model", "mode", "precision"]
+    machines = sorted(rows["machine"].unique())
+    lease = rows.pivot_table(index=key, columns="machine", values=EPOCH).dropna()
+    first = rows[rows["machine"] == machines[0]].set_index(key)[EPOCH]
+    wide = rows.pivot_table(index=["machine", "model", "mode"], columns="precision", values=EPOCH)
+    slower = int((wide["bf16"] > wide["fp32"]).sum())
+    rnn = [m for m in ("lstm", "gru") if (m, "naive", "fp32") in first.index]
+    helps = all(first[(m, "exact", "fp32")] < first[(m, "naive", "fp32")] for m in rnn)
+    shown = ", ".join(f"{m.upper()} {first[(m, 'naive', 'fp32')]:.1f} s naive → {first[(m, 'exact', 'fp32')]:.1f} s "
+                      "exact" for m in rnn)
+    text = (f"On an {setup.get('gpu', 'GPU')} (`--device cuda`, `benchmarks/results/{CUDA}`), an epoch of any of the "
+            f"{rows['model'].nunique()} models takes {span(rows[EPOCH])} s")
+    if len(machines) > 1 and len(lease):
+        ratio = lease[machines[1]] / lease[machines[0]]
+        text += f"; two leases of the same card differed by {span(ratio)}× ({len(lease)} settings timed on both)"
+    text += (". At these sizes per-step overhead dominates. Exact-length batches "
+             f"{'still help' if helps else 'do not help'} LSTM/GRU ({shown}, fp32), and bf16 is slower than fp32 "
+             f"in {slower} of {len(wide)} (lease, model, batching) settings.")
+    return text + "\n"
+
+
+def inference(benchmarks: Path) -> str:
+    """``benchmarks/inference.py`` on the fine-tuned MiniLM (``INFERENCE``: run and threads): int8 dynamic
+    quantization against fp32, unrounded from its report."""
+    run, threads = INFERENCE
+    found = [p for p in sorted(benchmarks.glob("inference_*.json"))
+             if Path(read_json(p).get("model_dir", "")).parent.name == run and read_json(p).get("threads") == threads]
+    if not found:
+        raise FileNotFoundError(f"{benchmarks}: no inference_*.json of run {run!r} at {threads} threads "
+                                "(python benchmarks/inference.py)")
+    report = _benchmark(benchmarks, found[-1].name)
+    try:
+        fp32, int8 = (report["results"][k] for k in ("fp32", "int8_dynamic"))
+    except KeyError as e:
+        raise ValueError(f"{found[-1]}: no results for {e}") from None
+    moves = "falls" if int8["p50_latency_ms"] < fp32["p50_latency_ms"] else "rises"
+    return (f"With dynamic int8 quantization (`--quantized`), MiniLM classifies {int8['sentences_per_s']:.0f} "
+            f"sentences/s against {fp32['sentences_per_s']:.0f} in fp32, batched on {threads} CPU threads. Batch-1 p50 "
+            f"latency {moves} from {fp32['p50_latency_ms']:.1f} ms to {int8['p50_latency_ms']:.1f} ms, test accuracy "
+            f"changes by {points(int8['accuracy'] - fp32['accuracy'])} points and macro-F1 by "
+            f"{signed(100 * (int8['macro_f1'] - fp32['macro_f1']), 2)} points "
+            f"(`benchmarks/results/{found[-1].name}`).\n")
+
+
+def augmentation_cost(benchmarks: Path, headline: Mapping[str, float]) -> str:
+    """Caching and speed of the augmentation (``benchmarks/augment.py``'s latest report) and the train split's
+    size before and after (notebook 01's headline ``n_train``, ``n_train_aug``)."""
+    reports = sorted(benchmarks.glob("augment_*.json"))
+    if not reports:
+        raise FileNotFoundError(f"{benchmarks}: no augment_*.json (python benchmarks/augment.py --full)")
+    report = _benchmark(benchmarks, reports[-1].name)
+    one = next(g for g in report["generation"] if g["workers"] == 1)
+    if missing := [k for k in ("n_train", "n_train_aug") if k not in headline]:
+        raise KeyError(f"notebook 01's headline has no {missing} (run notebook 01 with augment=True)")
+    return (f"* Results are deterministic for a seed and cached as parquet in `.cache/augment/`. A first run on a "
+            f"{report['subset_rows']:,}-row subset took {report['subset_first_run_s']:.0f} s, a cached re-run of the "
+            f"full train split {report['full_cached_run_s']:.1f} s (`benchmarks/results/{reports[-1].name}`). On the "
+            f"real train split EDA brings disgust, fear and sadness up to the target ({headline['n_train']:,.0f} → "
+            f"{headline['n_train_aug']:,.0f} rows; notebook 01 shows the variants per class).\n"
+            f"* Speed: `python benchmarks/augment.py` gives about {one['texts_per_s']:.0f} EDA variants/s per core "
+            f"(one worker, after a {one['startup_s']:.0f} s start-up).\n")
+
+
+# ------------------------------------------------------------------------------------------ all of them
+def augmented_headline(index: pd.DataFrame) -> dict[str, float]:
+    """The headline of the latest executed notebook 01 that augmented (``n_train_aug``) in a
+    ``report.notebook_index``; empty when none did."""
+    rows = index[index["notebook"] == "01_data_preprocessing"].sort_values(["date", "file"])
+    found = [h for h in rows["headline"] if "n_train_aug" in h]
+    return dict(found[-1]) if found else {}
+
+
+def sections(runs_root: str | Path, index: pd.DataFrame, benchmarks: str | Path = reporting.BENCHMARKS,
+             n_boot: int = 1000, seed: int = 0) -> dict[str, str]:
+    """``{section name: Markdown}`` of every generated README section besides ``results``, from the run folders of
+    ``runs_root``, the executed notebooks' ``index`` (``report.notebook_index``) and the ``benchmarks`` reports."""
+    runs_root, benchmarks = Path(runs_root), Path(benchmarks)
+    timed = speed_runs(runs_root)
+    names = [*AUGMENTED, *(f"{n}_aug" for n in AUGMENTED), *EMBEDDINGS, *timed]
+    results = {n: load_result(runs_root / n) for n in dict.fromkeys(names)}
+    headline = augmented_headline(index)
+    build: dict[str, Callable[[], str]] = {
+        "augmentation": lambda: augmentation(results, n_boot, seed),
+        "augmentation-cost": lambda: augmentation_cost(benchmarks, headline),
+        "embeddings": lambda: embeddings(results, n_boot, seed),
+        "train-speed": lambda: train_speed(benchmarks),
+        "speed": lambda: speed({n: results[n] for n in timed}, int(headline["n_train"])),
+        "bf16-emulation": lambda: bf16_emulation(benchmarks),
+        "cuda-speed": lambda: cuda_speed(benchmarks),
+        "inference": lambda: inference(benchmarks),
+    }
+    return {name: wrap(make()) for name, make in build.items()}
+
+
+def wrap(markdown: str, width: int = WIDTH) -> str:
+    """``markdown`` with its prose lines (not table rows) wrapped to ``width``, bullets' continuations indented."""
+    out = []
+    for line in markdown.split("\n"):
+        indent = "  " if line.startswith("* ") else ""
+        out += [line] if line.startswith("|") or len(line) <= width else textwrap.wrap(
+            line, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+    return "\n".join(out)

@@ -125,19 +125,6 @@ def _parameters(config: dict) -> float:
     return float(value) if value is not None else float("nan")
 
 
-def _train_seconds(run: Run) -> tuple[float, float, str]:
-    """(seconds per epoch, training minutes, where from): the median / sum of the history's ``train_seconds``
-    (an RNN: training only), else the recorded ``train_seconds`` of a fine-tuning (its session, evaluation
-    included) over its epochs; NaN when the run records no time (TF-IDF)."""
-    history = run.history if run.history is not None else pd.DataFrame()
-    if "train_seconds" in history:
-        return float(history["train_seconds"].median()), float(history["train_seconds"].sum()) / 60, "history"
-    seconds = run.config.get("result", {}).get("train_seconds")
-    if seconds is not None and len(history):
-        return float(seconds) / len(history), float(seconds) / 60, "config result"
-    return float("nan"), float("nan"), "none"
-
-
 def _row(run: Run) -> dict:
     config = run.config
     exp = _experiment(run)
@@ -146,7 +133,7 @@ def _row(run: Run) -> dict:
         raise ValueError(f"no registered experiment has run name {run.name!r} and its config names none "
                          "(experiments.EXPERIMENTS)")
     settings = _settings(run, exp)
-    s_per_epoch, minutes, time_source = _train_seconds(run)
+    s_per_epoch, minutes, time_source = reporting.train_time(run.history, run.config)
     return {"run": run.name, "family": _family(config), "dataset": DATASETS[label_set(config.get("labels")).name],
             "target": config.get("target", "single"), "tuned": tuned, "experiment": exp.name if exp else None,
             "about": _tuned_about(exp, settings) if tuned else exp.about,
@@ -181,7 +168,7 @@ def _skip_reason(folder: Path) -> str:
 def catalog(runs_root: str | Path) -> pd.DataFrame:
     """One row per run folder of ``runs_root`` (index ``run``, sorted by name): family, dataset, target, tuned,
     experiment, about, train_rows (the train subset; None: the full split), augment, seed, n_test, has_dev,
-    n_parameters, epochs_run, s_per_epoch, train_minutes, time_source (see ``_train_seconds``), dev_macro_f1.
+    n_parameters, epochs_run, s_per_epoch, train_minutes, time_source (see ``reporting.train_time``), dev_macro_f1.
     Folders without ``metrics.json`` are listed in ``attrs["skipped"]`` (``{folder: reason}``)."""
     root = Path(runs_root)
     if not root.is_dir():
@@ -421,7 +408,7 @@ def training_curves(runs_root: str | Path, runs: Iterable[str]) -> pd.DataFrame:
         if history is None or not {"epoch", "dev_macro_f1"} <= set(history):
             skipped[name] = "no per-epoch history with dev_macro_f1"
             continue
-        _, minutes, source = _train_seconds(run)
+        _, minutes, source = reporting.train_time(run.history, run.config)
         if source == "history":
             seconds = history["train_seconds"].cumsum().to_numpy(float)
         else:
@@ -432,8 +419,3 @@ def training_curves(runs_root: str | Path, runs: Iterable[str]) -> pd.DataFrame:
     curves = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     curves.attrs["skipped"] = skipped
     return curves
-
-
-def per_class_table(results: Mapping[str, RunResult]) -> pd.DataFrame:
-    """Test F1 per model (rows) and class (columns), as ``reporting.per_class_f1`` computes it."""
-    return reporting.per_class_f1(list(results.values())).T.rename_axis("model")

@@ -22,6 +22,7 @@ from scipy.stats import ttest_ind
 from . import reporting
 from .artifacts import load_result
 from .evaluation import RunResult
+from .reporting import signed
 from .textio import read_json
 
 # The augmentation ablation: run -> what it is; its augmented twin is ``<run>_aug``.
@@ -36,6 +37,7 @@ GOAL_EXAMPLES, GOAL_SECONDS = 36000, 60  # the issue's goal: an epoch of 36,000 
 TRAIN_SPEED = "train_speed_lstm_2t.json"
 EMULATION = {"native": "train_speed_lstm_2t_8k_native_bf16.json", "AVX2": "train_speed_lstm_2t_8k_onednn_avx2.json"}
 CUDA = "train_speed_cuda_h100.json"
+TUNING = "tuning_rnn.json"  # benchmarks/tuning_throughput.py --family rnn
 INFERENCE = ("transformer_minilm_single", 2)  # run and threads of the quantization sentence
 MODES = {"naive": "naive: random, padded to {max_length} tokens",
          "bucketed": "bucketed: similar lengths, padded to the batch's longest, packed",
@@ -46,12 +48,6 @@ WIDTH = 110  # prose lines are wrapped to this width, as the README's own
 
 
 # ------------------------------------------------------------------------------------------ formatting
-def signed(value: float, digits: int = 4) -> str:
-    """``+0.0106``, ``−0.0095`` (a minus sign), ``±0`` when it rounds to zero."""
-    text = f"{abs(value):.{digits}f}"
-    return "±0" if float(text) == 0 else f"{'+' if value > 0 else '−'}{text}"
-
-
 def points(value: float) -> str:
     """A score difference in percentage points, one decimal, signed."""
     return signed(100 * value, 1)
@@ -73,10 +69,6 @@ def verdict(low: float, high: float, value: float) -> str:
     if low > 0 or high < 0:
         return f"a clear {'gain' if low > 0 else 'loss'} (the interval excludes 0)"
     return f"not a clear {'gain' if value >= 0 else 'loss'} (the interval contains 0)"
-
-
-def _interval(row: pd.Series, digits: int = 4) -> str:
-    return f"{signed(row['value'], digits)} [{signed(row['low'], digits)}, {signed(row['high'], digits)}]"
 
 
 def _benchmark(folder: Path, name: str) -> dict:
@@ -112,8 +104,10 @@ def augmentation(results: Mapping[str, RunResult], n_boot: int = 1000, seed: int
         gains = reporting.paired_bootstrap(aug, base, n_boot=n_boot, seed=seed)
         per_class = [signed(aug.test["per_class"][c]["f1"] - base.test["per_class"][c]["f1"], 3) for c in classes]
         cells = [f"{base.dev['macro_f1']:.4f} → {aug.dev['macro_f1']:.4f}"]
-        cells += [f"{base.test[m]:.4f} → {aug.test[m]:.4f}, {_interval(gains.loc[f'{m} gain'])}"
-                  for m in ("accuracy", "macro_f1")]
+        for m in ("accuracy", "macro_f1"):
+            gain = gains.loc[f"{m} gain"]
+            interval = reporting.interval_text(gain["low"], gain["high"], gain["value"], sign=True)
+            cells.append(f"{base.test[m]:.4f} → {aug.test[m]:.4f}, {interval}")
         lines.append(f"| {about} (`{run}`) | {' | '.join(cells + per_class)} |")
         mf1 = gains.loc["macro_f1 gain"]
         notes.append(f"{about}: augmentation changes test macro-F1 by {signed(mf1['value'])}, "
@@ -307,6 +301,22 @@ def inference(benchmarks: Path) -> str:
             f"(`benchmarks/results/{found[-1].name}`).\n")
 
 
+def tuning_throughput(benchmarks: Path) -> str:
+    """``benchmarks/tuning_throughput.py``: trials per hour of one study with 1 and 2 worker processes and the
+    scaling between them, with the setup they ran under."""
+    report = _benchmark(benchmarks, TUNING)
+    setup, rows = report["setup"], {r["workers"]: r for r in report["results"]}
+    if not {1, 2} <= set(rows):
+        raise ValueError(f"{benchmarks / TUNING}: results for 1 and 2 workers needed, found {sorted(rows)}")
+    one, two = rows[1], rows[2]
+    cells = [f"{r['workers']} worker{'s' if r['workers'] > 1 else ''}: {r['trials_per_hour']:.0f} trials/h "
+             f"({r['finished_trials']} trials, {r['pruned']} pruned, in {r['seconds']:.0f} s)" for r in (one, two)]
+    return (f"Measured (`benchmarks/results/{TUNING}`, {setup['date']}, {setup['cpu_count']} cores, one thread per "
+            f"worker; {setup['family']} study on a {setup['train_rows']:,}-row subset × {setup['epochs']} epochs): "
+            f"{'; '.join(cells)}. Two workers run {two['trials_per_hour'] / one['trials_per_hour']:.2f}× the trials "
+            "per hour of one; pruned trials are short, so the ratio also depends on how many each run pruned.\n")
+
+
 def augmentation_cost(benchmarks: Path, headline: Mapping[str, float]) -> str:
     """Caching and speed of the augmentation (``benchmarks/augment.py``'s latest report) and the train split's
     size before and after (notebook 01's headline ``n_train``, ``n_train_aug``)."""
@@ -353,6 +363,7 @@ def sections(runs_root: str | Path, index: pd.DataFrame, benchmarks: str | Path 
         "bf16-emulation": lambda: bf16_emulation(benchmarks),
         "cuda-speed": lambda: cuda_speed(benchmarks),
         "inference": lambda: inference(benchmarks),
+        "tuning-throughput": lambda: tuning_throughput(benchmarks),
     }
     return {name: wrap(make()) for name, make in build.items()}
 

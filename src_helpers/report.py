@@ -24,7 +24,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from . import comparison, plots, readme_sections
+from . import comparison, plots, readme_sections, reporting
 from .config import REPO_ROOT, paths_for, portable_path
 from .ekman import EKMAN_LABELS
 
@@ -108,7 +108,7 @@ def index_markdown(index: pd.DataFrame) -> str:
 def _with_interval(row: pd.Series, metric: str) -> str:
     if pd.isna(row.get(metric)):
         return "–"
-    return f"{row[metric]:.4f} [{row[f'{metric}_low']:.3f}, {row[f'{metric}_high']:.3f}]"
+    return reporting.interval_text(row[f"{metric}_low"], row[f"{metric}_high"], row[metric], ci_digits=3)
 
 
 def results_markdown(board: pd.DataFrame) -> str:
@@ -142,7 +142,7 @@ def figures(runs_root: str | Path, board: pd.DataFrame, images: str | Path, pref
     paths = {k: images / f"{prefix}_{k}.png" for k in ("leaderboard", "per_class_f1", "confusions", "curves",
                                                           "cost_quality")}
     plots.leaderboard_figure(board, REFERENCES if references is None else references, path=paths["leaderboard"])
-    plots.per_class_heatmap(comparison.per_class_table(results), path=paths["per_class_f1"])
+    plots.per_class_heatmap(reporting.per_class_f1(list(results.values())).T, path=paths["per_class_f1"])
     plots.confusion_grid({n: r.test["confusion_matrix"] for n, r in results.items()}, EKMAN_LABELS,
                          path=paths["confusions"], ncols=4)
     plots.curves_overlay(comparison.training_curves(runs_root, board.index), path=paths["curves"])

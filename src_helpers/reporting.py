@@ -18,8 +18,25 @@ from .textio import read_json
 CURVES = ("train_loss", "dev_loss", "dev_accuracy", "dev_macro_f1")
 
 
+def signed(value: float, digits: int = 4) -> str:
+    """``+0.0106``, ``−0.0095`` (a minus sign), ``±0`` when it rounds to zero."""
+    text = f"{abs(value):.{digits}f}"
+    return "±0" if float(text) == 0 else f"{'+' if value > 0 else '−'}{text}"
+
+
+def interval_text(low: float, high: float, value: float | None = None, digits: int = 4,
+                  ci_digits: int | None = None, sign: bool = False) -> str:
+    """A 95% interval as text, the one format of every table: ``[low, high]``, or ``value [low, high]`` with a
+    value; ``ci_digits`` for the bounds (default ``digits``); ``sign``: differences, written ``+0.0106``."""
+    def fmt(x: float, d: int) -> str:
+        return signed(x, d) if sign else f"{x:.{d}f}"
+
+    bounds = f"[{fmt(low, ci_digits or digits)}, {fmt(high, ci_digits or digits)}]"
+    return bounds if value is None else f"{fmt(value, digits)} {bounds}"
+
+
 def _interval(ci: dict) -> str:
-    return f"[{ci['low']:.4f}, {ci['high']:.4f}]"
+    return interval_text(ci["low"], ci["high"])
 
 
 def bootstrap_intervals(r: RunResult, n_boot: int, seed: int, alpha: float = 0.05) -> dict[str, dict]:
@@ -142,12 +159,26 @@ def show(results: Mapping[str, RunResult] | Sequence[RunResult], images: str | P
     return table
 
 
+def train_time(history: pd.DataFrame | None, config: Mapping | None) -> tuple[float, float, str]:
+    """(seconds per epoch, training minutes, where from) of a run, the one reader of its training time: the
+    median / sum of the history's ``train_seconds`` (an RNN: training only), else the ``train_seconds`` its config
+    records for a fine-tuning (the session that trained it, evaluation included) over its epochs; NaN when the
+    run records no time (TF-IDF)."""
+    history = history if history is not None else pd.DataFrame()
+    if "train_seconds" in history:
+        return float(history["train_seconds"].median()), float(history["train_seconds"].sum()) / 60, "history"
+    seconds = (config or {}).get("result", {}).get("train_seconds") if isinstance(config, Mapping) else None
+    if seconds is not None and len(history):
+        return float(seconds) / len(history), float(seconds) / 60, "config result"
+    return float("nan"), float("nan"), "none"
+
+
 def cost_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> pd.DataFrame:
     """What each run cost and scored: median seconds per training epoch, epochs run, best epoch (dev),
     dev macro-F1, test accuracy and macro-F1."""
     runs = list(results.values()) if isinstance(results, Mapping) else list(results)
-    rows = [{"model": r.name, "s_per_epoch": r.history["train_seconds"].median() if "train_seconds" in r.history
-             else float("nan"), "epochs_run": len(r.history), "best_epoch": getattr(r, "best_epoch", None),
+    rows = [{"model": r.name, "s_per_epoch": train_time(r.history, None)[0], "epochs_run": len(r.history),
+             "best_epoch": getattr(r, "best_epoch", None),
              "dev_macro_f1": r.dev["macro_f1"], "test_accuracy": r.test.get("accuracy"),
              "test_macro_f1": r.test["macro_f1"]} for r in runs]
     return pd.DataFrame(rows).set_index("model").round(4)

@@ -26,7 +26,8 @@ A study's trial budget counts finished trials (COMPLETE or PRUNED) across all wo
 is the family's untuned configuration (``UNTUNED``), so the gain of tuning is measured under the study's budget.
 
 CLI (a worker): ``python -m src_helpers.tuning --family rnn --profile full --n-trials 20 --train-rows 8000
---epochs 4 [--storage URL] [--worker 1]``; ``--retrain`` trains the best configuration on the full train split.
+--epochs 4 [--storage URL] [--worker 1]``; ``--retrain`` trains the best configuration on the full train split,
+``--refine 3`` first re-ranks the 3 best on the full split (``refine``: a subset's ranking need not hold there).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from .artifacts import write_json
 from .config import paths_for, portable_path
 from .evaluation import RunResult
 from .experiments import Experiment, configure, run_experiment
+from .textio import read_json
 
 log = logging.getLogger(__name__)
 
@@ -128,10 +130,14 @@ def causal_space(trial: optuna.Trial) -> dict[str, Any]:
 
 
 def transformer_space(trial: optuna.Trial) -> dict[str, Any]:
-    """Fine-tuning: learning rate 1e-5-3e-4 (LoRA adapters want the top of it), 1-4 epochs, warm-up, weight
+    """Fine-tuning: learning rate 1e-5-3e-4 for all weights; LoRA adapters get their own range, 1e-4-2e-3
+    (``lora_learning_rate``: they start at zero and train about 1% of the weights; the first study's LoRA trials,
+    drawn from the full fine-tuning range at <= 8e-5, never left chance level); 1-4 epochs, warm-up, weight
     decay, batch size, class weights, frozen word embeddings (20% faster on CPU), LoRA rank/alpha."""
     lora = trial.suggest_categorical("lora", [False, True])
-    out = {"train.learning_rate": trial.suggest_float("learning_rate", 1e-5, 3e-4, log=True),
+    lr = trial.suggest_float("lora_learning_rate", 1e-4, 2e-3, log=True) if lora else \
+        trial.suggest_float("learning_rate", 1e-5, 3e-4, log=True)
+    out = {"train.learning_rate": lr,
            "train.epochs": trial.suggest_int("epochs", 1, 4),
            "train.warmup_ratio": trial.suggest_float("warmup_ratio", 0.0, 0.15),
            "train.weight_decay": trial.suggest_float("weight_decay", 0.0, 0.1),
@@ -356,13 +362,63 @@ def best_params(study: optuna.Study, family: str, path: str | Path | None = None
     return out
 
 
+# ------------------------------------------------------------------------------------------ second fidelity
+def top_trials(study: optuna.Study, k: int) -> list[FrozenTrial]:
+    """The study's ``k`` best COMPLETE trials with distinct parameters, best first."""
+    seen, out = set(), []
+    for t in sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: -t.value):
+        key = json.dumps(t.params, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            out.append(t)
+    return out[:k]
+
+
+def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
+           top_k: int = 3, path: str | Path | None = None, max_epochs: int | None = None) -> pd.DataFrame:
+    """The second fidelity stage (successive halving over data size): the study's ``top_k`` configurations,
+    ranked on its train subset, each trained on the **full** train split with the experiment's own epochs (at most
+    ``max_epochs``) and early stopping, and ranked again on dev. Test is never read (the trainers' test slot gets
+    dev). A subset study's ranking need not hold on the full split; this stage chooses on the full one.
+
+    Returns one row per configuration, best full-data dev macro-F1 first: trial, subset_dev_macro_f1,
+    dev_macro_f1, epochs_run, seconds, params. With ``path`` (JSON) the table is written after each
+    configuration, and a later call skips the trials already there (a killed stage resumes; an RNN also resumes
+    its interrupted training from its checkpoints)."""
+    path = Path(path) if path else None
+    done = {row["trial"]: row for row in (read_json(path) if path and path.is_file() else [])}
+    folder = paths_for(profile).ensure().studies / f"{study.study_name}_trials"
+    tuning_splits = {"train": splits["train"], "dev": splits["dev"], "test": splits["dev"]}
+    for trial in top_trials(study, top_k):
+        if trial.number in done:
+            continue
+        exp = trial_experiment(family, trial.params, profile, Budget(epochs=max_epochs))  # the full split
+        run_name = f"refine_{trial.number:04d}"
+        start = time.perf_counter()
+        result = run_experiment(exp, tuning_splits, folder, resume=True, run_name=run_name)
+        shutil.rmtree(folder / run_name, ignore_errors=True)
+        done[trial.number] = {"trial": trial.number, "subset_dev_macro_f1": trial.value,
+                              "dev_macro_f1": result.dev["macro_f1"], "epochs_run": len(result.history),
+                              "seconds": round(time.perf_counter() - start, 1), "params": trial.params}
+        if path:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_json(path, sorted(done.values(), key=lambda r: -r["dev_macro_f1"]))
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+    rows = sorted(done.values(), key=lambda r: -r["dev_macro_f1"])
+    return pd.DataFrame(rows, columns=["trial", "subset_dev_macro_f1", "dev_macro_f1", "epochs_run", "seconds",
+                                       "params"]).set_index("trial")
+
+
 def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
                  runs_dir: str | Path | None = None, resume: bool = True,
-                 overrides: Mapping[str, Any] | None = None, max_epochs: int | None = None) -> RunResult:
-    """The best configuration trained on the **full** train split (no budget) with the experiment's own epochs
-    (at most ``max_epochs``: a smoke run) and early stopping on dev, then evaluated once on test: run folder
-    ``tuned_<family>`` (``tuned_<family>_multi`` for ``overrides={"target": "multi"}``)."""
-    settings = SPACES[family](FixedTrial(study.best_params))
+                 overrides: Mapping[str, Any] | None = None, max_epochs: int | None = None,
+                 params: Mapping[str, Any] | None = None) -> RunResult:
+    """The best configuration (``params``, e.g. the winner of ``refine``; default the study's best trial)
+    trained on the **full** train split (no budget) with the experiment's own epochs (at most ``max_epochs``: a
+    smoke run) and early stopping on dev, then evaluated once on test: run folder ``tuned_<family>``
+    (``tuned_<family>_multi`` for ``overrides={"target": "multi"}``)."""
+    settings = SPACES[family](FixedTrial(dict(params) if params is not None else study.best_params))
     if max_epochs and family != "tfidf":
         settings["train.epochs"] = min(max_epochs, settings.get("train.epochs", max_epochs))
     exp = configure(FAMILIES[family], profile, {**settings, **(overrides or {})})
@@ -390,6 +446,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--grace", type=int, default=None, help="seconds without heartbeat before a trial is FAILED")
     p.add_argument("--threads", type=int, default=None, help="torch threads per trial")
     p.add_argument("--retrain", action="store_true", help="after the study: train the best on the full train split")
+    p.add_argument("--refine", type=int, default=1, metavar="K",
+                   help="with --retrain: first train the K best configurations on the full split, choose on dev")
     return p.parse_args(argv)
 
 
@@ -410,11 +468,17 @@ def main(argv: list[str] | None = None) -> int:
     study = run_study(family, splits, a.profile, budget, name, a.storage, a.seed, a.worker,
                       callbacks=[lambda _, trial: ran.append(trial.number)],
                       heartbeat_interval=a.heartbeat, grace_period=a.grace)
-    summary = best_params(study, family, paths_for(a.profile).ensure().studies / f"{name}.best.json")
+    studies = paths_for(a.profile).ensure().studies
+    summary = best_params(study, family, studies / f"{name}.best.json")
     keys = ("study", "trial", "dev_macro_f1", "finished_trials", "params")
     print(json.dumps({"worker": a.worker, "ran": ran} | {k: summary[k] for k in keys}, indent=2, default=str))
     if a.retrain:
-        result = retrain_best(study, family, splits, a.profile)
+        params = None
+        if a.refine > 1:
+            table = refine(study, family, splits, a.profile, a.refine, studies / f"{name}.refine.json")
+            print(table.drop(columns="params").to_string())
+            params = table["params"].iloc[0]
+        result = retrain_best(study, family, splits, a.profile, params=params)
         print(f"{result.name}: dev macro-F1 {result.dev['macro_f1']:.4f}, test macro-F1 "
               f"{result.test['macro_f1']:.4f} ({portable_path(result.run_dir)})")
     return 0

@@ -353,7 +353,7 @@ def test_figures_are_written(runs: Path, tmp_path: Path) -> None:
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == list(board.index)
     with pytest.raises(ValueError, match=r"references for \['test_accuracy'\], which is not a panel"):
         plots.leaderboard_figure(board.drop(columns=["test_accuracy"]), refs)
-    plots.per_class_heatmap(comparison.per_class_table(results), path=tmp_path / "per_class.png")
+    plots.per_class_heatmap(reporting.per_class_f1(list(results.values())).T, path=tmp_path / "per_class.png")
     grid = plots.confusion_grid({n: r.test["confusion_matrix"] for n, r in results.items()}, EKMAN.classes,
                                 path=tmp_path / "confusions.png")
     assert sum(ax.get_visible() for ax in grid.axes) == len(results)

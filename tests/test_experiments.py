@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from optuna.trial import FixedTrial
 
-from src_helpers import experiments
+from src_helpers import experiments, tuning
 from src_helpers.artifacts import load_result
 from src_helpers.augment import AugmentConfig
 from src_helpers.checkpoints import data_fingerprint
@@ -27,6 +28,7 @@ from src_helpers.training import TrainConfig
 from src_helpers.transformers_ft import RENAMED as FT_RENAMED
 
 COMMITTED = REPO_ROOT / "notebook_outputs" / "runs"
+STUDIES = REPO_ROOT / "notebook_outputs" / "studies"
 # the official train splits: a transformer run without train_rows used all of it
 TRAIN_ROWS = {"ekman": 43_410, "dair": 16_000}
 # registered, but not yet run on the real data (issue 12: notebook 07 not yet executed); remove once committed
@@ -77,7 +79,17 @@ def test_quick_shrinks_widths_and_keeps_minilm_embeddings() -> None:
 
 
 def committed_experiment(folder: str) -> tuple[str, dict]:
-    """The registered experiment (and the target/seed overrides) whose run folder is ``folder``."""
+    """The registered experiment (and the target/seed overrides) whose run folder is ``folder``.
+
+    ``tuned_<family>[_multi]``: the family's experiment with the parameters ``tuning.retrain_best`` trained: the
+    winner of the committed study's second stage (``full_<family>.refine.json``) where it has one, else its best
+    trial (``.best.json``)."""
+    if tuned := re.fullmatch(r"tuned_(.+?)(_multi)?", folder):
+        family, refined = tuned[1], STUDIES / f"full_{tuned[1]}.refine.json"
+        params = json.loads(refined.read_text())[0]["params"] if refined.is_file() else \
+            json.loads((STUDIES / f"full_{family}.best.json").read_text())["params"]
+        overrides = tuning.SPACES[family](FixedTrial(params)) | ({"target": "multi"} if tuned[2] else {})
+        return tuning.FAMILIES[family], overrides
     base, seed = re.fullmatch(r"(.+?)(?:_seed(\d+))?", folder).groups()
     overrides: dict = {"train.seed": int(seed)} if seed else {}
     if base not in EXPERIMENTS and base.endswith("_multi"):
@@ -129,7 +141,10 @@ def check_transformer(exp: experiments.Experiment, config: dict) -> None:
 def test_registered_full_settings_produced_the_committed_runs(folder: str) -> None:
     name, overrides = committed_experiment(folder)
     exp = configure(name, "full", overrides)
-    assert exp.run_name == folder
+    assert exp.run_name == folder or folder.startswith("tuned_")
+    recorded = json.loads((COMMITTED / folder / "config.json").read_text()).get("experiment")
+    if recorded:  # runs written since runs record their settings
+        assert (recorded["name"], recorded["settings"]) == (name, experiments._jsonable(exp.settings()))
     config = json.loads((COMMITTED / folder / "config.json").read_text())
     assert config["target"] == exp.target and config.get("labels", "ekman") == exp.labels
     {"rnn": check_rnn, "tfidf": check_tfidf, "transformer": check_transformer}[exp.family](exp, config)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from src_helpers import readme_sections, report
+from src_helpers import readme_sections, report, reporting
 from src_helpers.evaluation import RunResult
 from src_helpers.metrics import single_label_report
 
@@ -114,7 +114,7 @@ def test_verdict_follows_the_interval(low: float, high: float, value: float, say
 
 
 def test_numbers_are_written_with_their_sign_and_direction() -> None:
-    assert [readme_sections.signed(v, 3) for v in (0.0444, -0.019, 0.0002, -0.0004)] == ["+0.044", "−0.019", "±0", "±0"]
+    assert [reporting.signed(v, 3) for v in (0.0444, -0.019, 0.0002, -0.0004)] == ["+0.044", "−0.019", "±0", "±0"]
     assert readme_sections.times(2.0) == "2× faster" and readme_sections.times(0.5) == "2× slower"
     assert readme_sections.span(np.array([3.16, 12.04])) == "3.2–12" and readme_sections.span([4.0, 4.01]) == "4"
 
@@ -154,3 +154,16 @@ def test_speed_section_reports_means_over_seeds_and_computed_claims() -> None:
     assert "train 1.98× faster" in text and "That is 51 s per 36,000 examples" in text
     assert "outside it: bf16 autocast, exact-length batches" in text
     assert "Welch's t-test over the seeds finds" in text and "of these 6 differences" in text
+
+
+def test_tuning_throughput_section_is_computed_from_its_report(tmp_path: Path) -> None:
+    setup = {"family": "rnn", "train_rows": 2000, "epochs": 2, "date": "2026-11-26", "cpu_count": 2}
+    results = [{"workers": 1, "seconds": 480.0, "finished_trials": 8, "pruned": 1, "trials_per_hour": 60.0},
+               {"workers": 2, "seconds": 240.0, "finished_trials": 9, "pruned": 3, "trials_per_hour": 135.0}]
+    (tmp_path / readme_sections.TUNING).write_text(json.dumps({"setup": setup, "results": results}))
+    text = readme_sections.tuning_throughput(tmp_path)
+    assert "1 worker: 60 trials/h (8 trials, 1 pruned, in 480 s); 2 workers: 135 trials/h" in text
+    assert "Two workers run 2.25× the trials per hour of one" in text and "2,000-row subset × 2 epochs" in text
+    (tmp_path / readme_sections.TUNING).write_text(json.dumps({"setup": setup, "results": results[:1]}))
+    with pytest.raises(ValueError, match=r"tuning_rnn\.json: results for 1 and 2 workers needed, found \[1\]"):
+        readme_sections.tuning_throughput(tmp_path)

@@ -51,6 +51,16 @@ def test_every_space_gives_settings_the_experiment_accepts(family: str) -> None:
         assert again == exp, "a finished trial's params rebuild the same experiment"
 
 
+def test_lora_trials_draw_their_own_higher_learning_rates() -> None:
+    rates = {True: [], False: []}
+    for trial in sampled_trials(60):
+        settings = tuning.transformer_space(trial)
+        rates[settings["train.lora"]].append(settings["train.learning_rate"])
+    assert rates[True] and rates[False]
+    assert min(rates[True]) >= 1e-4 and max(rates[True]) <= 2e-3, "adapters start at zero: they need a high rate"
+    assert max(rates[False]) <= 3e-4
+
+
 def test_budget_caps_epochs_and_keeps_a_smaller_suggestion() -> None:
     trial = sampled_trials(1)[0]
     tuning.transformer_space(trial)
@@ -112,6 +122,40 @@ def test_a_study_continues_and_counts_finished_trials(splits: dict[str, pd.DataF
     assert (again.trials[0].params, again.trials[0].value) == (kept.params, kept.value)
     done = tuning.run_study("tfidf", splits, budget=Budget(n_trials=2, train_rows=120), study_name="s", storage=url)
     assert len(done.trials) == 2, "a study at its budget runs no trial"
+
+
+@pytest.mark.slow
+def test_refine_reranks_the_best_configurations_on_the_full_split(splits: dict[str, pd.DataFrame], tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    url = sqlite_url(tmp_path / "refine.db")
+    study = tuning.run_study("tfidf", splits, budget=Budget(n_trials=3, train_rows=120), study_name="r", storage=url)
+    seen = []
+
+    def spy(exp, data, *args, **kwargs):
+        seen.append((exp, data))
+        return run_experiment(exp, data, *args, **kwargs)
+
+    run_experiment = tuning.run_experiment
+    monkeypatch.setattr(tuning, "run_experiment", spy)
+    path = tmp_path / "r.refine.json"
+    table = tuning.refine(study, "tfidf", splits, top_k=2, path=path)
+
+    ranked = sorted(study.trials, key=lambda t: -t.value)[:2]
+    assert sorted(table.index) == sorted(t.number for t in ranked), "the study's 2 best trials"
+    assert list(table["dev_macro_f1"]) == sorted(table["dev_macro_f1"], reverse=True), "best on the full split first"
+    assert table.loc[ranked[0].number, "subset_dev_macro_f1"] == ranked[0].value
+    for exp, data in seen:
+        assert exp.train_rows is None, "trained on the full train split, not the study's subset"
+        assert data["test"] is splits["dev"], "test is never read: the trainers' test slot gets dev"
+    assert json.loads(path.read_text())[0]["trial"] == table.index[0]
+
+    seen.clear()
+    again = tuning.refine(study, "tfidf", splits, top_k=2, path=path)
+    assert seen == [] and again.equals(table), "a finished stage is read back, not trained again"
+
+    tuned = tuning.retrain_best(study, "tfidf", splits, params=table["params"].iloc[0])
+    settings = load_run(tuned.run_dir).config["experiment"]["settings"]
+    assert settings["train.Cs"] == [table["params"].iloc[0]["C"]], "the refined winner is what gets tested"
 
 
 # ------------------------------------------------------------------------------------------ pruning

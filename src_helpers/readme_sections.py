@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ttest_ind
 
-from . import reporting
+from . import comparison, reporting
 from .artifacts import load_result
 from .evaluation import RunResult
 from .reporting import signed
@@ -37,6 +37,7 @@ GOAL_EXAMPLES, GOAL_SECONDS = 36000, 60  # the issue's goal: an epoch of 36,000 
 TRAIN_SPEED = "train_speed_lstm_2t.json"
 EMULATION = {"native": "train_speed_lstm_2t_8k_native_bf16.json", "AVX2": "train_speed_lstm_2t_8k_onednn_avx2.json"}
 CUDA = "train_speed_cuda_h100.json"
+DAIR_BAR = {"the seeds' ALBERT-base": 0.9325, "the bar of issue 12": 0.933}  # test accuracy, DAIR.AI emotion
 TUNING = "tuning_rnn.json"  # benchmarks/tuning_throughput.py --family rnn
 INFERENCE = ("transformer_minilm_single", 2)  # run and threads of the quantization sentence
 MODES = {"naive": "naive: random, padded to {max_length} tokens",
@@ -203,6 +204,43 @@ def speed(results: Mapping[str, RunResult], train_rows: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def dair(runs_root: Path, n_boot: int = 1000, seed: int = 0) -> str:
+    """Notebook 07's runs on DAIR.AI emotion: in-domain scores (val chooses; test with bootstrap intervals), the
+    val-chosen MiniLM against ``DAIR_BAR``, then the cross-domain evaluations stored in the run folders."""
+    table = comparison.catalog(runs_root)
+    names = list(table.index[table["dataset"] == "dair"])
+    if not names:
+        raise FileNotFoundError(f"{runs_root}: no DAIR run folder (notebook 07)")
+    board = comparison.leaderboard(runs_root, n_boot=n_boot, seed=seed, include=names)
+    lines = ["In-domain: trained on DAIR's train split, chosen on its val split, tested once "
+             f"({int(table.loc[names[0], 'n_test']):,} test tweets; bootstrap 95% intervals in brackets; bold: the run "
+             "val chooses).", "",
+             "| run | what | val macro-F1 | test accuracy | test macro-F1 |", "| --- | --- | --- | --- | --- |"]
+    for name, row in board.sort_values("dev_macro_f1", ascending=False).iterrows():
+        cells = [reporting.interval_text(row[f"{m}_low"], row[f"{m}_high"], row[m], ci_digits=3)
+                 for m in ("test_accuracy", "test_macro_f1")]
+        lines.append(f"| {f'**{name}**' if row['best_on_dev'] else f'`{name}`'} | {row['about']} | "
+                     f"{row['dev_macro_f1']:.4f} | {' | '.join(cells)} |")
+    minilm = board[board["family"] == "transformer"]
+    if len(minilm):
+        chosen = minilm["dev_macro_f1"].idxmax()
+        acc = minilm.loc[chosen, "test_accuracy"]
+        bars = "; ".join(f"{who} {bar:.2%}: {'met' if acc >= bar else 'missed'}" for who, bar in DAIR_BAR.items())
+        lines += ["", f"The MiniLM run val chooses, `{chosen}`, has test accuracy {acc:.2%} ({bars})."]
+    cross = comparison.cross_domain_table(runs_root)
+    if len(cross):
+        lines += ["", "Across data sets (argmax over the five shared classes, love → joy; the 7-way columns: a "
+                  "GoEmotions model's plain argmax, where neutral or disgust counts as wrong):", "",
+                  "| run | trained on → scored on | rows | accuracy | macro-F1 | 7-way accuracy | predicted neutral or "
+                  "disgust |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        for name, row in cross.iterrows():
+            seven = [f"{row[c]:.4f}" if pd.notna(row.get(c)) else "–" for c in ("accuracy_7way", "predicted_outside")]
+            target = "goemotions" if row["trained_on"] == "dair" else "dair"
+            lines.append(f"| `{name}` | {row['trained_on']} → {target} test | {int(row['n']):,} | "
+                         f"{row['accuracy_shared']:.4f} | {row['macro_f1_shared']:.4f} | {' | '.join(seven)} |")
+    return "\n".join(lines) + "\n"
+
+
 # ------------------------------------------------------------------------------------------ benchmark sections
 def train_speed(benchmarks: Path) -> str:
     """``benchmarks/train_speed.py`` on the full train split: seconds per epoch by batching and precision, and
@@ -364,6 +402,7 @@ def sections(runs_root: str | Path, index: pd.DataFrame, benchmarks: str | Path 
         "cuda-speed": lambda: cuda_speed(benchmarks),
         "inference": lambda: inference(benchmarks),
         "tuning-throughput": lambda: tuning_throughput(benchmarks),
+        "dair": lambda: dair(runs_root, n_boot, seed),
     }
     return {name: wrap(make()) for name, make in build.items()}
 

@@ -167,3 +167,29 @@ def test_tuning_throughput_section_is_computed_from_its_report(tmp_path: Path) -
     (tmp_path / readme_sections.TUNING).write_text(json.dumps({"setup": setup, "results": results[:1]}))
     with pytest.raises(ValueError, match=r"tuning_rnn\.json: results for 1 and 2 workers needed, found \[1\]"):
         readme_sections.tuning_throughput(tmp_path)
+
+
+def test_dair_section_marks_the_val_choice_and_the_bar(tmp_path: Path) -> None:
+    from src_helpers import cross_domain as xd
+    from src_helpers.artifacts import save_evaluation
+    from tests.test_comparison import transformer, write_run
+
+    root = tmp_path / "runs"
+    write_run(root, "bigru_minilm", {"model": "x", "target": "single", "model_config": {"arch": "gru"},
+                                     "train_config": {"seed": 0}}, 0.6)
+    with pytest.raises(FileNotFoundError, match="no DAIR run folder"):
+        readme_sections.dair(root)
+    for name, quality in (("dair_minilm", 0.9), ("dair_minilm_seed1", 0.2)):
+        write_run(root, name, transformer(labels="dair", experiment={"name": "dair_minilm", "settings": {}}), quality)
+    text = readme_sections.dair(root, n_boot=50)
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert rows[2].startswith("| **dair_minilm** |") and rows[3].startswith("| `dair_minilm_seed1` |")
+    assert "bigru_minilm" not in text, "GoEmotions runs are not DAIR rows"
+    assert "The MiniLM run val chooses, `dair_minilm`" in text and "missed" in text
+    assert "Across data sets" not in text, "no cross-domain evaluation stored yet"
+    rng = np.random.default_rng(0)
+    dair_rows = pd.DataFrame({"ekman_label": [xd.SHARED[i % 5] for i in range(20)]})
+    ekman = write_run(root / "goemotions_for_dair", "tfidf_single", {"model": "tfidf_logreg", "target": "single"}, 0.5)
+    save_evaluation(ekman, "dair_test", xd.ekman_model_on_dair(rng.random((20, 7)), dair_rows))
+    text = readme_sections.dair(root, n_boot=50)
+    assert "| `goemotions_for_dair/tfidf_single` | goemotions → dair test | 20 |" in text

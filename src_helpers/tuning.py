@@ -413,18 +413,29 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
 def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
                  runs_dir: str | Path | None = None, resume: bool = True,
                  overrides: Mapping[str, Any] | None = None, max_epochs: int | None = None,
-                 params: Mapping[str, Any] | None = None) -> RunResult:
-    """The best configuration (``params``, e.g. the winner of ``refine``; default the study's best trial)
-    trained on the **full** train split (no budget) with the experiment's own epochs (at most ``max_epochs``: a
-    smoke run) and early stopping on dev, then evaluated once on test: run folder ``tuned_<family>``
-    (``tuned_<family>_multi`` for ``overrides={"target": "multi"}``)."""
+                 params: Mapping[str, Any] | None = None, top_k: int = 1) -> RunResult:
+    """The best configuration trained on the **full** train split (no budget) with the experiment's own epochs
+    (at most ``max_epochs``: a smoke run) and early stopping on dev, then evaluated once on test: run folder
+    ``tuned_<family>`` (``tuned_<family>_multi`` for ``overrides={"target": "multi"}``).
+
+    The best configuration: ``params`` when given; else with ``top_k`` > 1 the winner of ``refine`` over the
+    study's ``top_k`` best (its table, also saved as ``<studies>/<study>.refine.json``, in the result's
+    ``extra["refine"]``); else the study's best trial."""
+    table = None
+    if params is None and top_k > 1:
+        path = paths_for(profile).ensure().studies / f"{study.study_name}.refine.json"
+        table = refine(study, family, splits, profile, top_k, path, max_epochs)
+        params = table["params"].iloc[0]
     settings = SPACES[family](FixedTrial(dict(params) if params is not None else study.best_params))
     if max_epochs and family != "tfidf":
         settings["train.epochs"] = min(max_epochs, settings.get("train.epochs", max_epochs))
     exp = configure(FAMILIES[family], profile, {**settings, **(overrides or {})})
     runs_dir = Path(runs_dir) if runs_dir else paths_for(profile).ensure().runs
     name = f"tuned_{family}" + ("_multi" if exp.target == "multi" else "")
-    return run_experiment(exp, splits, runs_dir, resume=resume, run_name=name)
+    result = run_experiment(exp, splits, runs_dir, resume=resume, run_name=name)
+    if table is not None:
+        result.extra["refine"] = table
+    return result
 
 
 # ------------------------------------------------------------------------------------------ CLI
@@ -473,12 +484,9 @@ def main(argv: list[str] | None = None) -> int:
     keys = ("study", "trial", "dev_macro_f1", "finished_trials", "params")
     print(json.dumps({"worker": a.worker, "ran": ran} | {k: summary[k] for k in keys}, indent=2, default=str))
     if a.retrain:
-        params = None
-        if a.refine > 1:
-            table = refine(study, family, splits, a.profile, a.refine, studies / f"{name}.refine.json")
-            print(table.drop(columns="params").to_string())
-            params = table["params"].iloc[0]
-        result = retrain_best(study, family, splits, a.profile, params=params)
+        result = retrain_best(study, family, splits, a.profile, top_k=a.refine)
+        if "refine" in result.extra:
+            print(result.extra["refine"].drop(columns="params").to_string())
         print(f"{result.name}: dev macro-F1 {result.dev['macro_f1']:.4f}, test macro-F1 "
               f"{result.test['macro_f1']:.4f} ({portable_path(result.run_dir)})")
     return 0

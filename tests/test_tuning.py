@@ -137,13 +137,14 @@ def test_refine_reranks_the_best_configurations_on_the_full_split(splits: dict[s
 
     run_experiment = tuning.run_experiment
     monkeypatch.setattr(tuning, "run_experiment", spy)
-    path = tmp_path / "r.refine.json"
+    path = paths_for("quick").studies / "r.refine.json"  # where retrain_best(top_k=...) keeps it
     table = tuning.refine(study, "tfidf", splits, top_k=2, path=path)
 
     ranked = sorted(study.trials, key=lambda t: -t.value)[:2]
     assert sorted(table.index) == sorted(t.number for t in ranked), "the study's 2 best trials"
     assert list(table["dev_macro_f1"]) == sorted(table["dev_macro_f1"], reverse=True), "best on the full split first"
     assert table.loc[ranked[0].number, "subset_dev_macro_f1"] == ranked[0].value
+    assert len(seen) == 2, "one full-split training per configuration"
     for exp, data in seen:
         assert exp.train_rows is None, "trained on the full train split, not the study's subset"
         assert data["test"] is splits["dev"], "test is never read: the trainers' test slot gets dev"
@@ -153,7 +154,9 @@ def test_refine_reranks_the_best_configurations_on_the_full_split(splits: dict[s
     again = tuning.refine(study, "tfidf", splits, top_k=2, path=path)
     assert seen == [] and again.equals(table), "a finished stage is read back, not trained again"
 
-    tuned = tuning.retrain_best(study, "tfidf", splits, params=table["params"].iloc[0])
+    seen.clear()
+    tuned = tuning.retrain_best(study, "tfidf", splits, top_k=2)  # refine's table read back, its winner trained
+    assert tuned.extra["refine"].equals(table) and len(seen) == 1 and seen[0][1]["test"] is splits["test"]
     settings = load_run(tuned.run_dir).config["experiment"]["settings"]
     assert settings["train.Cs"] == [table["params"].iloc[0]["C"]], "the refined winner is what gets tested"
 

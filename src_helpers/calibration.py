@@ -177,11 +177,14 @@ def calibration_table(results: Sequence[RunResult], n_bins: int = 15) -> pd.Data
 
 
 def reliability_figure(results: Sequence[RunResult], path: str | Path | None = None, n_bins: int = 15,
-                       title: str = "Reliability (test)") -> plt.Figure:
+                       title: str = "Reliability (test)", scaled: bool = False) -> plt.Figure:
     """One reliability curve per single-label run (accuracy against mean confidence of each non-empty bin, the
-    test ECE in the legend) and the diagonal of perfect calibration; saved to ``path`` when given."""
+    test ECE in the legend) and the diagonal of perfect calibration; saved to ``path`` when given. ``scaled``: also
+    the temperature-scaled curve (``temperature_scaled``) of every run with dev predictions."""
     if not results:
         raise ValueError("reliability_figure needs at least one run")
+    if scaled:
+        results = [*results, *(temperature_scaled(r) for r in results if r.dev_probs is not None)]
     fig, ax = plt.subplots(figsize=(6, 5.5))
     ax.plot([0, 1], [0, 1], ls="--", color="grey", label="perfectly calibrated")
     for r in results:

@@ -181,3 +181,11 @@ def test_reliability_figure_one_curve_per_run(tmp_path):
     ece = expected_calibration_error(*test)
     assert labels[1] == f"a (ECE {ece:.3f})"
     matplotlib.pyplot.close(fig)
+
+
+def test_reliability_figure_adds_the_scaled_curve_of_runs_with_dev_predictions():
+    dev, test = sample(1000, seed=13), sample(1000, seed=14, sharpen=3.0)
+    fig = reliability_figure([run("a", dev, test), run("b", None, dev)], scaled=True)
+    labels = [line.get_label().split(" (ECE")[0] for line in fig.axes[0].get_lines()]
+    assert labels == ["perfectly calibrated", "a", "b", "a_temperature"], "b has no dev predictions: no temperature"
+    matplotlib.pyplot.close(fig)

@@ -427,14 +427,13 @@ def last_good_checkpoint(ckpt_dir: Path) -> Path | None:
 
 
 def _load_finished(run_dir: Path, config: FTConfig) -> FTResult:
-    run = load_run(run_dir)
-    has_dev = run.dev_predictions is not None  # runs written before dev predictions were stored have none
-    extra = run.config.get("result", {})
-    return FTResult(run_dir=run_dir, config=config, target=config.target, labels=run.labels, dev=run.metrics["dev"],
-                    test=run.metrics["test"], threshold=run.metrics["dev"].get("threshold"),
-                    dev_probs=run.probs(split="dev") if has_dev else None,
-                    dev_pred=run.pred("dev") if has_dev else None, test_probs=run.probs(), test_pred=run.pred(),
-                    history=run.history if run.history is not None else pd.DataFrame(), extra=extra,
+    """A finished run read back (``Run.result``: predictions and labels of dev, where stored, and test)."""
+    stored = load_run(run_dir).result()
+    extra = stored.config.get("result", {})
+    return FTResult(run_dir=run_dir, config=config, target=config.target, labels=stored.labels, dev=stored.dev,
+                    test=stored.test, threshold=stored.threshold, dev_probs=stored.dev_probs,
+                    dev_pred=stored.dev_pred, y_dev=stored.y_dev, test_probs=stored.test_probs,
+                    test_pred=stored.test_pred, y_test=stored.y_test, history=stored.history, extra=extra,
                     model_dir=run_dir / "model", trainable_params=extra.get("trainable_params", 0),
                     total_params=extra.get("total_params", 0), train_seconds=extra.get("train_seconds", float("nan")))
 

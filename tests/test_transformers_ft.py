@@ -81,6 +81,9 @@ def test_multi_label_with_class_weights_and_reuse(splits, tmp_path):
     again = ft.finetune(train, dev, test, _config(src, target="multi", class_weights=True, epochs=2,
                                                   num_threads=2), tmp_path / "run")
     assert again.dev == res.dev and np.array_equal(again.test_pred, res.test_pred)
+    for split in ("dev", "test"):  # a reused run carries its labels: results tables and intervals need them
+        np.testing.assert_array_equal(getattr(again, f"y_{split}"), getattr(res, f"y_{split}"))
+        np.testing.assert_allclose(getattr(again, f"{split}_probs"), getattr(res, f"{split}_probs"), atol=1e-5)
     with pytest.raises(ValueError, match="another config"):
         ft.finetune(train, dev, test, _config(src, target="multi", epochs=3), tmp_path / "run")
 

@@ -82,12 +82,34 @@ def portable_metadata(metadata: dict, final: Path) -> dict:
     return {**metadata, "papermill": pm}
 
 
+def portable_outputs(cells: list) -> None:
+    """Cell outputs (streams, plain-text results, tracebacks) with this machine's repository folder written as a
+    relative path, in place: warnings print the file they come from (``<repo>/.venv/lib/...``)."""
+    root = str(REPO_ROOT)
+
+    def fix(text: str | list) -> str | list:
+        if isinstance(text, list):
+            return [fix(t) for t in text]
+        return text.replace(root + "/", "").replace(root, ".")
+
+    for cell in cells:
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = fix(out["text"])
+            if "text/plain" in out.get("data", {}):
+                out["data"]["text/plain"] = fix(out["data"]["text/plain"])
+            if "traceback" in out:
+                out["traceback"] = fix(out["traceback"])
+
+
 def make_metadata_portable(path: Path, final: Path | None = None, headline: dict[str, float] | None = None) -> None:
-    """Rewrite the papermill metadata of the executed notebook ``path`` in place (cells are untouched) and store
-    its ``headline`` scores unrounded under ``metadata["headline"]`` (the file name carries them rounded)."""
+    """Rewrite the papermill metadata of the executed notebook ``path`` in place (and the repository folder in its
+    outputs, ``portable_outputs``) and store its ``headline`` scores unrounded under ``metadata["headline"]`` (the
+    file name carries them rounded)."""
     import nbformat
 
     nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+    portable_outputs(nb.cells)
     metadata = portable_metadata(dict(nb.metadata), final or path)
     if headline:
         metadata["headline"] = headline

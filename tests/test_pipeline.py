@@ -12,7 +12,7 @@ import pytest
 from src_helpers import pipeline
 from src_helpers.artifacts import HEADLINE_PREFIX
 from src_helpers.config import REPO_ROOT, paths_for
-from src_helpers.pipeline import main, portable_metadata, run_notebook
+from src_helpers.pipeline import main, portable_metadata, portable_outputs, run_notebook
 
 ABSOLUTE_MARKERS = tuple(f"/{top}/" for top in ("work", "root", "home", "tmp"))
 
@@ -146,6 +146,21 @@ def test_portable_metadata_rewrites_absolute_paths() -> None:
     assert pm["input_path"] == "notebooks/02_x.ipynb"
     assert pm["output_path"] == "notebook_outputs/02_x__2026-11-25.ipynb"
     assert pm["parameters"] == {"data_dir": "goemotions", "profile": "full", "seed": 0}
+
+
+def test_portable_outputs_write_the_repository_folder_relative() -> None:
+    root = str(REPO_ROOT)
+    cells = [{"cell_type": "code", "outputs": [
+        {"output_type": "stream", "name": "stderr", "text": f"{root}/.venv/lib/tqdm/auto.py:21: TqdmWarning\n"},
+        {"output_type": "execute_result", "data": {"text/plain": [f"PosixPath('{root}')"]}},
+        {"output_type": "error", "traceback": [f"File {root}/src_helpers/x.py, line 3"]}]},
+        {"cell_type": "markdown", "source": root}]
+    portable_outputs(cells)
+    outs = cells[0]["outputs"]
+    assert outs[0]["text"] == ".venv/lib/tqdm/auto.py:21: TqdmWarning\n"
+    assert outs[1]["data"]["text/plain"] == ["PosixPath('.')"]
+    assert outs[2]["traceback"] == ["File src_helpers/x.py, line 3"]
+    assert cells[1]["source"] == root, "sources are the notebook's own; only outputs change"
 
 
 def test_committed_executed_notebooks_have_portable_metadata() -> None:

@@ -194,9 +194,8 @@ def training_time(results: Mapping[str, RunResult]) -> pd.DataFrame:
     wall = {name: r.extra["wall_seconds"] for name, r in results.items() if "wall_seconds" in r.extra}
     rows = []
     for name, r in results.items():
-        if "train_seconds" in r.history:
-            seconds = float(r.history["train_seconds"].sum())
-        else:
+        seconds = train_time(r.history, r.config if isinstance(r.config, Mapping) else None)[1] * 60
+        if np.isnan(seconds):  # a fine-tuning of this session (its FTResult), else TF-IDF: the wall clock
             seconds = _run_stat(r, "train_seconds")
             seconds = wall.get(name, float("nan")) if seconds is None or np.isnan(seconds) else seconds
         rows.append({"model": name, "train_minutes": seconds / 60, "wall_minutes": wall.get(name, float("nan")) / 60,

@@ -27,7 +27,8 @@ is the family's untuned configuration (``UNTUNED``), so the gain of tuning is me
 
 CLI (a worker): ``python -m src_helpers.tuning --family rnn --profile full --n-trials 20 --train-rows 8000
 --epochs 4 [--storage URL] [--worker 1]``; ``--retrain`` trains the best configuration on the full train split,
-``--refine 3`` first re-ranks the 3 best on the full split (``refine``: a subset's ranking need not hold there).
+``--refine 3`` first re-ranks the 3 best and the untuned configuration on the full split (``refine``: a subset's
+ranking need not hold there).
 """
 
 from __future__ import annotations
@@ -374,14 +375,22 @@ def top_trials(study: optuna.Study, k: int) -> list[FrozenTrial]:
     return out[:k]
 
 
+def untuned_trial(study: optuna.Study, family: str) -> FrozenTrial | None:
+    """The study's first COMPLETE trial with the family's untuned parameters (``UNTUNED``), or None."""
+    return next((t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                 if t.params == UNTUNED[family]), None)
+
+
 def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
            top_k: int = 3, path: str | Path | None = None, max_epochs: int | None = None) -> pd.DataFrame:
     """The second fidelity stage (successive halving over data size): the study's ``top_k`` configurations,
-    ranked on its train subset, each trained on the **full** train split with the experiment's own epochs (at most
-    ``max_epochs``) and early stopping, and ranked again on dev. Test is never read (the trainers' test slot gets
-    dev). A subset study's ranking need not hold on the full split; this stage chooses on the full one.
+    ranked on its train subset, plus its untuned one (``untuned_trial``), each trained on the **full** train split
+    with the experiment's own epochs (at most ``max_epochs``) and early stopping, and ranked again on dev. Test is
+    never read (the trainers' test slot gets dev). A subset study's ranking need not hold on the full split; this
+    stage chooses on the full one, and the untuned configuration among the candidates means a tuned one is only
+    chosen when it beats the default there.
 
-    Returns one row per configuration, best full-data dev macro-F1 first: trial, subset_dev_macro_f1,
+    Returns one row per configuration, best full-data dev macro-F1 first: trial, untuned, subset_dev_macro_f1,
     dev_macro_f1, epochs_run, seconds, params. With ``path`` (JSON) the table is written after each
     configuration, and a later call skips the trials already there (a killed stage resumes; an RNN also resumes
     its interrupted training from its checkpoints)."""
@@ -389,7 +398,11 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
     done = {row["trial"]: row for row in (read_json(path) if path and path.is_file() else [])}
     folder = paths_for(profile).ensure().studies / f"{study.study_name}_trials"
     tuning_splits = {"train": splits["train"], "dev": splits["dev"], "test": splits["dev"]}
-    for trial in top_trials(study, top_k):
+    candidates = top_trials(study, top_k)
+    default = untuned_trial(study, family)
+    if default is not None and all(t.params != default.params for t in candidates):
+        candidates.append(default)
+    for trial in candidates:
         if trial.number in done:
             continue
         exp = trial_experiment(family, trial.params, profile, Budget(epochs=max_epochs))  # the full split
@@ -397,7 +410,8 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
         start = time.perf_counter()
         result = run_experiment(exp, tuning_splits, folder, resume=True, run_name=run_name)
         shutil.rmtree(folder / run_name, ignore_errors=True)
-        done[trial.number] = {"trial": trial.number, "subset_dev_macro_f1": trial.value,
+        done[trial.number] = {"trial": trial.number, "untuned": trial.params == UNTUNED[family],
+                              "subset_dev_macro_f1": trial.value,
                               "dev_macro_f1": result.dev["macro_f1"], "epochs_run": len(result.history),
                               "seconds": round(time.perf_counter() - start, 1), "params": trial.params}
         if path:
@@ -406,27 +420,27 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
     if folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()
     rows = sorted(done.values(), key=lambda r: -r["dev_macro_f1"])
-    return pd.DataFrame(rows, columns=["trial", "subset_dev_macro_f1", "dev_macro_f1", "epochs_run", "seconds",
-                                       "params"]).set_index("trial")
+    return pd.DataFrame(rows, columns=["trial", "untuned", "subset_dev_macro_f1", "dev_macro_f1", "epochs_run",
+                                       "seconds", "params"]).set_index("trial")
 
 
 def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
                  runs_dir: str | Path | None = None, resume: bool = True,
                  overrides: Mapping[str, Any] | None = None, max_epochs: int | None = None,
-                 params: Mapping[str, Any] | None = None, top_k: int = 1) -> RunResult:
+                 top_k: int = 1) -> RunResult:
     """The best configuration trained on the **full** train split (no budget) with the experiment's own epochs
     (at most ``max_epochs``: a smoke run) and early stopping on dev, then evaluated once on test: run folder
     ``tuned_<family>`` (``tuned_<family>_multi`` for ``overrides={"target": "multi"}``).
 
-    The best configuration: ``params`` when given; else with ``top_k`` > 1 the winner of ``refine`` over the
-    study's ``top_k`` best (its table, also saved as ``<studies>/<study>.refine.json``, in the result's
-    ``extra["refine"]``); else the study's best trial."""
-    table = None
-    if params is None and top_k > 1:
+    The best configuration: with ``top_k`` > 1 the winner of ``refine`` over the study's ``top_k`` best and its
+    untuned one (the table, also saved as ``<studies>/<study>.refine.json``, in the result's ``extra["refine"]``);
+    else the study's best trial."""
+    table, params = None, study.best_params
+    if top_k > 1:
         path = paths_for(profile).ensure().studies / f"{study.study_name}.refine.json"
         table = refine(study, family, splits, profile, top_k, path, max_epochs)
-        params = table["params"].iloc[0]
-    settings = SPACES[family](FixedTrial(dict(params) if params is not None else study.best_params))
+        params = dict(table["params"].iloc[0])
+    settings = SPACES[family](FixedTrial(params))
     if max_epochs and family != "tfidf":
         settings["train.epochs"] = min(max_epochs, settings.get("train.epochs", max_epochs))
     exp = configure(FAMILIES[family], profile, {**settings, **(overrides or {})})

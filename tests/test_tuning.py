@@ -128,7 +128,11 @@ def test_a_study_continues_and_counts_finished_trials(splits: dict[str, pd.DataF
 def test_refine_reranks_the_best_configurations_on_the_full_split(splits: dict[str, pd.DataFrame], tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     url = sqlite_url(tmp_path / "refine.db")
-    study = tuning.run_study("tfidf", splits, budget=Budget(n_trials=3, train_rows=120), study_name="r", storage=url)
+    real = tuning.run_study("tfidf", splits, budget=Budget(n_trials=4, train_rows=120), study_name="s", storage=url)
+    study = optuna.create_study(study_name="r", storage=url, direction="maximize")
+    for score, t in zip([0.1, 0.4, 0.3, 0.2], real.trials, strict=True):  # subset scores: untuned 0 last
+        study.add_trial(optuna.trial.create_trial(params=t.params, distributions=t.distributions, value=score,
+                                                  user_attrs=t.user_attrs))
     seen = []
 
     def spy(exp, data, *args, **kwargs):
@@ -140,11 +144,12 @@ def test_refine_reranks_the_best_configurations_on_the_full_split(splits: dict[s
     path = paths_for("quick").studies / "r.refine.json"  # where retrain_best(top_k=...) keeps it
     table = tuning.refine(study, "tfidf", splits, top_k=2, path=path)
 
-    ranked = sorted(study.trials, key=lambda t: -t.value)[:2]
-    assert sorted(table.index) == sorted(t.number for t in ranked), "the study's 2 best trials"
+    assert tuning.untuned_trial(study, "tfidf").number == 0
+    assert sorted(table.index) == [0, 1, 2], "the study's 2 best trials and the untuned one"
+    assert table["untuned"].to_dict() == {0: True, 1: False, 2: False}
     assert list(table["dev_macro_f1"]) == sorted(table["dev_macro_f1"], reverse=True), "best on the full split first"
-    assert table.loc[ranked[0].number, "subset_dev_macro_f1"] == ranked[0].value
-    assert len(seen) == 2, "one full-split training per configuration"
+    assert table.loc[1, "subset_dev_macro_f1"] == 0.4 and table.loc[0, "subset_dev_macro_f1"] == 0.1
+    assert len(seen) == 3, "one full-split training per configuration"
     for exp, data in seen:
         assert exp.train_rows is None, "trained on the full train split, not the study's subset"
         assert data["test"] is splits["dev"], "test is never read: the trainers' test slot gets dev"
@@ -159,6 +164,14 @@ def test_refine_reranks_the_best_configurations_on_the_full_split(splits: dict[s
     assert tuned.extra["refine"].equals(table) and len(seen) == 1 and seen[0][1]["test"] is splits["test"]
     settings = load_run(tuned.run_dir).config["experiment"]["settings"]
     assert settings["train.Cs"] == [table["params"].iloc[0]["C"]], "the refined winner is what gets tested"
+
+
+def test_a_study_without_its_untuned_trial_refines_its_best_only(tmp_path: Path) -> None:
+    study = optuna.create_study(storage=sqlite_url(tmp_path / "u.db"), direction="maximize")
+    params = {**tuning.UNTUNED["tfidf"], "C": 3.0}
+    dists = {k: optuna.distributions.CategoricalDistribution([v]) for k, v in params.items()}
+    study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=0.5))
+    assert tuning.untuned_trial(study, "tfidf") is None, "only the exact untuned parameters count"
 
 
 # ------------------------------------------------------------------------------------------ pruning

@@ -7,7 +7,8 @@ An ``Experiment`` is a model family plus its settings:
   MiniLM's embedding width are filled in from the data), ``train`` a ``TrainConfig``, ``text`` the tokenizer,
   embedding initialisation and ``max_length``;
 - ``"transformer"``: ``train`` is an ``FTConfig`` (``model_name``, ``max_length``...; its ``target`` is the
-  experiment's), ``init_from`` optionally names another experiment whose fine-tuned model it starts from.
+  experiment's), ``init_from`` optionally names another experiment whose fine-tuned model it starts from
+  (``<folder>/<experiment>`` for a run kept in a sub-folder of the runs folder, e.g. ``goemotions_for_dair/...``).
 
 ``target``, ``labels`` (the label set: ``"ekman"``, GoEmotions' Ekman groups, or ``"dair"``, the DAIR.AI emotion
 tweets' 6 classes; the splits passed must be that data set's), ``augment`` (train split augmented as in notebook 01)
@@ -92,6 +93,8 @@ class Experiment:
             raise TypeError(f"experiment {self.name!r}: a {self.family} experiment needs train={expected.__name__}")
         if (self.family == "rnn") != (self.model is not None):
             raise ValueError(f"experiment {self.name!r}: model=ModelConfig(...) is for rnn experiments only")
+        if self.init_from and self.family != "transformer":
+            raise ValueError(f"experiment {self.name!r}: init_from is for transformer experiments only")
 
     @property
     def seed(self) -> int:
@@ -250,6 +253,9 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
     Experiment("dair_minilm_lr5e-5", "transformer", replace(_DAIR_FT, learning_rate=5e-5, epochs=5), labels="dair",
                quick={"train.epochs": 2},
                about="dair_minilm at half its learning rate for 5 epochs (at 1e-4 val macro-F1 peaks at epoch 2)"),
+    Experiment("dair_minilm_from_goemotions", "transformer", _DAIR_FT, labels="dair", quick={"train.epochs": 2},
+               init_from="goemotions_for_dair/transformer_minilm_single",
+               about="dair_minilm started from notebook 07's GoEmotions MiniLM (new 6-class head): intermediate task"),
 ]}
 
 
@@ -320,9 +326,10 @@ def _run_transformer(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: 
 
     cfg = replace(exp.train, target=exp.target)
     if exp.init_from:  # the run of that experiment with this model and seed
-        base = EXPERIMENTS[exp.init_from]
+        folder, _, base_name = exp.init_from.rpartition("/")
+        base = EXPERIMENTS[base_name]
         start_run = replace(base, train=replace(base.train, model_name=exp.train.model_name, seed=exp.seed)).run_name
-        start = run_dir.parent / start_run / "model"
+        start = run_dir.parent / folder / start_run / "model"
         if not (start / "config.json").exists():
             raise FileNotFoundError(f"experiment {exp.name!r} starts from the model of run {start_run!r} "
                                     f"({portable_path(start)}), which does not exist: run experiment "

@@ -104,6 +104,27 @@ def test_a_finished_dair_fine_tuning_is_reused_not_as_an_ekman_one(trained: tupl
         finetune(*(dair_sample[s] for s in ("train", "dev", "test")), cfg, runs / "dair_minilm", labels=EKMAN)
 
 
+def test_a_dair_fine_tuning_starts_from_a_goemotions_model(goemotions_sample: dict, dair_sample: dict,
+                                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``dair_minilm_from_goemotions``: the Ekman MiniLM of ``<runs>/goemotions_for_dair`` with a new 6-class head."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    exp = configure("dair_minilm_from_goemotions", "quick")
+    assert exp.init_from == "goemotions_for_dair/transformer_minilm_single" and exp.run_name == exp.name
+    with pytest.raises(FileNotFoundError, match=r"run 'transformer_minilm_single' .*goemotions_for_dair"):
+        run_experiments([exp.name], dair_sample, "quick", {"train.epochs": 1}, runs_dir=tmp_path)
+    start = run_experiments(["transformer_minilm_single"], goemotions_sample, "quick", {"train.epochs": 1},
+                            runs_dir=tmp_path / "goemotions_for_dair")["transformer_minilm_single"]
+    run = run_experiments([exp.name], dair_sample, "quick", {"train.epochs": 1}, runs_dir=tmp_path)[exp.name]
+    assert run.labels is DAIR and run.test_probs.shape == (len(dair_sample["test"]), 6)
+    ft = load_run(run.run_dir).config["ft"]
+    assert Path(ft["model_name"]).parts[-3:] == ("goemotions_for_dair", start.name, "model"), "the Ekman model"
+
+
+def test_only_a_fine_tuning_starts_from_another_run() -> None:
+    with pytest.raises(ValueError, match="experiment 'x': init_from is for transformer experiments only"):
+        Experiment("x", "tfidf", EXPERIMENTS["tfidf_single"].train, init_from="tfidf_single")
+
+
 def test_model_probs_of_a_run_read_from_its_folder(trained: tuple, dair_sample: dict) -> None:
     runs, results = trained
     texts = dair_sample["test"]["text"].tolist()

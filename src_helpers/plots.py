@@ -104,7 +104,11 @@ def study_figures(study, images: str | Path, prefix: str) -> dict[str, Path]:
     from optuna.visualization import matplotlib as ovm
 
     written = {}
+    epochs_reported = any(t.intermediate_values for t in study.get_trials(deepcopy=False))
     for view in STUDY_PLOTS:
+        if view == "intermediate_values" and not epochs_reported:  # e.g. TF-IDF: one fit, nothing to prune
+            print(f"{study.study_name}: no intermediate_values plot (no trial reports per-epoch scores)")
+            continue
         with warnings.catch_warnings():  # optuna.visualization.matplotlib is marked experimental
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             try:

@@ -270,14 +270,20 @@ def _creation_race(err: Exception) -> bool:
 
 
 def load_study(study_name: str, storage: str, seed: int = 0, worker: int = 0, **storage_kwargs) -> optuna.Study:
-    """Create the study or continue it (maximising dev macro-F1; seeded TPE; median pruner)."""
+    """Create the study or continue it (maximising dev macro-F1; seeded TPE; median pruner).
+
+    The sampler's seed is ``seed``, ``worker`` and the number of trials the study already holds: a worker that
+    starts again on a continued study draws new configurations instead of replaying the ones its first start
+    drew (TPE's first, random trials depend on the seed only)."""
     with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna (and what we want)
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         storage_ = open_storage(storage, **storage_kwargs)
-    return optuna.create_study(
-        study_name=study_name, storage=storage_, direction="maximize",
-        load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=seed + worker),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))  # epochs count from 1
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)  # epochs count from 1
+    study = optuna.create_study(study_name=study_name, storage=storage_, direction="maximize", load_if_exists=True,
+                                pruner=pruner)
+    held = len(study.get_trials(deepcopy=False))
+    sampler = optuna.samplers.TPESampler(seed=seed + worker + 100_003 * held)
+    return optuna.load_study(study_name=study_name, storage=storage_, sampler=sampler, pruner=pruner)
 
 
 # ------------------------------------------------------------------------------------------ running

@@ -124,6 +124,16 @@ def test_a_study_continues_and_counts_finished_trials(splits: dict[str, pd.DataF
     assert len(done.trials) == 2, "a study at its budget runs no trial"
 
 
+def test_a_continued_study_draws_new_configurations(splits: dict[str, pd.DataFrame], tmp_path: Path) -> None:
+    """A worker started again on its study must not replay the configurations its first start drew."""
+    url, budget = sqlite_url(tmp_path / "c.db"), Budget(n_trials=3, train_rows=120)
+    assert len(tuning.run_study("tfidf", splits, budget=budget, study_name="c", storage=url).trials) == 3
+    again = tuning.run_study("tfidf", splits, budget=Budget(n_trials=5, train_rows=120), study_name="c", storage=url)
+    drawn = [json.dumps(t.params, sort_keys=True) for t in again.trials[1:]]  # trial 0: the enqueued untuned one
+    assert len(again.trials) == 5
+    assert len(set(drawn)) == len(drawn), f"a configuration drawn twice: {drawn}"
+
+
 @pytest.mark.slow
 def test_refine_reranks_the_best_configurations_on_the_full_split(splits: dict[str, pd.DataFrame], tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,8 @@ Why the median pruner: a study here has tens of trials of at most a few epochs. 
 per bracket to be better than that and, with so few epochs, its brackets degenerate; the median rule prunes from
 the 6th trial on (``n_startup_trials=5``) and never at the first epoch (``n_warmup_steps=2``, as epochs count
 from 1), when GRU/LSTM runs with a long warm-up still look alike. The sampler is TPE, seeded (``seed + worker``:
-two workers with one seed would propose the same first trials).
+two workers with one seed would propose the same first trials; plus the trials the study holds, so a worker
+started again does not replay its first start's draws).
 
 Storage (``open_storage``): by default one SQLite file per study in ``paths_for(profile).studies`` (committed as
 history for ``full``), opened with ``load_if_exists``, so running the notebook or the CLI again continues the

@@ -409,21 +409,26 @@ def _has(exp: Experiment, key: str) -> bool:
     return key in exp.settings() or key in TOP_LEVEL
 
 
-def finished(name: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
-             runs_dir: str | Path | None = None) -> RunResult | None:
-    """The finished run of experiment ``name`` on these data (read from its run folder), or None.
+def finished(exp: str | Experiment, splits: dict[str, pd.DataFrame], profile: str = "quick",
+             runs_dir: str | Path | None = None, run_name: str | None = None) -> RunResult | None:
+    """The finished run of experiment ``exp`` (a name, or a configured experiment such as a tuned one) on these
+    data, read from its run folder (``run_name``, default its own), or None.
 
     The run's settings (stored by ``run_experiment``) must be the experiment's, and its stored data fingerprint
     must match these data. Runs written before runs stored them (the committed ones, whose settings
-    ``tests/test_experiments.py`` checks against the registry) are accepted when their test ids are these
-    splits' test ids in the same order."""
-    exp = configure(name, profile)
-    run_dir = Path(runs_dir or paths_for(profile).runs) / exp.run_name
+    ``tests/test_experiments.py`` checks against the registry) are accepted for the registered experiment only,
+    when their test ids are these splits' test ids in the same order."""
+    exp = configure(exp, profile) if isinstance(exp, str) else exp
+    run_dir = Path(runs_dir or paths_for(profile).runs) / (run_name or exp.run_name)
     if not (run_dir / "metrics.json").exists():
         return None
     result = load_result(run_dir)
     recorded = result.config.get("experiment", {}).get("settings")
-    if recorded is not None and recorded != _jsonable(exp.settings()):
+    settings = _jsonable(exp.settings())
+    if recorded is not None and recorded != settings:
+        return None
+    if recorded is None and (exp.name not in EXPERIMENTS or settings != _jsonable(configure(exp.name, profile)
+                                                                                  .settings())):
         return None
     data = experiment_splits(exp, splits) if not exp.augment else None
     stored = result.config.get("data")

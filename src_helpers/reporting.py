@@ -276,6 +276,17 @@ def paired_bootstrap(a: RunResult, b: RunResult, n_boot: int = 1000, seed: int =
     return pd.DataFrame(rows).T.round(4)
 
 
+def tuned_vs_untuned(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunResult], n_boot: int = 1000,
+                     seed: int = 0) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Each family's tuned run next to its untuned one (keys: families): the ``results_table`` of the untuned runs
+    and of the tuned runs that differ from them, and per such family the ``paired_bootstrap`` gain of tuned over
+    untuned. A family whose tuned result is its untuned run (the second stage kept the default: same run name)
+    appears once and has no gain."""
+    changed = [f for f in tuned if tuned[f].name != untuned[f].name]
+    table = results_table([*untuned.values(), *(tuned[f] for f in changed)], n_boot=n_boot, seed=seed)
+    return table, {f: paired_bootstrap(tuned[f], untuned[f], n_boot=n_boot, seed=seed) for f in changed}
+
+
 def _run_stat(r: RunResult, key: str) -> float:
     """A fine-tuning run's ``key`` (FTResult attribute, else ``extra`` or the stored config's ``result``)."""
     if hasattr(r, key):

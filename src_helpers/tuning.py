@@ -54,7 +54,8 @@ from optuna.trial import FixedTrial, FrozenTrial, TrialState
 from .artifacts import write_json
 from .config import paths_for, portable_path
 from .evaluation import RunResult
-from .experiments import Experiment, configure, run_experiment
+from .experiments import Experiment, configure, finished, run_experiment
+from .reporting import train_time
 from .textio import read_json
 
 log = logging.getLogger(__name__)
@@ -382,25 +383,46 @@ def top_trials(study: optuna.Study, k: int) -> list[FrozenTrial]:
     return out[:k]
 
 
+def is_untuned(family: str, params: Mapping[str, Any]) -> bool:
+    """Whether ``params`` are the family's untuned configuration (``UNTUNED``)."""
+    return dict(params) == UNTUNED[family]
+
+
 def untuned_trial(study: optuna.Study, family: str) -> FrozenTrial | None:
     """The study's first COMPLETE trial with the family's untuned parameters (``UNTUNED``), or None."""
     return next((t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                 if t.params == UNTUNED[family]), None)
+                 if is_untuned(family, t.params)), None)
+
+
+def tuned_run_name(family: str, exp: Experiment) -> str:
+    """``tuned_<family>``, ``tuned_<family>_multi`` for the multi-label target."""
+    return f"tuned_{family}" + ("_multi" if exp.target == "multi" else "")
+
+
+def finished_run(family: str, exp: Experiment, splits: dict[str, pd.DataFrame], profile: str = "quick",
+                 runs_dir: str | Path | None = None) -> RunResult | None:
+    """A finished run of ``exp`` on these splits in the runs folder, so it is not trained twice: the family's
+    untuned run (notebooks 02-05) when ``exp`` is the registered experiment, or the family's tuned run
+    (``tuned_run_name``) with the same settings; None when there is neither."""
+    names = dict.fromkeys([exp.run_name, tuned_run_name(family, exp)])
+    return next((r for n in names if (r := finished(exp, splits, profile, runs_dir, run_name=n)) is not None), None)
 
 
 def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
-           top_k: int = 3, path: str | Path | None = None, max_epochs: int | None = None) -> pd.DataFrame:
+           top_k: int = 3, path: str | Path | None = None, max_epochs: int | None = None,
+           runs_dir: str | Path | None = None) -> pd.DataFrame:
     """The second fidelity stage (successive halving over data size): the study's ``top_k`` configurations,
     ranked on its train subset, plus its untuned one (``untuned_trial``), each trained on the **full** train split
     with the experiment's own epochs (at most ``max_epochs``) and early stopping, and ranked again on dev. Test is
     never read (the trainers' test slot gets dev). A subset study's ranking need not hold on the full split; this
     stage chooses on the full one, and the untuned configuration among the candidates means a tuned one is only
-    chosen when it beats the default there.
+    chosen when it beats the default there. A configuration with a finished run on these splits in ``runs_dir``
+    (``finished_run``: the untuned run of notebooks 02-05, an earlier tuned run) is read, not trained again.
 
     Returns one row per configuration, best full-data dev macro-F1 first: trial, untuned, subset_dev_macro_f1,
-    dev_macro_f1, epochs_run, seconds, params. With ``path`` (JSON) the table is written after each
-    configuration, and a later call skips the trials already there (a killed stage resumes; an RNN also resumes
-    its interrupted training from its checkpoints)."""
+    dev_macro_f1, epochs_run, seconds (training), run (the run folder read, None when trained here), params.
+    With ``path`` (JSON) the table is written after each configuration, and a later call skips the trials already
+    there (a killed stage resumes; an RNN also resumes its interrupted training from its checkpoints)."""
     path = Path(path) if path else None
     done = {row["trial"]: row for row in (read_json(path) if path and path.is_file() else [])}
     folder = paths_for(profile).ensure().studies / f"{study.study_name}_trials"
@@ -413,14 +435,18 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
         if trial.number in done:
             continue
         exp = trial_experiment(family, trial.params, profile, Budget(epochs=max_epochs))  # the full split
-        run_name = f"refine_{trial.number:04d}"
-        start = time.perf_counter()
-        result = run_experiment(exp, tuning_splits, folder, resume=True, run_name=run_name)
-        shutil.rmtree(folder / run_name, ignore_errors=True)
-        done[trial.number] = {"trial": trial.number, "untuned": trial.params == UNTUNED[family],
+        run_name, start = f"refine_{trial.number:04d}", time.perf_counter()
+        result = finished_run(family, exp, splits, profile, runs_dir)
+        if result is None:
+            result = run_experiment(exp, tuning_splits, folder, resume=True, run_name=run_name)
+            shutil.rmtree(folder / run_name, ignore_errors=True)
+            seconds, run = time.perf_counter() - start, None
+        else:
+            seconds, run = train_time(result.history, result.config)[1] * 60, result.name
+        done[trial.number] = {"trial": trial.number, "untuned": is_untuned(family, trial.params),
                               "subset_dev_macro_f1": trial.value,
                               "dev_macro_f1": result.dev["macro_f1"], "epochs_run": len(result.history),
-                              "seconds": round(time.perf_counter() - start, 1), "params": trial.params}
+                              "seconds": round(seconds, 1), "run": run, "params": trial.params}
         if path:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_json(path, sorted(done.values(), key=lambda r: -r["dev_macro_f1"]))
@@ -428,7 +454,7 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
         folder.rmdir()
     rows = sorted(done.values(), key=lambda r: -r["dev_macro_f1"])
     return pd.DataFrame(rows, columns=["trial", "untuned", "subset_dev_macro_f1", "dev_macro_f1", "epochs_run",
-                                       "seconds", "params"]).set_index("trial")
+                                       "seconds", "run", "params"]).set_index("trial")
 
 
 def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
@@ -437,7 +463,9 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
                  top_k: int = 1) -> RunResult:
     """The best configuration trained on the **full** train split (no budget) with the experiment's own epochs
     (at most ``max_epochs``: a smoke run) and early stopping on dev, then evaluated once on test: run folder
-    ``tuned_<family>`` (``tuned_<family>_multi`` for ``overrides={"target": "multi"}``).
+    ``tuned_<family>`` (``tuned_<family>_multi`` for ``overrides={"target": "multi"}``). With ``resume``, a
+    finished run of that configuration on these splits (``finished_run``) is returned instead: the untuned run
+    when the second stage keeps the untuned configuration, so the result's name tells which it is.
 
     The best configuration: with ``top_k`` > 1 the winner of ``refine`` over the study's ``top_k`` best and its
     untuned one (the table, also saved as ``<studies>/<study>.refine.json``, in the result's ``extra["refine"]``);
@@ -445,15 +473,16 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
     table, params = None, study.best_params
     if top_k > 1:
         path = paths_for(profile).ensure().studies / f"{study.study_name}.refine.json"
-        table = refine(study, family, splits, profile, top_k, path, max_epochs)
+        table = refine(study, family, splits, profile, top_k, path, max_epochs, runs_dir)
         params = dict(table["params"].iloc[0])
     settings = SPACES[family](FixedTrial(params))
     if max_epochs and family != "tfidf":
         settings["train.epochs"] = min(max_epochs, settings.get("train.epochs", max_epochs))
     exp = configure(FAMILIES[family], profile, {**settings, **(overrides or {})})
     runs_dir = Path(runs_dir) if runs_dir else paths_for(profile).ensure().runs
-    name = f"tuned_{family}" + ("_multi" if exp.target == "multi" else "")
-    result = run_experiment(exp, splits, runs_dir, resume=resume, run_name=name)
+    result = finished_run(family, exp, splits, profile, runs_dir) if resume else None
+    if result is None:
+        result = run_experiment(exp, splits, runs_dir, resume=resume, run_name=tuned_run_name(family, exp))
     if table is not None:
         result.extra["refine"] = table
     return result

@@ -82,12 +82,13 @@ def committed_experiment(folder: str) -> tuple[str, dict]:
     """The registered experiment (and the target/seed overrides) whose run folder is ``folder``.
 
     ``tuned_<family>[_multi]``: the family's experiment with the parameters ``tuning.retrain_best`` trained: the
-    winner of the committed study's second stage (``full_<family>.refine.json``) where it has one, else its best
-    trial (``.best.json``)."""
+    configuration of the committed study's second stage (``full_<family>.refine.json``) that names the folder as
+    its run, else that stage's winner, else the study's best trial (``.best.json``)."""
     if tuned := re.fullmatch(r"tuned_(.+?)(_multi)?", folder):
         family, refined = tuned[1], STUDIES / f"full_{tuned[1]}.refine.json"
-        params = json.loads(refined.read_text())[0]["params"] if refined.is_file() else \
-            json.loads((STUDIES / f"full_{family}.best.json").read_text())["params"]
+        rows = json.loads(refined.read_text()) if refined.is_file() and not tuned[2] else []
+        params = next((r["params"] for r in rows if r.get("run") == folder), rows[0]["params"] if rows else
+                      json.loads((STUDIES / f"full_{family}.best.json").read_text())["params"])
         overrides = tuning.SPACES[family](FixedTrial(params)) | ({"target": "multi"} if tuned[2] else {})
         return tuning.FAMILIES[family], overrides
     base, seed = re.fullmatch(r"(.+?)(?:_seed(\d+))?", folder).groups()

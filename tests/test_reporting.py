@@ -90,6 +90,16 @@ def test_results_table_rows_and_intervals(runs: list[RunResult]) -> None:
             assert pd.isna(row["test_accuracy"]) and pd.isna(row["acc_95ci"]) and pd.isna(row["dev_accuracy"])
 
 
+def test_tuned_vs_untuned_shows_a_kept_untuned_run_once() -> None:
+    untuned = {"tfidf": make_run("tfidf_single", seed=1), "rnn": make_run("bigru_minilm", seed=2)}
+    tuned = {"tfidf": make_run("tuned_tfidf", test_quality=0.9, seed=1), "rnn": untuned["rnn"]}
+    table, gains = reporting.tuned_vs_untuned(tuned, untuned, n_boot=200)
+    assert list(table.index) == ["tfidf_single", "bigru_minilm", "tuned_tfidf"], "the kept untuned run once"
+    assert list(gains) == ["tfidf"], "no gain of a run over itself"
+    assert gains["tfidf"].equals(reporting.paired_bootstrap(tuned["tfidf"], untuned["tfidf"], n_boot=200))
+    assert gains["tfidf"].loc["accuracy gain", "low"] > 0, "the better tuned run gains"
+
+
 def test_results_table_is_reproducible_and_its_intervals_follow_the_seed(runs: list[RunResult]) -> None:
     first = reporting.results_table(runs, n_boot=100, seed=0)
     pd.testing.assert_frame_equal(first, reporting.results_table(runs, n_boot=100, seed=0))

@@ -176,11 +176,53 @@ def test_refine_reranks_the_best_configurations_on_the_full_split(splits: dict[s
     assert settings["train.Cs"] == [table["params"].iloc[0]["C"]], "the refined winner is what gets tested"
 
 
+def _study_of(url: str, name: str, family: str, scored: list[tuple[dict, float]]) -> optuna.Study:
+    """A study of ``family``'s space holding COMPLETE trials with these parameters and subset scores."""
+    study = optuna.create_study(study_name=name, storage=url, direction="maximize")
+    for params, value in scored:
+        study.enqueue_trial(params)
+        trial = study.ask()
+        tuning.SPACES[family](trial)
+        study.tell(trial, value)
+    return study
+
+
+@pytest.mark.slow
+def test_a_configuration_with_a_finished_run_is_read_not_trained_again(
+        splits: dict[str, pd.DataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The untuned run of notebooks 02-05 and an earlier tuned run stand for their configurations in the second
+    stage, and a winner with a finished run is returned, not retrained (the untuned one under its own name)."""
+    untuned, runs, url = tuning.UNTUNED["rnn"], tmp_path / "runs", sqlite_url(tmp_path / "f.db")
+    baseline = tuning.run_experiment(tuning.trial_experiment("rnn", untuned, "quick"), splits, runs)
+    assert baseline.name == "bigru_minilm", "the family's untuned run, as notebook 04 names it"
+    seen = []
+
+    def spy(exp, data, *args, **kwargs):
+        seen.append(kwargs.get("run_name"))
+        return run_experiment(exp, data, *args, **kwargs)
+
+    run_experiment = tuning.run_experiment
+    monkeypatch.setattr(tuning, "run_experiment", spy)
+    kept = tuning.retrain_best(_study_of(url, "u", "rnn", [(untuned, 0.5), (GOOD, 0.4)]), "rnn", splits, "quick", runs)
+    assert seen == [] and kept.name == "bigru_minilm" and kept.dev == baseline.dev, "the untuned run itself"
+
+    study = _study_of(url, "t", "rnn", [(untuned, 0.1), (GOOD, 0.4)])
+    first = tuning.retrain_best(study, "rnn", splits, "quick", runs)
+    assert seen == ["tuned_rnn"] and first.name == "tuned_rnn"
+    again = tuning.retrain_best(study, "rnn", splits, "quick", runs)
+    assert seen == ["tuned_rnn"] and again.dev == first.dev, "the finished tuned run is read back"
+    assert tuning.retrain_best(study, "rnn", splits, "quick", runs, resume=False).name == "tuned_rnn"
+    assert seen == ["tuned_rnn"] * 2, "resume=False trains again"
+
+    table = tuning.refine(study, "rnn", splits, "quick", top_k=1, runs_dir=runs)
+    assert seen == ["tuned_rnn"] * 2, "both configurations have finished runs: nothing trained"
+    assert table["run"].to_dict() == {0: "bigru_minilm", 1: "tuned_rnn"}
+    assert table.loc[0, "dev_macro_f1"] == baseline.dev["macro_f1"] and table.loc[0, "untuned"]
+    assert table.loc[1, "dev_macro_f1"] == first.dev["macro_f1"]
+
+
 def test_a_study_without_its_untuned_trial_refines_its_best_only(tmp_path: Path) -> None:
-    study = optuna.create_study(storage=sqlite_url(tmp_path / "u.db"), direction="maximize")
-    params = {**tuning.UNTUNED["tfidf"], "C": 3.0}
-    dists = {k: optuna.distributions.CategoricalDistribution([v]) for k, v in params.items()}
-    study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=0.5))
+    study = _study_of(sqlite_url(tmp_path / "u.db"), "u", "tfidf", [({**tuning.UNTUNED["tfidf"], "C": 3.0}, 0.5)])
     assert tuning.untuned_trial(study, "tfidf") is None, "only the exact untuned parameters count"
 
 

@@ -29,7 +29,8 @@ is the family's untuned configuration (``UNTUNED``), so the gain of tuning is me
 CLI (a worker): ``python -m src_helpers.tuning --family rnn --profile full --n-trials 20 --train-rows 8000
 --epochs 4 [--storage URL] [--worker 1]``; ``--retrain`` trains the best configuration on the full train split,
 ``--refine 3`` first re-ranks the 3 best and the untuned configuration on the full split (``refine``: a subset's
-ranking need not hold there).
+ranking need not hold there). A configuration with a finished run on these data (``finished_run``: the untuned
+run of notebooks 02-05, an earlier tuned run) is read, never trained twice.
 """
 
 from __future__ import annotations

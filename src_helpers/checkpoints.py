@@ -4,7 +4,9 @@
   ``labels``, ``ekman``, ``ekman_groups``, ``dair``, ``comment_id`` where present, in row order), the split sizes and
   the subset/augmentation settings known for them (``df.attrs["augmented_with"]``, the caller's ``settings``).
   Only the hash decides whether two calls saw the same data: a subset or an augmentation changes rows, so it
-  changes the hash; the other entries say in an error message what each side was.
+  changes the hash; the other entries say in an error message what each side was. ``training_sha256`` hashes
+  train and dev only, what training and the choice of its epoch depend on (``same_training_data``): the RNN
+  trainer resumes a run whose test split differs, so a finished run can be evaluated on another test split.
 * ``load_checkpoint``: ``torch.load`` that names the file when it is missing, truncated or empty
   (``CheckpointError``, with how to recover) instead of a bare torch ``RuntimeError``/``EOFError``.
 * ``checkpoint_folder_problem``: why a ``Trainer`` ``checkpoint-N`` folder cannot be resumed from (an
@@ -61,11 +63,15 @@ def _source_name(source: object) -> str:
     return text if text == "sample" or text.startswith("hub:") else Path(text).name
 
 
+def _sha256(digests: Mapping[str, str]) -> str:
+    return hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()
+
+
 def data_fingerprint(splits: Mapping[str, pd.DataFrame], **settings: object) -> dict:
-    """``{"sha256", "n_train", "n_dev", "n_test", "source"?, "augmented_with"?, **settings}`` of the splits
-    (``settings`` that are None are left out)."""
+    """``{"sha256", "training_sha256", "n_train", "n_dev", "n_test", "source"?, "augmented_with"?, **settings}``
+    of the splits (``settings`` that are None are left out)."""
     digests = {s: split_sha256(splits[s]) for s in SPLITS}
-    info: dict = {"sha256": hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()}
+    info: dict = {"sha256": _sha256(digests), "training_sha256": _sha256({s: digests[s] for s in ("train", "dev")})}
     info.update({f"n_{s}": len(splits[s]) for s in SPLITS})
     attrs = splits["train"].attrs
     if attrs.get("source"):
@@ -77,12 +83,19 @@ def data_fingerprint(splits: Mapping[str, pd.DataFrame], **settings: object) -> 
 
 def describe_data(info: Mapping) -> str:
     """``data 1a2b3c4d5e6f (n_train=336, n_dev=70, ...)`` for messages."""
-    rest = ", ".join(f"{k}={v}" for k, v in info.items() if k != "sha256")
+    rest = ", ".join(f"{k}={v}" for k, v in info.items() if k not in ("sha256", "training_sha256"))
     return f"data {str(info['sha256'])[:12]} ({rest})"
 
 
 def same_data(stored: Mapping | None, current: Mapping) -> bool:
     return stored is not None and stored.get("sha256") == current["sha256"]
+
+
+def same_training_data(stored: Mapping | None, current: Mapping) -> bool:
+    """The same train and dev splits (the test split may differ); False for a fingerprint written before
+    fingerprints hashed them apart."""
+    return stored is not None and stored.get("training_sha256") is not None and \
+        stored["training_sha256"] == current.get("training_sha256")
 
 
 # ------------------------------------------------------------------------------------------ loading

@@ -10,7 +10,10 @@ with the same arguments continues after the last finished epoch and ends with th
 What a resume checks: the model, training and tokenizer settings, and the data (``checkpoints.data_fingerprint``:
 a sha256 of the train/dev/test texts, labels and ids, which any subset or augmentation changes). Another
 configuration or other data is a ``ValueError`` naming both; so is a ``last.pt`` written before checkpoints
-recorded their data (its data cannot be checked). Checkpoints are written atomically and verified on load:
+recorded their data (its data cannot be checked). Only train and dev decide training and its best epoch, so a
+run whose test split alone differs resumes (``checkpoints.same_training_data``): a finished one is evaluated
+on the new test split without training again (tuning's second stage trains with dev in test's slot, then
+tests its winner this way). Checkpoints are written atomically and verified on load:
 while a run trains, the previous ``last.pt`` is kept as ``last.prev.pt``, so an unreadable (truncated, empty)
 ``last.pt`` gives a warning naming it and the run resumes from the epoch before (the bad file is kept as
 ``last.broken.pt``). With no readable fallback, or an unreadable ``best.pt``, a ``CheckpointError`` names the
@@ -35,7 +38,14 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from .artifacts import save_run
-from .checkpoints import CheckpointError, data_fingerprint, describe_data, load_checkpoint, same_data
+from .checkpoints import (
+    CheckpointError,
+    data_fingerprint,
+    describe_data,
+    load_checkpoint,
+    same_data,
+    same_training_data,
+)
 from .evaluation import RunResult, evaluate, report, targets
 from .evaluation import class_weights as class_weights_from
 from .labels import EKMAN, LabelSet, config_entry
@@ -205,7 +215,7 @@ def _check_resumable(ckpt: dict, fingerprint: dict, last_path: Path) -> None:
     if old.get("data") is None:
         raise ValueError(f"{last_path} was written before checkpoints recorded their data, so the data it was "
                          f"trained on cannot be checked: {how}")
-    if not same_data(old["data"], fingerprint["data"]):
+    if not same_data(old["data"], fingerprint["data"]) and not same_training_data(old["data"], fingerprint["data"]):
         raise ValueError(f"{last_path} was trained on {describe_data(old['data'])} but this call gives "
                          f"{describe_data(fingerprint['data'])}: {how}")
     if {k: v for k, v in old.items() if k != "data"} != {k: v for k, v in fingerprint.items() if k != "data"}:

@@ -423,7 +423,8 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
     Returns one row per configuration, best full-data dev macro-F1 first: trial, untuned, subset_dev_macro_f1,
     dev_macro_f1, epochs_run, seconds (training), run (the run folder read, None when trained here), params.
     With ``path`` (JSON) the table is written after each configuration, and a later call skips the trials already
-    there (a killed stage resumes; an RNN also resumes its interrupted training from its checkpoints)."""
+    there (a killed stage resumes; an RNN also resumes its interrupted training from its checkpoints). The
+    winner's RNN checkpoints stay in ``<studies>/<study>_trials/refine_<trial>`` for ``retrain_best``."""
     path = Path(path) if path else None
     done = {row["trial"]: row for row in (read_json(path) if path and path.is_file() else [])}
     folder = paths_for(profile).ensure().studies / f"{study.study_name}_trials"
@@ -440,7 +441,8 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
         result = finished_run(family, exp, splits, profile, runs_dir)
         if result is None:
             result = run_experiment(exp, tuning_splits, folder, resume=True, run_name=run_name)
-            shutil.rmtree(folder / run_name, ignore_errors=True)
+            if exp.family != "rnn":  # an RNN's checkpoints stay until the stage ends (its winner is tested from them)
+                shutil.rmtree(folder / run_name, ignore_errors=True)
             seconds, run = time.perf_counter() - start, None
         else:
             seconds, run = train_time(result.history, result.config)[1] * 60, result.name
@@ -451,9 +453,13 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
         if path:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_json(path, sorted(done.values(), key=lambda r: -r["dev_macro_f1"]))
+    rows = sorted(done.values(), key=lambda r: -r["dev_macro_f1"])
+    winner = f"refine_{rows[0]['trial']:04d}" if rows else None
+    for stage_dir in folder.glob("refine_*"):  # the winner's training is kept for retrain_best
+        if stage_dir.name != winner:
+            shutil.rmtree(stage_dir, ignore_errors=True)
     if folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()
-    rows = sorted(done.values(), key=lambda r: -r["dev_macro_f1"])
     return pd.DataFrame(rows, columns=["trial", "untuned", "subset_dev_macro_f1", "dev_macro_f1", "epochs_run",
                                        "seconds", "run", "params"]).set_index("trial")
 
@@ -466,16 +472,20 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
     (at most ``max_epochs``: a smoke run) and early stopping on dev, then evaluated once on test: run folder
     ``tuned_<family>`` (``tuned_<family>_multi`` for ``overrides={"target": "multi"}``). With ``resume``, a
     finished run of that configuration on these splits (``finished_run``) is returned instead: the untuned run
-    when the second stage keeps the untuned configuration, so the result's name tells which it is.
+    when the second stage keeps the untuned configuration, so the result's name tells which it is; and an RNN
+    winner trained by the second stage moves its checkpoints there, so it is only evaluated on test (its train
+    and dev are these: ``checkpoints.same_training_data``), not trained again.
 
     The best configuration: with ``top_k`` > 1 the winner of ``refine`` over the study's ``top_k`` best and its
     untuned one (the table, also saved as ``<studies>/<study>.refine.json``, in the result's ``extra["refine"]``);
     else the study's best trial."""
-    table, params = None, study.best_params
+    table, params, stage_dir = None, study.best_params, None
     if top_k > 1:
-        path = paths_for(profile).ensure().studies / f"{study.study_name}.refine.json"
-        table = refine(study, family, splits, profile, top_k, path, max_epochs, runs_dir)
+        studies = paths_for(profile).ensure().studies
+        table = refine(study, family, splits, profile, top_k, studies / f"{study.study_name}.refine.json",
+                       max_epochs, runs_dir)
         params = dict(table["params"].iloc[0])
+        stage_dir = studies / f"{study.study_name}_trials" / f"refine_{table.index[0]:04d}"
     settings = SPACES[family](FixedTrial(params))
     if max_epochs and family != "tfidf":
         settings["train.epochs"] = min(max_epochs, settings.get("train.epochs", max_epochs))
@@ -483,10 +493,25 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
     runs_dir = Path(runs_dir) if runs_dir else paths_for(profile).ensure().runs
     result = finished_run(family, exp, splits, profile, runs_dir) if resume else None
     if result is None:
+        if stage_dir is not None and resume and not overrides:
+            _adopt_checkpoints(stage_dir, runs_dir / tuned_run_name(family, exp))
         result = run_experiment(exp, splits, runs_dir, resume=resume, run_name=tuned_run_name(family, exp))
+    if stage_dir is not None:
+        shutil.rmtree(stage_dir, ignore_errors=True)
+        if stage_dir.parent.is_dir() and not any(stage_dir.parent.iterdir()):
+            stage_dir.parent.rmdir()
     if table is not None:
         result.extra["refine"] = table
     return result
+
+
+def _adopt_checkpoints(stage_dir: Path, run_dir: Path) -> None:
+    """Move a second-stage RNN run's checkpoints into ``run_dir`` (replacing any there), so the run resumes
+    after its training; nothing when the stage kept none (TF-IDF, a transformer)."""
+    if (stage_dir / "checkpoints" / "last.pt").is_file():
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        shutil.move(stage_dir / "checkpoints", run_dir / "checkpoints")
 
 
 # ------------------------------------------------------------------------------------------ CLI

@@ -73,6 +73,10 @@ def test_data_fingerprint_is_a_content_hash(sample: dict) -> None:
     assert info["augmented_with"] == "eda" and info["train_rows"] == 64 and "data_dir" not in info
     assert info["source"] == "goemotions", "a local folder by its name only"
     assert info["sha256"] == fp["sha256"], "only the content decides"
+    assert data_fingerprint(relabelled)["training_sha256"] == fp["training_sha256"], "test is not trained on"
+    assert data_fingerprint(sub)["training_sha256"] != fp["training_sha256"]
+    dev_changed = {**sample, "dev": sample["dev"].iloc[::-1]}
+    assert data_fingerprint(dev_changed)["training_sha256"] != fp["training_sha256"], "dev chooses the epoch"
 
 
 # ------------------------------------------------------------------------------------------ RNN trainer
@@ -89,6 +93,19 @@ def test_rnn_resume_on_other_data_is_an_error_naming_both(sample: dict, tmp_path
     r = rnn(other, tmp_path / "gru", train={"epochs": 2}, tokenizer="minilm", resume=False)
     assert json.loads((tmp_path / "gru/config.json").read_text())["data"] == data_fingerprint(other)
     assert len(r.history) == 2
+
+
+def test_rnn_finished_run_with_another_test_split_is_evaluated_not_trained(sample: dict, tmp_path: Path) -> None:
+    first = rnn(sample, tmp_path / "gru", train={"epochs": 2}, tokenizer="minilm")
+    other_test = {**sample, "test": sample["dev"]}  # as tuning's second stage trains: dev in test's slot
+    epochs = []
+    again = rnn(other_test, tmp_path / "gru", train={"epochs": 2}, tokenizer="minilm",
+                on_epoch_end=lambda epoch, row: epochs.append(epoch))
+    assert epochs == [] and again.history.equals(first.history), "no epoch trained again"
+    assert again.dev == first.dev and again.test == again.dev, "the same model, evaluated on the new test split"
+    assert json.loads((tmp_path / "gru/config.json").read_text())["data"] == data_fingerprint(other_test)
+    with pytest.raises(ValueError, match="last.pt was trained on data"):
+        rnn({**other_test, "dev": sample["test"]}, tmp_path / "gru", train={"epochs": 2}, tokenizer="minilm")
 
 
 def test_rnn_sample_then_real_subset_in_the_same_folder(sample: dict, real_data_dir: Path, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import socket
 import warnings
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pandas as pd
 import pytest
@@ -219,6 +220,27 @@ def test_a_configuration_with_a_finished_run_is_read_not_trained_again(
     assert table["run"].to_dict() == {0: "bigru_minilm", 1: "tuned_rnn"}
     assert table.loc[0, "dev_macro_f1"] == baseline.dev["macro_f1"] and table.loc[0, "untuned"]
     assert table.loc[1, "dev_macro_f1"] == first.dev["macro_f1"]
+
+
+@pytest.mark.slow
+def test_the_second_stage_winner_of_an_rnn_is_tested_without_training_again(
+        splits: dict[str, pd.DataFrame], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from src_helpers import training
+
+    epochs = []
+    train_one_epoch = training.train_one_epoch
+    monkeypatch.setattr(training, "train_one_epoch", lambda *a, **k: epochs.append(1) or train_one_epoch(*a, **k))
+    study = _study_of(sqlite_url(tmp_path / "w.db"), "w", "rnn", [(GOOD, 0.5), (GOOD | {"dropout": 0.3}, 0.4)])
+    tuned = tuning.retrain_best(study, "rnn", splits, "quick", tmp_path / "runs", top_k=2, max_epochs=2)
+
+    table = tuned.extra["refine"]
+    assert list(table["run"]) == [None, None] and len(epochs) == table["epochs_run"].sum() == 4, \
+        "each candidate trained once, in the stage; the winner not again"
+    assert tuned.name == "tuned_rnn" and tuned.dev["macro_f1"] == table["dev_macro_f1"].iloc[0]
+    assert len(tuned.history) == table["epochs_run"].iloc[0]
+    y_test, y_dev = splits["test"]["ekman"].to_numpy(), splits["dev"]["ekman"].to_numpy()
+    assert np.array_equal(tuned.y_test, y_test) and not np.array_equal(y_test, y_dev), "tested on the test split"
+    assert not (paths_for("quick").studies / "w_trials").exists(), "the stage's folders are gone"
 
 
 def test_a_study_without_its_untuned_trial_refines_its_best_only(tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import re
 import shutil
 import time
@@ -438,14 +439,15 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
             continue
         exp = trial_experiment(family, trial.params, profile, Budget(epochs=max_epochs))  # the full split
         run_name, start = f"refine_{trial.number:04d}", time.perf_counter()
-        result = finished_run(family, exp, splits, profile, runs_dir)
+        result, run = finished_run(family, exp, splits, profile, runs_dir), None
         if result is None:
             result = run_experiment(exp, tuning_splits, folder, resume=True, run_name=run_name)
             if exp.family != "rnn":  # an RNN's checkpoints stay until the stage ends (its winner is tested from them)
                 shutil.rmtree(folder / run_name, ignore_errors=True)
-            seconds, run = time.perf_counter() - start, None
         else:
-            seconds, run = train_time(result.history, result.config)[1] * 60, result.name
+            run = result.name
+        seconds = train_time(result.history, result.config)[1] * 60  # all epochs, also of a resumed training
+        seconds = time.perf_counter() - start if math.isnan(seconds) else seconds  # TF-IDF records none
         done[trial.number] = {"trial": trial.number, "untuned": is_untuned(family, trial.params),
                               "subset_dev_macro_f1": trial.value,
                               "dev_macro_f1": result.dev["macro_f1"], "epochs_run": len(result.history),

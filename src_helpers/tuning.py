@@ -507,6 +507,48 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
     return result
 
 
+# ------------------------------------------------------------------------------------------ targets
+RNN_FAMILIES = ("rnn", "xlstm", "rwkv")
+TARGETS = {"rnn_test_accuracy": 0.69, "transformer_test_accuracy": 0.70, "transformer_test_macro_f1": 0.62,
+           "multi_test_macro_f1": 0.64}  # issue 11's bars (the last: the GoEmotions paper's BERT-base, Ekman)
+
+
+def target_table(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunResult],
+                 tuned_multi: RunResult | None = None) -> pd.DataFrame:
+    """Issue 11's targets against the tuned runs (keys: families): the RNN family's tuned run with the best dev
+    macro-F1 (chosen on dev) must beat the best untuned RNN-family run's dev macro-F1 and reach
+    ``TARGETS["rnn_test_accuracy"]``; the transformer and its multi-label run their test bars. One row per
+    target present: target, run, value, bar, met."""
+    rows = []
+
+    def reach(target: str, run: RunResult, value: float, bar: float, met: bool | None = None) -> None:
+        rows.append({"target": target, "run": run.name, "value": value, "bar": bar,
+                     "met": value >= bar if met is None else met})
+
+    rnns = [f for f in RNN_FAMILIES if f in tuned]
+    if rnns:
+        best = max((tuned[f] for f in rnns), key=lambda r: r.dev["macro_f1"])
+        bar = max(untuned[f].dev["macro_f1"] for f in rnns)
+        reach("RNN family: dev macro-F1 above the untuned best", best, best.dev["macro_f1"], bar,
+              best.dev["macro_f1"] > bar)
+        reach("RNN family: test accuracy", best, best.test["accuracy"], TARGETS["rnn_test_accuracy"])
+    if "transformer" in tuned:
+        r = tuned["transformer"]
+        reach("transformer: test accuracy", r, r.test["accuracy"], TARGETS["transformer_test_accuracy"])
+        reach("transformer: test macro-F1", r, r.test["macro_f1"], TARGETS["transformer_test_macro_f1"])
+    if tuned_multi is not None:
+        reach("transformer multi-label: test macro-F1", tuned_multi, tuned_multi.test["macro_f1"],
+              TARGETS["multi_test_macro_f1"])
+    return pd.DataFrame(rows, columns=["target", "run", "value", "bar", "met"]).set_index("target")
+
+
+def headline(tuned: Mapping[str, RunResult]) -> dict[str, float]:
+    """The executed notebook's name scores: each family's tuned test macro-F1 (``<family>mf1``), the GRU's
+    test accuracy (``rnnacc``)."""
+    out = {f"{f}mf1": float(r.test["macro_f1"]) for f, r in tuned.items()}
+    return out | ({"rnnacc": float(tuned["rnn"].test["accuracy"])} if "rnn" in tuned else {})
+
+
 def _adopt_checkpoints(stage_dir: Path, run_dir: Path) -> None:
     """Move a second-stage RNN run's checkpoints into ``run_dir`` (replacing any there), so the run resumes
     after its training; nothing when the stage kept none (TF-IDF, a transformer)."""

@@ -20,6 +20,7 @@ from src_helpers import tuning
 from src_helpers.artifacts import load_run
 from src_helpers.config import paths_for
 from src_helpers.data import load_for_profile
+from src_helpers.evaluation import RunResult
 from src_helpers.experiments import configure
 from src_helpers.tuning import FAMILIES, Budget, StorageError
 
@@ -332,3 +333,26 @@ def test_a_new_study_starts_with_the_untuned_configuration(splits: dict[str, pd.
     first = study.trials[0]
     assert first.params == tuning.UNTUNED["tfidf"] and first.user_attrs["untuned"] is True
     assert not study.trials[1].user_attrs.get("untuned")
+
+
+# ------------------------------------------------------------------------------------------ targets
+def scored(name: str, dev_f1: float, acc: float, f1: float) -> RunResult:
+    return RunResult(name=name, dev={"macro_f1": dev_f1}, test={"accuracy": acc, "macro_f1": f1},
+                     test_probs=np.zeros((1, 7)), test_pred=np.zeros(1))
+
+
+def test_target_table_chooses_the_rnn_familys_run_on_dev() -> None:
+    untuned = {"rnn": scored("bigru_minilm", 0.61, 0.67, 0.60), "xlstm": scored("xlstm_minilm", 0.58, 0.67, 0.60),
+               "transformer": scored("transformer_minilm_single", 0.61, 0.69, 0.61)}
+    tuned = {"rnn": untuned["rnn"], "xlstm": scored("tuned_xlstm", 0.62, 0.68, 0.59),
+             "transformer": scored("tuned_transformer", 0.60, 0.705, 0.61)}
+    table = tuning.target_table(tuned, untuned, scored("tuned_transformer_multi", 0.63, float("nan"), 0.645))
+    rnn_dev, rnn_acc = table.iloc[0], table.iloc[1]
+    assert rnn_dev["run"] == rnn_acc["run"] == "tuned_xlstm", "the higher dev macro-F1, not the higher test accuracy"
+    assert rnn_dev["bar"] == 0.61 and rnn_dev["met"], "above the best untuned RNN-family dev macro-F1"
+    assert rnn_acc["bar"] == tuning.TARGETS["rnn_test_accuracy"] and not rnn_acc["met"]
+    assert list(table["met"].iloc[2:]) == [True, False, True], "transformer accuracy, macro-F1, multi-label"
+    kept = tuning.target_table({"rnn": untuned["rnn"]}, {"rnn": untuned["rnn"]})
+    assert list(kept.index) == ["RNN family: dev macro-F1 above the untuned best", "RNN family: test accuracy"]
+    assert not kept["met"].iloc[0], "the untuned run kept is not above itself"
+    assert tuning.headline(tuned) == {"rnnmf1": 0.60, "xlstmmf1": 0.59, "transformermf1": 0.61, "rnnacc": 0.67}

@@ -11,6 +11,8 @@ the cross-domain scores of ``cross_domain``). The classes are the label set's th
 from __future__ import annotations
 
 import json
+import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .config import paths_for, portable_path
 from .ekman import EKMAN_LABELS
 from .evaluation import RunResult
 from .labels import LabelSet, label_set
@@ -122,13 +125,53 @@ def save_predictions(path: Path, probs: np.ndarray, ids: Sequence[str] | None = 
     return path
 
 
+OVERWRITE_ENV = "SRC_HELPERS_OVERWRITE_RESULTS"  # "1": a run may replace a recorded run's other metrics
+
+
+class RecordError(RuntimeError):
+    """A run would replace the metrics of a run folder of the record with other numbers."""
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal JSON values, floats within a relative 1e-9."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(a) and math.isnan(b))
+    return a == b
+
+
+def check_record(run_dir: str | Path, metrics: dict) -> None:
+    """Refuse (``RecordError``) to write ``metrics`` over a run folder of the record (``paths_for("full").runs``)
+    whose stored ``metrics.json`` holds other numbers for the same splits, unless ``$SRC_HELPERS_OVERWRITE_RESULTS``
+    is ``1``. The same numbers again (a re-run, a finished run read back) are fine."""
+    run_dir = Path(run_dir).absolute()
+    stored_file = run_dir / "metrics.json"
+    if not stored_file.is_file() or not run_dir.is_relative_to(paths_for("full").runs.absolute()):
+        return
+    stored = json.loads(stored_file.read_text(encoding="utf-8"))
+    new = json.loads(json.dumps(metrics, default=_json_default))
+    changed = [k for k in new if k in stored and not _same(stored[k], new[k])]
+    if not changed or os.environ.get(OVERWRITE_ENV) == "1":
+        return
+    diff = "; ".join(f"{k} {m} {stored[k].get(m)} stored, {new[k].get(m)} new" for k in changed
+                     for m in ("accuracy", "macro_f1") if isinstance(stored[k], dict) and m in stored[k])
+    raise RecordError(f"{portable_path(run_dir)}: the recorded run holds other {'/'.join(changed)} metrics "
+                      f"({diff or 'see metrics.json'}); nothing was written. To replace the recorded run, set "
+                      f"{OVERWRITE_ENV}=1 (pipeline: --overwrite-results).")
+
+
 def save_run(run_dir: str | Path, config: dict, metrics: dict, history: Sequence[dict] | None = None,
              ids: Sequence[str] | None = None, y_true: np.ndarray | None = None,
              y_pred: np.ndarray | None = None, probs: np.ndarray | None = None,
              names: Sequence[str] = EKMAN_LABELS, dev: dict | None = None) -> Path:
     """Write a run folder (creating it); arrays are test-split rows in data order. ``dev``: the same for the
-    dev split as keyword arguments of ``save_predictions`` (``probs``, ``ids``, ``y_true``, ``y_pred``)."""
+    dev split as keyword arguments of ``save_predictions`` (``probs``, ``ids``, ``y_true``, ``y_pred``).
+    A run folder of the record is never given other metrics without being asked (``check_record``)."""
     run_dir = Path(run_dir)
+    check_record(run_dir, metrics)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "config.json", config)
     write_json(run_dir / "metrics.json", metrics)

@@ -21,12 +21,12 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
+from .official import split_sha256
+
 SPLITS = ("train", "dev", "test")
-HASHED_COLUMNS = ("text", "labels", "ekman", "ekman_groups", "dair", "comment_id")
 SETTINGS_ATTRS = ("augmented_with",)  # df.attrs entries of the train split recorded with the hash
 
 
@@ -40,23 +40,6 @@ class CheckpointError(RuntimeError):
 
 
 # ---------------------------------------------------------------------------------------------- data
-def _plain(o: object) -> object:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
-
-
-def split_sha256(df: pd.DataFrame) -> str:
-    """sha256 of the hashed columns of one split, in row order (index ignored)."""
-    h = hashlib.sha256()
-    for col in HASHED_COLUMNS:
-        if col in df:
-            h.update(json.dumps([col, df[col].tolist()], ensure_ascii=False, default=_plain).encode("utf-8"))
-    return h.hexdigest()
-
-
 def _source_name(source: object) -> str:
     """``sample``/``hub:...`` as they are; a local folder by its name only (no path of this machine)."""
     text = str(source)

@@ -390,7 +390,7 @@ def run_experiments(names: Iterable[str], splits: dict[str, pd.DataFrame], profi
     ``resume`` None: continue interrupted runs in the ``full`` profile only (a quick run always starts afresh).
     Settings an experiment does not have are skipped for it, so one dict of overrides can serve a mixed list
     (a name no experiment has is still an error)."""
-    runs_dir = Path(runs_dir) if runs_dir else paths_for(profile).ensure().runs
+    runs_dir = Path(runs_dir) if runs_dir else paths_for(profile, data=splits).ensure().runs
     resume = profile == "full" if resume is None else resume
     exps = [configure(n, profile) for n in names]
     used = {k for k in (overrides or {}) for e in exps if _has(e, k)}
@@ -419,7 +419,7 @@ def finished(exp: str | Experiment, splits: dict[str, pd.DataFrame], profile: st
     ``tests/test_experiments.py`` checks against the registry) are accepted for the registered experiment only,
     when their test ids are these splits' test ids in the same order."""
     exp = configure(exp, profile) if isinstance(exp, str) else exp
-    run_dir = Path(runs_dir or paths_for(profile).runs) / (run_name or exp.run_name)
+    run_dir = Path(runs_dir or paths_for(profile, data=splits).runs) / (run_name or exp.run_name)
     if not (run_dir / "metrics.json").exists():
         return None
     result = load_result(run_dir)
@@ -445,4 +445,5 @@ def run_or_load(name: str, splits: dict[str, pd.DataFrame], profile: str = "quic
     if result is not None:
         print(f"{name}: read from {portable_path(result.run_dir)}")
         return result
-    return run_experiment(configure(name, profile), splits, paths_for(profile).ensure().runs, resume=True)
+    runs_dir = paths_for(profile, data=splits).ensure().runs
+    return run_experiment(configure(name, profile), splits, runs_dir, resume=True)

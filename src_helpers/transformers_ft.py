@@ -696,7 +696,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     splits = load_for_profile(a.profile, a.data_dir)
     train = subsample(splits["train"], a.train_rows) if a.train_rows else splits["train"]
     cfg = config_from_args(a)
-    out = paths_for(a.profile).ensure().runs / (a.run_name or run_name(cfg))
+    out = paths_for(a.profile, data=splits).ensure().runs / (a.run_name or run_name(cfg))
     res = finetune(train, splits["dev"], splits["test"], cfg, out, data_settings={"train_rows": a.train_rows})
     print(json.dumps({"run": str(res.run_dir), "dev_macro_f1": res.dev["macro_f1"],
                       "test": {k: res.test.get(k) for k in ("accuracy", "macro_f1", "micro_f1")}}, indent=2))

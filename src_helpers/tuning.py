@@ -218,9 +218,9 @@ def _hide_password(url: str) -> str:
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
-def default_storage(study_name: str, profile: str = "quick") -> str:
-    """``sqlite:///<studies>/<study_name>.db`` for ``profile``."""
-    folder = paths_for(profile).ensure().studies
+def default_storage(study_name: str, profile: str = "quick", data: Mapping | None = None) -> str:
+    """``sqlite:///<studies>/<study_name>.db`` for ``profile`` (and ``data``: see ``config.paths_for``)."""
+    folder = paths_for(profile, data=data).ensure().studies
     return f"sqlite:///{folder / f'{study_name}.db'}"
 
 
@@ -335,9 +335,9 @@ def run_study(family: str, splits: dict[str, pd.DataFrame], profile: str = "quic
     call's ``budget.timeout`` runs out; returns the study. ``callbacks`` see each trial this call finishes."""
     budget, family = budget or Budget(), check_family(family)
     study_name = study_name or f"{profile}_{family}"
-    storage = storage or default_storage(study_name, profile)
+    storage = storage or default_storage(study_name, profile, splits)
     study = load_study(study_name, storage, seed, worker, **storage_kwargs)
-    trials_dir = paths_for(profile).ensure().studies / f"{study_name}_trials"
+    trials_dir = paths_for(profile, data=splits).ensure().studies / f"{study_name}_trials"
     remove_dead_trial_folders(study, trials_dir)
     if not study.get_trials(deepcopy=False):
         study.enqueue_trial(UNTUNED[family], user_attrs={"untuned": True}, skip_if_exists=True)
@@ -428,7 +428,7 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
     winner's RNN checkpoints stay in ``<studies>/<study>_trials/refine_<trial>`` for ``retrain_best``."""
     path = Path(path) if path else None
     done = {row["trial"]: row for row in (read_json(path) if path and path.is_file() else [])}
-    folder = paths_for(profile).ensure().studies / f"{study.study_name}_trials"
+    folder = paths_for(profile, data=splits).ensure().studies / f"{study.study_name}_trials"
     tuning_splits = {"train": splits["train"], "dev": splits["dev"], "test": splits["dev"]}
     candidates = top_trials(study, top_k)
     default = untuned_trial(study, family)
@@ -483,7 +483,7 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
     else the study's best trial."""
     table, params, stage_dir = None, study.best_params, None
     if top_k > 1:
-        studies = paths_for(profile).ensure().studies
+        studies = paths_for(profile, data=splits).ensure().studies
         table = refine(study, family, splits, profile, top_k, studies / f"{study.study_name}.refine.json",
                        max_epochs, runs_dir)
         params = dict(table["params"].iloc[0])
@@ -492,7 +492,7 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
     if max_epochs and family != "tfidf":
         settings["train.epochs"] = min(max_epochs, settings.get("train.epochs", max_epochs))
     exp = configure(FAMILIES[family], profile, {**settings, **(overrides or {})})
-    runs_dir = Path(runs_dir) if runs_dir else paths_for(profile).ensure().runs
+    runs_dir = Path(runs_dir) if runs_dir else paths_for(profile, data=splits).ensure().runs
     result = finished_run(family, exp, splits, profile, runs_dir) if resume else None
     if result is None:
         if stage_dir is not None and resume and not overrides:
@@ -599,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:
     study = run_study(family, splits, a.profile, budget, name, a.storage, a.seed, a.worker,
                       callbacks=[lambda _, trial: ran.append(trial.number)],
                       heartbeat_interval=a.heartbeat, grace_period=a.grace)
-    studies = paths_for(a.profile).ensure().studies
+    studies = paths_for(a.profile, data=splits).ensure().studies
     summary = best_params(study, family, studies / f"{name}.best.json")
     keys = ("study", "trial", "dev_macro_f1", "finished_trials", "params")
     print(json.dumps({"worker": a.worker, "ran": ran} | {k: summary[k] for k in keys}, indent=2, default=str))

@@ -192,9 +192,12 @@ WRITE_FAILURES = ("PytorchStreamWriter failed", "unexpected pos", "file write fa
                   "StorageFull")
 
 
-def _write_failure(err: BaseException) -> bool:
-    """A failed write to disk: an ``OSError``, or an error whose message is a writer's failure."""
-    return isinstance(err, OSError) or any(marker in str(err) for marker in WRITE_FAILURES)
+def _write_failure(err: BaseException, one_file: bool) -> bool:
+    """A failed write: a writer's failure (``WRITE_FAILURES``), a full disk, or (``one_file``: the block writes
+    nothing else) any ``OSError``."""
+    if any(marker in str(err) for marker in WRITE_FAILURES):
+        return True
+    return isinstance(err, OSError) and (one_file or err.errno == errno.ENOSPC)
 
 
 def _free_bytes(path: Path) -> int | None:
@@ -228,17 +231,20 @@ def write_error(err: BaseException, target: Path, what: str, free: int | None, n
 
 
 @contextmanager
-def write_errors(target: str | Path, what: str, partial: str | Path | None = None, note: str = "") -> Iterator[None]:
-    """Writes under ``target`` whose failure (a full disk, torch's bare zip-writer ``RuntimeError``) becomes an
-    error naming ``target`` (``write_error``); ``partial``: a temporary file removed after any failure."""
+def write_errors(target: str | Path, what: str, partial: str | Path | None = None, note: str = "",
+                 one_file: bool = False) -> Iterator[None]:
+    """Writes under ``target`` whose failure (a full disk, torch's bare zip-writer ``RuntimeError``; with
+    ``one_file``, when the block writes ``target`` alone, any ``OSError``) becomes an error naming ``target``
+    (``write_error``); other errors pass unchanged. ``partial``: a temporary file removed after any failure."""
     target = Path(target)
     try:
         yield
     except Exception as err:
-        free = _free_bytes(target)  # before the partial file's space is given back
+        failed = not isinstance(err, DiskFullError) and _write_failure(err, one_file)
+        free = _free_bytes(target) if failed else None  # before the partial file's space is given back
         if partial is not None:
             Path(partial).unlink(missing_ok=True)
-        if isinstance(err, DiskFullError) or not _write_failure(err):
+        if not failed:
             raise
         raise write_error(err, target, what, free, note) from err
 
@@ -250,7 +256,7 @@ def save_file(obj: object, path: str | Path, keep_previous: bool = False) -> Non
     path = Path(path)
     tmp = path.with_suffix(".tmp")
     note = f"; the previous {path.name} is intact" if path.exists() else ""
-    with write_errors(path, "checkpoint", partial=tmp, note=note):
+    with write_errors(path, "checkpoint", partial=tmp, note=note, one_file=True):
         torch.save(obj, tmp)
     if keep_previous and path.exists():
         os.replace(path, path.with_name(f"{path.stem}.prev.pt"))

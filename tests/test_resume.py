@@ -278,17 +278,29 @@ def test_disk_full_while_saving_names_the_file_and_keeps_the_previous_one(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"], "no temporary file left"
 
 
-def test_failed_save_with_room_left_is_named_not_disk_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("err", [DISK_FULL[1], OSError(errno.EIO, "Input/output error")], ids=["torch", "EIO"])
+def test_failed_save_with_room_left_is_named_not_disk_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           err: BaseException) -> None:
     best = tmp_path / "best.pt"
     checkpoints.save_file({"epoch": 1}, best)
     disk_free(monkeypatch, 10**11)
-    monkeypatch.setattr(checkpoints.torch, "save", failing_save(DISK_FULL[1]))
-    with pytest.raises(RuntimeError, match="PytorchStreamWriter failed") as raised:
+    monkeypatch.setattr(checkpoints.torch, "save", failing_save(err))
+    with pytest.raises(type(err), match=str(err).split("] ")[-1]) as raised:
         checkpoints.save_file({"epoch": 2}, best)
-    assert not isinstance(raised.value, OSError) and "disk full" not in str(raised.value)
-    assert str(best) in str(raised.value)
+    assert not isinstance(raised.value, DiskFullError) and "disk full" not in str(raised.value)
+    assert str(best) in str(raised.value) and raised.value.__cause__ is err
     monkeypatch.undo()
     assert torch.load(best) == {"epoch": 1} and sorted(p.name for p in tmp_path.iterdir()) == ["best.pt"]
+
+
+def test_write_errors_of_a_folder_leave_other_errors_alone(tmp_path: Path) -> None:
+    missing = FileNotFoundError(errno.ENOENT, "No such file or directory", "vocab.txt")
+    with pytest.raises(FileNotFoundError) as raised, checkpoints.write_errors(tmp_path, "the run folder"):
+        raise missing
+    assert raised.value is missing, "not a write of the folder: passed on unchanged"
+    with pytest.raises(DiskFullError, match="disk full") as full, checkpoints.write_errors(tmp_path, "the run folder"):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert f"the run folder {tmp_path}" in str(full.value)
 
 
 def test_rnn_disk_full_during_an_epoch_keeps_the_checkpoint_before(sample: dict, tmp_path: Path,

@@ -347,8 +347,8 @@ def save_checkpoint(model: EmotionClassifier, optimizer: torch.optim.Optimizer,
     if best:
         save_file({"model": model.state_dict(), "epoch": state["epoch"] + 1}, ckpt_dir / "best.pt")
     save_file({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                  "scheduler": scheduler.state_dict(), "rng": rng_state(), "state": state,
-                  "fingerprint": fingerprint}, ckpt_dir / "last.pt", keep_previous=True)
+               "scheduler": scheduler.state_dict(), "rng": rng_state(), "state": state,
+               "fingerprint": fingerprint}, ckpt_dir / "last.pt", keep_previous=True)
 
 
 def log_epoch(row: dict) -> None:

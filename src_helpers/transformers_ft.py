@@ -20,9 +20,9 @@ last ``checkpoint-N`` folder is verified before resuming: when a file in it is u
 empty ``model.safetensors``, ``optimizer.pt``, ``trainer_state.json``...), a warning names it, the folder is
 kept aside as ``damaged-checkpoint-N.<UTC time>`` (``checkpoints.set_aside``: never deleted, out of the
 ``Trainer``'s ``checkpoint-*`` lookup and rotation) and training resumes from the previous checkpoint; when
-none is readable (a run killed during its first checkpoint), each is set aside so and the run starts over from
-scratch. A full disk while the ``Trainer`` writes its checkpoints, or while the run folder is written, is a
-``checkpoints.DiskFullError`` naming the folder.
+none is readable (a run killed while writing its first checkpoint), each is set aside the same way and the run
+starts over from scratch. A full disk while the ``Trainer`` writes its checkpoints, or while the run folder
+is written, is a ``checkpoints.DiskFullError`` naming the folder.
 
 CLI (background training): ``python -m src_helpers.transformers_ft --profile full --target single``.
 """

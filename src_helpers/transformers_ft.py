@@ -18,8 +18,11 @@ retrains). A finished run written before runs recorded their data (the committed
 warning that its data could not be checked; its checkpoints are not resumed from (an error says so). The
 last ``checkpoint-N`` folder is verified before resuming: when a file in it is unreadable (truncated or
 empty ``model.safetensors``, ``optimizer.pt``, ``trainer_state.json``...), a warning names it, the folder is
-moved aside to ``broken-checkpoint-N`` and training resumes from the previous checkpoint; when none is
-readable, a ``CheckpointError`` names each folder and says to delete ``checkpoints/`` or pass ``reuse=False``.
+kept aside as ``damaged-checkpoint-N.<UTC time>`` (``checkpoints.set_aside``: never deleted, out of the
+``Trainer``'s ``checkpoint-*`` lookup and rotation) and training resumes from the previous checkpoint; when
+none is readable (a run killed while writing its first checkpoint), each is set aside the same way and the run
+starts over from scratch. A full disk while the ``Trainer`` writes its checkpoints, or while the run folder
+is written, is a ``checkpoints.DiskFullError`` naming the folder.
 
 CLI (background training): ``python -m src_helpers.transformers_ft --profile full --target single``.
 """
@@ -43,7 +46,14 @@ import torch
 from torch import nn
 
 from .artifacts import load_run, save_run
-from .checkpoints import CheckpointError, checkpoint_folder_problem, data_fingerprint, describe_data, same_data
+from .checkpoints import (
+    checkpoint_folder_problem,
+    data_fingerprint,
+    describe_data,
+    same_data,
+    set_aside,
+    write_errors,
+)
 from .config import REPO_ROOT
 from .ekman import EKMAN_LABELS
 from .evaluation import TARGETS, RunResult, check_target, evaluate, report, targets
@@ -403,27 +413,22 @@ def _step(folder: Path) -> int:
 
 
 def last_good_checkpoint(ckpt_dir: Path) -> Path | None:
-    """The newest readable ``checkpoint-N`` folder (None when there is none at all). Unreadable newer ones are
-    moved aside to ``broken-checkpoint-N`` with a warning; ``CheckpointError`` when none is readable."""
+    """The newest readable ``checkpoint-N`` folder; None when there is none or none is readable (the run starts
+    over). Unreadable newer ones are set aside (``checkpoints.set_aside``: kept, renamed out of the
+    ``checkpoint-*`` lookups) with a warning each."""
     found = [p for p in ckpt_dir.glob("checkpoint-*") if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)]
-    folders = sorted(found, key=_step, reverse=True)
     broken: list[tuple[Path, str]] = []
-    for folder in folders:
+    good = None
+    for folder in sorted(found, key=_step, reverse=True):
         problem = checkpoint_folder_problem(folder)
         if problem is None:
-            for bad, why in broken:
-                aside = bad.with_name(f"broken-{bad.name}")
-                shutil.rmtree(aside, ignore_errors=True)
-                bad.rename(aside)
-                log.warning("checkpoint %s is unreadable (%s): moved aside to %s, resuming from %s",
-                            bad, why, aside.name, folder)
-            return folder
+            good = folder
+            break
         broken.append((folder, problem))
-    if broken:
-        problems = "; ".join(f"{f}: {why}" for f, why in broken)
-        raise CheckpointError(f"no readable checkpoint to resume from ({problems}): delete {ckpt_dir} or pass "
-                              "reuse=False to train from scratch", f"no readable checkpoint ({problems})")
-    return None
+    then = f"resuming from {good}" if good else "the run starts over from scratch"
+    for bad, why in broken:
+        log.warning(set_aside(bad, why, then))
+    return good
 
 
 def _load_finished(run_dir: Path, config: FTConfig) -> FTResult:
@@ -629,9 +634,13 @@ def finetune(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, config:
         trainer.add_callback(epoch_end_callback(on_epoch_end))
     last = resume_checkpoint(ckpt_dir, meta, reuse)
     t0 = time.perf_counter()
-    trainer.train(resume_from_checkpoint=last)
+    with write_errors(ckpt_dir, "checkpoints under", note="; call finetune again once there is room: a partly "
+                      "written checkpoint is set aside and the run resumes from the one before, or starts over"):
+        trainer.train(resume_from_checkpoint=last)
     train_seconds = time.perf_counter() - t0  # this session only (a resumed run counts its remainder)
-    return finish_finetune(trainer, tokenizer, frames, splits, config, run_dir, meta, params, train_seconds, labels)
+    with write_errors(run_dir, "the run folder"):
+        return finish_finetune(trainer, tokenizer, frames, splits, config, run_dir, meta, params, train_seconds,
+                               labels)
 
 
 def save_model(model: nn.Module, tokenizer, model_dir: Path, config: FTConfig,

@@ -61,6 +61,7 @@ from .evaluation import class_weights as class_weight_tensor
 from .labels import EKMAN, LabelSet, config_entry
 from .options import accept_renamed, fp16_to_precision, rename_keys, same
 from .text_encoding import model_input_names
+from .validation import COUNT, FRACTION, POSITIVE, Range, check_range, cli
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,9 @@ NO_FP16 = ("mobilebert",)
 PRECISIONS = ("fp32", "bf16", "fp16")
 # former option names (accepted with a DeprecationWarning; stored configs with them are read as the new ones)
 RENAMED = {"fp16": ("precision", fp16_to_precision), "lr": ("learning_rate", same)}
+
+
+MAX_LENGTH = Range(8, integer=True)  # room for the special tokens and a few words
 
 
 @accept_renamed(RENAMED)
@@ -122,8 +126,7 @@ class FTConfig:
         check_target(self.target)
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.max_length < 8:
-            raise ValueError(f"max_length must be >= 8, got {self.max_length}")
+        check_range("max_length", self.max_length, MAX_LENGTH)
         if self.epochs <= 0 or self.batch_size < 1:
             raise ValueError("epochs must be > 0 and batch_size >= 1")
 
@@ -673,18 +676,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--target", choices=TARGETS, default="single")
-    p.add_argument("--epochs", type=float, default=3)
-    p.add_argument("--learning-rate", "--lr", dest="learning_rate", type=float, default=5e-5)
+    p.add_argument("--epochs", type=cli(POSITIVE), default=3)
+    p.add_argument("--learning-rate", "--lr", dest="learning_rate", type=cli(POSITIVE), default=5e-5)
     p.add_argument("--precision", choices=PRECISIONS, default="fp16",
                    help="mixed precision on CUDA (CPU always fp32; MobileBERT never fp16)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--batch-size", type=cli(COUNT), default=32)
+    p.add_argument("--max-length", type=cli(MAX_LENGTH), default=128)
     p.add_argument("--lora", action="store_true")
     p.add_argument("--class-weights", action="store_true")
     p.add_argument("--freeze-embeddings", action="store_true")
-    p.add_argument("--warmup-ratio", type=float, default=0.06)
-    p.add_argument("--train-rows", type=int, default=None, help="stratified subset of train")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--warmup-ratio", type=cli(FRACTION), default=0.06)
+    p.add_argument("--train-rows", type=cli(COUNT), default=None, help="stratified subset of train")
+    p.add_argument("--threads", type=cli(COUNT), default=None)
     p.add_argument("--run-name", default=None)
     return p.parse_args(argv)
 

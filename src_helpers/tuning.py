@@ -22,6 +22,13 @@ it again. ``journal:<file>`` uses Optuna's journal file storage (many processes 
 has no heartbeats, so a killed worker's trial stays RUNNING there. SQLite takes a few concurrent workers on one
 machine (writes are serialised; each waits up to 60 s for the lock); beyond that use PostgreSQL.
 
+A study holds one family's trials on one data set: it records its family and the fingerprint of the data its
+trials train and are scored on (``study_data``: the budget's train subset and dev) in its storage, and continuing
+it with another family, other data or another ``train_rows`` is refused before any trial is added
+(``check_identity``). A study written before studies recorded them (the committed ``full_*`` ones) is refused
+until its identity is recorded once, on the data and ``train_rows`` its trials trained on (``record_identity``,
+the CLI's ``--record-identity``).
+
 A study's trial budget counts finished trials (COMPLETE or PRUNED) across all workers and restarts
 (``MaxTrialsCallback``), so ``n_trials`` is the size of the study, not of one call. A new study's first trial
 is the family's untuned configuration (``UNTUNED``), so the gain of tuning is measured under the study's budget.
@@ -54,11 +61,13 @@ from optuna.study import MaxTrialsCallback
 from optuna.trial import FixedTrial, FrozenTrial, TrialState
 
 from .artifacts import write_json
+from .checkpoints import data_fingerprint, describe_data, same_data
 from .config import paths_for, portable_path
 from .evaluation import RunResult
-from .experiments import Experiment, configure, finished, run_experiment
+from .experiments import Experiment, configure, experiment_splits, finished, run_experiment
 from .reporting import train_time
 from .textio import read_json
+from .validation import COUNT, INDEX, POSITIVE, check_range, cli
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +204,12 @@ class Budget:
     train_rows: int | None = None
     epochs: int | None = None
 
+    def __post_init__(self) -> None:
+        check_range("n_trials", self.n_trials, COUNT)
+        check_range("timeout", self.timeout, POSITIVE, optional=True)
+        check_range("train_rows", self.train_rows, COUNT, optional=True)
+        check_range("epochs", self.epochs, COUNT, optional=True)
+
     def overrides(self, family: str, suggested: Mapping[str, Any]) -> dict[str, Any]:
         """The budget as overrides of a trial's ``suggested`` ones: the subset and the epochs."""
         out: dict[str, Any] = {"train_rows": self.train_rows} if self.train_rows else {}
@@ -279,9 +294,7 @@ def load_study(study_name: str, storage: str, seed: int = 0, worker: int = 0, **
     The sampler's seed is ``seed``, ``worker`` and the number of trials the study already holds: a worker that
     starts again on a continued study draws new configurations instead of replaying the ones its first start
     drew (TPE's first, random trials depend on the seed only)."""
-    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna (and what we want)
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        storage_ = open_storage(storage, **storage_kwargs)
+    storage_ = _open_quietly(storage, **storage_kwargs)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)  # epochs count from 1
     study = optuna.create_study(study_name=study_name, storage=storage_, direction="maximize", load_if_exists=True,
                                 pruner=pruner)
@@ -290,12 +303,100 @@ def load_study(study_name: str, storage: str, seed: int = 0, worker: int = 0, **
     return optuna.load_study(study_name=study_name, storage=storage_, sampler=sampler, pruner=pruner)
 
 
+def _open_quietly(storage: str, **storage_kwargs: Any) -> optuna.storages.BaseStorage:
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna (and what we want)
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return open_storage(storage, **storage_kwargs)
+
+
+# ------------------------------------------------------------------------------------------ identity
+def _tuning_splits(splits: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The splits as a study's trainers get them: dev in the test slot too, so a study never reads test."""
+    return {"train": splits["train"], "dev": splits["dev"], "test": splits["dev"]}
+
+
+def study_data(family: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
+               budget: Budget | None = None) -> dict[str, Any]:
+    """The fingerprint (``checkpoints.data_fingerprint``) of what a study's trials train and are scored on: the
+    budget's stratified train subset (``train_rows``) and dev. Test is no part of it (never read by a study)."""
+    exp = trial_experiment(family, UNTUNED[check_family(family)], profile, budget)
+    info = data_fingerprint(experiment_splits(exp, _tuning_splits(splits)), train_rows=exp.train_rows)
+    info.pop("n_test")  # the dev split again
+    return info
+
+
+def _draws(family: str, params: Mapping[str, Any]) -> bool:
+    """Whether ``family``'s search space draws exactly these parameters."""
+    trial = FixedTrial(dict(params))
+    try:
+        with warnings.catch_warnings():  # a value outside the space's range (set on purpose) still fits
+            warnings.simplefilter("ignore")
+            SPACES[family](trial)
+    except ValueError:  # a parameter the space draws is missing
+        return False
+    return trial.params.keys() == params.keys()
+
+
+def trial_families(study: optuna.Study) -> list[str]:
+    """The families whose search space draws the parameters of every trial the study holds (a waiting trial's
+    enqueued ones too); all of them for a study without any. Between spaces with the same parameters (xLSTM,
+    RWKV), a family named by a part of the study's name (``full_xlstm``) decides."""
+    held = [p for t in study.get_trials(deepcopy=False) if (p := t.params or t.system_attrs.get("fixed_params"))]
+    fits = [f for f in FAMILIES if all(_draws(f, p) for p in held)]
+    named = [f for f in fits if f in study.study_name.split("_")]
+    return named if held and len(named) == 1 else fits
+
+
+def _other_family(study: optuna.Study, held: Sequence[str], family: str) -> ValueError:
+    held_ = f"family {' or '.join(map(repr, held))}" if held else "no known family's"
+    return ValueError(f"study {study.study_name!r} holds {held_} trials; asked for {family!r} (a study tunes one "
+                      "family: name another study)")
+
+
+def check_identity(study: optuna.Study, family: str, data: Mapping[str, Any], record_legacy: bool = False) -> None:
+    """Record the study's family and data (``study_data``) in its storage (user attributes ``family``, ``data``)
+    when it has none yet, else refuse other ones: a ``ValueError`` naming the study's and the asked ones, before
+    any trial is added. A study written before studies recorded them: its trials' parameters must be the
+    family's (``trial_families``), and once it holds trials that ran, the data they trained on cannot be told:
+    refused, unless ``record_legacy`` (``record_identity``: the caller vouches for the data)."""
+    attrs, name = study.user_attrs, study.study_name
+    if "family" not in attrs and family not in (held := trial_families(study)):
+        raise _other_family(study, held, family)
+    ran = [t for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING]
+    if "data" not in attrs and ran and not record_legacy:
+        raise ValueError(f"study {name!r} holds {len(ran)} trials but no record of the data they trained on (it "
+                         f"was written before studies recorded it); if they trained on these data, "
+                         f"{describe_data(data)}, record that once: tuning.record_identity, or the CLI's "
+                         "--record-identity with the data folder and --train-rows of its trials")
+    for key, value in (("family", family), ("data", dict(data))):
+        if key not in attrs:
+            study.set_user_attr(key, value)
+    attrs = study.user_attrs  # as stored: another worker may have recorded them first
+    if attrs["family"] != family:
+        raise _other_family(study, [attrs["family"]], family)
+    if not same_data(attrs["data"], data):
+        raise ValueError(f"study {name!r} holds trials trained and scored on {describe_data(attrs['data'])}; asked "
+                         f"to continue on {describe_data(data)}: trials on other data are not comparable (name "
+                         "another study, or use the data and --train-rows of its trials)")
+
+
+def record_identity(study_name: str, storage: str, family: str, splits: dict[str, pd.DataFrame],
+                    profile: str = "quick", budget: Budget | None = None) -> dict[str, Any]:
+    """Record ``family`` and the data of ``splits`` under ``budget`` (its ``train_rows``) in the existing study
+    ``study_name``, written before studies recorded them (run once, on the data its trials trained on); its
+    trials must be the family's. A study that records another family or data is refused (``check_identity``).
+    Returns the study's user attributes."""
+    study = optuna.load_study(study_name=study_name, storage=_open_quietly(storage))
+    check_identity(study, check_family(family), study_data(family, splits, profile, budget), record_legacy=True)
+    return study.user_attrs
+
+
 # ------------------------------------------------------------------------------------------ running
 def objective(family: str, splits: dict[str, pd.DataFrame], profile: str, budget: Budget,
               trials_dir: Path) -> Callable[[optuna.Trial], float]:
     """The function a study maximises: train the trial's experiment, report dev macro-F1 per epoch (pruning),
     return the best epoch's dev macro-F1. The trainers' test slot gets dev: a study never reads test."""
-    tuning_splits = {"train": splits["train"], "dev": splits["dev"], "test": splits["dev"]}
+    tuning_splits = _tuning_splits(splits)
 
     def run(trial: optuna.Trial) -> float:
         exp = trial_experiment(family, trial, profile, budget)
@@ -332,11 +433,15 @@ def run_study(family: str, splits: dict[str, pd.DataFrame], profile: str = "quic
               callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
               **storage_kwargs) -> optuna.Study:
     """Run (or continue) the study of ``family`` until it holds ``budget.n_trials`` finished trials or this
-    call's ``budget.timeout`` runs out; returns the study. ``callbacks`` see each trial this call finishes."""
+    call's ``budget.timeout`` runs out; returns the study. ``callbacks`` see each trial this call finishes.
+
+    A study holds one family's trials on one data set (``check_identity``): continuing it with another family,
+    other data or another ``train_rows`` is a ``ValueError`` raised before any trial is added."""
     budget, family = budget or Budget(), check_family(family)
     study_name = study_name or f"{profile}_{family}"
     storage = storage or default_storage(study_name, profile, splits)
     study = load_study(study_name, storage, seed, worker, **storage_kwargs)
+    check_identity(study, family, study_data(family, splits, profile, budget))
     trials_dir = paths_for(profile, data=splits).ensure().studies / f"{study_name}_trials"
     remove_dead_trial_folders(study, trials_dir)
     if not study.get_trials(deepcopy=False):
@@ -426,10 +531,12 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
     With ``path`` (JSON) the table is written after each configuration, and a later call skips the trials already
     there (a killed stage resumes; an RNN also resumes its interrupted training from its checkpoints). The
     winner's RNN checkpoints stay in ``<studies>/<study>_trials/refine_<trial>`` for ``retrain_best``."""
+    check_range("top_k", top_k, COUNT)
+    check_range("max_epochs", max_epochs, COUNT, optional=True)
     path = Path(path) if path else None
     done = {row["trial"]: row for row in (read_json(path) if path and path.is_file() else [])}
     folder = paths_for(profile, data=splits).ensure().studies / f"{study.study_name}_trials"
-    tuning_splits = {"train": splits["train"], "dev": splits["dev"], "test": splits["dev"]}
+    tuning_splits = _tuning_splits(splits)
     candidates = top_trials(study, top_k)
     default = untuned_trial(study, family)
     if default is not None and all(t.params != default.params for t in candidates):
@@ -481,6 +588,8 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
     The best configuration: with ``top_k`` > 1 the winner of ``refine`` over the study's ``top_k`` best and its
     untuned one (the table, also saved as ``<studies>/<study>.refine.json``, in the result's ``extra["refine"]``);
     else the study's best trial."""
+    check_range("top_k", top_k, COUNT)
+    check_range("max_epochs", max_epochs, COUNT, optional=True)
     table, params, stage_dir = None, study.best_params, None
     if top_k > 1:
         studies = paths_for(profile, data=splits).ensure().studies
@@ -567,18 +676,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--study", default=None, help="study name (default: <profile>_<family>)")
     p.add_argument("--storage", default=None,
                    help="SQLAlchemy URL or journal:<file> (default: a SQLite file in notebook_outputs/studies)")
-    p.add_argument("--n-trials", type=int, default=20, help="finished trials the study should hold in all")
-    p.add_argument("--timeout", type=float, default=None, help="seconds this worker may run")
-    p.add_argument("--train-rows", type=int, default=None, help="stratified train subset per trial")
-    p.add_argument("--epochs", type=int, default=None, help="epochs per trial")
+    p.add_argument("--n-trials", type=cli(COUNT), default=20, help="finished trials the study should hold in all")
+    p.add_argument("--timeout", type=cli(POSITIVE), default=None, help="seconds this worker may run")
+    p.add_argument("--train-rows", type=cli(COUNT), default=None, help="stratified train subset per trial")
+    p.add_argument("--epochs", type=cli(COUNT), default=None, help="epochs per trial")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--worker", type=int, default=0, help="worker index (varies the sampler's seed)")
-    p.add_argument("--heartbeat", type=int, default=60, help="seconds between a running trial's heartbeats")
-    p.add_argument("--grace", type=int, default=None, help="seconds without heartbeat before a trial is FAILED")
-    p.add_argument("--threads", type=int, default=None, help="torch threads per trial")
+    p.add_argument("--worker", type=cli(INDEX), default=0, help="worker index (varies the sampler's seed)")
+    p.add_argument("--heartbeat", type=cli(COUNT), default=60, help="seconds between a running trial's heartbeats")
+    p.add_argument("--grace", type=cli(COUNT), default=None,
+                   help="seconds without heartbeat before a trial is FAILED")
+    p.add_argument("--threads", type=cli(COUNT), default=None, help="torch threads per trial")
     p.add_argument("--retrain", action="store_true", help="after the study: train the best on the full train split")
-    p.add_argument("--refine", type=int, default=1, metavar="K",
+    p.add_argument("--refine", type=cli(COUNT), default=1, metavar="K",
                    help="with --retrain: first train the K best configurations on the full split, choose on dev")
+    p.add_argument("--record-identity", action="store_true",
+                   help="only record the family and data in a study written before studies recorded them (give "
+                        "the data and --train-rows its trials trained on); no trial is run")
     return p.parse_args(argv)
 
 
@@ -595,6 +708,10 @@ def main(argv: list[str] | None = None) -> int:
     splits = load_for_profile(a.profile, a.data_dir)
     budget = Budget(a.n_trials, a.timeout, a.train_rows, a.epochs)
     name = a.study or f"{a.profile}_{family}"
+    if a.record_identity:
+        storage = a.storage or default_storage(name, a.profile, splits)
+        print(json.dumps(record_identity(name, storage, family, splits, a.profile, budget), indent=2))
+        return 0
     ran: list[int] = []  # the trials this worker finished (the others' are in the study too)
     study = run_study(family, splits, a.profile, budget, name, a.storage, a.seed, a.worker,
                       callbacks=[lambda _, trial: ran.append(trial.number)],

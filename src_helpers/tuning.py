@@ -43,6 +43,7 @@ run of notebooks 02-05, an earlier tuned run) is read, never trained twice.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import math
@@ -325,24 +326,49 @@ def study_data(family: str, splits: dict[str, pd.DataFrame], profile: str = "qui
     return info
 
 
-def _draws(family: str, params: Mapping[str, Any]) -> bool:
-    """Whether ``family``'s search space draws exactly these parameters."""
-    trial = FixedTrial(dict(params))
-    try:
-        with warnings.catch_warnings():  # a value outside the space's range (set on purpose) still fits
-            warnings.simplefilter("ignore")
-            SPACES[family](trial)
-    except ValueError:  # a parameter the space draws is missing
-        return False
-    return trial.params.keys() == params.keys()
+class _Probe:
+    """Stands in for a trial: records the names of the parameters a space draws; ``picks`` choose the option of
+    each categorical parameter in turn (the first one past them), and ``sizes`` record how many each had."""
+
+    def __init__(self, picks: list[int]) -> None:
+        self.picks, self.sizes, self.names = picks, [], set()
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        self.names.add(name)
+        self.sizes.append(len(choices))
+        return choices[self.picks[len(self.sizes) - 1] if len(self.sizes) <= len(self.picks) else 0]
+
+    def suggest_int(self, name: str, low: float, high: float, **_: Any) -> float:
+        self.names.add(name)
+        return low
+
+    suggest_float = suggest_int
+
+
+@functools.cache
+def space_parameters(space: Space) -> frozenset[str]:
+    """Every parameter ``space`` can draw, through all its branches (each combination of categorical options)."""
+    names: set[str] = set()
+    picks: list[int] = []
+    while True:
+        probe = _Probe(picks)
+        space(probe)  # type: ignore[arg-type]
+        names |= probe.names
+        picks = picks + [0] * (len(probe.sizes) - len(picks))  # the whole path taken
+        while picks and picks[-1] + 1 >= probe.sizes[len(picks) - 1]:
+            picks.pop()
+        if not picks:
+            return frozenset(names)
+        picks[-1] += 1
 
 
 def trial_families(study: optuna.Study) -> list[str]:
-    """The families whose search space draws the parameters of every trial the study holds (a waiting trial's
-    enqueued ones too); all of them for a study without any. Between spaces with the same parameters (xLSTM,
-    RWKV), a family named by a part of the study's name (``full_xlstm``) decides."""
+    """The families whose search space can draw every parameter of each trial the study holds (a waiting trial's
+    enqueued ones too), by name: a space may since have moved a parameter to another branch (the transformer's
+    first LoRA trials drew ``learning_rate``); all families for a study without trials. Between spaces with the
+    same parameters (xLSTM, RWKV), a family named by a part of the study's name (``full_xlstm``) decides."""
     held = [p for t in study.get_trials(deepcopy=False) if (p := t.params or t.system_attrs.get("fixed_params"))]
-    fits = [f for f in FAMILIES if all(_draws(f, p) for p in held)]
+    fits = [f for f in FAMILIES if all(p.keys() <= space_parameters(SPACES[f]) for p in held)]
     named = [f for f in fits if f in study.study_name.split("_")]
     return named if held and len(named) == 1 else fits
 
@@ -364,7 +390,7 @@ def check_identity(study: optuna.Study, family: str, data: Mapping[str, Any], re
         raise _other_family(study, held, family)
     ran = [t for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING]
     if "data" not in attrs and ran and not record_legacy:
-        raise ValueError(f"study {name!r} holds {len(ran)} trials but no record of the data they trained on (it "
+        raise ValueError(f"study {name!r} holds {len(ran)} trial(s) but no record of the data they trained on (it "
                          f"was written before studies recorded it); if they trained on these data, "
                          f"{describe_data(data)}, record that once: tuning.record_identity, or the CLI's "
                          "--record-identity with the data folder and --train-rows of its trials")

@@ -123,6 +123,24 @@ def test_bad_config_is_rejected():
         ft.FTConfig(target="both")
 
 
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--train-rows", "-5"], "argument --train-rows: must be an integer >= 1, got '-5'"),
+    (["--train-rows", "0"], "argument --train-rows: must be an integer >= 1, got '0'"),
+    (["--epochs", "0"], "argument --epochs: must be a number > 0, got '0'"),
+    (["--epochs", "nan"], "argument --epochs: must be a number > 0, got 'nan'"),
+    (["--learning-rate=-1e-5"], "argument --learning-rate/--lr: must be a number > 0, got '-1e-5'"),
+    (["--batch-size", "0"], "argument --batch-size: must be an integer >= 1, got '0'"),
+    (["--max-length", "4"], "argument --max-length: must be an integer >= 8, got '4'"),
+    (["--warmup-ratio", "1.5"], "argument --warmup-ratio: must be a number in [0, 1], got '1.5'"),
+    (["--threads", "0"], "argument --threads: must be an integer >= 1, got '0'"),
+])
+def test_cli_refuses_an_out_of_range_flag_before_training(flags, message, monkeypatch, capsys):
+    monkeypatch.setattr(ft, "finetune", lambda *a, **k: pytest.fail("trained despite a bad flag"))
+    with pytest.raises(SystemExit) as exit_info:
+        ft.main(flags)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_epoch_history_groups_logs():
     logs = [{"loss": 2.0, "epoch": 0.5}, {"loss": 1.0, "epoch": 1.0},
             {"eval_loss": 1.5, "eval_macro_f1": 0.3, "eval_accuracy": 0.4, "epoch": 1.0},

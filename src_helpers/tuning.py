@@ -412,7 +412,10 @@ def record_identity(study_name: str, storage: str, family: str, splits: dict[str
     ``study_name``, written before studies recorded them (run once, on the data its trials trained on); its
     trials must be the family's. A study that records another family or data is refused (``check_identity``).
     Returns the study's user attributes."""
-    study = optuna.load_study(study_name=study_name, storage=_open_quietly(storage))
+    try:
+        study = optuna.load_study(study_name=study_name, storage=_open_quietly(storage))
+    except KeyError:
+        raise ValueError(f"no study {study_name!r} in {_hide_password(storage)!r} to record") from None
     check_identity(study, check_family(family), study_data(family, splits, profile, budget), record_legacy=True)
     return study.user_attrs
 
@@ -706,7 +709,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--timeout", type=cli(POSITIVE), default=None, help="seconds this worker may run")
     p.add_argument("--train-rows", type=cli(COUNT), default=None, help="stratified train subset per trial")
     p.add_argument("--epochs", type=cli(COUNT), default=None, help="epochs per trial")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=cli(INDEX), default=0)
     p.add_argument("--worker", type=cli(INDEX), default=0, help="worker index (varies the sampler's seed)")
     p.add_argument("--heartbeat", type=cli(COUNT), default=60, help="seconds between a running trial's heartbeats")
     p.add_argument("--grace", type=cli(COUNT), default=None,

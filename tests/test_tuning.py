@@ -346,6 +346,7 @@ def test_a_budget_out_of_range_is_refused_naming_the_argument(budget: dict, mess
     (["--refine", "-2"], "argument --refine: must be an integer >= 1, got '-2'"),
     (["--threads", "0"], "argument --threads: must be an integer >= 1, got '0'"),
     (["--worker", "-1"], "argument --worker: must be an integer >= 0, got '-1'"),
+    (["--seed", "-1"], "argument --seed: must be an integer >= 0, got '-1'"),
 ])
 def test_cli_refuses_an_out_of_range_flag_before_opening_a_study(flags: list[str], message: str, tmp_path: Path,
                                                                   capsys: pytest.CaptureFixture) -> None:
@@ -447,6 +448,8 @@ def test_a_study_without_a_recorded_identity_is_checked_and_recorded_once(
     assert len(tuning.run_study("tfidf", splits, budget=Budget(n_trials=2), study_name="old", storage=url).trials) == 2
     with pytest.raises(ValueError, match=r"study 'old' holds trials trained and scored on data"):
         tuning.record_identity("old", url, "tfidf", splits, budget=Budget(train_rows=100))
+    with pytest.raises(ValueError, match=r"no study 'olde' in .* to record"):
+        tuning.record_identity("olde", url, "tfidf", splits)
 
 
 def test_spaces_with_the_same_parameters_are_told_apart_by_the_study_name(tmp_path: Path) -> None:

@@ -299,7 +299,10 @@ def evaluate_epoch(model: EmotionClassifier, dev_loader: DataLoader, y_dev: np.n
 
 def early_stopping(state: dict, row: dict, patience: int) -> bool:
     """Record ``row``'s dev macro-F1 in ``state``; True when it is the best so far (``done`` after
-    ``patience`` epochs without one)."""
+    ``patience`` epochs without one). A NaN dev macro-F1 is never the best: a warning, and an epoch without one."""
+    if math.isnan(row["dev_macro_f1"]):
+        warnings.warn(f"epoch {row['epoch']}: dev macro-F1 is NaN; the epoch is never chosen as the best",
+                      stacklevel=2)
     if row["dev_macro_f1"] > state["best_f1"]:
         state.update(best_f1=row["dev_macro_f1"], best_epoch=row["epoch"], bad_epochs=0)
         return True

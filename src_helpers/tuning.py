@@ -66,6 +66,7 @@ from .checkpoints import data_fingerprint, describe_data, same_data
 from .config import paths_for, portable_path
 from .evaluation import RunResult
 from .experiments import Experiment, configure, experiment_splits, finished, run_experiment
+from .metrics import choose_best
 from .reporting import train_time
 from .textio import read_json
 from .validation import COUNT, INDEX, POSITIVE, check_range, cli
@@ -591,7 +592,7 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
         if path:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_json(path, sorted(done.values(), key=lambda r: -r["dev_macro_f1"]))
-    rows = sorted(done.values(), key=lambda r: -r["dev_macro_f1"])
+    rows = _ranked(done)
     winner = f"refine_{rows[0]['trial']:04d}" if rows else None
     for stage_dir in folder.glob("refine_*"):  # the winner's training is kept for retrain_best
         if stage_dir.name != winner:
@@ -600,6 +601,14 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
         folder.rmdir()
     return pd.DataFrame(rows, columns=["trial", "untuned", "subset_dev_macro_f1", "dev_macro_f1", "epochs_run",
                                        "seconds", "run", "params"]).set_index("trial")
+
+
+def _ranked(done: Mapping[int, dict]) -> list[dict]:
+    """``refine``'s rows, best full-split dev macro-F1 first; a NaN one is a ``ValueError`` naming its trial."""
+    if broken := [row["trial"] for row in done.values() if math.isnan(row["dev_macro_f1"])]:
+        raise ValueError(f"refine: the full-split dev macro-F1 of trial {broken} is NaN: a broken training, "
+                         "so no configuration is chosen (delete its row from the refine JSON to train it again)")
+    return sorted(done.values(), key=lambda r: -r["dev_macro_f1"])
 
 
 def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
@@ -665,8 +674,8 @@ def target_table(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunResult
 
     rnns = [f for f in RNN_FAMILIES if f in tuned]
     if rnns:
-        best = max((tuned[f] for f in rnns), key=lambda r: r.dev["macro_f1"])
-        bar = max(untuned[f].dev["macro_f1"] for f in rnns)
+        best = tuned[_best_family({f: tuned[f] for f in rnns})]
+        bar = untuned[_best_family({f: untuned[f] for f in rnns})].dev["macro_f1"]
         reach("RNN family: dev macro-F1 above the untuned best", best, best.dev["macro_f1"], bar,
               best.dev["macro_f1"] > bar)
         reach("RNN family: test accuracy", best, best.test["accuracy"], TARGETS["rnn_test_accuracy"])
@@ -678,6 +687,12 @@ def target_table(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunResult
         reach("transformer multi-label: test macro-F1", tuned_multi, tuned_multi.test["macro_f1"],
               TARGETS["multi_test_macro_f1"])
     return pd.DataFrame(rows, columns=["target", "run", "value", "bar", "met"]).set_index("target")
+
+
+def _best_family(runs: Mapping[str, RunResult]) -> str:
+    """The family whose run has the best dev macro-F1; a NaN one is a ``ValueError`` naming the run."""
+    chosen = choose_best({r.name: r.dev["macro_f1"] for r in runs.values()})
+    return next(f for f, r in runs.items() if r.name == chosen)
 
 
 def headline(tuned: Mapping[str, RunResult]) -> dict[str, float]:

@@ -500,3 +500,17 @@ def test_target_table_chooses_the_rnn_familys_run_on_dev() -> None:
     assert list(kept.index) == ["RNN family: dev macro-F1 above the untuned best", "RNN family: test accuracy"]
     assert not kept["met"].iloc[0], "the untuned run kept is not above itself"
     assert tuning.headline(tuned) == {"rnnmf1": 0.60, "xlstmmf1": 0.59, "transformermf1": 0.61, "rnnacc": 0.67}
+
+
+def test_a_nan_dev_score_is_never_chosen_among_tuned_runs_or_configurations() -> None:
+    untuned = {"rnn": scored("bigru_minilm", 0.61, 0.67, 0.60), "xlstm": scored("xlstm_minilm", 0.58, 0.67, 0.60)}
+    broken, fine = scored("tuned_rnn", float("nan"), 0.7, 0.6), scored("tuned_xlstm", 0.62, 0.68, 0.59)
+    with pytest.raises(ValueError, match=r"dev macro-F1 is NaN for \['tuned_rnn'\]"):
+        tuning.target_table({"rnn": broken, "xlstm": fine}, untuned)
+    with pytest.raises(ValueError, match=r"dev macro-F1 is NaN for \['bigru_minilm'\]"):
+        tuning.target_table({"rnn": fine}, {"rnn": scored("bigru_minilm", float("nan"), 0.67, 0.60)})
+    rows = {1: {"trial": 1, "dev_macro_f1": float("nan")}, 3: {"trial": 3, "dev_macro_f1": 0.5}}
+    with pytest.raises(ValueError, match=r"dev macro-F1 of trial \[1\] is NaN"):
+        tuning._ranked(rows)
+    rows[1]["dev_macro_f1"] = 0.6
+    assert [r["trial"] for r in tuning._ranked(rows)] == [1, 3]

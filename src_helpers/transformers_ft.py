@@ -36,6 +36,7 @@ import math
 import re
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -314,14 +315,21 @@ def probabilities(logits: np.ndarray, target: str) -> np.ndarray:
 
 
 def make_compute_metrics(target: str, labels: LabelSet = EKMAN):
-    """Dev metrics for Trainer (macro-F1 selects the best epoch; multi-label at its dev-chosen threshold)."""
+    """Dev metrics for Trainer (macro-F1 selects the best epoch; multi-label at its dev-chosen threshold). A NaN
+    macro-F1 is reported as -inf with a warning: Trainer keeps the first epoch's score as the best unless a later
+    one is greater, which a NaN would never let happen."""
 
     def compute(eval_pred) -> dict[str, float]:
         y = eval_pred.label_ids
         rep = report(y.astype(int) if target == "single" else y, probabilities(eval_pred.predictions, target), target,
                      labels=labels)
         keys = ("macro_f1", "accuracy") if target == "single" else ("macro_f1", "micro_f1", "threshold")
-        return {k: rep[k] for k in keys}
+        out = {k: rep[k] for k in keys}
+        if math.isnan(out["macro_f1"]):
+            warnings.warn("dev macro-F1 is NaN: reported as -inf, so the epoch is never chosen as the best",
+                          stacklevel=2)
+            out["macro_f1"] = float("-inf")
+        return out
 
     return compute
 

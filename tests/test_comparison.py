@@ -173,7 +173,8 @@ def _copy_of_the_runs(runs: Path, tmp_path: Path) -> Path:
      "test_predictions.csv.gz"),
     (lambda root: (root / "tfidf_multi" / "metrics.json").write_text('{"dev": {"macro_f1": 0.4}, "test": {}}'),
      "tfidf_multi", "metrics.json"),
-])
+], ids=["unfinished: checkpoints only", "no metrics.json", "no metrics.json in a folder of run folders",
+        "no test predictions", "truncated test predictions", "no test scores"])
 def test_an_unfinished_or_damaged_run_stops_the_catalog(runs: Path, tmp_path: Path, damage: Callable[[Path], None],
                                                         folder: str, file: str) -> None:
     """No run folder is left out without a word: the error names the folder and the missing or damaged file."""

@@ -100,7 +100,7 @@ def _edit_metrics(run: Path, split: str, scores: dict) -> None:
      "test_predictions.csv.gz", "unreadable, truncated or damaged (EOFError"),
     (lambda run: _edit_metrics(run, "test", {}), "metrics.json", "test has no accuracy, macro_f1"),
     (lambda run: _edit_metrics(run, "dev", {"macro_f1": float("nan")}), "metrics.json", "dev macro_f1 is nan"),
-])
+], ids=["no metrics.json", "truncated test predictions", "no test scores", "NaN dev macro-F1"])
 def test_the_report_stops_at_a_damaged_run_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str], damage: Callable[[Path], None],
                                                   file: str, says: str) -> None:

@@ -147,3 +147,14 @@ def test_epoch_history_groups_logs():
             {"loss": 0.5, "epoch": 1.5}, {"eval_loss": 1.2, "eval_macro_f1": 0.5, "eval_accuracy": 0.6, "epoch": 2.0}]
     h = ft.epoch_history(logs)
     assert h["train_loss"].tolist() == [1.5, 0.5] and h["dev_macro_f1"].tolist() == [0.3, 0.5]
+
+
+def test_a_nan_dev_macro_f1_is_never_the_best_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from transformers import EvalPrediction
+
+    monkeypatch.setattr(ft, "report", lambda *a, **k: {"macro_f1": float("nan"), "accuracy": 0.5})
+    compute = ft.make_compute_metrics("single")
+    with pytest.warns(UserWarning, match="dev macro-F1 is NaN: reported as -inf"):
+        scores = compute(EvalPrediction(predictions=np.zeros((2, 7)), label_ids=np.array([0, 1])))
+    assert scores == {"macro_f1": float("-inf"), "accuracy": 0.5}
+

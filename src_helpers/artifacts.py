@@ -6,6 +6,11 @@ one probability column per class) and ``dev_predictions.csv.gz`` (the same for d
 existed have none), and ``evaluations/<name>.json``: reports of the model on other data (``save_evaluation``, e.g.
 the cross-domain scores of ``cross_domain``). The classes are the label set's that ``config.json`` names
 (``"labels": "dair"``), Ekman's when it names none. Checkpoints live in ``<name>/checkpoints/`` and are git-ignored.
+
+``load_run`` reads a run folder whole or not at all: a missing or damaged file (no metrics.json, scores the package
+reads missing or NaN, a truncated predictions file, a missing column) is a ``RunFolderError`` naming the folder and
+the file. ``run_folders`` lists the run folders of a runs root and stops at a folder that is neither a run folder
+nor a folder of run folders (such as ``goemotions_for_dair/``), so no run is ever left out without a word.
 """
 
 from __future__ import annotations
@@ -320,7 +325,8 @@ def load_run(run_dir: str | Path) -> Run:
     except ValueError as err:
         raise RunFolderError(run_dir, "config.json", str(err)) from err
     _check_metrics(run_dir, metrics, target)
-    evaluations = {p.stem: _read_json_object(p.parent, p.name) for p in sorted((run_dir / EVALUATIONS).glob("*.json"))}
+    evaluations = {p.stem: _read_json_object(run_dir, f"{EVALUATIONS}/{p.name}")
+                   for p in sorted((run_dir / EVALUATIONS).glob("*.json"))}
     predictions = {split: _read_predictions(run_dir, split, labels, target, metrics) for split in ("test", "dev")}
     return Run(run_dir, config, metrics, _read_csv(run_dir, "history.csv"), predictions["test"], predictions["dev"],
                evaluations)

@@ -463,20 +463,21 @@ COMMITTED_STUDIES = sorted((REPO_ROOT / "notebook_outputs" / "studies").glob("fu
 
 
 @pytest.mark.parametrize("path", COMMITTED_STUDIES, ids=lambda p: p.stem)
-def test_committed_studies_are_told_by_their_trials(path: Path, splits: dict[str, pd.DataFrame],
-                                                    tmp_path: Path) -> None:
-    """Each committed study's family is told from its trials (the transformer's first LoRA trials drew
-    ``learning_rate``, which that branch no longer draws); the data is only recorded on purpose. Read from a copy:
-    the committed file is never opened for writing."""
+def test_committed_studies_record_their_family_and_data(path: Path, splits: dict[str, pd.DataFrame],
+                                                         tmp_path: Path) -> None:
+    """Each committed study records the family its trials tell (the transformer's first LoRA trials drew
+    ``learning_rate``, which that branch no longer draws) and the official data its trials trained on (dev: all
+    5,426 comments); continuing it with another family or on other data is refused. Read from a copy: the
+    committed file is never opened for writing."""
     url, family = sqlite_url(Path(shutil.copy(path, tmp_path))), path.stem.removeprefix("full_")
     study = optuna.load_study(study_name=path.stem, storage=url)
-    assert not study.user_attrs and tuning.trial_families(study) == [family]
+    assert study.user_attrs["family"] == family and tuning.trial_families(study) == [family]
+    assert study.user_attrs["data"]["n_dev"] == 5426
     other = "rnn" if family != "rnn" else "tfidf"
     with pytest.raises(ValueError, match=rf"study '{path.stem}' holds family '{family}' trials; asked for '{other}'"):
         tuning.check_identity(study, other, tuning.study_data(other, splits))
-    with pytest.raises(ValueError, match="no record of the data"):
+    with pytest.raises(ValueError, match="trials on other data are not comparable"):
         tuning.check_identity(study, family, tuning.study_data(family, splits))
-    assert not study.user_attrs, "nothing recorded"
 
 
 # ------------------------------------------------------------------------------------------ targets

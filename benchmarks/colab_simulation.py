@@ -60,6 +60,24 @@ def log(msg: str) -> None:
     print(f"[{dt.datetime.now(dt.timezone.utc):%H:%M:%S}] {msg}", flush=True)
 
 
+def python_version(python: str) -> str | None:
+    try:
+        out = subprocess.run([python, "-c", "import platform; print(platform.python_version())"],
+                             capture_output=True, text=True)
+    except OSError:
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def find_python312() -> str:
+    pyenv = sorted(Path("/root/.pyenv/versions").glob("3.12*/bin/python3.12"))
+    candidates = [shutil.which("python3.12"), *map(str, pyenv), "/usr/bin/python3.12"]
+    for python in filter(None, candidates):
+        if (python_version(python) or "").startswith("3.12"):
+            return python
+    raise SystemExit("no Python 3.12 found: pass --python")
+
+
 def clean_env(venv: Path, work: Path) -> dict[str, str]:
     """This machine's environment less its pip settings and Python paths, with the venv first on PATH."""
     env = {k: v for k, v in os.environ.items()
@@ -120,7 +138,8 @@ def build_venv(venv: Path, python: str, env: dict[str, str], logfile: Path, fres
 
 def versions(venv: Path, env: dict[str, str]) -> dict[str, str | None]:
     code = ("import json, importlib.metadata as m\n"
-            "def v(n):\n    try:\n        return m.version(n)\n    except m.PackageNotFoundError:\n        return None\n"
+            "def v(n):\n    try:\n        return m.version(n)\n"
+            "    except m.PackageNotFoundError:\n        return None\n"
             f"print(json.dumps({{n: v(n) for n in {VERSIONS_OF!r}}}))")
     out = subprocess.run([str(venv / "bin" / "python"), "-c", code], env=env, capture_output=True, text=True)
     return json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr[-500:]}
@@ -212,8 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder for the clone, the executed notebooks and the log (not in the repository)")
     parser.add_argument("--venv", type=Path, help="the Colab-like venv (default: <work>/venv)")
     parser.add_argument("--reuse-venv", action="store_true", help="keep an existing venv (faster; less faithful)")
-    parser.add_argument("--python", default=shutil.which("python3.12") or "/root/.pyenv/versions/3.12.1/bin/python3.12",
-                        help="a Python 3.12 (Colab's)")
+    parser.add_argument("--python", help="a Python 3.12, Colab's (default: the first python3.12 that runs)")
     parser.add_argument("--notebooks", nargs="+", default=["05", "08", "02"], help="run in this order")
     parser.add_argument("--augment", nargs="*", default=["02"], help="notebooks run with INSTALL_AUGMENT = True")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
@@ -228,11 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     stamp = dt.datetime.now(dt.timezone.utc)
     logfile = work / f"simulation_{stamp:%Y%m%d_%H%M%S}.log"
     env = clean_env(venv, work)
-    python = subprocess.run([args.python, "-c", "import platform; print(platform.python_version())"],
-                            capture_output=True, text=True, check=True).stdout.strip()
+    python = python_version(args.python or find_python312())
     log(f"log: {logfile}")
     log(f"venv {venv} (Python {python}): pre-loading Colab's stack from PyPI")
-    preload = build_venv(venv, args.python, env, logfile, fresh=not args.reuse_venv)
+    preload = build_venv(venv, args.python or find_python312(), env, logfile, fresh=not args.reuse_venv)
     preload["versions"] = versions(venv, env)
     log(f"pre-loaded in {preload['seconds']} s: {preload}")
     origin, head = clone_head(work)
@@ -240,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     (work / "in").mkdir(exist_ok=True)
     (work / "out").mkdir(exist_ok=True)
     result = {"date": f"{stamp:%Y-%m-%d}", "commit": head, "python": python,
-              "command": "python benchmarks/colab_simulation.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "command": " ".join(["python benchmarks/colab_simulation.py", *(argv or sys.argv[1:])]),
               "preload": preload, "notebooks": []}
     for stem in args.notebooks:
         augment = stem in args.augment

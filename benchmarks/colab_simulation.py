@@ -70,7 +70,7 @@ def python_version(python: str) -> str | None:
 
 
 def find_python312() -> str:
-    pyenv = sorted(Path("/root/.pyenv/versions").glob("3.12*/bin/python3.12"))
+    pyenv = sorted((Path.home() / ".pyenv" / "versions").glob("3.12*/bin/python3.12"))
     candidates = [shutil.which("python3.12"), *map(str, pyenv), "/usr/bin/python3.12"]
     for python in filter(None, candidates):
         if (python_version(python) or "").startswith("3.12"):
@@ -268,8 +268,12 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{nb.name}: {'ok' if r['ok'] else 'FAILED ' + str(r['error'])} in {r['seconds']} s; {r['versions']}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     base = RESULTS / f"colab_simulation_{stamp:%Y-%m-%d}"
-    base.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    base.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
+    portable = {str(work): "<work>", str(Path.home()): "~", "/tmp/": "<tmp>/"}  # no paths of this machine
+    for path, text in ((base.with_suffix(".json"), json.dumps(result, indent=1) + "\n"),
+                       (base.with_suffix(".md"), markdown(result))):
+        for old, new in portable.items():
+            text = text.replace(old, new)
+        path.write_text(text, encoding="utf-8")
     log(f"wrote {base}.json and .md")
     return 0 if all(r["ok"] for r in result["notebooks"]) else 1
 

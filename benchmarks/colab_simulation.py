@@ -209,6 +209,25 @@ def run_notebook(venv: Path, env: dict[str, str], nb: Path, out: Path, logfile: 
             "venv_gb_after": size_gb(venv), "versions": versions(venv, env)}
 
 
+PROBE = """\
+from src_helpers.augment import build_augmenter, call_augmenter
+print(call_augmenter(build_augmenter("eda"), "I am so happy and grateful for this wonderful day with my friends"))
+"""
+
+
+def textattack_probe(venv: Path, env: dict[str, str], logfile: Path) -> dict:
+    """TextAttack's EDA (WordNet synonyms included) on one sentence, in the clone the notebooks installed: the
+    quick profile's sample is balanced, so the notebooks' augmentation finds no class to fill there."""
+    t0 = time.perf_counter()
+    out = subprocess.run([str(venv / "bin" / "python"), "-c", PROBE], cwd=CONTENT / "emotion-classification",
+                         env=env, capture_output=True, text=True, timeout=900)
+    with logfile.open("a") as f:
+        f.write(f"\n$ textattack probe\n{out.stdout}{out.stderr}")
+    lines = out.stdout.strip().splitlines()
+    return {"ok": out.returncode == 0, "seconds": round(time.perf_counter() - t0, 1),
+            "output": (lines[-1] if lines else out.stderr.strip()[-300:])[:300]}
+
+
 def markdown(result: dict) -> str:
     lines = [f"# Colab simulation, {result['date']}", "",
              f"Commit `{result['commit'][:12]}`; Python {result['python']}; command: `{result['command']}`.", "",
@@ -220,6 +239,9 @@ def markdown(result: dict) -> str:
     for r in result["notebooks"]:
         v = r["versions"]
         state = "ok" if r["ok"] else f"failed: {r['error']}"
+        if "textattack_probe" in r:
+            probe = r["textattack_probe"]
+            state += f"; TextAttack EDA probe {'ok' if probe['ok'] else 'failed'} ({probe['seconds']} s)"
         lines.append(f"| {r['notebook']} | {r['install_augment']} | {state} | {r['seconds']} | {v.get('torch')} | "
                      f"{v.get('transformers')} | {v.get('flair')} | {v.get('textattack')} | {v.get('datasets')} |")
     return "\n".join(lines) + "\n"
@@ -264,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
         nb = notebook_copy(origin, stem, work / "in", augment)
         log(f"{nb.name} (INSTALL_AUGMENT = {augment}) ...")
         r = run_notebook(venv, env, nb, work / "out" / nb.name, logfile, args.timeout)
+        if augment and r["ok"]:
+            r["textattack_probe"] = textattack_probe(venv, env, logfile)
+            log(f"TextAttack probe: {r['textattack_probe']}")
         result["notebooks"].append({"notebook": nb.stem, "install_augment": augment, **r})
         log(f"{nb.name}: {'ok' if r['ok'] else 'FAILED ' + str(r['error'])} in {r['seconds']} s; {r['versions']}")
     RESULTS.mkdir(parents=True, exist_ok=True)

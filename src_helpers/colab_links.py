@@ -179,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     if not found:
         owner, name = repository(args.root)
         print(f"badges and REPO_URL point at {owner}/{name}")
+        if owner == PLACEHOLDER_OWNER:
+            print("a fork points them at itself with: python -m src_helpers.colab_links --repo OWNER/NAME")
     return 1 if found else 0
 
 

@@ -91,7 +91,8 @@ def _copy_wordnet(source: Path, target: Path) -> None:
     if missing:
         raise WordNetMissingError(
             f"WordNet files missing in {source}: {sorted(missing.values())}; install the Debian package(s) "
-            f"{sorted(missing)} ({INSTALL_HINT}), or run prepare_nltk_data(download=True) online")
+            f"{sorted(missing)} ({INSTALL_HINT}), or online run: python -m src_helpers.nltk_setup --download "
+            "(on Colab, INSTALL_AUGMENT = True in the first cell does it)")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".wordnet_", dir=target.parent))  # same folder: atomic rename
     tmp.chmod(0o755)

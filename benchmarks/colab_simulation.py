@@ -270,11 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     env = clean_env(venv, work)
     python = python_version(args.python or find_python312())
     log(f"log: {logfile}")
+    origin, head = clone_head(work)  # first: the commit simulated is HEAD when the run starts
     log(f"venv {venv} (Python {python}): pre-loading Colab's stack from PyPI")
     preload = build_venv(venv, args.python or find_python312(), env, logfile, fresh=not args.reuse_venv)
     preload["versions"] = versions(venv, env)
     log(f"pre-loaded in {preload['seconds']} s: {preload}")
-    origin, head = clone_head(work)
     prepare_content()
     (work / "in").mkdir(exist_ok=True)
     (work / "out").mkdir(exist_ok=True)

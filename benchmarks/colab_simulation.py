@@ -120,7 +120,7 @@ def build_venv(venv: Path, python: str, env: dict[str, str], logfile: Path, fres
     if not venv.exists():
         subprocess.run([python, "-m", "venv", str(venv)], check=True)
     mark = logfile.stat().st_size if logfile.exists() else 0
-    pip = [venv / "bin" / "python", "-m", "pip", "install", "--progress-bar", "off"]
+    pip = [venv / "bin" / "python", "-m", "pip", "install"]
     sh([*pip, "--upgrade", "pip"], env, logfile, check=True)
     # again on a reused venv: puts back Colab's transformers 5 that a notebook with the augment extra replaced
     sh([*pip, *COLAB_STACK, *COLAB_PACKAGES], env, logfile, check=True)
@@ -198,7 +198,7 @@ def first_error(executed: Path) -> str | None:
 def run_notebook(venv: Path, env: dict[str, str], nb: Path, out: Path, logfile: Path, timeout: int) -> dict:
     t0 = time.perf_counter()
     cmd = [venv / "bin" / "papermill", nb, out, "-k", "python3", "-p", "profile", "quick", "--cwd", CONTENT,
-           "--execution-timeout", str(timeout), "--log-output", "--no-progress-bar"]
+           "--execution-timeout", str(timeout), "--log-output"]
     try:
         rc = sh(cmd, env, logfile, timeout=timeout + 300).returncode
     except subprocess.TimeoutExpired:

@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 from .config import REPO_ROOT, RESOURCES
@@ -90,7 +91,8 @@ def _copy_wordnet(source: Path, target: Path) -> None:
     if missing:
         raise WordNetMissingError(
             f"WordNet files missing in {source}: {sorted(missing.values())}; install the Debian package(s) "
-            f"{sorted(missing)} ({INSTALL_HINT}), or run prepare_nltk_data(download=True) online")
+            f"{sorted(missing)} ({INSTALL_HINT}), or online run: python -m src_helpers.nltk_setup --download "
+            "(on Colab, INSTALL_AUGMENT = True in the first cell does it)")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".wordnet_", dir=target.parent))  # same folder: atomic rename
     tmp.chmod(0o755)
@@ -103,6 +105,24 @@ def _copy_wordnet(source: Path, target: Path) -> None:
         tmp.rename(target)
     except OSError:  # another process finished first
         shutil.rmtree(tmp)
+
+
+def _download_wordnet(folder: Path) -> None:
+    """``nltk.download('wordnet')`` into ``folder``; NLTK may leave it zipped (``corpora/wordnet.zip``): unzip it."""
+    import nltk
+
+    if not nltk.download("wordnet", download_dir=str(folder), quiet=True):
+        raise WordNetMissingError(f"nltk.download('wordnet') failed (offline?); {INSTALL_HINT}")
+    archive = folder / "corpora" / "wordnet.zip"
+    if not wordnet_ready(folder) and archive.exists():
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(folder / "corpora")  # its members are wordnet/<file>
+    target = folder / "corpora" / "wordnet"
+    if target.is_dir() and not (target / "lexnames").exists():
+        (target / "lexnames").write_text(lexnames_text(), encoding="utf-8")
+    if not wordnet_ready(folder):
+        missing = [f for f in ("lexnames", *WORDNET_FILES) if not (target / f).exists()]
+        raise WordNetMissingError(f"nltk.download('wordnet') left no usable WordNet in {target} (missing {missing})")
 
 
 def prepare_nltk_data(folder: str | Path | None = None, wordnet_source: str | Path = DEBIAN_WORDNET,
@@ -124,10 +144,7 @@ def prepare_nltk_data(folder: str | Path | None = None, wordnet_source: str | Pa
     if wordnet and not wordnet_ready(folder):
         source = Path(wordnet_source)
         if download and not all((source / f).exists() for f in WORDNET_FILES):
-            import nltk
-
-            if not nltk.download("wordnet", download_dir=str(folder), quiet=True):
-                raise WordNetMissingError(f"nltk.download('wordnet') failed (offline?); {INSTALL_HINT}")
+            _download_wordnet(folder)
         else:
             _copy_wordnet(source, folder / "corpora" / "wordnet")
     return use_nltk_data(folder)

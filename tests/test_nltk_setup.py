@@ -62,6 +62,43 @@ def test_missing_debian_package_is_named(tmp_path: Path) -> None:
     assert stopwords_ready(folder) and not wordnet_ready(folder)
 
 
+@pytest.mark.parametrize("zipped", [True, False], ids=["zip", "unzipped"])
+def test_download_leaves_an_unzipped_wordnet_when_debian_has_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   zipped: bool) -> None:
+    """Colab has no Debian WordNet: ``--download`` fetches it with nltk, which may leave a zip; either way the
+    augmentation (which reads ``corpora/wordnet/``) must find it ready."""
+    import sys
+    import types
+    import zipfile
+
+    def fake_download(name: str, download_dir: str, quiet: bool) -> bool:
+        corpora = Path(download_dir) / "corpora"
+        corpora.mkdir(parents=True, exist_ok=True)
+        if zipped:
+            with zipfile.ZipFile(corpora / f"{name}.zip", "w") as z:
+                for f in nltk_setup.WORDNET_FILES:
+                    z.writestr(f"{name}/{f}", f"fake {f}\n")
+        else:
+            fake_debian_wordnet(corpora / name)
+        return True
+
+    monkeypatch.setitem(sys.modules, "nltk", types.SimpleNamespace(download=fake_download))
+    monkeypatch.delenv("NLTK_DATA", raising=False)
+    folder = prepare_nltk_data(tmp_path / "nltk", wordnet_source=tmp_path / "no-debian", download=True)
+    assert wordnet_ready(folder) and stopwords_ready(folder)
+    assert (folder / "corpora" / "wordnet" / "lexnames").read_text() == lexnames_text()
+
+
+def test_failed_download_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "nltk", types.SimpleNamespace(download=lambda *a, **k: False))
+    monkeypatch.delenv("NLTK_DATA", raising=False)
+    with pytest.raises(WordNetMissingError, match="nltk.download"):
+        prepare_nltk_data(tmp_path / "nltk", wordnet_source=tmp_path / "no-debian", download=True)
+
+
 def test_default_folder_follows_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NLTK_DATA", f"{tmp_path / 'a'}{os.pathsep}{tmp_path / 'b'}")
     assert nltk_setup.nltk_data_dir() == tmp_path / "a"

@@ -59,7 +59,8 @@ def test_colab_setup_cell_is_the_same_everywhere_and_keeps_colabs_torch() -> Non
     pip_lines = [line for line in cell.splitlines() if re.search(r"\bpip\b", line)]
     assert pip_lines and not [line for line in pip_lines if "torch" in line], "never install torch"
     assert "[augment]" in cell and "INSTALL_AUGMENT = False" in cell, "TextAttack is opt-in on Colab"
-    assert "-c /content/" in " ".join(pip_lines), "pip must keep Colab's torch build (a constraint file)"
+    assert '"-c", "/content/keep_colab_stack.txt"' in " ".join(pip_lines), "pip must keep Colab's torch build"
+    assert "%pip" not in cell and "!git" not in cell, "IPython's %pip and ! never stop the notebook on failure"
 
 
 @pytest.mark.slow

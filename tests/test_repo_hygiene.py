@@ -117,6 +117,15 @@ def test_the_two_stacks_are_transformers_4_with_textattack_and_5_without() -> No
     assert five["transformers"].startswith("5.") and "textattack" not in five and "flair" not in five
 
 
+def test_augment_extra_requires_a_flair_for_python_3_12_and_the_constraints_agree() -> None:
+    """Left free, pip keeps Colab's transformers 5 and backtracks to flair 0.11.3, whose sentencepiece 0.1.95
+    has no Python 3.12 wheel: the whole Colab install fails. flair 0.15 takes transformers 4.57 instead."""
+    augment = {requirement_name(r): r.replace(" ", "") for r in project()["optional-dependencies"]["augment"]}
+    assert augment.get("flair") == "flair>=0.15", "the augment extra must require flair>=0.15"
+    pinned = constraints("constraints.txt")["flair"]
+    assert tuple(int(x) for x in pinned.split(".")[:2]) >= (0, 15), f"constraints.txt pins flair {pinned}"
+
+
 def test_make_ci_and_conda_install_with_the_constraints() -> None:
     makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
     assert re.search(r"^\$\(STAMP\):.*\bconstraints\.txt\b", makefile.replace("$(CONSTRAINTS)", "constraints.txt"),

@@ -10,6 +10,11 @@ record no path of this machine (their papermill metadata holds paths relative to
 ``--dair-dir`` (the DAIR.AI emotion files of notebook 07) reaches the kernel the same way, as
 ``$DAIR_EMOTION_DIR``; its ``dair_dir`` parameter stays ``None``. A full run ends with ``python -m
 src_helpers.report``: the README's results, ``notebook_outputs/INDEX.md`` and the comparison figures follow.
+``--notebooks-dir`` runs the numbered notebooks of another folder (default ``notebooks/``).
+
+Ctrl-C (SIGINT) or SIGTERM stops a run within seconds: the kernel and every process it started end (their
+process groups too), the partly executed notebook is kept as ``FAILED_<notebook>`` (earlier executed copies
+are never touched), one line says so, and the exit status is 130 (SIGINT) or 143 (SIGTERM).
 """
 
 from __future__ import annotations
@@ -19,7 +24,10 @@ import contextlib
 import datetime as dt
 import json
 import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -29,6 +37,123 @@ from .dair import DATA_DIR_ENV as DAIR_DIR_ENV
 from .data import DATA_DIR_ENV, resolve_data_dir
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the run; ``partial`` is the partly executed copy, when a notebook was running."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.partial: Path | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's status for a run ended by this signal: 128 + its number (130 SIGINT, 143 SIGTERM)."""
+        return 128 + self.signum
+
+
+def _wait_gone(procs: list, timeout: float) -> list:
+    """Wait up to ``timeout`` seconds for ``procs`` (psutil processes) to end; return those still running
+    (a zombie counts as ended: only its parent's wait is left)."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for p in procs:
+            with contextlib.suppress(psutil.Error):
+                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(p)
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.05)
+
+
+def end_child_processes(grace: float = 2.0) -> None:
+    """End every process this one started (a Jupyter kernel, what its cells started: DataLoader or Optuna
+    workers, ...) and the process groups they lead or belong to (a kernel leads its own session): SIGTERM, then
+    SIGKILL to whatever is left after ``grace`` seconds. This process's own group is never signalled whole."""
+    import psutil
+
+    procs = psutil.Process().children(recursive=True)
+    own = os.getpgrp()
+    groups = set()
+    for p in procs:
+        with contextlib.suppress(OSError):
+            groups.add(os.getpgid(p.pid))
+    groups.discard(own)
+
+    def send(signum: int, targets: list) -> None:
+        for group in groups:
+            with contextlib.suppress(OSError):
+                os.killpg(group, signum)
+        for p in targets:
+            with contextlib.suppress(psutil.Error):
+                p.send_signal(signum)
+
+    send(signal.SIGTERM, procs)
+    alive = _wait_gone(procs, grace)
+    send(signal.SIGKILL, alive)  # the groups too: members started after the snapshot, or deaf to SIGTERM
+    _wait_gone(alive, grace)
+
+
+class _Stopper:
+    """Signal handling of one run: the first SIGINT/SIGTERM ends the child processes and raises
+    ``RunInterrupted`` in the main thread, unless a ``deferred`` section runs (it raises when that ends);
+    signals after the first are ignored while the run stops."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.depth = 0
+
+    def reset(self) -> None:
+        """Forget a signal of an earlier run (``cli`` may run more than once in one process)."""
+        self.signum = None
+
+    def handle(self, signum: int, frame: object) -> None:
+        if self.signum is not None:
+            return
+        self.signum = signum
+        if not self.depth:
+            self.stop()
+
+    def stop(self) -> None:
+        end_child_processes()
+        raise RunInterrupted(self.signum)
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """A section a signal must not cut (a copy being moved to its final name): it raises after it."""
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+        if not self.depth and self.signum is not None:
+            self.stop()
+
+
+_STOPPER = _Stopper()
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Make SIGINT and SIGTERM stop the run (``RunInterrupted``) inside the block, whatever the inherited
+    disposition (a shell ignores SIGINT in background jobs); the earlier handlers come back after it."""
+    import psutil  # noqa: F401  (imported now, not inside a signal handler)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _STOPPER.reset()
+    previous = {s: signal.signal(s, _STOPPER.handle) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def find_notebooks(only: Sequence[str] = (), folder: Path = NOTEBOOKS_DIR) -> list[Path]:
@@ -155,6 +280,9 @@ def run_notebook(path: Path, profile: str, data_dir: str | Path | None = None, e
             pm.execute_notebook(str(path), str(tmp), parameters=params, kernel_name=kernel,
                                 cwd=str(path.parent), progress_bar=True)
         headline = json.loads(headline_file.read_text()) if headline_file.exists() else None
+    except KeyboardInterrupt as e:
+        _keep_partial(e, tmp, out_dir / f"FAILED_{path.name}")
+        raise
     except Exception:
         failed = out_dir / f"FAILED_{path.name}"
         if tmp.exists():
@@ -165,16 +293,45 @@ def run_notebook(path: Path, profile: str, data_dir: str | Path | None = None, e
         raise
     finally:
         headline_file.unlink(missing_ok=True)
-    name = output_name(path.stem, profile, headline)
-    final = claim_new_path(out_dir, name) if profile == "full" else out_dir / name
-    try:
-        make_metadata_portable(tmp, final, headline)
-    except Exception:
-        if profile == "full":
-            final.unlink()  # the empty placeholder; the executed copy stays in .running_<notebook>
-        raise
-    tmp.replace(final)
+    with _STOPPER.deferred():  # a signal here waits for the copy to reach its name
+        name = output_name(path.stem, profile, headline)
+        final = claim_new_path(out_dir, name) if profile == "full" else out_dir / name
+        try:
+            make_metadata_portable(tmp, final, headline)
+        except Exception:
+            if profile == "full":
+                final.unlink()  # the empty placeholder; the executed copy stays in .running_<notebook>
+            raise
+        tmp.replace(final)
     return final
+
+
+def _keep_partial(error: KeyboardInterrupt, tmp: Path, kept: Path) -> None:
+    """Move the partly executed copy ``tmp`` of an interrupted notebook to ``kept`` (portable metadata) and
+    record it on a ``RunInterrupted``; nothing else in the output folder changes."""
+    if tmp.exists():
+        tmp.replace(kept)
+        with contextlib.suppress(Exception):  # a copy cut mid-write stays as it is
+            make_metadata_portable(kept)
+        if isinstance(error, RunInterrupted):
+            error.partial = kept
+
+
+def _shown(path: Path) -> Path:
+    """``path`` as the runner prints it: relative to the repository when inside it."""
+    return path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    """``main`` with SIGINT/SIGTERM stopping the run: one line says where the partial copy is, and the status
+    is 130 or 143."""
+    try:
+        with stop_on_signals():
+            return main(argv)
+    except RunInterrupted as e:
+        where = f"partly executed copy: {_shown(e.partial)}" if e.partial else "no notebook was running"
+        print(f"run interrupted by {signal.Signals(e.signum).name}; {where}", file=sys.stderr, flush=True)
+        return e.exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -186,13 +343,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dair-dir", default=None, help="folder with the DAIR.AI emotion train.txt/val.txt/"
                         "test.txt (notebook 07), relative to the current directory (default: $DAIR_EMOTION_DIR)")
     parser.add_argument("--only", nargs="*", default=(), help="notebook name prefixes, e.g. 01 02")
+    parser.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help="folder of the numbered "
+                        "notebooks, relative to the current directory (default: the repository's notebooks/)")
     args = parser.parse_args(argv)
+    if not args.notebooks_dir.is_dir():
+        parser.error(f"--notebooks-dir: no folder {args.notebooks_dir.absolute()}")
     try:
         data_dir = resolve_data_dir(args.data_dir, "--data-dir")
         dair_dir = resolve_data_dir(args.dair_dir, "--dair-dir", DAIR_DIR_ENV, "DAIR.AI emotion")
     except FileNotFoundError as e:
         parser.error(str(e))
-    notebooks = find_notebooks(args.only)
+    notebooks = find_notebooks(args.only, args.notebooks_dir.absolute())
     for i, nb in enumerate(notebooks, start=1):
         print(f"[{i}/{len(notebooks)}] {nb.name} (profile {args.profile})", flush=True)
         out = run_notebook(nb, args.profile, data_dir, dair_dir=dair_dir)
@@ -206,4 +367,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli())

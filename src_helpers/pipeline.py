@@ -38,6 +38,7 @@ from .data import DATA_DIR_ENV, resolve_data_dir
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_TIMEOUT = 10.0  # seconds an interrupted run may take to stop before it is ended by force
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -102,26 +103,54 @@ def end_child_processes(grace: float = 2.0) -> None:
 class _Stopper:
     """Signal handling of one run: the first SIGINT/SIGTERM ends the child processes and raises
     ``RunInterrupted`` in the main thread, unless a ``deferred`` section runs (it raises when that ends);
-    signals after the first are ignored while the run stops."""
+    signals after the first are ignored while the run stops. Should the run still go on ``STOP_TIMEOUT``
+    seconds later (code that swallows every exception caught the interrupt, or a clean-up hangs), a watchdog
+    thread ends the child processes and exits the process."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
         self.depth = 0
+        self.watchdog: threading.Timer | None = None
 
     def reset(self) -> None:
         """Forget a signal of an earlier run (``cli`` may run more than once in one process)."""
+        self.cancel()
         self.signum = None
+
+    def cancel(self) -> None:
+        """The run stopped (or ended): no forced exit."""
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+            self.watchdog = None
 
     def handle(self, signum: int, frame: object) -> None:
         if self.signum is not None:
             return
         self.signum = signum
+        self.watchdog = threading.Timer(STOP_TIMEOUT, self.force, args=(signum,))
+        self.watchdog.daemon = True
+        self.watchdog.start()
         if not self.depth:
             self.stop()
 
     def stop(self) -> None:
         end_child_processes()
         raise RunInterrupted(self.signum)
+
+    def check(self) -> None:
+        """Raise ``RunInterrupted`` if a signal came and its exception got lost."""
+        if self.signum is not None:
+            raise RunInterrupted(self.signum)
+
+    def force(self, signum: int) -> None:
+        """The watchdog: end the child processes, say so and exit now (a partial copy stays in ``.running_``)."""
+        if self.watchdog is None:  # cancelled as it fired
+            return
+        end_child_processes()
+        print(f"run interrupted by {signal.Signals(signum).name}; stopped by force after {STOP_TIMEOUT:g} s "
+              "(a partly executed copy stays as .running_<notebook>)", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(128 + signum)
 
     @contextlib.contextmanager
     def deferred(self) -> Iterator[None]:
@@ -151,7 +180,9 @@ def stop_on_signals() -> Iterator[None]:
     previous = {s: signal.signal(s, _STOPPER.handle) for s in STOP_SIGNALS}
     try:
         yield
+        _STOPPER.check()
     finally:
+        _STOPPER.cancel()
         for s, handler in previous.items():
             signal.signal(s, handler)
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -314,3 +315,49 @@ def test_a_signal_stops_the_run_ends_the_kernel_and_its_children_and_keeps_earli
         for pid, t in started.items():  # only the processes this test's notebook started
             if not ended(pid, t):
                 psutil.Process(pid).kill()
+
+
+SWALLOWING_RUN = """
+import os, signal, subprocess, sys, time
+from src_helpers import pipeline
+
+def swallowing_main(argv):
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+    except BaseException:  # code that swallows the interrupt
+        pass
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],  # started after it
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    print("CHILD", child.pid, flush=True)
+    time.sleep(600)
+    return 0
+
+pipeline.STOP_TIMEOUT = 1.0
+pipeline.main = swallowing_main
+sys.exit(pipeline.cli([]))
+"""
+
+
+@pytest.mark.slow
+def test_an_interrupt_that_code_swallows_still_stops_the_run(tmp_path: Path) -> None:
+    """The watchdog: STOP_TIMEOUT seconds after the signal it ends what the run started since and exits."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, "-c", SWALLOWING_RUN], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    children = [psutil.Process(int(line.split()[1])) for line in out.splitlines() if line.startswith("CHILD")]
+    try:
+        assert proc.returncode == 143, f"the run went on after SIGTERM:\n{out}\n{err}"
+        assert err.splitlines()[-1].startswith("run interrupted by SIGTERM; stopped by force after 1 s")
+        assert len(children) == 1
+        gone, alive = psutil.wait_procs(children, timeout=5)  # the child, reparented, waits for init's reaping
+        assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], "the child outlived the run"
+    finally:
+        for child in children:  # only the one process this test's script started
+            with contextlib.suppress(psutil.Error):
+                child.kill()

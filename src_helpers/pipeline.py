@@ -354,8 +354,8 @@ def _shown(path: Path) -> Path:
 
 
 def cli(argv: Sequence[str] | None = None) -> int:
-    """``main`` with SIGINT/SIGTERM stopping the run: one line says where the partial copy is, and the status
-    is 130 or 143."""
+    """``main`` for the command line, SIGINT/SIGTERM stopping the run: every process this one started ends, one
+    line says where the partial copy is, and the status is 130 or 143."""
     try:
         with stop_on_signals():
             return main(argv)

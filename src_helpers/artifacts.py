@@ -6,11 +6,19 @@ one probability column per class) and ``dev_predictions.csv.gz`` (the same for d
 existed have none), and ``evaluations/<name>.json``: reports of the model on other data (``save_evaluation``, e.g.
 the cross-domain scores of ``cross_domain``). The classes are the label set's that ``config.json`` names
 (``"labels": "dair"``), Ekman's when it names none. Checkpoints live in ``<name>/checkpoints/`` and are git-ignored.
+
+``load_run`` reads a run folder whole or not at all: a missing or damaged file (no metrics.json, scores the package
+reads missing or NaN, a truncated predictions file, a missing column) is a ``RunFolderError`` naming the folder and
+the file. ``run_folders`` lists the run folders of a runs root and stops at a folder that is neither a run folder
+nor a folder of run folders (such as ``goemotions_for_dair/``), so no run is ever left out without a word.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .config import paths_for, portable_path
 from .ekman import EKMAN_LABELS
 from .evaluation import RunResult
 from .labels import LabelSet, label_set
@@ -122,13 +131,53 @@ def save_predictions(path: Path, probs: np.ndarray, ids: Sequence[str] | None = 
     return path
 
 
+OVERWRITE_ENV = "SRC_HELPERS_OVERWRITE_RESULTS"  # "1": a run may replace a recorded run's other metrics
+
+
+class RecordError(RuntimeError):
+    """A run would replace the metrics of a run folder of the record with other numbers."""
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal JSON values, floats within a relative 1e-9."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(a) and math.isnan(b))
+    return a == b
+
+
+def check_record(run_dir: str | Path, metrics: dict) -> None:
+    """Refuse (``RecordError``) to write ``metrics`` over a run folder of the record (``paths_for("full").runs``)
+    whose stored ``metrics.json`` holds other numbers for the same splits, unless ``$SRC_HELPERS_OVERWRITE_RESULTS``
+    is ``1``. The same numbers again (a re-run, a finished run read back) are fine."""
+    run_dir = Path(run_dir).absolute()
+    stored_file = run_dir / "metrics.json"
+    if not stored_file.is_file() or not run_dir.is_relative_to(paths_for("full").runs.absolute()):
+        return
+    stored = json.loads(stored_file.read_text(encoding="utf-8"))
+    new = json.loads(json.dumps(metrics, default=_json_default))
+    changed = [k for k in new if k in stored and not _same(stored[k], new[k])]
+    if not changed or os.environ.get(OVERWRITE_ENV) == "1":
+        return
+    diff = "; ".join(f"{k} {m} {stored[k].get(m)} stored, {new[k].get(m)} new" for k in changed
+                     for m in ("accuracy", "macro_f1") if isinstance(stored[k], dict) and m in stored[k])
+    raise RecordError(f"{portable_path(run_dir)}: the recorded run holds other {'/'.join(changed)} metrics "
+                      f"({diff or 'see metrics.json'}); nothing was written. To replace the recorded run, set "
+                      f"{OVERWRITE_ENV}=1 (pipeline: --overwrite-results).")
+
+
 def save_run(run_dir: str | Path, config: dict, metrics: dict, history: Sequence[dict] | None = None,
              ids: Sequence[str] | None = None, y_true: np.ndarray | None = None,
              y_pred: np.ndarray | None = None, probs: np.ndarray | None = None,
              names: Sequence[str] = EKMAN_LABELS, dev: dict | None = None) -> Path:
     """Write a run folder (creating it); arrays are test-split rows in data order. ``dev``: the same for the
-    dev split as keyword arguments of ``save_predictions`` (``probs``, ``ids``, ``y_true``, ``y_pred``)."""
+    dev split as keyword arguments of ``save_predictions`` (``probs``, ``ids``, ``y_true``, ``y_pred``).
+    A run folder of the record is never given other metrics without being asked (``check_record``)."""
     run_dir = Path(run_dir)
+    check_record(run_dir, metrics)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "config.json", config)
     write_json(run_dir / "metrics.json", metrics)
@@ -141,24 +190,183 @@ def save_run(run_dir: str | Path, config: dict, metrics: dict, history: Sequence
     return run_dir
 
 
+EVALUATIONS = "evaluations"
+
+
+class RunFolderError(ValueError):
+    """A run folder that does not load completely; names the folder and its missing or damaged file."""
+
+    def __init__(self, folder: str | Path, file: str, problem: str) -> None:
+        self.folder, self.file, self.problem = Path(folder), file, " ".join(problem.split())  # one line
+        super().__init__(f"run folder {self.folder}: {file}: {self.problem}")
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.folder, self.file, self.problem)
+
+
+# What the package reads from every run of a target (the leaderboard, the README sections, the comparison
+# figures, ``reporting.results_table``), per split: load_run refuses a metrics.json without it.
+REQUIRED_METRICS: dict[str, dict[str, tuple[str, ...]]] = {
+    "single": {"dev": ("accuracy", "macro_f1"), "test": ("accuracy", "macro_f1", "per_class", "confusion_matrix")},
+    "multi": {"dev": ("macro_f1",), "test": ("macro_f1", "micro_f1", "exact_match", "per_class")},
+}
+# What marks a folder as (part of) a run: a folder holding one of these but no metrics.json is a damaged run.
+RUN_FILES = ("config.json", "metrics.json", "history.csv", "test_predictions.csv.gz", "dev_predictions.csv.gz",
+             EVALUATIONS, "checkpoints", "model")
+_READ_ERRORS = (OSError, EOFError, ValueError, zlib.error)  # gzip, CSV, JSON and decoding failures
+
+
+def _read_json_object(folder: Path, name: str) -> dict:
+    path = folder / name
+    if not path.is_file():
+        raise RunFolderError(folder, name, "missing")
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except _READ_ERRORS as err:
+        raise RunFolderError(folder, name, f"not valid JSON ({type(err).__name__}: {err})") from err
+    if not isinstance(value, dict):
+        raise RunFolderError(folder, name, f"holds a {type(value).__name__}, not a JSON object")
+    return value
+
+
+def _is_score(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_metric(folder: Path, where: str, key: str, value: object) -> None:
+    """One required metrics.json entry: a finite number, or per_class / confusion_matrix of the right shape."""
+    if key == "per_class":
+        ok = isinstance(value, dict) and bool(value) and all(
+            isinstance(v, dict) and _is_score(v.get("f1")) for v in value.values())
+        wanted = "a non-empty {class: {f1: number}} mapping"
+    elif key == "confusion_matrix":
+        ok = isinstance(value, list) and bool(value) and all(isinstance(row, list) for row in value)
+        wanted = "a list of rows"
+    else:
+        ok, wanted = _is_score(value), "a finite number"
+    if not ok:
+        shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+        raise RunFolderError(folder, "metrics.json", f"{where} {key} is {shown}, not {wanted}")
+
+
+def _check_metrics(folder: Path, metrics: dict, target: str) -> None:
+    for split, keys in REQUIRED_METRICS[target].items():
+        scores = metrics.get(split)
+        if not isinstance(scores, dict):
+            raise RunFolderError(folder, "metrics.json", f"has no {split} scores (a {target}-label run needs "
+                                 f"{split} {', '.join(keys)})")
+        if missing := [k for k in keys if k not in scores]:
+            raise RunFolderError(folder, "metrics.json", f"{split} has no {', '.join(missing)} (a {target}-label "
+                                 f"run needs {split} {', '.join(keys)})")
+        for key in keys:
+            _check_metric(folder, split, key, scores[key])
+
+
+def _read_csv(folder: Path, name: str) -> pd.DataFrame | None:
+    """``name`` in ``folder`` as a table (None when absent); an unreadable file is a ``RunFolderError``."""
+    path = folder / name
+    if not path.exists():
+        return None
+    try:
+        return pd.read_csv(path, keep_default_na=False)
+    except _READ_ERRORS as err:
+        raise RunFolderError(folder, name, f"unreadable, truncated or damaged ({type(err).__name__}: {err})") from err
+
+
+_LABEL_IDS = r"(?:\d+(?: \d+)*)?"  # a multi-label cell: class ids separated by spaces, empty for none
+
+
+def _read_predictions(folder: Path, split: str, labels: LabelSet, target: str, metrics: dict) -> pd.DataFrame | None:
+    """``<split>_predictions.csv.gz`` checked: id, y_true, y_pred and a number column ``prob_<class>`` per class
+    of ``labels``, class ids in range, as many rows as metrics.json's ``n`` of the split (where recorded)."""
+    name = f"{split}_predictions.csv.gz"
+    table = _read_csv(folder, name)
+    if table is None:
+        return None
+    probs = [f"prob_{c}" for c in labels.classes]
+    if missing := [c for c in ("id", "y_true", "y_pred", *probs) if c not in table]:
+        raise RunFolderError(folder, name, f"has no column {missing} (its columns: {list(table.columns)})")
+    if bad := [c for c in probs if not pd.api.types.is_numeric_dtype(table[c])]:
+        raise RunFolderError(folder, name, f"column {bad} holds values that are no numbers")
+    n_classes = len(labels.classes)
+    for column in ("y_true", "y_pred"):
+        values = table[column]
+        if target == "multi":
+            cells = values.astype(str)
+            ok = cells.str.fullmatch(_LABEL_IDS).all() and all(
+                int(x) < n_classes for cell in cells for x in cell.split())
+        else:
+            ok = pd.api.types.is_integer_dtype(values) and bool(values.between(0, n_classes - 1).all())
+        if not ok:
+            raise RunFolderError(folder, name, f"column {column} holds values that are no class ids of the "
+                                 f"{n_classes} {labels.name} classes")
+    n = metrics[split].get("n")
+    if n is not None and n != len(table):
+        raise RunFolderError(folder, name, f"has {len(table)} rows, metrics.json's {split} n is {n} (truncated?)")
+    return table
+
+
 def load_run(run_dir: str | Path) -> Run:
+    """The run folder ``run_dir``, checked: config.json and metrics.json (the scores ``REQUIRED_METRICS``
+    names for the run's target), history.csv, the predictions files (``_read_predictions``) and evaluations
+    when present. Anything missing or damaged is a ``RunFolderError`` naming the folder and the file."""
     run_dir = Path(run_dir)
-    if not (run_dir / "metrics.json").exists():
-        raise FileNotFoundError(f"{run_dir}: not a run folder (no metrics.json)")
-
-    def maybe_csv(name: str) -> pd.DataFrame | None:
-        p = run_dir / name
-        return pd.read_csv(p, keep_default_na=False) if p.exists() else None
-
-    evaluations = {p.stem: json.loads(p.read_text(encoding="utf-8"))
+    if not run_dir.is_dir():
+        raise RunFolderError(run_dir, "metrics.json", "missing: no such run folder")
+    if not (run_dir / "metrics.json").is_file():
+        raise RunFolderError(run_dir, "metrics.json", "missing: not a run folder, or an unfinished run")
+    config = _read_json_object(run_dir, "config.json")
+    metrics = _read_json_object(run_dir, "metrics.json")
+    target = config.get("target", "single")
+    if target not in REQUIRED_METRICS:
+        raise RunFolderError(run_dir, "config.json", f"target {target!r} is neither 'single' nor 'multi'")
+    try:
+        labels = label_set(config.get("labels"))
+    except ValueError as err:
+        raise RunFolderError(run_dir, "config.json", str(err)) from err
+    _check_metrics(run_dir, metrics, target)
+    evaluations = {p.stem: _read_json_object(run_dir, f"{EVALUATIONS}/{p.name}")
                    for p in sorted((run_dir / EVALUATIONS).glob("*.json"))}
-    return Run(run_dir, json.loads((run_dir / "config.json").read_text()),
-               json.loads((run_dir / "metrics.json").read_text()),
-               maybe_csv("history.csv"), maybe_csv("test_predictions.csv.gz"), maybe_csv("dev_predictions.csv.gz"),
+    predictions = {split: _read_predictions(run_dir, split, labels, target, metrics) for split in ("test", "dev")}
+    return Run(run_dir, config, metrics, _read_csv(run_dir, "history.csv"), predictions["test"], predictions["dev"],
                evaluations)
 
 
-EVALUATIONS = "evaluations"
+def run_folders(runs_root: str | Path, nested: bool = False) -> list[Path]:
+    """The run folders directly in ``runs_root`` (those holding metrics.json), by name; with ``nested``, then
+    those in its folders of run folders (such as ``goemotions_for_dair/<run>``), by path. Hidden folders are
+    skipped. Any other folder stops it: one holding run files but no metrics.json (an unfinished or damaged
+    run), an empty one, one holding neither run files nor run folders, is a ``RunFolderError`` naming it."""
+    root = Path(runs_root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"runs_root {root} is not a folder")
+    top, inner = [], []
+    for folder in _subfolders(root):
+        if _is_run_folder(folder):
+            top.append(folder)
+        else:
+            runs = _subfolders(folder)
+            inner += [run for run in runs if _is_run_folder(run, in_group=True)]
+            if not runs:
+                raise RunFolderError(folder, "metrics.json", "missing: the folder holds neither run files nor run "
+                                     "folders (remove it)")
+    return top + inner if nested else top
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _is_run_folder(folder: Path, in_group: bool = False) -> bool:
+    """True for a run folder; False for what may be a folder of run folders; ``RunFolderError`` for a folder
+    with run files but no metrics.json (or, in a folder of run folders, anything else but a run folder)."""
+    if (folder / "metrics.json").is_file():
+        return True
+    present = [name for name in RUN_FILES if (folder / name).exists()]
+    if present or in_group:
+        held = f"it holds {', '.join(present)}: an unfinished or damaged run" if present else "not a run folder"
+        raise RunFolderError(folder, "metrics.json", f"missing ({held}; finish the run or remove the folder)")
+    return False
 
 
 def save_evaluation(run_dir: str | Path, name: str, report: dict) -> Path:
@@ -181,10 +389,11 @@ def load_result(run_dir: str | Path) -> RunResult:
 
 
 def summarize_runs(runs_root: str | Path) -> pd.DataFrame:
-    """One row per run under ``runs_root``: headline dev/test numbers (missing ones left empty)."""
+    """One row per run folder directly under ``runs_root`` (``run_folders``): headline dev/test numbers (missing
+    ones left empty). A damaged run folder is a ``RunFolderError``, never a missing row."""
     rows = []
-    for metrics_file in sorted(Path(runs_root).glob("*/metrics.json")):
-        run = load_run(metrics_file.parent)
+    for folder in run_folders(runs_root):
+        run = load_run(folder)
         row = {"run": run.name, "model": run.config.get("model", run.name), "target": run.config.get("target")}
         for split in ("dev", "test"):
             for key in ("accuracy", "macro_f1", "micro_f1"):

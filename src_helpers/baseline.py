@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -118,8 +120,12 @@ def train_tfidf_baseline(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFr
         dev_probs = _full_probs(model, X_dev, n)
         dev_report = report(y_dev, dev_probs, target, labels=labels)
         rows.append({"C": C, "dev_macro_f1": dev_report["macro_f1"], "threshold": dev_report.get("threshold")})
-        if best is None or dev_report["macro_f1"] > best[1]:
+        if math.isnan(dev_report["macro_f1"]):
+            warnings.warn(f"tf-idf {target}: C={C} gives a NaN dev macro-F1; it is never chosen", stacklevel=2)
+        elif best is None or dev_report["macro_f1"] > best[1]:
             best = (C, dev_report["macro_f1"], model, dev_probs)
+    if best is None:
+        raise ValueError(f"tf-idf {target}: every C of {list(config.Cs)} gives a NaN dev macro-F1")
     C, _, model, dev_probs = best
     test_probs = _full_probs(model, X_test, n)
     ev = evaluate(y_dev, dev_probs, y_test, test_probs, target, labels)

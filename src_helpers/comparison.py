@@ -1,9 +1,9 @@
 """The final comparison (notebook 08): every finished run folder side by side, read from disk, nothing trained.
 
-- ``catalog(runs_root)``: one row per run folder (family, data set, target, tuned, settings, cost). A folder with
-  no ``metrics.json`` (an unfinished run, or a folder of run folders such as ``goemotions_for_dair``) is no row:
-  it is listed with the reason in ``table.attrs["skipped"]``; a folder that cannot be read is a ``ValueError``
-  naming it.
+- ``catalog(runs_root)``: one row per run folder (family, data set, target, tuned, settings, cost). A folder of
+  run folders (such as ``goemotions_for_dair``) is no row: it is listed with the reason in
+  ``table.attrs["skipped"]``. A run folder that does not load whole (an unfinished run without ``metrics.json``, a
+  damaged file) is an ``artifacts.RunFolderError`` naming the folder and the file, never a missing row.
 - ``leaderboard(runs_root)``: the GoEmotions single-label models with bootstrap 95% intervals (the draws of
   ``reporting.results_table``) and the multi-label macro-F1 of each one's multi-label sibling. Rules (``RULES``;
   runs they leave out are listed with the rule in ``table.attrs["excluded"]``): Ekman label set only; the full
@@ -33,7 +33,7 @@ import pandas as pd
 from scipy.stats import binomtest, false_discovery_control
 
 from . import cross_domain, reporting
-from .artifacts import EVALUATIONS, Run, load_result, load_run
+from .artifacts import EVALUATIONS, Run, RunFolderError, load_result, load_run, run_folders
 from .evaluation import RunResult
 from .experiments import EXPERIMENTS, RUNTIME, Experiment, with_overrides
 from .labels import label_set
@@ -147,38 +147,28 @@ def _row(run: Run) -> dict:
 
 # ------------------------------------------------------------------------------------------ catalog
 def _read(folder: Path) -> Run:
-    """``load_run``, every failure a ``ValueError`` naming the folder."""
-    try:
-        run = load_run(folder)
-        run.table("test")
-        if "macro_f1" not in run.metrics.get("dev", {}):
-            raise KeyError("metrics.json has no dev macro_f1")
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise ValueError(f"{folder}: not a readable run folder ({type(err).__name__}: {err})") from None
+    """``load_run`` of a run folder that must hold test predictions (``RunFolderError`` naming it otherwise)."""
+    run = load_run(folder)
+    if run.predictions is None:
+        raise RunFolderError(folder, "test_predictions.csv.gz", "missing (every finished run stores its test "
+                             "predictions)")
     return run
-
-
-def _skip_reason(folder: Path) -> str:
-    inner = [p.parent.name for p in folder.glob("*/metrics.json")]
-    if inner:
-        return f"holds {len(inner)} run folders ({', '.join(sorted(inner))}), is none itself"
-    return "no metrics.json: an unfinished run"
 
 
 def catalog(runs_root: str | Path) -> pd.DataFrame:
     """One row per run folder of ``runs_root`` (index ``run``, sorted by name): family, dataset, target, tuned,
     experiment, about, train_rows (the train subset; None: the full split), augment, seed, n_test, has_dev,
     n_parameters, epochs_run, s_per_epoch, train_minutes, time_source (see ``reporting.train_time``), dev_macro_f1.
-    Folders without ``metrics.json`` are listed in ``attrs["skipped"]`` (``{folder: reason}``)."""
+    Every run folder, also those in folders of run folders, is read whole (``artifacts.run_folders``,
+    ``load_run``): a damaged one, or a folder that is no run, stops it with a ``RunFolderError`` naming it. The
+    folders of run folders are no rows: ``attrs["skipped"]`` lists them (``{folder: reason}``)."""
     root = Path(runs_root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"runs_root {root} is not a folder")
-    rows, skipped = [], {}
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        if not (folder / "metrics.json").exists():
-            skipped[folder.name] = _skip_reason(folder)
-            continue
+    rows, inner = [], {}
+    for folder in run_folders(root, nested=True):
         run = _read(folder)
+        if folder.parent != root:
+            inner.setdefault(folder.parent.name, []).append(folder.name)
+            continue
         try:
             rows.append(_row(run))
         except ValueError as err:
@@ -188,7 +178,8 @@ def catalog(runs_root: str | Path) -> pd.DataFrame:
                              f"({type(err).__name__}: {err})") from None
     table = pd.DataFrame(rows, columns=list(_COLUMNS)).set_index("run")
     table["train_rows"] = table["train_rows"].astype("Int64")
-    table.attrs["skipped"] = skipped
+    table.attrs["skipped"] = {group: f"holds {len(runs)} run folders ({', '.join(runs)}), is none itself"
+                              for group, runs in inner.items()}
     return table
 
 

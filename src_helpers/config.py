@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,14 +44,45 @@ def check_profile(profile: str) -> str:
     return profile
 
 
-def paths_for(profile: str, root: Path | None = None) -> Paths:
-    """Folders for ``profile``; ``root`` defaults to the repo (``SRC_HELPERS_OUTPUT_ROOT`` overrides)."""
+OTHER_DATA = ".other_data"  # full runs on data other than the official releases (git-ignored, read by nothing)
+_announced: set[str] = set()
+
+
+def paths_for(profile: str, root: Path | None = None, *, data: Mapping | Sequence[Mapping] | None = None) -> Paths:
+    """Folders for ``profile``; ``root`` defaults to the repo (``SRC_HELPERS_OUTPUT_ROOT`` overrides).
+
+    ``data``: the splits (or a list of data sets' splits) the run uses. A full run writes the record only from
+    the official data (``official.official_name``); on other data its folders are ``<root>/.other_data/<data
+    id>/`` (laid out as the quick profile's), which the report, README and the committed folders never read, and
+    one line says so."""
     check_profile(profile)
     root = Path(root or os.environ.get("SRC_HELPERS_OUTPUT_ROOT") or REPO_ROOT)
     if profile == "full":
-        return Paths(profile, root / "images", root / "notebook_outputs" / "runs", root / "notebook_outputs")
-    smoke = root / ".smoke"
-    return Paths(profile, smoke / "images", smoke / "runs", smoke / "notebook_outputs")
+        other = _other_data(data)
+        if other is None:
+            return Paths(profile, root / "images", root / "notebook_outputs" / "runs", root / "notebook_outputs")
+        base = root / OTHER_DATA / other
+    else:
+        base = root / ".smoke"
+    return Paths(profile, base / "images", base / "runs", base / "notebook_outputs")
+
+
+def _other_data(data: Mapping | Sequence[Mapping] | None) -> str | None:
+    """The data id of ``data`` when any of its data sets is not an official release (announced once), else None."""
+    if data is None:
+        return None
+    from .official import data_id, describe, official_name
+
+    datasets = [data] if isinstance(data, Mapping) else list(data)
+    others = [d for d in datasets if official_name(d) is None]
+    if not others:
+        return None
+    other = data_id(datasets)
+    if other not in _announced:
+        _announced.add(other)
+        print(f"not the official data ({', '.join(describe(d) for d in others)}): this full run writes to "
+              f"{OTHER_DATA}/{other}/, not to the project's results", file=sys.stderr, flush=True)
+    return other
 
 
 def portable_path(value: str | Path) -> str:

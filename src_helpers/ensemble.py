@@ -82,6 +82,9 @@ def _check_runs(results: Sequence[RunResult]) -> list[RunResult]:
             if np.shape(probs) != (len(y0), len(first.labels.classes)):
                 raise ValueError(f"run {r.name!r}: {split}_probs of shape {np.shape(probs)}, expected "
                                  f"({len(y0)}, {len(first.labels.classes)})")
+            if split == "dev" and not np.isfinite(np.asarray(probs, dtype=float)).all():  # what chooses
+                raise ValueError(f"run {r.name!r}: dev_probs hold NaN or infinite values (a broken run): leave it "
+                                 "out of the ensemble")
         ids, ids0 = r.extra.get("test_ids"), first.extra.get("test_ids")
         if ids is not None and ids0 is not None and list(ids) != list(ids0):
             raise ValueError(f"runs {first.name!r} and {r.name!r} have different test ids (or order)")

@@ -17,8 +17,10 @@ another label set than Ekman's is named after it (``dair_<model>``).
 
 **Overrides** are dotted names: ``"train.learning_rate"``, ``"model.hidden_dim"``, ``"text.max_length"`` (RNNs),
 or a top-level field (``"target"``, ``"labels"``, ``"augment"``, ``"train_rows"``). A misspelt name is a
-``ValueError`` naming it and the fields there are. A notebook's ``parameters`` cell lists experiment names and a
-dict of overrides, so papermill can change any setting: ``configure("bigru_minilm", "quick", {"train.epochs": 3})``.
+``ValueError`` naming it and the fields there are; so is a value of another type than its field's (``"3"`` for
+``train.epochs``) or one outside a plain range (``RANGES``: sizes >= 1, learning rates > 0, ratios in [0, 1]).
+A notebook's ``parameters`` cell lists experiment names and a dict of overrides, so papermill can change any
+setting: ``configure("bigru_minilm", "quick", {"train.epochs": 3})``.
 
 **The quick profile** (the bundled 336-row sample, a smoke run) applies each experiment's ``quick`` overrides
 first: the same model shrunk to a width of 32 (16 for the speed ablation), the same data path and code path,
@@ -47,7 +49,8 @@ from .evaluation import RunResult, check_target
 from .labels import config_entry, label_set
 from .models import ModelConfig
 from .training import TrainConfig
-from .transformers_ft import DEFAULT_MODEL, FTConfig
+from .transformers_ft import DEFAULT_MODEL, MAX_LENGTH, FTConfig
+from .validation import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, Range, check_field
 
 FAMILIES = ("tfidf", "rnn", "transformer")
 EpochHook = Callable[[int, dict], None]  # on_epoch_end(epoch, row of dev scores)
@@ -159,6 +162,22 @@ def _unknown(key: str, where: str, allowed: Iterable[str]) -> ValueError:
     return ValueError(f"{where} has no setting {key!r}{hint}; settings: {', '.join(allowed)}")
 
 
+_SIZES = ("batch_size", "eval_batch_size")
+_RATES = {"learning_rate": POSITIVE, "weight_decay": NON_NEGATIVE, "warmup_ratio": FRACTION}
+# the settings with a plain range, by the dataclass that holds them (their types are checked for every field)
+RANGES: dict[type, dict[str, Range]] = {
+    Experiment: {"train_rows": COUNT},
+    TextSettings: {"max_length": COUNT},
+    ModelConfig: {**dict.fromkeys(("embedding_dim", "input_dim", "hidden_dim", "num_layers", "num_heads"), COUNT),
+                  "dropout": FRACTION},
+    TrainConfig: {**dict.fromkeys(("epochs", *_SIZES, "num_threads"), COUNT), **_RATES, "label_smoothing": FRACTION},
+    FTConfig: {**dict.fromkeys((*_SIZES, "lora_r", "lora_alpha", "gradient_accumulation_steps", "num_threads"),
+                               COUNT),
+               "epochs": POSITIVE, "max_length": MAX_LENGTH, **_RATES, "lora_dropout": FRACTION},
+    TfidfConfig: dict.fromkeys(("min_df", "max_features", "max_iter"), COUNT),
+}
+
+
 def with_overrides(exp: Experiment, overrides: Mapping[str, Any] | None) -> Experiment:
     """A copy of ``exp`` with dotted-name ``overrides`` applied (see the module docstring)."""
     if not overrides:
@@ -170,8 +189,13 @@ def with_overrides(exp: Experiment, overrides: Mapping[str, Any] | None) -> Expe
     for key, value in overrides.items():
         if key not in allowed:
             raise _unknown(key, f"experiment {exp.name!r}", allowed)
-        if "." in key:
-            part, name = key.split(".", 1)
+        part, _, name = key.rpartition(".")
+        holder = type(getattr(exp, part)) if part else Experiment
+        try:
+            check_field(key, value, holder, name, RANGES.get(holder))
+        except ValueError as err:
+            raise ValueError(f"experiment {exp.name!r}: {err}") from None
+        if part:
             parts.setdefault(part, {})[name] = value
         else:
             top[key] = value
@@ -389,17 +413,18 @@ def run_experiments(names: Iterable[str], splits: dict[str, pd.DataFrame], profi
 
     ``resume`` None: continue interrupted runs in the ``full`` profile only (a quick run always starts afresh).
     Settings an experiment does not have are skipped for it, so one dict of overrides can serve a mixed list
-    (a name no experiment has is still an error)."""
-    runs_dir = Path(runs_dir) if runs_dir else paths_for(profile).ensure().runs
+    (a name no experiment has is still an error). Every experiment is configured before the first one runs, so a
+    bad override is refused before anything trains."""
+    runs_dir = Path(runs_dir) if runs_dir else paths_for(profile, data=splits).ensure().runs
     resume = profile == "full" if resume is None else resume
     exps = [configure(n, profile) for n in names]
     used = {k for k in (overrides or {}) for e in exps if _has(e, k)}
     if overrides and (unused := set(overrides) - used):
         raise _unknown(sorted(unused)[0], f"none of the experiments {[e.name for e in exps]}",
                        set().union(*(e.settings() for e in exps)))
+    exps = [with_overrides(exp, {k: v for k, v in (overrides or {}).items() if _has(exp, k)}) for exp in exps]
     results = {}
     for exp in exps:
-        exp = with_overrides(exp, {k: v for k, v in (overrides or {}).items() if _has(exp, k)})
         print(f"== {exp.run_name}: {exp.about}", flush=True)
         results[exp.run_name] = run_experiment(exp, splits, runs_dir, resume)
     return results
@@ -419,7 +444,7 @@ def finished(exp: str | Experiment, splits: dict[str, pd.DataFrame], profile: st
     ``tests/test_experiments.py`` checks against the registry) are accepted for the registered experiment only,
     when their test ids are these splits' test ids in the same order."""
     exp = configure(exp, profile) if isinstance(exp, str) else exp
-    run_dir = Path(runs_dir or paths_for(profile).runs) / (run_name or exp.run_name)
+    run_dir = Path(runs_dir or paths_for(profile, data=splits).runs) / (run_name or exp.run_name)
     if not (run_dir / "metrics.json").exists():
         return None
     result = load_result(run_dir)
@@ -445,4 +470,5 @@ def run_or_load(name: str, splits: dict[str, pd.DataFrame], profile: str = "quic
     if result is not None:
         print(f"{name}: read from {portable_path(result.run_dir)}")
         return result
-    return run_experiment(configure(name, profile), splits, paths_for(profile).ensure().runs, resume=True)
+    runs_dir = paths_for(profile, data=splits).ensure().runs
+    return run_experiment(configure(name, profile), splits, runs_dir, resume=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
@@ -98,3 +99,15 @@ def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, metrics: dict[str, Metr
         low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
         out[name] = {"value": float(fn(y_true, y_pred)), "low": float(low), "high": float(high)}
     return out
+
+
+def choose_best(scores: Mapping[str, float], what: str = "dev macro-F1") -> str:
+    """The name with the highest score (the first on ties). A NaN (or missing) score is a ``ValueError`` naming
+    its runs: a broken run is neither chosen nor silently passed over."""
+    if not scores:
+        raise ValueError(f"no run to choose by {what}")
+    broken = [name for name, value in scores.items() if value is None or math.isnan(value)]
+    if broken:
+        raise ValueError(f"{what} is NaN for {broken}: a broken run, so nothing can be chosen by {what} "
+                         "(re-run or remove it)")
+    return max(scores, key=lambda name: scores[name])

@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from .artifacts import HEADLINE_PREFIX
+from .artifacts import HEADLINE_PREFIX, OVERWRITE_ENV
 from .config import PROFILES, REPO_ROOT, paths_for, portable_path
 from .dair import DATA_DIR_ENV as DAIR_DIR_ENV
 from .data import DATA_DIR_ENV, resolve_data_dir
@@ -288,6 +288,23 @@ def _env(name: str, value: str | None) -> Iterator[None]:
             os.environ[name] = old
 
 
+def notebook_data(path: Path, profile: str, folder: Path | None, dair_folder: Path | None) -> list | None:
+    """The local data sets a full run of notebook ``path`` reads, for ``paths_for(..., data=...)``: GoEmotions',
+    and DAIR.AI's when the notebook has a ``dair_dir`` parameter; None for the quick profile or the hub (the
+    official release). The notebook itself decides the same way, so its outputs and its executed copy agree."""
+    if profile != "full":
+        return None
+    import papermill as pm
+
+    from .dair import load_dair_emotion
+    from .data import load_goemotions
+
+    data = [load_goemotions(folder, source="local")] if folder else []
+    if dair_folder and "dair_dir" in pm.inspect_notebook(str(path)):
+        data.append(load_dair_emotion(dair_folder, source="local"))
+    return data or None
+
+
 def run_notebook(path: Path, profile: str, data_dir: str | Path | None = None, extra: dict | None = None,
                  kernel: str = "python3", dair_dir: str | Path | None = None) -> Path:
     """Execute one notebook with papermill; return the path of the executed copy.
@@ -300,7 +317,7 @@ def run_notebook(path: Path, profile: str, data_dir: str | Path | None = None, e
 
     folder = resolve_data_dir(data_dir)
     dair_folder = resolve_data_dir(dair_dir, "dair_dir", DAIR_DIR_ENV, "DAIR.AI emotion")
-    out_dir = paths_for(profile).ensure().notebooks_out
+    out_dir = paths_for(profile, data=notebook_data(path, profile, folder, dair_folder)).ensure().notebooks_out
     headline_file = out_dir / f"{HEADLINE_PREFIX}{path.stem}.json"
     headline_file.unlink(missing_ok=True)
     tmp = out_dir / f".running_{path.name}"
@@ -376,20 +393,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=(), help="notebook name prefixes, e.g. 01 02")
     parser.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help="folder of the numbered "
                         "notebooks, relative to the current directory (default: the repository's notebooks/)")
+    parser.add_argument("--overwrite-results", action="store_true", help="let a full run replace recorded run "
+                        f"folders whose metrics differ (sets ${OVERWRITE_ENV}=1; without it such a run stops)")
     args = parser.parse_args(argv)
     if not args.notebooks_dir.is_dir():
         parser.error(f"--notebooks-dir: no folder {args.notebooks_dir.absolute()}")
+    if args.overwrite_results:
+        os.environ[OVERWRITE_ENV] = "1"
     try:
         data_dir = resolve_data_dir(args.data_dir, "--data-dir")
         dair_dir = resolve_data_dir(args.dair_dir, "--dair-dir", DAIR_DIR_ENV, "DAIR.AI emotion")
     except FileNotFoundError as e:
         parser.error(str(e))
-    notebooks = find_notebooks(args.only, args.notebooks_dir.absolute())
+    notebooks, outputs = find_notebooks(args.only, args.notebooks_dir.absolute()), []
     for i, nb in enumerate(notebooks, start=1):
         print(f"[{i}/{len(notebooks)}] {nb.name} (profile {args.profile})", flush=True)
-        out = run_notebook(nb, args.profile, data_dir, dair_dir=dair_dir)
-        print(f"    -> {out.relative_to(REPO_ROOT) if out.is_relative_to(REPO_ROOT) else out}", flush=True)
-    if args.profile == "full" and paths_for("full") == paths_for("full", REPO_ROOT):  # the repo's history changed
+        outputs.append(run_notebook(nb, args.profile, data_dir, dair_dir=dair_dir))
+        print(f"    -> {portable_path(outputs[-1])}", flush=True)
+    if args.profile == "full" and any(out.parent == paths_for("full", REPO_ROOT).notebooks_out
+                                      for out in outputs):  # the repo's history changed
         from .report import main as regenerate_report
 
         print("regenerating the results table, README section, history index and figures", flush=True)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .config import paths_for
+from .metrics import choose_best
 from .text_encoding import model_input_names
 from .textio import read_json, read_text, split_lines
 
@@ -59,7 +60,7 @@ def default_model_dir(runs_root: str | Path | None = None) -> Path:
 
 def best_model_dir(runs_root: Path) -> Path | None:
     """The best ``<run>/model`` under ``runs_root`` (see ``default_model_dir``), None when there is none."""
-    best: tuple[tuple[bool, float], Path] | None = None
+    scores: dict[bool, dict[str, float]] = {True: {}, False: {}}  # single-label or not: {run: dev macro-F1}
     for model_dir in sorted(runs_root.glob("*/model")):
         metrics_file, config_file = model_dir.parent / "metrics.json", model_dir.parent / "config.json"
         if not has_weights(model_dir) or not metrics_file.exists():
@@ -67,11 +68,10 @@ def best_model_dir(runs_root: Path) -> Path | None:
         config = read_json(config_file) if config_file.exists() else {}
         if config.get("labels", "ekman") != "ekman":  # another data set's classes (DAIR's): never the default
             continue
-        target = config.get("target")
-        key = (target != "multi", read_json(metrics_file).get("dev", {}).get("macro_f1", float("-inf")))
-        if best is None or key > best[0]:
-            best = (key, model_dir)
-    return None if best is None else best[1]
+        score = read_json(metrics_file).get("dev", {}).get("macro_f1", float("-inf"))
+        scores[config.get("target") != "multi"][model_dir.parent.name] = score
+    found = scores[True] or scores[False]
+    return runs_root / choose_best(found) / "model" if found else None
 
 
 @lru_cache(maxsize=4)

@@ -20,9 +20,10 @@ import pandas as pd
 from scipy.stats import ttest_ind
 
 from . import comparison, reporting
-from .artifacts import load_result
+from .artifacts import load_result, run_folders
 from .dair import ALBERT_ACCURACY, TARGET_ACCURACY
 from .evaluation import RunResult
+from .metrics import choose_best
 from .reporting import signed
 from .textio import read_json
 
@@ -139,7 +140,7 @@ def embeddings(results: Mapping[str, RunResult], n_boot: int = 1000, seed: int =
 
 def speed_runs(runs_root: str | Path) -> list[str]:
     """The run folders of ``SPEED``'s variants and their seed repeats, in ``SPEED`` order."""
-    names = sorted(p.name for p in Path(runs_root).iterdir() if (p / "metrics.json").exists())
+    names = [p.name for p in run_folders(runs_root)]
     found = [n for v in SPEED for n in names if re.fullmatch(rf"{v}(_seed\d+)?", n)]
     if missing := [v for v in SPEED if v not in found]:
         raise FileNotFoundError(f"{runs_root}: no run folder {missing} (notebook 03, speed_ablation=True)")
@@ -224,7 +225,7 @@ def dair(runs_root: Path, n_boot: int = 1000, seed: int = 0) -> str:
                      f"{row['dev_macro_f1']:.4f} | {' | '.join(cells)} |")
     minilm = board[board["family"] == "transformer"]
     if len(minilm):
-        chosen = minilm["dev_macro_f1"].idxmax()
+        chosen = choose_best(minilm["dev_macro_f1"].to_dict(), "val macro-F1")
         acc = minilm.loc[chosen, "test_accuracy"]
         bars = "; ".join(f"{who} {bar:.2%}: {'met' if acc >= bar else 'missed'}" for who, bar in DAIR_BAR.items())
         lines += ["", f"The MiniLM run val chooses, `{chosen}`, has test accuracy {acc:.2%} ({bars})."]

@@ -9,7 +9,9 @@ executed notebooks, benchmark JSON; it trains nothing):
 - the comparison figures ``images/08_*.png``.
 
 ``--check`` writes nothing and exits 1 when a committed file differs from what the artifacts give (CI runs it
-through ``tests/test_report.py``), so no number in them is typed by hand.
+through ``tests/test_report.py``), so no number in them is typed by hand. A run folder that does not load whole
+(``artifacts.RunFolderError``: an unfinished run, a missing or damaged file) stops it with exit code 2 and one
+line naming the folder and the file: no run is ever left out of the results without a word.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from . import comparison, plots, readme_sections, reporting
+from .artifacts import RunFolderError
 from .config import REPO_ROOT, paths_for, portable_path
 from .ekman import EKMAN_LABELS
 
@@ -190,22 +193,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the 95%% intervals")
     p.add_argument("--no-figures", action="store_true", help="skip the figures (images/08_*.png)")
     a = p.parse_args(argv)
+    try:
+        return regenerate(a.check, a.n_boot, a.no_figures)
+    except RunFolderError as err:  # a damaged or unfinished run folder: named in one line, no traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def regenerate(check: bool, n_boot: int = 1000, no_figures: bool = False) -> int:
+    """What ``main`` does: write (or, with ``check``, compare) every generated file; 1 when ``check`` finds one
+    out of date. A run folder that does not load whole stops it (``artifacts.RunFolderError``)."""
     paths = paths_for("full", REPO_ROOT)  # the committed artifacts, whatever SRC_HELPERS_OUTPUT_ROOT says
-    board = comparison.leaderboard(paths.runs, n_boot=a.n_boot, seed=0)
+    board = comparison.leaderboard(paths.runs, n_boot=n_boot, seed=0)
     section = results_markdown(board)
     readme, index = REPO_ROOT / "README.md", notebook_index(paths.notebooks_out)
-    generated = {"results": section, **readme_sections.sections(paths.runs, index, n_boot=a.n_boot, seed=0)}
+    generated = {"results": section, **readme_sections.sections(paths.runs, index, n_boot=n_boot, seed=0)}
     expected = {paths.notebooks_out / "INDEX.md": index_markdown(index),
                 paths.notebooks_out / "results.md": f"# Results\n\n{section}",
                 paths.notebooks_out / "results.csv": board.round(4).to_csv(),
                 readme: readme_text(readme.read_text(encoding="utf-8"), generated)}
-    stale = [f for f, content in expected.items() if not write_or_check(f, content, a.check)]
+    stale = [f for f, content in expected.items() if not write_or_check(f, content, check)]
     for f in stale:
-        print(f"{'out of date' if a.check else 'rewrote'}: {portable_path(f)}")
-    if not a.check and not a.no_figures:
+        print(f"{'out of date' if check else 'rewrote'}: {portable_path(f)}")
+    if not check and not no_figures:
         for path in figures(paths.runs, board, paths.images).values():
             print(f"drew: {portable_path(path)}")
-    return 1 if a.check and stale else 0
+    return 1 if check and stale else 0
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import pandas as pd
 from . import plots
 from .config import REPO_ROOT
 from .evaluation import RunResult
+from .metrics import choose_best
 from .textio import read_json
 
 CURVES = ("train_loss", "dev_loss", "dev_accuracy", "dev_macro_f1")
@@ -76,12 +77,13 @@ def results_table(results: Sequence[RunResult], n_boot: int = 1000, seed: int = 
 
 
 def best_on_dev(results: Mapping[str, RunResult] | Sequence[RunResult], target: str = "single") -> str:
-    """The run with the best dev macro-F1 among those of ``target`` (model selection never looks at test)."""
+    """The run with the best dev macro-F1 among those of ``target`` (model selection never looks at test); a NaN
+    dev macro-F1 is a ``ValueError`` naming the run (``metrics.choose_best``)."""
     runs = list(results.values()) if isinstance(results, Mapping) else list(results)
     candidates = [r for r in runs if r.target == target]
     if not candidates:
         raise ValueError(f"no {target}-label run among {[r.name for r in runs]}")
-    return max(candidates, key=lambda r: r.dev["macro_f1"]).name
+    return choose_best({r.name: r.dev["macro_f1"] for r in candidates})
 
 
 def per_class_f1(results: Sequence[RunResult] | Mapping[str, dict]) -> pd.DataFrame:
@@ -109,7 +111,9 @@ def selection_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> p
         rows = grid.assign(run=r.name, chosen=False).reindex(columns=["run", knob, "dev_macro_f1", "threshold",
                                                                       "chosen"])
         rows["threshold"] = rows["threshold"].astype(float)
-        rows.loc[rows["dev_macro_f1"].idxmax(), "chosen"] = True
+        if rows["dev_macro_f1"].isna().all():
+            raise ValueError(f"run {r.name!r}: every {knob} of its selection has a NaN dev macro-F1")
+        rows.loc[rows["dev_macro_f1"].idxmax(), "chosen"] = True  # NaN rows skipped, as the grid skipped them
         tables.append(rows.set_index(["run", knob]))
     if not tables:
         raise ValueError(f"no run with a selection grid among {[r.name for r in runs]}")

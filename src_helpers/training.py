@@ -13,17 +13,19 @@ configuration or other data is a ``ValueError`` naming both; so is a ``last.pt``
 recorded their data (its data cannot be checked). Only train and dev decide training and its best epoch, so a
 run whose test split alone differs resumes (``checkpoints.same_training_data``): a finished one is evaluated
 on the new test split without training again (tuning's second stage trains with dev in test's slot, then
-tests its winner this way). Checkpoints are written atomically and verified on load:
-while a run trains, the previous ``last.pt`` is kept as ``last.prev.pt``, so an unreadable (truncated, empty)
-``last.pt`` gives a warning naming it and the run resumes from the epoch before (the bad file is kept as
-``last.broken.pt``). With no readable fallback, or an unreadable ``best.pt``, a ``CheckpointError`` names the
-file and says to delete the run's ``checkpoints/`` folder or pass ``resume=False``.
+tests its winner this way). Checkpoints are written atomically (``checkpoints.save_file``: a full disk is a
+``DiskFullError`` naming the file, the previous checkpoint stays intact) and verified on load: while a run
+trains, the previous ``last.pt`` is kept as ``last.prev.pt``, so an unreadable (truncated, empty) ``last.pt``
+gives a warning naming it and the run resumes from the epoch before. With no readable ``last.pt`` left (after
+the first epoch, or in a finished run, only ``last.pt`` exists) the run starts over from scratch, with a warning.
+An unreadable checkpoint is never deleted: it is kept as ``last.pt.damaged-<UTC time>``
+(``checkpoints.set_aside``). An unreadable ``best.pt`` at the end of a run is a ``CheckpointError`` naming the
+file and saying to delete the run's ``checkpoints/`` folder or pass ``resume=False``.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import random
 import time
 import warnings
@@ -45,6 +47,9 @@ from .checkpoints import (
     load_checkpoint,
     same_data,
     same_training_data,
+    save_file,
+    set_aside,
+    write_errors,
 )
 from .evaluation import RunResult, evaluate, report, targets
 from .evaluation import class_weights as class_weights_from
@@ -172,40 +177,38 @@ class TrainResult(RunResult):
 LAST_KEYS = ("model", "optimizer", "scheduler", "rng", "state")
 
 
-def _atomic_save(obj: object, path: Path, keep_previous: bool = False) -> None:
-    """Write ``path`` via a temporary file; ``keep_previous``: the old file becomes ``<stem>.prev.pt``."""
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    if keep_previous and path.exists():
-        os.replace(path, path.with_name(f"{path.stem}.prev.pt"))
-    os.replace(tmp, path)  # a kill during the save leaves the previous checkpoint intact
-
-
 def _recovery(ckpt_dir: Path) -> str:
     return f"delete {ckpt_dir} (the run's checkpoints) or pass resume=False to train from scratch"
 
 
 def _load_last(last_path: Path, device: str) -> dict | None:
     """``last.pt``, or ``last.prev.pt`` (with a warning) when ``last.pt`` is unreadable or missing; None when
-    neither exists. ``CheckpointError`` when no readable one is left."""
+    neither exists or neither is readable. An unreadable one is set aside (``checkpoints.set_aside``, kept) with
+    a warning saying what the run does instead: resume from the previous one or start over."""
     prev = last_path.with_name("last.prev.pt")
     hint = _recovery(last_path.parent)
-    if not last_path.exists() and not prev.exists():
-        return None
-    try:
-        return load_checkpoint(last_path, hint, device, LAST_KEYS)
-    except CheckpointError as err:
-        if not prev.exists():
-            raise
+    damaged: list[CheckpointError] = []
+    for path in (last_path, prev):
+        if not path.exists():
+            continue
         try:
-            ckpt = load_checkpoint(prev, hint, device, LAST_KEYS)
-        except CheckpointError as prev_err:
-            raise CheckpointError(f"{err}; the previous checkpoint is no better: {prev_err}") from prev_err
-        if last_path.exists():
-            os.replace(last_path, last_path.with_name("last.broken.pt"))  # kept for a look, out of the way
-        warnings.warn(f"{err.problem}: resuming from the previous checkpoint {prev} (epoch "
-                      f"{ckpt['state']['epoch'] + 1}); the unreadable file is kept as last.broken.pt", stacklevel=4)
+            ckpt = load_checkpoint(path, hint, device, LAST_KEYS)
+        except CheckpointError as err:
+            damaged.append(err)
+            continue
+        then = f"resuming from the previous checkpoint {prev} (epoch {ckpt['state']['epoch'] + 1})"
+        if path == prev and not damaged:
+            warnings.warn(f"{last_path} is missing: {then}", stacklevel=4)
+        _set_aside(damaged, then)
         return ckpt
+    _set_aside(damaged, "the run starts over from scratch")
+    return None
+
+
+def _set_aside(damaged: list[CheckpointError], then: str) -> None:
+    """Set the unreadable checkpoints aside (kept), one warning each."""
+    for err in damaged:
+        warnings.warn(set_aside(err.path, err.reason, then), stacklevel=5)
 
 
 def _check_resumable(ckpt: dict, fingerprint: dict, last_path: Path) -> None:
@@ -296,7 +299,10 @@ def evaluate_epoch(model: EmotionClassifier, dev_loader: DataLoader, y_dev: np.n
 
 def early_stopping(state: dict, row: dict, patience: int) -> bool:
     """Record ``row``'s dev macro-F1 in ``state``; True when it is the best so far (``done`` after
-    ``patience`` epochs without one)."""
+    ``patience`` epochs without one). A NaN dev macro-F1 is never the best: a warning, and an epoch without one."""
+    if math.isnan(row["dev_macro_f1"]):
+        warnings.warn(f"epoch {row['epoch']}: dev macro-F1 is NaN; the epoch is never chosen as the best",
+                      stacklevel=2)
     if row["dev_macro_f1"] > state["best_f1"]:
         state.update(best_f1=row["dev_macro_f1"], best_epoch=row["epoch"], bad_epochs=0)
         return True
@@ -342,10 +348,10 @@ def save_checkpoint(model: EmotionClassifier, optimizer: torch.optim.Optimizer,
     """``last.pt`` (everything a resume needs; the previous one kept as ``last.prev.pt``) and, for the best
     dev epoch so far, ``best.pt`` (model only)."""
     if best:
-        _atomic_save({"model": model.state_dict(), "epoch": state["epoch"] + 1}, ckpt_dir / "best.pt")
-    _atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                  "scheduler": scheduler.state_dict(), "rng": rng_state(), "state": state,
-                  "fingerprint": fingerprint}, ckpt_dir / "last.pt", keep_previous=True)
+        save_file({"model": model.state_dict(), "epoch": state["epoch"] + 1}, ckpt_dir / "best.pt")
+    save_file({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+               "scheduler": scheduler.state_dict(), "rng": rng_state(), "state": state,
+               "fingerprint": fingerprint}, ckpt_dir / "last.pt", keep_previous=True)
 
 
 def log_epoch(row: dict) -> None:
@@ -422,7 +428,8 @@ def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.Dat
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
 
-    return finish_run(model, encoder, splits, loaders, ys, cfg, run_dir, run_config, fingerprint, state, labels)
+    with write_errors(run_dir, "the run folder"):
+        return finish_run(model, encoder, splits, loaders, ys, cfg, run_dir, run_config, fingerprint, state, labels)
 
 
 def make_encoder(train_texts: list[str], tokenizer: str = "word", max_length: int = 64,

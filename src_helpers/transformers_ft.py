@@ -18,8 +18,11 @@ retrains). A finished run written before runs recorded their data (the committed
 warning that its data could not be checked; its checkpoints are not resumed from (an error says so). The
 last ``checkpoint-N`` folder is verified before resuming: when a file in it is unreadable (truncated or
 empty ``model.safetensors``, ``optimizer.pt``, ``trainer_state.json``...), a warning names it, the folder is
-moved aside to ``broken-checkpoint-N`` and training resumes from the previous checkpoint; when none is
-readable, a ``CheckpointError`` names each folder and says to delete ``checkpoints/`` or pass ``reuse=False``.
+kept aside as ``damaged-checkpoint-N.<UTC time>`` (``checkpoints.set_aside``: never deleted, out of the
+``Trainer``'s ``checkpoint-*`` lookup and rotation) and training resumes from the previous checkpoint; when
+none is readable (a run killed while writing its first checkpoint), each is set aside the same way and the run
+starts over from scratch. A full disk while the ``Trainer`` writes its checkpoints, or while the run folder
+is written, is a ``checkpoints.DiskFullError`` naming the folder.
 
 CLI (background training): ``python -m src_helpers.transformers_ft --profile full --target single``.
 """
@@ -33,6 +36,7 @@ import math
 import re
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -43,7 +47,14 @@ import torch
 from torch import nn
 
 from .artifacts import load_run, save_run
-from .checkpoints import CheckpointError, checkpoint_folder_problem, data_fingerprint, describe_data, same_data
+from .checkpoints import (
+    checkpoint_folder_problem,
+    data_fingerprint,
+    describe_data,
+    same_data,
+    set_aside,
+    write_errors,
+)
 from .config import REPO_ROOT
 from .ekman import EKMAN_LABELS
 from .evaluation import TARGETS, RunResult, check_target, evaluate, report, targets
@@ -51,6 +62,7 @@ from .evaluation import class_weights as class_weight_tensor
 from .labels import EKMAN, LabelSet, config_entry
 from .options import accept_renamed, fp16_to_precision, rename_keys, same
 from .text_encoding import model_input_names
+from .validation import COUNT, FRACTION, POSITIVE, Range, check_range, cli
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +89,9 @@ NO_FP16 = ("mobilebert",)
 PRECISIONS = ("fp32", "bf16", "fp16")
 # former option names (accepted with a DeprecationWarning; stored configs with them are read as the new ones)
 RENAMED = {"fp16": ("precision", fp16_to_precision), "lr": ("learning_rate", same)}
+
+
+MAX_LENGTH = Range(8, integer=True)  # room for the special tokens and a few words
 
 
 @accept_renamed(RENAMED)
@@ -112,8 +127,7 @@ class FTConfig:
         check_target(self.target)
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.max_length < 8:
-            raise ValueError(f"max_length must be >= 8, got {self.max_length}")
+        check_range("max_length", self.max_length, MAX_LENGTH)
         if self.epochs <= 0 or self.batch_size < 1:
             raise ValueError("epochs must be > 0 and batch_size >= 1")
 
@@ -301,14 +315,21 @@ def probabilities(logits: np.ndarray, target: str) -> np.ndarray:
 
 
 def make_compute_metrics(target: str, labels: LabelSet = EKMAN):
-    """Dev metrics for Trainer (macro-F1 selects the best epoch; multi-label at its dev-chosen threshold)."""
+    """Dev metrics for Trainer (macro-F1 selects the best epoch; multi-label at its dev-chosen threshold). A NaN
+    macro-F1 is reported as -inf with a warning: Trainer keeps the first epoch's score as the best unless a later
+    one is greater, which a NaN would never let happen."""
 
     def compute(eval_pred) -> dict[str, float]:
         y = eval_pred.label_ids
         rep = report(y.astype(int) if target == "single" else y, probabilities(eval_pred.predictions, target), target,
                      labels=labels)
         keys = ("macro_f1", "accuracy") if target == "single" else ("macro_f1", "micro_f1", "threshold")
-        return {k: rep[k] for k in keys}
+        out = {k: rep[k] for k in keys}
+        if math.isnan(out["macro_f1"]):
+            warnings.warn("dev macro-F1 is NaN: reported as -inf, so the epoch is never chosen as the best",
+                          stacklevel=2)
+            out["macro_f1"] = float("-inf")
+        return out
 
     return compute
 
@@ -403,27 +424,22 @@ def _step(folder: Path) -> int:
 
 
 def last_good_checkpoint(ckpt_dir: Path) -> Path | None:
-    """The newest readable ``checkpoint-N`` folder (None when there is none at all). Unreadable newer ones are
-    moved aside to ``broken-checkpoint-N`` with a warning; ``CheckpointError`` when none is readable."""
+    """The newest readable ``checkpoint-N`` folder; None when there is none or none is readable (the run starts
+    over). Unreadable newer ones are set aside (``checkpoints.set_aside``: kept, renamed out of the
+    ``checkpoint-*`` lookups) with a warning each."""
     found = [p for p in ckpt_dir.glob("checkpoint-*") if p.is_dir() and re.fullmatch(r"checkpoint-\d+", p.name)]
-    folders = sorted(found, key=_step, reverse=True)
     broken: list[tuple[Path, str]] = []
-    for folder in folders:
+    good = None
+    for folder in sorted(found, key=_step, reverse=True):
         problem = checkpoint_folder_problem(folder)
         if problem is None:
-            for bad, why in broken:
-                aside = bad.with_name(f"broken-{bad.name}")
-                shutil.rmtree(aside, ignore_errors=True)
-                bad.rename(aside)
-                log.warning("checkpoint %s is unreadable (%s): moved aside to %s, resuming from %s",
-                            bad, why, aside.name, folder)
-            return folder
+            good = folder
+            break
         broken.append((folder, problem))
-    if broken:
-        problems = "; ".join(f"{f}: {why}" for f, why in broken)
-        raise CheckpointError(f"no readable checkpoint to resume from ({problems}): delete {ckpt_dir} or pass "
-                              "reuse=False to train from scratch", f"no readable checkpoint ({problems})")
-    return None
+    then = f"resuming from {good}" if good else "the run starts over from scratch"
+    for bad, why in broken:
+        log.warning(set_aside(bad, why, then))
+    return good
 
 
 def _load_finished(run_dir: Path, config: FTConfig) -> FTResult:
@@ -629,9 +645,13 @@ def finetune(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, config:
         trainer.add_callback(epoch_end_callback(on_epoch_end))
     last = resume_checkpoint(ckpt_dir, meta, reuse)
     t0 = time.perf_counter()
-    trainer.train(resume_from_checkpoint=last)
+    with write_errors(ckpt_dir, "checkpoints under", note="; call finetune again once there is room: a partly "
+                      "written checkpoint is set aside and the run resumes from the one before, or starts over"):
+        trainer.train(resume_from_checkpoint=last)
     train_seconds = time.perf_counter() - t0  # this session only (a resumed run counts its remainder)
-    return finish_finetune(trainer, tokenizer, frames, splits, config, run_dir, meta, params, train_seconds, labels)
+    with write_errors(run_dir, "the run folder"):
+        return finish_finetune(trainer, tokenizer, frames, splits, config, run_dir, meta, params, train_seconds,
+                               labels)
 
 
 def save_model(model: nn.Module, tokenizer, model_dir: Path, config: FTConfig,
@@ -664,18 +684,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--target", choices=TARGETS, default="single")
-    p.add_argument("--epochs", type=float, default=3)
-    p.add_argument("--learning-rate", "--lr", dest="learning_rate", type=float, default=5e-5)
+    p.add_argument("--epochs", type=cli(POSITIVE), default=3)
+    p.add_argument("--learning-rate", "--lr", dest="learning_rate", type=cli(POSITIVE), default=5e-5)
     p.add_argument("--precision", choices=PRECISIONS, default="fp16",
                    help="mixed precision on CUDA (CPU always fp32; MobileBERT never fp16)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--batch-size", type=cli(COUNT), default=32)
+    p.add_argument("--max-length", type=cli(MAX_LENGTH), default=128)
     p.add_argument("--lora", action="store_true")
     p.add_argument("--class-weights", action="store_true")
     p.add_argument("--freeze-embeddings", action="store_true")
-    p.add_argument("--warmup-ratio", type=float, default=0.06)
-    p.add_argument("--train-rows", type=int, default=None, help="stratified subset of train")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--warmup-ratio", type=cli(FRACTION), default=0.06)
+    p.add_argument("--train-rows", type=cli(COUNT), default=None, help="stratified subset of train")
+    p.add_argument("--threads", type=cli(COUNT), default=None)
     p.add_argument("--run-name", default=None)
     return p.parse_args(argv)
 
@@ -696,7 +716,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     splits = load_for_profile(a.profile, a.data_dir)
     train = subsample(splits["train"], a.train_rows) if a.train_rows else splits["train"]
     cfg = config_from_args(a)
-    out = paths_for(a.profile).ensure().runs / (a.run_name or run_name(cfg))
+    out = paths_for(a.profile, data=splits).ensure().runs / (a.run_name or run_name(cfg))
     res = finetune(train, splits["dev"], splits["test"], cfg, out, data_settings={"train_rows": a.train_rows})
     print(json.dumps({"run": str(res.run_dir), "dev_macro_f1": res.dev["macro_f1"],
                       "test": {k: res.test.get(k) for k in ("accuracy", "macro_f1", "micro_f1")}}, indent=2))

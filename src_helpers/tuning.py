@@ -22,6 +22,13 @@ it again. ``journal:<file>`` uses Optuna's journal file storage (many processes 
 has no heartbeats, so a killed worker's trial stays RUNNING there. SQLite takes a few concurrent workers on one
 machine (writes are serialised; each waits up to 60 s for the lock); beyond that use PostgreSQL.
 
+A study holds one family's trials on one data set: it records its family and the fingerprint of the data its
+trials train and are scored on (``study_data``: the budget's train subset and dev) in its storage, and continuing
+it with another family, other data or another ``train_rows`` is refused before any trial is added
+(``check_identity``). A study written before studies recorded them (the committed ``full_*`` ones) is refused
+until its identity is recorded once, on the data and ``train_rows`` its trials trained on (``record_identity``,
+the CLI's ``--record-identity``).
+
 A study's trial budget counts finished trials (COMPLETE or PRUNED) across all workers and restarts
 (``MaxTrialsCallback``), so ``n_trials`` is the size of the study, not of one call. A new study's first trial
 is the family's untuned configuration (``UNTUNED``), so the gain of tuning is measured under the study's budget.
@@ -36,6 +43,7 @@ run of notebooks 02-05, an earlier tuned run) is read, never trained twice.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import math
@@ -54,11 +62,14 @@ from optuna.study import MaxTrialsCallback
 from optuna.trial import FixedTrial, FrozenTrial, TrialState
 
 from .artifacts import write_json
+from .checkpoints import data_fingerprint, describe_data, same_data
 from .config import paths_for, portable_path
 from .evaluation import RunResult
-from .experiments import Experiment, configure, finished, run_experiment
+from .experiments import Experiment, configure, experiment_splits, finished, run_experiment
+from .metrics import choose_best
 from .reporting import train_time
 from .textio import read_json
+from .validation import COUNT, INDEX, POSITIVE, check_range, cli
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +206,12 @@ class Budget:
     train_rows: int | None = None
     epochs: int | None = None
 
+    def __post_init__(self) -> None:
+        check_range("n_trials", self.n_trials, COUNT)
+        check_range("timeout", self.timeout, POSITIVE, optional=True)
+        check_range("train_rows", self.train_rows, COUNT, optional=True)
+        check_range("epochs", self.epochs, COUNT, optional=True)
+
     def overrides(self, family: str, suggested: Mapping[str, Any]) -> dict[str, Any]:
         """The budget as overrides of a trial's ``suggested`` ones: the subset and the epochs."""
         out: dict[str, Any] = {"train_rows": self.train_rows} if self.train_rows else {}
@@ -218,9 +235,9 @@ def _hide_password(url: str) -> str:
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
-def default_storage(study_name: str, profile: str = "quick") -> str:
-    """``sqlite:///<studies>/<study_name>.db`` for ``profile``."""
-    folder = paths_for(profile).ensure().studies
+def default_storage(study_name: str, profile: str = "quick", data: Mapping | None = None) -> str:
+    """``sqlite:///<studies>/<study_name>.db`` for ``profile`` (and ``data``: see ``config.paths_for``)."""
+    folder = paths_for(profile, data=data).ensure().studies
     return f"sqlite:///{folder / f'{study_name}.db'}"
 
 
@@ -279,9 +296,7 @@ def load_study(study_name: str, storage: str, seed: int = 0, worker: int = 0, **
     The sampler's seed is ``seed``, ``worker`` and the number of trials the study already holds: a worker that
     starts again on a continued study draws new configurations instead of replaying the ones its first start
     drew (TPE's first, random trials depend on the seed only)."""
-    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna (and what we want)
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        storage_ = open_storage(storage, **storage_kwargs)
+    storage_ = _open_quietly(storage, **storage_kwargs)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)  # epochs count from 1
     study = optuna.create_study(study_name=study_name, storage=storage_, direction="maximize", load_if_exists=True,
                                 pruner=pruner)
@@ -290,12 +305,128 @@ def load_study(study_name: str, storage: str, seed: int = 0, worker: int = 0, **
     return optuna.load_study(study_name=study_name, storage=storage_, sampler=sampler, pruner=pruner)
 
 
+def _open_quietly(storage: str, **storage_kwargs: Any) -> optuna.storages.BaseStorage:
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna (and what we want)
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return open_storage(storage, **storage_kwargs)
+
+
+# ------------------------------------------------------------------------------------------ identity
+def _tuning_splits(splits: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The splits as a study's trainers get them: dev in the test slot too, so a study never reads test."""
+    return {"train": splits["train"], "dev": splits["dev"], "test": splits["dev"]}
+
+
+def study_data(family: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
+               budget: Budget | None = None) -> dict[str, Any]:
+    """The fingerprint (``checkpoints.data_fingerprint``) of what a study's trials train and are scored on: the
+    budget's stratified train subset (``train_rows``) and dev. Test is no part of it (never read by a study)."""
+    exp = trial_experiment(family, UNTUNED[check_family(family)], profile, budget)
+    info = data_fingerprint(experiment_splits(exp, _tuning_splits(splits)), train_rows=exp.train_rows)
+    info.pop("n_test")  # the dev split again
+    return info
+
+
+class _Probe:
+    """Stands in for a trial: records the names of the parameters a space draws; ``picks`` choose the option of
+    each categorical parameter in turn (the first one past them), and ``sizes`` record how many each had."""
+
+    def __init__(self, picks: list[int]) -> None:
+        self.picks, self.sizes, self.names = picks, [], set()
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        self.names.add(name)
+        self.sizes.append(len(choices))
+        return choices[self.picks[len(self.sizes) - 1] if len(self.sizes) <= len(self.picks) else 0]
+
+    def suggest_int(self, name: str, low: float, high: float, **_: Any) -> float:
+        self.names.add(name)
+        return low
+
+    suggest_float = suggest_int
+
+
+@functools.cache
+def space_parameters(space: Space) -> frozenset[str]:
+    """Every parameter ``space`` can draw, through all its branches (each combination of categorical options)."""
+    names: set[str] = set()
+    picks: list[int] = []
+    while True:
+        probe = _Probe(picks)
+        space(probe)  # type: ignore[arg-type]
+        names |= probe.names
+        picks = picks + [0] * (len(probe.sizes) - len(picks))  # the whole path taken
+        while picks and picks[-1] + 1 >= probe.sizes[len(picks) - 1]:
+            picks.pop()
+        if not picks:
+            return frozenset(names)
+        picks[-1] += 1
+
+
+def trial_families(study: optuna.Study) -> list[str]:
+    """The families whose search space can draw every parameter of each trial the study holds (a waiting trial's
+    enqueued ones too), by name: a space may since have moved a parameter to another branch (the transformer's
+    first LoRA trials drew ``learning_rate``); all families for a study without trials. Between spaces with the
+    same parameters (xLSTM, RWKV), a family named by a part of the study's name (``full_xlstm``) decides."""
+    held = [p for t in study.get_trials(deepcopy=False) if (p := t.params or t.system_attrs.get("fixed_params"))]
+    fits = [f for f in FAMILIES if all(p.keys() <= space_parameters(SPACES[f]) for p in held)]
+    named = [f for f in fits if f in study.study_name.split("_")]
+    return named if held and len(named) == 1 else fits
+
+
+def _other_family(study: optuna.Study, held: Sequence[str], family: str) -> ValueError:
+    held_ = f"family {' or '.join(map(repr, held))}" if held else "no known family's"
+    return ValueError(f"study {study.study_name!r} holds {held_} trials; asked for {family!r} (a study tunes one "
+                      "family: name another study)")
+
+
+def check_identity(study: optuna.Study, family: str, data: Mapping[str, Any], record_legacy: bool = False) -> None:
+    """Record the study's family and data (``study_data``) in its storage (user attributes ``family``, ``data``)
+    when it has none yet, else refuse other ones: a ``ValueError`` naming the study's and the asked ones, before
+    any trial is added. A study written before studies recorded them: its trials' parameters must be the
+    family's (``trial_families``), and once it holds trials that ran, the data they trained on cannot be told:
+    refused, unless ``record_legacy`` (``record_identity``: the caller vouches for the data)."""
+    attrs, name = study.user_attrs, study.study_name
+    if "family" not in attrs and family not in (held := trial_families(study)):
+        raise _other_family(study, held, family)
+    ran = [t for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING]
+    if "data" not in attrs and ran and not record_legacy:
+        raise ValueError(f"study {name!r} holds {len(ran)} trial(s) but no record of the data they trained on (it "
+                         f"was written before studies recorded it); if they trained on these data, "
+                         f"{describe_data(data)}, record that once: tuning.record_identity, or the CLI's "
+                         "--record-identity with the data folder and --train-rows of its trials")
+    for key, value in (("family", family), ("data", dict(data))):
+        if key not in attrs:
+            study.set_user_attr(key, value)
+    attrs = study.user_attrs  # as stored: another worker may have recorded them first
+    if attrs["family"] != family:
+        raise _other_family(study, [attrs["family"]], family)
+    if not same_data(attrs["data"], data):
+        raise ValueError(f"study {name!r} holds trials trained and scored on {describe_data(attrs['data'])}; asked "
+                         f"to continue on {describe_data(data)}: trials on other data are not comparable (name "
+                         "another study, or use the data and --train-rows of its trials)")
+
+
+def record_identity(study_name: str, storage: str, family: str, splits: dict[str, pd.DataFrame],
+                    profile: str = "quick", budget: Budget | None = None) -> dict[str, Any]:
+    """Record ``family`` and the data of ``splits`` under ``budget`` (its ``train_rows``) in the existing study
+    ``study_name``, written before studies recorded them (run once, on the data its trials trained on); its
+    trials must be the family's. A study that records another family or data is refused (``check_identity``).
+    Returns the study's user attributes."""
+    try:
+        study = optuna.load_study(study_name=study_name, storage=_open_quietly(storage))
+    except KeyError:
+        raise ValueError(f"no study {study_name!r} in {_hide_password(storage)!r} to record") from None
+    check_identity(study, check_family(family), study_data(family, splits, profile, budget), record_legacy=True)
+    return study.user_attrs
+
+
 # ------------------------------------------------------------------------------------------ running
 def objective(family: str, splits: dict[str, pd.DataFrame], profile: str, budget: Budget,
               trials_dir: Path) -> Callable[[optuna.Trial], float]:
     """The function a study maximises: train the trial's experiment, report dev macro-F1 per epoch (pruning),
     return the best epoch's dev macro-F1. The trainers' test slot gets dev: a study never reads test."""
-    tuning_splits = {"train": splits["train"], "dev": splits["dev"], "test": splits["dev"]}
+    tuning_splits = _tuning_splits(splits)
 
     def run(trial: optuna.Trial) -> float:
         exp = trial_experiment(family, trial, profile, budget)
@@ -332,12 +463,16 @@ def run_study(family: str, splits: dict[str, pd.DataFrame], profile: str = "quic
               callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
               **storage_kwargs) -> optuna.Study:
     """Run (or continue) the study of ``family`` until it holds ``budget.n_trials`` finished trials or this
-    call's ``budget.timeout`` runs out; returns the study. ``callbacks`` see each trial this call finishes."""
+    call's ``budget.timeout`` runs out; returns the study. ``callbacks`` see each trial this call finishes.
+
+    A study holds one family's trials on one data set (``check_identity``): continuing it with another family,
+    other data or another ``train_rows`` is a ``ValueError`` raised before any trial is added."""
     budget, family = budget or Budget(), check_family(family)
     study_name = study_name or f"{profile}_{family}"
-    storage = storage or default_storage(study_name, profile)
+    storage = storage or default_storage(study_name, profile, splits)
     study = load_study(study_name, storage, seed, worker, **storage_kwargs)
-    trials_dir = paths_for(profile).ensure().studies / f"{study_name}_trials"
+    check_identity(study, family, study_data(family, splits, profile, budget))
+    trials_dir = paths_for(profile, data=splits).ensure().studies / f"{study_name}_trials"
     remove_dead_trial_folders(study, trials_dir)
     if not study.get_trials(deepcopy=False):
         study.enqueue_trial(UNTUNED[family], user_attrs={"untuned": True}, skip_if_exists=True)
@@ -426,10 +561,12 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
     With ``path`` (JSON) the table is written after each configuration, and a later call skips the trials already
     there (a killed stage resumes; an RNN also resumes its interrupted training from its checkpoints). The
     winner's RNN checkpoints stay in ``<studies>/<study>_trials/refine_<trial>`` for ``retrain_best``."""
+    check_range("top_k", top_k, COUNT)
+    check_range("max_epochs", max_epochs, COUNT, optional=True)
     path = Path(path) if path else None
     done = {row["trial"]: row for row in (read_json(path) if path and path.is_file() else [])}
-    folder = paths_for(profile).ensure().studies / f"{study.study_name}_trials"
-    tuning_splits = {"train": splits["train"], "dev": splits["dev"], "test": splits["dev"]}
+    folder = paths_for(profile, data=splits).ensure().studies / f"{study.study_name}_trials"
+    tuning_splits = _tuning_splits(splits)
     candidates = top_trials(study, top_k)
     default = untuned_trial(study, family)
     if default is not None and all(t.params != default.params for t in candidates):
@@ -455,7 +592,7 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
         if path:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_json(path, sorted(done.values(), key=lambda r: -r["dev_macro_f1"]))
-    rows = sorted(done.values(), key=lambda r: -r["dev_macro_f1"])
+    rows = _ranked(done)
     winner = f"refine_{rows[0]['trial']:04d}" if rows else None
     for stage_dir in folder.glob("refine_*"):  # the winner's training is kept for retrain_best
         if stage_dir.name != winner:
@@ -464,6 +601,14 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
         folder.rmdir()
     return pd.DataFrame(rows, columns=["trial", "untuned", "subset_dev_macro_f1", "dev_macro_f1", "epochs_run",
                                        "seconds", "run", "params"]).set_index("trial")
+
+
+def _ranked(done: Mapping[int, dict]) -> list[dict]:
+    """``refine``'s rows, best full-split dev macro-F1 first; a NaN one is a ``ValueError`` naming its trial."""
+    if broken := [row["trial"] for row in done.values() if math.isnan(row["dev_macro_f1"])]:
+        raise ValueError(f"refine: the full-split dev macro-F1 of trial {broken} is NaN: a broken training, "
+                         "so no configuration is chosen (delete its row from the refine JSON to train it again)")
+    return sorted(done.values(), key=lambda r: -r["dev_macro_f1"])
 
 
 def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
@@ -481,9 +626,11 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
     The best configuration: with ``top_k`` > 1 the winner of ``refine`` over the study's ``top_k`` best and its
     untuned one (the table, also saved as ``<studies>/<study>.refine.json``, in the result's ``extra["refine"]``);
     else the study's best trial."""
+    check_range("top_k", top_k, COUNT)
+    check_range("max_epochs", max_epochs, COUNT, optional=True)
     table, params, stage_dir = None, study.best_params, None
     if top_k > 1:
-        studies = paths_for(profile).ensure().studies
+        studies = paths_for(profile, data=splits).ensure().studies
         table = refine(study, family, splits, profile, top_k, studies / f"{study.study_name}.refine.json",
                        max_epochs, runs_dir)
         params = dict(table["params"].iloc[0])
@@ -492,7 +639,7 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
     if max_epochs and family != "tfidf":
         settings["train.epochs"] = min(max_epochs, settings.get("train.epochs", max_epochs))
     exp = configure(FAMILIES[family], profile, {**settings, **(overrides or {})})
-    runs_dir = Path(runs_dir) if runs_dir else paths_for(profile).ensure().runs
+    runs_dir = Path(runs_dir) if runs_dir else paths_for(profile, data=splits).ensure().runs
     result = finished_run(family, exp, splits, profile, runs_dir) if resume else None
     if result is None:
         if stage_dir is not None and resume and not overrides:
@@ -527,8 +674,8 @@ def target_table(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunResult
 
     rnns = [f for f in RNN_FAMILIES if f in tuned]
     if rnns:
-        best = max((tuned[f] for f in rnns), key=lambda r: r.dev["macro_f1"])
-        bar = max(untuned[f].dev["macro_f1"] for f in rnns)
+        best = tuned[_best_family({f: tuned[f] for f in rnns})]
+        bar = untuned[_best_family({f: untuned[f] for f in rnns})].dev["macro_f1"]
         reach("RNN family: dev macro-F1 above the untuned best", best, best.dev["macro_f1"], bar,
               best.dev["macro_f1"] > bar)
         reach("RNN family: test accuracy", best, best.test["accuracy"], TARGETS["rnn_test_accuracy"])
@@ -540,6 +687,12 @@ def target_table(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunResult
         reach("transformer multi-label: test macro-F1", tuned_multi, tuned_multi.test["macro_f1"],
               TARGETS["multi_test_macro_f1"])
     return pd.DataFrame(rows, columns=["target", "run", "value", "bar", "met"]).set_index("target")
+
+
+def _best_family(runs: Mapping[str, RunResult]) -> str:
+    """The family whose run has the best dev macro-F1; a NaN one is a ``ValueError`` naming the run."""
+    chosen = choose_best({r.name: r.dev["macro_f1"] for r in runs.values()})
+    return next(f for f, r in runs.items() if r.name == chosen)
 
 
 def headline(tuned: Mapping[str, RunResult]) -> dict[str, float]:
@@ -567,18 +720,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--study", default=None, help="study name (default: <profile>_<family>)")
     p.add_argument("--storage", default=None,
                    help="SQLAlchemy URL or journal:<file> (default: a SQLite file in notebook_outputs/studies)")
-    p.add_argument("--n-trials", type=int, default=20, help="finished trials the study should hold in all")
-    p.add_argument("--timeout", type=float, default=None, help="seconds this worker may run")
-    p.add_argument("--train-rows", type=int, default=None, help="stratified train subset per trial")
-    p.add_argument("--epochs", type=int, default=None, help="epochs per trial")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--worker", type=int, default=0, help="worker index (varies the sampler's seed)")
-    p.add_argument("--heartbeat", type=int, default=60, help="seconds between a running trial's heartbeats")
-    p.add_argument("--grace", type=int, default=None, help="seconds without heartbeat before a trial is FAILED")
-    p.add_argument("--threads", type=int, default=None, help="torch threads per trial")
+    p.add_argument("--n-trials", type=cli(COUNT), default=20, help="finished trials the study should hold in all")
+    p.add_argument("--timeout", type=cli(POSITIVE), default=None, help="seconds this worker may run")
+    p.add_argument("--train-rows", type=cli(COUNT), default=None, help="stratified train subset per trial")
+    p.add_argument("--epochs", type=cli(COUNT), default=None, help="epochs per trial")
+    p.add_argument("--seed", type=cli(INDEX), default=0)
+    p.add_argument("--worker", type=cli(INDEX), default=0, help="worker index (varies the sampler's seed)")
+    p.add_argument("--heartbeat", type=cli(COUNT), default=60, help="seconds between a running trial's heartbeats")
+    p.add_argument("--grace", type=cli(COUNT), default=None,
+                   help="seconds without heartbeat before a trial is FAILED")
+    p.add_argument("--threads", type=cli(COUNT), default=None, help="torch threads per trial")
     p.add_argument("--retrain", action="store_true", help="after the study: train the best on the full train split")
-    p.add_argument("--refine", type=int, default=1, metavar="K",
+    p.add_argument("--refine", type=cli(COUNT), default=1, metavar="K",
                    help="with --retrain: first train the K best configurations on the full split, choose on dev")
+    p.add_argument("--record-identity", action="store_true",
+                   help="only record the family and data in a study written before studies recorded them (give "
+                        "the data and --train-rows its trials trained on); no trial is run")
     return p.parse_args(argv)
 
 
@@ -595,11 +752,15 @@ def main(argv: list[str] | None = None) -> int:
     splits = load_for_profile(a.profile, a.data_dir)
     budget = Budget(a.n_trials, a.timeout, a.train_rows, a.epochs)
     name = a.study or f"{a.profile}_{family}"
+    if a.record_identity:
+        storage = a.storage or default_storage(name, a.profile, splits)
+        print(json.dumps(record_identity(name, storage, family, splits, a.profile, budget), indent=2))
+        return 0
     ran: list[int] = []  # the trials this worker finished (the others' are in the study too)
     study = run_study(family, splits, a.profile, budget, name, a.storage, a.seed, a.worker,
                       callbacks=[lambda _, trial: ran.append(trial.number)],
                       heartbeat_interval=a.heartbeat, grace_period=a.grace)
-    studies = paths_for(a.profile).ensure().studies
+    studies = paths_for(a.profile, data=splits).ensure().studies
     summary = best_params(study, family, studies / f"{name}.best.json")
     keys = ("study", "trial", "dev_macro_f1", "finished_trials", "params")
     print(json.dumps({"worker": a.worker, "ran": ran} | {k: summary[k] for k in keys}, indent=2, default=str))

@@ -5,8 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from src_helpers import baseline
 from src_helpers.baseline import TfidfConfig, train_tfidf_baseline
 from src_helpers.data import load_goemotions
+from src_helpers.evaluation import report
 
 FAST = TfidfConfig(Cs=(1.0, 4.0), min_df=1, max_iter=500)
 
@@ -44,3 +46,21 @@ def test_real_single_label_baseline_beats_the_bar(real_data_dir: Path) -> None:
     splits = load_goemotions(real_data_dir)
     r = train_tfidf_baseline(splits["train"], splits["dev"], splits["test"], "single", TfidfConfig(Cs=(2.0,)))
     assert r.test["accuracy"] > 0.62 and r.test["macro_f1"] > 0.50
+
+
+def test_a_c_with_a_nan_dev_score_is_never_chosen(sample: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    scored = []
+
+    def first_is_nan(*args: object, **kwargs: object) -> dict:
+        out = report(*args, **kwargs)
+        scored.append(out)
+        return {**out, "macro_f1": float("nan")} if len(scored) == 1 or nan_everywhere else out
+
+    monkeypatch.setattr(baseline, "report", first_is_nan)
+    nan_everywhere = False
+    with pytest.warns(UserWarning, match="C=1.0 gives a NaN dev macro-F1; it is never chosen"):
+        r = train_tfidf_baseline(sample["train"], sample["dev"], sample["test"], "single", FAST)
+    assert r.C == 4.0
+    nan_everywhere = True
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match=r"every C of \[1.0, 4.0\] gives a NaN"):
+        train_tfidf_baseline(sample["train"], sample["dev"], sample["test"], "single", FAST)

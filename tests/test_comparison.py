@@ -5,6 +5,9 @@ the tests write, and once on the committed ones."""
 from __future__ import annotations
 
 import json
+import re
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -14,7 +17,7 @@ import pytest
 
 from src_helpers import comparison, plots, reporting
 from src_helpers import cross_domain as xd
-from src_helpers.artifacts import save_evaluation, save_run
+from src_helpers.artifacts import RunFolderError, save_evaluation, save_run
 from src_helpers.config import REPO_ROOT
 from src_helpers.evaluation import RunResult, evaluate
 from src_helpers.experiments import EXPERIMENTS, configure
@@ -93,7 +96,7 @@ FT_HISTORY = [{"epoch": 1, "dev_macro_f1": 0.4}, {"epoch": 2, "dev_macro_f1": 0.
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Fake run folders of every kind: families, a multi-label sibling per family where the project has one, an
-    extra seed, a train-subset run, a DAIR run, tuned runs, an unfinished folder and a folder of run folders."""
+    extra seed, a train-subset run, a DAIR run, tuned runs and a folder of run folders."""
     root = tmp_path_factory.mktemp("runs")
     write_run(root, "tfidf_single", {"model": "tfidf_logreg", "target": "single", "seed": 0}, 0.35)
     write_run(root, "tfidf_multi", {"model": "tfidf_logreg", "target": "multi", "seed": 0}, 0.4)
@@ -107,8 +110,6 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for target, name in (("single", "tuned_transformer"), ("multi", "tuned_transformer_multi")):
         experiment = {"name": "transformer_minilm_single", "settings": tuned_settings(target)}
         write_run(root, name, transformer(target, experiment), 0.8, FT_HISTORY, dev=True)
-    (root / "bilstm_minilm").mkdir()  # unfinished: no metrics.json yet
-    (root / "bilstm_minilm" / "config.json").write_text("{}")
     write_run(root / "goemotions_for_dair", "tfidf_single", {"model": "tfidf_logreg", "target": "single"}, 0.35)
     return root
 
@@ -149,11 +150,56 @@ def test_catalog_training_time(runs: Path) -> None:
     assert np.isnan(tfidf_row["s_per_epoch"]) and tfidf_row["time_source"] == "none"
 
 
-def test_catalog_lists_the_folders_it_skips(runs: Path) -> None:
+def test_catalog_lists_the_folders_of_run_folders_it_skips(runs: Path) -> None:
     skipped = comparison.catalog(runs).attrs["skipped"]
-    assert set(skipped) == {"bilstm_minilm", "goemotions_for_dair"}
-    assert "unfinished" in skipped["bilstm_minilm"]
-    assert "tfidf_single" in skipped["goemotions_for_dair"]
+    assert skipped == {"goemotions_for_dair": "holds 1 run folders (tfidf_single), is none itself"}
+
+
+def _copy_of_the_runs(runs: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "runs"
+    shutil.copytree(runs, root)
+    return root
+
+
+@pytest.mark.parametrize(("damage", "folder", "file"), [
+    (lambda root: (root / "bilstm_minilm" / "checkpoints").mkdir(parents=True), "bilstm_minilm", "metrics.json"),
+    (lambda root: (root / "bigru_minilm" / "metrics.json").unlink(), "bigru_minilm", "metrics.json"),
+    (lambda root: (root / "goemotions_for_dair" / "tfidf_single" / "metrics.json").unlink(), "tfidf_single",
+     "metrics.json"),
+    (lambda root: (root / "xlstm_minilm" / "test_predictions.csv.gz").unlink(), "xlstm_minilm",
+     "test_predictions.csv.gz"),
+    (lambda root: (root / "xlstm_minilm" / "test_predictions.csv.gz").write_bytes(
+        (root / "xlstm_minilm" / "test_predictions.csv.gz").read_bytes()[:300]), "xlstm_minilm",
+     "test_predictions.csv.gz"),
+    (lambda root: (root / "tfidf_multi" / "metrics.json").write_text('{"dev": {"macro_f1": 0.4}, "test": {}}'),
+     "tfidf_multi", "metrics.json"),
+], ids=["unfinished: checkpoints only", "no metrics.json", "no metrics.json in a folder of run folders",
+        "no test predictions", "truncated test predictions", "no test scores"])
+def test_an_unfinished_or_damaged_run_stops_the_catalog(runs: Path, tmp_path: Path, damage: Callable[[Path], None],
+                                                        folder: str, file: str) -> None:
+    """No run folder is left out without a word: the error names the folder and the missing or damaged file."""
+    root = _copy_of_the_runs(runs, tmp_path)
+    damage(root)
+    for reads in (comparison.catalog, lambda r: comparison.leaderboard(r, n_boot=20)):
+        with pytest.raises(RunFolderError, match=rf"/{folder}: {re.escape(file)}: ") as err:
+            reads(root)
+        assert err.value.folder.name == folder and err.value.file == file
+
+
+def test_a_nan_dev_score_is_never_chosen(runs: Path, tmp_path: Path) -> None:
+    good, broken = result("tfidf_single", 0.35), result("bigru_minilm", 0.6)
+    broken.dev["macro_f1"] = float("nan")
+    for order in ([broken, good], [good, broken]):
+        with pytest.raises(ValueError, match=r"dev macro-F1 is NaN for \['bigru_minilm'\]"):
+            reporting.best_on_dev(order)
+        with pytest.raises(ValueError, match="bigru_minilm"):
+            comparison.significance({r.name: r for r in order})
+    root = _copy_of_the_runs(runs, tmp_path)
+    metrics = json.loads((root / "bigru_minilm" / "metrics.json").read_text())
+    metrics["dev"]["macro_f1"] = float("nan")
+    (root / "bigru_minilm" / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(RunFolderError, match="bigru_minilm: metrics.json: dev macro_f1 is nan"):
+        comparison.leaderboard(root, n_boot=20)
 
 
 @pytest.mark.parametrize(("name", "config", "message"), [

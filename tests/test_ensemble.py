@@ -121,6 +121,7 @@ def test_single_member_ensemble_is_that_member():
     ({"y_test": np.roll(Y_TEST, 1)}, "not scored on the same test rows"),
     ({"y_test": Y_TEST[:-1]}, "not scored on the same test rows"),
     ({"dev_probs": None}, "'b' has no dev predictions"),
+    ({"dev_probs": np.full((N, K), np.nan)}, "'b': dev_probs hold NaN"),
     ({"target": "multi"}, "'b' is multi-label"),
     ({"labels": DAIR}, "different label sets"),
     ({"name": "a"}, "run names must be unique"),

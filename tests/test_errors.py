@@ -82,8 +82,8 @@ def test_unmatched_ids_raise_naming_them(result):
 
 
 def test_ids_are_read_from_the_run_folder(tmp_path, result):
-    run_dir = save_run(tmp_path / "r", {"target": "single"}, {"dev": {}, "test": result.test}, ids=IDS, y_true=Y,
-                       y_pred=PRED, probs=probs())
+    run_dir = save_run(tmp_path / "r", {"target": "single"}, {"dev": result.test, "test": result.test}, ids=IDS,
+                       y_true=Y, y_pred=PRED, probs=probs())
     loaded = load_result(run_dir)
     assert confident_mistakes(loaded, texts(), n=1)["comment_id"].tolist() == ["t7"]
     without_extra = dataclasses.replace(loaded, extra={})

@@ -70,13 +70,16 @@ def test_evaluate_multi_label_chooses_the_threshold_on_dev_only() -> None:
 def test_dev_predictions_are_written_and_loaded(tmp_path: Path) -> None:
     y = np.array([[1, 0, 0, 0, 0, 1, 0], [0, 1, 0, 0, 0, 0, 0]])
     probs = y * 0.9
-    save_run(tmp_path / "r", {"target": "multi"}, {}, ids=["a", "b"], y_true=y, y_pred=y, probs=probs,
-             dev={"ids": ["c", "d"], "y_true": y[::-1], "y_pred": y[::-1], "probs": probs[::-1]})
+    multi = multi_label_report(y, probs, 0.5)
+    save_run(tmp_path / "r", {"target": "multi"}, {"dev": multi, "test": multi}, ids=["a", "b"], y_true=y, y_pred=y,
+             probs=probs, dev={"ids": ["c", "d"], "y_true": y[::-1], "y_pred": y[::-1], "probs": probs[::-1]})
     run = load_run(tmp_path / "r")
     assert run.dev_predictions["id"].tolist() == ["c", "d"]
     assert np.allclose(run.probs(split="dev"), probs[::-1]) and np.array_equal(run.pred("dev"), y[::-1])
     assert np.array_equal(run.pred(), y)
-    save_run(tmp_path / "old", {"target": "single"}, {}, y_true=np.array([1]), y_pred=np.array([1]),
+    single = single_label_report([1], [1])
+    save_run(tmp_path / "old", {"target": "single"}, {"dev": single, "test": single}, y_true=np.array([1]),
+             y_pred=np.array([1]),
              probs=np.eye(7)[[1]])
     old = load_run(tmp_path / "old")  # a folder written before dev predictions existed still loads
     assert old.dev_predictions is None and old.pred().tolist() == [1]

@@ -176,6 +176,59 @@ def test_misspelt_override_names_the_key_and_suggests_the_right_one() -> None:
         configure("tfidf_single", "quick", {"text.max_length": 32})  # TF-IDF reads no token ids
 
 
+@pytest.mark.parametrize(("name", "override", "message"), [
+    ("bigru_minilm", {"train.epochs": "3"}, "train.epochs must be of type int, got '3' (str)"),
+    ("bigru_minilm", {"train.epochs": 2.5}, "train.epochs must be of type int, got 2.5 (float)"),
+    ("bigru_minilm", {"train.learning_rate": "1e-3"}, "train.learning_rate must be of type float, got '1e-3' (str)"),
+    ("bigru_minilm", {"model.bidirectional": 1}, "model.bidirectional must be of type bool, got 1 (int)"),
+    ("bigru_minilm", {"text.embeddings": 3}, "text.embeddings must be of type str or None, got 3 (int)"),
+    ("bigru_minilm", {"augment": "yes"}, "augment must be of type bool, got 'yes' (str)"),
+    ("tfidf_single", {"train_rows": "200"}, "train_rows must be of type int or None, got '200' (str)"),
+    ("tfidf_single", {"train.min_df": True}, "train.min_df must be of type int, got True (bool)"),
+])
+def test_an_override_of_another_type_names_the_setting_and_its_type(name: str, override: dict,
+                                                                     message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"experiment {name!r}: {message}")):
+        configure(name, "quick", override)
+
+
+@pytest.mark.parametrize(("name", "override", "message"), [
+    ("tfidf_single", {"train_rows": -5}, "train_rows must be an integer >= 1 or None, got -5"),
+    ("bigru_minilm", {"train_rows": 0}, "train_rows must be an integer >= 1 or None, got 0"),
+    ("bigru_minilm", {"train.epochs": 0}, "train.epochs must be an integer >= 1, got 0"),
+    ("bigru_minilm", {"train.batch_size": -1}, "train.batch_size must be an integer >= 1, got -1"),
+    ("bigru_minilm", {"train.learning_rate": 0}, "train.learning_rate must be a number > 0, got 0"),
+    ("bigru_minilm", {"model.hidden_dim": 0}, "model.hidden_dim must be an integer >= 1, got 0"),
+    ("bigru_minilm", {"model.dropout": 1.5}, "model.dropout must be a number in [0, 1], got 1.5"),
+    ("bigru_minilm", {"text.max_length": 0}, "text.max_length must be an integer >= 1, got 0"),
+    ("xlstm_minilm", {"model.input_dim": 0}, "model.input_dim must be an integer >= 1 or None, got 0"),
+    ("transformer_minilm_single", {"train.epochs": 0}, "train.epochs must be a number > 0, got 0"),
+    ("transformer_minilm_single", {"train.learning_rate": -1e-4}, "train.learning_rate must be a number > 0"),
+    ("transformer_minilm_single", {"train.warmup_ratio": 2}, "train.warmup_ratio must be a number in [0, 1]"),
+    ("transformer_minilm_single", {"train.max_length": 4}, "train.max_length must be an integer >= 8, got 4"),
+    ("tfidf_single", {"train.min_df": 0}, "train.min_df must be an integer >= 1, got 0"),
+])
+def test_an_override_out_of_range_names_the_setting_and_its_range(name: str, override: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"experiment {name!r}: {message}")):
+        configure(name, "quick", override)
+
+
+def test_overrides_in_range_and_of_the_field_types_apply() -> None:
+    exp = configure("bigru_minilm", "quick", {"train_rows": 100, "train.learning_rate": 1, "model.dropout": 0.0,
+                                              "text.embeddings": None, "train.num_threads": None})
+    assert (exp.train_rows, exp.train.learning_rate, exp.model.dropout, exp.text.embeddings) == (100, 1, 0.0, None)
+    assert configure("transformer_minilm_single", "quick", {"train.epochs": 0.5}).train.epochs == 0.5, \
+        "a fine-tuning may stop within an epoch"
+    assert configure("xlstm_minilm", "quick", {"model.input_dim": None}).model.input_dim is None
+
+
+def test_run_experiments_refuses_a_bad_override_before_anything_trains(sample: dict, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    with pytest.raises(ValueError, match=re.escape("'bigru_minilm': train.epochs must be of type int, got '3'")):
+        run_experiments(["tfidf_single", "bigru_minilm"], sample, "quick", {"train.epochs": "3"}, runs_dir=runs)
+    assert not runs.exists(), "the TF-IDF run (which has no train.epochs) did not run first"
+
+
 def test_unknown_experiment_is_a_key_error_with_suggestions() -> None:
     with pytest.raises(KeyError, match=r"'bigru_minlm'.*did you mean.*'bigru_minilm'"):
         configure("bigru_minlm")

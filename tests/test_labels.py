@@ -97,7 +97,8 @@ def test_a_dair_run_folder_reads_back_with_its_six_classes(tmp_path: Path) -> No
 
 
 def test_evaluations_are_stored_in_the_run_folder_and_read_back(tmp_path: Path) -> None:
-    run_dir = save_run(tmp_path / "tfidf_single", {"target": "single"}, {"dev": {}, "test": {}})
+    scores = report(np.array([0, 3]), np.eye(7)[[0, 3]], "single")
+    run_dir = save_run(tmp_path / "tfidf_single", {"target": "single"}, {"dev": scores, "test": scores})
     path = save_evaluation(run_dir, "dair_test", {"data": "dair", "shared": {"accuracy": 0.5}})
     assert path == run_dir / "evaluations" / "dair_test.json"
     assert load_run(run_dir).evaluations == {"dair_test": {"data": "dair", "shared": {"accuracy": 0.5}}}

@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -95,9 +96,9 @@ def test_missing_data_dir_fails_before_any_notebook_runs(tmp_path: Path, monkeyp
         run_notebook(tmp_path / "x.ipynb", "quick", data_dir="nowhere")
 
 
-def test_kernel_sees_relative_data_dir_and_no_absolute_path_is_recorded(tmp_path: Path,
+def test_kernel_sees_relative_data_dir_and_no_absolute_path_is_recorded(tmp_path: Path, tiny_goemotions: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "mydata").mkdir()
+    shutil.copytree(tiny_goemotions, tmp_path / "mydata")  # a full run reads its data (official or not)
     body = "from src_helpers.data import resolve_data_dir\nprint('DATA', resolve_data_dir(data_dir).name)"
     nb = toy_notebook(tmp_path / "nbs", "92_data.ipynb", body)  # the kernel runs in nbs/, the caller in tmp_path
     monkeypatch.chdir(tmp_path)
@@ -184,7 +185,8 @@ def test_a_full_run_of_the_repo_regenerates_the_report(tmp_path: Path, monkeypat
     from src_helpers import report
 
     calls: list[list[str]] = []
-    monkeypatch.setattr(pipeline, "run_notebook", lambda nb, profile, data_dir=None, **kw: tmp_path / nb.name)
+    monkeypatch.setattr(pipeline, "run_notebook",  # where a run on the official data (or the hub) writes its copy
+                        lambda nb, profile, data_dir=None, **kw: paths_for(profile).notebooks_out / nb.name)
     monkeypatch.setattr(report, "main", lambda argv=None: calls.append(argv) or 0)
     assert main(["--profile", "full", "--only", "02"]) == 0
     assert calls == [], "outputs under SRC_HELPERS_OUTPUT_ROOT (not the repo): the repo's report stays as it is"

@@ -162,3 +162,16 @@ def test_inference_does_not_import_training_code():
             "print(' '.join(m for m in ('src_helpers.transformers_ft', 'src_helpers.training') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"importing src_helpers.predict imports training modules: {out.stdout.strip()}"
+
+
+def test_a_nan_dev_score_is_never_the_default_model(tmp_path):
+    for name, score in (("a_broken", float("nan")), ("better", 0.6)):
+        model = tmp_path / name / "model"
+        model.mkdir(parents=True)
+        (model / "config.json").write_text("{}")
+        (model / pr.WEIGHT_FILES[0]).write_bytes(b"")
+        write_json(tmp_path / name / "metrics.json", {"dev": {"macro_f1": score}})
+    with pytest.raises(ValueError, match=r"dev macro-F1 is NaN for \['a_broken'\]"):
+        pr.best_model_dir(tmp_path)
+    write_json(tmp_path / "a_broken" / "metrics.json", {"dev": {"macro_f1": 0.5}})
+    assert pr.best_model_dir(tmp_path) == tmp_path / "better" / "model"

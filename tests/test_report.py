@@ -3,7 +3,10 @@ the check that committed files hold exactly what the committed artifacts give.""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -84,6 +87,34 @@ def test_committed_index_is_what_the_executed_notebooks_give() -> None:
 def test_committed_results_are_what_the_committed_runs_give(capsys: pytest.CaptureFixture[str]) -> None:
     """README's results section, notebook_outputs/results.md and results.csv: regenerated, never typed."""
     assert report.main(["--check"]) == 0, capsys.readouterr().out + " -> run python -m src_helpers.report"
+
+
+def _edit_metrics(run: Path, split: str, scores: dict) -> None:
+    metrics = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").write_text(json.dumps({**metrics, split: scores and {**metrics[split], **scores}}))
+
+
+@pytest.mark.parametrize(("damage", "file", "says"), [
+    (lambda run: (run / "metrics.json").unlink(), "metrics.json", "missing (it holds config.json, history.csv"),
+    (lambda run: (run / "test_predictions.csv.gz").write_bytes((run / "test_predictions.csv.gz").read_bytes()[:999]),
+     "test_predictions.csv.gz", "unreadable, truncated or damaged (EOFError"),
+    (lambda run: _edit_metrics(run, "test", {}), "metrics.json", "test has no accuracy, macro_f1"),
+    (lambda run: _edit_metrics(run, "dev", {"macro_f1": float("nan")}), "metrics.json", "dev macro_f1 is nan"),
+], ids=["no metrics.json", "truncated test predictions", "no test scores", "NaN dev macro-F1"])
+def test_the_report_stops_at_a_damaged_run_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str], damage: Callable[[Path], None],
+                                                  file: str, says: str) -> None:
+    """A copy of two committed run folders, one damaged: the report names it in one line and exits 2."""
+    runs = tmp_path / "runs"
+    for name in ("bigru_minilm", "tfidf_single"):
+        shutil.copytree(report.REPO_ROOT / "notebook_outputs" / "runs" / name, runs / name)
+    damage(runs / "bigru_minilm")
+    full = report.paths_for("full", report.REPO_ROOT)
+    monkeypatch.setattr(report, "paths_for", lambda profile, root=None: dataclasses.replace(full, runs=runs))
+    assert report.main(["--check", "--n-boot", "20"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: run folder {runs / 'bigru_minilm'}: {file}: ") and says in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
 
 
 def test_results_markdown_marks_the_dev_choice_and_shows_intervals() -> None:

@@ -86,3 +86,13 @@ def test_selection_table_refuses_a_grid_without_scores() -> None:
     run.selection = pd.DataFrame({"C": [1.0]})
     with pytest.raises(ValueError, match="odd.*dev_macro_f1"):
         reporting.selection_table([run])
+
+
+def test_selection_table_refuses_a_grid_of_nan_scores_and_never_marks_one() -> None:
+    run = RunResult(target="single", dev={"macro_f1": 0.5}, test={"macro_f1": 0.5}, test_probs=np.zeros((1, 7)),
+                    test_pred=np.zeros(1, dtype=int), name="odd")
+    run.selection = pd.DataFrame({"C": [1.0, 4.0], "dev_macro_f1": [float("nan"), 0.4], "threshold": [None, None]})
+    assert reporting.selection_table([run])["chosen"].tolist() == [False, True]
+    run.selection["dev_macro_f1"] = float("nan")
+    with pytest.raises(ValueError, match="'odd': every C of its selection has a NaN dev macro-F1"):
+        reporting.selection_table([run])

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 
+from src_helpers import checkpoints
 from src_helpers import transformers_ft as ft
-from src_helpers.checkpoints import CheckpointError, data_fingerprint
+from src_helpers.checkpoints import CheckpointError, DiskFullError, data_fingerprint
+from src_helpers.config import REPO_ROOT
 from src_helpers.data import load_for_profile, load_goemotions, subsample
 from src_helpers.training import train_classifier
 
@@ -51,6 +55,33 @@ def interrupted_rnn(splits: dict, run_dir: Path, after: int) -> None:
 
 def truncate(path: Path, n: int = 100) -> None:
     path.write_bytes(path.read_bytes()[:n])
+
+
+def damage(path: Path, how: str) -> bytes:
+    """Make ``path`` unreadable (``empty``, ``truncated`` or ``garbled``); its new content."""
+    data = {"empty": b"", "truncated": path.read_bytes()[:100], "garbled": b"\x00garbage" * 50}[how]
+    path.write_bytes(data)
+    return data
+
+
+def epochs_of(history: pd.DataFrame) -> pd.DataFrame:
+    return history.drop(columns="train_seconds")
+
+
+def disk_free(monkeypatch: pytest.MonkeyPatch, free: int) -> None:
+    """``shutil.disk_usage`` reports ``free`` bytes left."""
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**12, 0, free))
+
+
+def failing_save(err: BaseException):
+    """A ``torch.save`` that writes part of the file, then fails with ``err`` (as on a full disk)."""
+
+    def save(obj: object, f: object, *args, **kwargs) -> None:
+        if isinstance(f, str | Path):
+            Path(f).write_bytes(b"PK\x03\x04 partial")
+        raise err
+
+    return save
 
 
 # ------------------------------------------------------------------------------------------ fingerprint
@@ -143,30 +174,76 @@ def test_rnn_unreadable_last_pt_falls_back_to_the_previous_one(sample: dict, tmp
     assert resumed.test == full.test and resumed.dev == full.dev
     pd.testing.assert_frame_equal(resumed.history.drop(columns="train_seconds"),
                                   full.history.drop(columns="train_seconds"))
-    assert (ckpts / "last.broken.pt").exists(), "the unreadable file is kept aside"
+    assert "kept as" in str(warned[0].message)
+    assert [p.name[:len("last.pt.damaged-")] for p in ckpts.glob("last.pt.damaged-*")] == ["last.pt.damaged-"], \
+        "the unreadable file is kept aside"
 
 
-@pytest.mark.parametrize("damage", ["empty", "truncated"])
-def test_rnn_unreadable_checkpoint_without_fallback_names_the_file(sample: dict, tmp_path: Path, damage: str) -> None:
-    interrupted_rnn(sample, tmp_path / "gru", after=1)
-    last = tmp_path / "gru/checkpoints/last.pt"
-    last.write_bytes(b"") if damage == "empty" else truncate(last)
-    with pytest.raises(CheckpointError, match="unreadable") as err:
-        rnn(sample, tmp_path / "gru")
-    msg = str(err.value)
-    assert str(last) in msg and "resume=False" in msg and str(last.parent) in msg
-    assert isinstance(err.value, RuntimeError)
-    assert len(rnn(sample, tmp_path / "gru", resume=False).history) == 3, "resume=False recovers"
+@pytest.mark.parametrize(("finished", "how"), [(False, "empty"), (False, "truncated"), (True, "garbled")])
+def test_rnn_unreadable_only_checkpoint_is_set_aside_and_the_run_starts_over(
+        sample: dict, tmp_path: Path, capsys: pytest.CaptureFixture, finished: bool, how: str) -> None:
+    fresh = rnn(sample, tmp_path / "fresh")
+    if finished:
+        rnn(sample, tmp_path / "gru")  # a finished run keeps last.pt alone
+    else:
+        interrupted_rnn(sample, tmp_path / "gru", after=1)  # after its first epoch, last.pt is the only one
+    ckpts = tmp_path / "gru/checkpoints"
+    last = ckpts / "last.pt"
+    assert not (ckpts / "last.prev.pt").exists()
+    bad = damage(last, how)
+    capsys.readouterr()
+    epochs: list[int] = []
+    with pytest.warns(UserWarning, match="unreadable") as warned:
+        again = rnn(sample, tmp_path / "gru", on_epoch_end=lambda epoch, row: epochs.append(epoch))
+    kept = list(ckpts.glob("last.pt.damaged-*"))
+    assert len(kept) == 1 and kept[0].read_bytes() == bad, "the damaged file is kept, renamed"
+    msg = [str(w.message) for w in warned if "unreadable" in str(w.message)]
+    assert len(msg) == 1 and str(last) in msg[0] and str(kept[0]) in msg[0] and "starts over" in msg[0]
+    assert "resuming" not in capsys.readouterr().out
+    assert epochs == [1, 2, 3], "trained from scratch"
+    assert again.test == fresh.test and again.dev == fresh.dev
+    pd.testing.assert_frame_equal(epochs_of(again.history), epochs_of(fresh.history))
+    assert torch.load(last, weights_only=False)["state"]["epoch"] == 2
+    assert len(rnn(sample, tmp_path / "gru", resume=False).history) == 3
+    assert kept[0].read_bytes() == bad, "resume=False deletes checkpoints but not the damaged one"
 
 
-def test_rnn_unreadable_previous_checkpoint_too_names_both(sample: dict, tmp_path: Path) -> None:
+def test_rnn_unreadable_previous_checkpoint_too_sets_both_aside(sample: dict, tmp_path: Path) -> None:
     interrupted_rnn(sample, tmp_path / "gru", after=2)
     ckpts = tmp_path / "gru/checkpoints"
     truncate(ckpts / "last.pt")
     (ckpts / "last.prev.pt").write_bytes(b"")
-    with pytest.raises(CheckpointError) as err:
-        rnn(sample, tmp_path / "gru")
-    assert str(ckpts / "last.pt") in str(err.value) and str(ckpts / "last.prev.pt") in str(err.value)
+    with pytest.warns(UserWarning, match="starts over") as warned:
+        again = rnn(sample, tmp_path / "gru")
+    text = "\n".join(str(w.message) for w in warned)
+    assert str(ckpts / "last.pt") in text and str(ckpts / "last.prev.pt") in text
+    assert len(list(ckpts.glob("last.pt.damaged-*"))) == 1 and len(list(ckpts.glob("last.prev.pt.damaged-*"))) == 1
+    assert len(again.history) == 3
+
+
+def test_set_aside_names_never_match_the_checkpoint_lookups(tmp_path: Path) -> None:
+    last = tmp_path / "last.pt"
+    last.write_bytes(b"x")
+    folder = tmp_path / "checkpoint-6"
+    folder.mkdir()
+    first = checkpoints.aside_path(last, when=0)
+    assert first.name == "last.pt.damaged-19700101T000000Z"
+    first.write_bytes(b"an earlier damaged one")
+    assert checkpoints.aside_path(last, when=0).name == "last.pt.damaged-19700101T000000Z-1", "never overwritten"
+    assert checkpoints.aside_path(folder, when=0).name == "damaged-checkpoint-6.19700101T000000Z"
+    msg = checkpoints.set_aside(folder, "optimizer.pt: empty", "the run starts over from scratch")
+    assert not folder.exists() and list(tmp_path.glob("checkpoint-*")) == [] and list(tmp_path.glob("*.pt")) == [last]
+    assert str(folder) in msg and "optimizer.pt: empty" in msg and "starts over" in msg
+
+
+def test_set_aside_checkpoints_are_git_ignored(tmp_path: Path) -> None:
+    if not (REPO_ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    names = ["notebook_outputs/runs/x/last.pt.damaged-20261201T223000Z",
+             "runs/x/damaged-checkpoint-6.20261201T223000Z/model.safetensors"]
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", *names], cwd=REPO_ROOT, capture_output=True,
+                             text=True).stdout.split()
+    assert ignored == names
 
 
 @pytest.mark.parametrize("damage", ["empty", "truncated"])
@@ -177,6 +254,68 @@ def test_rnn_unreadable_best_pt_names_the_file(sample: dict, tmp_path: Path, dam
     with pytest.raises(CheckpointError, match="unreadable") as err:
         rnn(sample, tmp_path / "gru", train={"epochs": 1})
     assert str(best) in str(err.value) and "resume=False" in str(err.value)
+
+
+DISK_FULL = [RuntimeError("[enforce fail at inline_container.cc:664] . unexpected pos 792768 vs 792660"),
+             RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed"),
+             OSError(errno.ENOSPC, "No space left on device")]
+
+
+@pytest.mark.parametrize("err", DISK_FULL, ids=["unexpected-pos", "write-failed", "ENOSPC"])
+def test_disk_full_while_saving_names_the_file_and_keeps_the_previous_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, err: BaseException) -> None:
+    last = tmp_path / "last.pt"
+    checkpoints.save_file({"epoch": 1}, last)
+    if isinstance(err, RuntimeError):  # torch does not say why its write failed: little free space tells
+        disk_free(monkeypatch, 4096)
+    monkeypatch.setattr(checkpoints.torch, "save", failing_save(err))
+    with pytest.raises(DiskFullError) as raised:
+        checkpoints.save_file({"epoch": 2}, last, keep_previous=True)
+    assert isinstance(raised.value, OSError) and raised.value.errno == errno.ENOSPC
+    assert "disk full" in str(raised.value) and str(last) in str(raised.value)
+    monkeypatch.undo()
+    assert torch.load(last) == {"epoch": 1}, "the previous checkpoint is intact"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"], "no temporary file left"
+
+
+@pytest.mark.parametrize("err", [DISK_FULL[1], OSError(errno.EIO, "Input/output error")], ids=["torch", "EIO"])
+def test_failed_save_with_room_left_is_named_not_disk_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           err: BaseException) -> None:
+    best = tmp_path / "best.pt"
+    checkpoints.save_file({"epoch": 1}, best)
+    disk_free(monkeypatch, 10**11)
+    monkeypatch.setattr(checkpoints.torch, "save", failing_save(err))
+    with pytest.raises(type(err), match=str(err).split("] ")[-1]) as raised:
+        checkpoints.save_file({"epoch": 2}, best)
+    assert not isinstance(raised.value, DiskFullError) and "disk full" not in str(raised.value)
+    assert str(best) in str(raised.value) and raised.value.__cause__ is err
+    monkeypatch.undo()
+    assert torch.load(best) == {"epoch": 1} and sorted(p.name for p in tmp_path.iterdir()) == ["best.pt"]
+
+
+def test_write_errors_of_a_folder_leave_other_errors_alone(tmp_path: Path) -> None:
+    missing = FileNotFoundError(errno.ENOENT, "No such file or directory", "vocab.txt")
+    with pytest.raises(FileNotFoundError) as raised, checkpoints.write_errors(tmp_path, "the run folder"):
+        raise missing
+    assert raised.value is missing, "not a write of the folder: passed on unchanged"
+    with pytest.raises(DiskFullError, match="disk full") as full, checkpoints.write_errors(tmp_path, "the run folder"):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert f"the run folder {tmp_path}" in str(full.value)
+
+
+def test_rnn_disk_full_during_an_epoch_keeps_the_checkpoint_before(sample: dict, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    interrupted_rnn(sample, tmp_path / "gru", after=1)
+    ckpts = tmp_path / "gru/checkpoints"
+    before = {p.name: p.read_bytes() for p in ckpts.iterdir()}
+    disk_free(monkeypatch, 0)
+    monkeypatch.setattr(checkpoints.torch, "save", failing_save(DISK_FULL[0]))
+    with pytest.raises(DiskFullError, match="disk full") as raised:
+        rnn(sample, tmp_path / "gru")
+    assert any(str(ckpts / name) in str(raised.value) for name in ("best.pt", "last.pt"))
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in ckpts.iterdir()} == before, "checkpoints as they were, no temp file"
+    assert len(rnn(sample, tmp_path / "gru").history) == 3, "resumes once there is room"
 
 
 # ---------------------------------------------------------------------------------------- transformers
@@ -266,21 +405,62 @@ def test_unreadable_last_trainer_checkpoint_falls_back(ft_splits, tiny: Path, ft
         res = ft.finetune(*ft_splits, _cfg(tiny), run_dir)
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert f"{last} is unreadable ({name}" in text and f"resuming from {first}" in text
-    assert len(res.history) == 2 and (last.parent / f"broken-{last.name}").is_dir()
+    kept = list(last.parent.glob(f"damaged-{last.name}.*"))
+    assert len(res.history) == 2 and len(kept) == 1 and kept[0].is_dir() and f"kept as {kept[0]}" in text
     assert (run_dir / "config.json").exists()
 
 
-def test_no_readable_trainer_checkpoint_is_a_clear_error(ft_splits, tiny: Path, ft_run, tmp_path: Path) -> None:
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_unreadable_only_trainer_checkpoint_is_set_aside_and_the_run_starts_over(
+        ft_splits, tiny: Path, ft_run, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    run_dir = copy_run(ft_run, tmp_path)
+    (run_dir / "config.json").unlink()
+    first, last = checkpoint_folders(run_dir)
+    shutil.rmtree(last)  # killed during the second epoch: the first epoch's checkpoint is the only one
+    truncate(first / "model.safetensors")
+    bad = folder_bytes(first)
+    with caplog.at_level(logging.INFO, logger=ft.__name__):
+        res = ft.finetune(*ft_splits, _cfg(tiny), run_dir)
+    kept = list(run_dir.glob(f"checkpoints/damaged-{first.name}.*"))
+    assert len(kept) == 1 and folder_bytes(kept[0]) == bad, "the damaged folder is kept as it was"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and f"{first} is unreadable (model.safetensors" in warnings[0]
+    assert f"kept as {kept[0]}" in warnings[0] and "starts over" in warnings[0]
+    assert len(res.history) == 2 and (run_dir / "config.json").exists()
+    assert res.dev == ft_run[1].dev and res.test == ft_run[1].test, "trained from scratch, as the first time"
+    assert [p.name for p in checkpoint_folders(run_dir)] == [first.name, last.name]
+
+
+def test_no_readable_trainer_checkpoint_sets_each_aside_and_starts_over(ft_splits, tiny: Path, ft_run,
+                                                                        tmp_path: Path) -> None:
     run_dir = copy_run(ft_run, tmp_path)
     (run_dir / "config.json").unlink()
     first, last = checkpoint_folders(run_dir)
     (last / "optimizer.pt").write_bytes(b"")
     truncate(first / "model.safetensors")
-    with pytest.raises(CheckpointError) as err:
-        ft.finetune(*ft_splits, _cfg(tiny), run_dir)
-    msg = str(err.value)
-    assert f"{last}: optimizer.pt: empty" in msg and f"{first}: model.safetensors" in msg
-    assert "reuse=False" in msg
+    res = ft.finetune(*ft_splits, _cfg(tiny), run_dir)
+    assert len(res.history) == 2 and res.dev == ft_run[1].dev
+    for folder in (first, last):  # kept through the new run's checkpoint rotation (save_total_limit=2)
+        assert len(list(run_dir.glob(f"checkpoints/damaged-{folder.name}.*"))) == 1
+    checkpoint_folders(run_dir)
+
+
+def test_disk_full_while_the_trainer_saves_names_the_folder(ft_splits, tiny: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    run_dir = tmp_path / "run"
+    disk_free(monkeypatch, 0)
+    monkeypatch.setattr(torch, "save", failing_save(DISK_FULL[0]))  # the Trainer's torch.save calls
+    with pytest.raises(DiskFullError, match="disk full") as raised:
+        ft.finetune(*ft_splits, _cfg(tiny, epochs=1), run_dir)
+    assert raised.value.errno == errno.ENOSPC and str(run_dir / "checkpoints") in str(raised.value)
+    monkeypatch.undo()
+    partial = list((run_dir / "checkpoints").glob("checkpoint-*"))
+    assert len(partial) == 1 and checkpoints.checkpoint_folder_problem(partial[0])
+    res = ft.finetune(*ft_splits, _cfg(tiny, epochs=1), run_dir)  # once there is room: the partial one set aside
+    assert len(res.history) == 1 and len(list(run_dir.glob(f"checkpoints/damaged-{partial[0].name}.*"))) == 1
 
 
 def test_cli_other_train_rows_is_an_error_not_a_reuse(tiny: Path, tmp_path: Path) -> None:

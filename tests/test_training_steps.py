@@ -46,3 +46,13 @@ def test_early_stopping_counts_epochs_without_a_better_dev_f1() -> None:
     assert not early_stopping(state, {"epoch": 4, "dev_macro_f1": 0.1}, patience=2)
     assert not early_stopping(state, {"epoch": 5, "dev_macro_f1": 0.2}, patience=2)
     assert state["done"] and state["best_epoch"] == 3 and state["best_f1"] == 0.4
+
+
+def test_a_nan_dev_f1_is_never_the_best_epoch() -> None:
+    state = {"best_f1": -1.0, "best_epoch": -1, "bad_epochs": 0, "done": False}
+    with pytest.warns(UserWarning, match="epoch 1: dev macro-F1 is NaN; the epoch is never chosen"):
+        assert not early_stopping(state, {"epoch": 1, "dev_macro_f1": float("nan")}, patience=3)
+    assert early_stopping(state, {"epoch": 2, "dev_macro_f1": 0.1}, patience=3)
+    with pytest.warns(UserWarning, match="epoch 3"):
+        assert not early_stopping(state, {"epoch": 3, "dev_macro_f1": float("nan")}, patience=3)
+    assert state["best_epoch"] == 2 and state["best_f1"] == 0.1 and state["bad_epochs"] == 1

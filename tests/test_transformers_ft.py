@@ -123,9 +123,38 @@ def test_bad_config_is_rejected():
         ft.FTConfig(target="both")
 
 
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--train-rows", "-5"], "argument --train-rows: must be an integer >= 1, got '-5'"),
+    (["--train-rows", "0"], "argument --train-rows: must be an integer >= 1, got '0'"),
+    (["--epochs", "0"], "argument --epochs: must be a number > 0, got '0'"),
+    (["--epochs", "nan"], "argument --epochs: must be a number > 0, got 'nan'"),
+    (["--learning-rate=-1e-5"], "argument --learning-rate/--lr: must be a number > 0, got '-1e-5'"),
+    (["--batch-size", "0"], "argument --batch-size: must be an integer >= 1, got '0'"),
+    (["--max-length", "4"], "argument --max-length: must be an integer >= 8, got '4'"),
+    (["--warmup-ratio", "1.5"], "argument --warmup-ratio: must be a number in [0, 1], got '1.5'"),
+    (["--threads", "0"], "argument --threads: must be an integer >= 1, got '0'"),
+])
+def test_cli_refuses_an_out_of_range_flag_before_training(flags, message, monkeypatch, capsys):
+    monkeypatch.setattr(ft, "finetune", lambda *a, **k: pytest.fail("trained despite a bad flag"))
+    with pytest.raises(SystemExit) as exit_info:
+        ft.main(flags)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_epoch_history_groups_logs():
     logs = [{"loss": 2.0, "epoch": 0.5}, {"loss": 1.0, "epoch": 1.0},
             {"eval_loss": 1.5, "eval_macro_f1": 0.3, "eval_accuracy": 0.4, "epoch": 1.0},
             {"loss": 0.5, "epoch": 1.5}, {"eval_loss": 1.2, "eval_macro_f1": 0.5, "eval_accuracy": 0.6, "epoch": 2.0}]
     h = ft.epoch_history(logs)
     assert h["train_loss"].tolist() == [1.5, 0.5] and h["dev_macro_f1"].tolist() == [0.3, 0.5]
+
+
+def test_a_nan_dev_macro_f1_is_never_the_best_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from transformers import EvalPrediction
+
+    monkeypatch.setattr(ft, "report", lambda *a, **k: {"macro_f1": float("nan"), "accuracy": 0.5})
+    compute = ft.make_compute_metrics("single")
+    with pytest.warns(UserWarning, match="dev macro-F1 is NaN: reported as -inf"):
+        scores = compute(EvalPrediction(predictions=np.zeros((2, 7)), label_ids=np.array([0, 1])))
+    assert scores == {"macro_f1": float("-inf"), "accuracy": 0.5}
+

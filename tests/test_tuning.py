@@ -6,6 +6,8 @@ typo). The worker processes (kill -9, two workers, PostgreSQL) are in ``test_tun
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import socket
 import warnings
 from pathlib import Path
@@ -18,8 +20,8 @@ from optuna.trial import TrialState
 
 from src_helpers import tuning
 from src_helpers.artifacts import load_run
-from src_helpers.config import paths_for
-from src_helpers.data import load_for_profile
+from src_helpers.config import REPO_ROOT, paths_for
+from src_helpers.data import load_for_profile, subsample
 from src_helpers.evaluation import RunResult
 from src_helpers.experiments import configure
 from src_helpers.tuning import FAMILIES, Budget, StorageError
@@ -178,7 +180,7 @@ def test_refine_reranks_the_best_configurations_on_the_full_split(splits: dict[s
     assert settings["train.Cs"] == [table["params"].iloc[0]["C"]], "the refined winner is what gets tested"
 
 
-def _study_of(url: str, name: str, family: str, scored: list[tuple[dict, float]]) -> optuna.Study:
+def _study_of(url: str | None, name: str, family: str, scored: list[tuple[dict, float]]) -> optuna.Study:
     """A study of ``family``'s space holding COMPLETE trials with these parameters and subset scores."""
     study = optuna.create_study(study_name=name, storage=url, direction="maximize")
     for params, value in scored:
@@ -318,6 +320,53 @@ def test_search_space_typo_is_named(monkeypatch: pytest.MonkeyPatch, splits: dic
         tuning.run_study("rnn", splits, budget=Budget(n_trials=1, epochs=1), storage=sqlite_url(tmp_path / "t.db"))
 
 
+@pytest.mark.parametrize(("budget", "message"), [
+    ({"n_trials": 0}, "n_trials must be an integer >= 1, got 0"),
+    ({"n_trials": -3}, "n_trials must be an integer >= 1, got -3"),
+    ({"n_trials": 2.5}, "n_trials must be an integer >= 1, got 2.5"),
+    ({"timeout": -5}, "timeout must be a number > 0 or None, got -5"),
+    ({"timeout": 0}, "timeout must be a number > 0 or None, got 0"),
+    ({"train_rows": -5}, "train_rows must be an integer >= 1 or None, got -5"),
+    ({"train_rows": 0}, "train_rows must be an integer >= 1 or None, got 0"),
+    ({"epochs": 0}, "epochs must be an integer >= 1 or None, got 0"),
+    ({"epochs": "3"}, "epochs must be an integer >= 1 or None, got '3'"),
+])
+def test_a_budget_out_of_range_is_refused_naming_the_argument(budget: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Budget(**budget)
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--n-trials", "0"], "argument --n-trials: must be an integer >= 1, got '0'"),
+    (["--n-trials", "-3"], "argument --n-trials: must be an integer >= 1, got '-3'"),
+    (["--n-trials", "two"], "argument --n-trials: must be an integer >= 1, got 'two'"),
+    (["--timeout", "-5"], "argument --timeout: must be a number > 0, got '-5'"),
+    (["--train-rows", "-5"], "argument --train-rows: must be an integer >= 1, got '-5'"),
+    (["--epochs", "0"], "argument --epochs: must be an integer >= 1, got '0'"),
+    (["--refine", "-2"], "argument --refine: must be an integer >= 1, got '-2'"),
+    (["--threads", "0"], "argument --threads: must be an integer >= 1, got '0'"),
+    (["--worker", "-1"], "argument --worker: must be an integer >= 0, got '-1'"),
+    (["--seed", "-1"], "argument --seed: must be an integer >= 0, got '-1'"),
+])
+def test_cli_refuses_an_out_of_range_flag_before_opening_a_study(flags: list[str], message: str, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    url = sqlite_url(tmp_path / "cli.db")
+    with pytest.raises(SystemExit) as exit_info:
+        tuning.main(["--family", "tfidf", "--storage", url, "--n-trials", "1", *flags])  # a later flag wins
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "cli.db").exists(), "refused before a study (and its waiting first trial) was created"
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [({"top_k": 0}, "top_k must be an integer >= 1, got 0"),
+                                                 ({"top_k": -2}, "top_k must be an integer >= 1, got -2"),
+                                                 ({"max_epochs": 0}, "max_epochs must be an integer >= 1 or None")])
+def test_the_second_stage_refuses_out_of_range_arguments(kwargs: dict, message: str) -> None:
+    study = _study_of(None, "k", "tfidf", [(tuning.UNTUNED["tfidf"], 0.5)])
+    for stage in (tuning.refine, tuning.retrain_best):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            stage(study, "tfidf", {}, **kwargs)
+
+
 @pytest.mark.parametrize("family", list(tuning.FAMILIES))
 def test_untuned_point_is_the_registered_experiment(family: str) -> None:
     """A study's first trial is the untuned experiment itself (TF-IDF: the C its grid chose on dev, 2.0)."""
@@ -333,6 +382,102 @@ def test_a_new_study_starts_with_the_untuned_configuration(splits: dict[str, pd.
     first = study.trials[0]
     assert first.params == tuning.UNTUNED["tfidf"] and first.user_attrs["untuned"] is True
     assert not study.trials[1].user_attrs.get("untuned")
+
+
+# ------------------------------------------------------------------------------------------ a study's identity
+def held(url: str, name: str) -> int:
+    return len(optuna.load_study(study_name=name, storage=url).get_trials())
+
+
+def test_a_study_records_its_family_and_data_and_continues_on_them(splits: dict[str, pd.DataFrame],
+                                                                    tmp_path: Path) -> None:
+    url, budget = sqlite_url(tmp_path / "same.db"), Budget(n_trials=1, train_rows=120)
+    first = tuning.run_study("tfidf", splits, budget=budget, study_name="s", storage=url)
+    data = tuning.study_data("tfidf", splits, "quick", budget)
+    assert first.user_attrs == {"family": "tfidf", "data": data}
+    assert data["n_train"] < len(splits["train"]) and data["train_rows"] == 120, "the train subset trials see"
+    again = tuning.run_study("tfidf", splits, budget=Budget(n_trials=2, train_rows=120), study_name="s", storage=url)
+    assert len(again.trials) == 2 and again.user_attrs == first.user_attrs
+
+
+def test_a_study_refuses_another_family_before_adding_a_trial(splits: dict[str, pd.DataFrame],
+                                                               tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "family.db")
+    tuning.run_study("tfidf", splits, budget=Budget(n_trials=1, train_rows=120), study_name="full_rnn", storage=url)
+    with pytest.raises(ValueError, match=r"study 'full_rnn' holds family 'tfidf' trials; asked for 'rnn'"):
+        tuning.run_study("rnn", splits, budget=Budget(n_trials=2, epochs=1), study_name="full_rnn", storage=url)
+    assert held(url, "full_rnn") == 1, "no trial added"
+
+
+@pytest.mark.parametrize("other", ["subset of the rows", "another train_rows"])
+def test_a_study_refuses_other_data_before_adding_a_trial(other: str, splits: dict[str, pd.DataFrame],
+                                                          tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "data.db")
+    tuning.run_study("tfidf", splits, budget=Budget(n_trials=1), study_name="s", storage=url)
+    if other == "subset of the rows":  # a data folder with fewer rows
+        data, budget = {**splits, "train": subsample(splits["train"], 200)}, Budget(n_trials=2)
+    else:
+        data, budget = splits, Budget(n_trials=2, train_rows=200)
+    with pytest.raises(ValueError, match=r"study 's' holds trials trained and scored on data \w{12} \(n_train=336, "
+                                         r"n_dev=70, source=sample\); asked to continue on data \w{12} "
+                                         r"\(n_train=(19\d|20\d), n_dev=70, source=sample") as err:
+        tuning.run_study("tfidf", data, budget=budget, study_name="s", storage=url)
+    stored, asked = tuning.study_data("tfidf", splits), tuning.study_data("tfidf", data, "quick", budget)
+    assert stored["sha256"][:12] in str(err.value) and asked["sha256"][:12] in str(err.value)
+    assert held(url, "s") == 1, "no trial added"
+
+
+def test_a_study_without_a_recorded_identity_is_checked_and_recorded_once(
+        splits: dict[str, pd.DataFrame], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A study written before studies recorded their family and data: its family is told from its trials; the
+    data they trained on cannot be, so it is recorded once on purpose (``--record-identity``), never assumed."""
+    url = sqlite_url(tmp_path / "old.db")
+    _study_of(url, "old", "tfidf", [(tuning.UNTUNED["tfidf"], 0.5)])
+    with pytest.raises(ValueError, match=r"study 'old' holds family 'tfidf' trials; asked for 'rnn'"):
+        tuning.run_study("rnn", splits, budget=Budget(n_trials=2, epochs=1), study_name="old", storage=url)
+    with pytest.raises(ValueError, match=r"study 'old' holds 1 trial\(s\) but no record of the data .*"
+                                         r"--record-identity"):
+        tuning.run_study("tfidf", splits, budget=Budget(n_trials=2), study_name="old", storage=url)
+    assert held(url, "old") == 1
+    with pytest.raises(ValueError, match=r"holds family 'tfidf' trials; asked for 'rnn'"):
+        tuning.main(["--family", "rnn", "--study", "old", "--storage", url, "--record-identity"])
+
+    assert tuning.main(["--family", "tfidf", "--study", "old", "--storage", url, "--record-identity"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"family": "tfidf", "data": tuning.study_data("tfidf", splits)}
+    assert held(url, "old") == 1, "recording runs no trial"
+    assert len(tuning.run_study("tfidf", splits, budget=Budget(n_trials=2), study_name="old", storage=url).trials) == 2
+    with pytest.raises(ValueError, match=r"study 'old' holds trials trained and scored on data"):
+        tuning.record_identity("old", url, "tfidf", splits, budget=Budget(train_rows=100))
+    with pytest.raises(ValueError, match=r"no study 'olde' in .* to record"):
+        tuning.record_identity("olde", url, "tfidf", splits)
+
+
+def test_spaces_with_the_same_parameters_are_told_apart_by_the_study_name(tmp_path: Path) -> None:
+    url, untuned = sqlite_url(tmp_path / "n.db"), tuning.UNTUNED["xlstm"]
+    assert tuning.trial_families(_study_of(url, "full_rwkv", "rwkv", [(untuned, 0.5)])) == ["rwkv"]
+    assert tuning.trial_families(_study_of(url, "mine", "xlstm", [(untuned, 0.5)])) == ["xlstm", "rwkv"]
+    assert tuning.trial_families(_study_of(url, "empty", "rnn", [])) == list(FAMILIES)
+
+
+COMMITTED_STUDIES = sorted((REPO_ROOT / "notebook_outputs" / "studies").glob("full_*.db"))
+
+
+@pytest.mark.parametrize("path", COMMITTED_STUDIES, ids=lambda p: p.stem)
+def test_committed_studies_record_their_family_and_data(path: Path, splits: dict[str, pd.DataFrame],
+                                                         tmp_path: Path) -> None:
+    """Each committed study records the family its trials tell (the transformer's first LoRA trials drew
+    ``learning_rate``, which that branch no longer draws) and the official data its trials trained on (dev: all
+    5,426 comments); continuing it with another family or on other data is refused. Read from a copy: the
+    committed file is never opened for writing."""
+    url, family = sqlite_url(Path(shutil.copy(path, tmp_path))), path.stem.removeprefix("full_")
+    study = optuna.load_study(study_name=path.stem, storage=url)
+    assert study.user_attrs["family"] == family and tuning.trial_families(study) == [family]
+    assert study.user_attrs["data"]["n_dev"] == 5426
+    other = "rnn" if family != "rnn" else "tfidf"
+    with pytest.raises(ValueError, match=rf"study '{path.stem}' holds family '{family}' trials; asked for '{other}'"):
+        tuning.check_identity(study, other, tuning.study_data(other, splits))
+    with pytest.raises(ValueError, match="trials on other data are not comparable"):
+        tuning.check_identity(study, family, tuning.study_data(family, splits))
 
 
 # ------------------------------------------------------------------------------------------ targets
@@ -356,3 +501,17 @@ def test_target_table_chooses_the_rnn_familys_run_on_dev() -> None:
     assert list(kept.index) == ["RNN family: dev macro-F1 above the untuned best", "RNN family: test accuracy"]
     assert not kept["met"].iloc[0], "the untuned run kept is not above itself"
     assert tuning.headline(tuned) == {"rnnmf1": 0.60, "xlstmmf1": 0.59, "transformermf1": 0.61, "rnnacc": 0.67}
+
+
+def test_a_nan_dev_score_is_never_chosen_among_tuned_runs_or_configurations() -> None:
+    untuned = {"rnn": scored("bigru_minilm", 0.61, 0.67, 0.60), "xlstm": scored("xlstm_minilm", 0.58, 0.67, 0.60)}
+    broken, fine = scored("tuned_rnn", float("nan"), 0.7, 0.6), scored("tuned_xlstm", 0.62, 0.68, 0.59)
+    with pytest.raises(ValueError, match=r"dev macro-F1 is NaN for \['tuned_rnn'\]"):
+        tuning.target_table({"rnn": broken, "xlstm": fine}, untuned)
+    with pytest.raises(ValueError, match=r"dev macro-F1 is NaN for \['bigru_minilm'\]"):
+        tuning.target_table({"rnn": fine}, {"rnn": scored("bigru_minilm", float("nan"), 0.67, 0.60)})
+    rows = {1: {"trial": 1, "dev_macro_f1": float("nan")}, 3: {"trial": 3, "dev_macro_f1": 0.5}}
+    with pytest.raises(ValueError, match=r"dev macro-F1 of trial \[1\] is NaN"):
+        tuning._ranked(rows)
+    rows[1]["dev_macro_f1"] = 0.6
+    assert [r["trial"] for r in tuning._ranked(rows)] == [1, 3]

@@ -1,0 +1,111 @@
+"""Checks of arguments where they enter (CLI flags, experiment overrides, study budgets): one place that says what
+a number must be, so every error names the argument and what it allows in the same words.
+
+* ``Range``: the numbers an argument may take (``COUNT``: an integer >= 1, ``POSITIVE``: a number > 0...);
+* ``check_range``: a value in its range or a ``ValueError`` ("n_trials must be an integer >= 1, got 0");
+* ``cli``: the same range as an argparse ``type`` (argparse then names the flag: "argument --n-trials: must be an
+  integer >= 1, got '0'", exit status 2, before anything runs);
+* ``check_field``: a value for a dataclass field, checked against the field's simple type (bool, int, float, str,
+  optional) and its range, if it has one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import math
+import numbers
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Range:
+    """Numbers from ``low`` (excluded with ``open_low``) to ``high`` (included), integers only with ``integer``;
+    never NaN or infinite, never a bool."""
+
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    integer: bool = False
+
+    def __str__(self) -> str:
+        kind = "an integer" if self.integer else "a number"
+        if self.low is not None and self.high is not None:
+            return f"{kind} in {'(' if self.open_low else '['}{self.low:g}, {self.high:g}]"
+        if self.low is not None:
+            return f"{kind} {'>' if self.open_low else '>='} {self.low:g}"
+        return f"{kind} <= {self.high:g}" if self.high is not None else kind
+
+    def __contains__(self, value: object) -> bool:
+        kind = numbers.Integral if self.integer else numbers.Real
+        if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value):
+            return False
+        above = self.low is None or (value > self.low if self.open_low else value >= self.low)
+        return above and (self.high is None or value <= self.high)
+
+
+COUNT = Range(1, integer=True)  # sizes, epochs, trials, rows
+INDEX = Range(0, integer=True)  # a worker's number
+POSITIVE = Range(0, open_low=True)  # learning rates, seconds
+NON_NEGATIVE = Range(0)  # weight decay
+FRACTION = Range(0, 1)  # warm-up ratio, dropout, label smoothing
+
+
+def check_range(name: str, value: Any, allowed: Range, optional: bool = False) -> Any:
+    """``value`` when it is in ``allowed`` (or None with ``optional``), else a ``ValueError`` naming ``name``."""
+    if (optional and value is None) or value in allowed:
+        return value
+    raise ValueError(f"{name} must be {allowed}{' or None' if optional else ''}, got {value!r}")
+
+
+def cli(allowed: Range) -> Callable[[str], int | float]:
+    """An argparse ``type`` reading a flag's text as a number in ``allowed`` (argparse's error names the flag)."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = int(text) if allowed.integer else float(text)
+        except ValueError:
+            value = None
+        if value not in allowed:
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}")
+        return value
+
+    return parse
+
+
+# ------------------------------------------------------------------------------------------ dataclass fields
+SIMPLE: dict[type, Callable[[object], bool]] = {
+    bool: lambda v: isinstance(v, bool),
+    int: lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool),
+    float: lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool),
+    str: lambda v: isinstance(v, str),
+}
+
+
+@functools.cache
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _simple_types(annotation: Any) -> tuple[list[type], bool] | None:
+    """``(simple types, None allowed)`` of an annotation made of bool/int/float/str and None only, else None
+    (tuples, lists, sequences: the dataclass checks those itself)."""
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    args = typing.get_args(annotation) if union else (annotation,)
+    kinds = [a for a in args if a is not type(None)]
+    return (kinds, len(kinds) < len(args)) if all(k in SIMPLE for k in kinds) else None
+
+
+def check_field(name: str, value: Any, cls: type, field: str, ranges: Mapping[str, Range] | None = None) -> None:
+    """``value`` for field ``field`` of dataclass ``cls``: a ``ValueError`` naming ``name`` when its type is not
+    the field's (an int for a float field is fine) or it lies outside ``ranges[field]``."""
+    kinds, optional = _simple_types(_field_types(cls).get(field)) or (None, value is None)
+    if kinds is not None and not ((optional and value is None) or any(SIMPLE[k](value) for k in kinds)):
+        expected = " or ".join([k.__name__ for k in kinds] + (["None"] if optional else []))
+        raise ValueError(f"{name} must be of type {expected}, got {value!r} ({type(value).__name__})")
+    if field in (ranges or {}):
+        check_range(name, value, ranges[field], optional)

@@ -13,8 +13,9 @@ src_helpers.report``: the README's results, ``notebook_outputs/INDEX.md`` and th
 ``--notebooks-dir`` runs the numbered notebooks of another folder (default ``notebooks/``).
 
 Ctrl-C (SIGINT) or SIGTERM stops a run within seconds: the kernel and every process it started end (their
-process groups too), the partly executed notebook is kept as ``FAILED_<notebook>`` (earlier executed copies
-are never touched), one line says so, and the exit status is 130 (SIGINT) or 143 (SIGTERM).
+process groups too; the kernel's connection file goes), the partly executed notebook is kept as
+``FAILED_<notebook>`` (earlier executed copies are never touched), one line says so, and the exit status is
+130 (SIGINT) or 143 (SIGTERM).
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import signal
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -100,6 +103,30 @@ def end_child_processes(grace: float = 2.0) -> None:
     _wait_gone(alive, grace)
 
 
+_KERNEL_MANAGERS: weakref.WeakSet = weakref.WeakSet()
+
+
+@functools.cache
+def tracked_kernel_manager() -> type:
+    """nbclient's kernel manager class, recording each manager that wrote a connection file: a run stopped while
+    its kernel starts (before nbclient cleans up after itself) still removes the file."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class TrackedKernelManager(AsyncKernelManager):
+        def write_connection_file(self, **kwargs: object) -> None:
+            super().write_connection_file(**kwargs)
+            _KERNEL_MANAGERS.add(self)
+
+    return TrackedKernelManager
+
+
+def remove_connection_files() -> None:
+    """Remove the connection files of the kernels this process started (a no-op for those already cleaned up)."""
+    for km in list(_KERNEL_MANAGERS):
+        with contextlib.suppress(Exception):
+            km.cleanup_connection_file()
+
+
 class _Stopper:
     """Signal handling of one run: the first SIGINT/SIGTERM ends the child processes and raises
     ``RunInterrupted`` in the main thread, unless a ``deferred`` section runs (it raises when that ends);
@@ -135,6 +162,7 @@ class _Stopper:
 
     def stop(self) -> None:
         end_child_processes()
+        remove_connection_files()
         raise RunInterrupted(self.signum)
 
     def check(self) -> None:
@@ -147,6 +175,7 @@ class _Stopper:
         if self.watchdog is None:  # cancelled as it fired
             return
         end_child_processes()
+        remove_connection_files()
         print(f"run interrupted by {signal.Signals(signum).name}; stopped by force after {STOP_TIMEOUT:g} s "
               "(a partly executed copy stays as .running_<notebook>)", file=sys.stderr, flush=True)
         sys.stdout.flush()
@@ -326,7 +355,8 @@ def run_notebook(path: Path, profile: str, data_dir: str | Path | None = None, e
         with _env(DATA_DIR_ENV, str(folder) if folder else None), \
                 _env(DAIR_DIR_ENV, str(dair_folder) if dair_folder else None):
             pm.execute_notebook(str(path), str(tmp), parameters=params, kernel_name=kernel,
-                                cwd=str(path.parent), progress_bar=True)
+                                cwd=str(path.parent), progress_bar=True,
+                                kernel_manager_class=tracked_kernel_manager())
         headline = json.loads(headline_file.read_text()) if headline_file.exists() else None
     except KeyboardInterrupt as e:
         _keep_partial(e, tmp, out_dir / f"FAILED_{path.name}")

@@ -363,3 +363,52 @@ def test_an_interrupt_that_code_swallows_still_stops_the_run(tmp_path: Path) -> 
         for child in children:  # only the one process this test's script started
             with contextlib.suppress(psutil.Error):
                 child.kill()
+
+
+HANGING_KERNEL = """
+import os, sys, time
+with open({tmp!r}, "w") as f:
+    f.write(f"{{os.getpid()}} {{sys.argv[1]}}")
+os.replace({tmp!r}, {pids!r})
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_a_signal_while_the_kernel_starts_leaves_no_connection_file(tmp_path: Path) -> None:
+    """A kernel that never answers (its spec shadows python3 through JUPYTER_PATH): SIGTERM while the runner waits
+    for it ends it and removes the connection file the runner wrote for it."""
+    pids_file = tmp_path / "pids.txt"
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    code = HANGING_KERNEL.format(tmp=str(tmp_path / "pids.tmp"), pids=str(pids_file))
+    (spec / "kernel.json").write_text(json.dumps({"argv": [sys.executable, "-c", code, "{connection_file}"],
+                                                  "display_name": "never ready", "language": "python"}))
+    toy_notebook(tmp_path / "nbs", "96_start.ipynb", "pass")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+           "JUPYTER_PATH": str(tmp_path / "jupyter"), "MPLBACKEND": "Agg"}
+    log = tmp_path / "pipeline.log"
+    kernel: psutil.Process | None = None
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "src_helpers.pipeline", "--profile", "full",
+                                 "--notebooks-dir", "nbs"], cwd=tmp_path, env=env, stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 180
+        while not pids_file.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        pid, connection_file = pids_file.read_text().split(" ", 1)
+        kernel = psutil.Process(int(pid))
+        assert Path(connection_file).exists()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+        assert proc.returncode == 143, log.read_text()
+        assert not [p for p in psutil.wait_procs([kernel], timeout=5)[1] if p.status() != psutil.STATUS_ZOMBIE]
+        assert not Path(connection_file).exists(), "the kernel's connection file was left behind"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if kernel is not None:
+            with contextlib.suppress(psutil.Error):
+                kernel.kill()

@@ -10,6 +10,12 @@ record no path of this machine (their papermill metadata holds paths relative to
 ``--dair-dir`` (the DAIR.AI emotion files of notebook 07) reaches the kernel the same way, as
 ``$DAIR_EMOTION_DIR``; its ``dair_dir`` parameter stays ``None``. A full run ends with ``python -m
 src_helpers.report``: the README's results, ``notebook_outputs/INDEX.md`` and the comparison figures follow.
+``--notebooks-dir`` runs the numbered notebooks of another folder (default ``notebooks/``).
+
+Ctrl-C (SIGINT) or SIGTERM stops a run within seconds: the kernel and every process it started end (their
+process groups too; the kernel's connection file goes), the partly executed notebook is kept as
+``FAILED_<notebook>`` (earlier executed copies are never touched), one line says so, and the exit status is
+130 (SIGINT) or 143 (SIGTERM).
 """
 
 from __future__ import annotations
@@ -17,9 +23,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
+import signal
 import sys
+import threading
+import time
+import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -29,6 +40,180 @@ from .dair import DATA_DIR_ENV as DAIR_DIR_ENV
 from .data import DATA_DIR_ENV, resolve_data_dir
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_TIMEOUT = 10.0  # seconds an interrupted run may take to stop before it is ended by force
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the run; ``partial`` is the partly executed copy, when a notebook was running."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.partial: Path | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's status for a run ended by this signal: 128 + its number (130 SIGINT, 143 SIGTERM)."""
+        return 128 + self.signum
+
+
+def _wait_gone(procs: list, timeout: float) -> list:
+    """Wait up to ``timeout`` seconds for ``procs`` (psutil processes) to end; return those still running
+    (a zombie counts as ended: only its parent's wait is left)."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for p in procs:
+            with contextlib.suppress(psutil.Error):
+                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(p)
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.05)
+
+
+def end_child_processes(grace: float = 2.0) -> None:
+    """End every process this one started (a Jupyter kernel, what its cells started: DataLoader or Optuna
+    workers, ...) and the process groups they lead or belong to (a kernel leads its own session): SIGTERM, then
+    SIGKILL to whatever is left after ``grace`` seconds. This process's own group is never signalled whole."""
+    import psutil
+
+    procs = psutil.Process().children(recursive=True)
+    own = os.getpgrp()
+    groups = set()
+    for p in procs:
+        with contextlib.suppress(OSError):
+            groups.add(os.getpgid(p.pid))
+    groups.discard(own)
+
+    def send(signum: int, targets: list) -> None:
+        for group in groups:
+            with contextlib.suppress(OSError):
+                os.killpg(group, signum)
+        for p in targets:
+            with contextlib.suppress(psutil.Error):
+                p.send_signal(signum)
+
+    send(signal.SIGTERM, procs)
+    alive = _wait_gone(procs, grace)
+    send(signal.SIGKILL, alive)  # the groups too: members started after the snapshot, or deaf to SIGTERM
+    _wait_gone(alive, grace)
+
+
+_KERNEL_MANAGERS: weakref.WeakSet = weakref.WeakSet()
+
+
+@functools.cache
+def tracked_kernel_manager() -> type:
+    """nbclient's kernel manager class, recording each manager that wrote a connection file: a run stopped while
+    its kernel starts (before nbclient cleans up after itself) still removes the file."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class TrackedKernelManager(AsyncKernelManager):
+        def write_connection_file(self, **kwargs: object) -> None:
+            super().write_connection_file(**kwargs)
+            _KERNEL_MANAGERS.add(self)
+
+    return TrackedKernelManager
+
+
+def remove_connection_files() -> None:
+    """Remove the connection files of the kernels this process started (a no-op for those already cleaned up)."""
+    for km in list(_KERNEL_MANAGERS):
+        with contextlib.suppress(Exception):
+            km.cleanup_connection_file()
+
+
+class _Stopper:
+    """Signal handling of one run: the first SIGINT/SIGTERM ends the child processes and raises
+    ``RunInterrupted`` in the main thread, unless a ``deferred`` section runs (it raises when that ends);
+    signals after the first are ignored while the run stops. Should the run still go on ``STOP_TIMEOUT``
+    seconds later (code that swallows every exception caught the interrupt, or a clean-up hangs), a watchdog
+    thread ends the child processes and exits the process."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.depth = 0
+        self.watchdog: threading.Timer | None = None
+
+    def reset(self) -> None:
+        """Forget a signal of an earlier run (``cli`` may run more than once in one process)."""
+        self.cancel()
+        self.signum = None
+
+    def cancel(self) -> None:
+        """The run stopped (or ended): no forced exit."""
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+            self.watchdog = None
+
+    def handle(self, signum: int, frame: object) -> None:
+        if self.signum is not None:
+            return
+        self.signum = signum
+        self.watchdog = threading.Timer(STOP_TIMEOUT, self.force, args=(signum,))
+        self.watchdog.daemon = True
+        self.watchdog.start()
+        if not self.depth:
+            self.stop()
+
+    def stop(self) -> None:
+        end_child_processes()
+        remove_connection_files()
+        raise RunInterrupted(self.signum)
+
+    def check(self) -> None:
+        """Raise ``RunInterrupted`` if a signal came and its exception got lost."""
+        if self.signum is not None:
+            raise RunInterrupted(self.signum)
+
+    def force(self, signum: int) -> None:
+        """The watchdog: end the child processes, say so and exit now (a partial copy stays in ``.running_``)."""
+        if self.watchdog is None:  # cancelled as it fired
+            return
+        end_child_processes()
+        remove_connection_files()
+        print(f"run interrupted by {signal.Signals(signum).name}; stopped by force after {STOP_TIMEOUT:g} s "
+              "(a partly executed copy stays as .running_<notebook>)", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(128 + signum)
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """A section a signal must not cut (a copy being moved to its final name): it raises after it."""
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+        if not self.depth and self.signum is not None:
+            self.stop()
+
+
+_STOPPER = _Stopper()
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Make SIGINT and SIGTERM stop the run (``RunInterrupted``) inside the block, whatever the inherited
+    disposition (a shell ignores SIGINT in background jobs); the earlier handlers come back after it."""
+    import psutil  # noqa: F401  (imported now, not inside a signal handler)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _STOPPER.reset()
+    previous = {s: signal.signal(s, _STOPPER.handle) for s in STOP_SIGNALS}
+    try:
+        yield
+        _STOPPER.check()
+    finally:
+        _STOPPER.cancel()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def find_notebooks(only: Sequence[str] = (), folder: Path = NOTEBOOKS_DIR) -> list[Path]:
@@ -170,8 +355,12 @@ def run_notebook(path: Path, profile: str, data_dir: str | Path | None = None, e
         with _env(DATA_DIR_ENV, str(folder) if folder else None), \
                 _env(DAIR_DIR_ENV, str(dair_folder) if dair_folder else None):
             pm.execute_notebook(str(path), str(tmp), parameters=params, kernel_name=kernel,
-                                cwd=str(path.parent), progress_bar=True)
+                                cwd=str(path.parent), progress_bar=True,
+                                kernel_manager_class=tracked_kernel_manager())
         headline = json.loads(headline_file.read_text()) if headline_file.exists() else None
+    except KeyboardInterrupt as e:
+        _keep_partial(e, tmp, out_dir / f"FAILED_{path.name}")
+        raise
     except Exception:
         failed = out_dir / f"FAILED_{path.name}"
         if tmp.exists():
@@ -182,16 +371,45 @@ def run_notebook(path: Path, profile: str, data_dir: str | Path | None = None, e
         raise
     finally:
         headline_file.unlink(missing_ok=True)
-    name = output_name(path.stem, profile, headline)
-    final = claim_new_path(out_dir, name) if profile == "full" else out_dir / name
-    try:
-        make_metadata_portable(tmp, final, headline)
-    except Exception:
-        if profile == "full":
-            final.unlink()  # the empty placeholder; the executed copy stays in .running_<notebook>
-        raise
-    tmp.replace(final)
+    with _STOPPER.deferred():  # a signal here waits for the copy to reach its name
+        name = output_name(path.stem, profile, headline)
+        final = claim_new_path(out_dir, name) if profile == "full" else out_dir / name
+        try:
+            make_metadata_portable(tmp, final, headline)
+        except Exception:
+            if profile == "full":
+                final.unlink()  # the empty placeholder; the executed copy stays in .running_<notebook>
+            raise
+        tmp.replace(final)
     return final
+
+
+def _keep_partial(error: KeyboardInterrupt, tmp: Path, kept: Path) -> None:
+    """Move the partly executed copy ``tmp`` of an interrupted notebook to ``kept`` (portable metadata) and
+    record it on a ``RunInterrupted``; nothing else in the output folder changes."""
+    if tmp.exists():
+        tmp.replace(kept)
+        with contextlib.suppress(Exception):  # a copy cut mid-write stays as it is
+            make_metadata_portable(kept)
+        if isinstance(error, RunInterrupted):
+            error.partial = kept
+
+
+def _shown(path: Path) -> Path:
+    """``path`` as the runner prints it: relative to the repository when inside it."""
+    return path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    """``main`` for the command line, SIGINT/SIGTERM stopping the run: every process this one started ends, one
+    line says where the partial copy is, and the status is 130 or 143."""
+    try:
+        with stop_on_signals():
+            return main(argv)
+    except RunInterrupted as e:
+        where = f"partly executed copy: {_shown(e.partial)}" if e.partial else "no notebook was running"
+        print(f"run interrupted by {signal.Signals(e.signum).name}; {where}", file=sys.stderr, flush=True)
+        return e.exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -203,9 +421,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dair-dir", default=None, help="folder with the DAIR.AI emotion train.txt/val.txt/"
                         "test.txt (notebook 07), relative to the current directory (default: $DAIR_EMOTION_DIR)")
     parser.add_argument("--only", nargs="*", default=(), help="notebook name prefixes, e.g. 01 02")
+    parser.add_argument("--notebooks-dir", type=Path, default=NOTEBOOKS_DIR, help="folder of the numbered "
+                        "notebooks, relative to the current directory (default: the repository's notebooks/)")
     parser.add_argument("--overwrite-results", action="store_true", help="let a full run replace recorded run "
                         f"folders whose metrics differ (sets ${OVERWRITE_ENV}=1; without it such a run stops)")
     args = parser.parse_args(argv)
+    if not args.notebooks_dir.is_dir():
+        parser.error(f"--notebooks-dir: no folder {args.notebooks_dir.absolute()}")
     if args.overwrite_results:
         os.environ[OVERWRITE_ENV] = "1"
     try:
@@ -213,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         dair_dir = resolve_data_dir(args.dair_dir, "--dair-dir", DAIR_DIR_ENV, "DAIR.AI emotion")
     except FileNotFoundError as e:
         parser.error(str(e))
-    notebooks, outputs = find_notebooks(args.only), []
+    notebooks, outputs = find_notebooks(args.only, args.notebooks_dir.absolute()), []
     for i, nb in enumerate(notebooks, start=1):
         print(f"[{i}/{len(notebooks)}] {nb.name} (profile {args.profile})", flush=True)
         outputs.append(run_notebook(nb, args.profile, data_dir, dair_dir=dair_dir))
@@ -228,4 +450,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli())

@@ -1,13 +1,21 @@
-"""The notebook runner: history never overwritten, failed runs cleaned up, --data-dir, --dair-dir, portable metadata."""
+"""The notebook runner: history never overwritten, failed runs cleaned up, --data-dir, --dair-dir, portable metadata,
+--notebooks-dir, SIGINT/SIGTERM stopping a run with nothing left behind."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nbformat
+import psutil
 import pytest
 
 from src_helpers import pipeline
@@ -187,3 +195,220 @@ def test_a_full_run_of_the_repo_regenerates_the_report(tmp_path: Path, monkeypat
     assert calls == [], "a quick run changes no history"
     assert main(["--profile", "full", "--only", "02"]) == 0
     assert calls == [[]]
+
+
+def test_notebooks_dir_option_runs_the_notebooks_of_that_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("01_a.ipynb", "02_b.ipynb", "notes.ipynb"):
+        toy_notebook(tmp_path / "mine", name, "pass")
+    monkeypatch.chdir(tmp_path)
+    seen: list[Path] = []
+    monkeypatch.setattr(pipeline, "run_notebook", lambda nb, profile, data_dir=None, **kw: seen.append(nb)
+                        or tmp_path / nb.name)
+    assert main(["--profile", "quick", "--notebooks-dir", "mine"]) == 0
+    assert seen == [tmp_path / "mine" / "01_a.ipynb", tmp_path / "mine" / "02_b.ipynb"]
+    with pytest.raises(SystemExit):
+        main(["--profile", "quick", "--notebooks-dir", "nowhere"])
+    err = capsys.readouterr().err
+    assert "--notebooks-dir" in err and str(tmp_path / "nowhere") in err
+    assert len(seen) == 2, "no notebook ran"
+
+
+def test_a_signal_while_the_copy_is_moved_waits_for_the_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """SIGINT between the claim of the final name and the move: the run stops after the copy is in place (no
+    empty placeholder, no copy left in ``.running_``), exit status 130, and the handlers are restored."""
+    import papermill
+
+    nb = toy_notebook(tmp_path / "nbs", "90_toy.ipynb", "pass")
+    ended: list[bool] = []
+    monkeypatch.setattr(pipeline, "end_child_processes", lambda grace=2.0: ended.append(True))
+    monkeypatch.setattr(papermill, "execute_notebook", lambda src, dst, **kw: nbformat.write(nbformat.read(
+        src, as_version=4), dst))
+    portable = pipeline.make_metadata_portable
+
+    def interrupted_portable(*args: object, **kwargs: object) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # its handler runs now, inside the section that defers it
+        portable(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "make_metadata_portable", interrupted_portable)
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    assert pipeline.cli(["--profile", "full", "--notebooks-dir", str(nb.parent)]) == 130
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    out_dir = paths_for("full").notebooks_out
+    final = out_dir / f"90_toy__{dt.date.today().isoformat()}.ipynb"
+    assert sorted(p.name for p in out_dir.iterdir() if p.is_file()) == [final.name], "only the finished copy"
+    assert nbformat.read(final, as_version=4).cells[1].source == "pass"
+    assert ended == [True]
+    assert capsys.readouterr().err.splitlines()[-1] == "run interrupted by SIGINT; no notebook was running"
+
+
+SLEEPER_CELL = """
+import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+with open({tmp!r}, "w") as f:
+    f.write(f"{{os.getpid()}} {{child.pid}}")
+os.replace({tmp!r}, {pids!r})
+time.sleep(600)
+"""
+
+
+def ended(pid: int, started: float) -> bool:
+    """Whether the process ``pid`` created at ``started`` ended (gone, a zombie, or the pid now another's)."""
+    try:
+        proc = psutil.Process(pid)
+        return proc.create_time() != started or proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_the_run_ends_the_kernel_and_its_children_and_keeps_earlier_copies(
+        tmp_path: Path, signum: int) -> None:
+    pids_file = tmp_path / "pids.txt"
+    body = SLEEPER_CELL.format(tmp=str(tmp_path / "pids.tmp"), pids=str(pids_file))
+    toy_notebook(tmp_path / "nbs", "95_sleep.ipynb", body)
+    out_dir = paths_for("full").ensure().notebooks_out
+    earlier = {out_dir / f"95_sleep__{dt.date.today().isoformat()}.ipynb": b'{"cells": [], "run": 1}\n',
+               out_dir / "95_sleep__2026-01-01__acc0.5.ipynb": b'{"cells": [], "run": 0}\n'}
+    for path, content in earlier.items():
+        path.write_bytes(content)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+           "MPLBACKEND": "Agg"}
+    log = tmp_path / "pipeline.log"
+    started: dict[int, float] = {}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "src_helpers.pipeline", "--profile", "full",
+                                 "--notebooks-dir", "nbs"], cwd=tmp_path, env=env, stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 180
+        while not pids_file.exists():
+            assert proc.poll() is None, f"the run ended before the cell ran:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"the cell never started:\n{log.read_text()}"
+            time.sleep(0.2)
+        kernel, child = map(int, pids_file.read_text().split())
+        started = {pid: psutil.Process(pid).create_time() for pid in (kernel, child)}
+        sent = time.monotonic()
+        proc.send_signal(signum)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the run went on 20 s after {signal.Signals(signum).name}:\n{log.read_text()}")
+        assert time.monotonic() - sent < 20
+        deadline = time.monotonic() + 5  # a killed grandchild waits for init to reap it
+        while not all(ended(pid, t) for pid, t in started.items()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert ended(kernel, started[kernel]), "the kernel outlived the run"
+        assert ended(child, started[child]), "the process the kernel started outlived the run"
+        assert proc.returncode == 128 + signum, log.read_text()
+        for path, content in earlier.items():
+            assert path.read_bytes() == content, f"{path.name} was changed"
+        partial = out_dir / "FAILED_95_sleep.ipynb"
+        assert sorted(p.name for p in out_dir.glob("*.ipynb")) == sorted([p.name for p in earlier] + [partial.name])
+        assert not list(out_dir.glob(".running_*")) and not list(out_dir.glob(f"{HEADLINE_PREFIX}*"))
+        assert "time.sleep(600)" in nbformat.read(partial, as_version=4).cells[-1].source
+        lines = [line for line in log.read_text().splitlines() if "interrupted" in line]
+        assert lines == [f"run interrupted by {signal.Signals(signum).name}; partly executed copy: {partial}"]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pid, t in started.items():  # only the processes this test's notebook started
+            if not ended(pid, t):
+                psutil.Process(pid).kill()
+
+
+SWALLOWING_RUN = """
+import os, signal, subprocess, sys, time
+from src_helpers import pipeline
+
+def swallowing_main(argv):
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+    except BaseException:  # code that swallows the interrupt
+        pass
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],  # started after it
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    print("CHILD", child.pid, flush=True)
+    time.sleep(600)
+    return 0
+
+pipeline.STOP_TIMEOUT = 1.0
+pipeline.main = swallowing_main
+sys.exit(pipeline.cli([]))
+"""
+
+
+@pytest.mark.slow
+def test_an_interrupt_that_code_swallows_still_stops_the_run(tmp_path: Path) -> None:
+    """The watchdog: STOP_TIMEOUT seconds after the signal it ends what the run started since and exits."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, "-c", SWALLOWING_RUN], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    children = [psutil.Process(int(line.split()[1])) for line in out.splitlines() if line.startswith("CHILD")]
+    try:
+        assert proc.returncode == 143, f"the run went on after SIGTERM:\n{out}\n{err}"
+        assert err.splitlines()[-1].startswith("run interrupted by SIGTERM; stopped by force after 1 s")
+        assert len(children) == 1
+        gone, alive = psutil.wait_procs(children, timeout=5)  # the child, reparented, waits for init's reaping
+        assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], "the child outlived the run"
+    finally:
+        for child in children:  # only the one process this test's script started
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+
+
+HANGING_KERNEL = """
+import os, sys, time
+with open({tmp!r}, "w") as f:
+    f.write(f"{{os.getpid()}} {{sys.argv[1]}}")
+os.replace({tmp!r}, {pids!r})
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_a_signal_while_the_kernel_starts_leaves_no_connection_file(tmp_path: Path) -> None:
+    """A kernel that never answers (its spec shadows python3 through JUPYTER_PATH): SIGTERM while the runner waits
+    for it ends it and removes the connection file the runner wrote for it."""
+    pids_file = tmp_path / "pids.txt"
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    code = HANGING_KERNEL.format(tmp=str(tmp_path / "pids.tmp"), pids=str(pids_file))
+    (spec / "kernel.json").write_text(json.dumps({"argv": [sys.executable, "-c", code, "{connection_file}"],
+                                                  "display_name": "never ready", "language": "python"}))
+    toy_notebook(tmp_path / "nbs", "96_start.ipynb", "pass")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+           "JUPYTER_PATH": str(tmp_path / "jupyter"), "MPLBACKEND": "Agg"}
+    log = tmp_path / "pipeline.log"
+    kernel: psutil.Process | None = None
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "src_helpers.pipeline", "--profile", "full",
+                                 "--notebooks-dir", "nbs"], cwd=tmp_path, env=env, stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 180
+        while not pids_file.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        pid, connection_file = pids_file.read_text().split(" ", 1)
+        kernel = psutil.Process(int(pid))
+        assert Path(connection_file).exists()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+        assert proc.returncode == 143, log.read_text()
+        assert not [p for p in psutil.wait_procs([kernel], timeout=5)[1] if p.status() != psutil.STATUS_ZOMBIE]
+        assert not Path(connection_file).exists(), "the kernel's connection file was left behind"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if kernel is not None:
+            with contextlib.suppress(psutil.Error):
+                kernel.kill()

@@ -21,7 +21,7 @@ export NLTK_DATA ?= $(CURDIR)/.cache/nltk_data
 # pip freeze without the project itself and without torch's local build label (+cpu, +cu126...)
 FREEZE = -m pip freeze --exclude-editable | sed -E 's/\+(cpu|cu[0-9]+|rocm[0-9.]+)$$//'
 
-.PHONY: run test test-tf5 lint lock lock-tf5 wordnet clean-smoke
+.PHONY: run test test-slow test-all test-tf5 lint lock lock-tf5 wordnet clean-smoke
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(MAKE) wordnet
@@ -46,12 +46,21 @@ wordnet:  ## WordNet 3.0 for offline TextAttack augmentation (Debian/Ubuntu; els
 run: $(STAMP)  ## all notebooks in order, headless (PROFILE=quick: offline bundled sample; PROFILE=full: real data)
 	$(PY) -m src_helpers.pipeline --profile $(PROFILE)
 
-test: $(STAMP)  ## unit tests + quick notebook runs (+ real-data tests when ../shared/data/goemotions exists)
+# pyproject.toml's pytest options leave the tests marked slow out of a plain `pytest`; `-m` on the command line
+# replaces that selection. CI runs `make test`, then `make test-slow`: every test once.
+test: $(STAMP)  ## the fast tests: unit tests and one quick notebook run (minutes; no slow marker)
 	$(PY) -m pytest -q
 
-# The Optuna worker-process tests (kill -9, two workers, PostgreSQL) do not touch transformers: `make test` runs them.
-test-tf5: $(STAMP_TF5)  ## the same suite on the transformers-5 stack; TextAttack's tests and notebooks 01-03 skip
-	$(PY_TF5) -m pytest -q --ignore=tests/test_tuning_workers.py
+test-slow: $(STAMP)  ## only the slow tests: notebook runs, model training, Optuna workers, PostgreSQL, real data
+	$(PY) -m pytest -q -m slow
+
+test-all: $(STAMP)  ## every test in one run (make test + make test-slow)
+	$(PY) -m pytest -q -m "slow or not slow"
+
+# The Optuna worker-process tests (kill -9, two workers, PostgreSQL) do not touch transformers: `make test-slow`
+# runs them.
+test-tf5: $(STAMP_TF5)  ## every test (slow ones too) on the transformers-5 stack; TextAttack's tests, notebooks 01-03 skip
+	$(PY_TF5) -m pytest -q -m "slow or not slow" --ignore=tests/test_tuning_workers.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -230,6 +230,7 @@ def test_two_worker_processes_give_the_same_variants(tmp_path: Path) -> None:
 @pytest.mark.skipif(not (nltk_setup.DEBIAN_WORDNET / "data.noun").exists(),
                     reason="WordNet not installed (Debian packages wordnet-base, wordnet-sense-index)")
 @needs_textattack
+@pytest.mark.slow
 def test_easy_data_augmenter_with_wordnet(nltk_dir: Path) -> None:
     nltk_setup.prepare_nltk_data(nltk_dir)
     aug = A.build_augmenter("EasyDataAugmenter")

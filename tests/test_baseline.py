@@ -18,6 +18,7 @@ def sample() -> dict:
     return load_goemotions(source="sample")
 
 
+@pytest.mark.slow
 def test_single_label_baseline_learns_the_sample(sample: dict) -> None:
     r = train_tfidf_baseline(sample["train"], sample["dev"], sample["test"], "single", FAST)
     assert r.C in FAST.Cs and len(r.selection) == 2
@@ -27,6 +28,7 @@ def test_single_label_baseline_learns_the_sample(sample: dict) -> None:
     assert r.dev["macro_f1"] == r.selection["dev_macro_f1"].max()
 
 
+@pytest.mark.slow
 def test_multi_label_baseline_chooses_threshold_on_dev(sample: dict) -> None:
     r = train_tfidf_baseline(sample["train"], sample["dev"], sample["test"], "multi", FAST)
     assert 0.05 <= r.threshold <= 0.95

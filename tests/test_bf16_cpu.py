@@ -42,6 +42,7 @@ SCRIPT = textwrap.dedent("""
 
 
 @x86
+@pytest.mark.slow
 def test_bf16_lstm_training_on_a_cpu_without_bf16_falls_back_to_fp32(tmp_path) -> None:
     script = tmp_path / "bf16_avx2.py"
     script.write_text(SCRIPT, encoding="utf-8")

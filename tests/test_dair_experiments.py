@@ -70,6 +70,7 @@ def test_run_experiments_refuses_dair_experiments_on_goemotions_data(goemotions_
 
 
 # ------------------------------------------------------------------------------------------ end to end
+@pytest.mark.slow
 def test_dair_runs_write_run_folders_with_six_classes(trained: tuple, dair_sample: dict) -> None:
     runs, results = trained
     assert list(results) == NAMES
@@ -94,6 +95,7 @@ def test_dair_runs_write_run_folders_with_six_classes(trained: tuple, dair_sampl
     assert json.loads((runs / "dair_bigru_minilm" / "config.json").read_text())["model_config"]["num_classes"] == 6
 
 
+@pytest.mark.slow
 def test_a_finished_dair_fine_tuning_is_reused_not_as_an_ekman_one(trained: tuple, dair_sample: dict) -> None:
     runs, results = trained
     again = run_experiments(["dair_minilm"], dair_sample, "quick", {"train.epochs": 1}, resume=True,
@@ -104,6 +106,7 @@ def test_a_finished_dair_fine_tuning_is_reused_not_as_an_ekman_one(trained: tupl
         finetune(*(dair_sample[s] for s in ("train", "dev", "test")), cfg, runs / "dair_minilm", labels=EKMAN)
 
 
+@pytest.mark.slow
 def test_a_dair_fine_tuning_starts_from_a_goemotions_model(goemotions_sample: dict, dair_sample: dict,
                                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``dair_minilm_from_goemotions``: the Ekman MiniLM of ``<runs>/goemotions_for_dair`` with a new 6-class head."""
@@ -125,6 +128,7 @@ def test_only_a_fine_tuning_starts_from_another_run() -> None:
         Experiment("x", "tfidf", EXPERIMENTS["tfidf_single"].train, init_from="tfidf_single")
 
 
+@pytest.mark.slow
 def test_model_probs_of_a_run_read_from_its_folder(trained: tuple, dair_sample: dict) -> None:
     runs, results = trained
     texts = dair_sample["test"]["text"].tolist()
@@ -135,6 +139,7 @@ def test_model_probs_of_a_run_read_from_its_folder(trained: tuple, dair_sample: 
         model_probs(load_result(runs / "dair_tfidf"), texts)
 
 
+@pytest.mark.slow
 def test_dair_models_scored_on_goemotions_and_stored(trained: tuple, goemotions_sample: dict) -> None:
     runs, results = trained
     test = goemotions_sample["test"]
@@ -161,6 +166,7 @@ def test_an_ekman_model_scored_on_dair_and_stored(goemotions_sample: dict, dair_
     assert load_run(tmp_path / "tfidf_single").evaluations["dair_test"]["shared"] == report["shared"]
 
 
+@pytest.mark.slow
 def test_a_dair_runs_confusion_matrix_names_its_six_classes(trained: tuple, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     runs, _ = trained

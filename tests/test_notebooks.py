@@ -28,6 +28,7 @@ def uses_augmentation(path: Path) -> bool:
 def test_there_are_numbered_notebooks() -> None:
     names = [p.name for p in NOTEBOOKS]
     assert names[:2] == ["01_data_preprocessing.ipynb", "02_baseline_tfidf.ipynb"]
+    assert f"{FAST_NOTEBOOK}.ipynb" in names, "make test runs this notebook end to end"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -63,8 +64,12 @@ def test_colab_setup_cell_is_the_same_everywhere_and_keeps_colabs_torch() -> Non
     assert "%pip" not in cell and "!git" not in cell, "IPython's %pip and ! never stop the notebook on failure"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+# `make test` runs this one notebook end to end (quick and on either stack); the others run with `make test-slow`
+FAST_NOTEBOOK = "08_comparison"
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=() if p.stem == FAST_NOTEBOOK else pytest.mark.slow)
+                                  for p in NOTEBOOKS], ids=lambda p: p.stem)
 def test_notebook_runs_headless_in_quick_profile(path: Path) -> None:
     if uses_augmentation(path) and importlib.util.find_spec("textattack") is None:
         pytest.skip("augments with TextAttack, which is not installed (optional extra: pip install -e '.[augment]')")

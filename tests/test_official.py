@@ -68,6 +68,7 @@ def test_a_full_run_on_other_data_writes_aside_and_says_so_once(tiny_goemotions:
     assert paths_for("quick", data=splits) == paths_for("quick"), "the quick profile is a smoke run anyway"
 
 
+@pytest.mark.slow
 def test_a_notebook_run_on_other_data_leaves_the_record_untouched(tiny_goemotions: Path, tmp_path: Path) -> None:
     body = """
 import numpy as np

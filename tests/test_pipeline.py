@@ -46,6 +46,7 @@ record_headline(paths_for(profile).notebooks_out, "{stem}", {{"acc": 0.5}})
 """
 
 
+@pytest.mark.slow
 def test_second_full_run_never_replaces_the_first(tmp_path: Path) -> None:
     nb = toy_notebook(tmp_path / "nbs", "90_toy.ipynb", HEADLINE_CELL.format(stem="90_toy"))
     first = run_notebook(nb, "full")
@@ -62,6 +63,7 @@ def test_second_full_run_never_replaces_the_first(tmp_path: Path) -> None:
     assert not list(first.parent.glob(".running_*")) and not list(first.parent.glob(f"{HEADLINE_PREFIX}*"))
 
 
+@pytest.mark.slow
 def test_failed_run_keeps_failed_copy_and_leaves_no_headline(tmp_path: Path) -> None:
     body = HEADLINE_CELL.format(stem="91_boom") + 'raise RuntimeError("boom")\n'
     nb = toy_notebook(tmp_path / "nbs", "91_boom.ipynb", body)
@@ -96,6 +98,7 @@ def test_missing_data_dir_fails_before_any_notebook_runs(tmp_path: Path, monkeyp
         run_notebook(tmp_path / "x.ipynb", "quick", data_dir="nowhere")
 
 
+@pytest.mark.slow
 def test_kernel_sees_relative_data_dir_and_no_absolute_path_is_recorded(tmp_path: Path, tiny_goemotions: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copytree(tiny_goemotions, tmp_path / "mydata")  # a full run reads its data (official or not)
@@ -115,6 +118,7 @@ def test_kernel_sees_relative_data_dir_and_no_absolute_path_is_recorded(tmp_path
     assert not any(m in text for m in ABSOLUTE_MARKERS) and str(tmp_path) not in text
 
 
+@pytest.mark.slow
 def test_dair_dir_reaches_the_kernel_as_its_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "mydair").mkdir()
     body = "from src_helpers.dair import resolve_dair_dir\nprint('DAIR', resolve_dair_dir(None).name)"

@@ -137,6 +137,31 @@ def test_make_ci_and_conda_install_with_the_constraints() -> None:
     assert "-c constraints.txt" in conda and '-e ".[dev,augment,studies]"' in conda
 
 
+def make_recipe(target: str) -> str:
+    """The command lines of a Makefile target (the tab-indented lines under ``target:``)."""
+    makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
+    found = re.search(rf"^{re.escape(target)}:.*\n((?:\t.*\n)+)", makefile, re.M)
+    assert found, f"the Makefile has no target {target}"
+    return found.group(1)
+
+
+def test_make_test_leaves_out_the_slow_tests_and_ci_runs_them_too() -> None:
+    """A plain `pytest` (`make test`) deselects the slow marker; CI then runs `make test-slow`, so every test runs."""
+    if tomllib is None:
+        pytest.skip("tomllib needs Python 3.11")
+    options = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]
+    options = options["ini_options"]
+    assert any(m.startswith("slow:") for m in options["markers"]), "the slow marker is declared"
+    assert re.sub(r"\s+", " ", options["addopts"]).strip() == "-m 'not slow'", "plain pytest leaves slow tests out"
+    assert re.search(r"-m pytest -q\s*$", make_recipe("test"), re.M), "make test keeps pytest's default selection"
+    assert re.search(r"-m pytest -q -m slow\s*$", make_recipe("test-slow"), re.M), "make test-slow: only slow"
+    for target in ("test-all", "test-tf5"):
+        assert '-m "slow or not slow"' in make_recipe(target), f"make {target} runs the slow tests too"
+    ci = [line.split("#")[0].strip() for line in (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()]
+    steps = [line for line in ci if line.startswith("make ")]
+    assert {"make test", "make test-slow", "make test-tf5"} <= set(steps), f"CI runs only: {steps}"
+
+
 def test_both_stacks_install_and_pin_the_postgresql_driver() -> None:
     """The 'studies' extra (psycopg) is what tests/test_tuning_workers.py's PostgreSQL test needs."""
     assert {requirement_name(r) for r in project()["optional-dependencies"]["studies"]} == {"psycopg"}

@@ -58,6 +58,7 @@ def test_bad_tfidf_settings_are_named(kwargs: dict, match: str) -> None:
 
 
 # ---------------------------------------------------------------- the C-selection table
+@pytest.mark.slow
 def test_selection_table_lists_every_C_of_every_run_and_marks_the_chosen_one(runs: dict) -> None:
     table = reporting.selection_table(runs)
     assert list(table.index.names) == ["run", "C"]
@@ -70,6 +71,7 @@ def test_selection_table_lists_every_C_of_every_run_and_marks_the_chosen_one(run
     assert table.loc["tfidf_multi", "threshold"].notna().all() and table["threshold"].dtype == float
 
 
+@pytest.mark.slow
 def test_selection_table_skips_runs_without_a_grid_and_refuses_none(runs: dict) -> None:
     tfidf = runs["tfidf_single"]
     neural = RunResult(target="single", dev=tfidf.dev, test=tfidf.test, test_probs=tfidf.test_probs,

@@ -119,6 +119,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     script = tmp_path / "train_tiny.py"
     script.write_text(SCRIPT, encoding="utf-8")

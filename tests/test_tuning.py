@@ -128,6 +128,7 @@ def test_a_study_continues_and_counts_finished_trials(splits: dict[str, pd.DataF
     assert len(done.trials) == 2, "a study at its budget runs no trial"
 
 
+@pytest.mark.slow
 def test_a_continued_study_draws_new_configurations(splits: dict[str, pd.DataFrame], tmp_path: Path) -> None:
     """A worker started again on its study must not replay the configurations its first start drew."""
     url, budget = sqlite_url(tmp_path / "c.db"), Budget(n_trials=3, train_rows=120)
@@ -377,6 +378,7 @@ def test_untuned_point_is_the_registered_experiment(family: str) -> None:
     assert tuned == registered
 
 
+@pytest.mark.slow
 def test_a_new_study_starts_with_the_untuned_configuration(splits: dict[str, pd.DataFrame], tmp_path: Path) -> None:
     study = tuning.run_study("tfidf", splits, budget=tuning.Budget(n_trials=2), storage=sqlite_url(tmp_path / "s.db"))
     first = study.trials[0]
@@ -389,6 +391,7 @@ def held(url: str, name: str) -> int:
     return len(optuna.load_study(study_name=name, storage=url).get_trials())
 
 
+@pytest.mark.slow
 def test_a_study_records_its_family_and_data_and_continues_on_them(splits: dict[str, pd.DataFrame],
                                                                     tmp_path: Path) -> None:
     url, budget = sqlite_url(tmp_path / "same.db"), Budget(n_trials=1, train_rows=120)
@@ -400,6 +403,7 @@ def test_a_study_records_its_family_and_data_and_continues_on_them(splits: dict[
     assert len(again.trials) == 2 and again.user_attrs == first.user_attrs
 
 
+@pytest.mark.slow
 def test_a_study_refuses_another_family_before_adding_a_trial(splits: dict[str, pd.DataFrame],
                                                                tmp_path: Path) -> None:
     url = sqlite_url(tmp_path / "family.db")
@@ -410,6 +414,7 @@ def test_a_study_refuses_another_family_before_adding_a_trial(splits: dict[str, 
 
 
 @pytest.mark.parametrize("other", ["subset of the rows", "another train_rows"])
+@pytest.mark.slow
 def test_a_study_refuses_other_data_before_adding_a_trial(other: str, splits: dict[str, pd.DataFrame],
                                                           tmp_path: Path) -> None:
     url = sqlite_url(tmp_path / "data.db")
@@ -427,6 +432,7 @@ def test_a_study_refuses_other_data_before_adding_a_trial(other: str, splits: di
     assert held(url, "s") == 1, "no trial added"
 
 
+@pytest.mark.slow
 def test_a_study_without_a_recorded_identity_is_checked_and_recorded_once(
         splits: dict[str, pd.DataFrame], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """A study written before studies recorded their family and data: its family is told from its trials; the

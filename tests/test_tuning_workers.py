@@ -29,6 +29,7 @@ from optuna.trial import FrozenTrial, TrialState
 from src_helpers import tuning
 from src_helpers.config import REPO_ROOT
 
+pytestmark = pytest.mark.slow  # worker processes and PostgreSQL: `make test-slow`, not `make test`
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 WAIT_S = 600  # a generous ceiling for a worker on a loaded 2-core machine; the tests take far less
@@ -99,7 +100,6 @@ def sqlite_url(path: Path) -> str:
 
 
 # ------------------------------------------------------------------------------------------ kill -9
-@pytest.mark.slow
 def test_a_killed_worker_leaves_a_failed_trial_that_is_retried(workers, tmp_path: Path) -> None:
     url, study, budget = sqlite_url(tmp_path / "kill.db"), "kill", 3
     args = ("--family", "rnn", "--study", study, "--storage", url, "--n-trials", str(budget), "--epochs", "3",
@@ -203,7 +203,6 @@ def storage_url(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> st
     return sqlite_url(tmp_path / "two.db") if kind == "sqlite" else f"journal:{tmp_path / 'two.journal'}"
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "journal", "postgresql"])
 def test_two_workers_share_one_study(kind: str, workers, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     url, study, budget = storage_url(kind, tmp_path, request), "two", 6

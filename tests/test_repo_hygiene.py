@@ -249,3 +249,12 @@ def test_no_module_but_the_experiment_registry_names_a_committed_run_folder() ->
         if hits:
             found[str(path.relative_to(REPO_ROOT))] = hits
     assert not found, f"run folder names in the package (take them from experiments.py instead): {found}"
+
+
+def test_the_package_needs_no_tools_folder() -> None:
+    """``tools/`` is the repository's bookkeeping (run from a checkout); an installed package has none, so no module
+    imports it (the runner starts ``python -m tools.report`` only where the checkout has it)."""
+    uses = re.compile(r"^\s*(?:from|import)\s+tools\b", re.M)
+    found = [str(p.relative_to(REPO_ROOT)) for p in sorted((REPO_ROOT / "src_helpers").rglob("*.py"))
+             if uses.search(p.read_text(encoding="utf-8"))]
+    assert not found, f"modules of the package that import tools/: {found}"

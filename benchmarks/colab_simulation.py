@@ -44,7 +44,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
-from src_helpers.colab_links import set_notebook_repo_url  # noqa: E402  (standard library only)
+from tools.colab_links import set_notebook_repo_url  # noqa: E402  (standard library only)
 
 COLAB_STACK = ["torch==2.11.*", "transformers==5.15.*", "datasets==4.0.*"]
 # Preinstalled on Colab and needed here: the kernel and papermill to execute, and what the notebooks import

@@ -10,7 +10,8 @@ the cross-domain scores of ``cross_domain``). The classes are the label set's th
 ``load_run`` reads a run folder whole or not at all: a missing or damaged file (no metrics.json, scores the package
 reads missing or NaN, a truncated predictions file, a missing column) is a ``RunFolderError`` naming the folder and
 the file. ``run_folders`` lists the run folders of a runs root and stops at a folder that is neither a run folder
-nor a folder of run folders (such as ``goemotions_for_dair/``), so no run is ever left out without a word.
+nor a folder of run folders (such as notebook 07's GoEmotions models for DAIR), so no run is ever left out
+without a word.
 """
 
 from __future__ import annotations
@@ -334,7 +335,7 @@ def load_run(run_dir: str | Path) -> Run:
 
 def run_folders(runs_root: str | Path, nested: bool = False) -> list[Path]:
     """The run folders directly in ``runs_root`` (those holding metrics.json), by name; with ``nested``, then
-    those in its folders of run folders (such as ``goemotions_for_dair/<run>``), by path. Hidden folders are
+    those in its folders of run folders (``<folder>/<run>``), by path. Hidden folders are
     skipped. Any other folder stops it: one holding run files but no metrics.json (an unfinished or damaged
     run), an empty one, one holding neither run files nor run folders, is a ``RunFolderError`` naming it."""
     root = Path(runs_root)

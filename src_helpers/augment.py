@@ -252,14 +252,14 @@ class Generator:
 
     def __call__(self, jobs: list[tuple]) -> list[list[str]]:
         c = self.config
-        bar = tqdm(total=len(jobs), desc=f"augment ({recipe_key(c.recipe)}, {self.n_workers} proc)",
+        pbar = tqdm(total=len(jobs), desc=f"augment ({recipe_key(c.recipe)}, {self.n_workers} proc)",
                    disable=not self.progress or not jobs)
         results: list[list[str]] = []
         if self.n_workers <= 1:
             self.aug = self.aug or build_augmenter(c.recipe, c.pct_words_to_swap, c.variants_per_call)
             for job in jobs:
                 results.append(variants_for(self.aug, *job))
-                bar.update()
+                pbar.update()
         elif jobs:
             if self.pool is None:
                 nltk_data = prepare_nltk_data(wordnet=RECIPES.get(recipe_key(c.recipe), ("", False))[1])
@@ -268,8 +268,8 @@ class Generator:
             size = max(1, min(32, len(jobs) // (self.n_workers * 8)))
             for out in self.pool.imap(_run_chunk, [jobs[i: i + size] for i in range(0, len(jobs), size)]):
                 results += out
-                bar.update(len(out))
-        bar.close()
+                pbar.update(len(out))
+        pbar.close()
         return results
 
 

@@ -1,7 +1,7 @@
 """The final comparison (notebook 08): every finished run folder side by side, read from disk, nothing trained.
 
 - ``catalog(runs_root)``: one row per run folder (family, data set, target, tuned, settings, cost). A folder of
-  run folders (such as ``goemotions_for_dair``) is no row: it is listed with the reason in
+  run folders (such as notebook 07's GoEmotions models scored on DAIR) is no row: it is listed with the reason in
   ``table.attrs["skipped"]``. A run folder that does not load whole (an unfinished run without ``metrics.json``, a
   damaged file) is an ``artifacts.RunFolderError`` naming the folder and the file, never a missing row.
 - ``leaderboard(runs_root)``: the GoEmotions single-label models with bootstrap 95% intervals (the draws of
@@ -15,6 +15,7 @@
 - ``cost_quality`` and ``pareto_front``: parameters, training and inference speed against test macro-F1.
 - ``cross_domain_table``: the stored cross-domain evaluations (``cross_domain.scores_table``) of all runs.
 - ``training_curves``: dev macro-F1 per epoch on a cumulative training-time axis.
+- ``figures``: the comparison figures of a leaderboard (reference lines: ``references.lines``).
 
 A multi-label sibling follows the registry's run names (``Experiment.run_name``): ``<run>`` and ``<run>_multi``,
 ``<x>_single`` and ``<x>_multi``, a seed suffix after both (``bigru_minilm_seed1``, ``bigru_minilm_multi_seed1``).
@@ -28,14 +29,17 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from scipy.stats import binomtest, false_discovery_control
 
-from . import cross_domain, reporting
+from . import cross_domain, plots, reporting
+from . import references as reference_results
 from .artifacts import EVALUATIONS, Run, RunFolderError, load_result, load_run, run_folders
+from .ekman import EKMAN_LABELS
 from .evaluation import RunResult
-from .experiments import EXPERIMENTS, RUNTIME, Experiment, with_overrides
+from .experiments import BASELINE, EXPERIMENTS, RUNTIME, Experiment, with_overrides
 from .labels import label_set
 
 DATASETS = {"ekman": "goemotions", "dair": "dair"}  # label set -> data set
@@ -65,7 +69,8 @@ def _family(config: dict) -> str:
 @cache
 def _registry_run_names() -> dict[str, str]:
     """{run name the registry gives (full profile, seed 0, either target): experiment name}; an experiment's own
-    target first (``tfidf_multi`` is experiment tfidf_multi, not tfidf_single's multi-label run)."""
+    target first (an experiment registered with the multi-label target is itself, not another experiment's
+    multi-label run)."""
     names: dict[str, str] = {e.run_name: n for n, e in EXPERIMENTS.items()}
     for n, e in EXPERIMENTS.items():
         try:
@@ -292,7 +297,7 @@ def mcnemar(a: RunResult, b: RunResult) -> dict[str, float]:
     return {"a_only": a_only, "b_only": b_only, "mcnemar_p": float(p)}
 
 
-def significance(results: Mapping[str, RunResult], best: str | None = None, baseline: str = "tfidf_single",
+def significance(results: Mapping[str, RunResult], best: str | None = None, baseline: str = BASELINE,
                  n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """The ``best`` run (default: the best dev macro-F1, ``reporting.best_on_dev``; dev scores are stored for
     every run) against every other run of ``results`` on the same test rows (index ``other``): gains best - other
@@ -364,7 +369,7 @@ def pareto_front(df: pd.DataFrame, cost_col: str, quality_col: str) -> pd.Series
 # ------------------------------------------------------------------------------------------ other views
 def cross_domain_table(runs_root: str | Path) -> pd.DataFrame:
     """The cross-domain evaluations stored in the run folders of ``runs_root`` and of the folders of run folders
-    in it (``goemotions_for_dair/<run>``): one row per (run, evaluation) with the run's data set and
+    in it (``<folder>/<run>``): one row per (run, evaluation) with the run's data set and
     ``cross_domain.scores_table``'s columns. Other evaluations are listed in ``attrs["skipped"]``."""
     root = Path(runs_root)
     files = sorted([*root.glob(f"*/{EVALUATIONS}/*.json"), *root.glob(f"*/*/{EVALUATIONS}/*.json")])
@@ -410,3 +415,29 @@ def training_curves(runs_root: str | Path, runs: Iterable[str]) -> pd.DataFrame:
     curves = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     curves.attrs["skipped"] = skipped
     return curves
+
+
+# ------------------------------------------------------------------------------------------ figures
+def figures(runs_root: str | Path, board: pd.DataFrame, images: str | Path, prefix: str = "08",
+            references: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Path]:
+    """The comparison figures of the leaderboard's models, written to ``images/<prefix>_*.png``: the leaderboard
+    with reference lines (``references``: ``{metric: {label: value}}``; None: the GoEmotions reference results,
+    ``references.lines``), per-class F1, the confusion matrices, dev macro-F1 over training time, cost vs
+    quality with its Pareto front. Returns ``{figure: path}``."""
+    images = Path(images)
+    images.mkdir(parents=True, exist_ok=True)
+    results = load(runs_root, board.index)
+    paths = {k: images / f"{prefix}_{k}.png" for k in ("leaderboard", "per_class_f1", "confusions", "curves",
+                                                          "cost_quality")}
+    plots.leaderboard_figure(board, reference_results.lines() if references is None else references,
+                             path=paths["leaderboard"])
+    plots.per_class_heatmap(reporting.per_class_f1(list(results.values())).T, path=paths["per_class_f1"])
+    plots.confusion_grid({n: r.test["confusion_matrix"] for n, r in results.items()}, EKMAN_LABELS,
+                         path=paths["confusions"], ncols=4)
+    plots.curves_overlay(training_curves(runs_root, board.index), path=paths["curves"])
+    cost = cost_quality(catalog(runs_root), board)
+    costs = list(plots.COST_LABELS)
+    plots.cost_quality_figure(cost, costs, fronts={c: pareto_front(cost, c, "test_macro_f1") for c in costs},
+                              title="Cost vs test macro-F1", path=paths["cost_quality"])
+    plt.close("all")
+    return paths

@@ -250,7 +250,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
     _rnn("bigru_random", replace(_GRU, embedding_dim=128, freeze_embeddings=False), WORD_TEXT,
          "ablation: word vocabulary from train, random trainable 128-d embeddings"),
     _rnn("bigru_minilm_aug", _GRU, MINILM_TEXT, "bigru_minilm on the augmented train split", augment=True),
-    # the speed ablation: the issue's reference BiLSTM, fp32 padded+packed vs bf16 exact-length batches
+    # the speed ablation: a 2x256 BiLSTM of fixed size, fp32 padded+packed vs bf16 exact-length batches
     *[_rnn(f"bilstm2_{p}_{'exact' if exact else 'padded'}", _SPEED, WORD_TEXT,
            f"2x256 BiLSTM, {p}, {'exact-length' if exact else 'padded, packed'} batches", quick_width=16,
            train={**_SPEED_TRAIN, "precision": p, "exact_lengths": exact})
@@ -281,6 +281,11 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
                init_from="goemotions_for_dair/transformer_minilm_single",
                about="dair_minilm started from notebook 07's GoEmotions MiniLM (new 6-class head): intermediate task"),
 ]}
+
+# family -> the named experiment an Optuna study of the family starts from (``tuning.FAMILIES``): its untuned run
+STUDY_STARTS: dict[str, str] = {"tfidf": "tfidf_single", "rnn": "bigru_minilm", "xlstm": "xlstm_minilm",
+                                "rwkv": "rwkv_minilm", "transformer": "transformer_minilm_single"}
+BASELINE = STUDY_STARTS["tfidf"]  # the baseline every model is compared with (``comparison.significance``)
 
 
 def configure(name: str, profile: str = "quick", overrides: Mapping[str, Any] | None = None) -> Experiment:

@@ -8,8 +8,9 @@ A relative ``--data-dir`` is relative to the caller's working directory. The ker
 folder as ``$GOEMOTIONS_DIR`` and the notebook's ``data_dir`` parameter stays ``None``, so executed copies
 record no path of this machine (their papermill metadata holds paths relative to the repository).
 ``--dair-dir`` (the DAIR.AI emotion files of notebook 07) reaches the kernel the same way, as
-``$DAIR_EMOTION_DIR``; its ``dair_dir`` parameter stays ``None``. A full run ends with ``python -m
-src_helpers.report``: the README's results, ``notebook_outputs/INDEX.md`` and the comparison figures follow.
+``$DAIR_EMOTION_DIR``; its ``dair_dir`` parameter stays ``None``. A full run ends with the repository's
+report generator (``python -m tools.report``, ``regenerate_report``): the README's results,
+``notebook_outputs/INDEX.md`` and the comparison figures follow.
 ``--notebooks-dir`` runs the numbered notebooks of another folder (default ``notebooks/``).
 
 Ctrl-C (SIGINT) or SIGTERM stops a run within seconds: the kernel and every process it started end (their
@@ -27,6 +28,7 @@ import functools
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -442,11 +444,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"    -> {portable_path(outputs[-1])}", flush=True)
     if args.profile == "full" and any(out.parent == paths_for("full", REPO_ROOT).notebooks_out
                                       for out in outputs):  # the repo's history changed
-        from .report import main as regenerate_report
-
         print("regenerating the results table, README section, history index and figures", flush=True)
-        regenerate_report([])
+        return regenerate_report()
     return 0
+
+
+def regenerate_report(root: Path = REPO_ROOT) -> int:
+    """Run the repository's report generator (``python -m tools.report`` in ``root``) and return its exit code. An
+    installed package has no ``tools/`` next to it: then it says so and returns 0."""
+    if not (root / "tools" / "report.py").is_file():
+        print(f"no tools/report.py in {portable_path(root)}: run python -m tools.report in a checkout", flush=True)
+        return 0
+    return subprocess.run([sys.executable, "-m", "tools.report"], cwd=root, check=False).returncode
 
 
 if __name__ == "__main__":

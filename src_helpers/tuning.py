@@ -65,22 +65,16 @@ from .artifacts import write_json
 from .checkpoints import data_fingerprint, describe_data, same_data
 from .config import paths_for, portable_path
 from .evaluation import RunResult
-from .experiments import Experiment, configure, experiment_splits, finished, run_experiment
+from .experiments import STUDY_STARTS, Experiment, configure, experiment_splits, finished, run_experiment
 from .metrics import choose_best
+from .references import load as load_references
 from .reporting import train_time
 from .textio import read_json
 from .validation import COUNT, INDEX, POSITIVE, check_range, cli
 
 log = logging.getLogger(__name__)
 
-# family -> the named experiment a study starts from (its untuned run is the one to beat)
-FAMILIES: dict[str, str] = {
-    "tfidf": "tfidf_single",
-    "rnn": "bigru_minilm",
-    "xlstm": "xlstm_minilm",
-    "rwkv": "rwkv_minilm",
-    "transformer": "transformer_minilm_single",
-}
+FAMILIES: dict[str, str] = STUDY_STARTS  # family -> the named experiment a study starts from (its untuned run)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
@@ -654,45 +648,31 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
     return result
 
 
-# ------------------------------------------------------------------------------------------ targets
-RNN_FAMILIES = ("rnn", "xlstm", "rwkv")
-TARGETS = {"rnn_test_accuracy": 0.69, "transformer_test_accuracy": 0.70, "transformer_test_macro_f1": 0.62,
-           "multi_test_macro_f1": 0.64}  # issue 11's bars (the last: the GoEmotions paper's BERT-base, Ekman)
-
-
-def target_table(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunResult],
-                 tuned_multi: RunResult | None = None) -> pd.DataFrame:
-    """Issue 11's targets against the tuned runs (keys: families): the RNN family's tuned run with the best dev
-    macro-F1 (chosen on dev) must beat the best untuned RNN-family run's dev macro-F1 and reach
-    ``TARGETS["rnn_test_accuracy"]``; the transformer and its multi-label run their test bars. One row per
-    target present: target, run, value, bar, met."""
-    rows = []
-
-    def reach(target: str, run: RunResult, value: float, bar: float, met: bool | None = None) -> None:
-        rows.append({"target": target, "run": run.name, "value": value, "bar": bar,
-                     "met": value >= bar if met is None else met})
-
-    rnns = [f for f in RNN_FAMILIES if f in tuned]
-    if rnns:
-        best = tuned[_best_family({f: tuned[f] for f in rnns})]
-        bar = untuned[_best_family({f: untuned[f] for f in rnns})].dev["macro_f1"]
-        reach("RNN family: dev macro-F1 above the untuned best", best, best.dev["macro_f1"], bar,
-              best.dev["macro_f1"] > bar)
-        reach("RNN family: test accuracy", best, best.test["accuracy"], TARGETS["rnn_test_accuracy"])
-    if "transformer" in tuned:
-        r = tuned["transformer"]
-        reach("transformer: test accuracy", r, r.test["accuracy"], TARGETS["transformer_test_accuracy"])
-        reach("transformer: test macro-F1", r, r.test["macro_f1"], TARGETS["transformer_test_macro_f1"])
+# ------------------------------------------------------------------------------------------ against references
+def reference_table(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunResult],
+                    tuned_multi: RunResult | None = None, reference: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each family's tuned run (keys: families) next to its untuned run, the one with the better dev macro-F1
+    marked ``chosen_on_dev`` (test decides nothing; a NaN dev score is a ``ValueError`` naming the run), the tuned
+    multi-label run, then the reference results (``reference``, default ``references.load("goemotions")``: each
+    value in its metric's column, with its source). Index: run or reference name; columns family, chosen_on_dev,
+    dev_macro_f1, test_accuracy, test_macro_f1, multi_macro_f1, source. A family whose second stage kept the
+    untuned configuration has one row."""
+    columns = ["family", "chosen_on_dev", "dev_macro_f1", "test_accuracy", "test_macro_f1", "multi_macro_f1",
+               "source"]
+    rows: dict[str, dict] = {}
+    for family, run in tuned.items():
+        pair = {r.name: r for r in (run, untuned.get(family)) if r is not None}
+        chosen = choose_best({n: r.dev["macro_f1"] for n, r in pair.items()})
+        for name, r in pair.items():
+            rows[name] = {"family": family, "chosen_on_dev": name == chosen, "dev_macro_f1": r.dev["macro_f1"],
+                          "test_accuracy": r.test["accuracy"], "test_macro_f1": r.test["macro_f1"]}
     if tuned_multi is not None:
-        reach("transformer multi-label: test macro-F1", tuned_multi, tuned_multi.test["macro_f1"],
-              TARGETS["multi_test_macro_f1"])
-    return pd.DataFrame(rows, columns=["target", "run", "value", "bar", "met"]).set_index("target")
-
-
-def _best_family(runs: Mapping[str, RunResult]) -> str:
-    """The family whose run has the best dev macro-F1; a NaN one is a ``ValueError`` naming the run."""
-    chosen = choose_best({r.name: r.dev["macro_f1"] for r in runs.values()})
-    return next(f for f, r in runs.items() if r.name == chosen)
+        rows[tuned_multi.name] = {"family": "transformer", "dev_macro_f1": tuned_multi.dev["macro_f1"],
+                                  "multi_macro_f1": tuned_multi.test["macro_f1"]}
+    reference = load_references("goemotions") if reference is None else reference
+    for name, ref in reference.iterrows():
+        rows[name] = {"family": "reference", ref["metric"]: ref["value"], "source": ref["source"]}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=columns).rename_axis("model")
 
 
 def headline(tuned: Mapping[str, RunResult]) -> dict[str, float]:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from src_helpers import colab_links
 from src_helpers.config import REPO_ROOT
 from src_helpers.pipeline import find_notebooks
+from tools import colab_links
 
 PLACEHOLDER_URL = "https://github.com/YOUR-ACCOUNT/emotion-classification.git"
 

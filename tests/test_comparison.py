@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from src_helpers import comparison, plots, reporting
+from src_helpers import comparison, plots, references, reporting
 from src_helpers import cross_domain as xd
 from src_helpers.artifacts import RunFolderError, save_evaluation, save_run
 from src_helpers.config import REPO_ROOT
@@ -413,6 +413,23 @@ def test_figures_are_written(runs: Path, tmp_path: Path) -> None:
     for name in ("board", "per_class", "confusions", "curves", "cost"):
         assert is_png(tmp_path / f"{name}.png"), name
 
+
+
+def test_comparison_figures_draw_the_reference_results_by_default(runs: Path, tmp_path: Path) -> None:
+    board = comparison.leaderboard(runs, n_boot=20)
+    paths = comparison.figures(runs, board, tmp_path / "images", prefix="09")
+    assert sorted(p.name for p in paths.values()) == sorted(f"09_{k}.png" for k in (
+        "leaderboard", "per_class_f1", "confusions", "curves", "cost_quality"))
+    assert all(is_png(p) for p in paths.values())
+    drawn = {}
+    real = plots.leaderboard_figure
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(plots, "leaderboard_figure", lambda b, refs, **kw: drawn.update(refs) or real(b, refs, **kw))
+        comparison.figures(runs, board, tmp_path / "again")
+        assert drawn == references.lines("goemotions")
+        drawn.clear()
+        comparison.figures(runs, board, tmp_path / "mine", references={"test_accuracy": {"mine": 0.5}})
+        assert drawn == {"test_accuracy": {"mine": 0.5}}
 
 def test_curves_overlay_puts_untimed_runs_on_an_epoch_panel() -> None:
     curves = pd.DataFrame({"run": ["a", "a", "b", "b"], "epoch": [1, 2, 1, 2], "dev_macro_f1": [0.3, 0.4, 0.2, 0.5],

@@ -1,4 +1,4 @@
-"""DAIR.AI emotion experiments (issue 12): the registry (label set, run names, quick shrink, a multi-label target
+"""DAIR.AI emotion experiments (notebook 07): the registry (label set, run names, quick shrink, a multi-label target
 refused), every family end to end on the bundled DAIR sample (``dair_*`` run folders with DAIR's 6 classes that read
 back), reuse of a finished DAIR fine-tuning, scoring a trained model on the other data set and storing the scores in
 its run folder, and a DAIR run's confusion matrix."""

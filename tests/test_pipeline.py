@@ -186,19 +186,28 @@ def test_committed_executed_notebooks_have_portable_metadata() -> None:
 
 
 def test_a_full_run_of_the_repo_regenerates_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from src_helpers import report
-
-    calls: list[list[str]] = []
+    calls: list[Path] = []
     monkeypatch.setattr(pipeline, "run_notebook",  # where a run on the official data (or the hub) writes its copy
                         lambda nb, profile, data_dir=None, **kw: paths_for(profile).notebooks_out / nb.name)
-    monkeypatch.setattr(report, "main", lambda argv=None: calls.append(argv) or 0)
+    monkeypatch.setattr(pipeline, "regenerate_report", lambda root=REPO_ROOT: calls.append(root) or 0)
     assert main(["--profile", "full", "--only", "02"]) == 0
     assert calls == [], "outputs under SRC_HELPERS_OUTPUT_ROOT (not the repo): the repo's report stays as it is"
     monkeypatch.delenv("SRC_HELPERS_OUTPUT_ROOT")
     assert main(["--profile", "quick", "--only", "02"]) == 0
     assert calls == [], "a quick run changes no history"
     assert main(["--profile", "full", "--only", "02"]) == 0
-    assert calls == [[]]
+    assert calls == [REPO_ROOT]
+
+
+def test_the_report_is_the_repository_tool_and_an_installed_package_says_where_it_is(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    ran: list[tuple] = []
+    monkeypatch.setattr(pipeline.subprocess, "run", lambda cmd, cwd=None, check=False: ran.append((cmd, cwd))
+                        or pipeline.subprocess.CompletedProcess(cmd, 2))
+    assert pipeline.regenerate_report(tmp_path) == 0 and ran == []
+    assert "no tools/report.py in" in capsys.readouterr().out
+    assert pipeline.regenerate_report() == 2, "the tool's exit code (2: a damaged run folder) is the runner's"
+    assert ran == [([pipeline.sys.executable, "-m", "tools.report"], REPO_ROOT)]
 
 
 def test_notebooks_dir_option_runs_the_notebooks_of_that_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -198,3 +198,92 @@ def test_a_warm_start_from_a_run_in_the_repo_is_recorded_relative_to_it(tmp_path
         "notebook_outputs/runs/transformer_minilm_single/model"
     for name in ("minilm", "albert-base-v2", str(tmp_path / "model")):  # hub names and folders outside: as given
         assert ft._config_dict(ft.FTConfig(model_name=name))["ft"]["model_name"] == name
+
+
+# ------------------------------------------------------------------ what the package and the notebooks say
+
+WORDING = (".py", ".ipynb", ".md", ".csv", ".json")  # text a student reads (bundled data samples are not scanned)
+# The two words, written in pieces (no match in this file): a tracker's "iss-ue"s (words that only contain it are other
+# words), and a "b-ar" in the sense of a threshold to beat (plotting's and progress displays' are allowed, see
+# DISPLAY).
+WORKFLOW = re.compile(r"\b(?:" + "is" + "sues?" + "|" + "b" + "ars?" + r")\b", re.I)
+DISPLAY = re.compile(r"chart|plot|" + "b" + r"arh|error ?" + "b" + r"ar|colou?r ?" + "b" + r"ar|progress|tqdm|text "
+                     + "b" + "ar", re.I)
+TRACKER_WORD, THRESHOLD_WORD = "is" + "sue", "b" + "ar"
+
+
+def product_files() -> list[Path]:
+    """The package's and the source notebooks' text files (not the bundled data samples)."""
+    files = [p for folder in ("src_helpers", "notebooks") for p in sorted((REPO_ROOT / folder).rglob("*"))
+             if p.suffix in WORDING and "__pycache__" not in p.parts and not p.parent.name.endswith("_sample")]
+    assert files, "no package or notebook files found"
+    return files
+
+
+def source_text(path: Path) -> str:
+    """The file's text; for a notebook its cells' sources, line by line."""
+    if path.suffix != ".ipynb":
+        return path.read_text(encoding="utf-8")
+    cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+    return "\n".join(c["source"] if isinstance(c["source"], str) else "".join(c["source"]) for c in cells)
+
+
+def workflow_words(text: str, plotting_module: bool = False) -> list[str]:
+    """Lines of ``text`` that hold one of the ``WORKFLOW`` words; for the threshold word not on a line about a
+    chart, a plot, horizontal, error or colour ones, or a progress display (``DISPLAY``; every line of the plotting
+    module is plotting)."""
+    out = []
+    for line in text.splitlines():
+        words = {w.lower().rstrip("s") for w in WORKFLOW.findall(line)}
+        if TRACKER_WORD in words or (THRESHOLD_WORD in words and not plotting_module and not DISPLAY.search(line)):
+            out.append(line.strip()[:160])
+    return out
+
+
+def test_the_wording_rule_finds_workflow_words_and_nothing_else() -> None:
+    i, b = TRACKER_WORD, THRESHOLD_WORD
+    bad = [f"# {i} 11's targets", f"the {b} of {i} 12", f"{i.title()}s: see the tracker", f"above the {b}s",
+           f"TARGET = 0.933  # the {b} for MiniLM", f"{b.upper()}S"]
+    good = [f"Gross, my roommate leaves used t{i}s everywhere.", f"table.plot.{b}h(ax=ax)", f"{i}d today",
+            f"a {b} of the per-class chart", f"ax.error{b}(value, y)", f"with a colour {b}", f"the {b}rier", f"foo{b}",
+            f"falls back to its text progress {b}", f"The text {b} is what these runs want"]
+    assert [workflow_words(t) != [] for t in bad] == [True] * len(bad)
+    assert [workflow_words(t) for t in good] == [[]] * len(good)
+
+
+def test_the_package_and_the_notebooks_use_no_workflow_words() -> None:
+    found = {}
+    for path in product_files():
+        lines = workflow_words(source_text(path), plotting_module=path.name == "plots.py")
+        if lines:
+            found[str(path.relative_to(REPO_ROOT))] = lines[:3]
+    assert not found, "workflow words in the package or a notebook (say what is compared, with its source):\n" + \
+        "\n".join(f"{name}: {lines}" for name, lines in sorted(found.items()))
+
+
+def test_no_module_but_the_experiment_registry_names_a_committed_run_folder() -> None:
+    """Run folders are named after the registry's experiments (``experiments.EXPERIMENTS``, ``Experiment.run_name``);
+    every other module of the package reads runs by what they hold, never by a name, so renaming a run or an
+    experiment cannot break it. (The report in ``tools/`` is the repository's bookkeeping: it may name runs.)"""
+    runs = REPO_ROOT / "notebook_outputs" / "runs"
+    names = sorted(p.name for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else []
+    if not names:
+        pytest.skip("no committed run folders")
+    named = re.compile(r"(?<![\w.-])(" + "|".join(map(re.escape, names)) + r")(?![\w-])")
+    found = {}
+    for path in sorted((REPO_ROOT / "src_helpers").rglob("*.py")):
+        if path.name == "experiments.py":  # the registry: where the names are given
+            continue
+        hits = sorted({m.group(1) for m in named.finditer(path.read_text(encoding="utf-8"))})
+        if hits:
+            found[str(path.relative_to(REPO_ROOT))] = hits
+    assert not found, f"run folder names in the package (take them from experiments.py instead): {found}"
+
+
+def test_the_package_needs_no_tools_folder() -> None:
+    """``tools/`` is the repository's bookkeeping (run from a checkout); an installed package has none, so no module
+    imports it (the runner starts ``python -m tools.report`` only where the checkout has it)."""
+    uses = re.compile(r"^\s*(?:from|import)\s+tools\b", re.M)
+    found = [str(p.relative_to(REPO_ROOT)) for p in sorted((REPO_ROOT / "src_helpers").rglob("*.py"))
+             if uses.search(p.read_text(encoding="utf-8"))]
+    assert not found, f"modules of the package that import tools/: {found}"

@@ -3,8 +3,8 @@
 That place is ``Repository`` under ``[project.urls]`` in ``pyproject.toml``. A fork points every badge (README's
 notebook table, each notebook's first cell) and every set-up cell's ``REPO_URL`` at itself with::
 
-    python -m src_helpers.colab_links --repo OWNER/NAME     # rewrites pyproject.toml, README.md, notebooks/*.ipynb
-    python -m src_helpers.colab_links --check               # lists what disagrees with pyproject.toml
+    python -m tools.colab_links --repo OWNER/NAME     # rewrites pyproject.toml, README.md, notebooks/*.ipynb
+    python -m tools.colab_links --check               # lists what disagrees with pyproject.toml
 
 Standard library only: it runs before the package's dependencies are installed.
 """
@@ -17,7 +17,7 @@ import re
 import sys
 from pathlib import Path
 
-from .config import REPO_ROOT
+from . import REPO_ROOT
 
 PLACEHOLDER_OWNER = "YOUR-ACCOUNT"  # the set-up cell refuses to clone while REPO_URL still names it
 BRANCH = "main"
@@ -164,7 +164,7 @@ def rewrite(owner: str, name: str, root: Path = REPO_ROOT) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m src_helpers.colab_links", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.colab_links", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repo", metavar="OWNER/NAME", help="your fork on GitHub: rewrite badges and REPO_URL")
     parser.add_argument("--check", action="store_true", help="list what disagrees with pyproject.toml (exit 1 if any)")
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         owner, name = repository(args.root)
         print(f"badges and REPO_URL point at {owner}/{name}")
         if owner == PLACEHOLDER_OWNER:
-            print("a fork points them at itself with: python -m src_helpers.colab_links --repo OWNER/NAME")
+            print("a fork points them at itself with: python -m tools.colab_links --repo OWNER/NAME")
     return 1 if found else 0
 
 

@@ -108,13 +108,48 @@ def end_child_processes(grace: float = 2.0) -> None:
 _KERNEL_MANAGERS: weakref.WeakSet = weakref.WeakSet()
 
 
+IPC_PATH_MAX = 100  # a Unix socket path holds at most 107 bytes on Linux, 103 on macOS
+
+
+def ipc_transport_usable() -> bool:
+    """Whether kernels can talk to the runner over local Unix sockets (ZeroMQ's ``ipc://``): a POSIX system whose
+    libzmq has IPC, and a Jupyter runtime folder short enough for the socket paths written in it
+    (``<runtime>/kernel-<uuid>-ipc-<port>``)."""
+    import zmq
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    longest = Path(jupyter_runtime_dir()) / f"kernel-{'0' * 36}-ipc-65535"
+    return os.name == "posix" and zmq.has("ipc") and len(os.fsencode(longest)) <= IPC_PATH_MAX
+
+
 @functools.cache
 def tracked_kernel_manager() -> type:
     """nbclient's kernel manager class, recording each manager that wrote a connection file: a run stopped while
-    its kernel starts (before nbclient cleans up after itself) still removes the file."""
+    its kernel starts (before nbclient cleans up after itself) still removes the file.
+
+    Kernels use the IPC transport where ``ipc_transport_usable``: the runner and its kernel share the machine,
+    and a kernel on TCP without CurveZMQ keys prints ipykernel's warning "Kernel is running over TCP without
+    encryption" once per notebook. The socket files live in the Jupyter runtime folder (private to the user) and
+    go with the connection file. Elsewhere (Windows, a long runtime path) kernels stay on TCP with CurveZMQ keys
+    provisioned by the manager where jupyter_client can (8.10+, a kernelspec declaring support) and plain TCP
+    otherwise."""
     from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    ipc = ipc_transport_usable()
 
     class TrackedKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _transport_default(self) -> str:
+            return "ipc" if ipc else "tcp"
+
+        if not ipc and AsyncKernelManager.class_traits().get("transport_encryption") is not None:
+            @default("transport_encryption")
+            def _transport_encryption_default(self) -> str:
+                import zmq
+
+                return "auto" if zmq.has("curve") else "disabled"
+
         def write_connection_file(self, **kwargs: object) -> None:
             super().write_connection_file(**kwargs)
             _KERNEL_MANAGERS.add(self)
@@ -123,10 +158,13 @@ def tracked_kernel_manager() -> type:
 
 
 def remove_connection_files() -> None:
-    """Remove the connection files of the kernels this process started (a no-op for those already cleaned up)."""
+    """Remove the connection files (and IPC socket files) of the kernels this process started (a no-op for those
+    already cleaned up)."""
     for km in list(_KERNEL_MANAGERS):
         with contextlib.suppress(Exception):
             km.cleanup_connection_file()
+        with contextlib.suppress(Exception):
+            km.cleanup_ipc_files()
 
 
 class _Stopper:

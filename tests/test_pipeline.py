@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -425,3 +426,24 @@ def test_a_signal_while_the_kernel_starts_leaves_no_connection_file(tmp_path: Pa
         if kernel is not None:
             with contextlib.suppress(psutil.Error):
                 kernel.kill()
+
+
+def test_a_run_prints_no_kernel_transport_warning(tmp_path: Path) -> None:
+    """A pipeline run's console output has no "Kernel is running over TCP without encryption" (ipykernel prints
+    it once per notebook for a TCP kernel without CurveZMQ keys), and the kernel's socket and connection files
+    are gone after it."""
+    toy_notebook(tmp_path / "nbs", "90_toy.ipynb", "print('ran')")
+    runtime = Path(tempfile.mkdtemp(prefix="rt-", dir="/tmp" if os.name == "posix" else None))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+           "SRC_HELPERS_OUTPUT_ROOT": str(tmp_path / "out"), "JUPYTER_RUNTIME_DIR": str(runtime),
+           "MPLBACKEND": "Agg"}
+    try:
+        done = subprocess.run([sys.executable, "-m", "src_helpers.pipeline", "--profile", "quick", "--notebooks-dir",
+                               "nbs"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        executed = nbformat.read(tmp_path / "out" / ".smoke" / "notebook_outputs" / "90_toy.ipynb", as_version=4)
+        assert executed.cells[-1].outputs[0]["text"] == "ran\n"
+        assert "without encryption" not in done.stderr + done.stdout
+        assert not list(runtime.iterdir()), "kernel files left in the runtime folder"
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)

@@ -1,21 +1,44 @@
-"""Figures shown in the notebooks; each function saves a PNG when ``path`` is given and returns the figure."""
+"""Figures shown in the notebooks; each function saves a PNG when ``path`` is given and returns the figure.
+
+A figure saved to a file is closed at once outside a notebook (scripts, tests: pyplot keeps every open figure
+alive, and warns past 20). In a notebook (the inline backend) it stays open until the cell ends, when the
+backend shows it under the cell and closes it; a cell that makes many figures shows and closes each as it
+goes (``release``). A closed figure returned to a cell still displays."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
 
+def in_notebook() -> bool:
+    """True when figures are drawn by the inline backend of a Jupyter kernel (shown under the cell)."""
+    return "inline" in matplotlib.get_backend()
+
+
+def release(fig: plt.Figure) -> None:
+    """Done with ``fig``: show it under the running cell in a notebook, then close it (free its memory)."""
+    if in_notebook() and plt.fignum_exists(fig.number):
+        from IPython.display import display
+
+        display(fig)
+    plt.close(fig)
+
+
 def _save(fig: plt.Figure, path: str | Path | None) -> plt.Figure:
+    """Lay out ``fig``, write it to ``path`` (when given) and, outside a notebook, close it once written."""
     fig.tight_layout()
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=120)
+        if not in_notebook():
+            plt.close(fig)
     return fig
 
 
@@ -119,7 +142,7 @@ def study_figures(study, images: str | Path, prefix: str) -> dict[str, Path]:
         fig = (ax.flat[0] if isinstance(ax, np.ndarray) else ax).figure
         fig.set_size_inches(*((15, 6) if view == "parallel_coordinate" else (8, 4.5)))
         written[view] = Path(images) / f"{prefix}_{view}.png"
-        _save(fig, written[view])
+        release(_save(fig, written[view]))
     return written
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -133,15 +132,15 @@ def figures(results: Sequence[RunResult], images: str | Path, prefix: str, peers
             epoch = getattr(r, "best_epoch", None) or stored
             best = f" (best epoch {epoch})" if epoch else ""
             written.append(images / f"{prefix}_{r.name}_curves.png")
-            plots.training_curves(r.history, CURVES, f"{r.name}{best}", written[-1])
+            plots.release(plots.training_curves(r.history, CURVES, f"{r.name}{best}", written[-1]))
         if r.target == "single":
             written.append(images / f"{prefix}_{r.name}_confusion.png")
-            plots.confusion(r.test["confusion_matrix"], r.labels.classes, f"{r.name}, test (row-normalised)",
-                            written[-1])
+            plots.release(plots.confusion(r.test["confusion_matrix"], r.labels.classes,
+                                          f"{r.name}, test (row-normalised)", written[-1]))
     if per_class:
         written.append(images / f"{prefix}_per_class_f1.png")
-        plots.per_class_f1({r.name: r.test for r in [*peers, *results]}, "Per-class F1 (test)", written[-1])
-    plt.show()
+        plots.release(plots.per_class_f1({r.name: r.test for r in [*peers, *results]}, "Per-class F1 (test)",
+                                         written[-1]))
     return written
 
 

@@ -67,3 +67,60 @@ def test_study_figures_draw_the_views_a_study_has(per_epoch: bool, tmp_path: Pat
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"06_x_{v}.png" for v in written)
     if not per_epoch:  # e.g. TF-IDF: one fit per trial, so no empty per-epoch plot
         assert "no intermediate_values plot" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------------------ open figures
+def _drawn_to(path: Path) -> list:
+    """One figure of each kind, saved under ``path``."""
+    reports = {"a": {"per_class": {c: {"f1": 0.5} for c in LABELS}}}
+    history = pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.8], "dev_loss": [1.1, 0.9],
+                            "dev_macro_f1": [0.3, 0.4]})
+    return [plots.bar_counts(pd.DataFrame({"n": [3, 1, 2]}, index=LABELS), "counts", path / "bars.png"),
+            plots.length_histogram({"train": pd.Series([3, 5, 8])}, path=path / "lengths.png"),
+            plots.heatmap(np.array(CM), "co-occurrence", path / "heat.png", labels=LABELS),
+            plots.confusion(CM, LABELS, "test", path / "cm.png"),
+            plots.per_class_f1(reports, path=path / "f1.png"),
+            plots.training_curves(history, path=path / "curves.png"),
+            plots.per_class_heatmap(pd.DataFrame([[0.5, 0.4, 0.3]], index=["a"], columns=LABELS),
+                                    path=path / "table.png"),
+            plots.confusion_grid({"a": CM, "b": CM}, LABELS, path=path / "grid.png")]
+
+
+def test_figures_saved_to_a_path_are_closed(tmp_path: Path) -> None:
+    """Outside a notebook a figure written to a file is closed: drawing many leaves no figure open (pyplot warns
+    past 20), and the returned figure still renders (a notebook cell that returns it displays it)."""
+    import warnings
+
+    import matplotlib.pyplot as plt
+    from IPython.core.pylabtools import print_figure
+
+    plt.close("all")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "More than 20 figures have been opened" is a RuntimeWarning
+        for _ in range(4):
+            figures = _drawn_to(tmp_path)
+    assert plt.get_fignums() == []
+    assert all(png(p) for p in tmp_path.iterdir()) and len(list(tmp_path.iterdir())) == len(figures)
+    assert all(print_figure(fig, "png").startswith(b"\x89PNG") for fig in figures)
+
+
+def test_in_a_notebook_figures_are_shown_then_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the inline backend a saved figure stays open for the backend to show at the end of the cell, and
+    ``release`` shows a figure under the cell and closes it (a cell drawing many figures keeps none open)."""
+    import IPython.display
+    import matplotlib.pyplot as plt
+
+    shown: list = []
+    monkeypatch.setattr(plots, "in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
+    plt.close("all")
+    fig = plots.confusion(CM, LABELS, "test", tmp_path / "cm.png")
+    assert plt.get_fignums() == [fig.number] and shown == []
+    plots.release(fig)
+    assert plt.get_fignums() == [] and shown == [fig]
+    plots.release(fig)
+    assert shown == [fig], "a closed figure is not shown again"
+
+
+def png(path: Path) -> bool:
+    return path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -233,3 +233,24 @@ def test_interval_text_is_the_one_format_of_intervals() -> None:
     assert reporting.interval_text(0.601, 0.64, 0.6201, ci_digits=3) == "0.6201 [0.601, 0.640]"
     assert reporting.interval_text(-0.0123, 0.0045, 0.0011, sign=True) == "+0.0011 [−0.0123, +0.0045]"
     assert reporting.interval_text(-0.00001, 0.02, 0.00002, digits=3, sign=True) == "±0 [±0, +0.020]"
+
+
+def test_figures_keep_no_figure_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each run's figures are shown (in a notebook) and closed as they are drawn: many runs in one call open no
+    more than one figure at a time, shown in the order they are written."""
+    import IPython.display
+    import matplotlib.pyplot as plt
+
+    from src_helpers import plots
+
+    runs = [make_run(f"rnn{i}", history=True, seed=20 + i) for i in range(12)]
+    plt.close("all")
+    written = reporting.figures(runs, tmp_path, "03")
+    assert plt.get_fignums() == [] and len(written) == 25
+    shown: list = []
+    monkeypatch.setattr(plots, "in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
+    reporting.figures(runs, tmp_path, "03")
+    assert plt.get_fignums() == []
+    assert [f.axes[0].get_title() for f in shown[:2]] == ["train_loss", "rnn0, test (row-normalised)"]
+    assert len(shown) == 25

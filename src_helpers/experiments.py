@@ -350,7 +350,7 @@ def _run_rnn(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path, re
 
 
 def _run_transformer(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path, resume: bool,
-                     on_epoch_end: EpochHook | None = None) -> RunResult:
+                     on_epoch_end: EpochHook | None = None, keep_checkpoints: bool = True) -> RunResult:
     from .transformers_ft import finetune
 
     cfg = replace(exp.train, target=exp.target)
@@ -366,18 +366,20 @@ def _run_transformer(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: 
         cfg = replace(cfg, model_name=str(start))
     return finetune(splits["train"], splits["dev"], splits["test"], cfg, run_dir, reuse=resume,
                     data_settings={"train_rows": exp.train_rows}, on_epoch_end=on_epoch_end,
-                    labels=label_set(exp.labels))
+                    labels=label_set(exp.labels), keep_checkpoints=keep_checkpoints)
 
 
 def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: str | Path,
                    resume: bool = True, on_epoch_end: EpochHook | None = None,
-                   run_name: str | None = None) -> RunResult:
+                   run_name: str | None = None, keep_checkpoints: bool = True) -> RunResult:
     """Train and evaluate ``exp`` on ``splits`` (dev selects, test is reported once); write its run folder
     ``<runs_dir>/<run_name or exp.run_name>``.
 
     ``resume``: continue an interrupted RNN run / reuse a finished transformer run with the same settings
     and data (TF-IDF always refits: minutes). ``on_epoch_end(epoch, row)``: called after each epoch of an RNN
     or transformer with the dev scores (``row["dev_macro_f1"]``); an exception it raises stops the run.
+    ``keep_checkpoints=False``: a finished transformer run deletes its ``Trainer`` checkpoints (the quick profile:
+    smoke runs never resume; ``model/`` stays).
     The result's ``extra["wall_seconds"]`` is this call's wall clock (about 0 for a finished run reused)."""
     start = time.perf_counter()
     run_name = run_name or exp.run_name
@@ -388,7 +390,7 @@ def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: s
     elif exp.family == "rnn":
         result = _run_rnn(exp, data, run_dir, resume, on_epoch_end)
     else:
-        result = _run_transformer(exp, data, run_dir, resume, on_epoch_end)
+        result = _run_transformer(exp, data, run_dir, resume, on_epoch_end, keep_checkpoints)
     result.name = run_name
     record_settings(run_dir, exp)
     result.extra["wall_seconds"] = time.perf_counter() - start
@@ -417,6 +419,7 @@ def run_experiments(names: Iterable[str], splits: dict[str, pd.DataFrame], profi
     """Run each named experiment in order (``overrides`` apply to all); ``{run name: result}``.
 
     ``resume`` None: continue interrupted runs in the ``full`` profile only (a quick run always starts afresh).
+    A quick run keeps no transformer checkpoints once a run is finished (``run_experiment``).
     Settings an experiment does not have are skipped for it, so one dict of overrides can serve a mixed list
     (a name no experiment has is still an error). Every experiment is configured before the first one runs, so a
     bad override is refused before anything trains."""
@@ -431,7 +434,7 @@ def run_experiments(names: Iterable[str], splits: dict[str, pd.DataFrame], profi
     results = {}
     for exp in exps:
         print(f"== {exp.run_name}: {exp.about}", flush=True)
-        results[exp.run_name] = run_experiment(exp, splits, runs_dir, resume)
+        results[exp.run_name] = run_experiment(exp, splits, runs_dir, resume, keep_checkpoints=profile == "full")
     return results
 
 
@@ -476,4 +479,4 @@ def run_or_load(name: str, splits: dict[str, pd.DataFrame], profile: str = "quic
         print(f"{name}: read from {portable_path(result.run_dir)}")
         return result
     runs_dir = paths_for(profile, data=splits).ensure().runs
-    return run_experiment(configure(name, profile), splits, runs_dir, resume=True)
+    return run_experiment(configure(name, profile), splits, runs_dir, resume=True, keep_checkpoints=profile == "full")

@@ -8,7 +8,10 @@ chosen on dev. The run folder holds the usual artifacts (``artifacts.save_run``)
 ``save_pretrained`` copy that ``transformers.pipeline("text-classification", model=...)`` loads.
 
 Checkpoints go to ``<run>/checkpoints/`` (git-ignored) every epoch; calling ``finetune`` again resumes
-from the last one, and a finished run is reused instead of retrained.
+from the last one, and a finished run is reused instead of retrained. ``keep_checkpoints=False`` (the quick
+profile's smoke runs, which never resume) deletes the ``Trainer``'s ``checkpoint-N`` folders (weights, optimizer
+and scheduler state: hundreds of MB a run) once the run folder is written; ``model/`` stays, for the runs that
+start from it (``init_from``) and for scoring new texts.
 
 What a reuse or resume checks: the ``FTConfig`` (runtime fields aside) and the data. The run's
 ``config.json`` and ``checkpoints/ft_config.json`` hold ``data``: ``checkpoints.data_fingerprint`` of the
@@ -612,9 +615,11 @@ def epoch_end_callback(on_epoch_end: Callable[[int, dict], None]):
 
 def finetune(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, config: FTConfig,
              run_dir: str | Path, reuse: bool = True, data_settings: dict | None = None,
-             on_epoch_end: Callable[[int, dict], None] | None = None, labels: LabelSet = EKMAN) -> FTResult:
+             on_epoch_end: Callable[[int, dict], None] | None = None, labels: LabelSet = EKMAN,
+             keep_checkpoints: bool = True) -> FTResult:
     """Fine-tune, pick the best epoch on dev, evaluate dev+test, save artifacts and ``model/``; ``labels``: the
-    classes (the model's outputs, named in its ``id2label``) and their target columns.
+    classes (the model's outputs, named in its ``id2label``) and their target columns. ``keep_checkpoints=False``:
+    the finished run keeps no ``Trainer`` checkpoint (``remove_checkpoints``), only its run folder and ``model/``.
 
     ``reuse``: a finished run with the same config and data is loaded instead of retrained, and an
     interrupted one resumes from its last readable checkpoint. A run folder holding another config or
@@ -650,8 +655,20 @@ def finetune(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, config:
         trainer.train(resume_from_checkpoint=last)
     train_seconds = time.perf_counter() - t0  # this session only (a resumed run counts its remainder)
     with write_errors(run_dir, "the run folder"):
-        return finish_finetune(trainer, tokenizer, frames, splits, config, run_dir, meta, params, train_seconds,
-                               labels)
+        result = finish_finetune(trainer, tokenizer, frames, splits, config, run_dir, meta, params, train_seconds,
+                                 labels)
+    if not keep_checkpoints:
+        remove_checkpoints(ckpt_dir)
+    return result
+
+
+def remove_checkpoints(ckpt_dir: Path) -> None:
+    """Delete the ``Trainer``'s ``checkpoint-N`` folders of a finished run. ``ft_config.json`` stays (a few hundred
+    bytes: a later call on this folder with another config or other data is still refused), and so does a
+    set-aside damaged checkpoint."""
+    for folder in ckpt_dir.glob("checkpoint-*"):
+        if folder.is_dir() and re.fullmatch(r"checkpoint-\d+", folder.name):
+            shutil.rmtree(folder)
 
 
 def save_model(model: nn.Module, tokenizer, model_dir: Path, config: FTConfig,

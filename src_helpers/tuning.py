@@ -638,7 +638,8 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
     if result is None:
         if stage_dir is not None and resume and not overrides:
             _adopt_checkpoints(stage_dir, runs_dir / tuned_run_name(family, exp))
-        result = run_experiment(exp, splits, runs_dir, resume=resume, run_name=tuned_run_name(family, exp))
+        result = run_experiment(exp, splits, runs_dir, resume=resume, run_name=tuned_run_name(family, exp),
+                                keep_checkpoints=profile == "full")
     if stage_dir is not None:
         shutil.rmtree(stage_dir, ignore_errors=True)
         if stage_dir.parent.is_dir() and not any(stage_dir.parent.iterdir()):

@@ -121,6 +121,9 @@ def test_a_dair_fine_tuning_starts_from_a_goemotions_model(goemotions_sample: di
     assert run.labels is DAIR and run.test_probs.shape == (len(dair_sample["test"]), 6)
     ft = load_run(run.run_dir).config["ft"]
     assert Path(ft["model_name"]).parts[-3:] == ("goemotions_for_dair", start.name, "model"), "the Ekman model"
+    for done in (start, run):  # a quick run keeps model/ (what init_from reads) but no Trainer checkpoint
+        assert (done.run_dir / "model" / "config.json").is_file()
+        assert not list((done.run_dir / "checkpoints").glob("checkpoint-*"))
 
 
 def test_only_a_fine_tuning_starts_from_another_run() -> None:

@@ -158,3 +158,21 @@ def test_a_nan_dev_macro_f1_is_never_the_best_epoch(monkeypatch: pytest.MonkeyPa
         scores = compute(EvalPrediction(predictions=np.zeros((2, 7)), label_ids=np.array([0, 1])))
     assert scores == {"macro_f1": float("-inf"), "accuracy": 0.5}
 
+
+
+def test_a_run_without_kept_checkpoints_keeps_its_model_only(splits, tmp_path):
+    """``keep_checkpoints=False`` (quick profile): the finished run folder holds no ``checkpoint-N`` (weights plus
+    optimizer and scheduler state), ``model/`` still loads and reproduces the run, and ``ft_config.json`` still
+    refuses another config in that folder; by default (full profile) the resumable checkpoints stay."""
+    train, dev, test = splits
+    src = make_tiny_model("distilbert", tmp_path / "hub")
+    kept = ft.finetune(train, dev, test, _config(src), tmp_path / "kept")
+    assert [p.name for p in (kept.run_dir / "checkpoints").glob("checkpoint-*")], "full profile: resumable"
+    res = ft.finetune(train, dev, test, _config(src), tmp_path / "run", reuse=False, keep_checkpoints=False)
+    assert sorted(p.name for p in (res.run_dir / "checkpoints").iterdir()) == ["ft_config.json"]
+    probs, _ = predict_proba(test["text"].tolist(), res.model_dir)
+    np.testing.assert_allclose(probs, res.test_probs, atol=2e-4)
+    again = ft.finetune(train, dev, test, _config(src), tmp_path / "run", keep_checkpoints=False)
+    assert again.extra["train_seconds"] == res.extra["train_seconds"], "the finished run is reused"
+    with pytest.raises(ValueError, match="holds checkpoints of another config"):
+        ft.finetune(train, dev, test, _config(src, learning_rate=2e-3), tmp_path / "run", keep_checkpoints=False)

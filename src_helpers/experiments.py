@@ -336,7 +336,7 @@ def _run_tfidf(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path) 
 
 
 def _run_rnn(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path, resume: bool,
-             on_epoch_end: EpochHook | None = None) -> RunResult:
+             on_epoch_end: EpochHook | None = None, keep_checkpoints: bool = True) -> RunResult:
     from .training import train_classifier
 
     model = {k: v for k, v in dataclasses.asdict(exp.model).items() if k not in ("vocab_size", "pad_id", "target")}
@@ -346,7 +346,8 @@ def _run_rnn(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path, re
         model["context_length"] = exp.text.max_length
     return train_classifier(splits, run_dir, model, exp.train, target=exp.target, tokenizer=exp.text.tokenizer,
                             embeddings=exp.text.embeddings, max_length=exp.text.max_length, resume=resume,
-                            labels=label_set(exp.labels), on_epoch_end=on_epoch_end)
+                            labels=label_set(exp.labels), on_epoch_end=on_epoch_end,
+                            keep_checkpoints=keep_checkpoints)
 
 
 def _run_transformer(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path, resume: bool,
@@ -378,8 +379,9 @@ def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: s
     ``resume``: continue an interrupted RNN run / reuse a finished transformer run with the same settings
     and data (TF-IDF always refits: minutes). ``on_epoch_end(epoch, row)``: called after each epoch of an RNN
     or transformer with the dev scores (``row["dev_macro_f1"]``); an exception it raises stops the run.
-    ``keep_checkpoints=False``: a finished transformer run deletes its ``Trainer`` checkpoints (the quick profile:
-    smoke runs never resume; ``model/`` stays).
+    ``keep_checkpoints=False`` (the quick profile: smoke runs never resume): a finished run deletes what only a
+    resume reads, a transformer's ``Trainer`` checkpoints and an RNN's ``last.pt``/``best.pt``; the saved
+    models (``model/``, an RNN's ``checkpoints/model`` and ``encoder``) stay.
     The result's ``extra["wall_seconds"]`` is this call's wall clock (about 0 for a finished run reused)."""
     start = time.perf_counter()
     run_name = run_name or exp.run_name
@@ -388,7 +390,7 @@ def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: s
     if exp.family == "tfidf":
         result = _run_tfidf(exp, data, run_dir)
     elif exp.family == "rnn":
-        result = _run_rnn(exp, data, run_dir, resume, on_epoch_end)
+        result = _run_rnn(exp, data, run_dir, resume, on_epoch_end, keep_checkpoints)
     else:
         result = _run_transformer(exp, data, run_dir, resume, on_epoch_end, keep_checkpoints)
     result.name = run_name
@@ -419,7 +421,7 @@ def run_experiments(names: Iterable[str], splits: dict[str, pd.DataFrame], profi
     """Run each named experiment in order (``overrides`` apply to all); ``{run name: result}``.
 
     ``resume`` None: continue interrupted runs in the ``full`` profile only (a quick run always starts afresh).
-    A quick run keeps no transformer checkpoints once a run is finished (``run_experiment``).
+    A quick run keeps no resumable checkpoints once a run is finished (``run_experiment``).
     Settings an experiment does not have are skipped for it, so one dict of overrides can serve a mixed list
     (a name no experiment has is still an error). Every experiment is configured before the first one runs, so a
     bad override is refused before anything trains."""

@@ -391,10 +391,12 @@ def finish_run(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str,
 def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.DataFrame], cfg: TrainConfig,
         run_dir: str | Path, run_config: dict | None = None, resume: bool = True,
         on_epoch_end: Callable[[int, dict], None] | None = None, progress: bool = True,
-        labels: LabelSet = EKMAN) -> TrainResult:
+        labels: LabelSet = EKMAN, keep_checkpoints: bool = True) -> TrainResult:
     """Train ``model`` on ``splits["train"]``, select the epoch on dev macro-F1, evaluate on test and write
     the run folder. With ``resume`` an existing ``checkpoints/last.pt`` is continued. ``labels``: the classes
-    (one output of ``model`` each) and their target columns."""
+    (one output of ``model`` each) and their target columns. ``keep_checkpoints=False`` (the quick profile's smoke
+    runs, which never resume): the finished run deletes ``last.pt`` and ``best.pt``; ``checkpoints/model`` and
+    ``checkpoints/encoder`` (what scores new texts) stay."""
     if model.config.num_classes != len(labels.classes):
         raise ValueError(f"the model has {model.config.num_classes} outputs but label set {labels.name!r} has "
                          f"{len(labels.classes)} classes")
@@ -429,7 +431,12 @@ def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.Dat
             on_epoch_end(epoch + 1, row)
 
     with write_errors(run_dir, "the run folder"):
-        return finish_run(model, encoder, splits, loaders, ys, cfg, run_dir, run_config, fingerprint, state, labels)
+        result = finish_run(model, encoder, splits, loaders, ys, cfg, run_dir, run_config, fingerprint, state,
+                            labels)
+    if not keep_checkpoints:
+        for name in ("last.pt", "best.pt"):
+            (ckpt_dir / name).unlink(missing_ok=True)
+    return result
 
 
 def make_encoder(train_texts: list[str], tokenizer: str = "word", max_length: int = 64,

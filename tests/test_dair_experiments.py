@@ -92,6 +92,9 @@ def test_dair_runs_write_run_folders_with_six_classes(trained: tuple, dair_sampl
         np.testing.assert_allclose(loaded.dev_probs, result.dev_probs, atol=0.5e-5 + 1e-9)
     model_config = json.loads((runs / "dair_minilm" / "model" / "config.json").read_text())
     assert list(model_config["id2label"].values()) == list(DAIR_LABELS)
+    # a quick run keeps the saved models, not what only a resume reads (Trainer checkpoints, last.pt, best.pt)
+    assert not list((runs / "dair_minilm" / "checkpoints").glob("checkpoint-*"))
+    assert sorted(p.name for p in (runs / "dair_bigru_minilm" / "checkpoints").iterdir()) == ["encoder", "model"]
     assert json.loads((runs / "dair_bigru_minilm" / "config.json").read_text())["model_config"]["num_classes"] == 6
 
 

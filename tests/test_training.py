@@ -173,3 +173,18 @@ def test_checkpoint_from_before_a_new_config_field_still_resumes() -> None:
     old = {**now, "train": {k: v for k, v in train.items() if k not in ("precision", "exact_lengths")}}
     assert _with_defaults(old) == now
     assert _with_defaults({**old, "train": {**old["train"], "learning_rate": 1.0}}) != now
+
+
+def test_a_run_without_kept_checkpoints_keeps_its_model_and_encoder(sample: dict, tmp_path: Path) -> None:
+    """``keep_checkpoints=False`` (quick profile): ``last.pt`` and ``best.pt`` go once the run folder is written;
+    the saved model and encoder stay and score new texts as the run did. By default (full profile) they stay."""
+    from src_helpers.artifacts import load_result
+    from src_helpers.cross_domain import model_probs
+
+    kept = train_classifier(sample, tmp_path / "kept", TINY_GRU, FAST, min_frequency=1, progress=False)
+    assert {"last.pt", "best.pt"} <= {p.name for p in (kept.run_dir / "checkpoints").iterdir()}
+    r = train_classifier(sample, tmp_path / "gru", TINY_GRU, FAST, min_frequency=1, progress=False,
+                         keep_checkpoints=False)
+    assert sorted(p.name for p in (r.run_dir / "checkpoints").iterdir()) == ["encoder", "model"]
+    texts = sample["test"]["text"].tolist()
+    np.testing.assert_allclose(model_probs(load_result(r.run_dir), texts), r.test_probs, atol=1e-5)

@@ -132,18 +132,40 @@ def study_figures(study, images: str | Path, prefix: str) -> dict[str, Path]:
         if view == "intermediate_values" and not epochs_reported:  # e.g. TF-IDF: one fit, nothing to prune
             print(f"{study.study_name}: no intermediate_values plot (no trial reports per-epoch scores)")
             continue
-        with warnings.catch_warnings():  # optuna.visualization.matplotlib is marked experimental
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # the matplotlib views are
+            # marked experimental; a parameter with one value in every trial (a small study) gets a flat axis,
+            # which matplotlib widens by itself with a UserWarning: nothing is wrong with the figure
+            warnings.filterwarnings("ignore", "Attempting to set identical low and high", UserWarning)
             try:
                 ax = getattr(ovm, f"plot_{view}")(study)
             except (ValueError, RuntimeError) as err:  # e.g. importances of a study with one finished trial
                 print(f"{study.study_name}: no {view} plot ({err})")
                 continue
+        _note_warnings(study.study_name, view, caught)
         fig = (ax.flat[0] if isinstance(ax, np.ndarray) else ax).figure
         fig.set_size_inches(*((15, 6) if view == "parallel_coordinate" else (8, 4.5)))
         written[view] = Path(images) / f"{prefix}_{view}.png"
         release(_save(fig, written[view]))
     return written
+
+
+def _note_warnings(study_name: str, view: str, caught: list) -> None:
+    """Optuna's warnings while drawing ``view``, as one printed note (few trials make rough importances: "Some
+    regimes for parameter `x` have less than 2 trials", once per parameter); any other warning is re-issued."""
+    import re
+    import warnings
+
+    few = []
+    for w in caught:
+        if m := re.search(r"parameter `([^`]+)` have less than 2 trials", str(w.message)):
+            few.append(m.group(1))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if few:
+        names = ", ".join(dict.fromkeys(few))
+        print(f"{study_name}: {view} rough (some values of {names} were tried fewer than twice)")
 
 
 # ------------------------------------------------------------------------------------------ the final comparison

@@ -69,6 +69,36 @@ def test_study_figures_draw_the_views_a_study_has(per_epoch: bool, tmp_path: Pat
         assert "no intermediate_values plot" in capsys.readouterr().out
 
 
+def test_study_figures_of_a_small_study_warn_of_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    """A parameter with one value in every trial (a flat parallel-coordinates axis) gives no warning; importances
+    resting on few trials per value give one printed note instead of a warning per parameter."""
+    import warnings
+
+    import optuna
+    from optuna.visualization import matplotlib as ovm
+
+    study = _study(per_epoch=False)
+    dist = {"lr": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True),
+            "layers": optuna.distributions.CategoricalDistribution([1, 2])}
+    study.add_trial(optuna.trial.create_trial(params={"lr": 2e-3, "layers": 1}, distributions=dist, value=0.6))
+    importances = ovm.plot_param_importances
+
+    def rough(study, **kw):
+        for name in ("lr", "layers"):
+            warnings.warn(f"Some regimes for parameter `{name}` have less than 2 trials. The importance of the "
+                          "parameter may be inaccurate.", UserWarning, stacklevel=2)
+        return importances(study, **kw)
+
+    monkeypatch.setattr(ovm, "plot_param_importances", rough)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        written = plots.study_figures(study, tmp_path, "06_x")
+    assert {"parallel_coordinate", "param_importances"} <= set(written)
+    assert "s: param_importances rough (some values of lr, layers were tried fewer than twice)" in \
+        capsys.readouterr().out
+
+
 # ------------------------------------------------------------------------------------------ open figures
 def _drawn_to(path: Path) -> list:
     """One figure of each kind, saved under ``path``."""

@@ -447,3 +447,13 @@ def test_a_run_prints_no_kernel_transport_warning(tmp_path: Path) -> None:
         assert not list(runtime.iterdir()), "kernel files left in the runtime folder"
     finally:
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+def test_a_notebook_importing_the_package_gets_no_progress_widget_warning(tmp_path: Path) -> None:
+    """``tqdm.auto`` in a kernel without ipywidgets falls back to the text bar: no "IProgress not found" warning
+    in the executed copy of a notebook that imports the package first (as every numbered notebook does)."""
+    body = "import src_helpers\nfrom tqdm.auto import tqdm\nprint(sum(tqdm(range(3))))"
+    nb = toy_notebook(tmp_path / "nbs", "90_bars.ipynb", body)
+    executed = nbformat.read(run_notebook(nb, "quick"), as_version=4)
+    streams = "".join(o.get("text", "") for o in executed.cells[-1].outputs)
+    assert "3\n" in streams and "IProgress" not in streams

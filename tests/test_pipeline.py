@@ -428,6 +428,7 @@ def test_a_signal_while_the_kernel_starts_leaves_no_connection_file(tmp_path: Pa
                 kernel.kill()
 
 
+@pytest.mark.slow
 def test_a_run_prints_no_kernel_transport_warning(tmp_path: Path) -> None:
     """A pipeline run's console output has no "Kernel is running over TCP without encryption" (ipykernel prints
     it once per notebook for a TCP kernel without CurveZMQ keys), and the kernel's socket and connection files
@@ -449,6 +450,7 @@ def test_a_run_prints_no_kernel_transport_warning(tmp_path: Path) -> None:
         shutil.rmtree(runtime, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_a_notebook_importing_the_package_gets_no_progress_widget_warning(tmp_path: Path) -> None:
     """``tqdm.auto`` in a kernel without ipywidgets falls back to the text bar: no "IProgress not found" warning
     in the executed copy of a notebook that imports the package first (as every numbered notebook does)."""

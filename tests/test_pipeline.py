@@ -19,7 +19,7 @@ import nbformat
 import psutil
 import pytest
 
-from src_helpers import pipeline
+from src_helpers import interrupts, pipeline
 from src_helpers.artifacts import HEADLINE_PREFIX
 from src_helpers.config import REPO_ROOT, paths_for
 from src_helpers.pipeline import main, portable_metadata, portable_outputs, run_notebook
@@ -236,7 +236,7 @@ def test_a_signal_while_the_copy_is_moved_waits_for_the_copy(tmp_path: Path, mon
 
     nb = toy_notebook(tmp_path / "nbs", "90_toy.ipynb", "pass")
     ended: list[bool] = []
-    monkeypatch.setattr(pipeline, "end_child_processes", lambda grace=2.0: ended.append(True))
+    monkeypatch.setattr(interrupts, "end_child_processes", lambda grace=2.0: ended.append(True))
     monkeypatch.setattr(papermill, "execute_notebook", lambda src, dst, **kw: nbformat.write(nbformat.read(
         src, as_version=4), dst))
     portable = pipeline.make_metadata_portable
@@ -335,7 +335,7 @@ def test_a_signal_stops_the_run_ends_the_kernel_and_its_children_and_keeps_earli
 
 SWALLOWING_RUN = """
 import os, signal, subprocess, sys, time
-from src_helpers import pipeline
+from src_helpers import interrupts, pipeline
 
 def swallowing_main(argv):
     try:
@@ -349,7 +349,7 @@ def swallowing_main(argv):
     time.sleep(600)
     return 0
 
-pipeline.STOP_TIMEOUT = 1.0
+interrupts.STOP_TIMEOUT = 1.0
 pipeline.main = swallowing_main
 sys.exit(pipeline.cli([]))
 """

@@ -13,8 +13,8 @@ report generator (``python -m tools.report``, ``regenerate_report``): the README
 ``notebook_outputs/INDEX.md`` and the comparison figures follow.
 ``--notebooks-dir`` runs the numbered notebooks of another folder (default ``notebooks/``).
 
-Ctrl-C (SIGINT) or SIGTERM stops a run within seconds (``interrupts``): the kernel and every process it started end (their
-process groups too; the kernel's connection file goes), the partly executed notebook is kept as
+Ctrl-C (SIGINT) or SIGTERM stops a run within seconds (``interrupts``): the kernel and every process it started
+end (their process groups too; the kernel's connection file goes), the partly executed notebook is kept as
 ``FAILED_<notebook>`` (earlier executed copies are never touched), one line says so, and the exit status is
 130 (SIGINT) or 143 (SIGTERM).
 """

@@ -150,12 +150,13 @@ def _same(a: object, b: object) -> bool:
     return a == b
 
 
-def check_record(run_dir: str | Path, metrics: dict) -> None:
-    """Refuse (``RecordError``) to write ``metrics`` over a run folder of the record (``paths_for("full").runs``)
-    whose stored ``metrics.json`` holds other numbers for the same splits, unless ``$SRC_HELPERS_OVERWRITE_RESULTS``
-    is ``1``. The same numbers again (a re-run, a finished run read back) are fine."""
+def check_record(run_dir: str | Path, metrics: dict, file: str = "metrics.json") -> None:
+    """Refuse (``RecordError``) to write ``metrics`` over the file ``file`` of a run folder of the record
+    (``paths_for("full").runs``; ``metrics.json``, or an ``evaluations/<name>.json``) when it holds other numbers
+    under the same keys, unless ``$SRC_HELPERS_OVERWRITE_RESULTS`` is ``1``. The same numbers again (a re-run, a
+    finished run read back) are fine."""
     run_dir = Path(run_dir).absolute()
-    stored_file = run_dir / "metrics.json"
+    stored_file = run_dir / file
     if not stored_file.is_file() or not run_dir.is_relative_to(paths_for("full").runs.absolute()):
         return
     stored = json.loads(stored_file.read_text(encoding="utf-8"))
@@ -165,8 +166,8 @@ def check_record(run_dir: str | Path, metrics: dict) -> None:
         return
     diff = "; ".join(f"{k} {m} {stored[k].get(m)} stored, {new[k].get(m)} new" for k in changed
                      for m in ("accuracy", "macro_f1") if isinstance(stored[k], dict) and m in stored[k])
-    raise RecordError(f"{portable_path(run_dir)}: the recorded run holds other {'/'.join(changed)} metrics "
-                      f"({diff or 'see metrics.json'}); nothing was written. To replace the recorded run, set "
+    raise RecordError(f"{portable_path(run_dir)}: the recorded run's {file} holds other {'/'.join(changed)} "
+                      f"numbers ({diff or f'see {file}'}); nothing was written. To replace the recorded run, set "
                       f"{OVERWRITE_ENV}=1 (pipeline: --overwrite-results).")
 
 
@@ -372,13 +373,15 @@ def _is_run_folder(folder: Path, in_group: bool = False) -> bool:
 
 def save_evaluation(run_dir: str | Path, name: str, report: dict) -> Path:
     """Store a report of the run's model on other data (e.g. ``cross_domain.ekman_model_on_dair``) as
-    ``<run_dir>/evaluations/<name>.json`` (replacing one of that name); ``load_run(...).evaluations[name]`` reads it."""
+    ``<run_dir>/evaluations/<name>.json`` (replacing one of that name, but a recorded one only with the same numbers
+    or when asked: ``check_record``); ``load_run(...).evaluations[name]`` reads it."""
     run_dir = Path(run_dir)
     if not (run_dir / "metrics.json").exists():
         raise FileNotFoundError(f"{run_dir}: not a run folder (no metrics.json) to store evaluation {name!r} in")
     if not name or Path(name).name != name or name.startswith("."):
         raise ValueError(f"evaluation name must be a plain file name, got {name!r}")
     path = run_dir / EVALUATIONS / f"{name}.json"
+    check_record(run_dir, report, f"{EVALUATIONS}/{name}.json")
     path.parent.mkdir(exist_ok=True)
     write_json(path, report)
     return path

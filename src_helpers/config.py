@@ -68,7 +68,8 @@ def paths_for(profile: str, root: Path | None = None, *, data: Mapping | Sequenc
 
 
 def _other_data(data: Mapping | Sequence[Mapping] | None) -> str | None:
-    """The data id of ``data`` when any of its data sets is not an official release (announced once), else None."""
+    """The data id of the data sets of ``data`` that are not an official release (announced once), else None: the
+    official ones and their order play no part, so a notebook and the runner that reads the same folders agree."""
     if data is None:
         return None
     from .official import data_id, describe, official_name
@@ -77,7 +78,7 @@ def _other_data(data: Mapping | Sequence[Mapping] | None) -> str | None:
     others = [d for d in datasets if official_name(d) is None]
     if not others:
         return None
-    other = data_id(datasets)
+    other = data_id(others)
     if other not in _announced:
         _announced.add(other)
         print(f"not the official data ({', '.join(describe(d) for d in others)}): this full run writes to "

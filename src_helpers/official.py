@@ -31,6 +31,7 @@ Splits = Mapping[str, pd.DataFrame]
 
 
 def _plain(o: object) -> object:
+    """A JSON value for numpy scalars and arrays (and ``str`` of anything else) in a split's columns."""
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):
@@ -59,22 +60,22 @@ def official_table() -> dict[str, dict[str, dict]]:
 
 
 def official_name(splits: Splits) -> str | None:
-    """The official data set these splits are (``"goemotions"``, ``"dair_emotion"``), or None. Hub data is the
-    official release (its name is the hub's); a local folder must match the sizes and hashes of one entry."""
-    source = str(splits["train"].attrs.get("source", ""))
-    if source.startswith("hub:"):
-        return source
+    """The official data set these splits are (``"goemotions"``, ``"dair_emotion"``), or None. A local folder
+    must match the sizes and hashes of one entry; data from the hub (the official release, parsed by another
+    reader) its sizes, so rows cut from it after loading are still told apart."""
+    hub = str(splits["train"].attrs.get("source", "")).startswith("hub:")
     sizes = {s: len(splits[s]) for s in SPLITS}
     for name, known in official_table().items():
-        if sizes == {s: known[s]["n"] for s in SPLITS} and identity(splits) == known:
+        if sizes == {s: known[s]["n"] for s in SPLITS} and (hub or identity(splits) == known):
             return name
     return None
 
 
 def data_id(datasets: Sequence[Splits]) -> str:
-    """A short id of the data sets together (12 hex digits), for the folder of a run on other data."""
-    h = hashlib.sha256(json.dumps([identity(s) for s in datasets], sort_keys=True).encode())
-    return h.hexdigest()[:12]
+    """A short id of the data sets together, in any order (12 hex digits), for the folder of a run on other
+    data."""
+    identities = sorted(json.dumps(identity(s), sort_keys=True) for s in datasets)
+    return hashlib.sha256(json.dumps(identities).encode()).hexdigest()[:12]
 
 
 def describe(splits: Splits) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from src_helpers import config
 from src_helpers.config import REPO_ROOT
 
 REAL_DATA = Path(os.environ.get("GOEMOTIONS_DIR") or REPO_ROOT.parent / "shared" / "data" / "goemotions")
@@ -49,6 +50,7 @@ def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("SRC_HELPERS_OUTPUT_ROOT", str(tmp_path / "out"))
+    monkeypatch.setattr(config, "_announced", set())  # each test hears "not the official data" afresh
     monkeypatch.delenv("GOEMOTIONS_DIR", raising=False)
     monkeypatch.delenv("DAIR_EMOTION_DIR", raising=False)
 

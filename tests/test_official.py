@@ -8,10 +8,11 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from src_helpers import official
-from src_helpers.artifacts import OVERWRITE_ENV, RecordError, save_run
+from src_helpers.artifacts import OVERWRITE_ENV, RecordError, save_evaluation, save_run
 from src_helpers.config import OTHER_DATA, paths_for
 from src_helpers.dair import load_dair_emotion
 from src_helpers.data import load_goemotions
@@ -50,7 +51,22 @@ def test_other_data_is_not_the_official_release(tiny_goemotions: Path) -> None:
     splits = load_goemotions(tiny_goemotions, source="local")
     assert official.official_name(splits) is None
     splits["train"].attrs["source"] = "hub:google-research-datasets/go_emotions"
-    assert official.official_name(splits), "data from the hub is the official release"
+    assert official.official_name(splits) is None, "rows cut from the hub's data are other data"
+    sizes = {s: known["n"] for s, known in official.official_table()["goemotions"].items()}
+    hub = {s: pd.DataFrame({"text": ["x"] * n}) for s, n in sizes.items()}
+    hub["train"].attrs["source"] = "hub:google-research-datasets/go_emotions"
+    assert official.official_name(hub) == "goemotions", "the hub's whole release is the official data"
+
+
+def test_the_folder_of_other_data_depends_on_the_other_data_only(tiny_goemotions: Path, tmp_path: Path) -> None:
+    """A notebook reading two data sets and the runner that checks them agree, in any order, official ones aside."""
+    goemotions = load_goemotions(tiny_goemotions, source="local")
+    dair = load_dair_emotion(source="sample")
+    assert paths_for("full", data=[goemotions, dair]) == paths_for("full", data=[dair, goemotions])
+    official_size = {s: known["n"] for s, known in official.official_table()["dair_emotion"].items()}
+    hub = {s: pd.DataFrame({"text": ["x"] * n}) for s, n in official_size.items()}
+    hub["train"].attrs["source"] = "hub:dair-ai/emotion"
+    assert paths_for("full", data=[hub, goemotions]) == paths_for("full", data=goemotions)
 
 
 def test_a_full_run_on_other_data_writes_aside_and_says_so_once(tiny_goemotions: Path,
@@ -106,6 +122,21 @@ def test_a_recorded_run_is_not_given_other_metrics_unless_asked(monkeypatch: pyt
     monkeypatch.setenv(OVERWRITE_ENV, "1")
     save_run(run_dir, {"model": "b"}, _metrics(0.52))
     assert json.loads((run_dir / "metrics.json").read_text())["test"]["accuracy"] == 0.52
+
+
+def test_a_recorded_evaluation_is_not_given_other_numbers_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    run_dir = paths_for("full").runs / "dair_minilm"
+    save_run(run_dir, {"model": "a"}, _metrics(0.9))
+    save_evaluation(run_dir, "goemotions_test", {"accuracy": 0.58, "macro_f1": 0.40})
+    save_evaluation(run_dir, "goemotions_test", {"accuracy": 0.58, "macro_f1": 0.40})  # the same again: fine
+    path = run_dir / "evaluations" / "goemotions_test.json"
+    before = path.read_bytes()
+    with pytest.raises(RecordError, match=r"dair_minilm.*evaluations/goemotions_test.json.*" + OVERWRITE_ENV):
+        save_evaluation(run_dir, "goemotions_test", {"accuracy": 0.61, "macro_f1": 0.40})
+    assert path.read_bytes() == before
+    monkeypatch.setenv(OVERWRITE_ENV, "1")
+    save_evaluation(run_dir, "goemotions_test", {"accuracy": 0.61, "macro_f1": 0.40})
+    assert json.loads(path.read_text())["accuracy"] == 0.61
 
 
 def test_runs_outside_the_record_are_rewritten_freely() -> None:

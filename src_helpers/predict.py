@@ -26,6 +26,7 @@ from .config import paths_for
 from .metrics import choose_best
 from .text_encoding import model_input_names
 from .textio import read_json, read_text, split_lines
+from .validation import COUNT, cli
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model",
@@ -184,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("texts", nargs="*", help="texts to classify")
     p.add_argument("--file", help="UTF-8 file with one text per line (blank lines skipped)")
     p.add_argument("--model", help="model folder (default: best run under notebook_outputs/runs/)")
-    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--top-k", type=cli(COUNT), default=3)
     p.add_argument("--json", action="store_true", help="print JSON lines: {text, labels}")
     p.add_argument("--quantized", action="store_true", help="int8 dynamic quantization (faster on CPU)")
     a = p.parse_args(argv)

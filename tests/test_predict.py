@@ -49,6 +49,12 @@ def test_empty_or_non_text_is_a_clear_error(model_dir, bad):
         pr.predict(["fine", bad], model_dir)
 
 
+def test_top_k_flag_is_checked_before_a_model_loads(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        pr.main(["--top-k", "0", "hello"])
+    assert stop.value.code == 2 and "--top-k: must be an integer >= 1, got '0'" in capsys.readouterr().err
+
+
 def test_top_k_is_checked(model_dir):
     assert len(pr.predict("hello", model_dir, top_k=1)[0]) == 1
     with pytest.raises(ValueError, match="top_k"):

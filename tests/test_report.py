@@ -226,3 +226,9 @@ def test_dair_section_marks_the_val_choice_and_the_reference_result(tmp_path: Pa
     save_evaluation(ekman, "dair_test", xd.ekman_model_on_dair(rng.random((20, 7)), dair_rows))
     text = readme_sections.dair(root, n_boot=50)
     assert "| `goemotions_for_dair/tfidf_single` | goemotions → dair test | 20 |" in text
+
+
+def test_the_number_of_resamples_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        report.main(["--check", "--n-boot", "0"])
+    assert stop.value.code == 2 and "--n-boot: must be an integer >= 1, got '0'" in capsys.readouterr().err

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from src_helpers import comparison, reporting
+from src_helpers import comparison, reporting, validation
 from src_helpers.artifacts import RunFolderError
 from src_helpers.config import paths_for, portable_path
 
@@ -160,7 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Regenerate the results table, the README section, the history "
                                             "book index and the comparison figures from committed artifacts.")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 when a file is out of date")
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples of the 95%% intervals")
+    p.add_argument("--n-boot", type=validation.cli(validation.COUNT), default=1000,
+                   help="bootstrap resamples of the 95%% intervals")
     p.add_argument("--no-figures", action="store_true", help="skip the figures (images/08_*.png)")
     a = p.parse_args(argv)
     try:

@@ -165,6 +165,7 @@ class _Stopper:
             self.watchdog = None
 
     def handle(self, signum: int, frame: object) -> None:
+        """The signal handler: the first signal starts the watchdog and stops the run (after a deferred section)."""
         if self.signum is not None:
             return
         self.signum = signum

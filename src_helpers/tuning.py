@@ -14,8 +14,8 @@ two workers with one seed would propose the same first trials; plus the trials t
 started again does not replay its first start's draws).
 
 Storage (``open_storage``): by default one SQLite file per study in ``paths_for(profile, data=splits).studies``
-(committed as history for ``full``), opened with ``load_if_exists``, so running the notebook or the CLI again continues the
-study. Any SQLAlchemy URL works the same way (``postgresql+psycopg://user@host/db`` for workers on many
+(committed as history for ``full``), opened with ``load_if_exists``, so running the notebook or the CLI again
+continues the study. Any SQLAlchemy URL works the same way (``postgresql+psycopg://user@host/db`` for workers on many
 machines). RDB storages get heartbeats: a worker killed mid-trial leaves a RUNNING trial whose heartbeat stops;
 the next worker marks it FAILED after ``grace_period`` seconds and Optuna's ``RetryFailedTrialCallback`` enqueues
 it again. ``journal:<file>`` uses Optuna's journal file storage (many processes on one machine, also on NFS); it

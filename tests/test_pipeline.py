@@ -277,6 +277,27 @@ def ended(pid: int, started: float) -> bool:
 
 
 @pytest.mark.slow
+def start_pipeline(tmp_path: Path, **env: str) -> tuple[subprocess.Popen, Path]:
+    """``python -m src_helpers.pipeline --profile full --notebooks-dir nbs`` started in ``tmp_path`` with this
+    checkout's package (``env`` added to the environment); its output goes to ``pipeline.log``."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+           "MPLBACKEND": "Agg", **env}
+    log = tmp_path / "pipeline.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "src_helpers.pipeline", "--profile", "full",
+                                 "--notebooks-dir", "nbs"], cwd=tmp_path, env=env, stdout=out, stderr=out)
+    return proc, log
+
+
+def wait_for_file(path: Path, proc: subprocess.Popen, log: Path, timeout: float = 180) -> None:
+    """Wait until the run writes ``path`` (a cell or kernel's pids); fail with the run's log if it never does."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, f"the run ended before {path.name} was written:\n{log.read_text()}"
+        assert time.monotonic() < deadline, f"{path.name} was never written:\n{log.read_text()}"
+        time.sleep(0.2)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_stops_the_run_ends_the_kernel_and_its_children_and_keeps_earlier_copies(
         tmp_path: Path, signum: int) -> None:
@@ -288,19 +309,10 @@ def test_a_signal_stops_the_run_ends_the_kernel_and_its_children_and_keeps_earli
                out_dir / "95_sleep__2026-01-01__acc0.5.ipynb": b'{"cells": [], "run": 0}\n'}
     for path, content in earlier.items():
         path.write_bytes(content)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
-           "MPLBACKEND": "Agg"}
-    log = tmp_path / "pipeline.log"
     started: dict[int, float] = {}
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "src_helpers.pipeline", "--profile", "full",
-                                 "--notebooks-dir", "nbs"], cwd=tmp_path, env=env, stdout=out, stderr=out)
+    proc, log = start_pipeline(tmp_path)
     try:
-        deadline = time.monotonic() + 180
-        while not pids_file.exists():
-            assert proc.poll() is None, f"the run ended before the cell ran:\n{log.read_text()}"
-            assert time.monotonic() < deadline, f"the cell never started:\n{log.read_text()}"
-            time.sleep(0.2)
+        wait_for_file(pids_file, proc, log)
         kernel, child = map(int, pids_file.read_text().split())
         started = {pid: psutil.Process(pid).create_time() for pid in (kernel, child)}
         sent = time.monotonic()
@@ -399,18 +411,10 @@ def test_a_signal_while_the_kernel_starts_leaves_no_connection_file(tmp_path: Pa
     (spec / "kernel.json").write_text(json.dumps({"argv": [sys.executable, "-c", code, "{connection_file}"],
                                                   "display_name": "never ready", "language": "python"}))
     toy_notebook(tmp_path / "nbs", "96_start.ipynb", "pass")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
-           "JUPYTER_PATH": str(tmp_path / "jupyter"), "MPLBACKEND": "Agg"}
-    log = tmp_path / "pipeline.log"
     kernel: psutil.Process | None = None
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "src_helpers.pipeline", "--profile", "full",
-                                 "--notebooks-dir", "nbs"], cwd=tmp_path, env=env, stdout=out, stderr=out)
+    proc, log = start_pipeline(tmp_path, JUPYTER_PATH=str(tmp_path / "jupyter"))
     try:
-        deadline = time.monotonic() + 180
-        while not pids_file.exists():
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+        wait_for_file(pids_file, proc, log)
         pid, connection_file = pids_file.read_text().split(" ", 1)
         kernel = psutil.Process(int(pid))
         assert Path(connection_file).exists()

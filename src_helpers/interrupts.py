@@ -231,6 +231,6 @@ def stop_on_signals() -> Iterator[None]:
         yield
         _STOPPER.check()
     finally:
-        _STOPPER.cancel()
+        _STOPPER.reset()  # a later run in this process (``deferred`` without the handlers) starts clean
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from src_helpers.augment import AugmentConfig, Generator, augment_train
-from src_helpers.data import load_for_profile
+from src_helpers.data.augment import AugmentConfig, Generator, augment_train
+from src_helpers.data.goemotions import load_for_profile
 
 
 def time_generator(jobs: list[tuple], config: AugmentConfig, n_workers: int) -> tuple[dict, list]:

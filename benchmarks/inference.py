@@ -23,9 +23,9 @@ import numpy as np
 import torch
 
 from src_helpers.config import portable_path
-from src_helpers.data import load_for_profile
-from src_helpers.ekman import multi_hot
-from src_helpers.metrics import multi_label_report, single_label_report
+from src_helpers.data.ekman import multi_hot
+from src_helpers.data.goemotions import load_for_profile
+from src_helpers.evaluation.metrics import multi_label_report, single_label_report
 from src_helpers.predict import default_model_dir, load, predict_proba
 
 

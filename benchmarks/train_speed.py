@@ -27,11 +27,11 @@ import pandas as pd
 import torch
 
 from src_helpers.config import portable_path
-from src_helpers.data import load_for_profile
+from src_helpers.data.encoding import LengthBucketSampler, TextEncoder, pad_batch
+from src_helpers.data.goemotions import load_for_profile
 from src_helpers.models import build_model
 from src_helpers.models.recurrent import cpu_bf16_rnn_supported
-from src_helpers.text_encoding import LengthBucketSampler, TextEncoder, pad_batch
-from src_helpers.training import autocast
+from src_helpers.training.loop import autocast
 
 MODELS = {
     "lstm": {"arch": "lstm", "embedding_dim": 128, "hidden_dim": 256, "num_layers": 2, "bidirectional": True},

@@ -1,4 +1,4 @@
-"""Trials per hour of an Optuna study with 1 and 2 worker processes (``python -m src_helpers.tuning``).
+"""Trials per hour of an Optuna study with 1 and 2 worker processes (``python -m src_helpers.experiments.studies``).
 
 Each setting starts a fresh study (SQLite in a temp folder), launches the workers at once, each with one torch
 thread and its own ``--worker`` index, and times the wall clock until the study holds ``--n-trials`` finished
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from src_helpers.config import portable_path  # noqa: E402
-from src_helpers.tuning import FINISHED  # noqa: E402
+from src_helpers.experiments.studies import FINISHED  # noqa: E402
 
 
 def run(workers: int, a: argparse.Namespace, tmp: Path) -> dict:
@@ -35,7 +35,8 @@ def run(workers: int, a: argparse.Namespace, tmp: Path) -> dict:
     storage = f"sqlite:///{tmp / f'bench_{workers}w.db'}"
     profile = ["--profile", "full", "--data-dir", a.data_dir] if a.data_dir else ["--profile", "quick"]
     env = {**os.environ, "SRC_HELPERS_OUTPUT_ROOT": str(tmp), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "src_helpers.tuning", "--family", a.family, *profile, "--study", f"bench_{workers}w",
+    cmd = [sys.executable, "-m", "src_helpers.experiments.studies", "--family", a.family, *profile,
+           "--study", f"bench_{workers}w",
            "--storage", storage, "--n-trials", str(a.n_trials), "--threads", "1", "--seed", "0"]
     cmd += ["--train-rows", str(a.train_rows)] if a.train_rows else []
     cmd += ["--epochs", str(a.epochs)] if a.epochs else []

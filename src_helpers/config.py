@@ -72,7 +72,7 @@ def _other_data(data: Mapping | Sequence[Mapping] | None) -> str | None:
     official ones and their order play no part, so a notebook and the runner that reads the same folders agree."""
     if data is None:
         return None
-    from .official import data_id, describe, official_name
+    from src_helpers.data.official import data_id, describe, official_name
 
     datasets = [data] if isinstance(data, Mapping) else list(data)
     others = [d for d in datasets if official_name(d) is None]

@@ -22,16 +22,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import paths_for
-from .metrics import choose_best
-from .text_encoding import model_input_names
-from .textio import read_json, read_text, split_lines
-from .validation import COUNT, cli
+from src_helpers.config import paths_for
+from src_helpers.data.encoding import model_input_names
+from src_helpers.data.textio import read_json, read_text, split_lines
+from src_helpers.evaluation.metrics import choose_best
+from src_helpers.validation import COUNT, cli
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model",
                    "tokenizer.model", "sentencepiece.bpe.model")
-HOW_TO_TRAIN = ("create one with `python -m src_helpers.transformers_ft --profile full` (real data from --data-dir, "
+HOW_TO_TRAIN = ("create one with `python -m src_helpers.training.finetune --profile full` (real data from --data-dir, "
                 '$GOEMOTIONS_DIR or the hub) or notebooks/05_transformers.ipynb with profile = "full"')
 
 

@@ -91,7 +91,7 @@ def tiny_goemotions(tmp_path: Path) -> Path:
 @pytest.fixture(scope="module")
 def dair_sample() -> dict:
     """The bundled hand-written DAIR.AI emotion sample (36/24/24 rows, every class in every split)."""
-    from src_helpers.dair import load_dair_emotion
+    from src_helpers.data.dair import load_dair_emotion
 
     return load_dair_emotion(source="sample")
 
@@ -99,6 +99,6 @@ def dair_sample() -> dict:
 @pytest.fixture(scope="module")
 def goemotions_sample() -> dict:
     """The bundled hand-written GoEmotions sample (336/70/70 rows)."""
-    from src_helpers.data import load_goemotions
+    from src_helpers.data.goemotions import load_goemotions
 
     return load_goemotions(source="sample")

@@ -7,10 +7,9 @@ import socket
 
 import pytest
 
-from src_helpers.data import hub_reachable, load_for_profile
-from src_helpers.transformers_ft import resolve_model_name
-
-from .conftest import NetworkAccessError
+from src_helpers.data.goemotions import hub_reachable, load_for_profile
+from src_helpers.training.finetune import resolve_model_name
+from tests.conftest import NetworkAccessError
 
 
 def test_the_guard_refuses_the_network_and_allows_loopback() -> None:

@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 
 from src_helpers import predict as pr
-from src_helpers import transformers_ft as ft
-from src_helpers.artifacts import write_json
 from src_helpers.config import paths_for
-from src_helpers.data import load_goemotions, subsample
-from src_helpers.ekman import EKMAN_LABELS
-
-from .tiny_models import make_tiny_model
+from src_helpers.data.ekman import EKMAN_LABELS
+from src_helpers.data.goemotions import load_goemotions, subsample
+from src_helpers.experiments.run_folders import write_json
+from src_helpers.training import finetune as ft
+from tests.tiny_models import make_tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -120,14 +119,14 @@ def test_read_lines_strips_bom_and_names_bad_bytes(tmp_path, capsys):
 def test_missing_model_message_leads_somewhere_true(model_dir):
     with pytest.raises(FileNotFoundError) as empty:
         pr.default_model_dir()
-    assert "transformers_ft --profile full" in str(empty.value) and 'profile = "full"' in str(empty.value)
+    assert "training.finetune --profile full" in str(empty.value) and 'profile = "full"' in str(empty.value)
     quick = paths_for("quick").runs / "smoke_run" / "model"  # where a quick run's model lands
     shutil.copytree(model_dir, quick)
     write_json(quick.parent / "metrics.json", {"dev": {"macro_f1": 0.3}})
     with pytest.raises(FileNotFoundError, match="no fine-tuned model") as found:
         pr.default_model_dir()
     message = str(found.value)
-    assert f"--model {quick}" in message and "smoke" in message and "transformers_ft --profile full" in message
+    assert f"--model {quick}" in message and "smoke" in message and "training.finetune --profile full" in message
 
 
 def _remove_tokenizer(folder):
@@ -165,7 +164,8 @@ def test_inference_does_not_import_training_code():
     from src_helpers.config import REPO_ROOT
 
     code = ("import sys, src_helpers.predict; "
-            "print(' '.join(m for m in ('src_helpers.transformers_ft', 'src_helpers.training') if m in sys.modules))")
+            "print(' '.join(m for m in ('src_helpers.training.finetune', 'src_helpers.training.loop') "
+            "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"importing src_helpers.predict imports training modules: {out.stdout.strip()}"
 

@@ -173,10 +173,9 @@ def test_both_stacks_install_and_pin_the_postgresql_driver() -> None:
 
 
 def test_finetune_records_its_best_checkpoint_relative_to_the_run_folder(tmp_path: Path) -> None:
-    from src_helpers import transformers_ft as ft
-    from src_helpers.data import load_goemotions, subsample
-
-    from .tiny_models import make_tiny_model
+    from src_helpers.data.goemotions import load_goemotions, subsample
+    from src_helpers.training import finetune as ft
+    from tests.tiny_models import make_tiny_model
 
     s = load_goemotions(source="sample")
     src = make_tiny_model("distilbert", tmp_path / "hub")
@@ -191,7 +190,7 @@ def test_finetune_records_its_best_checkpoint_relative_to_the_run_folder(tmp_pat
 
 
 def test_a_warm_start_from_a_run_in_the_repo_is_recorded_relative_to_it(tmp_path: Path) -> None:
-    from src_helpers import transformers_ft as ft
+    from src_helpers.training import finetune as ft
 
     model = REPO_ROOT / "notebook_outputs" / "runs" / "transformer_minilm_single" / "model"
     assert ft._config_dict(ft.FTConfig(model_name=str(model)))["ft"]["model_name"] == \
@@ -254,7 +253,7 @@ def test_the_wording_rule_finds_workflow_words_and_nothing_else() -> None:
 def test_the_package_and_the_notebooks_use_no_workflow_words() -> None:
     found = {}
     for path in product_files():
-        lines = workflow_words(source_text(path), plotting_module=path.name == "plots.py")
+        lines = workflow_words(source_text(path), plotting_module=path.name == "figures.py")
         if lines:
             found[str(path.relative_to(REPO_ROOT))] = lines[:3]
     assert not found, "workflow words in the package or a notebook (say what is compared, with its source):\n" + \
@@ -272,12 +271,12 @@ def test_no_module_but_the_experiment_registry_names_a_committed_run_folder() ->
     named = re.compile(r"(?<![\w.-])(" + "|".join(map(re.escape, names)) + r")(?![\w-])")
     found = {}
     for path in sorted((REPO_ROOT / "src_helpers").rglob("*.py")):
-        if path.name == "experiments.py":  # the registry: where the names are given
+        if path.name == "registry.py":  # the registry: where the names are given
             continue
         hits = sorted({m.group(1) for m in named.finditer(path.read_text(encoding="utf-8"))})
         if hits:
             found[str(path.relative_to(REPO_ROOT))] = hits
-    assert not found, f"run folder names in the package (take them from experiments.py instead): {found}"
+    assert not found, f"run folder names in the package (take them from experiments/registry.py instead): {found}"
 
 
 def test_the_package_needs_no_tools_folder() -> None:

@@ -15,7 +15,7 @@ from transformers import (
     SqueezeBertConfig,
 )
 
-from src_helpers.data import load_goemotions
+from src_helpers.data.goemotions import load_goemotions
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 

@@ -1,6 +1,6 @@
 """The README's generated sections besides the results table, each written from committed artifacts only (run
 folders, ``benchmarks/results/*.json``, the executed notebooks' headlines, the reference results of
-``src_helpers.references``). ``report.main`` puts each one between
+``src_helpers.evaluation.references``). ``report.main`` puts each one between
 its ``<!-- <name>:start -->`` / ``<!-- <name>:end -->`` markers (``sections`` gives ``{name: Markdown}``).
 
 Conclusions in the text are computed as well: a change whose paired-bootstrap 95% interval contains 0 is "not a
@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ttest_ind
 
-from src_helpers import comparison, references, reporting
-from src_helpers.artifacts import load_result, run_folders
-from src_helpers.evaluation import RunResult
-from src_helpers.metrics import choose_best
-from src_helpers.reporting import signed
-from src_helpers.textio import read_json
+from src_helpers.data.textio import read_json
+from src_helpers.evaluation import comparison, references, tables
+from src_helpers.evaluation.metrics import choose_best
+from src_helpers.evaluation.results import RunResult
+from src_helpers.evaluation.tables import signed
+from src_helpers.experiments.run_folders import load_result, run_folders
 
 # The augmentation ablation: run -> what it is; its augmented twin is ``<run>_aug``.
 AUGMENTED = {"tfidf_single": "TF-IDF + LR, C chosen on dev", "bigru_minilm": "MiniLM BiGRU of notebook 03"}
@@ -103,12 +103,12 @@ def augmentation(results: Mapping[str, RunResult], n_boot: int = 1000, seed: int
     notes = []
     for run, about in AUGMENTED.items():
         base, aug = results[run], results[f"{run}_aug"]
-        gains = reporting.paired_bootstrap(aug, base, n_boot=n_boot, seed=seed)
+        gains = tables.paired_bootstrap(aug, base, n_boot=n_boot, seed=seed)
         per_class = [signed(aug.test["per_class"][c]["f1"] - base.test["per_class"][c]["f1"], 3) for c in classes]
         cells = [f"{base.dev['macro_f1']:.4f} → {aug.dev['macro_f1']:.4f}"]
         for m in ("accuracy", "macro_f1"):
             gain = gains.loc[f"{m} gain"]
-            interval = reporting.interval_text(gain["low"], gain["high"], gain["value"], sign=True)
+            interval = tables.interval_text(gain["low"], gain["high"], gain["value"], sign=True)
             cells.append(f"{base.test[m]:.4f} → {aug.test[m]:.4f}, {interval}")
         lines.append(f"| {about} (`{run}`) | {' | '.join(cells + per_class)} |")
         mf1 = gains.loc["macro_f1 gain"]
@@ -128,7 +128,7 @@ def embeddings(results: Mapping[str, RunResult], n_boot: int = 1000, seed: int =
     its paired-bootstrap interval."""
     minilm, random = (results[n] for n in EMBEDDINGS)
     acc, mf1 = (minilm.dev[m] - random.dev[m] for m in ("accuracy", "macro_f1"))
-    test = reporting.paired_bootstrap(minilm, random, n_boot=n_boot, seed=seed).loc["macro_f1 gain"]
+    test = tables.paired_bootstrap(minilm, random, n_boot=n_boot, seed=seed).loc["macro_f1 gain"]
     helps = "helps" if acc > 0 and mf1 > 0 else "does not clearly help" if acc > 0 or mf1 > 0 else "does not help"
     return (f"Initialising from MiniLM embeddings {helps} on dev: against random initialisation (`{EMBEDDINGS[1]}`), "
             f"the same BiGRU (`{EMBEDDINGS[0]}`) changes dev accuracy by {points(acc)} points and dev macro-F1 by "
@@ -154,7 +154,7 @@ def speed(results: Mapping[str, RunResult], train_rows: int) -> str:
     """Notebook 03's speed variants: mean ± sd over seeds of seconds per epoch (each run's median epoch
     ``train_seconds``; an epoch is the ``train_rows`` of the train split) and scores, then the speed-up, the dev
     spread and the test cost, each computed."""
-    cost = reporting.cost_table(results)
+    cost = tables.cost_table(results)
     cost["variant"] = cost.index.str.replace(r"_seed\d+$", "", regex=True)
     seeds = _seeds(cost.index).groupby(cost["variant"]).apply(sorted)
     everyone = sorted(set(_seeds(cost.index)))
@@ -219,7 +219,7 @@ def dair(runs_root: Path, n_boot: int = 1000, seed: int = 0) -> str:
              "val chooses).", "",
              "| run | what | val macro-F1 | test accuracy | test macro-F1 |", "| --- | --- | --- | --- | --- |"]
     for name, row in board.sort_values("dev_macro_f1", ascending=False).iterrows():
-        cells = [reporting.interval_text(row[f"{m}_low"], row[f"{m}_high"], row[m], ci_digits=3)
+        cells = [tables.interval_text(row[f"{m}_low"], row[f"{m}_high"], row[m], ci_digits=3)
                  for m in ("test_accuracy", "test_macro_f1")]
         lines.append(f"| {f'**{name}**' if row['best_on_dev'] else f'`{name}`'} | {row['about']} | "
                      f"{row['dev_macro_f1']:.4f} | {' | '.join(cells)} |")
@@ -388,7 +388,7 @@ def augmented_headline(index: pd.DataFrame) -> dict[str, float]:
     return dict(found[-1]) if found else {}
 
 
-def sections(runs_root: str | Path, index: pd.DataFrame, benchmarks: str | Path = reporting.BENCHMARKS,
+def sections(runs_root: str | Path, index: pd.DataFrame, benchmarks: str | Path = tables.BENCHMARKS,
              n_boot: int = 1000, seed: int = 0) -> dict[str, str]:
     """``{section name: Markdown}`` of every generated README section besides ``results``, from the run folders of
     ``runs_root``, the executed notebooks' ``index`` (``report.notebook_index``) and the ``benchmarks`` reports."""
@@ -417,7 +417,7 @@ def reference_table() -> str:
     """The reference results (``src_helpers/resources/reference_results.csv``, not runs of this project) as a
     Markdown table with their sources."""
     lines = ["Generated by `python -m tools.report` from `src_helpers/resources/reference_results.csv` (read by "
-             "`src_helpers.references.load`). Do not edit.", "",
+             "`src_helpers.evaluation.references.load`). Do not edit.", "",
              "| reference | data set | target | metric | value | source |", "| --- | --- | --- | --- | --- | --- |"]
     lines += [f"| {name} | {r.dataset} | {r.target} | {r.metric.replace('_', ' ')} | {r.value:g} | {r.source} |"
               for name, r in references.load().iterrows()]

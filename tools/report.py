@@ -6,7 +6,7 @@ only (run folders, executed notebooks, benchmark JSON; it trains nothing):
 - the README's other generated sections (``readme_sections.sections``: augmentation, speed, ...), each between its
   ``<!-- <name>:start -->`` / ``<!-- <name>:end -->`` markers;
 - ``notebook_outputs/INDEX.md``: the history book, every executed notebook with its date, profile and headline;
-- the comparison figures ``images/08_*.png`` (``src_helpers.comparison.figures``).
+- the comparison figures ``images/08_*.png`` (``src_helpers.evaluation.comparison.figures``).
 
 ``--check`` writes nothing and exits 1 when a committed file differs from what the artifacts give (CI runs it
 through ``tests/test_report.py``), so no number in them is typed by hand. A run folder that does not load whole
@@ -25,9 +25,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from src_helpers import comparison, reporting, validation
-from src_helpers.artifacts import RunFolderError
+from src_helpers import validation
 from src_helpers.config import paths_for, portable_path
+from src_helpers.evaluation import comparison, tables
+from src_helpers.experiments.run_folders import RunFolderError
 
 from . import REPO_ROOT, readme_sections
 
@@ -104,7 +105,7 @@ def index_markdown(index: pd.DataFrame) -> str:
 def _with_interval(row: pd.Series, metric: str) -> str:
     if pd.isna(row.get(metric)):
         return "–"
-    return reporting.interval_text(row[f"{metric}_low"], row[f"{metric}_high"], row[metric], ci_digits=3)
+    return tables.interval_text(row[f"{metric}_low"], row[f"{metric}_high"], row[metric], ci_digits=3)
 
 
 def results_markdown(board: pd.DataFrame) -> str:
@@ -187,7 +188,7 @@ def regenerate(check: bool, n_boot: int = 1000, no_figures: bool = False) -> int
     for f in stale:
         print(f"{'out of date' if check else 'rewrote'}: {portable_path(f)}")
     if not check and not no_figures:
-        for path in comparison.figures(paths.runs, board, paths.images).values():
+        for path in comparison.comparison_figures(paths.runs, board, paths.images).values():
             print(f"drew: {portable_path(path)}")
     return 1 if check and stale else 0
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..ekman import EKMAN_LABELS
+from src_helpers.data.ekman import EKMAN_LABELS
+
 from .pooling import POOLINGS, pool, pooled_dim
 
 ARCHS = ("lstm", "gru", "xlstm", "rwkv")

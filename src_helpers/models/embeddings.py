@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from ..text_encoding import CONFIG_FILE, TOKENIZER_FILE, TextEncoder
+from src_helpers.data.encoding import CONFIG_FILE, TOKENIZER_FILE, TextEncoder
 
 MINILM_HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MINILM_EMBEDDING_KEY = "embeddings.word_embeddings.weight"

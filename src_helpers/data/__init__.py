@@ -1,0 +1,1 @@
+"""Reading the data sets: GoEmotions and its Ekman grouping, DAIR.AI emotion, label sets, augmentation."""

@@ -1,0 +1,83 @@
+"""Google's Ekman grouping of the 28 GoEmotions labels: the primary group and the multi-hot target."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from src_helpers.config import RESOURCES
+from src_helpers.data.textio import DataFormatError, read_json
+
+# The class-index order of every model and report.
+EKMAN_LABELS: tuple[str, ...] = ("anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral")
+
+
+def load_ekman_mapping(path: str | Path | None = None) -> dict[str, list[str]]:
+    """Read Google's ``ekman_mapping.json`` (the copy shipped in the package by default): an object of
+    Ekman group -> list of fine emotion names; a broken file raises ``DataFormatError`` naming it."""
+    path = Path(path) if path else RESOURCES / "ekman_mapping.json"
+    mapping = read_json(path)
+    if not isinstance(mapping, dict):
+        raise DataFormatError(f"{path}: expected a JSON object of Ekman group -> list of emotion names, "
+                              f"got a {type(mapping).__name__}")
+    for group, members in mapping.items():
+        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+            raise DataFormatError(f"{path}: {group!r} must map to a list of emotion names, got {members!r}")
+    unknown = set(mapping) - set(EKMAN_LABELS)
+    if unknown:
+        raise DataFormatError(f"{path}: unknown Ekman groups {sorted(unknown)}; expected {EKMAN_LABELS}")
+    return mapping
+
+
+def fine_to_group(label_names: Sequence[str], mapping: dict[str, list[str]] | None = None) -> np.ndarray:
+    """Array ``g`` with ``g[fine_id]`` = Ekman group index; every fine label must map to exactly one group."""
+    mapping = mapping if mapping is not None else load_ekman_mapping()
+    owner: dict[str, int] = {}
+    for group, members in mapping.items():
+        for name in members:
+            if name in owner:
+                raise ValueError(f"emotion {name!r} is mapped to two Ekman groups")
+            owner[name] = EKMAN_LABELS.index(group)
+    owner.setdefault("neutral", EKMAN_LABELS.index("neutral"))
+    missing = [n for n in label_names if n not in owner]
+    if missing:
+        raise ValueError(f"emotions without an Ekman group: {missing}")
+    return np.array([owner[n] for n in label_names], dtype=np.int64)
+
+
+def ekman_targets(label_ids: Sequence[int], groups: np.ndarray) -> tuple[int, tuple[int, ...]]:
+    """Primary group and all groups of one example.
+
+    The primary group is the most frequent group among the example's fine labels; a tie goes to the
+    group that holds the lowest fine label id (the official files list ids in ascending order, so this
+    is ``Counter(...).most_common(1)`` of the reference notebook and reproduces its class counts).
+    """
+    if len(label_ids) == 0:
+        raise ValueError("an example needs at least one label")
+    counts = Counter(int(groups[i]) for i in sorted(label_ids))  # insertion order = lowest id first
+    primary = counts.most_common(1)[0][0]
+    return primary, tuple(sorted(counts))
+
+
+def add_ekman_columns(df: pd.DataFrame, label_names: Sequence[str],
+                      mapping: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    """Return a copy of ``df`` with ``ekman`` (primary id), ``ekman_label`` and ``ekman_groups`` columns."""
+    groups = fine_to_group(label_names, mapping)
+    targets = [ekman_targets(ids, groups) for ids in df["labels"]]
+    out = df.copy()
+    out["ekman"] = [t[0] for t in targets]
+    out["ekman_label"] = [EKMAN_LABELS[t[0]] for t in targets]
+    out["ekman_groups"] = [t[1] for t in targets]
+    return out
+
+
+def multi_hot(group_lists: Sequence[Sequence[int]], n_classes: int = len(EKMAN_LABELS)) -> np.ndarray:
+    """Multi-hot matrix (n_examples, n_classes) from lists of group ids."""
+    y = np.zeros((len(group_lists), n_classes), dtype=np.float32)
+    for row, ids in enumerate(group_lists):
+        y[row, list(ids)] = 1.0
+    return y

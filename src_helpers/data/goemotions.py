@@ -1,0 +1,261 @@
+"""Load GoEmotions ("simplified" split) from a local folder, the Hugging Face hub, or the bundled sample.
+
+Every split is a DataFrame with columns ``text`` (str), ``labels`` (tuple of fine label ids) and
+``comment_id``. The official train/dev/test split is kept as it is.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from src_helpers.config import RESOURCES, SAMPLE_DIR, check_profile
+from src_helpers.data.ekman import add_ekman_columns, load_ekman_mapping
+from src_helpers.data.textio import DataFormatError, content_lines, read_text
+
+log = logging.getLogger(__name__)
+
+SPLITS: tuple[str, ...] = ("train", "dev", "test")
+HUB_NAME = "google-research-datasets/go_emotions"
+DATA_DIR_ENV = "GOEMOTIONS_DIR"
+
+
+def read_label_names(path: str | Path | None = None) -> list[str]:
+    """The 28 fine emotion names from ``emotions.txt`` (one per line, id order)."""
+    path = Path(path) if path else RESOURCES / "emotions.txt"
+    first: dict[str, int] = {}
+    for lineno, line in enumerate(content_lines(path, read_text(path)), start=1):
+        name = line.strip()
+        if name in first:
+            raise DataFormatError(f"{path}:{lineno}: duplicate emotion name {name!r} (first at line {first[name]})")
+        first[name] = lineno
+    return list(first)
+
+
+@contextmanager
+def _csv_field_limit(limit: int) -> Iterator[None]:
+    """Raise the csv module's field size limit (131,072 characters by default) to at least ``limit``.
+
+    ``csv.field_size_limit`` is process-global, so the old value comes back on exit.
+    """
+    old = csv.field_size_limit()
+    csv.field_size_limit(max(old, limit))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
+def read_goemotions_tsv(path: str | Path, n_labels: int = 28) -> pd.DataFrame:
+    """Parse one official TSV (``text<TAB>ids<TAB>comment_id``, CSV-quoted texts) and validate every row.
+
+    UTF-8 (a leading BOM is dropped), exactly one row per line (so row ``i`` is line ``i + 1``), blank
+    lines only at the end, unique comment ids, each label id once per row, texts of any length. Everything
+    else raises ``DataFormatError`` naming the file and line.
+    """
+    path = Path(path)
+    content = read_text(path)
+    lines = content_lines(path, content)
+    rows: list[tuple[str, tuple[int, ...], str]] = []
+    first_line: dict[str, int] = {}
+    reader = csv.reader((line + "\n" for line in lines), delimiter="\t", strict=True)
+    start = 1  # the line where the current row starts (reader.line_num is where it ends)
+    with _csv_field_limit(len(content) + 1):  # no field is longer than its file
+        try:
+            for row in reader:
+                parsed = _parse_row(path, start, reader.line_num, row, n_labels)
+                comment_id = parsed[2]
+                if comment_id in first_line:
+                    raise DataFormatError(f"{path}:{start}: duplicate comment id {comment_id!r} "
+                                          f"(first at line {first_line[comment_id]})")
+                first_line[comment_id] = start
+                rows.append(parsed)
+                start = reader.line_num + 1
+        except csv.Error as e:
+            raise DataFormatError(f"{path}:{start}: malformed quoting ({e}); a text that starts with a quote "
+                                  "must end with one, with inner quotes doubled") from None
+    if not rows:
+        raise DataFormatError(f"{path}: no rows")
+    return pd.DataFrame(rows, columns=["text", "labels", "comment_id"])
+
+
+def _parse_row(path: Path, start: int, end: int, row: list[str], n_labels: int) -> tuple[str, tuple[int, ...], str]:
+    """(text, label ids, comment id) of the row read from lines ``start``..``end`` of ``path``."""
+    where = f"{path}:{start}"
+    if end != start:
+        raise DataFormatError(f'{where}: row spans lines {start}-{end}: an unbalanced quote (") merged them into '
+                              "one row")
+    if len(row) != 3:
+        raise DataFormatError(f"{where}: expected 3 tab-separated columns, got {len(row)}")
+    if any(c in field for field in row for c in "\t\r\n"):
+        raise DataFormatError(f"{where}: a field holds a tab or line break (an unbalanced quote?)")
+    text, ids, comment_id = row
+    if not text.strip():
+        raise DataFormatError(f"{where}: empty text")
+    try:
+        labels = tuple(int(x) for x in ids.split(","))
+    except ValueError:
+        raise DataFormatError(f"{where}: label ids must be comma-separated integers, got {ids!r}") from None
+    bad = [i for i in labels if not 0 <= i < n_labels]
+    if bad:
+        raise DataFormatError(f"{where}: label ids {bad} outside 0..{n_labels - 1}")
+    repeated = sorted({i for i in labels if labels.count(i) > 1})
+    if repeated:
+        raise DataFormatError(f"{where}: label id {repeated[0]} repeated in {ids!r} (it would count twice "
+                              "toward the primary class)")
+    return text, labels, comment_id
+
+
+def check_unique_ids(splits: dict[Path, pd.DataFrame]) -> None:
+    """No comment id in two files (row ``i`` of a validated TSV is its line ``i + 1``)."""
+    seen: dict[str, str] = {}
+    for path, df in splits.items():
+        for lineno, comment_id in enumerate(df["comment_id"], start=1):
+            if comment_id in seen:
+                raise DataFormatError(f"{path}:{lineno}: comment id {comment_id!r} is also in {seen[comment_id]} "
+                                      "(a comment belongs to one split)")
+            seen[comment_id] = f"{path}:{lineno}"
+
+
+def load_local(data_dir: str | Path) -> tuple[dict[str, pd.DataFrame], list[str], dict[str, list[str]]]:
+    """Splits, label names and Ekman mapping from a folder holding the official files."""
+    data_dir = Path(data_dir)
+    missing = [f"{s}.tsv" for s in SPLITS if not (data_dir / f"{s}.tsv").exists()]
+    if missing:
+        raise FileNotFoundError(f"{data_dir}: missing {missing} (expected the official GoEmotions TSVs)")
+    names = read_label_names(data_dir / "emotions.txt" if (data_dir / "emotions.txt").exists() else None)
+    mapping_file = data_dir / "ekman_mapping.json"
+    mapping = load_ekman_mapping(mapping_file if mapping_file.exists() else None)
+    files = {data_dir / f"{s}.tsv": s for s in SPLITS}
+    frames = {path: read_goemotions_tsv(path, len(names)) for path in files}
+    check_unique_ids(frames)
+    return {files[path]: df for path, df in frames.items()}, names, mapping
+
+
+def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
+    """True unless offline mode is set or the hub cannot be reached quickly."""
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+        return False
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def load_hub() -> dict[str, pd.DataFrame]:
+    """The ``simplified`` config from the Hugging Face hub (needs internet)."""
+    from datasets import load_dataset
+
+    ds = load_dataset(HUB_NAME, "simplified")
+    out = {}
+    for split, hub_split in zip(SPLITS, ("train", "validation", "test"), strict=True):
+        d = ds[hub_split]
+        out[split] = pd.DataFrame({"text": d["text"], "labels": [tuple(x) for x in d["labels"]],
+                                   "comment_id": d["id"]})
+    return out
+
+
+def resolve_data_dir(data_dir: str | Path | None = None, argument: str = "data_dir", env: str = DATA_DIR_ENV,
+                     what: str = "GoEmotions") -> Path | None:
+    """The explicit folder, else ``$<env>`` (``$GOEMOTIONS_DIR``), else None; absolute (``~`` expanded, relative
+    paths against the caller's working directory). A missing folder names ``argument`` (or the variable) and
+    ``what`` data it should hold."""
+    chosen = data_dir or os.environ.get(env)
+    if not chosen:
+        return None
+    path = Path(chosen).expanduser().absolute()
+    if not path.is_dir():
+        given = f"{argument} {str(data_dir)!r}" if data_dir else f"${env} {chosen!r}"
+        raise FileNotFoundError(f"{given}: {what} folder {path} does not exist")
+    return path
+
+
+def choose_source(data_dir: str | Path | None, source: str, env: str = DATA_DIR_ENV, what: str = "GoEmotions",
+                  sample_dir: Path = SAMPLE_DIR) -> tuple[Path | None, str]:
+    """``(folder, source)``: the local folder to read (``data_dir`` or ``$<env>``; None when not local) and what
+    ``source`` (``"auto"``, ``"local"``, ``"hub"``, ``"sample"``) comes to: ``"auto"`` is local when a folder is
+    given, else the hub when reachable, else the sample (with a warning)."""
+    if source not in ("auto", "local", "hub", "sample"):
+        raise ValueError(f"source must be auto/local/hub/sample, got {source!r}")
+    folder = resolve_data_dir(data_dir, env=env, what=what) if source in ("auto", "local") else None
+    if source == "local" and folder is None:
+        raise FileNotFoundError(f"source='local' needs data_dir or ${env}")
+    if folder is not None:
+        return folder, "local"
+    if source == "auto":
+        source = "hub" if hub_reachable() else "sample"
+        if source == "sample":
+            log.warning("No %s folder and no hub: using the bundled sample (%s)", what, sample_dir)
+    return None, source
+
+
+def load_goemotions(data_dir: str | Path | None = None, source: str = "auto") -> dict[str, pd.DataFrame]:
+    """Load train/dev/test with Ekman columns added (see ``ekman.add_ekman_columns``).
+
+    ``source``: ``"local"`` (``data_dir`` or ``$GOEMOTIONS_DIR``), ``"hub"``, ``"sample"`` (bundled,
+    hand-written) or ``"auto"``: local if a folder is given, else the hub when reachable, else the sample.
+    ``df.attrs["source"]`` records what was used: ``local:<folder name>``, ``hub:<name>`` or ``sample``.
+    """
+    folder, source = choose_source(data_dir, source)
+    names, mapping = read_label_names(), load_ekman_mapping()
+    if folder is not None:
+        splits, names, mapping = load_local(folder)
+        origin = f"local:{folder.name}"  # the folder's name only: executed notebooks print it
+    elif source == "hub":
+        splits, origin = load_hub(), f"hub:{HUB_NAME}"
+    else:
+        splits, _, _ = load_local(SAMPLE_DIR)
+        origin = "sample"
+    out = {}
+    for split, df in splits.items():
+        df = add_ekman_columns(df, names, mapping)
+        df.attrs.update(source=origin, split=split, label_names=list(names))
+        out[split] = df
+    return out
+
+
+def subsample(df: pd.DataFrame, n: int, seed: int = 0, stratify: str = "ekman") -> pd.DataFrame:
+    """At most ``n`` rows, stratified by ``stratify`` (keeps every class present)."""
+    if len(df) <= n:
+        return df
+    frac = n / len(df)
+    parts = [g.sample(max(1, round(len(g) * frac)), random_state=seed) for _, g in df.groupby(stratify)]
+    out = pd.concat(parts).sort_index()
+    out.attrs = dict(df.attrs)
+    return out
+
+
+QUICK_SIZES = {"train": 2000, "dev": 400, "test": 400}
+
+
+def load_for_profile(profile: str, data_dir: str | Path | None = None,
+                     quick_sizes: dict[str, int] | None = None) -> dict[str, pd.DataFrame]:
+    """What the notebooks use: ``full`` = the whole real data (never the sample); ``quick`` = the sample,
+    or a stratified subset of real data when a folder is given."""
+    check_profile(profile)
+    if profile == "full":
+        folder = resolve_data_dir(data_dir)
+        if folder is None and not hub_reachable():
+            raise FileNotFoundError(
+                f"profile 'full' needs the real data: pass data_dir, set ${DATA_DIR_ENV}, or go online")
+        return load_goemotions(folder, source="local" if folder else "hub")
+    folder = resolve_data_dir(data_dir)
+    if folder is None:
+        return load_goemotions(source="sample")
+    sizes = quick_sizes or QUICK_SIZES
+    return {s: subsample(df, sizes[s]) for s, df in load_goemotions(folder, source="local").items()}
+
+
+def class_counts(splits: dict[str, pd.DataFrame], column: str = "ekman_label",
+                 order: Sequence[str] | None = None) -> pd.DataFrame:
+    """Counts of ``column`` per split (rows: classes, columns: splits)."""
+    table = pd.DataFrame({s: df[column].value_counts() for s, df in splits.items()}).fillna(0).astype(int)
+    return table.reindex(order) if order is not None else table

@@ -1,0 +1,56 @@
+"""Label sets: which classes a model predicts and which columns of a split hold their targets.
+
+Every trainer, report and run folder works on one ``LabelSet``: ``EKMAN`` (GoEmotions grouped into Ekman's 6
+emotions + neutral; single- and multi-label) or ``DAIR`` (the DAIR.AI ``emotion`` tweets' 6 classes; single-label
+only). A run folder's ``config.json`` names its label set (``"labels": "dair"``) when it is not Ekman's, so
+folders written before label sets existed read back as Ekman runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from src_helpers.data.ekman import EKMAN_LABELS
+
+# the hub's label ids (``dair-ai/emotion``): sadness 0, joy 1, love 2, anger 3, fear 4, surprise 5
+DAIR_LABELS: tuple[str, ...] = ("sadness", "joy", "love", "anger", "fear", "surprise")
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """``classes`` in class-id order; ``single``: the column of class ids; ``multi``: the column of class-id
+    tuples (None: a single-label data set)."""
+
+    name: str
+    classes: tuple[str, ...]
+    single: str
+    multi: str | None = None
+
+    def column(self, target: str) -> str:
+        """The column holding ``target``'s labels (``ValueError`` for a multi target of a single-label set)."""
+        if target == "multi":
+            if self.multi is None:
+                raise ValueError(f"label set {self.name!r} is single-label only: target 'multi' has no labels")
+            return self.multi
+        return self.single
+
+
+EKMAN = LabelSet("ekman", EKMAN_LABELS, "ekman", "ekman_groups")
+DAIR = LabelSet("dair", DAIR_LABELS, "dair")
+LABEL_SETS: dict[str, LabelSet] = {s.name: s for s in (EKMAN, DAIR)}
+
+
+def label_set(labels: str | LabelSet | None) -> LabelSet:
+    """The label set named ``labels`` (a ``LabelSet`` as it is; None: Ekman's, as in run folders without one)."""
+    if isinstance(labels, LabelSet):
+        return labels
+    if labels is None:
+        return EKMAN
+    if labels not in LABEL_SETS:
+        raise ValueError(f"unknown label set {labels!r}; known: {', '.join(LABEL_SETS)}")
+    return LABEL_SETS[labels]
+
+
+def config_entry(labels: LabelSet) -> dict[str, str]:
+    """What a run's ``config.json`` records: ``{"labels": name}``, nothing for Ekman's (the default)."""
+    return {} if labels == EKMAN else {"labels": labels.name}

@@ -1,0 +1,1 @@
+"""Scoring runs: metrics, statistics, tables, figures, calibration, ensembles, error analysis."""

@@ -1,0 +1,197 @@
+"""Calibration of single-label runs: top-label ECE, reliability tables and figures, temperature scaling.
+
+The confidence of a prediction is its top (argmax) softmax probability; a run is calibrated when, among its
+predictions of confidence about p, a share p is right. ``expected_calibration_error`` and ``reliability_table``
+use the same ``n_bins`` equal-width bins ``[0, 1/n], (1/n, 2/n], ...`` as ``sklearn.calibration.calibration_curve``.
+
+Temperature scaling (Guo et al., 2017) divides the log-probabilities by one ``T`` fitted on **dev** (minimising the
+dev negative log-likelihood) and is applied unchanged to test; the argmax, so accuracy and macro-F1, do not change.
+Run folders store probabilities rounded to 5 decimals, so they are clipped at ``PROB_FLOOR`` before the log.
+
+Multi-label runs (one sigmoid per class) have no top-label confidence: every function here raises ``ValueError``
+for them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax, softmax
+
+from src_helpers.evaluation.figures import _save
+from src_helpers.evaluation.results import RunResult, require_single
+
+# stored probabilities are rounded to 5 decimals: a 0 stands for something below 5e-6
+PROB_FLOOR = 1e-6
+# rows of stored probabilities sum to 1 up to their rounding (7 classes: at most 3.5e-5 off)
+ROW_SUM_TOLERANCE = 1e-3
+# fit_temperature searches log T in this interval (T from about 0.05 to 20)
+LOG_T_BOUNDS = (-3.0, 3.0)
+
+
+def check_probabilities(y: np.ndarray, probs: np.ndarray, y_name: str = "y", probs_name: str = "probs"
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """``(y, probs)`` as arrays, or a ``ValueError`` naming the argument: ``probs`` one row of class probabilities
+    (in [0, 1], summing to 1) per example, ``y`` one class id (0..k-1) per row."""
+    probs = np.asarray(probs, dtype=float)
+    if probs.ndim != 2 or probs.shape[0] == 0 or probs.shape[1] < 2:
+        raise ValueError(f"{probs_name} must be a non-empty (examples, classes) array with at least 2 classes, "
+                         f"got shape {probs.shape}")
+    if not np.isfinite(probs).all() or probs.min() < 0 or probs.max() > 1:
+        raise ValueError(f"{probs_name} must hold probabilities in [0, 1] (no NaN)")
+    sums = probs.sum(1)
+    if (bad := np.flatnonzero(np.abs(sums - 1) > ROW_SUM_TOLERANCE)).size:
+        raise ValueError(f"{probs_name}: rows must sum to 1 (softmax probabilities); row {bad[0]} sums to "
+                         f"{sums[bad[0]]:.4f} ({bad.size} such rows): multi-label sigmoid scores?")
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != len(probs):
+        raise ValueError(f"{y_name} must hold one class id per row of {probs_name} ({len(probs)}), got shape "
+                         f"{y.shape}")
+    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= probs.shape[1]:
+        raise ValueError(f"{y_name} must hold class ids 0..{probs.shape[1] - 1} (the columns of {probs_name}), "
+                         f"got values from {y.min()} to {y.max()} ({y.dtype})")
+    return y, probs
+
+
+def _bins(y: np.ndarray, probs: np.ndarray, n_bins: int) -> pd.DataFrame:
+    """Per non-empty bin of the top-label confidence: bin edges, mean confidence, accuracy, count."""
+    if not isinstance(n_bins, int | np.integer) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
+    y, probs = check_probabilities(y, probs)
+    confidence, correct = probs.max(1), probs.argmax(1) == y
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    ids = np.searchsorted(edges[1:-1], confidence)  # calibration_curve's bins: (lo, hi], the first [0, hi]
+    count = np.bincount(ids, minlength=n_bins)
+    filled = count > 0
+    return pd.DataFrame({
+        "bin_low": edges[:-1][filled], "bin_high": edges[1:][filled],
+        "confidence": np.bincount(ids, confidence, n_bins)[filled] / count[filled],
+        "accuracy": np.bincount(ids, correct, n_bins)[filled] / count[filled],
+        "count": count[filled],
+    })
+
+
+def reliability_table(y: np.ndarray, probs: np.ndarray, n_bins: int = 15) -> pd.DataFrame:
+    """One row per non-empty equal-width confidence bin (empty bins are left out, as in ``calibration_curve``):
+    ``bin_low``, ``bin_high``, mean ``confidence``, ``accuracy`` (share of right argmax predictions), ``count``."""
+    return _bins(y, probs, n_bins)
+
+
+def expected_calibration_error(y: np.ndarray, probs: np.ndarray, n_bins: int = 15) -> float:
+    """Top-label ECE: the count-weighted mean of ``|accuracy - confidence|`` over ``n_bins`` equal-width bins."""
+    table = _bins(y, probs, n_bins)
+    return float((table["count"] * (table["accuracy"] - table["confidence"]).abs()).sum() / table["count"].sum())
+
+
+def _log_probs(probs: np.ndarray) -> np.ndarray:
+    return np.log(np.clip(probs, PROB_FLOOR, 1.0))
+
+
+def negative_log_likelihood(y: np.ndarray, probs: np.ndarray, temperature: float = 1.0) -> float:
+    """Mean NLL of the true classes under ``probs`` (clipped at ``PROB_FLOOR``, renormalised) scaled by
+    ``temperature``."""
+    y, probs = check_probabilities(y, probs)
+    logp = log_softmax(_log_probs(probs) / _check_temperature(temperature), axis=1)
+    return float(-logp[np.arange(len(y)), y].mean())
+
+
+def _check_temperature(temperature: float) -> float:
+    if not np.isfinite(temperature) or temperature <= 0:
+        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+    return float(temperature)
+
+
+def fit_temperature(y_dev: np.ndarray, dev_probs: np.ndarray) -> float:
+    """The temperature ``T`` minimising the dev NLL of ``softmax(log(dev_probs) / T)``, searched over log T in
+    ``LOG_T_BOUNDS`` (T > 1: the run was overconfident on dev; T < 1: underconfident)."""
+    y_dev, dev_probs = check_probabilities(y_dev, dev_probs, "y_dev", "dev_probs")
+    logp, rows = _log_probs(dev_probs), np.arange(len(y_dev))
+
+    def nll(log_t: float) -> float:
+        return float(-log_softmax(logp / np.exp(log_t), axis=1)[rows, y_dev].mean())
+
+    fit = minimize_scalar(nll, bounds=LOG_T_BOUNDS, method="bounded")
+    if not fit.success:
+        raise RuntimeError(f"temperature fit did not converge: {fit.message}")
+    return float(np.exp(fit.x))
+
+
+def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """``softmax(log(probs) / temperature)`` row by row (probabilities clipped at ``PROB_FLOOR``); the argmax of
+    each row is unchanged."""
+    probs = np.asarray(probs, dtype=float)
+    if probs.ndim != 2:
+        raise ValueError(f"probs must be an (examples, classes) array, got shape {probs.shape}")
+    return softmax(_log_probs(probs) / _check_temperature(temperature), axis=1)
+
+
+def _check_single(r: RunResult) -> None:
+    require_single(r, "calibration here reads single-label softmax probabilities (top-label confidence)")
+
+
+def temperature_scaled(result: RunResult) -> RunResult:
+    """A copy of a single-label run with dev and test probabilities scaled by the temperature fitted on its dev
+    predictions, named ``<run>_temperature`` (no run folder); reports and predictions are the run's (argmax
+    unchanged). ``extra["temperature"]`` holds ``T``. A run without dev predictions is a ``ValueError``."""
+    _check_single(result)
+    if result.dev_probs is None or result.y_dev is None:
+        raise ValueError(f"run {result.name!r} has no dev predictions to fit a temperature on")
+    t = fit_temperature(result.y_dev, result.dev_probs)
+    return dataclasses.replace(result, name=f"{result.name}_temperature", run_dir=None,
+                               dev_probs=apply_temperature(result.dev_probs, t),
+                               test_probs=apply_temperature(result.test_probs, t),
+                               extra={**result.extra, "temperature": t})
+
+
+def calibration_table(results: Sequence[RunResult], n_bins: int = 15) -> pd.DataFrame:
+    """One row per single-label run (index ``model``): test ECE, NLL and accuracy before and after temperature
+    scaling with ``temperature`` fitted on the run's dev predictions. A run without dev predictions keeps its row,
+    with ``temperature`` and the *after* columns NaN and a ``note`` saying why. Multi-label runs: ``ValueError``."""
+    rows = []
+    for r in results:
+        _check_single(r)
+        y, probs = check_probabilities(r.y_test, r.test_probs, f"run {r.name!r} y_test", f"run {r.name!r} test_probs")
+        row = {"model": r.name, "temperature": np.nan,
+               "test_ece_before": expected_calibration_error(y, probs, n_bins), "test_ece_after": np.nan,
+               "test_nll_before": negative_log_likelihood(y, probs), "test_nll_after": np.nan,
+               "test_accuracy_before": float((probs.argmax(1) == y).mean()), "test_accuracy_after": np.nan,
+               "note": ""}
+        if r.dev_probs is None or r.y_dev is None:
+            row["note"] = "no dev predictions (run written before runs stored them): no temperature fitted"
+        else:
+            t = fit_temperature(r.y_dev, r.dev_probs)
+            scaled = apply_temperature(probs, t)
+            row |= {"temperature": t, "test_ece_after": expected_calibration_error(y, scaled, n_bins),
+                    "test_nll_after": negative_log_likelihood(y, probs, t),
+                    "test_accuracy_after": float((scaled.argmax(1) == y).mean())}
+        rows.append(row)
+    if not rows:
+        raise ValueError("calibration_table needs at least one run")
+    return pd.DataFrame(rows).set_index("model").round(4)
+
+
+def reliability_figure(results: Sequence[RunResult], path: str | Path | None = None, n_bins: int = 15,
+                       title: str = "Reliability (test)", scaled: bool = False) -> plt.Figure:
+    """One reliability curve per single-label run (accuracy against mean confidence of each non-empty bin, the
+    test ECE in the legend) and the diagonal of perfect calibration; saved to ``path`` when given. ``scaled``: also
+    the temperature-scaled curve (``temperature_scaled``) of every run with dev predictions."""
+    if not results:
+        raise ValueError("reliability_figure needs at least one run")
+    if scaled:
+        results = [*results, *(temperature_scaled(r) for r in results if r.dev_probs is not None)]
+    fig, ax = plt.subplots(figsize=(6, 5.5))
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", label="perfectly calibrated")
+    for r in results:
+        _check_single(r)
+        table = reliability_table(r.y_test, r.test_probs, n_bins)
+        ece = expected_calibration_error(r.y_test, r.test_probs, n_bins)
+        ax.plot(table["confidence"], table["accuracy"], marker="o", ms=4, label=f"{r.name} (ECE {ece:.3f})")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (top-class probability)", ylabel="accuracy", title=title)
+    ax.legend(fontsize=8, loc="upper left")
+    return _save(fig, path)

@@ -1,0 +1,443 @@
+"""The final comparison (notebook 08): every finished run folder side by side, read from disk, nothing trained.
+
+- ``catalog(runs_root)``: one row per run folder (family, data set, target, tuned, settings, cost). A folder of
+  run folders (such as notebook 07's GoEmotions models scored on DAIR) is no row: it is listed with the reason in
+  ``table.attrs["skipped"]``. A run folder that does not load whole (an unfinished run without ``metrics.json``, a
+  damaged file) is an ``artifacts.RunFolderError`` naming the folder and the file, never a missing row.
+- ``leaderboard(runs_root)``: the GoEmotions single-label models with bootstrap 95% intervals (the draws of
+  ``tables.results_table``) and the multi-label macro-F1 of each one's multi-label sibling. Rules (``RULES``;
+  runs they leave out are listed with the rule in ``table.attrs["excluded"]``): Ekman label set only; the full
+  train split only (an experiment's ``train_rows`` subset is a budget study, notebook 05); seed 0 only (other
+  seeds repeat a variant to measure its spread, ``tables.by_variant``); a multi-label run is a column of its
+  single-label sibling, never a row. ``include`` names the rows instead (rules not applied), ``exclude`` drops more.
+- ``significance(results)``: the model chosen on **dev** macro-F1 against every other one on the same test rows:
+  paired-bootstrap gains with 95% intervals and two-sided bootstrap p-values, and McNemar's exact test on accuracy.
+- ``cost_quality`` and ``pareto_front``: parameters, training and inference speed against test macro-F1.
+- ``cross_domain_table``: the stored cross-domain evaluations (``cross_domain.scores_table``) of all runs.
+- ``training_curves``: dev macro-F1 per epoch on a cumulative training-time axis.
+- ``comparison_figures``: the comparison figures of a leaderboard (reference lines: ``references.lines``).
+
+A multi-label sibling follows the registry's run names (``Experiment.run_name``): ``<run>`` and ``<run>_multi``,
+``<x>_single`` and ``<x>_multi``, a seed suffix after both (``bigru_minilm_seed1``, ``bigru_minilm_multi_seed1``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from functools import cache
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from scipy.stats import binomtest, false_discovery_control
+
+from src_helpers.data.ekman import EKMAN_LABELS
+from src_helpers.data.labels import label_set
+from src_helpers.evaluation import cross_domain, figures, tables
+from src_helpers.evaluation import references as reference_results
+from src_helpers.evaluation.results import RunResult
+from src_helpers.experiments.registry import BASELINE, EXPERIMENTS, RUNTIME, Experiment, with_overrides
+from src_helpers.experiments.run_folders import EVALUATIONS, Run, RunFolderError, load_result, load_run, run_folders
+
+DATASETS = {"ekman": "goemotions", "dair": "dair"}  # label set -> data set
+ARCH_FAMILY = {"lstm": "rnn", "gru": "rnn", "xlstm": "xlstm", "rwkv": "rwkv"}  # an RNN run's model_config.arch
+RULES = {"dataset": "not GoEmotions (another label set)", "subset": "trained on a {}-row train subset",
+         "seed": "extra seed (seed {}): a repeat of its variant", "multi": "multi-label run without a single-label "
+         "sibling on the leaderboard", "caller": "excluded by the caller"}
+
+
+# ------------------------------------------------------------------------------------------ one run's config
+def _family(config: dict) -> str:
+    """tfidf, rnn (LSTM/GRU), xlstm, rwkv or transformer, from what the run's config records."""
+    if config.get("model") == "tfidf_logreg":
+        return "tfidf"
+    if "model_config" in config:
+        arch = config["model_config"].get("arch")
+        if arch not in ARCH_FAMILY:
+            raise ValueError(f"config.json has an unknown model_config.arch {arch!r} "
+                             f"(known: {', '.join(ARCH_FAMILY)})")
+        return ARCH_FAMILY[arch]
+    if "ft" in config or str(config.get("model", "")).startswith("transformer:"):
+        return "transformer"
+    raise ValueError(f"config.json names no known model family (model={config.get('model')!r}, "
+                     f"keys: {sorted(config)})")
+
+
+@cache
+def _registry_run_names() -> dict[str, str]:
+    """{run name the registry gives (full profile, seed 0, either target): experiment name}; an experiment's own
+    target first (an experiment registered with the multi-label target is itself, not another experiment's
+    multi-label run)."""
+    names: dict[str, str] = {e.run_name: n for n, e in EXPERIMENTS.items()}
+    for n, e in EXPERIMENTS.items():
+        try:
+            other = with_overrides(e, {"target": "multi" if e.target == "single" else "single"})
+        except ValueError:  # a single-label-only label set (DAIR)
+            continue
+        names.setdefault(other.run_name, n)
+    return names
+
+
+def _jsonable(settings: Mapping) -> dict:
+    return json.loads(json.dumps({k: v for k, v in settings.items() if k not in RUNTIME}, default=str))
+
+
+def _experiment(run: Run) -> Experiment | None:
+    """The registry experiment the run came from: the one its config names, else the one whose run name it has
+    (the committed runs written before configs named it); None when neither."""
+    name = run.config.get("experiment", {}).get("name")
+    name = name or _registry_run_names().get(re.sub(r"_seed\d+$", "", run.name))
+    return EXPERIMENTS.get(name) if name else None
+
+
+def _settings(run: Run, exp: Experiment | None) -> dict:
+    """The run's experiment settings: recorded in its config, else its registry experiment's (full profile)."""
+    recorded = run.config.get("experiment", {}).get("settings")
+    return recorded if recorded is not None else _jsonable(exp.settings()) if exp is not None else {}
+
+
+def _seed(config: dict) -> int:
+    """The run's seed as its config records it (the experiment's settings, else the trainer's config)."""
+    recorded = config.get("experiment", {}).get("settings", {})
+    for value in (recorded.get("train.seed"), config.get("train_config", {}).get("seed"),
+                  config.get("ft", {}).get("seed"), config.get("seed")):
+        if value is not None:
+            return int(value)
+    return 0
+
+
+def _short(value: object) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _tuned_about(exp: Experiment | None, settings: dict) -> str:
+    """A tuned run's settings that differ from its experiment's registered (full-profile) ones, in short."""
+    if exp is None:
+        return "tuned (its config names no experiment)"
+    base = _jsonable(exp.settings())
+    changed = [f"{k.split('.')[-1]}={_short(v)}" for k, v in settings.items()
+               if k not in RUNTIME and k != "target" and base.get(k) != v]
+    return f"tuned {exp.name}: " + (", ".join(changed) if changed else "the registered settings")
+
+
+def _parameters(config: dict) -> float:
+    """Parameters as the config records them (an RNN's ``n_parameters``, frozen embeddings included; a
+    transformer's ``total_params``); NaN for TF-IDF, which records none."""
+    value = config.get("n_parameters", config.get("result", {}).get("total_params"))
+    return float(value) if value is not None else float("nan")
+
+
+def _row(run: Run) -> dict:
+    config = run.config
+    exp = _experiment(run)
+    tuned = run.name.startswith("tuned_")
+    if exp is None and not tuned:
+        raise ValueError(f"no registered experiment has run name {run.name!r} and its config names none "
+                         "(experiments.EXPERIMENTS)")
+    settings = _settings(run, exp)
+    s_per_epoch, minutes, time_source = tables.train_time(run.history, run.config)
+    return {"run": run.name, "family": _family(config), "dataset": DATASETS[label_set(config.get("labels")).name],
+            "target": config.get("target", "single"), "tuned": tuned, "experiment": exp.name if exp else None,
+            "about": _tuned_about(exp, settings) if tuned else exp.about,
+            "train_rows": settings.get("train_rows"), "augment": bool(settings.get("augment", False)),
+            "seed": _seed(config), "n_test": len(run.table("test")), "has_dev": run.dev_predictions is not None,
+            "n_parameters": _parameters(config),
+            "epochs_run": len(run.history) if run.history is not None else 0,
+            "s_per_epoch": s_per_epoch, "train_minutes": minutes, "time_source": time_source,
+            "dev_macro_f1": run.metrics["dev"]["macro_f1"]}
+
+
+# ------------------------------------------------------------------------------------------ catalog
+def _read(folder: Path) -> Run:
+    """``load_run`` of a run folder that must hold test predictions (``RunFolderError`` naming it otherwise)."""
+    run = load_run(folder)
+    if run.predictions is None:
+        raise RunFolderError(folder, "test_predictions.csv.gz", "missing (every finished run stores its test "
+                             "predictions)")
+    return run
+
+
+def catalog(runs_root: str | Path) -> pd.DataFrame:
+    """One row per run folder of ``runs_root`` (index ``run``, sorted by name): family, dataset, target, tuned,
+    experiment, about, train_rows (the train subset; None: the full split), augment, seed, n_test, has_dev,
+    n_parameters, epochs_run, s_per_epoch, train_minutes, time_source (see ``tables.train_time``), dev_macro_f1.
+    Every run folder, also those in folders of run folders, is read whole (``artifacts.run_folders``,
+    ``load_run``): a damaged one, or a folder that is no run, stops it with a ``RunFolderError`` naming it. The
+    folders of run folders are no rows: ``attrs["skipped"]`` lists them (``{folder: reason}``)."""
+    root = Path(runs_root)
+    rows, inner = [], {}
+    for folder in run_folders(root, nested=True):
+        run = _read(folder)
+        if folder.parent != root:
+            inner.setdefault(folder.parent.name, []).append(folder.name)
+            continue
+        try:
+            rows.append(_row(run))
+        except ValueError as err:
+            raise ValueError(f"{folder}: {err}") from None
+        except (KeyError, TypeError, AttributeError) as err:
+            raise ValueError(f"{folder}: config.json or metrics.json lacks what a run records "
+                             f"({type(err).__name__}: {err})") from None
+    table = pd.DataFrame(rows, columns=list(_COLUMNS)).set_index("run")
+    table["train_rows"] = table["train_rows"].astype("Int64")
+    table.attrs["skipped"] = {group: f"holds {len(runs)} run folders ({', '.join(runs)}), is none itself"
+                              for group, runs in inner.items()}
+    return table
+
+
+_COLUMNS = ("run", "family", "dataset", "target", "tuned", "experiment", "about", "train_rows", "augment", "seed",
+            "n_test", "has_dev", "n_parameters", "epochs_run", "s_per_epoch", "train_minutes", "time_source",
+            "dev_macro_f1")
+
+
+# ------------------------------------------------------------------------------------------ leaderboard
+def multi_sibling(run: str) -> str:
+    """The multi-label sibling's run name of single-label run ``run`` (see the module docstring)."""
+    seed = re.search(r"_seed\d+$", run)
+    base = run[: seed.start()] if seed else run
+    return base.removesuffix("_single") + "_multi" + (seed.group() if seed else "")
+
+
+def selection(table: pd.DataFrame, include: Iterable[str] | None = None,
+              exclude: Iterable[str] = ()) -> tuple[list[str], dict[str, str]]:
+    """The leaderboard's single-label runs of a ``catalog`` and ``{run: rule}`` of the runs left out (``RULES``).
+    ``include``: exactly these runs (single-label runs of the catalog), the rules not applied."""
+    exclude = set(exclude)
+    if unknown := sorted((set(include or ()) | exclude) - set(table.index)):
+        raise KeyError(f"no run {unknown} in the catalog (runs: {list(table.index)})")
+    if include is not None:
+        if multi := [n for n in include if table.loc[n, "target"] != "single"]:
+            raise ValueError(f"include names multi-label runs {multi}: they are columns of their single-label sibling")
+        chosen = [n for n in include if n not in exclude]
+        return chosen, {n: RULES["caller"] for n in table.index if n not in chosen}
+    chosen, excluded = [], {}
+    for name, row in table.iterrows():
+        if row["dataset"] != "goemotions":
+            excluded[name] = RULES["dataset"]
+        elif pd.notna(row["train_rows"]):
+            excluded[name] = RULES["subset"].format(row["train_rows"])
+        elif row["seed"] != 0:
+            excluded[name] = RULES["seed"].format(row["seed"])
+        elif name in exclude:
+            excluded[name] = RULES["caller"]
+        elif row["target"] == "single":
+            chosen.append(name)
+    shown = {multi_sibling(n) for n in chosen}
+    for name in table.index[(table["target"] == "multi") & ~table.index.isin(list(excluded))]:
+        if name not in shown:
+            excluded[name] = RULES["multi"]
+    return chosen, excluded
+
+
+def load(runs_root: str | Path, names: Iterable[str]) -> dict[str, RunResult]:
+    """``{name: RunResult}`` of run folders ``runs_root/<name>`` (``artifacts.load_result``)."""
+    return {n: load_result(Path(runs_root) / n) for n in names}
+
+
+def _scores(r: RunResult, metrics: Iterable[str], prefix: str, n_boot: int, seed: int) -> dict:
+    """The run's own test ``metrics`` with the intervals of ``tables.results_table`` (its draws): columns
+    ``<prefix><metric>``, ``..._low``, ``..._high``."""
+    ci = tables.bootstrap_intervals(r, n_boot, seed)
+    return {k: v for m in metrics for k, v in ((f"{prefix}{m}", r.test[m]), (f"{prefix}{m}_low", ci[m]["low"]),
+                                               (f"{prefix}{m}_high", ci[m]["high"]))}
+
+
+def leaderboard(runs_root: str | Path, n_boot: int = 1000, seed: int = 0, include: Iterable[str] | None = None,
+                exclude: Iterable[str] = ()) -> pd.DataFrame:
+    """One row per GoEmotions single-label model (``selection``'s rules; index ``model``, best test macro-F1
+    first): family, tuned, about, dev_macro_f1, ``best_on_dev``, test accuracy and macro-F1 with percentile-bootstrap
+    95% intervals (``<metric>_low``/``_high``), and its multi-label sibling's run and test macro-F1 with interval
+    (``multi_*``; empty where there is none). ``attrs["excluded"]``: ``{run: rule}`` of the runs left out."""
+    table = catalog(runs_root)
+    names, excluded = selection(table, include, exclude)
+    if not names:
+        raise ValueError(f"{runs_root}: no run left for the leaderboard (excluded: {excluded})")
+    results = load(runs_root, names)
+    best = tables.best_on_dev(results)
+    rows = []
+    for name, r in results.items():
+        row = {"model": name, **table.loc[name, ["family", "tuned", "about", "dev_macro_f1"]].to_dict(),
+               "best_on_dev": name == best}
+        row |= _scores(r, ("accuracy", "macro_f1"), "test_", n_boot, seed)
+        sibling = multi_sibling(name)
+        if sibling in table.index and table.loc[sibling, "target"] == "multi":
+            multi = load_result(Path(runs_root) / sibling)
+            row |= {"multi_run": sibling, **_scores(multi, ("macro_f1",), "multi_", n_boot, seed)}
+        rows.append(row)
+    board = pd.DataFrame(rows).set_index("model").sort_values("test_macro_f1", ascending=False)
+    board = board.reindex(columns=[*board.columns.drop(list(_MULTI), errors="ignore"), *_MULTI])
+    board.attrs["excluded"] = excluded
+    return board
+
+
+_MULTI = ("multi_run", "multi_macro_f1", "multi_macro_f1_low", "multi_macro_f1_high")
+
+
+# ------------------------------------------------------------------------------------------ significance
+def bootstrap_p(gains: np.ndarray) -> float:
+    """Two-sided percentile-bootstrap p-value of "the gain is 0" from resampled ``gains``: twice the smaller share
+    of resamples on either side of 0 (0 counted on both sides), with the add-one correction, at most 1. It is
+    below 0.05 about when the 95% percentile interval excludes 0."""
+    gains = np.asarray(gains, dtype=float)
+    n = len(gains)
+    tail = min((np.sum(gains <= 0) + 1) / (n + 1), (np.sum(gains >= 0) + 1) / (n + 1))
+    return float(min(1.0, 2 * tail))
+
+
+def mcnemar(a: RunResult, b: RunResult) -> dict[str, float]:
+    """McNemar's exact test of two single-label runs' accuracy on the same test rows: the rows only ``a`` gets
+    right (``a_only``), only ``b`` (``b_only``), and the two-sided binomial p-value of that split (1 when none)."""
+    right_a = np.asarray(a.test_pred) == np.asarray(a.y_test)
+    right_b = np.asarray(b.test_pred) == np.asarray(b.y_test)
+    a_only, b_only = int(np.sum(right_a & ~right_b)), int(np.sum(right_b & ~right_a))
+    p = binomtest(a_only, a_only + b_only, 0.5).pvalue if a_only + b_only else 1.0
+    return {"a_only": a_only, "b_only": b_only, "mcnemar_p": float(p)}
+
+
+def significance(results: Mapping[str, RunResult], best: str | None = None, baseline: str = BASELINE,
+                 n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """The ``best`` run (default: the best dev macro-F1, ``tables.best_on_dev``; dev scores are stored for
+    every run) against every other run of ``results`` on the same test rows (index ``other``): gains best - other
+    with paired-bootstrap 95% intervals (``tables.paired_gains``, as ``tables.paired_bootstrap``),
+    two-sided bootstrap p-values (``bootstrap_p``), Benjamini-Hochberg adjusted ones over the comparisons
+    (``*_p_bh``), McNemar's exact test on accuracy (single-label), and ``baseline`` marking the row of ``baseline``
+    (none when the baseline is the best run itself)."""
+    if baseline not in results:
+        raise KeyError(f"baseline {baseline!r} is not among the runs {list(results)}")
+    best = best or tables.best_on_dev(results)
+    if best not in results:
+        raise KeyError(f"best {best!r} is not among the runs {list(results)}")
+    rows = []
+    for name, other in results.items():
+        if name == best:
+            continue
+        row = {"other": name, "best": best, "baseline": name == baseline}
+        for metric, gains in tables.paired_gains(results[best], other, n_boot, seed).items():
+            low, high = np.quantile(gains[1:], [0.025, 0.975])
+            row |= {f"{metric}_gain": gains[0], f"{metric}_low": low, f"{metric}_high": high,
+                    f"{metric}_p": bootstrap_p(gains[1:])}
+        if other.target == "single":
+            test = mcnemar(results[best], other)
+            row |= {"best_only": test["a_only"], "other_only": test["b_only"], "mcnemar_p": test["mcnemar_p"]}
+        rows.append(row)
+    if not rows:
+        raise ValueError(f"significance needs a run besides {best!r}")
+    table = pd.DataFrame(rows).set_index("other")
+    for column in [c for c in table if c.endswith("_p")]:
+        table[f"{column}_bh"] = false_discovery_control(table[column].to_numpy())
+    return table
+
+
+# ------------------------------------------------------------------------------------------ cost and quality
+def cost_quality(catalog: pd.DataFrame, leaderboard: pd.DataFrame, benchmarks_dir: str | Path = tables.BENCHMARKS,
+                 threads: int = 1, path: str = "fp32") -> pd.DataFrame:
+    """Per leaderboard model: family, parameters, training seconds per epoch and minutes (``catalog``), inference
+    sentences per second of ``benchmarks/inference.py`` at ``threads`` threads on ``path`` (fp32, int8_dynamic;
+    NaN where not measured) and its inverse ``ms_per_sentence`` (a cost: lower is better), test accuracy and
+    macro-F1."""
+    if missing := sorted(set(leaderboard.index) - set(catalog.index)):
+        raise KeyError(f"leaderboard models {missing} are not in the catalog")
+    bench = tables.inference_benchmarks(benchmarks_dir)
+    speed: dict[str, float] = {}
+    if len(bench):
+        measured = bench[(bench["threads"] == threads) & (bench["path"] == path)]
+        speed = measured.groupby("run")["sentences_per_s"].mean().to_dict()
+    out = catalog.loc[leaderboard.index, ["family", "n_parameters", "s_per_epoch", "train_minutes"]]
+    sentences_per_s = np.array([speed.get(n, float("nan")) for n in leaderboard.index])
+    out = out.assign(sentences_per_s=sentences_per_s, ms_per_sentence=1000 / sentences_per_s,
+                     test_accuracy=leaderboard["test_accuracy"], test_macro_f1=leaderboard["test_macro_f1"])
+    return out.rename_axis("model")
+
+
+def pareto_front(df: pd.DataFrame, cost_col: str, quality_col: str) -> pd.Series:
+    """True for the rows no other row dominates (cost at most and quality at least as good, one of them strictly
+    better); a row with a missing cost or quality is never on the front."""
+    for col in (cost_col, quality_col):
+        if col not in df:
+            raise KeyError(f"no column {col!r} (columns: {list(df.columns)})")
+    cost, quality = df[cost_col].to_numpy(float), df[quality_col].to_numpy(float)
+    known = ~(np.isnan(cost) | np.isnan(quality))
+    no_worse = (cost[None, :] <= cost[:, None]) & (quality[None, :] >= quality[:, None])
+    better = (cost[None, :] < cost[:, None]) | (quality[None, :] > quality[:, None])
+    dominated = (no_worse & better & known[None, :]).any(axis=1)
+    return pd.Series(known & ~dominated, index=df.index, name="pareto")
+
+
+# ------------------------------------------------------------------------------------------ other views
+def cross_domain_table(runs_root: str | Path) -> pd.DataFrame:
+    """The cross-domain evaluations stored in the run folders of ``runs_root`` and of the folders of run folders
+    in it (``<folder>/<run>``): one row per (run, evaluation) with the run's data set and
+    ``cross_domain.scores_table``'s columns. Other evaluations are listed in ``attrs["skipped"]``."""
+    root = Path(runs_root)
+    files = sorted([*root.glob(f"*/{EVALUATIONS}/*.json"), *root.glob(f"*/*/{EVALUATIONS}/*.json")])
+    tables, skipped = [], {}
+    for file in files:
+        run_dir = file.parent.parent
+        run = run_dir.relative_to(root).as_posix()
+        try:
+            report = json.loads(file.read_text(encoding="utf-8"))
+            scores = cross_domain.scores_table({run: report})
+        except ValueError as err:  # a report of another kind (or unreadable JSON)
+            skipped[f"{run}/{EVALUATIONS}/{file.name}"] = str(err)
+            continue
+        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        tables.append(scores.assign(evaluation=file.stem, trained_on=DATASETS[label_set(config.get("labels")).name]))
+    columns = ["evaluation", "trained_on"]
+    table = pd.concat(tables) if tables else pd.DataFrame(columns=["model", *columns]).set_index("model")
+    table = table[[*columns, *[c for c in table if c not in columns]]]
+    table.attrs["skipped"] = skipped
+    return table
+
+
+def training_curves(runs_root: str | Path, runs: Iterable[str]) -> pd.DataFrame:
+    """Dev macro-F1 per epoch of ``runs`` as one long table: run, epoch, dev_macro_f1, ``seconds`` (cumulative
+    training seconds at the epoch's end: the history's ``train_seconds``, else a fine-tuning's recorded
+    ``train_seconds`` spread evenly over its epochs; NaN when neither) and ``time_source``. Runs without a
+    history (TF-IDF) are listed in ``attrs["skipped"]``."""
+    frames, skipped = [], {}
+    for name in runs:
+        run = _read(Path(runs_root) / name)
+        history = run.history
+        if history is None or not {"epoch", "dev_macro_f1"} <= set(history):
+            skipped[name] = "no per-epoch history with dev_macro_f1"
+            continue
+        _, minutes, source = tables.train_time(run.history, run.config)
+        if source == "history":
+            seconds = history["train_seconds"].cumsum().to_numpy(float)
+        else:
+            seconds = minutes * 60 * np.arange(1, len(history) + 1) / len(history)
+        frames.append(pd.DataFrame({"run": name, "epoch": history["epoch"], "dev_macro_f1": history["dev_macro_f1"],
+                                    "seconds": seconds, "time_source": source}))
+    columns = ["run", "epoch", "dev_macro_f1", "seconds", "time_source"]
+    curves = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    curves.attrs["skipped"] = skipped
+    return curves
+
+
+# ------------------------------------------------------------------------------------------ figures
+def comparison_figures(runs_root: str | Path, board: pd.DataFrame, images: str | Path, prefix: str = "08",
+            references: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Path]:
+    """The comparison figures of the leaderboard's models, written to ``images/<prefix>_*.png``: the leaderboard
+    with reference lines (``references``: ``{metric: {label: value}}``; None: the GoEmotions reference results,
+    ``references.lines``), per-class F1, the confusion matrices, dev macro-F1 over training time, cost vs
+    quality with its Pareto front. Returns ``{figure: path}``."""
+    images = Path(images)
+    images.mkdir(parents=True, exist_ok=True)
+    results = load(runs_root, board.index)
+    paths = {k: images / f"{prefix}_{k}.png" for k in ("leaderboard", "per_class_f1", "confusions", "curves",
+                                                          "cost_quality")}
+    figures.leaderboard_figure(board, reference_results.lines() if references is None else references,
+                             path=paths["leaderboard"])
+    figures.per_class_heatmap(tables.per_class_f1(list(results.values())).T, path=paths["per_class_f1"])
+    figures.confusion_grid({n: r.test["confusion_matrix"] for n, r in results.items()}, EKMAN_LABELS,
+                         path=paths["confusions"], ncols=4)
+    figures.curves_overlay(training_curves(runs_root, board.index), path=paths["curves"])
+    cost = cost_quality(catalog(runs_root), board)
+    costs = list(figures.COST_LABELS)
+    figures.cost_quality_figure(cost, costs, fronts={c: pareto_front(cost, c, "test_macro_f1") for c in costs},
+                              title="Cost vs test macro-F1", path=paths["cost_quality"])
+    plt.close("all")
+    return paths

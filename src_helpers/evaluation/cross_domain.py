@@ -1,0 +1,219 @@
+"""Cross-domain scores between GoEmotions (Ekman's 7 classes) and the DAIR.AI emotion tweets (6 classes).
+
+DAIR's classes map onto Ekman's as Google's mapping groups GoEmotions' fine labels: love -> joy. DAIR has no
+disgust and no neutral, so five classes are shared: ``SHARED`` = anger, fear, joy, sadness, surprise.
+
+- A GoEmotions (Ekman) model on DAIR test, ``ekman_model_on_dair``: ``seven_way``, the plain 7-way argmax against
+  the love -> joy truth (a neutral or disgust prediction counts as wrong), and ``shared``, the argmax restricted to
+  the five shared classes (the model picks among the classes a tweet can have), with macro-F1 over them.
+- A DAIR model on the GoEmotions test rows whose primary Ekman class is one of the five,
+  ``dair_model_on_goemotions``: the 6-way argmax mapped to Ekman (love -> joy), scored over the five.
+
+Reports are ``metrics.single_label_report`` dicts; ``artifacts.save_evaluation(run_dir, name, report)`` stores them
+in the model's run folder. ``model_probs(result, texts)`` gives a trained model's probabilities on other texts.
+``score_on_dair`` / ``score_on_goemotions`` do both for several runs at once; ``scores_table`` and ``view``
+show their reports side by side (notebook 07).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from src_helpers.data.dair import DAIR_TO_EKMAN
+from src_helpers.data.ekman import EKMAN_LABELS
+from src_helpers.data.labels import DAIR, DAIR_LABELS, EKMAN, LabelSet
+from src_helpers.evaluation.metrics import single_label_report
+from src_helpers.evaluation.results import RunResult
+
+SHARED: tuple[str, ...] = ("anger", "fear", "joy", "sadness", "surprise")  # Ekman order, no disgust/neutral
+OUTSIDE_DAIR: tuple[str, ...] = tuple(c for c in EKMAN_LABELS if c not in SHARED)  # disgust, neutral
+
+
+def _check(probs: np.ndarray, df: pd.DataFrame, labels: LabelSet, what: str) -> np.ndarray:
+    probs = np.asarray(probs)
+    if probs.ndim != 2 or probs.shape != (len(df), len(labels.classes)):
+        raise ValueError(f"{what}: probabilities of shape {probs.shape}, expected ({len(df)}, "
+                         f"{len(labels.classes)}): one row per row of the data, one column per {labels.name} class "
+                         f"({', '.join(labels.classes)})")
+    return probs
+
+
+def _ekman_truth(df: pd.DataFrame, what: str) -> np.ndarray:
+    if "ekman_label" not in df:
+        raise ValueError(f"{what}: the data have no 'ekman_label' column (columns: {list(df.columns)})")
+    return df["ekman_label"].to_numpy()
+
+
+def seven_way_report(probs: np.ndarray, truth: Sequence[str]) -> dict:
+    """The plain 7-way argmax of an Ekman model against Ekman class names ``truth`` (all of them shared classes).
+
+    A ``single_label_report`` over the 7 classes, except that ``macro_f1`` averages the five shared classes only
+    (disgust and neutral have no true rows: their F1 is 0 by definition, whatever the model does) and
+    ``predicted_outside``: the share of rows predicted disgust or neutral (all of them wrong)."""
+    truth = np.asarray(truth)
+    if unknown := sorted(set(truth) - set(SHARED)):
+        raise ValueError(f"true classes {unknown} are not among the shared classes {SHARED}")
+    y = np.array([EKMAN_LABELS.index(c) for c in truth], dtype=int)
+    pred = np.asarray(probs).argmax(1)
+    out = single_label_report(y, pred, EKMAN_LABELS)
+    out["macro_f1"] = float(np.mean([out["per_class"][c]["f1"] for c in SHARED]))
+    out["macro_f1_over"] = list(SHARED)
+    out["predicted_outside"] = float(np.isin(pred, [EKMAN_LABELS.index(c) for c in OUTSIDE_DAIR]).mean())
+    return out
+
+
+def shared_report(probs: np.ndarray, truth: Sequence[str], classes: Sequence[str] = EKMAN_LABELS) -> dict:
+    """Argmax over the ``SHARED`` columns only of probabilities over ``classes``, against class names ``truth``:
+    a ``single_label_report`` over the five shared classes (ids index ``SHARED``)."""
+    truth = np.asarray(truth)
+    if unknown := sorted(set(truth) - set(SHARED)):
+        raise ValueError(f"true classes {unknown} are not among the shared classes {SHARED}")
+    columns = [list(classes).index(c) for c in SHARED]
+    pred = np.asarray(probs)[:, columns].argmax(1)
+    return single_label_report([SHARED.index(c) for c in truth], pred, SHARED)
+
+
+def ekman_model_on_dair(probs: np.ndarray, dair: pd.DataFrame) -> dict:
+    """An Ekman model's probabilities on the DAIR rows ``dair`` (love -> joy truth, its ``ekman_label`` column):
+    ``{"data", "n", "seven_way", "shared"}`` (see the module docstring). ``shared`` is the fair comparison across
+    label sets; ``seven_way`` also charges the model for the classes the tweets cannot have."""
+    probs = _check(probs, dair, EKMAN, "ekman_model_on_dair")
+    truth = _ekman_truth(dair, "ekman_model_on_dair")
+    return {"data": "dair", "n": len(dair), "seven_way": seven_way_report(probs, truth),
+            "shared": shared_report(probs, truth)}
+
+
+def shared_rows(goemotions: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of the rows whose primary Ekman class is one of the ``SHARED`` five (DAIR has a class for)."""
+    return np.isin(_ekman_truth(goemotions, "shared_rows"), SHARED)
+
+
+def dair_model_on_goemotions(probs: np.ndarray, goemotions: pd.DataFrame) -> dict:
+    """A DAIR model's probabilities on GoEmotions rows (all of them, in order): scored on the rows whose primary
+    Ekman class is shared, its 6-way argmax mapped to Ekman (love -> joy). A ``single_label_report`` over
+    ``SHARED`` plus ``data`` and ``n_total`` (the rows given; ``n``: the rows scored)."""
+    probs = _check(probs, goemotions, DAIR, "dair_model_on_goemotions")
+    keep = shared_rows(goemotions)
+    mapped = np.array([SHARED.index(DAIR_TO_EKMAN[c]) for c in DAIR_LABELS])  # DAIR id -> SHARED id
+    pred = mapped[probs[keep].argmax(1)]
+    truth = [SHARED.index(c) for c in goemotions["ekman_label"].to_numpy()[keep]]
+    return {"data": "goemotions", "n_total": len(goemotions), **single_label_report(truth, pred, SHARED)}
+
+
+# ------------------------------------------------------------------------------------------ several runs, tables
+def score_on_dair(results: Mapping[str, RunResult], dair_test: pd.DataFrame,
+                  evaluation: str = "dair_test") -> dict[str, dict]:
+    """``ekman_model_on_dair`` of each Ekman run in ``results`` (trained here, or read with its model still in the
+    run folder) on the DAIR rows ``dair_test``, stored as ``<run>/evaluations/<evaluation>.json`` when the run
+    has a folder: ``{run name: report}``."""
+    return _score_runs(results, dair_test, EKMAN, ekman_model_on_dair, evaluation)
+
+
+def score_on_goemotions(results: Mapping[str, RunResult], goemotions_test: pd.DataFrame,
+                        evaluation: str = "goemotions_test") -> dict[str, dict]:
+    """``dair_model_on_goemotions`` of each DAIR run in ``results`` on the GoEmotions rows ``goemotions_test``,
+    stored as ``<run>/evaluations/<evaluation>.json`` when the run has a folder: ``{run name: report}``."""
+    return _score_runs(results, goemotions_test, DAIR, dair_model_on_goemotions, evaluation)
+
+
+def _score_runs(results: Mapping[str, RunResult], df: pd.DataFrame, labels: LabelSet,
+                scorer: Callable[[np.ndarray, pd.DataFrame], dict], evaluation: str) -> dict[str, dict]:
+    from src_helpers.experiments.run_folders import save_evaluation
+
+    wrong = [f"{name} ({r.labels.name})" for name, r in results.items() if r.labels != labels]
+    if wrong:
+        raise ValueError(f"{scorer.__name__} scores {labels.name} models; these runs predict another label set: "
+                         f"{', '.join(wrong)}")
+    reports = {}
+    for name, result in results.items():
+        reports[name] = scorer(model_probs(result, df["text"].tolist()), df)
+        if result.run_dir is not None:
+            save_evaluation(result.run_dir, evaluation, reports[name])
+    return reports
+
+
+def scores_table(reports: Mapping[str, dict]) -> pd.DataFrame:
+    """One row per model (``{name: report}`` of ``ekman_model_on_dair`` or ``dair_model_on_goemotions``): the rows
+    scored (``n``; ``n_total``: the rows given, a DAIR model on GoEmotions), accuracy and macro-F1 over the five
+    shared classes (``*_shared``) and, for an Ekman model, the plain 7-way argmax (``*_7way``, macro-F1 over the
+    five) with the share of rows it predicted disgust or neutral (``predicted_outside``)."""
+    rows = {}
+    for name, r in reports.items():
+        if "seven_way" in r:
+            seven, shared = r["seven_way"], r["shared"]
+            rows[name] = {"data": r["data"], "n": r["n"], "accuracy_7way": seven["accuracy"],
+                          "macro_f1_7way": seven["macro_f1"], "predicted_outside": seven["predicted_outside"],
+                          "accuracy_shared": shared["accuracy"], "macro_f1_shared": shared["macro_f1"]}
+        elif "per_class" in r and "n_total" in r:
+            rows[name] = {"data": r["data"], "n": r["n"], "n_total": r["n_total"], "accuracy_shared": r["accuracy"],
+                          "macro_f1_shared": r["macro_f1"]}
+        else:
+            raise ValueError(f"report {name!r} is not a cross-domain report (keys: {sorted(r)})")
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model").round(4)
+
+
+def view(reports: Mapping[str, dict], name: str = "shared") -> dict[str, dict]:
+    """One view of each cross-domain report, ``{model: report}`` (``reporting.per_class_f1`` tabulates it):
+    ``name`` ``"shared"`` (the five shared classes; a DAIR model's report is that view) or ``"seven_way"`` (an
+    Ekman model's 7 classes, disgust and neutral without true rows)."""
+    if name not in ("shared", "seven_way"):
+        raise ValueError(f"view must be 'shared' or 'seven_way', got {name!r}")
+    views = {}
+    for model, r in reports.items():
+        part = r.get(name, r if name == "shared" and "seven_way" not in r else None)
+        if part is None:
+            raise ValueError(f"report {model!r} has no {name!r} view (a DAIR model's report is the shared view only)")
+        views[model] = part
+    return views
+
+
+# ------------------------------------------------------------------------------------------ a model on other texts
+def model_probs(result: RunResult, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+    """Probabilities of a trained model on ``texts`` (one column per class of its label set): the result a trainer
+    returned (TF-IDF, RNN or transformer), or a run read from its folder when the model is still there
+    (``<run>/model`` of a transformer, ``<run>/checkpoints/model`` and ``encoder`` of an RNN; git-ignored, so only
+    where the run was trained). TF-IDF runs keep no model on disk: pass the result of the run itself."""
+    from src_helpers.training.loop import TrainResult
+    from src_helpers.training.tfidf import BaselineResult, _full_probs
+
+    texts, n = list(texts), len(result.labels.classes)
+    if isinstance(result, BaselineResult):
+        return _full_probs(result.model, result.features.transform(texts), n)
+    if isinstance(result, TrainResult):
+        return _rnn_probs(result.model, result.encoder, texts, batch_size)
+    folder = getattr(result, "model_dir", None) or (Path(result.run_dir) / "model" if result.run_dir else None)
+    if folder is not None and (Path(folder) / "config.json").exists():
+        return _transformer_probs(Path(folder), texts, result.labels)
+    rnn = Path(result.run_dir) / "checkpoints" if result.run_dir else None
+    if rnn is not None and (rnn / "model" / "config.json").exists():
+        from src_helpers.models import EmotionClassifier
+        from src_helpers.models.embeddings import load_text_encoder
+
+        return _rnn_probs(EmotionClassifier.from_pretrained(rnn / "model"), load_text_encoder(rnn / "encoder"), texts,
+                          batch_size)
+    raise FileNotFoundError(f"run {result.name!r}: no model to score new texts with (a TF-IDF run keeps none; a "
+                            "transformer's <run>/model and an RNN's <run>/checkpoints/model are git-ignored): run "
+                            "the experiment here and pass the result it returns")
+
+
+def _rnn_probs(model, encoder, texts: list[str], batch_size: int) -> np.ndarray:
+    from src_helpers.training.loop import make_loader, predict_proba
+
+    device = next(model.parameters()).device.type
+    n = model.config.num_classes
+    dummy = np.zeros(len(texts), dtype=int) if model.config.target == "single" else np.zeros((len(texts), n))
+    loader = make_loader(encoder.encode_batch(texts), dummy, encoder.pad_id, batch_size, shuffle=False)
+    return predict_proba(model, loader, device)[0]
+
+
+def _transformer_probs(folder: Path, texts: list[str], labels: LabelSet) -> np.ndarray:
+    from src_helpers.predict import predict_proba
+
+    probs, names = predict_proba(texts, folder)
+    if tuple(names) != labels.classes:
+        raise ValueError(f"model {folder}: its classes {names} are not the run's label set {labels.classes}")
+    return probs

@@ -1,0 +1,109 @@
+"""Error analysis of a single-label run on test: the most confused class pairs and real examples of its mistakes.
+
+Examples are joined to their texts by id: the run's test ids (``extra["test_ids"]`` of a run read with
+``artifacts.load_result``, else the ``id`` column of its folder's ``test_predictions.csv.gz``) against the
+``comment_id`` column of the test split (``data.load_for_profile(...)["test"]``, ``dair.load_dair_emotion(...)``).
+A test row whose id is not among the texts is a ``ValueError`` naming the ids (never dropped).
+
+Multi-label runs predict sets of classes, not one class per row: every function here raises ``ValueError``
+for them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import confusion_matrix
+
+from src_helpers.evaluation.results import RunResult, require_single
+from src_helpers.experiments.run_folders import load_run
+
+ID_COLUMN = "comment_id"  # the id column of the loaders' splits; run folders store it as ``id``
+
+
+def _check_single(result: RunResult) -> None:
+    require_single(result, "error analysis here reads one predicted class per row (single-label)")
+
+
+def run_test_ids(result: RunResult) -> list[str]:
+    """The run's test ids in row order: ``extra["test_ids"]``, else its run folder's stored ids."""
+    ids = result.extra.get("test_ids")
+    if ids is None and result.run_dir is not None:
+        ids = load_run(result.run_dir).table("test")["id"].astype(str).tolist()
+    if ids is None:
+        raise ValueError(f"run {result.name!r} has no test ids (no extra['test_ids'], no run folder): cannot join "
+                         "its rows to texts; read it back with artifacts.load_result(run_dir)")
+    if len(ids) != len(result.y_test):
+        raise ValueError(f"run {result.name!r}: {len(ids)} test ids for {len(result.y_test)} test rows")
+    return [str(i) for i in ids]
+
+
+def texts_for(result: RunResult, texts: pd.DataFrame) -> pd.Series:
+    """The text of each of the run's test rows (in row order, indexed by id); ``texts`` needs columns
+    ``comment_id`` (unique) and ``text``. Ids of the run missing from ``texts`` are a ``ValueError`` naming them."""
+    if not isinstance(texts, pd.DataFrame) or not {ID_COLUMN, "text"} <= set(texts.columns):
+        columns = list(texts.columns) if isinstance(texts, pd.DataFrame) else type(texts).__name__
+        raise ValueError(f"texts must be a DataFrame with columns {ID_COLUMN!r} and 'text' (a test split), got "
+                         f"{columns}")
+    by_id = texts.assign(**{ID_COLUMN: texts[ID_COLUMN].astype(str)}).set_index(ID_COLUMN)["text"]
+    if (dup := by_id.index[by_id.index.duplicated()]).size:
+        raise ValueError(f"texts: duplicate {ID_COLUMN} values {list(dup[:5])}")
+    ids = run_test_ids(result)
+    missing = [i for i in ids if i not in by_id.index]
+    if missing:
+        raise ValueError(f"run {result.name!r}: {len(missing)} of its {len(ids)} test ids have no text in texts "
+                         f"(another split or subset?): {missing[:10]}")
+    return by_id.loc[ids]
+
+
+def confused_pairs(result: RunResult, top: int | None = 10) -> pd.DataFrame:
+    """The ``top`` most frequent test confusions (all when None): one row per (``true``, ``predicted``) class pair
+    with true != predicted and a nonzero ``count``, its ``share`` of the true class's rows; by count, then share."""
+    _check_single(result)
+    classes = result.labels.classes
+    cm = confusion_matrix(result.y_test, result.test_pred, labels=range(len(classes)))
+    support = cm.sum(1)
+    rows = [{"true": classes[t], "predicted": classes[p], "count": int(cm[t, p]), "share": cm[t, p] / support[t]}
+            for t in range(len(classes)) for p in range(len(classes)) if t != p and cm[t, p] > 0]
+    table = pd.DataFrame(rows, columns=["true", "predicted", "count", "share"])
+    table = table.sort_values(["count", "share"], ascending=False, kind="stable").reset_index(drop=True)
+    return (table if top is None else table.head(top)).round({"share": 4})
+
+
+def _examples(result: RunResult, texts: pd.DataFrame, rows: np.ndarray, n: int) -> pd.DataFrame:
+    """Rows ``rows`` of the test split with their text, classes and probabilities, the most confident first."""
+    if not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    text = texts_for(result, texts)
+    classes, probs = np.asarray(result.labels.classes), np.asarray(result.test_probs)
+    y, pred = np.asarray(result.y_test), np.asarray(result.test_pred)
+    table = pd.DataFrame({ID_COLUMN: text.index[rows], "text": text.to_numpy()[rows], "true": classes[y[rows]],
+                          "predicted": classes[pred[rows]], "confidence": probs[rows, pred[rows]],
+                          "true_prob": probs[rows, y[rows]]})
+    return table.sort_values("confidence", ascending=False, kind="stable").head(n).reset_index(drop=True)
+
+
+def _class_id(result: RunResult, name: str, argument: str) -> int:
+    classes = list(result.labels.classes)
+    if name not in classes:
+        raise ValueError(f"{argument} must be a class of run {result.name!r} ({', '.join(classes)}), got {name!r}")
+    return classes.index(name)
+
+
+def pair_examples(result: RunResult, texts: pd.DataFrame, true: str, pred: str, n: int = 3) -> pd.DataFrame:
+    """Up to ``n`` test rows of class ``true`` predicted as ``pred`` (class names), the most confident first:
+    ``comment_id``, ``text``, ``true``, ``predicted``, ``confidence`` (probability of the prediction),
+    ``true_prob``. Empty when the run never made that confusion."""
+    _check_single(result)
+    t, p = _class_id(result, true, "true"), _class_id(result, pred, "pred")
+    if t == p:
+        raise ValueError(f"true and pred are the same class ({true!r}): not a confusion")
+    rows = np.flatnonzero((np.asarray(result.y_test) == t) & (np.asarray(result.test_pred) == p))
+    return _examples(result, texts, rows, n)
+
+
+def confident_mistakes(result: RunResult, texts: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """The ``n`` wrong test predictions with the highest predicted probability (columns as ``pair_examples``)."""
+    _check_single(result)
+    rows = np.flatnonzero(np.asarray(result.y_test) != np.asarray(result.test_pred))
+    return _examples(result, texts, rows, n)

@@ -1,0 +1,113 @@
+"""Evaluation with scikit-learn: single-label and multi-label reports, dev-chosen thresholds, bootstrap CIs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+from src_helpers.data.ekman import EKMAN_LABELS
+
+Metric = Callable[[np.ndarray, np.ndarray], float]
+
+
+def _per_class(y_true: np.ndarray, y_pred: np.ndarray, names: Sequence[str]) -> dict[str, dict[str, float]]:
+    labels = None if y_true.ndim == 2 else list(range(len(names)))
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    return {n: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            for i, n in enumerate(names)}
+
+
+def single_label_report(y_true: Sequence[int], y_pred: Sequence[int],
+                        names: Sequence[str] = EKMAN_LABELS) -> dict:
+    """Accuracy, macro/weighted F1, per-class P/R/F1 and the confusion matrix (rows = true)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    labels = list(range(len(names)))
+    return {
+        "n": int(len(y_true)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, average="macro", labels=labels, zero_division=0)),
+        "weighted_f1": float(f1_score(y_true, y_pred, average="weighted", labels=labels, zero_division=0)),
+        "per_class": _per_class(y_true, y_pred, names),
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    }
+
+
+def threshold_predictions(probs: np.ndarray, threshold: float | np.ndarray, at_least_one: bool = True) -> np.ndarray:
+    """Multi-hot predictions ``probs >= threshold``; rows with nothing above it take their top class."""
+    probs = np.asarray(probs)
+    pred = (probs >= threshold).astype(int)
+    if at_least_one:
+        empty = pred.sum(axis=1) == 0
+        pred[empty, probs[empty].argmax(axis=1)] = 1
+    return pred
+
+
+def choose_threshold(y_true: np.ndarray, probs: np.ndarray, grid: Sequence[float] | None = None,
+                     per_class: bool = False) -> float | np.ndarray:
+    """Threshold(s) that maximise macro-F1 of ``threshold_predictions`` on the given (dev) data."""
+    y_true, probs = np.asarray(y_true).astype(int), np.asarray(probs)
+    grid = np.round(np.arange(0.05, 0.951, 0.01), 2) if grid is None else np.asarray(grid)
+    if not per_class:
+        scores = [f1_score(y_true, threshold_predictions(probs, t), average="macro", zero_division=0)
+                  for t in grid]
+        return float(grid[int(np.argmax(scores))])
+    best = np.empty(probs.shape[1])
+    for c in range(probs.shape[1]):
+        scores = [f1_score(y_true[:, c], (probs[:, c] >= t).astype(int), zero_division=0) for t in grid]
+        best[c] = grid[int(np.argmax(scores))]
+    return best
+
+
+def multi_label_report(y_true: np.ndarray, probs: np.ndarray, threshold: float | np.ndarray,
+                       names: Sequence[str] = EKMAN_LABELS) -> dict:
+    """Micro/macro/samples F1, exact-match accuracy and per-class scores at ``threshold``."""
+    y_true = np.asarray(y_true).astype(int)
+    if y_true.shape[1] != len(names):
+        raise ValueError(f"{y_true.shape[1]} label columns but {len(names)} names")
+    pred = threshold_predictions(probs, threshold)
+    thr = threshold.tolist() if isinstance(threshold, np.ndarray) else float(threshold)
+    return {
+        "n": int(len(y_true)),
+        "threshold": thr,
+        "micro_f1": float(f1_score(y_true, pred, average="micro", zero_division=0)),
+        "macro_f1": float(f1_score(y_true, pred, average="macro", zero_division=0)),
+        "samples_f1": float(f1_score(y_true, pred, average="samples", zero_division=0)),
+        "exact_match": float(accuracy_score(y_true, pred)),
+        "per_class": _per_class(y_true, pred, names),
+    }
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
+
+
+def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, metrics: dict[str, Metric] | None = None,
+                 n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Percentile bootstrap interval over test examples: ``{metric: {value, low, high}}``."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"y_true has {len(y_true)} rows, y_pred {len(y_pred)}")
+    metrics = metrics or {"accuracy": accuracy_score, "macro_f1": macro_f1}
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(y_true), size=(n_boot, len(y_true)))
+    out = {}
+    for name, fn in metrics.items():
+        values = np.array([fn(y_true[i], y_pred[i]) for i in idx])
+        low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
+        out[name] = {"value": float(fn(y_true, y_pred)), "low": float(low), "high": float(high)}
+    return out
+
+
+def choose_best(scores: Mapping[str, float], what: str = "dev macro-F1") -> str:
+    """The name with the highest score (the first on ties). A NaN (or missing) score is a ``ValueError`` naming
+    its runs: a broken run is neither chosen nor silently passed over."""
+    if not scores:
+        raise ValueError(f"no run to choose by {what}")
+    broken = [name for name, value in scores.items() if value is None or math.isnan(value)]
+    if broken:
+        raise ValueError(f"{what} is NaN for {broken}: a broken run, so nothing can be chosen by {what} "
+                         "(re-run or remove it)")
+    return max(scores, key=lambda name: scores[name])

@@ -1,0 +1,46 @@
+"""Published and earlier reference results (not runs of this project), read from one data file with their sources:
+``resources/reference_results.csv`` (name, dataset, target, metric, value, source). The notebooks show them next to
+the project's runs, and the comparison figures draw them as reference lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from src_helpers.config import RESOURCES
+
+FILE = RESOURCES / "reference_results.csv"
+COLUMNS = ["name", "dataset", "target", "metric", "value", "source"]
+
+
+def load(dataset: str | None = None, metric: str | None = None, path: str | Path = FILE) -> pd.DataFrame:
+    """The reference results (index ``name``; columns dataset, target, metric, value, source), those of
+    ``dataset`` (``goemotions``, ``dair``) and ``metric`` (``test_accuracy``, ``multi_macro_f1``...) when given."""
+    table = pd.read_csv(path)
+    if missing := [c for c in COLUMNS if c not in table]:
+        raise ValueError(f"{path}: no column {missing} (expected {', '.join(COLUMNS)})")
+    if table["name"].duplicated().any():
+        raise ValueError(f"{path}: names appear twice: {sorted(set(table['name'][table['name'].duplicated()]))}")
+    if dataset is not None:
+        table = table[table["dataset"] == dataset]
+    if metric is not None:
+        table = table[table["metric"] == metric]
+    return table[COLUMNS].set_index("name")
+
+
+def value(name: str, path: str | Path = FILE) -> float:
+    """One reference result's value by its name (a ``KeyError`` lists the names there are)."""
+    table = load(path=path)
+    if name not in table.index:
+        raise KeyError(f"no reference result {name!r} in {path} (there are: {', '.join(table.index)})")
+    return float(table.loc[name, "value"])
+
+
+def lines(dataset: str = "goemotions", path: str | Path = FILE) -> dict[str, dict[str, float]]:
+    """``{metric: {name: value}}`` of ``dataset``'s reference results: the reference lines of
+    ``plots.leaderboard_figure``."""
+    out: dict[str, dict[str, float]] = {}
+    for name, row in load(dataset, path=path).iterrows():
+        out.setdefault(row["metric"], {})[name] = float(row["value"])
+    return out

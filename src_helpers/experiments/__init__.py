@@ -1,0 +1,1 @@
+"""Named experiments, run folders and Optuna studies."""

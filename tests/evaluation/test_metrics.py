@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 from src_helpers.evaluation.metrics import (
-    bootstrap_ci,
     choose_threshold,
     multi_label_report,
     single_label_report,
     threshold_predictions,
 )
+from src_helpers.evaluation.stats import bootstrap_ci
 
 
 def test_single_label_report_matches_hand_count() -> None:

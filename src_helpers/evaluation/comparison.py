@@ -53,9 +53,7 @@ def _family(config: dict) -> str:
 
 @cache
 def _registry_run_names() -> dict[str, str]:
-    """{run name the registry gives (full profile, seed 0, either target): experiment name}; an experiment's own
-    target first (an experiment registered with the multi-label target is itself, not another experiment's
-    multi-label run)."""
+    """{run name the registry gives (full profile, seed 0, either target): experiment name}."""
     names: dict[str, str] = {e.run_name: n for n, e in EXPERIMENTS.items()}
     for n, e in EXPERIMENTS.items():
         try:
@@ -67,8 +65,7 @@ def _registry_run_names() -> dict[str, str]:
 
 
 def _experiment(run: Run) -> Experiment | None:
-    """The registry experiment the run came from: the one its config names, else the one whose run name it has
-    (the committed runs written before configs named it); None when neither."""
+    """The registry experiment the run came from: the one its config names, else the one with its run name."""
     name = run.config.get("experiment", {}).get("name")
     name = name or _registry_run_names().get(re.sub(r"_seed\d+$", "", run.name))
     return EXPERIMENTS.get(name) if name else None
@@ -105,8 +102,8 @@ def _tuned_about(exp: Experiment | None, settings: dict) -> str:
 
 
 def _parameters(config: dict) -> float:
-    """Parameters as the config records them (an RNN's ``n_parameters``, frozen embeddings included; a
-    transformer's ``total_params``); NaN for TF-IDF, which records none."""
+    """Parameters as the config records them (RNN: ``n_parameters``; transformer: ``total_params``); NaN for
+    TF-IDF."""
     value = config.get("n_parameters", config.get("result", {}).get("total_params"))
     return float(value) if value is not None else float("nan")
 
@@ -142,12 +139,9 @@ def _read(folder: Path) -> Run:
 
 
 def catalog(runs_root: str | Path) -> pd.DataFrame:
-    """One row per run folder of ``runs_root`` (index ``run``, sorted by name): family, dataset, target, tuned,
-    experiment, about, train_rows (the train subset; None: the full split), augment, seed, n_test, has_dev,
-    n_parameters, epochs_run, s_per_epoch, train_minutes, time_source (see ``tables.train_time``), dev_macro_f1.
-    Every run folder, also those in folders of run folders, is read whole (``artifacts.run_folders``,
-    ``load_run``): a damaged one, or a folder that is no run, stops it with a ``RunFolderError`` naming it. The
-    folders of run folders are no rows: ``attrs["skipped"]`` lists them (``{folder: reason}``)."""
+    """One row per run folder of ``runs_root`` (index ``run``): family, dataset, target, tuned, experiment,
+    settings, test size, parameters, training time (``tables.train_time``), dev macro-F1. A damaged folder is a
+    ``RunFolderError``; folders of run folders are no rows but listed in ``attrs["skipped"]``."""
     root = Path(runs_root)
     rows, inner = [], {}
     for folder in run_folders(root, nested=True):
@@ -176,7 +170,7 @@ _COLUMNS = ("run", "family", "dataset", "target", "tuned", "experiment", "about"
 
 # ------------------------------------------------------------------------------------------ leaderboard
 def multi_sibling(run: str) -> str:
-    """The multi-label sibling's run name of single-label run ``run`` (see the module docstring)."""
+    """The run name of the multi-label sibling of single-label run ``run``."""
     seed = re.search(r"_seed\d+$", run)
     base = run[: seed.start()] if seed else run
     return base.removesuffix("_single") + "_multi" + (seed.group() if seed else "")
@@ -184,8 +178,8 @@ def multi_sibling(run: str) -> str:
 
 def selection(table: pd.DataFrame, include: Iterable[str] | None = None,
               exclude: Iterable[str] = ()) -> tuple[list[str], dict[str, str]]:
-    """The leaderboard's single-label runs of a ``catalog`` and ``{run: rule}`` of the runs left out (``RULES``).
-    ``include``: exactly these runs (single-label runs of the catalog), the rules not applied."""
+    """The leaderboard's single-label runs of a ``catalog`` and ``{run: rule}`` of those left out (``RULES``):
+    GoEmotions only, the full train split, seed 0. ``include``: exactly these runs, no rule applied."""
     exclude = set(exclude)
     if unknown := sorted((set(include or ()) | exclude) - set(table.index)):
         raise KeyError(f"no run {unknown} in the catalog (runs: {list(table.index)})")
@@ -219,8 +213,7 @@ def load(runs_root: str | Path, names: Iterable[str]) -> dict[str, RunResult]:
 
 
 def _scores(r: RunResult, metrics: Iterable[str], prefix: str, n_boot: int, seed: int) -> dict:
-    """The run's own test ``metrics`` with their intervals (``stats.run_intervals``): columns ``<prefix><metric>``,
-    ``..._low``, ``..._high``."""
+    """The run's test ``metrics`` with intervals: columns ``<prefix><metric>``, ``..._low``, ``..._high``."""
     ci = stats.run_intervals(r, n_boot, seed)
     return {k: v for m in metrics for k, v in ((f"{prefix}{m}", r.test[m]), (f"{prefix}{m}_low", ci[m]["low"]),
                                                (f"{prefix}{m}_high", ci[m]["high"]))}
@@ -228,10 +221,9 @@ def _scores(r: RunResult, metrics: Iterable[str], prefix: str, n_boot: int, seed
 
 def leaderboard(runs_root: str | Path, n_boot: int = 1000, seed: int = 0, include: Iterable[str] | None = None,
                 exclude: Iterable[str] = ()) -> pd.DataFrame:
-    """One row per GoEmotions single-label model (``selection``'s rules; index ``model``, best test macro-F1
-    first): family, tuned, about, dev_macro_f1, ``best_on_dev``, test accuracy and macro-F1 with percentile-bootstrap
-    95% intervals (``<metric>_low``/``_high``), and its multi-label sibling's run and test macro-F1 with interval
-    (``multi_*``; empty where there is none). ``attrs["excluded"]``: ``{run: rule}`` of the runs left out."""
+    """One row per GoEmotions single-label model (``selection``), best test macro-F1 first: family, tuned,
+    about, dev_macro_f1, ``best_on_dev``, test accuracy and macro-F1 with bootstrap 95% intervals, and its
+    multi-label sibling's test macro-F1 (``multi_*``). ``attrs["excluded"]``: ``{run: rule}``."""
     table = catalog(runs_root)
     names, excluded = selection(table, include, exclude)
     if not names:
@@ -260,12 +252,9 @@ _MULTI = ("multi_run", "multi_macro_f1", "multi_macro_f1_low", "multi_macro_f1_h
 # ------------------------------------------------------------------------------------------ significance
 def significance(results: Mapping[str, RunResult], best: str | None = None, baseline: str = BASELINE,
                  n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """The ``best`` run (default: the best dev macro-F1, ``tables.best_on_dev``; dev scores are stored for
-    every run) against every other run of ``results`` on the same test rows (index ``other``): gains best - other
-    with paired-bootstrap 95% intervals (``stats.paired_gains``), two-sided bootstrap p-values
-    (``stats.bootstrap_p``), Benjamini-Hochberg adjusted ones over the comparisons
-    (``*_p_bh``), McNemar's exact test on accuracy (single-label), and ``baseline`` marking the row of ``baseline``
-    (none when the baseline is the best run itself)."""
+    """The ``best`` run (default: best dev macro-F1) against every other run on the same test rows (index
+    ``other``): paired-bootstrap gains with 95% intervals and p-values, Benjamini-Hochberg adjusted ones (``*_p_bh``),
+    McNemar's exact test on accuracy (single-label), and ``baseline`` marking the baseline's row."""
     if baseline not in results:
         raise KeyError(f"baseline {baseline!r} is not among the runs {list(results)}")
     best = best or tables.best_on_dev(results)
@@ -295,10 +284,9 @@ def significance(results: Mapping[str, RunResult], best: str | None = None, base
 # ------------------------------------------------------------------------------------------ cost and quality
 def cost_quality(catalog: pd.DataFrame, leaderboard: pd.DataFrame, benchmarks: pd.DataFrame | None = None,
                  threads: int = 1, path: str = "fp32") -> pd.DataFrame:
-    """Per leaderboard model: family, parameters, training seconds per epoch and minutes (``catalog``), inference
-    sentences per second at ``threads`` threads on ``path`` (fp32, int8_dynamic) from ``benchmarks`` (rows with
-    columns run, threads, path, sentences_per_s; NaN where not measured) and its inverse ``ms_per_sentence``, test
-    accuracy and macro-F1."""
+    """Per leaderboard model: family, parameters, training time (``catalog``), inference sentences per second
+    at ``threads`` on ``path`` from ``benchmarks`` (columns run, threads, path, sentences_per_s; NaN where not
+    measured), ``ms_per_sentence``, test accuracy and macro-F1."""
     if missing := sorted(set(leaderboard.index) - set(catalog.index)):
         raise KeyError(f"leaderboard models {missing} are not in the catalog")
     speed: dict[str, float] = {}
@@ -313,8 +301,8 @@ def cost_quality(catalog: pd.DataFrame, leaderboard: pd.DataFrame, benchmarks: p
 
 
 def pareto_front(df: pd.DataFrame, cost_col: str, quality_col: str) -> pd.Series:
-    """True for the rows no other row dominates (cost at most and quality at least as good, one of them strictly
-    better); a row with a missing cost or quality is never on the front."""
+    """True for the rows no other row dominates (cost no higher and quality no lower, one strictly better);
+    rows missing either are never on it."""
     for col in (cost_col, quality_col):
         if col not in df:
             raise KeyError(f"no column {col!r} (columns: {list(df.columns)})")
@@ -328,9 +316,8 @@ def pareto_front(df: pd.DataFrame, cost_col: str, quality_col: str) -> pd.Series
 
 # ------------------------------------------------------------------------------------------ other views
 def cross_domain_table(runs_root: str | Path) -> pd.DataFrame:
-    """The cross-domain evaluations stored in the run folders of ``runs_root`` and of the folders of run folders
-    in it (``<folder>/<run>``): one row per (run, evaluation) with the run's data set and
-    ``cross_domain.scores_table``'s columns. Other evaluations are listed in ``attrs["skipped"]``."""
+    """The cross-domain evaluations stored in the run folders of ``runs_root`` (and one level deeper): one row
+    per (run, evaluation) with ``cross_domain.scores_table``'s columns; other evaluations in ``attrs["skipped"]``."""
     root = Path(runs_root)
     files = sorted([*root.glob(f"*/{EVALUATIONS}/*.json"), *root.glob(f"*/*/{EVALUATIONS}/*.json")])
     tables, skipped = [], {}
@@ -353,10 +340,9 @@ def cross_domain_table(runs_root: str | Path) -> pd.DataFrame:
 
 
 def training_curves(runs_root: str | Path, runs: Iterable[str]) -> pd.DataFrame:
-    """Dev macro-F1 per epoch of ``runs`` as one long table: run, epoch, dev_macro_f1, ``seconds`` (cumulative
-    training seconds at the epoch's end: the history's ``train_seconds``, else a fine-tuning's recorded
-    ``train_seconds`` spread evenly over its epochs; NaN when neither) and ``time_source``. Runs without a
-    history (TF-IDF) are listed in ``attrs["skipped"]``."""
+    """Dev macro-F1 per epoch of ``runs`` as a long table: run, epoch, dev_macro_f1, cumulative training
+    ``seconds`` (``tables.train_time``; spread evenly when only a total is recorded) and ``time_source``. Runs without
+    a history are listed in ``attrs["skipped"]``."""
     frames, skipped = [], {}
     for name in runs:
         run = _read(Path(runs_root) / name)
@@ -381,10 +367,9 @@ def training_curves(runs_root: str | Path, runs: Iterable[str]) -> pd.DataFrame:
 def comparison_figures(runs_root: str | Path, board: pd.DataFrame, images: str | Path, prefix: str = "08",
                        references: Mapping[str, Mapping[str, float]] | None = None,
                        benchmarks: pd.DataFrame | None = None) -> dict[str, Path]:
-    """The comparison figures of the leaderboard's models, written to ``images/<prefix>_*.png``: the leaderboard
-    with reference lines (``references``: ``{metric: {label: value}}``; None: ``references.lines()``), per-class
-    F1, the confusion matrices, dev macro-F1 over training time, cost vs quality with its Pareto front (inference
-    speed from ``benchmarks``, as in ``cost_quality``). Returns ``{figure: path}``."""
+    """The comparison figures of the leaderboard's models as ``images/<prefix>_*.png``: the leaderboard with
+    reference lines (None: ``references.lines()``), per-class F1, confusion matrices, training curves, cost vs quality
+    (speed from ``benchmarks``). Returns ``{figure: path}``."""
     images = Path(images)
     images.mkdir(parents=True, exist_ok=True)
     results = load(runs_root, board.index)

@@ -208,7 +208,7 @@ def selection(table: pd.DataFrame, include: Iterable[str] | None = None,
 
 
 def load(runs_root: str | Path, names: Iterable[str]) -> dict[str, RunResult]:
-    """``{name: RunResult}`` of run folders ``runs_root/<name>`` (``artifacts.load_result``)."""
+    """``{name: RunResult}`` of run folders ``runs_root/<name>`` (``run_folders.load_result``)."""
     return {n: load_result(Path(runs_root) / n) for n in names}
 
 

@@ -27,7 +27,7 @@ def run_test_ids(result: RunResult) -> list[str]:
         ids = load_run(result.run_dir).table("test")["id"].astype(str).tolist()
     if ids is None:
         raise ValueError(f"run {result.name!r} has no test ids (no extra['test_ids'], no run folder): cannot join "
-                         "its rows to texts; read it back with artifacts.load_result(run_dir)")
+                         "its rows to texts; read it back with run_folders.load_result(run_dir)")
     if len(ids) != len(result.y_test):
         raise ValueError(f"run {result.name!r}: {len(ids)} test ids for {len(result.y_test)} test rows")
     return [str(i) for i in ids]

@@ -17,7 +17,7 @@ import pytest
 
 from src_helpers.config import REPO_ROOT
 from src_helpers.data.labels import DAIR, EKMAN, LabelSet
-from src_helpers.evaluation import comparison, figures, references, stats, tables
+from src_helpers.evaluation import comparison, figures, references, tables
 from src_helpers.evaluation import cross_domain as xd
 from src_helpers.evaluation.results import RunResult, evaluate
 from src_helpers.experiments.registry import EXPERIMENTS, configure
@@ -289,13 +289,6 @@ def test_leaderboard_include_and_exclude(runs: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------ significance
-def test_bootstrap_p() -> None:
-    assert stats.bootstrap_p(np.full(99, 0.1)) == pytest.approx(2 / 100)
-    assert stats.bootstrap_p(np.zeros(99)) == 1.0
-    assert stats.bootstrap_p(np.r_[np.full(50, -0.1), np.full(49, 0.1)]) == 1.0
-    assert stats.bootstrap_p(np.r_[np.full(5, -0.1), np.full(94, 0.1)]) == pytest.approx(2 * 6 / 100)
-
-
 def test_significance_of_a_clearly_better_and_an_identical_model() -> None:
     good = result("good", 0.9)
     twin = RunResult(**{**vars(good), "name": "twin", "dev": {**good.dev, "macro_f1": good.dev["macro_f1"] - 0.01}})

@@ -5,6 +5,8 @@ shown under the cell, and ``release`` shows and closes figures one by one in cel
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -118,8 +120,6 @@ STUDY_PLOTS = ("optimization_history", "param_importances", "parallel_coordinate
 def study_figures(study, images: str | Path, prefix: str) -> dict[str, Path]:
     """Optuna's matplotlib views of a study (``STUDY_PLOTS``) as ``images/<prefix>_<view>.png``; views a study
     cannot draw yet (importances of one trial, intermediate values without per-epoch scores) are skipped with a note."""
-    import warnings
-
     import optuna
     from optuna.visualization import matplotlib as ovm
 
@@ -150,9 +150,6 @@ def study_figures(study, images: str | Path, prefix: str) -> dict[str, Path]:
 
 def _note_warnings(study_name: str, view: str, caught: list) -> None:
     """Optuna's "less than 2 trials" warnings while drawing ``view`` as one printed note; others re-issued."""
-    import re
-    import warnings
-
     few = []
     for w in caught:
         if m := re.search(r"parameter `([^`]+)` have less than 2 trials", str(w.message)):

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ttest_ind
 
+from src_helpers.config import REPO_ROOT
 from src_helpers.data.textio import read_json
 from src_helpers.evaluation import comparison, references, tables
 from src_helpers.evaluation.metrics import choose_best
@@ -47,6 +48,7 @@ MODES = {"naive": "naive: random, padded to {max_length} tokens",
 OPTIONS = {"naive": "naive batches", "bucketed": "bucketed batches", "exact": "`exact_lengths=True`"}
 EPOCH = "epoch_s (43,410 ex)"
 WIDTH = 110  # prose lines are wrapped to this width, as the README's own
+BENCHMARKS = REPO_ROOT / "benchmarks" / "results"  # the committed reports of benchmarks/*.py
 
 
 # ------------------------------------------------------------------------------------------ formatting
@@ -79,6 +81,21 @@ def _benchmark(folder: Path, name: str) -> dict:
     if not isinstance(report, dict) or not {"rows", "results", "generation"} & set(report):
         raise ValueError(f"{path}: not a benchmark report (no rows, results or generation)")
     return report
+
+
+def inference_benchmarks(folder: str | Path = BENCHMARKS) -> pd.DataFrame:
+    """The measurements of ``benchmarks/inference.py`` (``inference_*.json`` in ``folder``): one row per file and
+    inference path (fp32, int8_dynamic) with the run the model came from and the threads; empty when none."""
+    rows = []
+    for path in sorted(Path(folder).glob("inference_*.json")):
+        report = read_json(path)
+        try:
+            run = Path(report["model_dir"]).parent.name
+            rows += [{"run": run, "threads": report["threads"], "path": name, **measured}
+                     for name, measured in report["results"].items()]
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"{path}: not an inference benchmark report ({type(e).__name__}: {e})") from None
+    return pd.DataFrame(rows).round(4)
 
 
 def _epochs(folder: Path, name: str) -> pd.DataFrame:
@@ -388,7 +405,7 @@ def augmented_headline(index: pd.DataFrame) -> dict[str, float]:
     return dict(found[-1]) if found else {}
 
 
-def sections(runs_root: str | Path, index: pd.DataFrame, benchmarks: str | Path = tables.BENCHMARKS,
+def sections(runs_root: str | Path, index: pd.DataFrame, benchmarks: str | Path = BENCHMARKS,
              n_boot: int = 1000, seed: int = 0) -> dict[str, str]:
     """``{section name: Markdown}`` of every generated README section besides ``results``, from the run folders of
     ``runs_root``, the executed notebooks' ``index`` (``report.notebook_index``) and the ``benchmarks`` reports."""

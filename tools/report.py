@@ -6,7 +6,7 @@ only (run folders, executed notebooks, benchmark JSON; it trains nothing):
 - the README's other generated sections (``readme_sections.sections``: augmentation, speed, ...), each between its
   ``<!-- <name>:start -->`` / ``<!-- <name>:end -->`` markers;
 - ``notebook_outputs/INDEX.md``: the history book, every executed notebook with its date, profile and headline;
-- the comparison figures ``images/08_*.png`` (``src_helpers.evaluation.comparison.figures``).
+- the comparison figures ``images/08_*.png`` (``src_helpers.evaluation.comparison.comparison_figures``).
 
 ``--check`` writes nothing and exits 1 when a committed file differs from what the artifacts give (CI runs it
 through ``tests/test_report.py``), so no number in them is typed by hand. A run folder that does not load whole
@@ -188,7 +188,8 @@ def regenerate(check: bool, n_boot: int = 1000, no_figures: bool = False) -> int
     for f in stale:
         print(f"{'out of date' if check else 'rewrote'}: {portable_path(f)}")
     if not check and not no_figures:
-        for path in comparison.comparison_figures(paths.runs, board, paths.images).values():
+        benchmarks = readme_sections.inference_benchmarks()
+        for path in comparison.comparison_figures(paths.runs, board, paths.images, benchmarks=benchmarks).values():
             print(f"drew: {portable_path(path)}")
     return 1 if check and stale else 0
 

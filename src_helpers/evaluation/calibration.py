@@ -1,15 +1,8 @@
 """Calibration of single-label runs: top-label ECE, reliability tables and figures, temperature scaling.
 
-The confidence of a prediction is its top (argmax) softmax probability; a run is calibrated when, among its
-predictions of confidence about p, a share p is right. ``expected_calibration_error`` and ``reliability_table``
-use the same ``n_bins`` equal-width bins ``[0, 1/n], (1/n, 2/n], ...`` as ``sklearn.calibration.calibration_curve``.
-
-Temperature scaling (Guo et al., 2017) divides the log-probabilities by one ``T`` fitted on **dev** (minimising the
-dev negative log-likelihood) and is applied unchanged to test; the argmax, so accuracy and macro-F1, do not change.
-Run folders store probabilities rounded to 5 decimals, so they are clipped at ``PROB_FLOOR`` before the log.
-
-Multi-label runs (one sigmoid per class) have no top-label confidence: every function here raises ``ValueError``
-for them.
+The confidence of a prediction is its top softmax probability. Bins are ``calibration_curve``'s equal-width bins
+``[0, 1/n], (1/n, 2/n], ...``. Temperature scaling (Guo et al., 2017) divides the log-probabilities by one ``T``
+fitted on dev and applied unchanged to test (the argmax does not change). Multi-label runs: ``ValueError``.
 """
 
 from __future__ import annotations
@@ -37,8 +30,7 @@ LOG_T_BOUNDS = (-3.0, 3.0)
 
 def check_probabilities(y: np.ndarray, probs: np.ndarray, y_name: str = "y", probs_name: str = "probs"
                         ) -> tuple[np.ndarray, np.ndarray]:
-    """``(y, probs)`` as arrays, or a ``ValueError`` naming the argument: ``probs`` one row of class probabilities
-    (in [0, 1], summing to 1) per example, ``y`` one class id (0..k-1) per row."""
+    """``(y, probs)`` as arrays: one row of class probabilities and one class id per example (``ValueError``)."""
     probs = np.asarray(probs, dtype=float)
     if probs.ndim != 2 or probs.shape[0] == 0 or probs.shape[1] < 2:
         raise ValueError(f"{probs_name} must be a non-empty (examples, classes) array with at least 2 classes, "
@@ -59,8 +51,9 @@ def check_probabilities(y: np.ndarray, probs: np.ndarray, y_name: str = "y", pro
     return y, probs
 
 
-def _bins(y: np.ndarray, probs: np.ndarray, n_bins: int) -> pd.DataFrame:
-    """Per non-empty bin of the top-label confidence: bin edges, mean confidence, accuracy, count."""
+def reliability_table(y: np.ndarray, probs: np.ndarray, n_bins: int = 15) -> pd.DataFrame:
+    """One row per non-empty confidence bin: ``bin_low``, ``bin_high``, mean ``confidence``, ``accuracy``,
+    ``count``."""
     if not isinstance(n_bins, int | np.integer) or n_bins < 1:
         raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
     y, probs = check_probabilities(y, probs)
@@ -77,15 +70,9 @@ def _bins(y: np.ndarray, probs: np.ndarray, n_bins: int) -> pd.DataFrame:
     })
 
 
-def reliability_table(y: np.ndarray, probs: np.ndarray, n_bins: int = 15) -> pd.DataFrame:
-    """One row per non-empty equal-width confidence bin (empty bins are left out, as in ``calibration_curve``):
-    ``bin_low``, ``bin_high``, mean ``confidence``, ``accuracy`` (share of right argmax predictions), ``count``."""
-    return _bins(y, probs, n_bins)
-
-
 def expected_calibration_error(y: np.ndarray, probs: np.ndarray, n_bins: int = 15) -> float:
-    """Top-label ECE: the count-weighted mean of ``|accuracy - confidence|`` over ``n_bins`` equal-width bins."""
-    table = _bins(y, probs, n_bins)
+    """Top-label ECE: the count-weighted mean of ``|accuracy - confidence|`` over the bins."""
+    table = reliability_table(y, probs, n_bins)
     return float((table["count"] * (table["accuracy"] - table["confidence"]).abs()).sum() / table["count"].sum())
 
 
@@ -94,8 +81,7 @@ def _log_probs(probs: np.ndarray) -> np.ndarray:
 
 
 def negative_log_likelihood(y: np.ndarray, probs: np.ndarray, temperature: float = 1.0) -> float:
-    """Mean NLL of the true classes under ``probs`` (clipped at ``PROB_FLOOR``, renormalised) scaled by
-    ``temperature``."""
+    """Mean NLL of the true classes under ``probs`` scaled by ``temperature``."""
     y, probs = check_probabilities(y, probs)
     logp = log_softmax(_log_probs(probs) / _check_temperature(temperature), axis=1)
     return float(-logp[np.arange(len(y)), y].mean())
@@ -108,8 +94,7 @@ def _check_temperature(temperature: float) -> float:
 
 
 def fit_temperature(y_dev: np.ndarray, dev_probs: np.ndarray) -> float:
-    """The temperature ``T`` minimising the dev NLL of ``softmax(log(dev_probs) / T)``, searched over log T in
-    ``LOG_T_BOUNDS`` (T > 1: the run was overconfident on dev; T < 1: underconfident)."""
+    """The temperature ``T`` minimising the dev NLL of ``softmax(log(dev_probs) / T)`` (T > 1: overconfident)."""
     y_dev, dev_probs = check_probabilities(y_dev, dev_probs, "y_dev", "dev_probs")
     logp, rows = _log_probs(dev_probs), np.arange(len(y_dev))
 
@@ -123,8 +108,7 @@ def fit_temperature(y_dev: np.ndarray, dev_probs: np.ndarray) -> float:
 
 
 def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
-    """``softmax(log(probs) / temperature)`` row by row (probabilities clipped at ``PROB_FLOOR``); the argmax of
-    each row is unchanged."""
+    """``softmax(log(probs) / temperature)`` row by row (the argmax is unchanged)."""
     probs = np.asarray(probs, dtype=float)
     if probs.ndim != 2:
         raise ValueError(f"probs must be an (examples, classes) array, got shape {probs.shape}")
@@ -136,9 +120,8 @@ def _check_single(r: RunResult) -> None:
 
 
 def temperature_scaled(result: RunResult) -> RunResult:
-    """A copy of a single-label run with dev and test probabilities scaled by the temperature fitted on its dev
-    predictions, named ``<run>_temperature`` (no run folder); reports and predictions are the run's (argmax
-    unchanged). ``extra["temperature"]`` holds ``T``. A run without dev predictions is a ``ValueError``."""
+    """A copy of the run, ``<run>_temperature``, with probabilities scaled by the temperature fitted on its dev
+    predictions (``extra["temperature"]``); reports and predictions unchanged."""
     _check_single(result)
     if result.dev_probs is None or result.y_dev is None:
         raise ValueError(f"run {result.name!r} has no dev predictions to fit a temperature on")
@@ -150,9 +133,8 @@ def temperature_scaled(result: RunResult) -> RunResult:
 
 
 def calibration_table(results: Sequence[RunResult], n_bins: int = 15) -> pd.DataFrame:
-    """One row per single-label run (index ``model``): test ECE, NLL and accuracy before and after temperature
-    scaling with ``temperature`` fitted on the run's dev predictions. A run without dev predictions keeps its row,
-    with ``temperature`` and the *after* columns NaN and a ``note`` saying why. Multi-label runs: ``ValueError``."""
+    """Per run (index ``model``): test ECE, NLL and accuracy before and after temperature scaling; a run without
+    dev predictions has NaN *after* columns and a ``note``."""
     rows = []
     for r in results:
         _check_single(r)
@@ -178,9 +160,8 @@ def calibration_table(results: Sequence[RunResult], n_bins: int = 15) -> pd.Data
 
 def reliability_figure(results: Sequence[RunResult], path: str | Path | None = None, n_bins: int = 15,
                        title: str = "Reliability (test)", scaled: bool = False) -> plt.Figure:
-    """One reliability curve per single-label run (accuracy against mean confidence of each non-empty bin, the
-    test ECE in the legend) and the diagonal of perfect calibration; saved to ``path`` when given. ``scaled``: also
-    the temperature-scaled curve (``temperature_scaled``) of every run with dev predictions."""
+    """One reliability curve per run (test ECE in the legend) and the diagonal; ``scaled``: also the
+    temperature-scaled curve of every run with dev predictions."""
     if not results:
         raise ValueError("reliability_figure needs at least one run")
     if scaled:

@@ -1,24 +1,10 @@
 """The final comparison (notebook 08): every finished run folder side by side, read from disk, nothing trained.
 
-- ``catalog(runs_root)``: one row per run folder (family, data set, target, tuned, settings, cost). A folder of
-  run folders (such as notebook 07's GoEmotions models scored on DAIR) is no row: it is listed with the reason in
-  ``table.attrs["skipped"]``. A run folder that does not load whole (an unfinished run without ``metrics.json``, a
-  damaged file) is an ``artifacts.RunFolderError`` naming the folder and the file, never a missing row.
-- ``leaderboard(runs_root)``: the GoEmotions single-label models with bootstrap 95% intervals (the draws of
-  ``tables.results_table``) and the multi-label macro-F1 of each one's multi-label sibling. Rules (``RULES``;
-  runs they leave out are listed with the rule in ``table.attrs["excluded"]``): Ekman label set only; the full
-  train split only (an experiment's ``train_rows`` subset is a budget study, notebook 05); seed 0 only (other
-  seeds repeat a variant to measure its spread, ``tables.by_variant``); a multi-label run is a column of its
-  single-label sibling, never a row. ``include`` names the rows instead (rules not applied), ``exclude`` drops more.
-- ``significance(results)``: the model chosen on **dev** macro-F1 against every other one on the same test rows:
-  paired-bootstrap gains with 95% intervals and two-sided bootstrap p-values, and McNemar's exact test on accuracy.
-- ``cost_quality`` and ``pareto_front``: parameters, training and inference speed against test macro-F1.
-- ``cross_domain_table``: the stored cross-domain evaluations (``cross_domain.scores_table``) of all runs.
-- ``training_curves``: dev macro-F1 per epoch on a cumulative training-time axis.
-- ``comparison_figures``: the comparison figures of a leaderboard (reference lines: ``references.lines``).
-
-A multi-label sibling follows the registry's run names (``Experiment.run_name``): ``<run>`` and ``<run>_multi``,
-``<x>_single`` and ``<x>_multi``, a seed suffix after both (``bigru_minilm_seed1``, ``bigru_minilm_multi_seed1``).
+``catalog`` lists the run folders, ``leaderboard`` ranks the GoEmotions single-label models (rules: ``RULES``),
+``significance`` tests the model chosen on dev against the others, ``cost_quality``/``pareto_front`` set cost
+against quality, ``cross_domain_table`` and ``training_curves`` gather the stored evaluations and histories, and
+``comparison_figures`` draws them. A multi-label sibling follows the registry's run names (``Experiment.run_name``):
+``<run>`` and ``<run>_multi``, ``<x>_single`` and ``<x>_multi``, a seed suffix after both.
 """
 
 from __future__ import annotations
@@ -32,14 +18,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest, false_discovery_control
 
 from src_helpers.data.ekman import EKMAN_LABELS
 from src_helpers.data.labels import label_set
-from src_helpers.evaluation import cross_domain, figures, tables
+from src_helpers.evaluation import cross_domain, figures, stats, tables
 from src_helpers.evaluation import references as reference_results
 from src_helpers.evaluation.results import RunResult
-from src_helpers.experiments.registry import BASELINE, EXPERIMENTS, RUNTIME, Experiment, with_overrides
+from src_helpers.experiments.registry import BASELINE, EXPERIMENTS, RUNTIME, Experiment, jsonable, with_overrides
 from src_helpers.experiments.run_folders import EVALUATIONS, Run, RunFolderError, load_result, load_run, run_folders
 
 DATASETS = {"ekman": "goemotions", "dair": "dair"}  # label set -> data set
@@ -68,9 +53,7 @@ def _family(config: dict) -> str:
 
 @cache
 def _registry_run_names() -> dict[str, str]:
-    """{run name the registry gives (full profile, seed 0, either target): experiment name}; an experiment's own
-    target first (an experiment registered with the multi-label target is itself, not another experiment's
-    multi-label run)."""
+    """{run name the registry gives (full profile, seed 0, either target): experiment name}."""
     names: dict[str, str] = {e.run_name: n for n, e in EXPERIMENTS.items()}
     for n, e in EXPERIMENTS.items():
         try:
@@ -81,13 +64,8 @@ def _registry_run_names() -> dict[str, str]:
     return names
 
 
-def _jsonable(settings: Mapping) -> dict:
-    return json.loads(json.dumps({k: v for k, v in settings.items() if k not in RUNTIME}, default=str))
-
-
 def _experiment(run: Run) -> Experiment | None:
-    """The registry experiment the run came from: the one its config names, else the one whose run name it has
-    (the committed runs written before configs named it); None when neither."""
+    """The registry experiment the run came from: the one its config names, else the one with its run name."""
     name = run.config.get("experiment", {}).get("name")
     name = name or _registry_run_names().get(re.sub(r"_seed\d+$", "", run.name))
     return EXPERIMENTS.get(name) if name else None
@@ -96,7 +74,7 @@ def _experiment(run: Run) -> Experiment | None:
 def _settings(run: Run, exp: Experiment | None) -> dict:
     """The run's experiment settings: recorded in its config, else its registry experiment's (full profile)."""
     recorded = run.config.get("experiment", {}).get("settings")
-    return recorded if recorded is not None else _jsonable(exp.settings()) if exp is not None else {}
+    return recorded if recorded is not None else jsonable(exp.settings()) if exp is not None else {}
 
 
 def _seed(config: dict) -> int:
@@ -117,15 +95,15 @@ def _tuned_about(exp: Experiment | None, settings: dict) -> str:
     """A tuned run's settings that differ from its experiment's registered (full-profile) ones, in short."""
     if exp is None:
         return "tuned (its config names no experiment)"
-    base = _jsonable(exp.settings())
+    base = jsonable(exp.settings())
     changed = [f"{k.split('.')[-1]}={_short(v)}" for k, v in settings.items()
                if k not in RUNTIME and k != "target" and base.get(k) != v]
     return f"tuned {exp.name}: " + (", ".join(changed) if changed else "the registered settings")
 
 
 def _parameters(config: dict) -> float:
-    """Parameters as the config records them (an RNN's ``n_parameters``, frozen embeddings included; a
-    transformer's ``total_params``); NaN for TF-IDF, which records none."""
+    """Parameters as the config records them (RNN: ``n_parameters``; transformer: ``total_params``); NaN for
+    TF-IDF."""
     value = config.get("n_parameters", config.get("result", {}).get("total_params"))
     return float(value) if value is not None else float("nan")
 
@@ -161,12 +139,9 @@ def _read(folder: Path) -> Run:
 
 
 def catalog(runs_root: str | Path) -> pd.DataFrame:
-    """One row per run folder of ``runs_root`` (index ``run``, sorted by name): family, dataset, target, tuned,
-    experiment, about, train_rows (the train subset; None: the full split), augment, seed, n_test, has_dev,
-    n_parameters, epochs_run, s_per_epoch, train_minutes, time_source (see ``tables.train_time``), dev_macro_f1.
-    Every run folder, also those in folders of run folders, is read whole (``artifacts.run_folders``,
-    ``load_run``): a damaged one, or a folder that is no run, stops it with a ``RunFolderError`` naming it. The
-    folders of run folders are no rows: ``attrs["skipped"]`` lists them (``{folder: reason}``)."""
+    """One row per run folder of ``runs_root`` (index ``run``): family, dataset, target, tuned, experiment,
+    settings, test size, parameters, training time (``tables.train_time``), dev macro-F1. A damaged folder is a
+    ``RunFolderError``; folders of run folders are no rows but listed in ``attrs["skipped"]``."""
     root = Path(runs_root)
     rows, inner = [], {}
     for folder in run_folders(root, nested=True):
@@ -195,7 +170,7 @@ _COLUMNS = ("run", "family", "dataset", "target", "tuned", "experiment", "about"
 
 # ------------------------------------------------------------------------------------------ leaderboard
 def multi_sibling(run: str) -> str:
-    """The multi-label sibling's run name of single-label run ``run`` (see the module docstring)."""
+    """The run name of the multi-label sibling of single-label run ``run``."""
     seed = re.search(r"_seed\d+$", run)
     base = run[: seed.start()] if seed else run
     return base.removesuffix("_single") + "_multi" + (seed.group() if seed else "")
@@ -203,8 +178,8 @@ def multi_sibling(run: str) -> str:
 
 def selection(table: pd.DataFrame, include: Iterable[str] | None = None,
               exclude: Iterable[str] = ()) -> tuple[list[str], dict[str, str]]:
-    """The leaderboard's single-label runs of a ``catalog`` and ``{run: rule}`` of the runs left out (``RULES``).
-    ``include``: exactly these runs (single-label runs of the catalog), the rules not applied."""
+    """The leaderboard's single-label runs of a ``catalog`` and ``{run: rule}`` of those left out (``RULES``):
+    GoEmotions only, the full train split, seed 0. ``include``: exactly these runs, no rule applied."""
     exclude = set(exclude)
     if unknown := sorted((set(include or ()) | exclude) - set(table.index)):
         raise KeyError(f"no run {unknown} in the catalog (runs: {list(table.index)})")
@@ -233,24 +208,22 @@ def selection(table: pd.DataFrame, include: Iterable[str] | None = None,
 
 
 def load(runs_root: str | Path, names: Iterable[str]) -> dict[str, RunResult]:
-    """``{name: RunResult}`` of run folders ``runs_root/<name>`` (``artifacts.load_result``)."""
+    """``{name: RunResult}`` of run folders ``runs_root/<name>`` (``run_folders.load_result``)."""
     return {n: load_result(Path(runs_root) / n) for n in names}
 
 
 def _scores(r: RunResult, metrics: Iterable[str], prefix: str, n_boot: int, seed: int) -> dict:
-    """The run's own test ``metrics`` with the intervals of ``tables.results_table`` (its draws): columns
-    ``<prefix><metric>``, ``..._low``, ``..._high``."""
-    ci = tables.bootstrap_intervals(r, n_boot, seed)
+    """The run's test ``metrics`` with intervals: columns ``<prefix><metric>``, ``..._low``, ``..._high``."""
+    ci = stats.run_intervals(r, n_boot, seed)
     return {k: v for m in metrics for k, v in ((f"{prefix}{m}", r.test[m]), (f"{prefix}{m}_low", ci[m]["low"]),
                                                (f"{prefix}{m}_high", ci[m]["high"]))}
 
 
 def leaderboard(runs_root: str | Path, n_boot: int = 1000, seed: int = 0, include: Iterable[str] | None = None,
                 exclude: Iterable[str] = ()) -> pd.DataFrame:
-    """One row per GoEmotions single-label model (``selection``'s rules; index ``model``, best test macro-F1
-    first): family, tuned, about, dev_macro_f1, ``best_on_dev``, test accuracy and macro-F1 with percentile-bootstrap
-    95% intervals (``<metric>_low``/``_high``), and its multi-label sibling's run and test macro-F1 with interval
-    (``multi_*``; empty where there is none). ``attrs["excluded"]``: ``{run: rule}`` of the runs left out."""
+    """One row per GoEmotions single-label model (``selection``), best test macro-F1 first: family, tuned,
+    about, dev_macro_f1, ``best_on_dev``, test accuracy and macro-F1 with bootstrap 95% intervals, and its
+    multi-label sibling's test macro-F1 (``multi_*``). ``attrs["excluded"]``: ``{run: rule}``."""
     table = catalog(runs_root)
     names, excluded = selection(table, include, exclude)
     if not names:
@@ -277,34 +250,11 @@ _MULTI = ("multi_run", "multi_macro_f1", "multi_macro_f1_low", "multi_macro_f1_h
 
 
 # ------------------------------------------------------------------------------------------ significance
-def bootstrap_p(gains: np.ndarray) -> float:
-    """Two-sided percentile-bootstrap p-value of "the gain is 0" from resampled ``gains``: twice the smaller share
-    of resamples on either side of 0 (0 counted on both sides), with the add-one correction, at most 1. It is
-    below 0.05 about when the 95% percentile interval excludes 0."""
-    gains = np.asarray(gains, dtype=float)
-    n = len(gains)
-    tail = min((np.sum(gains <= 0) + 1) / (n + 1), (np.sum(gains >= 0) + 1) / (n + 1))
-    return float(min(1.0, 2 * tail))
-
-
-def mcnemar(a: RunResult, b: RunResult) -> dict[str, float]:
-    """McNemar's exact test of two single-label runs' accuracy on the same test rows: the rows only ``a`` gets
-    right (``a_only``), only ``b`` (``b_only``), and the two-sided binomial p-value of that split (1 when none)."""
-    right_a = np.asarray(a.test_pred) == np.asarray(a.y_test)
-    right_b = np.asarray(b.test_pred) == np.asarray(b.y_test)
-    a_only, b_only = int(np.sum(right_a & ~right_b)), int(np.sum(right_b & ~right_a))
-    p = binomtest(a_only, a_only + b_only, 0.5).pvalue if a_only + b_only else 1.0
-    return {"a_only": a_only, "b_only": b_only, "mcnemar_p": float(p)}
-
-
 def significance(results: Mapping[str, RunResult], best: str | None = None, baseline: str = BASELINE,
                  n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """The ``best`` run (default: the best dev macro-F1, ``tables.best_on_dev``; dev scores are stored for
-    every run) against every other run of ``results`` on the same test rows (index ``other``): gains best - other
-    with paired-bootstrap 95% intervals (``tables.paired_gains``, as ``tables.paired_bootstrap``),
-    two-sided bootstrap p-values (``bootstrap_p``), Benjamini-Hochberg adjusted ones over the comparisons
-    (``*_p_bh``), McNemar's exact test on accuracy (single-label), and ``baseline`` marking the row of ``baseline``
-    (none when the baseline is the best run itself)."""
+    """The ``best`` run (default: best dev macro-F1) against every other run on the same test rows (index
+    ``other``): paired-bootstrap gains with 95% intervals and p-values, Benjamini-Hochberg adjusted ones (``*_p_bh``),
+    McNemar's exact test on accuracy (single-label), and ``baseline`` marking the baseline's row."""
     if baseline not in results:
         raise KeyError(f"baseline {baseline!r} is not among the runs {list(results)}")
     best = best or tables.best_on_dev(results)
@@ -315,35 +265,33 @@ def significance(results: Mapping[str, RunResult], best: str | None = None, base
         if name == best:
             continue
         row = {"other": name, "best": best, "baseline": name == baseline}
-        for metric, gains in tables.paired_gains(results[best], other, n_boot, seed).items():
-            low, high = np.quantile(gains[1:], [0.025, 0.975])
-            row |= {f"{metric}_gain": gains[0], f"{metric}_low": low, f"{metric}_high": high,
-                    f"{metric}_p": bootstrap_p(gains[1:])}
+        for metric, gains in stats.paired_gains(results[best], other, n_boot, seed).items():
+            ci = stats.percentile_interval(gains[1:])
+            row |= {f"{metric}_gain": gains[0], f"{metric}_low": ci["low"], f"{metric}_high": ci["high"],
+                    f"{metric}_p": stats.bootstrap_p(gains[1:])}
         if other.target == "single":
-            test = mcnemar(results[best], other)
+            test = stats.mcnemar(results[best], other)
             row |= {"best_only": test["a_only"], "other_only": test["b_only"], "mcnemar_p": test["mcnemar_p"]}
         rows.append(row)
     if not rows:
         raise ValueError(f"significance needs a run besides {best!r}")
     table = pd.DataFrame(rows).set_index("other")
     for column in [c for c in table if c.endswith("_p")]:
-        table[f"{column}_bh"] = false_discovery_control(table[column].to_numpy())
+        table[f"{column}_bh"] = stats.fdr(table[column].to_numpy())
     return table
 
 
 # ------------------------------------------------------------------------------------------ cost and quality
-def cost_quality(catalog: pd.DataFrame, leaderboard: pd.DataFrame, benchmarks_dir: str | Path = tables.BENCHMARKS,
+def cost_quality(catalog: pd.DataFrame, leaderboard: pd.DataFrame, benchmarks: pd.DataFrame | None = None,
                  threads: int = 1, path: str = "fp32") -> pd.DataFrame:
-    """Per leaderboard model: family, parameters, training seconds per epoch and minutes (``catalog``), inference
-    sentences per second of ``benchmarks/inference.py`` at ``threads`` threads on ``path`` (fp32, int8_dynamic;
-    NaN where not measured) and its inverse ``ms_per_sentence`` (a cost: lower is better), test accuracy and
-    macro-F1."""
+    """Per leaderboard model: family, parameters, training time (``catalog``), inference sentences per second
+    at ``threads`` on ``path`` from ``benchmarks`` (columns run, threads, path, sentences_per_s; NaN where not
+    measured), ``ms_per_sentence``, test accuracy and macro-F1."""
     if missing := sorted(set(leaderboard.index) - set(catalog.index)):
         raise KeyError(f"leaderboard models {missing} are not in the catalog")
-    bench = tables.inference_benchmarks(benchmarks_dir)
     speed: dict[str, float] = {}
-    if len(bench):
-        measured = bench[(bench["threads"] == threads) & (bench["path"] == path)]
+    if benchmarks is not None and len(benchmarks):
+        measured = benchmarks[(benchmarks["threads"] == threads) & (benchmarks["path"] == path)]
         speed = measured.groupby("run")["sentences_per_s"].mean().to_dict()
     out = catalog.loc[leaderboard.index, ["family", "n_parameters", "s_per_epoch", "train_minutes"]]
     sentences_per_s = np.array([speed.get(n, float("nan")) for n in leaderboard.index])
@@ -353,8 +301,8 @@ def cost_quality(catalog: pd.DataFrame, leaderboard: pd.DataFrame, benchmarks_di
 
 
 def pareto_front(df: pd.DataFrame, cost_col: str, quality_col: str) -> pd.Series:
-    """True for the rows no other row dominates (cost at most and quality at least as good, one of them strictly
-    better); a row with a missing cost or quality is never on the front."""
+    """True for the rows no other row dominates (cost no higher and quality no lower, one strictly better);
+    rows missing either are never on it."""
     for col in (cost_col, quality_col):
         if col not in df:
             raise KeyError(f"no column {col!r} (columns: {list(df.columns)})")
@@ -368,9 +316,8 @@ def pareto_front(df: pd.DataFrame, cost_col: str, quality_col: str) -> pd.Series
 
 # ------------------------------------------------------------------------------------------ other views
 def cross_domain_table(runs_root: str | Path) -> pd.DataFrame:
-    """The cross-domain evaluations stored in the run folders of ``runs_root`` and of the folders of run folders
-    in it (``<folder>/<run>``): one row per (run, evaluation) with the run's data set and
-    ``cross_domain.scores_table``'s columns. Other evaluations are listed in ``attrs["skipped"]``."""
+    """The cross-domain evaluations stored in the run folders of ``runs_root`` (and one level deeper): one row
+    per (run, evaluation) with ``cross_domain.scores_table``'s columns; other evaluations in ``attrs["skipped"]``."""
     root = Path(runs_root)
     files = sorted([*root.glob(f"*/{EVALUATIONS}/*.json"), *root.glob(f"*/*/{EVALUATIONS}/*.json")])
     tables, skipped = [], {}
@@ -393,10 +340,9 @@ def cross_domain_table(runs_root: str | Path) -> pd.DataFrame:
 
 
 def training_curves(runs_root: str | Path, runs: Iterable[str]) -> pd.DataFrame:
-    """Dev macro-F1 per epoch of ``runs`` as one long table: run, epoch, dev_macro_f1, ``seconds`` (cumulative
-    training seconds at the epoch's end: the history's ``train_seconds``, else a fine-tuning's recorded
-    ``train_seconds`` spread evenly over its epochs; NaN when neither) and ``time_source``. Runs without a
-    history (TF-IDF) are listed in ``attrs["skipped"]``."""
+    """Dev macro-F1 per epoch of ``runs`` as a long table: run, epoch, dev_macro_f1, cumulative training
+    ``seconds`` (``tables.train_time``; spread evenly when only a total is recorded) and ``time_source``. Runs without
+    a history are listed in ``attrs["skipped"]``."""
     frames, skipped = [], {}
     for name in runs:
         run = _read(Path(runs_root) / name)
@@ -419,11 +365,11 @@ def training_curves(runs_root: str | Path, runs: Iterable[str]) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------ figures
 def comparison_figures(runs_root: str | Path, board: pd.DataFrame, images: str | Path, prefix: str = "08",
-            references: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Path]:
-    """The comparison figures of the leaderboard's models, written to ``images/<prefix>_*.png``: the leaderboard
-    with reference lines (``references``: ``{metric: {label: value}}``; None: the GoEmotions reference results,
-    ``references.lines``), per-class F1, the confusion matrices, dev macro-F1 over training time, cost vs
-    quality with its Pareto front. Returns ``{figure: path}``."""
+                       references: Mapping[str, Mapping[str, float]] | None = None,
+                       benchmarks: pd.DataFrame | None = None) -> dict[str, Path]:
+    """The comparison figures of the leaderboard's models as ``images/<prefix>_*.png``: the leaderboard with
+    reference lines (None: ``references.lines()``), per-class F1, confusion matrices, training curves, cost vs quality
+    (speed from ``benchmarks``). Returns ``{figure: path}``."""
     images = Path(images)
     images.mkdir(parents=True, exist_ok=True)
     results = load(runs_root, board.index)
@@ -435,7 +381,7 @@ def comparison_figures(runs_root: str | Path, board: pd.DataFrame, images: str |
     figures.confusion_grid({n: r.test["confusion_matrix"] for n, r in results.items()}, EKMAN_LABELS,
                          path=paths["confusions"], ncols=4)
     figures.curves_overlay(training_curves(runs_root, board.index), path=paths["curves"])
-    cost = cost_quality(catalog(runs_root), board)
+    cost = cost_quality(catalog(runs_root), board, benchmarks)
     costs = list(figures.COST_LABELS)
     figures.cost_quality_figure(cost, costs, fronts={c: pareto_front(cost, c, "test_macro_f1") for c in costs},
                               title="Cost vs test macro-F1", path=paths["cost_quality"])

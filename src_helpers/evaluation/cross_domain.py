@@ -1,18 +1,9 @@
 """Cross-domain scores between GoEmotions (Ekman's 7 classes) and the DAIR.AI emotion tweets (6 classes).
 
-DAIR's classes map onto Ekman's as Google's mapping groups GoEmotions' fine labels: love -> joy. DAIR has no
-disgust and no neutral, so five classes are shared: ``SHARED`` = anger, fear, joy, sadness, surprise.
-
-- A GoEmotions (Ekman) model on DAIR test, ``ekman_model_on_dair``: ``seven_way``, the plain 7-way argmax against
-  the love -> joy truth (a neutral or disgust prediction counts as wrong), and ``shared``, the argmax restricted to
-  the five shared classes (the model picks among the classes a tweet can have), with macro-F1 over them.
-- A DAIR model on the GoEmotions test rows whose primary Ekman class is one of the five,
-  ``dair_model_on_goemotions``: the 6-way argmax mapped to Ekman (love -> joy), scored over the five.
-
-Reports are ``metrics.single_label_report`` dicts; ``artifacts.save_evaluation(run_dir, name, report)`` stores them
-in the model's run folder. ``model_probs(result, texts)`` gives a trained model's probabilities on other texts.
-``score_on_dair`` / ``score_on_goemotions`` do both for several runs at once; ``scores_table`` and ``view``
-show their reports side by side (notebook 07).
+DAIR's classes map onto Ekman's with love -> joy (as Google's mapping groups GoEmotions' labels); DAIR has no disgust
+and no neutral, so five classes are ``SHARED``. An Ekman model on DAIR is scored both with its plain 7-way argmax
+(``seven_way``) and restricted to the shared classes (``shared``); a DAIR model on the GoEmotions rows of a shared
+class, its argmax mapped to Ekman. Reports are ``metrics.single_label_report`` dicts (notebook 07).
 """
 
 from __future__ import annotations
@@ -49,11 +40,9 @@ def _ekman_truth(df: pd.DataFrame, what: str) -> np.ndarray:
 
 
 def seven_way_report(probs: np.ndarray, truth: Sequence[str]) -> dict:
-    """The plain 7-way argmax of an Ekman model against Ekman class names ``truth`` (all of them shared classes).
-
-    A ``single_label_report`` over the 7 classes, except that ``macro_f1`` averages the five shared classes only
-    (disgust and neutral have no true rows: their F1 is 0 by definition, whatever the model does) and
-    ``predicted_outside``: the share of rows predicted disgust or neutral (all of them wrong)."""
+    """The plain 7-way argmax of an Ekman model against Ekman class names ``truth`` (shared classes only): a
+    ``single_label_report`` whose ``macro_f1`` averages the five shared classes (disgust and neutral have no true rows)
+    plus ``predicted_outside``, the share of rows predicted disgust or neutral."""
     truth = np.asarray(truth)
     if unknown := sorted(set(truth) - set(SHARED)):
         raise ValueError(f"true classes {unknown} are not among the shared classes {SHARED}")
@@ -67,8 +56,8 @@ def seven_way_report(probs: np.ndarray, truth: Sequence[str]) -> dict:
 
 
 def shared_report(probs: np.ndarray, truth: Sequence[str], classes: Sequence[str] = EKMAN_LABELS) -> dict:
-    """Argmax over the ``SHARED`` columns only of probabilities over ``classes``, against class names ``truth``:
-    a ``single_label_report`` over the five shared classes (ids index ``SHARED``)."""
+    """Argmax over the ``SHARED`` columns of probabilities over ``classes`` against class names ``truth``: a
+    ``single_label_report`` over the five shared classes."""
     truth = np.asarray(truth)
     if unknown := sorted(set(truth) - set(SHARED)):
         raise ValueError(f"true classes {unknown} are not among the shared classes {SHARED}")
@@ -78,9 +67,8 @@ def shared_report(probs: np.ndarray, truth: Sequence[str], classes: Sequence[str
 
 
 def ekman_model_on_dair(probs: np.ndarray, dair: pd.DataFrame) -> dict:
-    """An Ekman model's probabilities on the DAIR rows ``dair`` (love -> joy truth, its ``ekman_label`` column):
-    ``{"data", "n", "seven_way", "shared"}`` (see the module docstring). ``shared`` is the fair comparison across
-    label sets; ``seven_way`` also charges the model for the classes the tweets cannot have."""
+    """An Ekman model's probabilities on the DAIR rows ``dair`` (love -> joy truth, ``ekman_label``):
+    ``{"data", "n", "seven_way", "shared"}``."""
     probs = _check(probs, dair, EKMAN, "ekman_model_on_dair")
     truth = _ekman_truth(dair, "ekman_model_on_dair")
     return {"data": "dair", "n": len(dair), "seven_way": seven_way_report(probs, truth),
@@ -93,9 +81,8 @@ def shared_rows(goemotions: pd.DataFrame) -> np.ndarray:
 
 
 def dair_model_on_goemotions(probs: np.ndarray, goemotions: pd.DataFrame) -> dict:
-    """A DAIR model's probabilities on GoEmotions rows (all of them, in order): scored on the rows whose primary
-    Ekman class is shared, its 6-way argmax mapped to Ekman (love -> joy). A ``single_label_report`` over
-    ``SHARED`` plus ``data`` and ``n_total`` (the rows given; ``n``: the rows scored)."""
+    """A DAIR model's probabilities on GoEmotions rows, scored on the rows of a shared primary class with its
+    6-way argmax mapped to Ekman: a ``single_label_report`` over ``SHARED`` plus ``data`` and ``n_total``."""
     probs = _check(probs, goemotions, DAIR, "dair_model_on_goemotions")
     keep = shared_rows(goemotions)
     mapped = np.array([SHARED.index(DAIR_TO_EKMAN[c]) for c in DAIR_LABELS])  # DAIR id -> SHARED id
@@ -107,16 +94,14 @@ def dair_model_on_goemotions(probs: np.ndarray, goemotions: pd.DataFrame) -> dic
 # ------------------------------------------------------------------------------------------ several runs, tables
 def score_on_dair(results: Mapping[str, RunResult], dair_test: pd.DataFrame,
                   evaluation: str = "dair_test") -> dict[str, dict]:
-    """``ekman_model_on_dair`` of each Ekman run in ``results`` (trained here, or read with its model still in the
-    run folder) on the DAIR rows ``dair_test``, stored as ``<run>/evaluations/<evaluation>.json`` when the run
-    has a folder: ``{run name: report}``."""
+    """``ekman_model_on_dair`` of each Ekman run on ``dair_test``, stored as
+    ``<run>/evaluations/<evaluation>.json`` when the run has a folder: ``{run name: report}``."""
     return _score_runs(results, dair_test, EKMAN, ekman_model_on_dair, evaluation)
 
 
 def score_on_goemotions(results: Mapping[str, RunResult], goemotions_test: pd.DataFrame,
                         evaluation: str = "goemotions_test") -> dict[str, dict]:
-    """``dair_model_on_goemotions`` of each DAIR run in ``results`` on the GoEmotions rows ``goemotions_test``,
-    stored as ``<run>/evaluations/<evaluation>.json`` when the run has a folder: ``{run name: report}``."""
+    """``dair_model_on_goemotions`` of each DAIR run on ``goemotions_test``, stored like ``score_on_dair``."""
     return _score_runs(results, goemotions_test, DAIR, dair_model_on_goemotions, evaluation)
 
 
@@ -137,10 +122,9 @@ def _score_runs(results: Mapping[str, RunResult], df: pd.DataFrame, labels: Labe
 
 
 def scores_table(reports: Mapping[str, dict]) -> pd.DataFrame:
-    """One row per model (``{name: report}`` of ``ekman_model_on_dair`` or ``dair_model_on_goemotions``): the rows
-    scored (``n``; ``n_total``: the rows given, a DAIR model on GoEmotions), accuracy and macro-F1 over the five
-    shared classes (``*_shared``) and, for an Ekman model, the plain 7-way argmax (``*_7way``, macro-F1 over the
-    five) with the share of rows it predicted disgust or neutral (``predicted_outside``)."""
+    """One row per model of cross-domain ``reports``: rows scored (``n``, ``n_total``), accuracy and macro-F1 over
+    the shared classes (``*_shared``) and, for an Ekman model, of the 7-way argmax (``*_7way``) with
+    ``predicted_outside``."""
     rows = {}
     for name, r in reports.items():
         if "seven_way" in r:
@@ -157,9 +141,8 @@ def scores_table(reports: Mapping[str, dict]) -> pd.DataFrame:
 
 
 def view(reports: Mapping[str, dict], name: str = "shared") -> dict[str, dict]:
-    """One view of each cross-domain report, ``{model: report}`` (``reporting.per_class_f1`` tabulates it):
-    ``name`` ``"shared"`` (the five shared classes; a DAIR model's report is that view) or ``"seven_way"`` (an
-    Ekman model's 7 classes, disgust and neutral without true rows)."""
+    """``{model: report}`` of one view of each cross-domain report, for ``tables.per_class_f1``: ``"shared"`` (a
+    DAIR model's report is that view) or ``"seven_way"`` (Ekman models)."""
     if name not in ("shared", "seven_way"):
         raise ValueError(f"view must be 'shared' or 'seven_way', got {name!r}")
     views = {}
@@ -173,10 +156,8 @@ def view(reports: Mapping[str, dict], name: str = "shared") -> dict[str, dict]:
 
 # ------------------------------------------------------------------------------------------ a model on other texts
 def model_probs(result: RunResult, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-    """Probabilities of a trained model on ``texts`` (one column per class of its label set): the result a trainer
-    returned (TF-IDF, RNN or transformer), or a run read from its folder when the model is still there
-    (``<run>/model`` of a transformer, ``<run>/checkpoints/model`` and ``encoder`` of an RNN; git-ignored, so only
-    where the run was trained). TF-IDF runs keep no model on disk: pass the result of the run itself."""
+    """Probabilities of a trained model on ``texts``: the result a trainer returned, or a run read from its
+    folder when its model is still there (git-ignored: only where it was trained; TF-IDF keeps none on disk)."""
     from src_helpers.training.loop import TrainResult
     from src_helpers.training.tfidf import BaselineResult, _full_probs
 

@@ -1,13 +1,9 @@
 """An ensemble of finished single-label runs, chosen on dev and evaluated once on test.
 
-``select_ensemble`` is the greedy forward selection with replacement of Caruana et al. (2004, "Ensemble selection
-from libraries of models"): starting from nothing, each step adds the run (possibly one already in) whose addition
-gives the best dev score of the averaged probabilities; after ``max_size`` steps the ensemble is the prefix with the
-best dev score (the shortest on ties), and each member's weight is its share of the picks. Only dev predictions
-are read while choosing; test probabilities are used by ``predict_proba("test")`` and ``ensemble_result`` alone.
-The ensemble's dev scores are those it was chosen on (optimistic); its test scores are the honest ones.
-
-Multi-label runs are refused (``ValueError``): averaging sigmoid scores would need its own dev threshold.
+``select_ensemble``: the greedy forward selection with replacement of Caruana et al. (2004, "Ensemble selection
+from libraries of models"): each step adds the run whose addition gives the best dev score of the averaged
+probabilities; the ensemble is the best prefix (the shortest on ties), weighted by each member's share of the picks.
+Only dev predictions choose; its dev scores are therefore optimistic, its test scores honest. Single-label only.
 """
 
 from __future__ import annotations
@@ -28,9 +24,8 @@ SPLITS = ("dev", "test")
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Ensemble:
-    """Weighted average of the probabilities of ``runs`` (``weights`` sum to 1, one per run, in the order the runs
-    were first picked); ``dev_path``: one row per selection step (``step``, ``added``, dev ``score``, ``kept``:
-    whether the step is part of the chosen prefix); ``metric``: the dev score it was chosen by."""
+    """Weighted average of the probabilities of ``runs`` (in the order first picked); ``dev_path``: one row per
+    selection step (``step``, ``added``, dev ``score``, ``kept``: part of the chosen prefix)."""
 
     runs: tuple[RunResult, ...]
     weights: tuple[float, ...]
@@ -53,8 +48,8 @@ class Ensemble:
 
 
 def _check_runs(results: Sequence[RunResult]) -> list[RunResult]:
-    """The runs, or a ``ValueError`` naming the run that cannot join: every run single-label, with dev
-    predictions, the same label set, dev truth, test truth (and stored test ids, where both have them)."""
+    """The runs, or a ``ValueError`` naming one that cannot join: single-label, with dev predictions, and the same
+    label set, truth and test ids as the first."""
     runs = list(results)
     if not runs:
         raise ValueError("select_ensemble needs at least one run")
@@ -92,9 +87,8 @@ def _check_runs(results: Sequence[RunResult]) -> list[RunResult]:
 
 
 def select_ensemble(results: Sequence[RunResult], max_size: int = 20, metric: str = "macro_f1") -> Ensemble:
-    """Caruana et al.'s greedy selection with replacement on dev probabilities (see the module docstring):
-    ``max_size`` picks, ties going to the earlier run in ``results``; ``metric``: ``"macro_f1"`` or
-    ``"accuracy"`` of the argmax of the averaged dev probabilities. Never reads test predictions."""
+    """Greedy selection with replacement on dev probabilities (module docstring): ``max_size`` picks, ties to the
+    earlier run; ``metric``: ``"macro_f1"`` or ``"accuracy"``. Never reads test predictions."""
     if metric not in SCORES:
         raise ValueError(f"metric must be one of {list(SCORES)}, got {metric!r}")
     if not isinstance(max_size, int) or max_size < 1:
@@ -119,9 +113,8 @@ def select_ensemble(results: Sequence[RunResult], max_size: int = 20, metric: st
 
 
 def ensemble_result(ens: Ensemble, name: str = "ensemble") -> RunResult:
-    """The ensemble as a single-label ``RunResult`` (dev and test reported with ``evaluation.evaluate``, argmax),
-    ready for ``reporting.results_table`` and ``reporting.paired_bootstrap``; ``config`` names the members and
-    weights, ``extra["test_ids"]`` is the first member's (when stored)."""
+    """The ensemble as a single-label ``RunResult`` (for ``tables.results_table``, ``tables.paired_bootstrap``);
+    ``config`` names the members and weights."""
     first = ens.runs[0]
     dev_probs, test_probs = ens.predict_proba("dev"), ens.predict_proba("test")
     ev = evaluate(first.y_dev, dev_probs, first.y_test, test_probs, "single", first.labels)

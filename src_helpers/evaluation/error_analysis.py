@@ -1,12 +1,7 @@
 """Error analysis of a single-label run on test: the most confused class pairs and real examples of its mistakes.
 
-Examples are joined to their texts by id: the run's test ids (``extra["test_ids"]`` of a run read with
-``artifacts.load_result``, else the ``id`` column of its folder's ``test_predictions.csv.gz``) against the
-``comment_id`` column of the test split (``data.load_for_profile(...)["test"]``, ``dair.load_dair_emotion(...)``).
-A test row whose id is not among the texts is a ``ValueError`` naming the ids (never dropped).
-
-Multi-label runs predict sets of classes, not one class per row: every function here raises ``ValueError``
-for them.
+Examples are joined to their texts by the run's test ids against the ``comment_id`` column of the test split; an
+id without a text is a ``ValueError`` (never dropped). Multi-label runs: ``ValueError``.
 """
 
 from __future__ import annotations
@@ -32,15 +27,15 @@ def run_test_ids(result: RunResult) -> list[str]:
         ids = load_run(result.run_dir).table("test")["id"].astype(str).tolist()
     if ids is None:
         raise ValueError(f"run {result.name!r} has no test ids (no extra['test_ids'], no run folder): cannot join "
-                         "its rows to texts; read it back with artifacts.load_result(run_dir)")
+                         "its rows to texts; read it back with run_folders.load_result(run_dir)")
     if len(ids) != len(result.y_test):
         raise ValueError(f"run {result.name!r}: {len(ids)} test ids for {len(result.y_test)} test rows")
     return [str(i) for i in ids]
 
 
 def texts_for(result: RunResult, texts: pd.DataFrame) -> pd.Series:
-    """The text of each of the run's test rows (in row order, indexed by id); ``texts`` needs columns
-    ``comment_id`` (unique) and ``text``. Ids of the run missing from ``texts`` are a ``ValueError`` naming them."""
+    """The text of each of the run's test rows (in row order, indexed by id), from ``texts`` (``comment_id``,
+    ``text``)."""
     if not isinstance(texts, pd.DataFrame) or not {ID_COLUMN, "text"} <= set(texts.columns):
         columns = list(texts.columns) if isinstance(texts, pd.DataFrame) else type(texts).__name__
         raise ValueError(f"texts must be a DataFrame with columns {ID_COLUMN!r} and 'text' (a test split), got "
@@ -57,8 +52,8 @@ def texts_for(result: RunResult, texts: pd.DataFrame) -> pd.Series:
 
 
 def confused_pairs(result: RunResult, top: int | None = 10) -> pd.DataFrame:
-    """The ``top`` most frequent test confusions (all when None): one row per (``true``, ``predicted``) class pair
-    with true != predicted and a nonzero ``count``, its ``share`` of the true class's rows; by count, then share."""
+    """The ``top`` most frequent test confusions (all when None): ``true``, ``predicted``, ``count`` and ``share``
+    of the true class's rows."""
     _check_single(result)
     classes = result.labels.classes
     cm = confusion_matrix(result.y_test, result.test_pred, labels=range(len(classes)))
@@ -91,9 +86,8 @@ def _class_id(result: RunResult, name: str, argument: str) -> int:
 
 
 def pair_examples(result: RunResult, texts: pd.DataFrame, true: str, pred: str, n: int = 3) -> pd.DataFrame:
-    """Up to ``n`` test rows of class ``true`` predicted as ``pred`` (class names), the most confident first:
-    ``comment_id``, ``text``, ``true``, ``predicted``, ``confidence`` (probability of the prediction),
-    ``true_prob``. Empty when the run never made that confusion."""
+    """Up to ``n`` test rows of class ``true`` predicted as ``pred``, the most confident first: ``comment_id``,
+    ``text``, ``true``, ``predicted``, ``confidence``, ``true_prob``."""
     _check_single(result)
     t, p = _class_id(result, true, "true"), _class_id(result, pred, "pred")
     if t == p:

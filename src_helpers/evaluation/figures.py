@@ -1,12 +1,12 @@
 """Figures shown in the notebooks; each function saves a PNG when ``path`` is given and returns the figure.
 
-A figure saved to a file is closed at once outside a notebook (scripts, tests: pyplot keeps every open figure
-alive, and warns past 20). In a notebook (the inline backend) it stays open until the cell ends, when the
-backend shows it under the cell and closes it; a cell that makes many figures shows and closes each as it
-goes (``release``). A closed figure returned to a cell still displays."""
+Outside a notebook a saved figure is closed at once (pyplot keeps every open figure alive); in a notebook it is
+shown under the cell, and ``release`` shows and closes figures one by one in cells that draw many."""
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -90,7 +90,7 @@ def confusion(cm: Sequence[Sequence[int]], labels: Sequence[str], title: str,
                    normalize_rows=True)
 
 
-def per_class_f1(reports: dict[str, dict], title: str = "Per-class F1 (test)",
+def per_class_f1_figure(reports: dict[str, dict], title: str = "Per-class F1 (test)",
                  path: str | Path | None = None) -> plt.Figure:
     """Bars of per-class F1 for several models: ``{model: report_with_per_class}``."""
     table = pd.DataFrame({m: {c: v["f1"] for c, v in r["per_class"].items()} for m, r in reports.items()})
@@ -102,7 +102,7 @@ def per_class_f1(reports: dict[str, dict], title: str = "Per-class F1 (test)",
     return _save(fig, path)
 
 
-def training_curves(history: pd.DataFrame, metrics: Sequence[str] = ("train_loss", "dev_loss", "dev_macro_f1"),
+def training_curves_figure(history: pd.DataFrame, metrics: Sequence[str] = ("train_loss", "dev_loss", "dev_macro_f1"),
                     title: str = "Training", path: str | Path | None = None) -> plt.Figure:
     present = [m for m in metrics if m in history]
     fig, axes = plt.subplots(1, len(present), figsize=(4 * len(present), 3.2), squeeze=False)
@@ -118,11 +118,8 @@ STUDY_PLOTS = ("optimization_history", "param_importances", "parallel_coordinate
 
 
 def study_figures(study, images: str | Path, prefix: str) -> dict[str, Path]:
-    """Optuna's own matplotlib views of a study, saved as ``images/<prefix>_<view>.png``: optimisation history,
-    parameter importances (needs two finished trials), parallel coordinates and intermediate values (the
-    per-epoch dev scores, where pruned trials stop). Views a study cannot draw yet are skipped with a note."""
-    import warnings
-
+    """Optuna's matplotlib views of a study (``STUDY_PLOTS``) as ``images/<prefix>_<view>.png``; views a study
+    cannot draw yet (importances of one trial, intermediate values without per-epoch scores) are skipped with a note."""
     import optuna
     from optuna.visualization import matplotlib as ovm
 
@@ -152,11 +149,7 @@ def study_figures(study, images: str | Path, prefix: str) -> dict[str, Path]:
 
 
 def _note_warnings(study_name: str, view: str, caught: list) -> None:
-    """Optuna's warnings while drawing ``view``, as one printed note (few trials make rough importances: "Some
-    regimes for parameter `x` have less than 2 trials", once per parameter); any other warning is re-issued."""
-    import re
-    import warnings
-
+    """Optuna's "less than 2 trials" warnings while drawing ``view`` as one printed note; others re-issued."""
     few = []
     for w in caught:
         if m := re.search(r"parameter `([^`]+)` have less than 2 trials", str(w.message)):
@@ -176,10 +169,8 @@ LEADERBOARD_PANELS = {"test_accuracy": "test accuracy", "test_macro_f1": "test m
 def leaderboard_figure(board: pd.DataFrame, references: Mapping[str, Mapping[str, float]] | None = None,
                        title: str = "GoEmotions test scores (bootstrap 95% intervals)",
                        path: str | Path | None = None) -> plt.Figure:
-    """One panel per metric of ``board`` (``LEADERBOARD_PANELS`` present with values, each with ``<metric>_low`` and
-    ``<metric>_high``): a point and its interval per model (rows top to bottom in the table's order; a model without
-    a value, e.g. no multi-label sibling, has none). ``references`` ``{metric: {label: value}}``: dashed lines on
-    that metric's panel, labelled in its legend."""
+    """One panel per metric of ``board`` (``LEADERBOARD_PANELS`` with ``<metric>_low``/``_high``): each model's
+    value and interval; ``references`` ``{metric: {label: value}}``: dashed lines on that metric's panel."""
     panels = [m for m in LEADERBOARD_PANELS if m in board and board[m].notna().any()]
     if not panels:
         raise ValueError(f"board has none of the columns {list(LEADERBOARD_PANELS)} (columns: {list(board.columns)})")
@@ -219,7 +210,7 @@ def per_class_heatmap(table: pd.DataFrame, title: str = "Per-class test F1", pat
 def confusion_grid(matrices: dict[str, Sequence[Sequence[int]]], labels: Sequence[str],
                    title: str = "Test confusion matrices (row-normalised)", path: str | Path | None = None,
                    ncols: int = 3) -> plt.Figure:
-    """Row-normalised confusion matrices (rows = true class), one annotated panel per model of ``matrices``."""
+    """Row-normalised confusion matrices (rows = true class), one panel per model of ``matrices``."""
     if not matrices:
         raise ValueError("confusion_grid needs at least one matrix")
     ncols = min(ncols, len(matrices))
@@ -244,9 +235,8 @@ def confusion_grid(matrices: dict[str, Sequence[Sequence[int]]], labels: Sequenc
 
 def curves_overlay(curves: pd.DataFrame, title: str = "Dev macro-F1 during training", path: str | Path | None = None,
                    log_x: bool = True) -> plt.Figure:
-    """Dev macro-F1 of several runs (long table: ``run``, ``epoch``, ``dev_macro_f1``, ``seconds``, optional
-    ``time_source``) against cumulative training seconds, one line per run (dashed where the time is not the
-    history's own); runs without seconds get a second panel against the epoch."""
+    """Dev macro-F1 of several runs (``comparison.training_curves``) against cumulative training seconds (dashed:
+    not the history's own time); runs without seconds in a second panel, against the epoch."""
     timed = curves["seconds"].notna().groupby(curves["run"]).transform("all") if len(curves) else curves["seconds"]
     parts = [(curves[timed], "seconds", "training time (s, cumulative)"),
              (curves[~timed], "epoch", "epoch (no time recorded)")]
@@ -274,9 +264,8 @@ COST_LABELS = {"n_parameters": "parameters", "s_per_epoch": "training seconds pe
 def cost_quality_figure(table: pd.DataFrame, costs: Sequence[str], quality_col: str = "test_macro_f1",
                         fronts: Mapping[str, pd.Series] | None = None, hue: str | None = "family",
                         title: str | None = None, path: str | Path | None = None, log_x: bool = True) -> plt.Figure:
-    """One panel per cost column of ``costs``: ``quality_col`` against the cost (log scale), one labelled point per
-    row; ``fronts`` ``{cost: boolean Series}`` (e.g. ``comparison.pareto_front``) joins each panel's Pareto-optimal
-    points with a step line. Rows without that cost or quality are named under their panel, not drawn."""
+    """One panel per cost column: ``quality_col`` against the cost (log scale), a labelled point per row;
+    ``fronts`` ``{cost: boolean Series}`` joins each panel's Pareto front; rows missing a value are named under it."""
     fig, axes = plt.subplots(1, len(costs), figsize=(6.5 * len(costs), 5.5), squeeze=False, sharey=True)
     for ax, cost_col in zip(axes[0], costs, strict=True):
         shown = table[[cost_col, quality_col]].notna().all(axis=1)

@@ -1,16 +1,14 @@
-"""Evaluation with scikit-learn: single-label and multi-label reports, dev-chosen thresholds, bootstrap CIs."""
+"""Evaluation with scikit-learn: single-label and multi-label reports, dev-chosen thresholds, choosing the best."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from src_helpers.data.ekman import EKMAN_LABELS
-
-Metric = Callable[[np.ndarray, np.ndarray], float]
 
 
 def _per_class(y_true: np.ndarray, y_pred: np.ndarray, names: Sequence[str]) -> dict[str, dict[str, float]]:
@@ -81,24 +79,8 @@ def multi_label_report(y_true: np.ndarray, probs: np.ndarray, threshold: float |
 
 
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Macro-F1 over the classes present in ``y_true`` or ``y_pred`` (every column, multi-label)."""
     return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
-
-
-def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, metrics: dict[str, Metric] | None = None,
-                 n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> dict[str, dict[str, float]]:
-    """Percentile bootstrap interval over test examples: ``{metric: {value, low, high}}``."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if len(y_true) != len(y_pred):
-        raise ValueError(f"y_true has {len(y_true)} rows, y_pred {len(y_pred)}")
-    metrics = metrics or {"accuracy": accuracy_score, "macro_f1": macro_f1}
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(y_true), size=(n_boot, len(y_true)))
-    out = {}
-    for name, fn in metrics.items():
-        values = np.array([fn(y_true[i], y_pred[i]) for i in idx])
-        low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
-        out[name] = {"value": float(fn(y_true, y_pred)), "low": float(low), "high": float(high)}
-    return out
 
 
 def choose_best(scores: Mapping[str, float], what: str = "dev macro-F1") -> str:

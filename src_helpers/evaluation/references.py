@@ -39,7 +39,7 @@ def value(name: str, path: str | Path = FILE) -> float:
 
 def lines(dataset: str = "goemotions", path: str | Path = FILE) -> dict[str, dict[str, float]]:
     """``{metric: {name: value}}`` of ``dataset``'s reference results: the reference lines of
-    ``plots.leaderboard_figure``."""
+    ``figures.leaderboard_figure``."""
     out: dict[str, dict[str, float]] = {}
     for name, row in load(dataset, path=path).iterrows():
         out.setdefault(row["metric"], {})[name] = float(row["value"])

@@ -1,5 +1,5 @@
-"""Results of runs side by side: tables with bootstrap intervals, the model chosen on dev, and the figures every
-model notebook shows (learning curves, confusion matrices, per-class F1), all from ``RunResult`` objects."""
+"""Results of runs side by side (``RunResult`` objects): tables with bootstrap intervals, the model chosen on dev,
+and the figures every model notebook shows."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from src_helpers.config import REPO_ROOT
-from src_helpers.data.textio import read_json
-from src_helpers.evaluation import figures
+from src_helpers.evaluation import figures, stats
 from src_helpers.evaluation.metrics import choose_best
 from src_helpers.evaluation.results import RunResult
 
@@ -26,8 +24,8 @@ def signed(value: float, digits: int = 4) -> str:
 
 def interval_text(low: float, high: float, value: float | None = None, digits: int = 4,
                   ci_digits: int | None = None, sign: bool = False) -> str:
-    """A 95% interval as text, the one format of every table: ``[low, high]``, or ``value [low, high]`` with a
-    value; ``ci_digits`` for the bounds (default ``digits``); ``sign``: differences, written ``+0.0106``."""
+    """A 95% interval as text, the one format of every table: ``[low, high]``, or ``value [low, high]``;
+    ``ci_digits``: digits of the bounds (default ``digits``); ``sign``: differences, written ``+0.0106``."""
     def fmt(x: float, d: int) -> str:
         return signed(x, d) if sign else f"{x:.{d}f}"
 
@@ -39,27 +37,13 @@ def _interval(ci: dict) -> str:
     return interval_text(ci["low"], ci["high"])
 
 
-def bootstrap_intervals(r: RunResult, n_boot: int, seed: int, alpha: float = 0.05) -> dict[str, dict]:
-    """Percentile intervals of a run's test scores over ``n_boot`` resamples, drawn as ``metrics.bootstrap_ci``
-    draws them (the same intervals), scored vectorised."""
-    y, pred = np.asarray(r.y_test).astype(int), np.asarray(r.test_pred).astype(int)
-    idx = np.random.default_rng(seed).integers(0, len(y), size=(n_boot, len(y)))
-    scores = _resample_scores(y, pred, idx, r.target)
-    return {k: dict(zip(("low", "high"), np.quantile(v, [alpha / 2, 1 - alpha / 2]), strict=True))
-            for k, v in scores.items()}
-
-
 def results_table(results: Sequence[RunResult], n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """One row per run: dev and test scores, with percentile-bootstrap 95% intervals on test.
-
-    Single-label runs report accuracy and macro-F1, multi-label runs macro-F1 (and micro-F1, exact match);
-    a table may mix both (cells a target has no value for are empty)."""
+    """One row per run: dev and test scores with percentile-bootstrap 95% intervals on test (single-label:
+    accuracy and macro-F1; multi-label: macro-F1, micro-F1, exact match; a table may mix both)."""
     rows = []
     for r in results:
-        if r.y_test is None:
-            raise ValueError(f"run {r.name!r} has no test labels (y_test) to compute intervals with")
         row: dict = {"model": r.name, "target": r.target, "dev_macro_f1": r.dev["macro_f1"]}
-        ci = bootstrap_intervals(r, n_boot, seed)
+        ci = stats.run_intervals(r, n_boot, seed)
         if r.target == "single":
             row |= {"dev_accuracy": r.dev["accuracy"], "test_accuracy": r.test["accuracy"],
                     "acc_95ci": _interval(ci["accuracy"])}
@@ -76,8 +60,7 @@ def results_table(results: Sequence[RunResult], n_boot: int = 1000, seed: int = 
 
 
 def best_on_dev(results: Mapping[str, RunResult] | Sequence[RunResult], target: str = "single") -> str:
-    """The run with the best dev macro-F1 among those of ``target`` (model selection never looks at test); a NaN
-    dev macro-F1 is a ``ValueError`` naming the run (``metrics.choose_best``)."""
+    """The run of ``target`` with the best dev macro-F1 (``metrics.choose_best``: a NaN is a ``ValueError``)."""
     runs = list(results.values()) if isinstance(results, Mapping) else list(results)
     candidates = [r for r in runs if r.target == target]
     if not candidates:
@@ -86,17 +69,15 @@ def best_on_dev(results: Mapping[str, RunResult] | Sequence[RunResult], target: 
 
 
 def per_class_f1(results: Sequence[RunResult] | Mapping[str, dict]) -> pd.DataFrame:
-    """F1 per class (rows) and run (columns): each run's test report, or ``{name: report}`` (e.g. a
-    ``cross_domain.view`` of cross-domain reports)."""
+    """F1 per class (rows) and run (columns): each run's test report, or ``{name: report}``."""
     reports = results if isinstance(results, Mapping) else {r.name: r.test for r in results}
     return pd.DataFrame({name: {c: v["f1"] for c, v in rep["per_class"].items()} for name, rep in reports.items()}
                         ).round(3)
 
 
 def selection_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> pd.DataFrame:
-    """The grid each run chose a setting on by dev macro-F1 (a run's ``selection``, e.g. TF-IDF's ``C``): rows
-    (run, value tried) with dev macro-F1, the multi-label threshold chosen on dev for that value, and ``chosen``
-    (the best dev macro-F1, the first on ties: the value the run kept). Runs without a grid are left out."""
+    """The grid each run chose a setting on (its ``selection``, e.g. TF-IDF's ``C``): rows (run, value) with
+    dev macro-F1, the threshold chosen on dev, and ``chosen`` (the best dev macro-F1, the first on ties)."""
     runs = list(results.values()) if isinstance(results, Mapping) else list(results)
     tables = []
     for r in runs:
@@ -120,11 +101,10 @@ def selection_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> p
 
 
 def run_figures(results: Sequence[RunResult], images: str | Path, prefix: str, peers: Sequence[RunResult] = (),
-            per_class: bool = True) -> list[Path]:
-    """Save (and show, in a notebook) each run's learning curves and row-normalised test confusion matrix
-    (single-label runs; the classes of the run's label set), and one per-class F1 chart of the peers and runs:
-    ``images/<prefix>_<run>_curves.png``, ``images/<prefix>_<run>_confusion.png`` and (``per_class``)
-    ``images/<prefix>_per_class_f1.png``. Returns the files written."""
+                per_class: bool = True) -> list[Path]:
+    """Save (and show, in a notebook) each run's learning curves, its row-normalised test confusion matrix
+    (single-label) and (``per_class``) one per-class F1 chart of peers and runs as ``images/<prefix>_*.png``.
+    Returns the files written."""
     images, written = Path(images), []
     for r in results:
         if len(r.history) and "epoch" in r.history:
@@ -132,22 +112,22 @@ def run_figures(results: Sequence[RunResult], images: str | Path, prefix: str, p
             epoch = getattr(r, "best_epoch", None) or stored
             best = f" (best epoch {epoch})" if epoch else ""
             written.append(images / f"{prefix}_{r.name}_curves.png")
-            figures.release(figures.training_curves(r.history, CURVES, f"{r.name}{best}", written[-1]))
+            figures.release(figures.training_curves_figure(r.history, CURVES, f"{r.name}{best}", written[-1]))
         if r.target == "single":
             written.append(images / f"{prefix}_{r.name}_confusion.png")
             figures.release(figures.confusion(r.test["confusion_matrix"], r.labels.classes,
-                                          f"{r.name}, test (row-normalised)", written[-1]))
+                                              f"{r.name}, test (row-normalised)", written[-1]))
     if per_class:
         written.append(images / f"{prefix}_per_class_f1.png")
-        figures.release(figures.per_class_f1({r.name: r.test for r in [*peers, *results]}, "Per-class F1 (test)",
-                                         written[-1]))
+        reports = {r.name: r.test for r in [*peers, *results]}
+        figures.release(figures.per_class_f1_figure(reports, "Per-class F1 (test)", written[-1]))
     return written
 
 
 def show(results: Mapping[str, RunResult] | Sequence[RunResult], images: str | Path, prefix: str,
          peers: Sequence[RunResult] = (), n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """What a model notebook shows after training: each run's history, the results table (``peers`` first,
-    e.g. the TF-IDF baseline), per-class F1 and the figures. Returns the table."""
+    """What a model notebook shows after training: each run's history, the results table (``peers`` first),
+    per-class F1 and the figures. Returns the table."""
     from IPython.display import display
 
     runs = list(results.values()) if isinstance(results, Mapping) else list(results)
@@ -163,10 +143,8 @@ def show(results: Mapping[str, RunResult] | Sequence[RunResult], images: str | P
 
 
 def train_time(history: pd.DataFrame | None, config: Mapping | None) -> tuple[float, float, str]:
-    """(seconds per epoch, training minutes, where from) of a run, the one reader of its training time: the
-    median / sum of the history's ``train_seconds`` (an RNN: training only), else the ``train_seconds`` its config
-    records for a fine-tuning (the session that trained it, evaluation included) over its epochs; NaN when the
-    run records no time (TF-IDF)."""
+    """(seconds per epoch, training minutes, where from) of a run: the history's ``train_seconds`` (median,
+    sum), else the config's recorded ``train_seconds`` over its epochs; NaN when none (TF-IDF)."""
     history = history if history is not None else pd.DataFrame()
     if "train_seconds" in history:
         return float(history["train_seconds"].median()), float(history["train_seconds"].sum()) / 60, "history"
@@ -177,8 +155,7 @@ def train_time(history: pd.DataFrame | None, config: Mapping | None) -> tuple[fl
 
 
 def cost_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> pd.DataFrame:
-    """What each run cost and scored: median seconds per training epoch, epochs run, best epoch (dev),
-    dev macro-F1, test accuracy and macro-F1."""
+    """Per run: median seconds per training epoch, epochs run, best epoch, dev macro-F1, test scores."""
     runs = list(results.values()) if isinstance(results, Mapping) else list(results)
     rows = [{"model": r.name, "s_per_epoch": train_time(r.history, None)[0], "epochs_run": len(r.history),
              "best_epoch": getattr(r, "best_epoch", None),
@@ -188,12 +165,8 @@ def cost_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> pd.Dat
 
 
 def training_time(results: Mapping[str, RunResult]) -> pd.DataFrame:
-    """What each run's training took, in minutes: ``train_minutes`` as the run recorded it (an RNN: the sum of its
-    epochs' ``train_seconds``; a fine-tuning: ``train_seconds`` of the session that trained it, the remainder
-    of a resumed one), else its wall clock (TF-IDF records none: features, the C grid and scoring);
-    ``wall_minutes``: the wall clock ``experiments.run_experiment`` recorded in this session (``extra
-    ["wall_seconds"]``; about 0 for a finished run reused, NaN for a run read from its folder); epochs run and
-    test accuracy."""
+    """Per run, in minutes: ``train_minutes`` as recorded (``train_time``, else the run's ``train_seconds``, else
+    its wall clock) and ``wall_minutes`` (``extra["wall_seconds"]`` of this session; NaN if none), epochs, accuracy."""
     wall = {name: r.extra["wall_seconds"] for name, r in results.items() if "wall_seconds" in r.extra}
     rows = []
     for name, r in results.items():
@@ -227,8 +200,7 @@ def by_variant(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def speedup(cost: pd.DataFrame, slow: str, fast: str) -> pd.Series:
-    """Two variants of a ``cost_table`` (means over their seeds): seconds per epoch, test macro-F1, and
-    ``speedup`` = slow seconds / fast seconds."""
+    """Two variants of a ``cost_table`` (seed means): seconds per epoch, test macro-F1, and ``speedup``."""
     means = by_variant(cost).xs("mean", axis=1, level=1)
     missing = [v for v in (slow, fast) if v not in means.index]
     if missing:
@@ -238,60 +210,26 @@ def speedup(cost: pd.DataFrame, slow: str, fast: str) -> pd.Series:
     return pd.Series({**out, "speedup": out["slow_s_per_epoch"] / out["fast_s_per_epoch"]}).round(4)
 
 
-def _resample_scores(y: np.ndarray, pred: np.ndarray, idx: np.ndarray, target: str) -> dict[str, np.ndarray]:
-    """Accuracy (single-label) and macro-F1 of ``pred`` on each resample (row of ``idx``), vectorised; per
-    resample the values of ``accuracy_score`` and ``metrics.macro_f1``: single-label F1 averaged over the classes
-    in the resample's truth or predictions, multi-label over every column (an empty one scores 0)."""
-    truth, guess = y[idx], pred[idx]
-    if target == "single":
-        classes = np.arange(int(max(y.max(), pred.max())) + 1)
-        t, p = truth[..., None] == classes, guess[..., None] == classes
-    else:
-        t, p = truth.astype(bool), guess.astype(bool)
-    tp, support = (t & p).sum(1), t.sum(1) + p.sum(1)
-    f1 = np.divide(2 * tp, support, out=np.zeros(tp.shape), where=support > 0)
-    counted = support > 0 if target == "single" else np.ones(f1.shape, dtype=bool)
-    scores = {"macro_f1": (f1 * counted).sum(1) / counted.sum(1)}
-    return {"accuracy": (truth == guess).mean(1), **scores} if target == "single" else scores
-
-
-def paired_gains(a: RunResult, b: RunResult, n_boot: int, seed: int) -> dict[str, np.ndarray]:
-    """``{metric: a's score - b's}``: first on all test rows, then on ``n_boot`` resamples (drawn as
-    ``metrics.bootstrap_ci`` draws them)."""
-    if a.target != b.target:
-        raise ValueError(f"runs {a.name!r} and {b.name!r} have different targets ({a.target}, {b.target})")
-    if a.y_test is None or b.y_test is None or not np.array_equal(a.y_test, b.y_test):
-        raise ValueError(f"runs {a.name!r} and {b.name!r} are not scored on the same test rows (y_test differs)")
-    y, n = np.asarray(a.y_test).astype(int), len(a.y_test)
-    idx = np.vstack([np.arange(n), np.random.default_rng(seed).integers(0, n, size=(n_boot, n))])
-    sa, sb = (_resample_scores(y, np.asarray(r.test_pred).astype(int), idx, a.target) for r in (a, b))
-    return {k: sa[k] - sb[k] for k in sa}
-
-
 def paired_bootstrap(a: RunResult, b: RunResult, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """The gain of run ``a`` over run ``b`` on the same test rows, with a paired percentile-bootstrap 95% interval
-    (each resample draws the same rows for both, so the interval is the uncertainty of the *difference*).
-    Rows ``accuracy gain`` (single-label runs) and ``macro_f1 gain``; columns value, low, high."""
+    """The gain of run ``a`` over run ``b`` on the same test rows with a paired-bootstrap 95% interval
+    (``stats.paired_gains``): rows ``accuracy gain`` (single-label) and ``macro_f1 gain``; columns value, low, high."""
     rows = {}
-    for metric, gain in paired_gains(a, b, n_boot, seed).items():
-        low, high = np.quantile(gain[1:], [0.025, 0.975])
-        rows[f"{metric} gain"] = {"value": gain[0], "low": low, "high": high}
+    for metric, gain in stats.paired_gains(a, b, n_boot, seed).items():
+        rows[f"{metric} gain"] = {"value": gain[0], **stats.percentile_interval(gain[1:])}
     return pd.DataFrame(rows).T.round(4)
 
 
 def tuned_vs_untuned(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunResult], n_boot: int = 1000,
                      seed: int = 0) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Each family's tuned run next to its untuned one (keys: families): the ``results_table`` of the untuned runs
-    and of the tuned runs that differ from them, and per such family the ``paired_bootstrap`` gain of tuned over
-    untuned. A family whose tuned result is its untuned run (the second stage kept the default: same run name)
-    appears once and has no gain."""
+    """Each family's tuned run next to its untuned one: the ``results_table`` of both (a tuned run that is its
+    untuned run appears once) and per changed family the ``paired_bootstrap`` gain of tuned over untuned."""
     changed = [f for f in tuned if tuned[f].name != untuned[f].name]
     table = results_table([*untuned.values(), *(tuned[f] for f in changed)], n_boot=n_boot, seed=seed)
     return table, {f: paired_bootstrap(tuned[f], untuned[f], n_boot=n_boot, seed=seed) for f in changed}
 
 
 def _run_stat(r: RunResult, key: str) -> float:
-    """A fine-tuning run's ``key`` (FTResult attribute, else ``extra`` or the stored config's ``result``)."""
+    """A fine-tuning run's ``key``: its attribute, else ``extra``, else the stored config's ``result``."""
     if hasattr(r, key):
         return getattr(r, key)
     stored = r.config.get("result", {}) if isinstance(r.config, dict) else {}
@@ -299,8 +237,7 @@ def _run_stat(r: RunResult, key: str) -> float:
 
 
 def fine_tuning_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> pd.DataFrame:
-    """What each fine-tuning run trained and cost: trainable parameters and their share of all, training minutes
-    (of the session that trained it), dev macro-F1, test accuracy and macro-F1."""
+    """Per fine-tuning run: trainable parameters and their share, training minutes, dev and test scores."""
     runs = list(results.values()) if isinstance(results, Mapping) else list(results)
     rows = [{"model": r.name, "trainable_params": _run_stat(r, "trainable_params"),
              "share_trainable": _run_stat(r, "trainable_params") / _run_stat(r, "total_params"),
@@ -310,27 +247,9 @@ def fine_tuning_table(results: Mapping[str, RunResult] | Sequence[RunResult]) ->
 
 
 def headline_scores(single: RunResult, multi: RunResult) -> dict[str, float]:
-    """A notebook's headline (``artifacts.record_headline``): single-label test accuracy (``acc``) and macro-F1
-    (``mf1``), multi-label test macro-F1 (``mlf1``)."""
+    """A notebook's headline: single-label test accuracy (``acc``) and macro-F1 (``mf1``), multi-label
+    macro-F1 (``mlf1``)."""
     if single.target != "single" or multi.target != "multi":
         raise ValueError(f"headline_scores needs a single-label and a multi-label run, got {single.name!r} "
                          f"({single.target}) and {multi.name!r} ({multi.target})")
     return {"acc": single.test["accuracy"], "mf1": single.test["macro_f1"], "mlf1": multi.test["macro_f1"]}
-
-
-BENCHMARKS = REPO_ROOT / "benchmarks" / "results"
-
-
-def inference_benchmarks(folder: str | Path = BENCHMARKS) -> pd.DataFrame:
-    """The measurements of ``benchmarks/inference.py`` (``inference_*.json`` in ``folder``): one row per file and
-    inference path (fp32, int8_dynamic) with the run the model came from and the threads; empty when none."""
-    rows = []
-    for path in sorted(Path(folder).glob("inference_*.json")):
-        report = read_json(path)
-        try:
-            run = Path(report["model_dir"]).parent.name
-            rows += [{"run": run, "threads": report["threads"], "path": name, **measured}
-                     for name, measured in report["results"].items()]
-        except (KeyError, TypeError, AttributeError) as e:
-            raise ValueError(f"{path}: not an inference benchmark report ({type(e).__name__}: {e})") from None
-    return pd.DataFrame(rows).round(4)

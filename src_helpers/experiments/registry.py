@@ -402,7 +402,7 @@ def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: s
 RUNTIME = ("train.num_threads", "train.device", "train.logging_steps")  # change no result
 
 
-def _jsonable(settings: Mapping[str, Any]) -> dict[str, Any]:
+def jsonable(settings: Mapping[str, Any]) -> dict[str, Any]:
     """Settings as JSON stores them, runtime fields left out."""
     return json.loads(json.dumps({k: v for k, v in settings.items() if k not in RUNTIME}, default=str))
 
@@ -411,7 +411,7 @@ def record_settings(run_dir: Path, exp: Experiment) -> None:
     """Add the experiment's name and settings to the run's ``config.json`` (``finished`` compares them)."""
     path = run_dir / "config.json"
     config = json.loads(path.read_text(encoding="utf-8"))
-    config["experiment"] = {"name": exp.name, "settings": _jsonable(exp.settings())}
+    config["experiment"] = {"name": exp.name, "settings": jsonable(exp.settings())}
     write_json(path, config)
 
 
@@ -459,10 +459,10 @@ def finished(exp: str | Experiment, splits: dict[str, pd.DataFrame], profile: st
         return None
     result = load_result(run_dir)
     recorded = result.config.get("experiment", {}).get("settings")
-    settings = _jsonable(exp.settings())
+    settings = jsonable(exp.settings())
     if recorded is not None and recorded != settings:
         return None
-    if recorded is None and (exp.name not in EXPERIMENTS or settings != _jsonable(configure(exp.name, profile)
+    if recorded is None and (exp.name not in EXPERIMENTS or settings != jsonable(configure(exp.name, profile)
                                                                                   .settings())):
         return None
     data = experiment_splits(exp, splits) if not exp.augment else None

@@ -22,6 +22,7 @@ from src_helpers.evaluation import cross_domain as xd
 from src_helpers.evaluation.results import RunResult, evaluate
 from src_helpers.experiments.registry import EXPERIMENTS, configure
 from src_helpers.experiments.run_folders import RunFolderError, save_evaluation, save_run
+from tools.readme_sections import inference_benchmarks
 
 matplotlib.use("Agg")
 
@@ -288,13 +289,6 @@ def test_leaderboard_include_and_exclude(runs: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------ significance
-def test_bootstrap_p() -> None:
-    assert comparison.bootstrap_p(np.full(99, 0.1)) == pytest.approx(2 / 100)
-    assert comparison.bootstrap_p(np.zeros(99)) == 1.0
-    assert comparison.bootstrap_p(np.r_[np.full(50, -0.1), np.full(49, 0.1)]) == 1.0
-    assert comparison.bootstrap_p(np.r_[np.full(5, -0.1), np.full(94, 0.1)]) == pytest.approx(2 * 6 / 100)
-
-
 def test_significance_of_a_clearly_better_and_an_identical_model() -> None:
     good = result("good", 0.9)
     twin = RunResult(**{**vars(good), "name": "twin", "dev": {**good.dev, "macro_f1": good.dev["macro_f1"] - 0.01}})
@@ -340,16 +334,17 @@ def test_cost_quality_reads_the_inference_benchmarks(runs: Path, tmp_path: Path)
               "results": {"fp32": {"sentences_per_s": 140.0}, "int8_dynamic": {"sentences_per_s": 360.0}}}
     (tmp_path / "inference_transformer_minilm_single_1t.json").write_text(json.dumps(report))
     table, board = comparison.catalog(runs), comparison.leaderboard(runs, n_boot=20)
-    cost = comparison.cost_quality(table, board, tmp_path)
+    bench = inference_benchmarks(tmp_path)
+    cost = comparison.cost_quality(table, board, bench)
     assert list(cost.index) == list(board.index)
     assert cost.loc["transformer_minilm_single", "sentences_per_s"] == 140.0
     assert cost.loc["transformer_minilm_single", "ms_per_sentence"] == pytest.approx(1000 / 140)
     assert cost["sentences_per_s"].isna().sum() == len(board) - 1
     assert cost.loc["bigru_minilm", "s_per_epoch"] == 12.0
     assert cost["test_macro_f1"].equals(board["test_macro_f1"])
-    assert comparison.cost_quality(table, board, tmp_path, path="int8_dynamic").loc[
+    assert comparison.cost_quality(table, board, bench, path="int8_dynamic").loc[
         "transformer_minilm_single", "sentences_per_s"] == 360.0
-    assert comparison.cost_quality(table, board, tmp_path, threads=2)["sentences_per_s"].isna().all()
+    assert comparison.cost_quality(table, board, bench, threads=2)["sentences_per_s"].isna().all()
 
 
 # ------------------------------------------------------------------------------------------ other views
@@ -405,7 +400,7 @@ def test_figures_are_written(runs: Path, tmp_path: Path) -> None:
     assert sum(ax.get_visible() for ax in grid.axes) == len(results)
     curves = comparison.training_curves(runs, ["bigru_minilm", "transformer_minilm_single"])
     figures.curves_overlay(curves, path=tmp_path / "curves.png")
-    cost = comparison.cost_quality(comparison.catalog(runs), board, tmp_path)
+    cost = comparison.cost_quality(comparison.catalog(runs), board)
     fronts = {c: comparison.pareto_front(cost, c, "test_macro_f1") for c in ("s_per_epoch", "ms_per_sentence")}
     fig = figures.cost_quality_figure(cost, list(fronts), fronts=fronts, path=tmp_path / "cost.png")
     assert len(fig.axes) == 2 and "tfidf_single" in fig.axes[0].texts[-1].get_text(), \

@@ -109,8 +109,8 @@ def _drawn_to(path: Path) -> list:
             figures.length_histogram({"train": pd.Series([3, 5, 8])}, path=path / "lengths.png"),
             figures.heatmap(np.array(CM), "co-occurrence", path / "heat.png", labels=LABELS),
             figures.confusion(CM, LABELS, "test", path / "cm.png"),
-            figures.per_class_f1(reports, path=path / "f1.png"),
-            figures.training_curves(history, path=path / "curves.png"),
+            figures.per_class_f1_figure(reports, path=path / "f1.png"),
+            figures.training_curves_figure(history, path=path / "curves.png"),
             figures.per_class_heatmap(pd.DataFrame([[0.5, 0.4, 0.3]], index=["a"], columns=LABELS),
                                     path=path / "table.png"),
             figures.confusion_grid({"a": CM, "b": CM}, LABELS, path=path / "grid.png")]

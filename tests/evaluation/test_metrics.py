@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from src_helpers.evaluation.metrics import (
-    bootstrap_ci,
     choose_threshold,
     multi_label_report,
     single_label_report,
@@ -53,16 +52,3 @@ def test_multi_label_report_fields() -> None:
     assert r["exact_match"] == pytest.approx(2 / 3)
     assert r["per_class"]["b"]["recall"] == pytest.approx(0.5)
     assert r["micro_f1"] == pytest.approx(2 * 3 / (2 * 3 + 1))
-
-
-def test_bootstrap_interval_contains_value_and_is_reproducible() -> None:
-    rng = np.random.default_rng(1)
-    y = rng.integers(0, 7, 500)
-    pred = np.where(rng.uniform(size=500) < 0.6, y, rng.integers(0, 7, 500))
-    a = bootstrap_ci(y, pred, n_boot=200, seed=5)
-    b = bootstrap_ci(y, pred, n_boot=200, seed=5)
-    assert a == b
-    acc = a["accuracy"]
-    assert acc["low"] < acc["value"] < acc["high"] and acc["high"] - acc["low"] < 0.12
-    with pytest.raises(ValueError, match="same|rows"):
-        bootstrap_ci(y, pred[:10])

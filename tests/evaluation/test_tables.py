@@ -214,9 +214,10 @@ def test_show_puts_peers_first_and_draws_the_figures(tmp_path: Path, capsys: pyt
                                                     "03_per_class_f1.png"}
 
 
-def test_results_table_intervals_are_those_of_metrics_bootstrap_ci(runs: list[RunResult]) -> None:
+def test_results_table_intervals_are_those_of_stats_bootstrap_ci(runs: list[RunResult]) -> None:
     """The table scores its resamples vectorised; the intervals must be bootstrap_ci's (same draws, same metrics)."""
-    from src_helpers.evaluation.metrics import bootstrap_ci, macro_f1
+    from src_helpers.evaluation.metrics import macro_f1
+    from src_helpers.evaluation.stats import bootstrap_ci
 
     table = tables.results_table(runs, n_boot=300, seed=3)
     for r in runs:

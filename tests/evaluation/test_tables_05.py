@@ -1,19 +1,17 @@
 """Notebook 05's helpers: the thresholded softmax, the paired bootstrap, the fine-tuning table, the inference
-benchmarks reader, the headline scores, and transformer run names that follow the model."""
+headline scores, and transformer run names that follow the model."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import accuracy_score
 
 from src_helpers.data.ekman import EKMAN_LABELS
 from src_helpers.evaluation import tables
-from src_helpers.evaluation.metrics import choose_threshold, macro_f1, multi_label_report
+from src_helpers.evaluation.metrics import choose_threshold, multi_label_report
 from src_helpers.evaluation.results import RunResult, evaluate_as_multi, targets
 from src_helpers.experiments import registry as ex
 
@@ -95,28 +93,6 @@ def test_paired_bootstrap_of_a_clearly_better_model_is_positive(data) -> None:
     assert list(multi.index) == ["macro_f1 gain"] and multi.loc["macro_f1 gain", "low"] > 0
 
 
-@pytest.mark.parametrize("target", ["single", "multi"])
-def test_paired_bootstrap_gains_are_those_of_the_sklearn_metrics_on_each_resample(target: str) -> None:
-    """The vectorised resamples give per resample what bootstrap_ci with sklearn's scores gives (30 rows and
-    7 classes: many resamples miss a class in the truth, the predictions or both)."""
-    rng = np.random.default_rng(7)
-    if target == "single":
-        y, pa, pb = (rng.integers(0, N, 30) for _ in range(3))
-        scores = {"accuracy": accuracy_score, "macro_f1": macro_f1}
-    else:
-        y, pa, pb = (rng.random((30, N)) < 0.2 for _ in range(3))
-        y, pa, pb = y.astype(np.float32), pa.astype(int), pb.astype(int)  # as targets() and stored predictions
-        scores = {"macro_f1": macro_f1}
-    a = RunResult(name="a", target=target, dev={}, test={}, test_probs=np.zeros(1), test_pred=pa, y_test=y)
-    b = RunResult(name="b", target=target, dev={}, test={}, test_probs=np.zeros(1), test_pred=pb, y_test=y)
-    gains = tables.paired_gains(a, b, n_boot=300, seed=3)
-    idx = np.random.default_rng(3).integers(0, len(y), size=(300, len(y)))
-    for name, f in scores.items():
-        expected = [f(y[i], pa[i]) - f(y[i], pb[i]) for i in idx]
-        assert gains[name][1:] == pytest.approx(expected, abs=1e-12)
-        assert gains[name][0] == pytest.approx(f(y, pa) - f(y, pb), abs=1e-12)  # first: all rows, the value
-
-
 def test_paired_bootstrap_needs_the_same_test_rows(data) -> None:
     dev, test = data
     rng = np.random.default_rng(5)
@@ -147,42 +123,6 @@ def test_headline_scores() -> None:
     assert tables.headline_scores(single, multi) == {"acc": 0.7, "mf1": 0.6, "mlf1": 0.5}
     with pytest.raises(ValueError, match="multi-label"):
         tables.headline_scores(single, single)
-
-
-# ----------------------------------------------------------------------------- tables.inference_benchmarks
-def bench(folder: Path, run: str, threads: int) -> Path:
-    path = folder / f"inference_{run}_{threads}t.json"
-    path.write_text(json.dumps({"model_dir": f"notebook_outputs/runs/{run}/model", "threads": threads,
-                                "results": {"fp32": {"sentences_per_s": 100.0, "macro_f1": 0.6},
-                                            "int8_dynamic": {"sentences_per_s": 250.0, "macro_f1": 0.59}}}))
-    return path
-
-
-def test_inference_benchmarks_one_row_per_file_and_path(tmp_path: Path) -> None:
-    bench(tmp_path, "transformer_minilm_single", 2)
-    bench(tmp_path, "transformer_minilm_multi", 1)
-    (tmp_path / "train_speed_lstm.json").write_text("{}")  # another benchmark: not read
-    table = tables.inference_benchmarks(tmp_path)
-    assert table[["run", "threads", "path"]].values.tolist() == [
-        ["transformer_minilm_multi", 1, "fp32"], ["transformer_minilm_multi", 1, "int8_dynamic"],
-        ["transformer_minilm_single", 2, "fp32"], ["transformer_minilm_single", 2, "int8_dynamic"]]
-    assert table["sentences_per_s"].tolist() == [100.0, 250.0, 100.0, 250.0]
-    assert tables.inference_benchmarks(tmp_path / "none").empty
-
-
-def test_inference_benchmarks_name_a_broken_file(tmp_path: Path) -> None:
-    (tmp_path / "inference_x_1t.json").write_text('{"threads": 1}')
-    with pytest.raises(ValueError, match=r"inference_x_1t\.json.*model_dir"):
-        tables.inference_benchmarks(tmp_path)
-    (tmp_path / "inference_x_1t.json").write_text("{")
-    with pytest.raises(ValueError, match=r"inference_x_1t\.json:1"):
-        tables.inference_benchmarks(tmp_path)
-
-
-def test_the_committed_inference_benchmarks_read() -> None:
-    table = tables.inference_benchmarks()
-    files = list(tables.BENCHMARKS.glob("inference_*.json"))
-    assert len(table) >= len(files) and set(table["path"]) >= ({"fp32", "int8_dynamic"} if files else set())
 
 
 # ----------------------------------------------------------------------------- run names follow the model

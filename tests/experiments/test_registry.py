@@ -145,7 +145,7 @@ def test_registered_full_settings_produced_the_committed_runs(folder: str) -> No
     assert exp.run_name == folder or folder.startswith("tuned_")
     recorded = json.loads((COMMITTED / folder / "config.json").read_text()).get("experiment")
     if recorded:  # runs written since runs record their settings
-        assert (recorded["name"], recorded["settings"]) == (name, registry._jsonable(exp.settings()))
+        assert (recorded["name"], recorded["settings"]) == (name, registry.jsonable(exp.settings()))
     config = json.loads((COMMITTED / folder / "config.json").read_text())
     assert config["target"] == exp.target and config.get("labels", "ekman") == exp.labels
     {"rnn": check_rnn, "tfidf": check_tfidf, "transformer": check_transformer}[exp.family](exp, config)

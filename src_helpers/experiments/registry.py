@@ -39,18 +39,16 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 
 from src_helpers.config import check_profile, paths_for, portable_path
-from src_helpers.data.labels import config_entry, label_set
+from src_helpers.data.labels import label_set
 from src_helpers.evaluation.results import RunResult, check_target
-from src_helpers.experiments.run_folders import load_result, save_run, write_json
-from src_helpers.models import ModelConfig
-from src_helpers.training.checkpoints import data_fingerprint, same_data
-from src_helpers.training.finetune import DEFAULT_MODEL, MAX_LENGTH, FTConfig
-from src_helpers.training.loop import TrainConfig
-from src_helpers.training.tfidf import TfidfConfig, train_tfidf_baseline
-from src_helpers.validation import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, Range, check_field
+from src_helpers.experiments.run_folders import load_result, write_json
+from src_helpers.models.config import ModelConfig
+from src_helpers.training import Trainer
+from src_helpers.training.configs import DEFAULT_MODEL, RANGES, FTConfig, TfidfConfig, TrainConfig
+from src_helpers.training.resume import REUSE, Record, data_fingerprint, decide
+from src_helpers.validation import COUNT, Range, check_field
 
 FAMILIES = ("tfidf", "rnn", "transformer")
 EpochHook = Callable[[int, dict], None]  # on_epoch_end(epoch, row of dev scores)
@@ -162,20 +160,9 @@ def _unknown(key: str, where: str, allowed: Iterable[str]) -> ValueError:
     return ValueError(f"{where} has no setting {key!r}{hint}; settings: {', '.join(allowed)}")
 
 
-_SIZES = ("batch_size", "eval_batch_size")
-_RATES = {"learning_rate": POSITIVE, "weight_decay": NON_NEGATIVE, "warmup_ratio": FRACTION}
 # the settings with a plain range, by the dataclass that holds them (their types are checked for every field)
-RANGES: dict[type, dict[str, Range]] = {
-    Experiment: {"train_rows": COUNT},
-    TextSettings: {"max_length": COUNT},
-    ModelConfig: {**dict.fromkeys(("embedding_dim", "input_dim", "hidden_dim", "num_layers", "num_heads"), COUNT),
-                  "dropout": FRACTION},
-    TrainConfig: {**dict.fromkeys(("epochs", *_SIZES, "num_threads"), COUNT), **_RATES, "label_smoothing": FRACTION},
-    FTConfig: {**dict.fromkeys((*_SIZES, "lora_r", "lora_alpha", "gradient_accumulation_steps", "num_threads"),
-                               COUNT),
-               "epochs": POSITIVE, "max_length": MAX_LENGTH, **_RATES, "lora_dropout": FRACTION},
-    TfidfConfig: dict.fromkeys(("min_df", "max_features", "max_iter"), COUNT),
-}
+FIELD_RANGES: dict[type, dict[str, Range]] = {Experiment: {"train_rows": COUNT}, TextSettings: {"max_length": COUNT},
+                                              **RANGES}
 
 
 def with_overrides(exp: Experiment, overrides: Mapping[str, Any] | None) -> Experiment:
@@ -192,7 +179,7 @@ def with_overrides(exp: Experiment, overrides: Mapping[str, Any] | None) -> Expe
         part, _, name = key.rpartition(".")
         holder = type(getattr(exp, part)) if part else Experiment
         try:
-            check_field(key, value, holder, name, RANGES.get(holder))
+            check_field(key, value, holder, name, FIELD_RANGES.get(holder))
         except ValueError as err:
             raise ValueError(f"experiment {exp.name!r}: {err}") from None
         if part:
@@ -203,12 +190,11 @@ def with_overrides(exp: Experiment, overrides: Mapping[str, Any] | None) -> Expe
 
 
 # ------------------------------------------------------------------------------------------ the registry
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # where the RNNs train
 def _rnn(name: str, model: ModelConfig, text: TextSettings, about: str, quick_width: int = 32,
          **kw: Any) -> Experiment:
     """An RNN experiment with the notebooks' training settings; ``quick`` shrinks every width to ``quick_width``."""
     settings = dict(epochs=6, batch_size=64, learning_rate=2e-3, weight_decay=0.01, warmup_ratio=0.05,
-                    schedule="linear", grad_clip=1.0, patience=2, num_threads=1, device=DEVICE)
+                    schedule="linear", grad_clip=1.0, patience=2, num_threads=1)
     train = TrainConfig(**{**settings, **kw.pop("train", {})})
     quick = {"model.hidden_dim": quick_width, "train.epochs": 8}
     if model.input_dim is not None:
@@ -321,38 +307,27 @@ def experiment_splits(exp: Experiment, splits: dict[str, pd.DataFrame]) -> dict[
     return out
 
 
-def _run_tfidf(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path) -> RunResult:
-    labels = label_set(exp.labels)
-    r = train_tfidf_baseline(splits["train"], splits["dev"], splits["test"], exp.target, exp.train, labels)
-    config = {"model": "tfidf_logreg", "target": exp.target, **config_entry(labels), "C": r.C,
-              **dataclasses.asdict(exp.train), "threshold": r.threshold,
-              "data": data_fingerprint(splits, train_rows=exp.train_rows)}
-    save_run(run_dir, config, {"dev": r.dev, "test": r.test}, ids=splits["test"]["comment_id"].tolist(),
-             y_true=r.y_test, y_pred=r.test_pred, probs=r.test_probs, names=labels.classes,
-             dev={"ids": splits["dev"]["comment_id"].tolist(), "y_true": r.y_dev, "y_pred": r.dev_pred,
-                  "probs": r.dev_probs})
-    r.run_dir, r.config = run_dir, config
-    return r
+def make_trainer(exp: Experiment, run_dir: Path, on_epoch_end: EpochHook | None = None,
+                 keep_checkpoints: bool = True) -> Trainer:
+    """The trainer of ``exp``'s family, built from its settings (``run_dir``: where a transformer's ``init_from``
+    run is looked up, next to it)."""
+    labels, data_settings = label_set(exp.labels), {"train_rows": exp.train_rows}
+    if exp.family == "tfidf":
+        from src_helpers.training.tfidf import TfidfTrainer
 
+        return TfidfTrainer(exp.train, exp.target, labels, data_settings)
+    if exp.family == "rnn":
+        from src_helpers.training.loop import RnnTrainer
 
-def _run_rnn(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path, resume: bool,
-             on_epoch_end: EpochHook | None = None, keep_checkpoints: bool = True) -> RunResult:
-    from src_helpers.training.loop import train_classifier
-
-    model = {k: v for k, v in dataclasses.asdict(exp.model).items() if k not in ("vocab_size", "pad_id", "target")}
-    if exp.text.embeddings == "minilm" and model.pop("embedding_dim") != 384:
-        raise ValueError(f"experiment {exp.name!r}: MiniLM embeddings are 384-d; model.embedding_dim must be 384")
-    if model["arch"] in ("xlstm", "rwkv"):
-        model["context_length"] = exp.text.max_length
-    return train_classifier(splits, run_dir, model, exp.train, target=exp.target, tokenizer=exp.text.tokenizer,
-                            embeddings=exp.text.embeddings, max_length=exp.text.max_length, resume=resume,
-                            labels=label_set(exp.labels), on_epoch_end=on_epoch_end,
-                            keep_checkpoints=keep_checkpoints)
-
-
-def _run_transformer(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path, resume: bool,
-                     on_epoch_end: EpochHook | None = None, keep_checkpoints: bool = True) -> RunResult:
-    from src_helpers.training.finetune import finetune
+        model = {k: v for k, v in dataclasses.asdict(exp.model).items() if k not in ("vocab_size", "pad_id", "target")}
+        if exp.text.embeddings == "minilm" and model.pop("embedding_dim") != 384:
+            raise ValueError(f"experiment {exp.name!r}: MiniLM embeddings are 384-d; model.embedding_dim must be 384")
+        if model["arch"] in ("xlstm", "rwkv"):
+            model["context_length"] = exp.text.max_length
+        return RnnTrainer(model, exp.train, exp.target, exp.text.tokenizer, exp.text.embeddings,
+                          max_length=exp.text.max_length, labels=labels, on_epoch_end=on_epoch_end,
+                          keep_checkpoints=keep_checkpoints)
+    from src_helpers.training.finetune import TransformerTrainer
 
     cfg = replace(exp.train, target=exp.target)
     if exp.init_from:  # the run of that experiment with this model and seed
@@ -365,9 +340,7 @@ def _run_transformer(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: 
                                     f"({portable_path(start)}), which does not exist: run experiment "
                                     f"{exp.init_from!r} (same model and seed) first")
         cfg = replace(cfg, model_name=str(start))
-    return finetune(splits["train"], splits["dev"], splits["test"], cfg, run_dir, reuse=resume,
-                    data_settings={"train_rows": exp.train_rows}, on_epoch_end=on_epoch_end,
-                    labels=label_set(exp.labels), keep_checkpoints=keep_checkpoints)
+    return TransformerTrainer(cfg, labels, data_settings, on_epoch_end, keep_checkpoints)
 
 
 def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: str | Path,
@@ -376,8 +349,8 @@ def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: s
     """Train and evaluate ``exp`` on ``splits`` (dev selects, test is reported once); write its run folder
     ``<runs_dir>/<run_name or exp.run_name>``.
 
-    ``resume``: continue an interrupted RNN run / reuse a finished transformer run with the same settings
-    and data (TF-IDF always refits: minutes). ``on_epoch_end(epoch, row)``: called after each epoch of an RNN
+    ``resume``: reuse a finished run or resume its checkpoints when they hold the same settings and data
+    (``resume.decide``; TF-IDF always refits: minutes). ``on_epoch_end(epoch, row)``: called after each epoch of an RNN
     or transformer with the dev scores (``row["dev_macro_f1"]``); an exception it raises stops the run.
     ``keep_checkpoints=False`` (the quick profile: smoke runs never resume): a finished run deletes what only a
     resume reads, a transformer's ``Trainer`` checkpoints and an RNN's ``last.pt``/``best.pt``; the saved
@@ -386,13 +359,8 @@ def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: s
     start = time.perf_counter()
     run_name = run_name or exp.run_name
     run_dir = Path(runs_dir) / run_name
-    data = experiment_splits(exp, splits)
-    if exp.family == "tfidf":
-        result = _run_tfidf(exp, data, run_dir)
-    elif exp.family == "rnn":
-        result = _run_rnn(exp, data, run_dir, resume, on_epoch_end, keep_checkpoints)
-    else:
-        result = _run_transformer(exp, data, run_dir, resume, on_epoch_end, keep_checkpoints)
+    trainer = make_trainer(exp, run_dir, on_epoch_end, keep_checkpoints)
+    result = trainer.fit(experiment_splits(exp, splits), run_dir, resume)
     result.name = run_name
     record_settings(run_dir, exp)
     result.extra["wall_seconds"] = time.perf_counter() - start
@@ -465,13 +433,17 @@ def finished(exp: str | Experiment, splits: dict[str, pd.DataFrame], profile: st
     if recorded is None and (exp.name not in EXPERIMENTS or settings != _jsonable(configure(exp.name, profile)
                                                                                   .settings())):
         return None
-    data = experiment_splits(exp, splits) if not exp.augment else None
     stored = result.config.get("data")
-    if stored is not None:
-        return result if data is not None and same_data(stored, data_fingerprint(data, train_rows=exp.train_rows)) \
-            else None
-    ids = result.extra.get("test_ids")
-    return result if ids == splits["test"]["comment_id"].astype(str).tolist() else None
+    if stored is None and result.extra.get("test_ids") != splits["test"]["comment_id"].astype(str).tolist():
+        return None  # data not recorded: these splits' test ids, in the same order, at least
+    if stored is not None and exp.augment:
+        return None  # the augmented train split is not built again just to compare it
+    data = data_fingerprint(splits if exp.augment else experiment_splits(exp, splits), train_rows=exp.train_rows)
+    try:
+        decision = decide(Record(settings, stored, run_dir / "config.json"), None, settings, data)
+    except ValueError:  # other data
+        return None
+    return result if decision == REUSE else None
 
 
 def run_or_load(name: str, splits: dict[str, pd.DataFrame], profile: str = "quick") -> RunResult:

@@ -76,7 +76,7 @@ from src_helpers.experiments.registry import (
     run_experiment,
 )
 from src_helpers.experiments.run_folders import write_json
-from src_helpers.training.checkpoints import data_fingerprint, describe_data, same_data
+from src_helpers.training.resume import data_fingerprint, describe_data, same_data
 from src_helpers.validation import COUNT, INDEX, POSITIVE, check_range, cli
 
 log = logging.getLogger(__name__)

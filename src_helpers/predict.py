@@ -3,7 +3,7 @@
     python -m src_helpers.predict "I've never had such a bad day"
     python -m src_helpers.predict --file texts.txt --json --model notebook_outputs/runs/<run>/model
 
-The model folder is a ``save_pretrained`` copy (``<run>/model`` written by ``transformers_ft``); by
+The model folder is a ``save_pretrained`` copy (``<run>/model`` written by ``training.finetune``); by
 default the run under ``notebook_outputs/runs/`` with the best dev macro-F1 that has one (quick runs'
 models under ``.smoke/runs/`` are smoke tests: only used when named with ``--model``). Texts are cut
 at the length the model was trained with; an empty text is an error, anything else gets an answer.

@@ -1,30 +1,18 @@
 """Named experiments: every model the notebooks train is one typed configuration, run by one function.
 
-An ``Experiment`` is a model family plus its settings:
+An ``Experiment`` is a model family plus its settings: ``"tfidf"`` (``train``: a ``TfidfConfig``), ``"rnn"``
+(``model``: a ``ModelConfig`` whose vocabulary size, padding id and target come from the data; ``train``: a
+``TrainConfig``; ``text``: tokenizer, embeddings, ``max_length``) or ``"transformer"`` (``train``: an ``FTConfig``;
+``init_from``: the experiment whose fine-tuned model it starts from, ``<folder>/<experiment>`` for a run in a
+sub-folder). ``target``, ``labels`` (``"ekman"`` or ``"dair"``; the splits must be that data set's), ``augment`` and
+``train_rows`` are common to all. ``run_experiment`` builds the family's ``training.Trainer`` and fits it.
 
-- ``"tfidf"``: ``train`` is a ``TfidfConfig`` (features, the C grid chosen on dev);
-- ``"rnn"`` (LSTM, GRU, xLSTM, RWKV): ``model`` is a ``ModelConfig`` (vocabulary size, padding id, target and
-  MiniLM's embedding width are filled in from the data), ``train`` a ``TrainConfig``, ``text`` the tokenizer,
-  embedding initialisation and ``max_length``;
-- ``"transformer"``: ``train`` is an ``FTConfig`` (``model_name``, ``max_length``...; its ``target`` is the
-  experiment's), ``init_from`` optionally names another experiment whose fine-tuned model it starts from
-  (``<folder>/<experiment>`` for a run kept in a sub-folder of the runs folder, e.g. ``goemotions_for_dair/...``).
+**Overrides** are dotted names (``"train.learning_rate"``, ``"model.hidden_dim"``, ``"text.max_length"``) or a
+top-level field (``"target"``...). A misspelt name, a value of another type than its field's or one outside a plain
+range (``FIELD_RANGES``) is a ``ValueError`` naming it: ``configure("bigru_minilm", "quick", {"train.epochs": 3})``.
 
-``target``, ``labels`` (the label set: ``"ekman"``, GoEmotions' Ekman groups, or ``"dair"``, the DAIR.AI emotion
-tweets' 6 classes; the splits passed must be that data set's), ``augment`` (train split augmented as in notebook 01)
-and ``train_rows`` (stratified train subset) are common to all. The run folder is ``<runs>/<run_name>``; a run of
-another label set than Ekman's is named after it (``dair_<model>``).
-
-**Overrides** are dotted names: ``"train.learning_rate"``, ``"model.hidden_dim"``, ``"text.max_length"`` (RNNs),
-or a top-level field (``"target"``, ``"labels"``, ``"augment"``, ``"train_rows"``). A misspelt name is a
-``ValueError`` naming it and the fields there are; so is a value of another type than its field's (``"3"`` for
-``train.epochs``) or one outside a plain range (``RANGES``: sizes >= 1, learning rates > 0, ratios in [0, 1]).
-A notebook's ``parameters`` cell lists experiment names and a dict of overrides, so papermill can change any
-setting: ``configure("bigru_minilm", "quick", {"train.epochs": 3})``.
-
-**The quick profile** (the bundled 336-row sample, a smoke run) applies each experiment's ``quick`` overrides
-first: the same model shrunk to a width of 32 (16 for the speed ablation), the same data path and code path,
-seconds per run. Its numbers mean nothing; ``full`` uses the registered sizes.
+**The quick profile** (the bundled 336-row sample) applies each experiment's ``quick`` overrides first: the same
+model shrunk to a width of 32 (16 for the speed ablation), seconds per run. Its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -103,12 +91,9 @@ class Experiment:
 
     @property
     def run_name(self) -> str:
-        """``name`` (after ``<labels>_`` for a label set other than Ekman's: ``dair_...``), then ``_multi`` for the
-        multi-label target (replacing a ``_single`` ending; the single-label
-        target of a ``_multi`` experiment ends ``_single``) and
-        ``_seed<n>`` for a seed other than 0. A transformer fine-tuning another model than MiniLM names it
-        instead (``train.model_name="albert-base-v2"``: ``transformer_albert_base_v2_single``), so it never
-        reuses or overwrites another model's run folder."""
+        """The one naming rule of run folders: ``name`` (after ``<labels>_`` for a label set other than Ekman's),
+        ending ``_multi``/``_single`` as the target is, then ``_seed<n>`` for a seed other than 0; a transformer
+        of another model than MiniLM names it instead (``transformer_albert_base_v2_single``)."""
         name = self.name
         if self.labels != "ekman" and not name.startswith(f"{self.labels}_"):
             name = f"{self.labels}_{name}"
@@ -215,11 +200,8 @@ _SPEED = ModelConfig(arch="lstm", embedding_dim=128, hidden_dim=256, num_layers=
 _SPEED_TRAIN = {"num_threads": 2}
 _MINILM_FT = FTConfig(model_name="minilm", max_length=64, epochs=2, learning_rate=1e-4, batch_size=32,
                       freeze_embeddings=True, num_threads=1)
-# DAIR.AI emotion: 16,000 tweets, so 4 epochs cost about what 2 GoEmotions epochs do. max_length 96 cuts no tweet
-# (the longest is 87 MiniLM tokens in train, 69 in val; 64 would cut 0.16%); batches pad to their longest text, so it
-# costs nothing. The word embeddings train too: a tweet's class mostly rests on one emotion word ("i feel
-# humiliated"), often a rare one, whose vector fine-tuning should be free to move (GoEmotions froze them to save ~20%
-# of each step's time).
+# DAIR.AI emotion (16,000 tweets): 4 epochs cost about what 2 GoEmotions epochs do; max_length 96 cuts no tweet; the
+# word embeddings train too (a tweet's class often rests on one rare emotion word).
 _DAIR_FT = replace(_MINILM_FT, max_length=96, epochs=4, freeze_embeddings=False)
 
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
@@ -349,13 +331,10 @@ def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: s
     """Train and evaluate ``exp`` on ``splits`` (dev selects, test is reported once); write its run folder
     ``<runs_dir>/<run_name or exp.run_name>``.
 
-    ``resume``: reuse a finished run or resume its checkpoints when they hold the same settings and data
-    (``resume.decide``; TF-IDF always refits: minutes). ``on_epoch_end(epoch, row)``: called after each epoch of an RNN
-    or transformer with the dev scores (``row["dev_macro_f1"]``); an exception it raises stops the run.
-    ``keep_checkpoints=False`` (the quick profile: smoke runs never resume): a finished run deletes what only a
-    resume reads, a transformer's ``Trainer`` checkpoints and an RNN's ``last.pt``/``best.pt``; the saved
-    models (``model/``, an RNN's ``checkpoints/model`` and ``encoder``) stay.
-    The result's ``extra["wall_seconds"]`` is this call's wall clock (about 0 for a finished run reused)."""
+    ``resume``: reuse or resume a run of the same settings and data (``resume.decide``). ``on_epoch_end(epoch,
+    row)``: called after each epoch with the dev scores; an exception it raises stops the run.
+    ``keep_checkpoints=False`` (quick profile): a finished run keeps its saved model but no resumable checkpoints.
+    ``extra["wall_seconds"]``: this call's wall clock (about 0 for a finished run reused)."""
     start = time.perf_counter()
     run_name = run_name or exp.run_name
     run_dir = Path(runs_dir) / run_name
@@ -417,10 +396,9 @@ def finished(exp: str | Experiment, splits: dict[str, pd.DataFrame], profile: st
     """The finished run of experiment ``exp`` (a name, or a configured experiment such as a tuned one) on these
     data, read from its run folder (``run_name``, default its own), or None.
 
-    The run's settings (stored by ``run_experiment``) must be the experiment's, and its stored data fingerprint
-    must match these data. Runs written before runs stored them (the committed ones, whose settings
-    ``tests/test_experiments.py`` checks against the registry) are accepted for the registered experiment only,
-    when their test ids are these splits' test ids in the same order."""
+    The run's settings (stored by ``run_experiment``) must be the experiment's and its data these data
+    (``resume.decide``). A run that recorded neither (a committed one) is accepted for the registered experiment
+    only, and a run whose data was not recorded only when its test ids are these splits', in the same order."""
     exp = configure(exp, profile) if isinstance(exp, str) else exp
     run_dir = Path(runs_dir or paths_for(profile, data=splits).runs) / (run_name or exp.run_name)
     if not (run_dir / "metrics.json").exists():

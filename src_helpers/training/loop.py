@@ -1,18 +1,13 @@
-"""Training loop shared by the LSTM, GRU, xLSTM and RWKV classifiers.
+"""Training loop shared by the LSTM, GRU, xLSTM and RWKV classifiers (``RnnTrainer``).
 
-AdamW, linear warm-up then linear/cosine decay, gradient clipping, optional class weights / label
-smoothing, early stopping on dev macro-F1, length-bucketed dynamic padding (or exact-length batches
-with no padding), optional bfloat16 autocast, per-epoch history, and
-resumable checkpoints: ``<run>/checkpoints/last.pt`` (model, optimizer, scheduler, RNG states, epoch,
-history, early-stopping state) and ``best.pt`` (model at the best dev epoch). A killed run started again
-with the same arguments continues after the last finished epoch and ends with the same weights.
-
-What a resume checks (``resume.decide``): the model, training and tokenizer settings, and the data; only train
-and dev decide training and its best epoch, so a run whose test split alone differs resumes and a finished one is
-evaluated on the new test split without training again. Checkpoints are written atomically
-(``checkpoints.save_file``) and verified on load: the previous ``last.pt`` is kept as ``last.prev.pt`` while a run
-trains, so an unreadable ``last.pt`` is set aside (kept, with a warning) and the run resumes from the epoch before,
-or starts over when no readable one is left.
+AdamW, linear warm-up then linear/cosine decay, gradient clipping, optional class weights / label smoothing, early
+stopping on dev macro-F1, length-bucketed dynamic padding (or exact-length batches), optional bfloat16 autocast,
+per-epoch history, and resumable checkpoints: ``<run>/checkpoints/last.pt`` (model, optimizer, scheduler, RNG
+states, early-stopping state) and ``best.pt`` (the best dev epoch's model). A killed run started again continues
+after its last finished epoch and ends with the same weights. ``resume.decide`` checks the settings and the data
+(a run whose test split alone differs is evaluated on it without training again). Checkpoints are written atomically
+and verified on load: an unreadable ``last.pt`` is set aside (kept, with a warning) and the run resumes from the
+previous one (``last.prev.pt``), or starts over when none is readable.
 """
 
 from __future__ import annotations

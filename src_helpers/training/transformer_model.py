@@ -140,7 +140,6 @@ def precision_flags(model_type: str, precision: str) -> dict[str, bool]:
     return {"fp16": False, "bf16": bf16}
 
 
-
 def save_model(model: nn.Module, tokenizer, model_dir: Path, config: FTConfig,
                threshold: float | None = None) -> Path:
     """``save_pretrained`` of model + tokenizer (LoRA merged in) so ``pipeline(...)`` can load the folder."""
@@ -157,7 +156,6 @@ def save_model(model: nn.Module, tokenizer, model_dir: Path, config: FTConfig,
     tokenizer.model_input_names = tokenizer.init_kwargs["model_input_names"] = names
     tokenizer.save_pretrained(model_dir)
     return model_dir
-
 
 
 # ----------------------------------------------------------------------------- a saved model folder

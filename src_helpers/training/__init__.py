@@ -15,13 +15,33 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from src_helpers.evaluation.results import RunResult
+from src_helpers.data.labels import LabelSet
+from src_helpers.evaluation.results import RunResult, evaluate
+from src_helpers.experiments.run_folders import save_run
 
 
 class Trainer(Protocol):
     def fit(self, splits: dict[str, pd.DataFrame], run_dir: Path, resume: bool = True) -> RunResult: ...
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def scored(y_dev: np.ndarray, dev_probs: np.ndarray, y_test: np.ndarray, test_probs: np.ndarray, target: str,
+           labels: LabelSet) -> dict:
+    """Dev and test reported (``evaluation.results.evaluate``) as the ``RunResult`` fields they fill."""
+    ev = evaluate(y_dev, dev_probs, y_test, test_probs, target, labels)
+    return dict(target=target, labels=labels, dev=ev.dev, test=ev.test, threshold=ev.threshold, dev_probs=dev_probs,
+                dev_pred=ev.dev_pred, y_dev=y_dev, test_probs=test_probs, test_pred=ev.test_pred, y_test=y_test)
+
+
+def write_run(result: RunResult, config: dict, splits: dict[str, pd.DataFrame],
+              history: list[dict] | None = None) -> RunResult:
+    """``result``'s run folder (``result.run_dir``): ``config``, dev and test scores and predictions, history."""
+    ids = {s: splits[s]["comment_id"].tolist() if "comment_id" in splits[s] else None for s in ("dev", "test")}
+    save_run(result.run_dir, config, {"dev": result.dev, "test": result.test}, history, ids=ids["test"],
+             y_true=result.y_test, y_pred=result.test_pred, probs=result.test_probs, names=result.labels.classes,
+             dev={"ids": ids["dev"], "y_true": result.y_dev, "y_pred": result.dev_pred, "probs": result.dev_probs})
+    return result
 
 
 def load_trainer(run_dir: str | Path) -> Trainer:

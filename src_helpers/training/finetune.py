@@ -36,8 +36,9 @@ from torch import nn
 
 from src_helpers.config import PROFILES, REPO_ROOT
 from src_helpers.data.labels import EKMAN, LABEL_SETS, LabelSet
-from src_helpers.evaluation.results import TARGETS, RunResult, evaluate, report, targets
-from src_helpers.experiments.run_folders import load_run, save_run
+from src_helpers.evaluation.results import TARGETS, RunResult, report, targets
+from src_helpers.experiments.run_folders import load_run
+from src_helpers.training import scored, write_run
 from src_helpers.training.checkpoints import checkpoint_folder_problem, set_aside, write_errors
 from src_helpers.training.configs import PRECISIONS, RANGES, FTConfig
 from src_helpers.training.losses import class_weights
@@ -103,6 +104,7 @@ def _trainer_class():
 
     return WeightedTrainer
 
+
 def make_compute_metrics(target: str, labels: LabelSet = EKMAN):
     """Dev metrics for Trainer (macro-F1 selects the best epoch; multi-label at its dev-chosen threshold). A NaN
     macro-F1 is reported as -inf with a warning: Trainer keeps the first epoch's score as the best unless a later
@@ -121,6 +123,7 @@ def make_compute_metrics(target: str, labels: LabelSet = EKMAN):
         return out
 
     return compute
+
 
 def epoch_history(log_history: list[dict]) -> pd.DataFrame:
     """One row per epoch: mean train loss of the epoch's log steps, dev loss and dev metrics."""
@@ -307,9 +310,9 @@ class TransformerTrainer:
         config, labels = self.config, self.labels
         dev, test = frames["dev"], frames["test"]
         y_dev, y_test = targets(dev, config.target, labels), targets(test, config.target, labels)
-        dev_probs, test_probs = self.predict_proba(dev["text"].tolist()), self.predict_proba(test["text"].tolist())
-        ev = evaluate(y_dev, dev_probs, y_test, test_probs, config.target, labels)
-        model_dir = save_model(trainer.model, self.tokenizer, run_dir / "model", config, ev.threshold)
+        fields = scored(y_dev, self.predict_proba(dev["text"].tolist()), y_test,
+                        self.predict_proba(test["text"].tolist()), config.target, labels)
+        model_dir = save_model(trainer.model, self.tokenizer, run_dir / "model", config, fields["threshold"])
         history = epoch_history(trainer.state.log_history)
         trainable, total = params
         best = trainer.state.best_model_checkpoint
@@ -321,15 +324,9 @@ class TransformerTrainer:
         name = (name.parent.name if name.name == "model" else name.name) if name.exists() else config.model_name
         meta = {"model": f"transformer:{name}" + ("+lora" if config.lora else ""), "target": config.target,
                 "ft": ft, "labels": labels.name, "data": data, "result": info}
-        ids = {s: df["comment_id"].tolist() if "comment_id" in df else None for s, df in (("dev", dev), ("test", test))}
-        save_run(run_dir, meta, {"dev": ev.dev, "test": ev.test}, history.to_dict("records"), ids=ids["test"],
-                 y_true=y_test, y_pred=ev.test_pred, probs=test_probs, names=labels.classes,
-                 dev={"ids": ids["dev"], "y_true": y_dev, "y_pred": ev.dev_pred, "probs": dev_probs})
-        return FTResult(run_dir=run_dir, config=config, target=config.target, labels=labels, dev=ev.dev,
-                        test=ev.test, threshold=ev.threshold, dev_probs=dev_probs, dev_pred=ev.dev_pred, y_dev=y_dev,
-                        test_probs=test_probs, test_pred=ev.test_pred, y_test=y_test, history=history, extra=info,
-                        model_dir=model_dir, trainable_params=trainable, total_params=total,
-                        train_seconds=train_seconds)
+        result = FTResult(run_dir=run_dir, config=config, **fields, history=history, extra=info, model_dir=model_dir,
+                          trainable_params=trainable, total_params=total, train_seconds=train_seconds)
+        return write_run(result, meta, frames, history.to_dict("records"))
 
     def _load_finished(self, run_dir: Path) -> FTResult:
         """A finished run read back (``Run.result``: predictions and labels of dev, where stored, and test)."""

@@ -28,10 +28,11 @@ from tqdm import tqdm
 
 from src_helpers.data.encoding import Collator, LengthBucketSampler, TextEncoder
 from src_helpers.data.labels import EKMAN, LabelSet, label_set
-from src_helpers.evaluation.results import RunResult, evaluate, report, targets
-from src_helpers.experiments.run_folders import save_run
-from src_helpers.models import EmotionClassifier, ModelConfig, build_model
+from src_helpers.evaluation.results import RunResult, report, targets
+from src_helpers.models import ModelConfig
+from src_helpers.models.classifier import EmotionClassifier, build_model
 from src_helpers.models.embeddings import WordPieceEncoder, init_embeddings, load_text_encoder
+from src_helpers.training import scored, write_run
 from src_helpers.training.checkpoints import CheckpointError, load_checkpoint, save_file, set_aside, write_errors
 from src_helpers.training.configs import TrainConfig
 from src_helpers.training.losses import class_weights
@@ -292,23 +293,16 @@ def finish_run(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str,
     model.load_state_dict(best["model"])
     dev_probs, _ = evaluate_loader(model, loaders["dev"], device, cfg.precision)
     test_probs, _ = evaluate_loader(model, loaders["test"], device, cfg.precision)
-    ev = evaluate(ys["dev"], dev_probs, ys["test"], test_probs, target, labels)
-
+    fields = scored(ys["dev"], dev_probs, ys["test"], test_probs, target, labels)
     model.save_pretrained(ckpt_dir / "model")
     encoder.save_pretrained(ckpt_dir / "encoder")
     config = {"model": run_dir.name, "target": target, "labels": labels.name, **(run_config or {}),
               "model_config": asdict(model.config), "train_config": asdict(cfg), "data": fingerprint["data"],
-              "best_epoch": state["best_epoch"], "epochs_run": state["epoch"] + 1, "threshold": ev.threshold,
+              "best_epoch": state["best_epoch"], "epochs_run": state["epoch"] + 1, "threshold": fields["threshold"],
               "n_parameters": sum(p.numel() for p in model.parameters())}
-    save_run(run_dir, config, {"dev": ev.dev, "test": ev.test}, state["history"],
-             ids=splits["test"]["comment_id"].tolist(), y_true=ys["test"], y_pred=ev.test_pred, probs=test_probs,
-             names=labels.classes, dev={"ids": splits["dev"]["comment_id"].tolist(), "y_true": ys["dev"],
-                                        "y_pred": ev.dev_pred, "probs": dev_probs})
-    return TrainResult(run_dir=run_dir, config=config, target=target, labels=labels, dev=ev.dev, test=ev.test,
-                       threshold=ev.threshold, dev_probs=dev_probs, dev_pred=ev.dev_pred, y_dev=ys["dev"],
-                       test_probs=test_probs, test_pred=ev.test_pred, y_test=ys["test"],
-                       history=pd.DataFrame(state["history"]), model=model, encoder=encoder,
-                       best_epoch=state["best_epoch"])
+    result = TrainResult(run_dir=run_dir, config=config, **fields, history=pd.DataFrame(state["history"]),
+                         model=model, encoder=encoder, best_epoch=state["best_epoch"])
+    return write_run(result, config, splits, state["history"])
 
 
 def train_model(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.DataFrame], cfg: TrainConfig,

@@ -17,8 +17,8 @@ from sklearn.multiclass import OneVsRestClassifier
 from tqdm import tqdm
 
 from src_helpers.data.labels import EKMAN, LabelSet
-from src_helpers.evaluation.results import RunResult, check_target, evaluate, report, targets
-from src_helpers.experiments.run_folders import save_run
+from src_helpers.evaluation.results import RunResult, check_target, report, targets
+from src_helpers.training import scored, write_run
 from src_helpers.training.configs import TfidfConfig
 from src_helpers.training.resume import data_fingerprint
 
@@ -96,12 +96,8 @@ def train_tfidf_baseline(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFr
     if best is None:
         raise ValueError(f"tf-idf {target}: every C of {list(config.Cs)} gives a NaN dev macro-F1")
     C, _, model, dev_probs = best
-    test_probs = full_probs(model, X_test, n)
-    ev = evaluate(y_dev, dev_probs, y_test, test_probs, target, labels)
-    return BaselineResult(config=config, target=target, labels=labels, dev=ev.dev, test=ev.test, threshold=ev.threshold,
-                          dev_probs=dev_probs, dev_pred=ev.dev_pred, y_dev=y_dev, test_probs=test_probs,
-                          test_pred=ev.test_pred, y_test=y_test, features=feats, model=model, C=C,
-                          selection=pd.DataFrame(rows))
+    fields = scored(y_dev, dev_probs, y_test, full_probs(model, X_test, n), target, labels)
+    return BaselineResult(config=config, **fields, features=feats, model=model, C=C, selection=pd.DataFrame(rows))
 
 
 class TfidfTrainer:
@@ -116,18 +112,13 @@ class TfidfTrainer:
 
     def fit(self, splits: dict[str, pd.DataFrame], run_dir: str | Path, resume: bool = True) -> BaselineResult:
         """Fit, choose C on dev, write the run folder (``resume`` is ignored: nothing to resume)."""
-        run_dir = Path(run_dir)
         r = train_tfidf_baseline(splits["train"], splits["dev"], splits["test"], self.target, self.config,
                                  self.labels)
         config = {"model": "tfidf_logreg", "target": self.target, "labels": self.labels.name, "C": r.C,
                   **asdict(self.config), "threshold": r.threshold,
                   "data": data_fingerprint(splits, **self.data_settings)}
-        save_run(run_dir, config, {"dev": r.dev, "test": r.test}, ids=splits["test"]["comment_id"].tolist(),
-                 y_true=r.y_test, y_pred=r.test_pred, probs=r.test_probs, names=self.labels.classes,
-                 dev={"ids": splits["dev"]["comment_id"].tolist(), "y_true": r.y_dev, "y_pred": r.dev_pred,
-                      "probs": r.dev_probs})
-        r.run_dir, r.config, self.result = run_dir, config, r
-        return r
+        r.run_dir, r.config, self.result = Path(run_dir), config, r
+        return write_run(r, config, splits)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         if self.result is None:

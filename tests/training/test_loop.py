@@ -22,7 +22,7 @@ from src_helpers.evaluation.metrics import choose_threshold
 from src_helpers.experiments.run_folders import load_run
 from src_helpers.training.configs import TrainConfig
 from src_helpers.training.loop import lr_lambda
-from src_helpers.training.losses import class_weights as class_weights_from
+from src_helpers.training.losses import class_weights
 from tests.training.helpers import train_rnn
 
 TINY_GRU = {"arch": "gru", "embedding_dim": 16, "hidden_dim": 16, "num_layers": 1, "dropout": 0.1}
@@ -47,9 +47,9 @@ def test_schedule_warmup_then_decay() -> None:
 
 
 def test_class_weights() -> None:
-    w = class_weights_from(np.array([0, 0, 0, 1]), "single", n=2)
+    w = class_weights(np.array([0, 0, 0, 1]), "single", n=2)
     assert w.tolist() == pytest.approx([4 / 6, 2.0])
-    pos = class_weights_from(np.array([[1, 0], [1, 1], [0, 0], [1, 0]], dtype=np.float32), "multi", n=2)
+    pos = class_weights(np.array([[1, 0], [1, 1], [0, 0], [1, 0]], dtype=np.float32), "multi", n=2)
     assert pos.tolist() == pytest.approx([1 / 3, 3.0])
 
 

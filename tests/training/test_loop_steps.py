@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from src_helpers.data.goemotions import load_goemotions
-from src_helpers.models import ModelConfig, build_model
+from src_helpers.models import ModelConfig
+from src_helpers.models.classifier import build_model
 from src_helpers.training.loop import (
     TrainConfig,
     early_stopping,

@@ -471,3 +471,26 @@ def test_cli_other_train_rows_is_an_error_not_a_reuse(tiny: Path, tmp_path: Path
     assert config["data"]["train_rows"] == 64 and config["data"]["source"] == "sample"
     with pytest.raises(ValueError, match=r"n_train=63\b.*train_rows=64.* but this call gives data \w+ \(n_train=200"):
         ft.main([*args, "--train-rows", "200"])
+
+
+def test_one_decision_reuse_resume_or_start_over(sample: dict, tmp_path: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    from src_helpers.training.resume import FRESH, RESUME, REUSE, Record, decide
+
+    data, settings = data_fingerprint(sample), {"lr": 1}
+    other = data_fingerprint({**sample, "train": subsample(sample["train"], 100)})
+    done, ckpt = Record(settings, data, tmp_path / "config.json"), Record(settings, data, tmp_path / "last.pt")
+    assert decide(done, ckpt, settings, data) == REUSE and decide(None, ckpt, settings, data) == RESUME
+    assert decide(None, None, settings, data) == FRESH and decide(done, ckpt, settings, data, resume=False) == FRESH
+    assert decide(Record({"lr": 2}, data, tmp_path / "config.json"), None, settings, data) == FRESH
+    with pytest.raises(ValueError, match="another configuration"):
+        decide(None, Record({"lr": 2}, data, tmp_path / "last.pt"), settings, data)
+    with pytest.raises(ValueError, match="config.json was trained on data"):
+        decide(done, None, settings, other)
+    with pytest.raises(ValueError, match="cannot be checked"):
+        decide(None, Record(settings, None, tmp_path / "last.pt"), settings, data)
+    with caplog.at_level(logging.WARNING):
+        assert decide(Record(settings, None, tmp_path / "config.json"), None, settings, data) == REUSE
+    assert len(caplog.records) == 1 and "could not be checked" in caplog.records[0].getMessage()
+    relabelled = {**sample, "test": sample["test"].assign(ekman_groups=[(0,)] * len(sample["test"]))}
+    assert decide(None, ckpt, settings, data_fingerprint(relabelled), test_may_differ=True) == RESUME

@@ -1,15 +1,11 @@
-"""Reading and writing checkpoints safely, shared by the RNN loop and the fine-tuning ``Trainer``
-(whether to resume at all is ``resume.decide``).
+"""Reading and writing checkpoints safely, for the RNN loop and the fine-tuning ``Trainer`` (whether to resume at
+all is ``resume.decide``).
 
-* ``load_checkpoint``: ``torch.load`` that names the file when it is missing, truncated or empty
-  (``CheckpointError``, with how to recover) instead of a bare torch ``RuntimeError``/``EOFError``.
-* ``checkpoint_folder_problem``: why a ``Trainer`` ``checkpoint-N`` folder cannot be resumed from (an
-  unreadable ``trainer_state.json``, ``*.safetensors`` or ``*.pt``/``*.pth``/``*.bin`` file), or None.
-* ``set_aside``: a damaged checkpoint file or folder renamed out of the loaders' way and kept, never deleted
-  (``last.pt`` -> ``last.pt.damaged-<UTC time>``, ``checkpoint-N`` -> ``damaged-checkpoint-N.<UTC time>``).
-* ``save_file``: ``torch.save`` to a temporary file, then renamed over the checkpoint, so a failed save leaves
-  the previous one intact; a full disk is a ``DiskFullError`` naming the file (``write_errors`` does the same
-  for any block of writes, e.g. the ``Trainer``'s own checkpoints).
+* ``load_checkpoint``: ``torch.load`` that names a missing, truncated or empty file (``CheckpointError``);
+* ``checkpoint_folder_problem``: why a ``Trainer`` ``checkpoint-N`` folder cannot be resumed from, or None;
+* ``set_aside``: a damaged checkpoint renamed out of the loaders' way and kept, never deleted;
+* ``save_file``: ``torch.save`` via a temporary file, so a failed save leaves the previous one intact; a full disk
+  is a ``DiskFullError`` naming the file (``write_errors`` does the same for any block of writes).
 """
 
 from __future__ import annotations

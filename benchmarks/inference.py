@@ -26,7 +26,8 @@ from src_helpers.config import portable_path
 from src_helpers.data.ekman import multi_hot
 from src_helpers.data.goemotions import load_for_profile
 from src_helpers.evaluation.metrics import multi_label_report, single_label_report
-from src_helpers.predict import default_model_dir, load, predict_proba
+from src_helpers.predict import default_model_dir, predict_proba
+from src_helpers.training.transformer_model import load_model_dir
 
 
 def size_mb(model: torch.nn.Module) -> float:
@@ -45,7 +46,7 @@ def scores(model_cfg, probs: np.ndarray, test) -> dict:
 
 
 def bench(model_dir: Path, texts: list[str], test, quantized: bool, batch_size: int, n_latency: int) -> dict:
-    _, model = load(str(model_dir), quantized)
+    _, model = load_model_dir(str(model_dir), quantized)
     predict_proba(texts[:batch_size], model_dir, batch_size, quantized)  # warm-up
     t0 = time.perf_counter()
     probs, _ = predict_proba(texts, model_dir, batch_size, quantized)

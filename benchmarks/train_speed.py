@@ -29,7 +29,7 @@ import torch
 from src_helpers.config import portable_path
 from src_helpers.data.encoding import LengthBucketSampler, TextEncoder, pad_batch
 from src_helpers.data.goemotions import load_for_profile
-from src_helpers.models import build_model
+from src_helpers.models.classifier import build_model
 from src_helpers.models.recurrent import cpu_bf16_rnn_supported
 from src_helpers.training.loop import autocast
 

@@ -3,7 +3,7 @@
     python -m src_helpers.predict "I've never had such a bad day"
     python -m src_helpers.predict --file texts.txt --json --model notebook_outputs/runs/<run>/model
 
-The model folder is a ``save_pretrained`` copy (``<run>/model`` written by ``transformers_ft``); by
+The model folder is a ``save_pretrained`` copy (``<run>/model`` written by ``training.finetune``); by
 default the run under ``notebook_outputs/runs/`` with the best dev macro-F1 that has one (quick runs'
 models under ``.smoke/runs/`` are smoke tests: only used when named with ``--model``). Texts are cut
 at the length the model was trained with; an empty text is an error, anything else gets an answer.
@@ -14,29 +14,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from src_helpers.config import paths_for
-from src_helpers.data.encoding import model_input_names
 from src_helpers.data.textio import read_json, read_text, split_lines
 from src_helpers.evaluation.metrics import choose_best
+from src_helpers.training.transformer_model import has_weights
 from src_helpers.validation import COUNT, cli
 
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model",
-                   "tokenizer.model", "sentencepiece.bpe.model")
 HOW_TO_TRAIN = ("create one with `python -m src_helpers.training.finetune --profile full` (real data from --data-dir, "
                 '$GOEMOTIONS_DIR or the hub) or notebooks/05_transformers.ipynb with profile = "full"')
-
-
-def has_weights(model_dir: Path) -> bool:
-    return (model_dir / "config.json").exists() and any((model_dir / w).exists() for w in WEIGHT_FILES)
 
 
 def default_model_dir(runs_root: str | Path | None = None) -> Path:
@@ -75,56 +65,6 @@ def best_model_dir(runs_root: Path) -> Path | None:
     return runs_root / choose_best(found) / "model" if found else None
 
 
-@lru_cache(maxsize=4)
-def load(model_dir: str, quantized: bool = False):
-    """(tokenizer, model) from a folder, cached; ``quantized``: torch dynamic int8 Linear layers (CPU)."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    path = Path(model_dir)
-    check_model_dir(path)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-    except Exception as e:  # tokenizers raises a bare Exception for a broken tokenizer.json
-        raise ValueError(f"model folder {path}: the tokenizer does not load ({_brief(e)}); re-save it "
-                         "(tokenizer.save_pretrained) or re-run the fine-tuning that wrote the folder") from e
-    try:
-        model = AutoModelForSequenceClassification.from_pretrained(path).eval()
-    except Exception as e:  # OSError, ValueError, safetensors' SafetensorError, ...
-        raise ValueError(f"model folder {path}: the model does not load from config.json + weights ({_brief(e)}); "
-                         "a truncated or corrupt file? Re-run the fine-tuning that wrote the folder") from e
-    if quantized:
-        model = quantize_dynamic(model)
-    return tokenizer, model
-
-
-def check_model_dir(path: Path) -> None:
-    """A clear error naming ``path`` when it lacks weights or tokenizer files, or its config.json is broken."""
-    if not has_weights(path):
-        raise FileNotFoundError(f"model_dir {path} has no config.json + model weights "
-                                f"({' or '.join(WEIGHT_FILES)})")
-    config = read_json(path / "config.json")  # invalid JSON names file:line:column
-    if not isinstance(config, dict):
-        raise ValueError(f"{path / 'config.json'}: expected a JSON object, got a {type(config).__name__}")
-    if not any((path / name).exists() for name in TOKENIZER_FILES):
-        raise FileNotFoundError(f"model folder {path} has no tokenizer files (one of {', '.join(TOKENIZER_FILES)}): "
-                                "save the tokenizer next to the model (tokenizer.save_pretrained)")
-
-
-def _brief(error: Exception, limit: int = 300) -> str:
-    """``Type: message`` of ``error``, cut at ``limit`` characters."""
-    text = f"{type(error).__name__}: {error}"
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def quantize_dynamic(model: torch.nn.Module) -> torch.nn.Module:
-    """int8 weights for every ``nn.Linear`` (activations quantized on the fly): the fast CPU path."""
-    with warnings.catch_warnings():  # torch.ao is deprecated in favour of torchao, but works and needs nothing
-        warnings.simplefilter("ignore")
-        from torch.ao.quantization import quantize_dynamic as qd
-
-        return qd(model, {torch.nn.Linear}, dtype=torch.qint8)
-
-
 def _check_texts(texts: Sequence[str]) -> list[str]:
     if isinstance(texts, str):
         texts = [texts]
@@ -137,25 +77,14 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
     return texts
 
 
-@torch.inference_mode()
 def predict_proba(texts: Sequence[str], model_dir: str | Path | None = None, batch_size: int = 64,
                   quantized: bool = False) -> tuple[np.ndarray, list[str]]:
     """Class probabilities (softmax, or sigmoid for multi-label models) and the label names."""
+    from src_helpers.training.finetune import TransformerTrainer
+
     texts = _check_texts(texts)
-    tokenizer, model = load(str(model_dir or default_model_dir()), quantized)
-    keep = model_input_names(model)
-    multi = model.config.problem_type == "multi_label_classification"
-    max_length = min(tokenizer.model_max_length, model.config.max_position_embeddings or 512, 512)
-    order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths -> little padding
-    probs = np.empty((len(texts), model.config.num_labels), dtype=np.float32)
-    for start in range(0, len(texts), batch_size):
-        idx = order[start:start + batch_size]
-        batch = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_length, padding=True,
-                          return_tensors="pt")
-        logits = model(**{k: v for k, v in batch.items() if k in keep}).logits.float()
-        probs[idx] = (torch.sigmoid(logits) if multi else torch.softmax(logits, -1)).numpy()
-    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    return probs, names
+    trainer = TransformerTrainer.load(model_dir or default_model_dir(), quantized)
+    return trainer.predict_proba(texts, batch_size), list(trainer.labels.classes)
 
 
 def predict(texts: str | Sequence[str], model_dir: str | Path | None = None, top_k: int | None = 3,

@@ -6,12 +6,14 @@ a number must be, so every error names the argument and what it allows in the sa
 * ``cli``: the same range as an argparse ``type`` (argparse then names the flag: "argument --n-trials: must be an
   integer >= 1, got '0'", exit status 2, before anything runs);
 * ``check_field``: a value for a dataclass field, checked against the field's simple type (bool, int, float, str,
-  optional) and its range, if it has one.
+  optional) and its range, if it has one;
+* ``add_dataclass_flags`` / ``dataclass_from_args``: a CLI with one flag per field of a config dataclass.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import math
 import numbers
@@ -109,3 +111,32 @@ def check_field(name: str, value: Any, cls: type, field: str, ranges: Mapping[st
         raise ValueError(f"{name} must be of type {expected}, got {value!r} ({type(value).__name__})")
     if field in (ranges or {}):
         check_range(name, value, ranges[field], optional)
+
+
+# ------------------------------------------------------------------------------------------ CLI from a dataclass
+def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, ranges: Mapping[str, Range] | None = None,
+                        choices: Mapping[str, tuple] | None = None) -> None:
+    """One ``--flag`` per field of dataclass ``cls`` (``model_name``: ``--model-name``) with the field's type and
+    default: a number in ``ranges[field]`` where it has one (``cli``), one of ``choices[field]``, a bool as
+    ``--flag``/``--no-flag``, a list as one or more values."""
+    defaults = cls()
+    for f in dataclasses.fields(cls):
+        flag, default = "--" + f.name.replace("_", "-"), getattr(defaults, f.name)
+        kinds, _ = _simple_types(_field_types(cls)[f.name]) or ([str], True)
+        kw: dict[str, Any] = {"default": default, "help": f"default: {default}"}
+        if bool in kinds:
+            kw["action"] = argparse.BooleanOptionalAction
+        elif f.name in (ranges or {}):
+            kw["type"] = cli(ranges[f.name])
+        elif f.name in (choices or {}):
+            kw["choices"] = choices[f.name]
+        elif _simple_types(_field_types(cls)[f.name]) is None:
+            kw["nargs"] = "+"  # a list of strings
+        else:
+            kw["type"] = float if float in kinds else kinds[0]
+        parser.add_argument(flag, **kw)
+
+
+def dataclass_from_args(cls: type, args: argparse.Namespace) -> Any:
+    """The dataclass ``cls`` built from the flags ``add_dataclass_flags`` added."""
+    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})

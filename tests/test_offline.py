@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from src_helpers.data.goemotions import hub_reachable, load_for_profile
-from src_helpers.training.finetune import resolve_model_name
+from src_helpers.training.transformer_model import resolve_model_name
 from tests.conftest import NetworkAccessError
 
 

@@ -14,7 +14,9 @@ from src_helpers.data.ekman import EKMAN_LABELS
 from src_helpers.data.goemotions import load_goemotions, subsample
 from src_helpers.experiments.run_folders import write_json
 from src_helpers.training import finetune as ft
+from src_helpers.training.transformer_model import WEIGHT_FILES, load_model_dir
 from tests.tiny_models import make_tiny_model
+from tests.training.helpers import finetune
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +25,7 @@ def model_dir(tmp_path_factory):
     s = load_goemotions(source="sample")
     src = make_tiny_model("albert", tmp / "hub")
     cfg = ft.FTConfig(model_name=str(src), epochs=1, batch_size=8, max_length=32, learning_rate=1e-3, num_threads=1)
-    res = ft.finetune(subsample(s["train"], 32), subsample(s["dev"], 14), subsample(s["test"], 14), cfg, tmp / "run")
+    res = finetune(subsample(s["train"], 32), subsample(s["dev"], 14), subsample(s["test"], 14), cfg, tmp / "run")
     return res.model_dir
 
 
@@ -150,7 +152,7 @@ def test_broken_model_folder_is_a_clear_error(model_dir, tmp_path, capsys, break
     shutil.copytree(model_dir, broken)
     breakage(broken)
     with pytest.raises((ValueError, FileNotFoundError), match=message):
-        pr.load(str(broken))
+        load_model_dir(str(broken))
     assert pr.main(["hello", "--model", str(broken)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(broken) in err
@@ -175,7 +177,7 @@ def test_a_nan_dev_score_is_never_the_default_model(tmp_path):
         model = tmp_path / name / "model"
         model.mkdir(parents=True)
         (model / "config.json").write_text("{}")
-        (model / pr.WEIGHT_FILES[0]).write_bytes(b"")
+        (model / WEIGHT_FILES[0]).write_bytes(b"")
         write_json(tmp_path / name / "metrics.json", {"dev": {"macro_f1": score}})
     with pytest.raises(ValueError, match=r"dev macro-F1 is NaN for \['a_broken'\]"):
         pr.best_model_dir(tmp_path)

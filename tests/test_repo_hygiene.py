@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -176,14 +177,15 @@ def test_finetune_records_its_best_checkpoint_relative_to_the_run_folder(tmp_pat
     from src_helpers.data.goemotions import load_goemotions, subsample
     from src_helpers.training import finetune as ft
     from tests.tiny_models import make_tiny_model
+    from tests.training.helpers import finetune
 
     s = load_goemotions(source="sample")
     src = make_tiny_model("distilbert", tmp_path / "hub")
     config = ft.FTConfig(model_name=str(src), epochs=1, batch_size=8, eval_batch_size=16, max_length=32,
                          learning_rate=1e-3, logging_steps=2, num_threads=1)
     run_dir = tmp_path / "runs" / "tiny"
-    res = ft.finetune(subsample(s["train"], 32, seed=1), subsample(s["dev"], 14), subsample(s["test"], 14), config,
-                      run_dir)
+    res = finetune(subsample(s["train"], 32, seed=1), subsample(s["dev"], 14), subsample(s["test"], 14), config,
+                   run_dir)
     best = json.loads((run_dir / "config.json").read_text())["result"]["best_checkpoint"]
     assert best == res.extra["best_checkpoint"] and re.fullmatch(r"checkpoints/checkpoint-\d+", best)
     assert (run_dir / best).is_dir()
@@ -193,10 +195,10 @@ def test_a_warm_start_from_a_run_in_the_repo_is_recorded_relative_to_it(tmp_path
     from src_helpers.training import finetune as ft
 
     model = REPO_ROOT / "notebook_outputs" / "runs" / "transformer_minilm_single" / "model"
-    assert ft._config_dict(ft.FTConfig(model_name=str(model)))["ft"]["model_name"] == \
+    assert ft._ft_dict(ft.FTConfig(model_name=str(model)))["model_name"] == \
         "notebook_outputs/runs/transformer_minilm_single/model"
     for name in ("minilm", "albert-base-v2", str(tmp_path / "model")):  # hub names and folders outside: as given
-        assert ft._config_dict(ft.FTConfig(model_name=name))["ft"]["model_name"] == name
+        assert ft._ft_dict(ft.FTConfig(model_name=name))["model_name"] == name
 
 
 # ------------------------------------------------------------------ what the package and the notebooks say
@@ -286,3 +288,12 @@ def test_the_package_needs_no_tools_folder() -> None:
     found = [str(p.relative_to(REPO_ROOT)) for p in sorted((REPO_ROOT / "src_helpers").rglob("*.py"))
              if uses.search(p.read_text(encoding="utf-8"))]
     assert not found, f"modules of the package that import tools/: {found}"
+
+
+def test_configs_registry_and_reports_import_without_torch() -> None:
+    """The config dataclasses, the registry and the report tools load without torch (the device is chosen when a
+    run starts): a fresh interpreter shows what they import."""
+    code = ("import sys, src_helpers.experiments.registry, src_helpers.evaluation.comparison, tools.report, "
+            "tools.readme_sections; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", "importing the registry or the reports imports torch"

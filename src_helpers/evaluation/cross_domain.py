@@ -9,7 +9,6 @@ class, its argmax mapped to Ekman. Reports are ``metrics.single_label_report`` d
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -155,46 +154,20 @@ def view(reports: Mapping[str, dict], name: str = "shared") -> dict[str, dict]:
 
 
 # ------------------------------------------------------------------------------------------ a model on other texts
-def model_probs(result: RunResult, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-    """Probabilities of a trained model on ``texts``: the result a trainer returned, or a run read from its
-    folder when its model is still there (git-ignored: only where it was trained; TF-IDF keeps none on disk)."""
-    from src_helpers.training.loop import TrainResult
-    from src_helpers.training.tfidf import BaselineResult, _full_probs
+def model_probs(result: RunResult, texts: Sequence[str]) -> np.ndarray:
+    """Probabilities of a trained model on ``texts`` (one column per class of its label set): the result a trainer
+    returned (TF-IDF, RNN or transformer), or a run read from its folder when the model is still there
+    (``training.load_trainer``). TF-IDF runs keep no model on disk: pass the result of the run itself."""
+    from src_helpers.training import load_trainer
+    from src_helpers.training.tfidf import BaselineResult, full_probs
 
-    texts, n = list(texts), len(result.labels.classes)
+    texts = list(texts)
     if isinstance(result, BaselineResult):
-        return _full_probs(result.model, result.features.transform(texts), n)
-    if isinstance(result, TrainResult):
-        return _rnn_probs(result.model, result.encoder, texts, batch_size)
-    folder = getattr(result, "model_dir", None) or (Path(result.run_dir) / "model" if result.run_dir else None)
-    if folder is not None and (Path(folder) / "config.json").exists():
-        return _transformer_probs(Path(folder), texts, result.labels)
-    rnn = Path(result.run_dir) / "checkpoints" if result.run_dir else None
-    if rnn is not None and (rnn / "model" / "config.json").exists():
-        from src_helpers.models import EmotionClassifier
-        from src_helpers.models.embeddings import load_text_encoder
-
-        return _rnn_probs(EmotionClassifier.from_pretrained(rnn / "model"), load_text_encoder(rnn / "encoder"), texts,
-                          batch_size)
-    raise FileNotFoundError(f"run {result.name!r}: no model to score new texts with (a TF-IDF run keeps none; a "
-                            "transformer's <run>/model and an RNN's <run>/checkpoints/model are git-ignored): run "
-                            "the experiment here and pass the result it returns")
-
-
-def _rnn_probs(model, encoder, texts: list[str], batch_size: int) -> np.ndarray:
-    from src_helpers.training.loop import make_loader, predict_proba
-
-    device = next(model.parameters()).device.type
-    n = model.config.num_classes
-    dummy = np.zeros(len(texts), dtype=int) if model.config.target == "single" else np.zeros((len(texts), n))
-    loader = make_loader(encoder.encode_batch(texts), dummy, encoder.pad_id, batch_size, shuffle=False)
-    return predict_proba(model, loader, device)[0]
-
-
-def _transformer_probs(folder: Path, texts: list[str], labels: LabelSet) -> np.ndarray:
-    from src_helpers.predict import predict_proba
-
-    probs, names = predict_proba(texts, folder)
-    if tuple(names) != labels.classes:
-        raise ValueError(f"model {folder}: its classes {names} are not the run's label set {labels.classes}")
-    return probs
+        return full_probs(result.model, result.features.transform(texts), len(result.labels.classes))
+    if result.run_dir is None:
+        raise FileNotFoundError(f"run {result.name!r}: no run folder to read its model from")
+    trainer = load_trainer(result.run_dir)
+    if tuple(trainer.labels.classes) != result.labels.classes:
+        raise ValueError(f"run {result.name!r}: its model's classes {trainer.labels.classes} are not the run's label "
+                         f"set {result.labels.classes}")
+    return trainer.predict_proba(texts)

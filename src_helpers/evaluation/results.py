@@ -2,8 +2,6 @@
 
 - ``TARGETS`` and ``targets(df, target, labels)``: the class ids (``"single"``) or multi-hot rows (``"multi"``) of a
   split, read from the columns of the label set (``labels.EKMAN`` by default, or ``labels.DAIR``).
-- ``class_weights``: one rule for class-weighted losses. Single-label: ``n / (k * count)`` per class
-  ("balanced"); multi-label: ``pos_weight = negatives / positives`` per class, capped at ``POS_WEIGHT_CAP``.
 - ``report`` / ``evaluate``: single-label reports use the argmax; multi-label reports use one threshold chosen
   on dev (macro-F1) and applied unchanged to test.
 - ``RunResult``: what every trainer returns (the trainers' result types extend it with their own fields).
@@ -16,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
-from src_helpers.data.ekman import EKMAN_LABELS, multi_hot
+from src_helpers.data.ekman import multi_hot
 from src_helpers.data.labels import EKMAN, LabelSet
 from src_helpers.evaluation.metrics import (
     choose_threshold,
@@ -28,12 +25,6 @@ from src_helpers.evaluation.metrics import (
 )
 
 TARGETS = ("single", "multi")
-
-# A positive of a rare class weighs at most this many negatives. GoEmotions' rarest Ekman groups have
-# 50-70 negatives per positive; uncapped weights let a few rare positives dominate each batch's loss (and its
-# gradient scale at a fixed learning rate). The multi-label threshold, chosen on dev, corrects the rest.
-# The RNN trainer always used 10; the transformer trainer used 20 before (no committed run used class weights).
-POS_WEIGHT_CAP = 10.0
 
 
 def check_target(target: str) -> str:
@@ -60,16 +51,6 @@ def targets(df: pd.DataFrame, target: str, labels: LabelSet = EKMAN) -> np.ndarr
         raise ValueError(f"column {column!r} holds {', '.join(bad[:5])}: not class ids of the {labels.name!r} "
                          f"label set (0..{n - 1}: {', '.join(labels.classes)})")
     return df[column].to_numpy() if target == "single" else multi_hot(values, n)
-
-
-def class_weights(y: np.ndarray, target: str, n: int = len(EKMAN_LABELS)) -> torch.Tensor:
-    """Single: ``len(y) / (n * count)`` per class (unseen classes count 1). Multi: ``pos_weight`` =
-    negatives / positives per class, at most ``POS_WEIGHT_CAP``."""
-    if check_target(target) == "single":
-        counts = np.bincount(y, minlength=n).clip(min=1)
-        return torch.tensor(len(y) / (n * counts), dtype=torch.float32)
-    pos = y.sum(0).clip(min=1)
-    return torch.tensor(np.minimum((len(y) - pos) / pos, POS_WEIGHT_CAP), dtype=torch.float32)
 
 
 def predictions(probs: np.ndarray, target: str, threshold: float | None = None) -> np.ndarray:

@@ -1,30 +1,18 @@
 """Named experiments: every model the notebooks train is one typed configuration, run by one function.
 
-An ``Experiment`` is a model family plus its settings:
+An ``Experiment`` is a model family plus its settings: ``"tfidf"`` (``train``: a ``TfidfConfig``), ``"rnn"``
+(``model``: a ``ModelConfig`` whose vocabulary size, padding id and target come from the data; ``train``: a
+``TrainConfig``; ``text``: tokenizer, embeddings, ``max_length``) or ``"transformer"`` (``train``: an ``FTConfig``;
+``init_from``: the experiment whose fine-tuned model it starts from, ``<folder>/<experiment>`` for a run in a
+sub-folder). ``target``, ``labels`` (``"ekman"`` or ``"dair"``; the splits must be that data set's), ``augment`` and
+``train_rows`` are common to all. ``run_experiment`` builds the family's ``training.Trainer`` and fits it.
 
-- ``"tfidf"``: ``train`` is a ``TfidfConfig`` (features, the C grid chosen on dev);
-- ``"rnn"`` (LSTM, GRU, xLSTM, RWKV): ``model`` is a ``ModelConfig`` (vocabulary size, padding id, target and
-  MiniLM's embedding width are filled in from the data), ``train`` a ``TrainConfig``, ``text`` the tokenizer,
-  embedding initialisation and ``max_length``;
-- ``"transformer"``: ``train`` is an ``FTConfig`` (``model_name``, ``max_length``...; its ``target`` is the
-  experiment's), ``init_from`` optionally names another experiment whose fine-tuned model it starts from
-  (``<folder>/<experiment>`` for a run kept in a sub-folder of the runs folder, e.g. ``goemotions_for_dair/...``).
+**Overrides** are dotted names (``"train.learning_rate"``, ``"model.hidden_dim"``, ``"text.max_length"``) or a
+top-level field (``"target"``...). A misspelt name, a value of another type than its field's or one outside a plain
+range (``FIELD_RANGES``) is a ``ValueError`` naming it: ``configure("bigru_minilm", "quick", {"train.epochs": 3})``.
 
-``target``, ``labels`` (the label set: ``"ekman"``, GoEmotions' Ekman groups, or ``"dair"``, the DAIR.AI emotion
-tweets' 6 classes; the splits passed must be that data set's), ``augment`` (train split augmented as in notebook 01)
-and ``train_rows`` (stratified train subset) are common to all. The run folder is ``<runs>/<run_name>``; a run of
-another label set than Ekman's is named after it (``dair_<model>``).
-
-**Overrides** are dotted names: ``"train.learning_rate"``, ``"model.hidden_dim"``, ``"text.max_length"`` (RNNs),
-or a top-level field (``"target"``, ``"labels"``, ``"augment"``, ``"train_rows"``). A misspelt name is a
-``ValueError`` naming it and the fields there are; so is a value of another type than its field's (``"3"`` for
-``train.epochs``) or one outside a plain range (``RANGES``: sizes >= 1, learning rates > 0, ratios in [0, 1]).
-A notebook's ``parameters`` cell lists experiment names and a dict of overrides, so papermill can change any
-setting: ``configure("bigru_minilm", "quick", {"train.epochs": 3})``.
-
-**The quick profile** (the bundled 336-row sample, a smoke run) applies each experiment's ``quick`` overrides
-first: the same model shrunk to a width of 32 (16 for the speed ablation), the same data path and code path,
-seconds per run. Its numbers mean nothing; ``full`` uses the registered sizes.
+**The quick profile** (the bundled 336-row sample) applies each experiment's ``quick`` overrides first: the same
+model shrunk to a width of 32 (16 for the speed ablation), seconds per run. Its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -39,18 +27,16 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 
 from src_helpers.config import check_profile, paths_for, portable_path
-from src_helpers.data.labels import config_entry, label_set
+from src_helpers.data.labels import label_set
 from src_helpers.evaluation.results import RunResult, check_target
-from src_helpers.experiments.run_folders import load_result, save_run, write_json
-from src_helpers.models import ModelConfig
-from src_helpers.training.checkpoints import data_fingerprint, same_data
-from src_helpers.training.finetune import DEFAULT_MODEL, MAX_LENGTH, FTConfig
-from src_helpers.training.loop import TrainConfig
-from src_helpers.training.tfidf import TfidfConfig, train_tfidf_baseline
-from src_helpers.validation import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, Range, check_field
+from src_helpers.experiments.run_folders import load_result, write_json
+from src_helpers.models.config import ModelConfig
+from src_helpers.training import Trainer
+from src_helpers.training.configs import DEFAULT_MODEL, RANGES, FTConfig, TfidfConfig, TrainConfig
+from src_helpers.training.resume import REUSE, Record, data_fingerprint, decide
+from src_helpers.validation import COUNT, Range, check_field
 
 FAMILIES = ("tfidf", "rnn", "transformer")
 EpochHook = Callable[[int, dict], None]  # on_epoch_end(epoch, row of dev scores)
@@ -105,12 +91,9 @@ class Experiment:
 
     @property
     def run_name(self) -> str:
-        """``name`` (after ``<labels>_`` for a label set other than Ekman's: ``dair_...``), then ``_multi`` for the
-        multi-label target (replacing a ``_single`` ending; the single-label
-        target of a ``_multi`` experiment ends ``_single``) and
-        ``_seed<n>`` for a seed other than 0. A transformer fine-tuning another model than MiniLM names it
-        instead (``train.model_name="albert-base-v2"``: ``transformer_albert_base_v2_single``), so it never
-        reuses or overwrites another model's run folder."""
+        """The one naming rule of run folders: ``name`` (after ``<labels>_`` for a label set other than Ekman's),
+        ending ``_multi``/``_single`` as the target is, then ``_seed<n>`` for a seed other than 0; a transformer
+        of another model than MiniLM names it instead (``transformer_albert_base_v2_single``)."""
         name = self.name
         if self.labels != "ekman" and not name.startswith(f"{self.labels}_"):
             name = f"{self.labels}_{name}"
@@ -123,9 +106,8 @@ class Experiment:
         return name + (f"_seed{self.seed}" if self.seed else "")
 
     def settings(self) -> dict[str, Any]:
-        """Every setting as one flat ``{dotted name: value}`` dict (for tables); the model fields filled in
-        from the data, and the transformer's ``train.target`` (the experiment's), are left out; ``labels`` only
-        when it is not Ekman's (the settings runs recorded before label sets existed stay the same)."""
+        """Every setting as one flat ``{dotted name: value}`` dict (for tables), the fields filled in from the data
+        left out; ``labels`` only when it is not Ekman's (as runs recorded them before label sets existed)."""
         out: dict[str, Any] = {"family": self.family, "target": self.target,
                                **({"labels": self.labels} if self.labels != "ekman" else {}),
                                "augment": self.augment, "train_rows": self.train_rows, "init_from": self.init_from}
@@ -138,9 +120,8 @@ class Experiment:
 
 
 def model_short_name(model_name: str) -> str:
-    """A transformer as run names show it: ``minilm`` for the bundled default, else the last part of the hub
-    name or folder in lower case with ``_`` (``google/mobilebert-uncased``: ``mobilebert_uncased``; a run's
-    ``<run>/model`` folder: ``<run>``)."""
+    """A transformer as run names show it: ``minilm``, else the hub name's or folder's last part (a run's
+    ``<run>/model``: ``<run>``) in lower case with ``_`` (``google/mobilebert-uncased``: ``mobilebert_uncased``)."""
     path = Path(model_name)
     if model_name == DEFAULT_MODEL or path.name.lower() == "all-minilm-l6-v2":
         return "minilm"
@@ -162,20 +143,9 @@ def _unknown(key: str, where: str, allowed: Iterable[str]) -> ValueError:
     return ValueError(f"{where} has no setting {key!r}{hint}; settings: {', '.join(allowed)}")
 
 
-_SIZES = ("batch_size", "eval_batch_size")
-_RATES = {"learning_rate": POSITIVE, "weight_decay": NON_NEGATIVE, "warmup_ratio": FRACTION}
 # the settings with a plain range, by the dataclass that holds them (their types are checked for every field)
-RANGES: dict[type, dict[str, Range]] = {
-    Experiment: {"train_rows": COUNT},
-    TextSettings: {"max_length": COUNT},
-    ModelConfig: {**dict.fromkeys(("embedding_dim", "input_dim", "hidden_dim", "num_layers", "num_heads"), COUNT),
-                  "dropout": FRACTION},
-    TrainConfig: {**dict.fromkeys(("epochs", *_SIZES, "num_threads"), COUNT), **_RATES, "label_smoothing": FRACTION},
-    FTConfig: {**dict.fromkeys((*_SIZES, "lora_r", "lora_alpha", "gradient_accumulation_steps", "num_threads"),
-                               COUNT),
-               "epochs": POSITIVE, "max_length": MAX_LENGTH, **_RATES, "lora_dropout": FRACTION},
-    TfidfConfig: dict.fromkeys(("min_df", "max_features", "max_iter"), COUNT),
-}
+FIELD_RANGES: dict[type, dict[str, Range]] = {Experiment: {"train_rows": COUNT}, TextSettings: {"max_length": COUNT},
+                                              **RANGES}
 
 
 def with_overrides(exp: Experiment, overrides: Mapping[str, Any] | None) -> Experiment:
@@ -192,7 +162,7 @@ def with_overrides(exp: Experiment, overrides: Mapping[str, Any] | None) -> Expe
         part, _, name = key.rpartition(".")
         holder = type(getattr(exp, part)) if part else Experiment
         try:
-            check_field(key, value, holder, name, RANGES.get(holder))
+            check_field(key, value, holder, name, FIELD_RANGES.get(holder))
         except ValueError as err:
             raise ValueError(f"experiment {exp.name!r}: {err}") from None
         if part:
@@ -203,12 +173,11 @@ def with_overrides(exp: Experiment, overrides: Mapping[str, Any] | None) -> Expe
 
 
 # ------------------------------------------------------------------------------------------ the registry
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # where the RNNs train
 def _rnn(name: str, model: ModelConfig, text: TextSettings, about: str, quick_width: int = 32,
          **kw: Any) -> Experiment:
     """An RNN experiment with the notebooks' training settings; ``quick`` shrinks every width to ``quick_width``."""
     settings = dict(epochs=6, batch_size=64, learning_rate=2e-3, weight_decay=0.01, warmup_ratio=0.05,
-                    schedule="linear", grad_clip=1.0, patience=2, num_threads=1, device=DEVICE)
+                    schedule="linear", grad_clip=1.0, patience=2, num_threads=1)
     train = TrainConfig(**{**settings, **kw.pop("train", {})})
     quick = {"model.hidden_dim": quick_width, "train.epochs": 8}
     if model.input_dim is not None:
@@ -229,11 +198,8 @@ _SPEED = ModelConfig(arch="lstm", embedding_dim=128, hidden_dim=256, num_layers=
 _SPEED_TRAIN = {"num_threads": 2}
 _MINILM_FT = FTConfig(model_name="minilm", max_length=64, epochs=2, learning_rate=1e-4, batch_size=32,
                       freeze_embeddings=True, num_threads=1)
-# DAIR.AI emotion: 16,000 tweets, so 4 epochs cost about what 2 GoEmotions epochs do. max_length 96 cuts no tweet
-# (the longest is 87 MiniLM tokens in train, 69 in val; 64 would cut 0.16%); batches pad to their longest text, so it
-# costs nothing. The word embeddings train too: a tweet's class mostly rests on one emotion word ("i feel
-# humiliated"), often a rare one, whose vector fine-tuning should be free to move (GoEmotions froze them to save ~20%
-# of each step's time).
+# DAIR.AI emotion (16,000 tweets): 4 epochs cost about what 2 GoEmotions epochs do; max_length 96 cuts no tweet; the
+# word embeddings train too (a tweet's class often rests on one rare emotion word).
 _DAIR_FT = replace(_MINILM_FT, max_length=96, epochs=4, freeze_embeddings=False)
 
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
@@ -321,38 +287,27 @@ def experiment_splits(exp: Experiment, splits: dict[str, pd.DataFrame]) -> dict[
     return out
 
 
-def _run_tfidf(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path) -> RunResult:
-    labels = label_set(exp.labels)
-    r = train_tfidf_baseline(splits["train"], splits["dev"], splits["test"], exp.target, exp.train, labels)
-    config = {"model": "tfidf_logreg", "target": exp.target, **config_entry(labels), "C": r.C,
-              **dataclasses.asdict(exp.train), "threshold": r.threshold,
-              "data": data_fingerprint(splits, train_rows=exp.train_rows)}
-    save_run(run_dir, config, {"dev": r.dev, "test": r.test}, ids=splits["test"]["comment_id"].tolist(),
-             y_true=r.y_test, y_pred=r.test_pred, probs=r.test_probs, names=labels.classes,
-             dev={"ids": splits["dev"]["comment_id"].tolist(), "y_true": r.y_dev, "y_pred": r.dev_pred,
-                  "probs": r.dev_probs})
-    r.run_dir, r.config = run_dir, config
-    return r
+def make_trainer(exp: Experiment, run_dir: Path, on_epoch_end: EpochHook | None = None,
+                 keep_checkpoints: bool = True) -> Trainer:
+    """The trainer of ``exp``'s family, built from its settings (``run_dir``: where a transformer's ``init_from``
+    run is looked up, next to it)."""
+    labels, data_settings = label_set(exp.labels), {"train_rows": exp.train_rows}
+    if exp.family == "tfidf":
+        from src_helpers.training.tfidf import TfidfTrainer
 
+        return TfidfTrainer(exp.train, exp.target, labels, data_settings)
+    if exp.family == "rnn":
+        from src_helpers.training.loop import RnnTrainer
 
-def _run_rnn(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path, resume: bool,
-             on_epoch_end: EpochHook | None = None, keep_checkpoints: bool = True) -> RunResult:
-    from src_helpers.training.loop import train_classifier
-
-    model = {k: v for k, v in dataclasses.asdict(exp.model).items() if k not in ("vocab_size", "pad_id", "target")}
-    if exp.text.embeddings == "minilm" and model.pop("embedding_dim") != 384:
-        raise ValueError(f"experiment {exp.name!r}: MiniLM embeddings are 384-d; model.embedding_dim must be 384")
-    if model["arch"] in ("xlstm", "rwkv"):
-        model["context_length"] = exp.text.max_length
-    return train_classifier(splits, run_dir, model, exp.train, target=exp.target, tokenizer=exp.text.tokenizer,
-                            embeddings=exp.text.embeddings, max_length=exp.text.max_length, resume=resume,
-                            labels=label_set(exp.labels), on_epoch_end=on_epoch_end,
-                            keep_checkpoints=keep_checkpoints)
-
-
-def _run_transformer(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: Path, resume: bool,
-                     on_epoch_end: EpochHook | None = None, keep_checkpoints: bool = True) -> RunResult:
-    from src_helpers.training.finetune import finetune
+        model = {k: v for k, v in dataclasses.asdict(exp.model).items() if k not in ("vocab_size", "pad_id", "target")}
+        if exp.text.embeddings == "minilm" and model.pop("embedding_dim") != 384:
+            raise ValueError(f"experiment {exp.name!r}: MiniLM embeddings are 384-d; model.embedding_dim must be 384")
+        if model["arch"] in ("xlstm", "rwkv"):
+            model["context_length"] = exp.text.max_length
+        return RnnTrainer(model, exp.train, exp.target, exp.text.tokenizer, exp.text.embeddings,
+                          max_length=exp.text.max_length, labels=labels, on_epoch_end=on_epoch_end,
+                          keep_checkpoints=keep_checkpoints)
+    from src_helpers.training.finetune import TransformerTrainer
 
     cfg = replace(exp.train, target=exp.target)
     if exp.init_from:  # the run of that experiment with this model and seed
@@ -365,9 +320,7 @@ def _run_transformer(exp: Experiment, splits: dict[str, pd.DataFrame], run_dir: 
                                     f"({portable_path(start)}), which does not exist: run experiment "
                                     f"{exp.init_from!r} (same model and seed) first")
         cfg = replace(cfg, model_name=str(start))
-    return finetune(splits["train"], splits["dev"], splits["test"], cfg, run_dir, reuse=resume,
-                    data_settings={"train_rows": exp.train_rows}, on_epoch_end=on_epoch_end,
-                    labels=label_set(exp.labels), keep_checkpoints=keep_checkpoints)
+    return TransformerTrainer(cfg, labels, data_settings, on_epoch_end, keep_checkpoints)
 
 
 def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: str | Path,
@@ -376,23 +329,15 @@ def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: s
     """Train and evaluate ``exp`` on ``splits`` (dev selects, test is reported once); write its run folder
     ``<runs_dir>/<run_name or exp.run_name>``.
 
-    ``resume``: continue an interrupted RNN run / reuse a finished transformer run with the same settings
-    and data (TF-IDF always refits: minutes). ``on_epoch_end(epoch, row)``: called after each epoch of an RNN
-    or transformer with the dev scores (``row["dev_macro_f1"]``); an exception it raises stops the run.
-    ``keep_checkpoints=False`` (the quick profile: smoke runs never resume): a finished run deletes what only a
-    resume reads, a transformer's ``Trainer`` checkpoints and an RNN's ``last.pt``/``best.pt``; the saved
-    models (``model/``, an RNN's ``checkpoints/model`` and ``encoder``) stay.
-    The result's ``extra["wall_seconds"]`` is this call's wall clock (about 0 for a finished run reused)."""
+    ``resume``: reuse or resume a run of the same settings and data (``resume.decide``). ``on_epoch_end(epoch,
+    row)``: called after each epoch with the dev scores; an exception it raises stops the run.
+    ``keep_checkpoints=False`` (quick profile): a finished run keeps its saved model but no resumable checkpoints.
+    ``extra["wall_seconds"]``: this call's wall clock (about 0 for a finished run reused)."""
     start = time.perf_counter()
     run_name = run_name or exp.run_name
     run_dir = Path(runs_dir) / run_name
-    data = experiment_splits(exp, splits)
-    if exp.family == "tfidf":
-        result = _run_tfidf(exp, data, run_dir)
-    elif exp.family == "rnn":
-        result = _run_rnn(exp, data, run_dir, resume, on_epoch_end, keep_checkpoints)
-    else:
-        result = _run_transformer(exp, data, run_dir, resume, on_epoch_end, keep_checkpoints)
+    trainer = make_trainer(exp, run_dir, on_epoch_end, keep_checkpoints)
+    result = trainer.fit(experiment_splits(exp, splits), run_dir, resume)
     result.name = run_name
     record_settings(run_dir, exp)
     result.extra["wall_seconds"] = time.perf_counter() - start
@@ -449,10 +394,9 @@ def finished(exp: str | Experiment, splits: dict[str, pd.DataFrame], profile: st
     """The finished run of experiment ``exp`` (a name, or a configured experiment such as a tuned one) on these
     data, read from its run folder (``run_name``, default its own), or None.
 
-    The run's settings (stored by ``run_experiment``) must be the experiment's, and its stored data fingerprint
-    must match these data. Runs written before runs stored them (the committed ones, whose settings
-    ``tests/test_experiments.py`` checks against the registry) are accepted for the registered experiment only,
-    when their test ids are these splits' test ids in the same order."""
+    The run's settings (stored by ``run_experiment``) must be the experiment's and its data these data
+    (``resume.decide``). A run that recorded neither (a committed one) is accepted for the registered experiment
+    only, and a run whose data was not recorded only when its test ids are these splits', in the same order."""
     exp = configure(exp, profile) if isinstance(exp, str) else exp
     run_dir = Path(runs_dir or paths_for(profile, data=splits).runs) / (run_name or exp.run_name)
     if not (run_dir / "metrics.json").exists():
@@ -465,13 +409,17 @@ def finished(exp: str | Experiment, splits: dict[str, pd.DataFrame], profile: st
     if recorded is None and (exp.name not in EXPERIMENTS or settings != jsonable(configure(exp.name, profile)
                                                                                   .settings())):
         return None
-    data = experiment_splits(exp, splits) if not exp.augment else None
     stored = result.config.get("data")
-    if stored is not None:
-        return result if data is not None and same_data(stored, data_fingerprint(data, train_rows=exp.train_rows)) \
-            else None
-    ids = result.extra.get("test_ids")
-    return result if ids == splits["test"]["comment_id"].astype(str).tolist() else None
+    if stored is None and result.extra.get("test_ids") != splits["test"]["comment_id"].astype(str).tolist():
+        return None  # data not recorded: these splits' test ids, in the same order, at least
+    if stored is not None and exp.augment:
+        return None  # the augmented train split is not built again just to compare it
+    data = data_fingerprint(splits if exp.augment else experiment_splits(exp, splits), train_rows=exp.train_rows)
+    try:
+        decision = decide(Record(settings, stored, run_dir / "config.json"), None, settings, data)
+    except ValueError:  # other data
+        return None
+    return result if decision == REUSE else None
 
 
 def run_or_load(name: str, splits: dict[str, pd.DataFrame], profile: str = "quick") -> RunResult:

@@ -76,7 +76,7 @@ from src_helpers.experiments.registry import (
     run_experiment,
 )
 from src_helpers.experiments.run_folders import write_json
-from src_helpers.training.checkpoints import data_fingerprint, describe_data, same_data
+from src_helpers.training.resume import data_fingerprint, describe_data, same_data
 from src_helpers.validation import COUNT, INDEX, POSITIVE, check_range, cli
 
 log = logging.getLogger(__name__)
@@ -320,7 +320,7 @@ def _tuning_splits(splits: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 
 def study_data(family: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
                budget: Budget | None = None) -> dict[str, Any]:
-    """The fingerprint (``checkpoints.data_fingerprint``) of what a study's trials train and are scored on: the
+    """The fingerprint (``resume.data_fingerprint``) of what a study's trials train and are scored on: the
     budget's stratified train subset (``train_rows``) and dev. Test is no part of it (never read by a study)."""
     exp = trial_experiment(family, UNTUNED[check_family(family)], profile, budget)
     info = data_fingerprint(experiment_splits(exp, _tuning_splits(splits)), train_rows=exp.train_rows)
@@ -622,7 +622,7 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
     finished run of that configuration on these splits (``finished_run``) is returned instead: the untuned run
     when the second stage keeps the untuned configuration, so the result's name tells which it is; and an RNN
     winner trained by the second stage moves its checkpoints there, so it is only evaluated on test (its train
-    and dev are these: ``checkpoints.same_training_data``), not trained again.
+    and dev are these: ``resume.same_data(..., test_may_differ=True)``), not trained again.
 
     The best configuration: with ``top_k`` > 1 the winner of ``refine`` over the study's ``top_k`` best and its
     untuned one (the table, also saved as ``<studies>/<study>.refine.json``, in the result's ``extra["refine"]``);

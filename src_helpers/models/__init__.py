@@ -1,5 +1,6 @@
-"""Neural text classifiers (LSTM, GRU, xLSTM, RWKV) behind one interface; see ``classifier.py``."""
+"""Neural text classifiers (LSTM, GRU, xLSTM, RWKV) behind one interface (``classifier.py``); their settings,
+``ModelConfig``, load without torch (``config.py``)."""
 
-from .classifier import ARCHS, EmotionClassifier, ModelConfig, build_model
+from .config import ARCHS, ModelConfig
 
-__all__ = ["ARCHS", "EmotionClassifier", "ModelConfig", "build_model"]
+__all__ = ["ARCHS", "ModelConfig"]

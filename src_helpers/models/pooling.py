@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-POOLINGS = ("last", "mean", "max", "meanmax")
+from .config import POOLINGS
 
 
 def length_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:

@@ -1,11 +1,6 @@
-"""LSTM / GRU encoder over packed sequences: padding never reaches the state; initial states are zeros.
-
-A batch without padding (all lengths equal, see ``LengthBucketSampler(exact=True)``) skips packing: the
-dense call gives the same result and runs on the fused oneDNN/cuDNN kernels.
-
-bf16 autocast on a CPU without bf16 support (AVX2 only: no AVX512-BF16/AMX): oneDNN has no bf16 LSTM
-kernel there and the dense call fails inside torch. The encoder then runs that call in fp32 (autocast
-off for the recurrent layer only) and says so once in the log; everything else keeps bf16 autocast.
+"""LSTM / GRU encoder over packed sequences: padding never reaches the state; initial states are zeros. A batch
+without padding skips packing (same result, on the fused oneDNN/cuDNN kernels). Under bf16 autocast on a CPU without
+a bf16 LSTM kernel (AVX2 only), the recurrent layer runs in fp32 and says so once in the log.
 """
 
 from __future__ import annotations

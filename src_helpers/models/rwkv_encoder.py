@@ -1,21 +1,11 @@
-"""RWKV encoder: transformers' ``RwkvModel`` built from a config (random init).
+"""RWKV encoder: transformers' ``RwkvModel`` built from a config (random init), a fresh zero state per example.
 
-Every forward starts from a fresh zero state per example (``use_cache=False``, no state passed in), so
-nothing is shared across the batch or carried between batches. RWKV is causal: with right padding the
-outputs at real tokens never see padding, and pooling uses the last real token or a masked mean/max.
-
-On a GPU the attention runs transformers' WKV CUDA kernel (compiled with ninja/nvcc when a model is built
-on a machine with CUDA) through ``_WKV`` below instead of transformers' ``RwkvLinearAttention``, which has two
-CUDA bugs (transformers 4.57): its backward hands the kernel [C]-sized buffers for the time_decay/time_first
-gradients that the kernel fills per example ([B, C]), so it writes past them (corrupting other tensors, NaNs,
-device-side asserts) and returns wrong gradients; and under bf16 autocast with fp32 weights it passes an fp32
-``time_first`` to the kernel's bf16 entry ("expected scalar type BFloat16 but found Float"). CPU runs and
-stateful calls still go through transformers unchanged.
-
-transformers keeps one kernel per process, compiled for the context length of the RWKV built first; building
-one with another context length would load a second extension, which aborts the process (both register the
-torch op namespace ``wkv``). So later models reuse the loaded kernel, and batches longer than it was compiled
-for run transformers' PyTorch recurrence on the GPU instead (correct, slower; a warning says so).
+RWKV is causal: with right padding the outputs at real tokens never see padding. On a GPU the attention runs
+transformers' WKV CUDA kernel through ``_WKV`` below instead of its ``RwkvLinearAttention``, whose backward (4.57)
+writes per-example time_decay/time_first gradients past [C]-sized buffers and which passes an fp32 ``time_first``
+to the bf16 kernel under autocast. transformers keeps one kernel per process, compiled for the context length of
+the first RWKV built (a second one would abort the process): later models reuse it, and longer batches run the
+PyTorch recurrence on the GPU (correct, slower; a warning says so).
 """
 
 from __future__ import annotations

@@ -1,14 +1,9 @@
-"""xLSTM encoder: the ``xlstm`` package's ``xLSTMBlockStack`` of mLSTM blocks with sLSTM blocks in between.
+"""xLSTM encoder: the ``xlstm`` package's ``xLSTMBlockStack`` of mLSTM blocks with sLSTM blocks in between (both
+causal: with right padding the outputs at real tokens never see padding).
 
-Both block types are causal (causal conv + recurrence), so with right padding the outputs at real tokens
-never see padding.
-
-sLSTM backend: the parameters always keep the layout of xlstm's ``vanilla`` (PyTorch) backend, so a state
-dict is the same on every device and a model trained on a GPU loads on a CPU and vice versa. The kernel
-follows the tensors: on CPU tensors the vanilla PyTorch recurrence runs; on CUDA tensors xlstm's fused CUDA
-kernel runs (compiled with nvcc on first use), on a re-laid-out view of the same parameters. The kernel
-computes in bfloat16 under bf16 autocast and in float32 otherwise (xlstm's own default is bfloat16 always).
-(xlstm's ``cuda`` backend itself stores its parameters in another layout and fails on CPU tensors.)
+The sLSTM parameters always keep the layout of xlstm's ``vanilla`` (PyTorch) backend, so a state dict loads on every
+device. On CUDA tensors xlstm's fused kernel (compiled on first use) runs on a re-laid-out view of them, in bfloat16
+under bf16 autocast and in float32 otherwise; on CPU tensors the vanilla recurrence runs.
 """
 
 from __future__ import annotations

@@ -1,1 +1,63 @@
-"""Training: the RNN loop, the Hugging Face Trainer path, TF-IDF, checkpoints."""
+"""Training: one ``Trainer`` interface for every model family (TF-IDF, RNNs, transformers).
+
+A trainer is built from its config dataclass (``configs.py``: torch-free); ``fit`` trains on the train split,
+chooses on dev, reports test and writes the run folder (``resume.decide``: reuse a finished run, resume its
+checkpoints or start over); ``predict_proba`` scores new texts once fitted, or once loaded from a run folder
+(``load_trainer``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from src_helpers.data.labels import LabelSet
+from src_helpers.evaluation.results import RunResult, evaluate
+from src_helpers.experiments.run_folders import save_run
+
+
+class Trainer(Protocol):
+    def fit(self, splits: dict[str, pd.DataFrame], run_dir: Path, resume: bool = True) -> RunResult: ...
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def scored(y_dev: np.ndarray, dev_probs: np.ndarray, y_test: np.ndarray, test_probs: np.ndarray, target: str,
+           labels: LabelSet) -> dict:
+    """Dev and test reported (``evaluation.results.evaluate``) as the ``RunResult`` fields they fill."""
+    ev = evaluate(y_dev, dev_probs, y_test, test_probs, target, labels)
+    return dict(target=target, labels=labels, dev=ev.dev, test=ev.test, threshold=ev.threshold, dev_probs=dev_probs,
+                dev_pred=ev.dev_pred, y_dev=y_dev, test_probs=test_probs, test_pred=ev.test_pred, y_test=y_test)
+
+
+def write_run(result: RunResult, config: dict, splits: dict[str, pd.DataFrame],
+              history: list[dict] | None = None) -> RunResult:
+    """``result``'s run folder (``result.run_dir``): ``config``, dev and test scores and predictions, history."""
+    ids = {s: splits[s]["comment_id"].tolist() if "comment_id" in splits[s] else None for s in ("dev", "test")}
+    save_run(result.run_dir, config, {"dev": result.dev, "test": result.test}, history, ids=ids["test"],
+             y_true=result.y_test, y_pred=result.test_pred, probs=result.test_probs, names=result.labels.classes,
+             dev={"ids": ids["dev"], "y_true": result.y_dev, "y_pred": result.dev_pred, "probs": result.dev_probs})
+    return result
+
+
+def load_trainer(run_dir: str | Path) -> Trainer:
+    """The trainer of a finished run folder with its saved model (``<run>/model`` of a transformer,
+    ``<run>/checkpoints/model`` and ``encoder`` of an RNN; both git-ignored, so only where the run was trained).
+    A TF-IDF run keeps no model: a ``FileNotFoundError`` says so."""
+    run_dir = Path(run_dir)
+    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    if (run_dir / "model" / "config.json").exists():
+        from src_helpers.training.finetune import TransformerTrainer
+
+        return TransformerTrainer.load(run_dir / "model")
+    if "model_config" in config:
+        from src_helpers.training.loop import RnnTrainer
+
+        return RnnTrainer.load(run_dir, config)
+    raise FileNotFoundError(f"run {run_dir.name!r}: no model to score new texts with (a TF-IDF run keeps none; a "
+                            "transformer's <run>/model and an RNN's <run>/checkpoints/model are git-ignored): run "
+                            "the experiment here and use the trainer it was fitted with")

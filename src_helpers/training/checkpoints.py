@@ -1,43 +1,26 @@
-"""What a resume or reuse checks, shared by the RNN trainer (``training``) and ``transformers_ft``.
+"""Reading and writing checkpoints safely, for the RNN loop and the fine-tuning ``Trainer`` (whether to resume at
+all is ``resume.decide``).
 
-* ``data_fingerprint``: a sha256 of the train/dev/test texts, labels and comment ids (columns ``text``,
-  ``labels``, ``ekman``, ``ekman_groups``, ``dair``, ``comment_id`` where present, in row order), the split sizes and
-  the subset/augmentation settings known for them (``df.attrs["augmented_with"]``, the caller's ``settings``).
-  Only the hash decides whether two calls saw the same data: a subset or an augmentation changes rows, so it
-  changes the hash; the other entries say in an error message what each side was. ``training_sha256`` hashes
-  train and dev only, what training and the choice of its epoch depend on (``same_training_data``): the RNN
-  trainer resumes a run whose test split differs, so a finished run can be evaluated on another test split.
-* ``load_checkpoint``: ``torch.load`` that names the file when it is missing, truncated or empty
-  (``CheckpointError``, with how to recover) instead of a bare torch ``RuntimeError``/``EOFError``.
-* ``checkpoint_folder_problem``: why a ``Trainer`` ``checkpoint-N`` folder cannot be resumed from (an
-  unreadable ``trainer_state.json``, ``*.safetensors`` or ``*.pt``/``*.pth``/``*.bin`` file), or None.
-* ``set_aside``: a damaged checkpoint file or folder renamed out of the loaders' way and kept, never deleted
-  (``last.pt`` -> ``last.pt.damaged-<UTC time>``, ``checkpoint-N`` -> ``damaged-checkpoint-N.<UTC time>``).
-* ``save_file``: ``torch.save`` to a temporary file, then renamed over the checkpoint, so a failed save leaves
-  the previous one intact; a full disk is a ``DiskFullError`` naming the file (``write_errors`` does the same
-  for any block of writes, e.g. the ``Trainer``'s own checkpoints).
+* ``load_checkpoint``: ``torch.load`` that names a missing, truncated or empty file (``CheckpointError``);
+* ``checkpoint_folder_problem``: why a ``Trainer`` ``checkpoint-N`` folder cannot be resumed from, or None;
+* ``set_aside``: a damaged checkpoint renamed out of the loaders' way and kept, never deleted;
+* ``save_file``: ``torch.save`` via a temporary file, so a failed save leaves the previous one intact; a full disk
+  is a ``DiskFullError`` naming the file (``write_errors`` does the same for any block of writes).
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import shutil
 import time
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-import pandas as pd
 import torch
-
-from src_helpers.data.official import split_sha256
-
-SPLITS = ("train", "dev", "test")
-SETTINGS_ATTRS = ("augmented_with",)  # df.attrs entries of the train split recorded with the hash
 
 
 class CheckpointError(RuntimeError):
@@ -55,48 +38,6 @@ class CheckpointError(RuntimeError):
 
 class DiskFullError(OSError):
     """No space left on the disk to write a file (``errno.ENOSPC``); the message names the file or folder."""
-
-
-# ---------------------------------------------------------------------------------------------- data
-def _source_name(source: object) -> str:
-    """``sample``/``hub:...`` as they are; a local folder by its name only (no path of this machine)."""
-    text = str(source)
-    return text if text == "sample" or text.startswith("hub:") else Path(text).name
-
-
-def _sha256(digests: Mapping[str, str]) -> str:
-    return hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()
-
-
-def data_fingerprint(splits: Mapping[str, pd.DataFrame], **settings: object) -> dict:
-    """``{"sha256", "training_sha256", "n_train", "n_dev", "n_test", "source"?, "augmented_with"?, **settings}``
-    of the splits (``settings`` that are None are left out)."""
-    digests = {s: split_sha256(splits[s]) for s in SPLITS}
-    info: dict = {"sha256": _sha256(digests), "training_sha256": _sha256({s: digests[s] for s in ("train", "dev")})}
-    info.update({f"n_{s}": len(splits[s]) for s in SPLITS})
-    attrs = splits["train"].attrs
-    if attrs.get("source"):
-        info["source"] = _source_name(attrs["source"])
-    info.update({k: attrs[k] for k in SETTINGS_ATTRS if attrs.get(k)})
-    info.update({k: v for k, v in settings.items() if v is not None})
-    return info
-
-
-def describe_data(info: Mapping) -> str:
-    """``data 1a2b3c4d5e6f (n_train=336, n_dev=70, ...)`` for messages."""
-    rest = ", ".join(f"{k}={v}" for k, v in info.items() if k not in ("sha256", "training_sha256"))
-    return f"data {str(info['sha256'])[:12]} ({rest})"
-
-
-def same_data(stored: Mapping | None, current: Mapping) -> bool:
-    return stored is not None and stored.get("sha256") == current["sha256"]
-
-
-def same_training_data(stored: Mapping | None, current: Mapping) -> bool:
-    """The same train and dev splits (the test split may differ); False for a fingerprint written before
-    fingerprints hashed them apart."""
-    return stored is not None and stored.get("training_sha256") is not None and \
-        stored["training_sha256"] == current.get("training_sha256")
 
 
 # ------------------------------------------------------------------------------------------ loading

@@ -1,26 +1,13 @@
-"""Training loop shared by the LSTM, GRU, xLSTM and RWKV classifiers.
+"""Training loop shared by the LSTM, GRU, xLSTM and RWKV classifiers (``RnnTrainer``).
 
-AdamW, linear warm-up then linear/cosine decay, gradient clipping, optional class weights / label
-smoothing, early stopping on dev macro-F1, length-bucketed dynamic padding (or exact-length batches
-with no padding), optional bfloat16 autocast, per-epoch history, and
-resumable checkpoints: ``<run>/checkpoints/last.pt`` (model, optimizer, scheduler, RNG states, epoch,
-history, early-stopping state) and ``best.pt`` (model at the best dev epoch). A killed run started again
-with the same arguments continues after the last finished epoch and ends with the same weights.
-
-What a resume checks: the model, training and tokenizer settings, and the data (``checkpoints.data_fingerprint``:
-a sha256 of the train/dev/test texts, labels and ids, which any subset or augmentation changes). Another
-configuration or other data is a ``ValueError`` naming both; so is a ``last.pt`` written before checkpoints
-recorded their data (its data cannot be checked). Only train and dev decide training and its best epoch, so a
-run whose test split alone differs resumes (``checkpoints.same_training_data``): a finished one is evaluated
-on the new test split without training again (tuning's second stage trains with dev in test's slot, then
-tests its winner this way). Checkpoints are written atomically (``checkpoints.save_file``: a full disk is a
-``DiskFullError`` naming the file, the previous checkpoint stays intact) and verified on load: while a run
-trains, the previous ``last.pt`` is kept as ``last.prev.pt``, so an unreadable (truncated, empty) ``last.pt``
-gives a warning naming it and the run resumes from the epoch before. With no readable ``last.pt`` left (after
-the first epoch, or in a finished run, only ``last.pt`` exists) the run starts over from scratch, with a warning.
-An unreadable checkpoint is never deleted: it is kept as ``last.pt.damaged-<UTC time>``
-(``checkpoints.set_aside``). An unreadable ``best.pt`` at the end of a run is a ``CheckpointError`` naming the
-file and saying to delete the run's ``checkpoints/`` folder or pass ``resume=False``.
+AdamW, linear warm-up then linear/cosine decay, gradient clipping, optional class weights / label smoothing, early
+stopping on dev macro-F1, length-bucketed dynamic padding (or exact-length batches), optional bfloat16 autocast,
+per-epoch history, and resumable checkpoints: ``<run>/checkpoints/last.pt`` (model, optimizer, scheduler, RNG
+states, early-stopping state) and ``best.pt`` (the best dev epoch's model). A killed run started again continues
+after its last finished epoch and ends with the same weights. ``resume.decide`` checks the settings and the data
+(a run whose test split alone differs is evaluated on it without training again). Checkpoints are written atomically
+and verified on load: an unreadable ``last.pt`` is set aside (kept, with a warning) and the run resumes from the
+previous one (``last.prev.pt``), or starts over when none is readable.
 """
 
 from __future__ import annotations
@@ -29,8 +16,8 @@ import math
 import random
 import time
 import warnings
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,57 +27,16 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from src_helpers.data.encoding import Collator, LengthBucketSampler, TextEncoder
-from src_helpers.data.labels import EKMAN, LabelSet, config_entry
-from src_helpers.evaluation.results import RunResult, evaluate, report, targets
-from src_helpers.evaluation.results import class_weights as class_weights_from
-from src_helpers.experiments.run_folders import save_run
-from src_helpers.models import EmotionClassifier, ModelConfig, build_model
-from src_helpers.models.embeddings import WordPieceEncoder, init_embeddings
-from src_helpers.options import accept_renamed, rename_keys, same
-from src_helpers.training.checkpoints import (
-    CheckpointError,
-    data_fingerprint,
-    describe_data,
-    load_checkpoint,
-    same_data,
-    same_training_data,
-    save_file,
-    set_aside,
-    write_errors,
-)
-
-SCHEDULES = ("linear", "cosine", "constant")
-PRECISIONS = ("fp32", "bf16")
-RENAMED = {"lr": ("learning_rate", same)}  # former option names (accepted with a DeprecationWarning)
-
-
-@accept_renamed(RENAMED)
-@dataclass
-class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 64
-    eval_batch_size: int = 256
-    learning_rate: float = 2e-3
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.05
-    schedule: str = "linear"
-    grad_clip: float = 1.0
-    class_weights: bool = False      # inverse-frequency ("balanced") weights from the train split
-    label_smoothing: float = 0.0     # single-label only
-    patience: int = 3                # epochs without a better dev macro-F1 before stopping
-    seed: int = 0
-    exact_lengths: bool = False      # train batches of one length each (no padding; dense LSTM/GRU path)
-    precision: str = "fp32"          # "bf16": forward under torch.autocast(bfloat16); weights stay fp32
-    num_threads: int | None = None   # torch.set_num_threads when given
-    device: str = "cpu"
-
-    def __post_init__(self) -> None:
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
+from src_helpers.data.labels import EKMAN, LabelSet, label_set
+from src_helpers.evaluation.results import RunResult, report, targets
+from src_helpers.models import ModelConfig
+from src_helpers.models.classifier import EmotionClassifier, build_model
+from src_helpers.models.embeddings import WordPieceEncoder, init_embeddings, load_text_encoder
+from src_helpers.training import scored, write_run
+from src_helpers.training.checkpoints import CheckpointError, load_checkpoint, save_file, set_aside, write_errors
+from src_helpers.training.configs import TrainConfig
+from src_helpers.training.losses import class_weights
+from src_helpers.training.resume import Record, data_fingerprint, decide
 
 
 def seed_everything(seed: int) -> None:
@@ -146,7 +92,7 @@ def autocast(device: str, precision: str) -> torch.autocast:
 
 
 @torch.no_grad()
-def predict_proba(model: EmotionClassifier, loader: DataLoader, device: str = "cpu",
+def evaluate_loader(model: EmotionClassifier, loader: DataLoader, device: str = "cpu",
                   precision: str = "fp32") -> tuple[np.ndarray, float]:
     """Probabilities in data order (the loader may reorder batches) and the mean loss."""
     model.eval()
@@ -211,31 +157,6 @@ def _set_aside(damaged: list[CheckpointError], then: str) -> None:
         warnings.warn(set_aside(err.path, err.reason, then), stacklevel=5)
 
 
-def _check_resumable(ckpt: dict, fingerprint: dict, last_path: Path) -> None:
-    """The checkpoint's data and configuration must be this call's (``ValueError`` naming both otherwise)."""
-    old = _with_defaults(ckpt.get("fingerprint")) or {}
-    how = "use another run_dir, delete its checkpoints or pass resume=False"
-    if old.get("data") is None:
-        raise ValueError(f"{last_path} was written before checkpoints recorded their data, so the data it was "
-                         f"trained on cannot be checked: {how}")
-    if not same_data(old["data"], fingerprint["data"]) and not same_training_data(old["data"], fingerprint["data"]):
-        raise ValueError(f"{last_path} was trained on {describe_data(old['data'])} but this call gives "
-                         f"{describe_data(fingerprint['data'])}: {how}")
-    if {k: v for k, v in old.items() if k != "data"} != {k: v for k, v in fingerprint.items() if k != "data"}:
-        raise ValueError(f"{last_path} was written with another configuration; {how}")
-
-
-def _with_defaults(fingerprint: dict | None) -> dict | None:
-    """A checkpoint written before a config field existed was trained with that field's default; former
-    option names (``lr``) are read as the new ones."""
-    if not fingerprint:
-        return fingerprint
-    train_defaults = {k: v for k, v in asdict(TrainConfig()).items() if k not in ("num_threads", "device")}
-    model_defaults = asdict(ModelConfig())
-    return {**fingerprint, "train": {**train_defaults, **rename_keys(fingerprint["train"], RENAMED)},
-            "model": {**model_defaults, **fingerprint["model"]}}
-
-
 def make_loaders(encoder: TextEncoder, splits: dict[str, pd.DataFrame], cfg: TrainConfig, target: str,
                  labels: LabelSet = EKMAN) -> tuple[dict[str, DataLoader], dict[str, np.ndarray]]:
     """Loaders (shuffled length buckets for train) and targets (``labels``' columns) of the train, dev and test
@@ -288,7 +209,7 @@ def evaluate_epoch(model: EmotionClassifier, dev_loader: DataLoader, y_dev: np.n
                    epoch: int, train_loss: float, train_seconds: float, lr: float, labels: LabelSet = EKMAN) -> dict:
     """The epoch's history row: train loss, dev loss, dev macro-F1 (and accuracy or micro-F1), LR, seconds."""
     target = model.config.target
-    dev_probs, dev_loss = predict_proba(model, dev_loader, cfg.device, cfg.precision)
+    dev_probs, dev_loss = evaluate_loader(model, dev_loader, cfg.device, cfg.precision)
     dev_rep = report(y_dev, dev_probs, target, labels=labels)
     row = {"epoch": epoch + 1, "train_loss": train_loss, "dev_loss": dev_loss, "dev_macro_f1": dev_rep["macro_f1"],
            "lr": lr, "train_seconds": round(train_seconds, 1)}
@@ -332,7 +253,10 @@ def resume_training(model: EmotionClassifier, optimizer: torch.optim.Optimizer,
     ckpt = _load_last(last_path, device) if resume else None
     if ckpt is None:
         return state
-    _check_resumable(ckpt, fingerprint, last_path)
+    stored = ckpt["fingerprint"]
+    record = Record({k: v for k, v in stored.items() if k != "data"}, stored.get("data"), last_path)
+    decide(None, record, {k: v for k, v in fingerprint.items() if k != "data"}, fingerprint["data"],
+           test_may_differ=True)  # a ValueError when the checkpoint is not this run's
     model.load_state_dict(ckpt["model"])
     optimizer.load_state_dict(ckpt["optimizer"])
     scheduler.load_state_dict(ckpt["scheduler"])
@@ -367,31 +291,24 @@ def finish_run(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str,
     (ckpt_dir / "last.prev.pt").unlink(missing_ok=True)  # the run is complete: last.pt is enough
     best = load_checkpoint(ckpt_dir / "best.pt", _recovery(ckpt_dir), device, ("model",), weights_only=True)
     model.load_state_dict(best["model"])
-    dev_probs, _ = predict_proba(model, loaders["dev"], device, cfg.precision)
-    test_probs, _ = predict_proba(model, loaders["test"], device, cfg.precision)
-    ev = evaluate(ys["dev"], dev_probs, ys["test"], test_probs, target, labels)
-
+    dev_probs, _ = evaluate_loader(model, loaders["dev"], device, cfg.precision)
+    test_probs, _ = evaluate_loader(model, loaders["test"], device, cfg.precision)
+    fields = scored(ys["dev"], dev_probs, ys["test"], test_probs, target, labels)
     model.save_pretrained(ckpt_dir / "model")
     encoder.save_pretrained(ckpt_dir / "encoder")
-    config = {"model": run_dir.name, "target": target, **config_entry(labels), **(run_config or {}),
+    config = {"model": run_dir.name, "target": target, "labels": labels.name, **(run_config or {}),
               "model_config": asdict(model.config), "train_config": asdict(cfg), "data": fingerprint["data"],
-              "best_epoch": state["best_epoch"], "epochs_run": state["epoch"] + 1, "threshold": ev.threshold,
+              "best_epoch": state["best_epoch"], "epochs_run": state["epoch"] + 1, "threshold": fields["threshold"],
               "n_parameters": sum(p.numel() for p in model.parameters())}
-    save_run(run_dir, config, {"dev": ev.dev, "test": ev.test}, state["history"],
-             ids=splits["test"]["comment_id"].tolist(), y_true=ys["test"], y_pred=ev.test_pred, probs=test_probs,
-             names=labels.classes, dev={"ids": splits["dev"]["comment_id"].tolist(), "y_true": ys["dev"],
-                                        "y_pred": ev.dev_pred, "probs": dev_probs})
-    return TrainResult(run_dir=run_dir, config=config, target=target, labels=labels, dev=ev.dev, test=ev.test,
-                       threshold=ev.threshold, dev_probs=dev_probs, dev_pred=ev.dev_pred, y_dev=ys["dev"],
-                       test_probs=test_probs, test_pred=ev.test_pred, y_test=ys["test"],
-                       history=pd.DataFrame(state["history"]), model=model, encoder=encoder,
-                       best_epoch=state["best_epoch"])
+    result = TrainResult(run_dir=run_dir, config=config, **fields, history=pd.DataFrame(state["history"]),
+                         model=model, encoder=encoder, best_epoch=state["best_epoch"])
+    return write_run(result, config, splits, state["history"])
 
 
-def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.DataFrame], cfg: TrainConfig,
-        run_dir: str | Path, run_config: dict | None = None, resume: bool = True,
-        on_epoch_end: Callable[[int, dict], None] | None = None, progress: bool = True,
-        labels: LabelSet = EKMAN, keep_checkpoints: bool = True) -> TrainResult:
+def train_model(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.DataFrame], cfg: TrainConfig,
+                run_dir: str | Path, run_config: dict | None = None, resume: bool = True,
+                on_epoch_end: Callable[[int, dict], None] | None = None, progress: bool = True,
+                labels: LabelSet = EKMAN, keep_checkpoints: bool = True) -> TrainResult:
     """Train ``model`` on ``splits["train"]``, select the epoch on dev macro-F1, evaluate on test and write
     the run folder. With ``resume`` an existing ``checkpoints/last.pt`` is continued. ``labels``: the classes
     (one output of ``model`` each) and their target columns. ``keep_checkpoints=False`` (the quick profile's smoke
@@ -409,7 +326,7 @@ def fit(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.Dat
     model.to(cfg.device)
     loaders, ys = make_loaders(encoder, splits, cfg, target, labels)
     n = len(labels.classes)
-    weights = class_weights_from(ys["train"], target, n).to(cfg.device) if cfg.class_weights else None
+    weights = class_weights(ys["train"], target, n).to(cfg.device) if cfg.class_weights else None
     loss_fn = model.loss_fn(weights, cfg.label_smoothing if target == "single" else 0.0)
     optimizer, scheduler = make_optimizer(model, cfg, cfg.epochs * len(loaders["train"]))
     fingerprint = run_fingerprint(model, cfg, run_config, splits)
@@ -450,27 +367,68 @@ def make_encoder(train_texts: list[str], tokenizer: str = "word", max_length: in
     raise ValueError(f"tokenizer must be 'word' or 'minilm', got {tokenizer!r}")
 
 
-def train_classifier(splits: dict[str, pd.DataFrame], run_dir: str | Path, model: dict,
-                     train: TrainConfig | dict | None = None, target: str = "single", tokenizer: str = "word",
-                     embeddings: str | None = None, glove_path: str | Path | None = None,
-                     max_length: int = 64, vocab_size: int = 30_000, min_frequency: int = 2,
-                     resume: bool = True, labels: LabelSet = EKMAN, **fit_kwargs) -> TrainResult:
-    """Everything from DataFrames to a run folder: tokenizer, seeded model, embedding init, ``fit``.
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
-    ``model`` holds ``ModelConfig`` fields (``arch``, sizes, pooling...); vocabulary size, pad id, target and
-    the number of classes (``labels``') are filled in here (and ``embedding_dim=384`` for MiniLM embeddings)."""
-    cfg = train if isinstance(train, TrainConfig) else TrainConfig(**(train or {}))
-    if embeddings == "minilm" and tokenizer != "minilm":
-        raise ValueError("embeddings='minilm' needs tokenizer='minilm' (its rows index MiniLM's WordPiece vocab)")
-    encoder = make_encoder(splits["train"]["text"].tolist(), tokenizer, max_length, vocab_size, min_frequency)
-    model_cfg = {**model, "vocab_size": encoder.vocab_size, "pad_id": encoder.pad_id, "target": target,
-                 "num_classes": len(labels.classes)}
-    if embeddings == "minilm":
-        model_cfg["embedding_dim"] = 384
-    seed_everything(cfg.seed)
-    if cfg.num_threads:
-        torch.set_num_threads(cfg.num_threads)
-    net = build_model(ModelConfig.from_dict(model_cfg))
-    emb_info = init_embeddings(net, encoder, embeddings, glove_path)
-    run_config = {"tokenizer": tokenizer, "max_length": max_length, **emb_info}
-    return fit(net, encoder, splits, cfg, run_dir, run_config, resume=resume, labels=labels, **fit_kwargs)
+
+class RnnTrainer:
+    """The LSTM, GRU, xLSTM and RWKV trainer (``training.Trainer``): tokenizer, seeded model, embedding
+    initialisation, ``train_model``. ``model`` holds ``ModelConfig`` fields (``arch``, sizes, pooling...); the
+    vocabulary size, pad id, target and number of classes (``labels``') are filled in from the data (and
+    ``embedding_dim=384`` for MiniLM embeddings). ``train.device`` None: CUDA when there is one."""
+
+    def __init__(self, model: ModelConfig | Mapping, train: TrainConfig | Mapping | None = None,
+                 target: str = "single", tokenizer: str = "word", embeddings: str | None = None,
+                 glove_path: str | Path | None = None, max_length: int = 64, vocab_size: int = 30_000,
+                 min_frequency: int = 2, labels: LabelSet = EKMAN, on_epoch_end: Callable[[int, dict], None] | None
+                 = None, progress: bool = True, keep_checkpoints: bool = True) -> None:
+        if embeddings == "minilm" and tokenizer != "minilm":
+            raise ValueError("embeddings='minilm' needs tokenizer='minilm' (its rows index MiniLM's WordPiece vocab)")
+        self.model_fields = asdict(model) if isinstance(model, ModelConfig) else dict(model)
+        self.train = train if isinstance(train, TrainConfig) else TrainConfig(**(train or {}))
+        self.target, self.tokenizer, self.embeddings, self.glove_path = target, tokenizer, embeddings, glove_path
+        self.max_length, self.vocab_size, self.min_frequency = max_length, vocab_size, min_frequency
+        self.labels, self.on_epoch_end, self.progress = labels, on_epoch_end, progress
+        self.keep_checkpoints = keep_checkpoints
+        self.model: EmotionClassifier | None = None
+        self.encoder: TextEncoder | None = None
+
+    def fit(self, splits: dict[str, pd.DataFrame], run_dir: str | Path, resume: bool = True) -> TrainResult:
+        cfg = self.train if self.train.device else replace(self.train, device=default_device())
+        self.encoder = make_encoder(splits["train"]["text"].tolist(), self.tokenizer, self.max_length,
+                                    self.vocab_size, self.min_frequency)
+        model_cfg = {**self.model_fields, "vocab_size": self.encoder.vocab_size, "pad_id": self.encoder.pad_id,
+                     "target": self.target, "num_classes": len(self.labels.classes)}
+        if self.embeddings == "minilm":
+            model_cfg["embedding_dim"] = 384
+        seed_everything(cfg.seed)
+        if cfg.num_threads:
+            torch.set_num_threads(cfg.num_threads)
+        self.model = build_model(ModelConfig.from_dict(model_cfg))
+        emb_info = init_embeddings(self.model, self.encoder, self.embeddings, self.glove_path)
+        run_config = {"tokenizer": self.tokenizer, "max_length": self.max_length, **emb_info}
+        return train_model(self.model, self.encoder, splits, cfg, run_dir, run_config, resume, self.on_epoch_end,
+                           self.progress, self.labels, self.keep_checkpoints)
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        """Probabilities of the fitted (or loaded) model on ``texts``, one column per class."""
+        model, encoder = self.model, self.encoder
+        if model is None or encoder is None:
+            raise RuntimeError("RnnTrainer.predict_proba needs a fitted or loaded model (fit or load first)")
+        n = model.config.num_classes
+        dummy = np.zeros(len(texts), dtype=int) if model.config.target == "single" else np.zeros((len(texts), n))
+        loader = make_loader(encoder.encode_batch(list(texts)), dummy, encoder.pad_id, batch_size, shuffle=False)
+        return evaluate_loader(model, loader, next(model.parameters()).device.type)[0]
+
+    @classmethod
+    def load(cls, run_dir: str | Path, config: Mapping) -> RnnTrainer:
+        """The trainer of a finished run, its model and tokenizer read from ``<run>/checkpoints``."""
+        folder = Path(run_dir) / "checkpoints"
+        if not (folder / "model" / "config.json").exists():
+            raise FileNotFoundError(f"run {Path(run_dir).name!r}: no {folder / 'model'} to score new texts with "
+                                    "(it is git-ignored: run the experiment here)")
+        trainer = cls(config["model_config"], target=config["target"], tokenizer=config["tokenizer"],
+                      labels=label_set(config["labels"]))
+        trainer.model = EmotionClassifier.from_pretrained(folder / "model")
+        trainer.encoder = load_text_encoder(folder / "encoder")
+        return trainer

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,42 +17,10 @@ from sklearn.multiclass import OneVsRestClassifier
 from tqdm import tqdm
 
 from src_helpers.data.labels import EKMAN, LabelSet
-from src_helpers.evaluation.results import RunResult, check_target, evaluate, report, targets
-
-
-@dataclass
-class TfidfConfig:
-    """``Cs`` (the grid chosen on dev) and the n-gram ranges may be given as lists (papermill and JSON have no
-    tuples; a single number is a grid of one): they are stored as tuples."""
-
-    word_ngrams: tuple[int, int] = (1, 2)
-    char_ngrams: tuple[int, int] = (2, 5)
-    min_df: int = 2
-    max_features: int | None = 300_000
-    Cs: Sequence[float] = (0.5, 1.0, 2.0, 4.0)
-    class_weight: str | None = None
-    max_iter: int = 2000
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        Cs = (self.Cs,) if isinstance(self.Cs, int | float | str) else self.Cs
-        try:
-            self.Cs = tuple(float(c) for c in Cs)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"TfidfConfig: Cs must be positive numbers, got {self.Cs!r}") from err
-        if not self.Cs or min(self.Cs) <= 0:
-            raise ValueError(f"TfidfConfig: Cs must be one or more positive numbers, got {self.Cs!r}")
-        self.word_ngrams, self.char_ngrams = _ngrams("word_ngrams", self.word_ngrams), \
-            _ngrams("char_ngrams", self.char_ngrams)
-
-
-def _ngrams(name: str, value: Sequence[int]) -> tuple[int, int]:
-    """``(low, high)`` n-gram range as a tuple (scikit-learn refuses a list)."""
-    pair = tuple(value) if isinstance(value, list | tuple) else ()
-    if len(pair) != 2 or not all(isinstance(n, int) and not isinstance(n, bool) for n in pair) \
-            or not 1 <= pair[0] <= pair[1]:
-        raise ValueError(f"TfidfConfig: {name} must be (low, high) with 1 <= low <= high, got {value!r}")
-    return pair
+from src_helpers.evaluation.results import RunResult, check_target, report, targets
+from src_helpers.training import scored, write_run
+from src_helpers.training.configs import TfidfConfig
+from src_helpers.training.resume import data_fingerprint
 
 
 @dataclass
@@ -78,7 +47,7 @@ class TfidfFeatures:
 
 @dataclass(kw_only=True)
 class BaselineResult(RunResult):
-    """``RunResult`` of the TF-IDF baseline (not written to a run folder here: notebook 02 saves it)."""
+    """``RunResult`` of the TF-IDF baseline."""
 
     features: TfidfFeatures
     model: object
@@ -92,7 +61,7 @@ def _classifier(target: str, C: float, config: TfidfConfig):
     return lr if target == "single" else OneVsRestClassifier(lr, n_jobs=2)
 
 
-def _full_probs(model, X, n_classes: int) -> np.ndarray:
+def full_probs(model, X, n_classes: int) -> np.ndarray:
     """Probabilities with one column per class, also when a class is missing from a tiny train set."""
     probs = model.predict_proba(X)
     if probs.shape[1] == n_classes:
@@ -117,7 +86,7 @@ def train_tfidf_baseline(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFr
     rows, best = [], None
     for C in tqdm(config.Cs, desc=f"tf-idf {target}: C"):
         model = _classifier(target, C, config).fit(X_train, y_train)
-        dev_probs = _full_probs(model, X_dev, n)
+        dev_probs = full_probs(model, X_dev, n)
         dev_report = report(y_dev, dev_probs, target, labels=labels)
         rows.append({"C": C, "dev_macro_f1": dev_report["macro_f1"], "threshold": dev_report.get("threshold")})
         if math.isnan(dev_report["macro_f1"]):
@@ -127,9 +96,32 @@ def train_tfidf_baseline(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFr
     if best is None:
         raise ValueError(f"tf-idf {target}: every C of {list(config.Cs)} gives a NaN dev macro-F1")
     C, _, model, dev_probs = best
-    test_probs = _full_probs(model, X_test, n)
-    ev = evaluate(y_dev, dev_probs, y_test, test_probs, target, labels)
-    return BaselineResult(config=config, target=target, labels=labels, dev=ev.dev, test=ev.test, threshold=ev.threshold,
-                          dev_probs=dev_probs, dev_pred=ev.dev_pred, y_dev=y_dev, test_probs=test_probs,
-                          test_pred=ev.test_pred, y_test=y_test, features=feats, model=model, C=C,
-                          selection=pd.DataFrame(rows))
+    fields = scored(y_dev, dev_probs, y_test, full_probs(model, X_test, n), target, labels)
+    return BaselineResult(config=config, **fields, features=feats, model=model, C=C, selection=pd.DataFrame(rows))
+
+
+class TfidfTrainer:
+    """TF-IDF + logistic regression behind the ``training.Trainer`` interface. It always refits (minutes) and
+    keeps no model on disk, so ``predict_proba`` needs the trainer that was fitted in this session."""
+
+    def __init__(self, config: TfidfConfig | None = None, target: str = "single", labels: LabelSet = EKMAN,
+                 data_settings: Mapping | None = None) -> None:
+        self.config, self.target, self.labels = config or TfidfConfig(), check_target(target), labels
+        self.data_settings = dict(data_settings or {})
+        self.result: BaselineResult | None = None
+
+    def fit(self, splits: dict[str, pd.DataFrame], run_dir: str | Path, resume: bool = True) -> BaselineResult:
+        """Fit, choose C on dev, write the run folder (``resume`` is ignored: nothing to resume)."""
+        r = train_tfidf_baseline(splits["train"], splits["dev"], splits["test"], self.target, self.config,
+                                 self.labels)
+        config = {"model": "tfidf_logreg", "target": self.target, "labels": self.labels.name, "C": r.C,
+                  **asdict(self.config), "threshold": r.threshold,
+                  "data": data_fingerprint(splits, **self.data_settings)}
+        r.run_dir, r.config, self.result = Path(run_dir), config, r
+        return write_run(r, config, splits)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        if self.result is None:
+            raise RuntimeError("TfidfTrainer.predict_proba needs the fitted trainer (TF-IDF runs keep no model)")
+        r = self.result
+        return full_probs(r.model, r.features.transform(list(texts)), len(self.labels.classes))

@@ -14,14 +14,6 @@ from src_helpers.config import REPO_ROOT
 
 MODULES = ("calibration", "comparison", "cross_domain", "ensemble", "error_analysis", "figures", "metrics",
            "references", "results", "stats", "tables")
-# Modules that still import torch through another module, and why; remove an entry once that import is gone.
-WAITING = {
-    "results": "results.class_weights builds torch tensors (moving to training/)",
-    "calibration": "imports results", "cross_domain": "imports results", "ensemble": "imports results",
-    "tables": "imports results", "error_analysis": "imports results and experiments.run_folders",
-    "comparison": "imports experiments.registry, which imports torch",
-}
-
 # Run in a fresh interpreter: a finder refuses torch, then each module is imported; prints {module: error or None}.
 PROBE = """
 import importlib, importlib.abc, json, sys
@@ -48,7 +40,6 @@ def probe() -> dict[str, str | None]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("module", [pytest.param(m, marks=pytest.mark.xfail(reason=WAITING[m], strict=False))
-                                    if m in WAITING else m for m in MODULES])
+@pytest.mark.parametrize("module", MODULES)
 def test_module_imports_without_torch(module: str) -> None:
     assert probe()[module] is None, f"src_helpers.evaluation.{module} imports torch: {probe()[module]}"

@@ -15,10 +15,12 @@ from src_helpers.evaluation.metrics import (
     single_label_report,
     threshold_predictions,
 )
-from src_helpers.evaluation.results import POS_WEIGHT_CAP, TARGETS, RunResult, class_weights, evaluate, targets
+from src_helpers.evaluation.results import TARGETS, RunResult, evaluate, targets
 from src_helpers.experiments.run_folders import load_run, save_run
 from src_helpers.training import finetune, loop, tfidf
+from src_helpers.training.losses import POS_WEIGHT_CAP, class_weights
 from tests.tiny_models import make_tiny_model
+from tests.training import helpers
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,7 @@ def test_targets_for_both_kinds() -> None:
 
 
 def test_one_class_weight_rule_and_cap_for_every_trainer() -> None:
-    assert loop.class_weights_from is class_weights and finetune.class_weight_tensor is class_weights
+    assert loop.class_weights is class_weights and finetune.class_weights is class_weights
     assert class_weights(np.array([0, 0, 0, 1]), "single", n=2).tolist() == pytest.approx([4 / 6, 2.0])
     y = np.zeros((100, 2))
     y[:1, 0] = 1  # 99 negatives per positive: capped
@@ -96,12 +98,12 @@ def test_every_trainer_returns_a_run_result_with_dev_predictions(sample: dict, t
              "test": subsample(sample["test"], 21)}
     tfidf_run = tfidf.train_tfidf_baseline(small["train"], small["dev"], small["test"], "multi",
                                           tfidf.TfidfConfig(Cs=(1.0,), min_df=1, max_iter=200))
-    rnn = loop.train_classifier(small, tmp_path / "gru", {"arch": "gru", "embedding_dim": 8, "hidden_dim": 8},
+    rnn = helpers.train_rnn(small, tmp_path / "gru", {"arch": "gru", "embedding_dim": 8, "hidden_dim": 8},
                                     {"epochs": 1, "num_threads": 1}, min_frequency=1, progress=False)
     src = make_tiny_model("distilbert", tmp_path / "hub")
     cfg = finetune.FTConfig(model_name=str(src), target="multi", epochs=1, batch_size=8, max_length=32,
                                    num_threads=1)
-    ft = finetune.finetune(small["train"], small["dev"], small["test"], cfg, tmp_path / "ft")
+    ft = helpers.finetune(small["train"], small["dev"], small["test"], cfg, tmp_path / "ft")
     for r in (tfidf_run, rnn, ft):
         assert isinstance(r, RunResult)
         assert r.dev_probs.shape == (len(small["dev"]), 7) and len(r.dev_pred) == len(r.y_dev) == len(small["dev"])
@@ -112,5 +114,5 @@ def test_every_trainer_returns_a_run_result_with_dev_predictions(sample: dict, t
         assert run.dev_predictions["id"].tolist() == small["dev"]["comment_id"].tolist()
         assert np.allclose(run.probs(split="dev"), r.dev_probs, atol=1e-5)
         assert np.array_equal(run.pred("dev"), r.dev_pred)
-    reused = finetune.finetune(small["train"], small["dev"], small["test"], cfg, tmp_path / "ft")
+    reused = helpers.finetune(small["train"], small["dev"], small["test"], cfg, tmp_path / "ft")
     assert np.allclose(reused.dev_probs, ft.dev_probs, atol=1e-5) and np.array_equal(reused.dev_pred, ft.dev_pred)

@@ -19,7 +19,7 @@ from src_helpers.evaluation.cross_domain import dair_model_on_goemotions, ekman_
 from src_helpers.evaluation.results import RunResult
 from src_helpers.experiments.registry import EXPERIMENTS, Experiment, configure, run_experiments
 from src_helpers.experiments.run_folders import load_result, load_run, save_evaluation
-from src_helpers.training.finetune import finetune
+from tests.training.helpers import finetune
 
 NAMES = ["dair_tfidf", "dair_bigru_minilm", "dair_minilm"]
 FAST = {"train.epochs": 1, "train.Cs": [1.0]}  # one epoch; TF-IDF fits one C (for a list of all three families)

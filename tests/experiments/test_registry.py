@@ -21,11 +21,9 @@ from src_helpers.evaluation.results import RunResult
 from src_helpers.experiments import registry, studies
 from src_helpers.experiments.registry import EXPERIMENTS, configure, finished, overview, run_experiments, run_or_load
 from src_helpers.experiments.run_folders import load_result
-from src_helpers.options import rename_keys
-from src_helpers.training.checkpoints import data_fingerprint
-from src_helpers.training.finetune import RENAMED as FT_RENAMED
-from src_helpers.training.loop import RENAMED as TRAIN_RENAMED
-from src_helpers.training.loop import TrainConfig
+from src_helpers.training.configs import TrainConfig
+from src_helpers.training.resume import data_fingerprint
+from src_helpers.training.tfidf import TfidfTrainer
 
 COMMITTED = REPO_ROOT / "notebook_outputs" / "runs"
 STUDIES = REPO_ROOT / "notebook_outputs" / "studies"
@@ -99,10 +97,19 @@ def committed_experiment(folder: str) -> tuple[str, dict]:
     return base, overrides
 
 
+def one_format(settings: dict) -> dict:
+    """Settings as the one run-folder format names them (``lr`` -> ``learning_rate``, ``fp16`` -> ``precision``):
+    what the migration of ``notebook_outputs/runs`` writes; unchanged once it has run."""
+    out = {("learning_rate" if k == "lr" else k): v for k, v in settings.items() if k != "fp16"}
+    if "fp16" in settings:
+        out["precision"] = "fp16" if settings["fp16"] else "fp32"
+    return out
+
+
 def check_rnn(exp: registry.Experiment, config: dict) -> None:
     model = {k: v for k, v in config["model_config"].items() if k not in FILLED_IN}
     assert model == {k: v for k, v in dataclasses.asdict(exp.model).items() if k not in FILLED_IN}
-    train = rename_keys(config["train_config"], TRAIN_RENAMED)  # lr -> learning_rate
+    train = one_format(config["train_config"])
     registered = dataclasses.asdict(exp.train)
     for key in RUNTIME:
         train.pop(key)
@@ -123,7 +130,7 @@ def check_tfidf(exp: registry.Experiment, config: dict) -> None:
 
 
 def check_transformer(exp: registry.Experiment, config: dict) -> None:
-    ft = rename_keys(config["ft"], FT_RENAMED)  # fp16: true -> precision: "fp16"
+    ft = one_format(config["ft"])
     registered = dataclasses.asdict(dataclasses.replace(exp.train, target=exp.target))
     start = ft.pop("model_name")
     if exp.init_from:
@@ -383,7 +390,7 @@ def test_run_or_load_reads_a_finished_run_instead_of_retraining(sample: dict, tm
     def no_training(*args: object, **kwargs: object) -> None:
         raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr(registry, "train_tfidf_baseline", no_training)
+    monkeypatch.setattr(TfidfTrainer, "fit", no_training)
     capsys.readouterr()
     again = run_or_load("tfidf_single", sample, "quick")
     assert "read from" in capsys.readouterr().out
@@ -410,7 +417,7 @@ def test_finished_accepts_a_run_without_fingerprint_by_its_test_ids(sample: dict
     run_experiments(["tfidf_single"], sample, "quick")
     config_file = quick_runs_dir(tmp_path) / "tfidf_single" / "config.json"
     config = json.loads(config_file.read_text())
-    del config["data"]
+    config["data"] = None  # never recorded
     config_file.write_text(json.dumps(config))
     assert finished("tfidf_single", sample) is not None
     reordered = {**sample, "test": sample["test"].iloc[::-1]}

@@ -29,13 +29,12 @@ SCRIPT = textwrap.dedent("""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from src_helpers.data.goemotions import load_goemotions
     from src_helpers.models.recurrent import cpu_bf16_rnn_supported
-    from src_helpers.training.loop import train_classifier
-
+    from src_helpers.training.loop import RnnTrainer
     print("SUPPORTED", cpu_bf16_rnn_supported("lstm"), flush=True)
-    r = train_classifier(load_goemotions(source="sample"), sys.argv[1],
-                         {"arch": "lstm", "embedding_dim": 16, "hidden_dim": 16, "num_layers": 1},
-                         {"epochs": 3, "batch_size": 32, "learning_rate": 5e-3, "num_threads": 1, "precision": "bf16",
-                          "exact_lengths": True}, min_frequency=1, progress=False)
+    r = RnnTrainer({"arch": "lstm", "embedding_dim": 16, "hidden_dim": 16, "num_layers": 1},
+                   {"epochs": 3, "batch_size": 32, "learning_rate": 5e-3, "num_threads": 1, "precision": "bf16",
+                    "exact_lengths": True}, min_frequency=1, progress=False).fit(load_goemotions(source="sample"),
+                                                                                sys.argv[1])
     losses = r.history["train_loss"].tolist()
     print("LEARNS", losses[-1] < losses[0], flush=True)
 """)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from src_helpers.models import ARCHS, EmotionClassifier, ModelConfig, build_model
+from src_helpers.models import ARCHS, ModelConfig
+from src_helpers.models.classifier import EmotionClassifier, build_model
 from src_helpers.models.xlstm_encoder import slstm_backend
 
 TINY = {"vocab_size": 50, "embedding_dim": 16, "hidden_dim": 12, "num_layers": 2, "dropout": 0.2,

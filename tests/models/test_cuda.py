@@ -18,8 +18,12 @@ import pytest
 import torch
 
 from src_helpers.data.goemotions import load_for_profile
-from src_helpers.models import ARCHS, EmotionClassifier, build_model
-from src_helpers.training.loop import TrainConfig, make_loader, predict_proba, targets, train_classifier
+from src_helpers.evaluation.results import targets
+from src_helpers.models import ARCHS
+from src_helpers.models.classifier import EmotionClassifier, build_model
+from src_helpers.training.configs import TrainConfig
+from src_helpers.training.loop import evaluate_loader, make_loader
+from tests.training.helpers import train_rnn
 
 DEVICE = os.environ.get("SRC_HELPERS_CUDA_TEST_DEVICE", "cuda")
 pytestmark = pytest.mark.skipif(DEVICE == "cuda" and not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -200,7 +204,7 @@ MODEL = {"embedding_dim": 128, "hidden_dim": 32, "num_layers": 2, "bidirectional
 def test_training_run_on_cuda(arch: str, precision: str, exact: bool, sample: dict, tmp_path: Path) -> None:
     cfg = TrainConfig(epochs=2, batch_size=32, learning_rate=5e-3, device=DEVICE, precision=precision,
                       exact_lengths=exact)
-    r = train_classifier(sample, tmp_path / arch, {**MODEL, "arch": arch}, cfg, max_length=48, min_frequency=1,
+    r = train_rnn(sample, tmp_path / arch, {**MODEL, "arch": arch}, cfg, max_length=48, min_frequency=1,
                          progress=False)
     assert len(r.history) == 2 and np.isfinite(r.history["train_loss"]).all()
     assert (tmp_path / arch / "checkpoints" / "model" / "model.pt").exists()
@@ -211,7 +215,7 @@ def test_training_run_on_cuda(arch: str, precision: str, exact: bool, sample: di
         cpu = EmotionClassifier.from_pretrained(tmp_path / arch / "checkpoints" / "model")
         ids = r.encoder.encode_batch(sample["test"]["text"].tolist())
         loader = make_loader(ids, targets(sample["test"], "single"), r.encoder.pad_id, 256, shuffle=False)
-        probs, _ = predict_proba(cpu, loader, "cpu")
+        probs, _ = evaluate_loader(cpu, loader, "cpu")
         np.testing.assert_allclose(probs, r.test_probs, atol=1e-4)
 
 
@@ -219,7 +223,7 @@ def test_resume_of_a_finished_run_on_cuda(sample: dict, tmp_path: Path) -> None:
     """Starting a finished run again loads ``last.pt`` (RNG states included) and ends with the same model."""
     cfg = TrainConfig(epochs=2, batch_size=32, learning_rate=5e-3, device=DEVICE)
     args = (sample, tmp_path / "gru", {**MODEL, "arch": "gru"}, cfg)
-    first = train_classifier(*args, max_length=48, min_frequency=1, progress=False)
-    again = train_classifier(*args, max_length=48, min_frequency=1, progress=False)
+    first = train_rnn(*args, max_length=48, min_frequency=1, progress=False)
+    again = train_rnn(*args, max_length=48, min_frequency=1, progress=False)
     assert again.best_epoch == first.best_epoch
     np.testing.assert_allclose(again.test_probs, first.test_probs, atol=1e-6)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from src_helpers.data.encoding import TextEncoder
-from src_helpers.models import build_model
+from src_helpers.models.classifier import build_model
 from src_helpers.models.embeddings import (
     WordPieceEncoder,
     glove_matrix,

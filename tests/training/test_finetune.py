@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +13,10 @@ from src_helpers.data.ekman import EKMAN_LABELS
 from src_helpers.data.goemotions import load_goemotions, subsample
 from src_helpers.predict import predict, predict_proba
 from src_helpers.training import finetune as ft
+from src_helpers.training.losses import class_weights
+from src_helpers.training.transformer_model import precision_flags, resolve_model_name
 from tests.tiny_models import KINDS, make_tiny_model
+from tests.training.helpers import finetune
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +36,7 @@ def test_train_save_reload_predict(kind, splits, tmp_path):
     train, dev, test = splits
     src = make_tiny_model(kind, tmp_path / "hub" / kind)
     before = {k: v.clone() for k, v in AutoModelForSequenceClassification.from_pretrained(src).state_dict().items()}
-    res = ft.finetune(train, dev, test, _config(src), tmp_path / "run")
+    res = finetune(train, dev, test, _config(src), tmp_path / "run")
 
     assert res.trainable_params == res.total_params > 0
     assert np.isfinite(res.history["train_loss"]).all() and 0 <= res.dev["macro_f1"] <= 1
@@ -60,7 +65,7 @@ def after_config_labels(model_dir) -> list[str]:
 def test_lora_trains_adapter_and_saves_merged_model(kind, splits, tmp_path):
     train, dev, test = splits
     src = make_tiny_model(kind, tmp_path / "hub" / kind)
-    res = ft.finetune(train, dev, test, _config(src, lora=True, lora_r=4), tmp_path / "run")
+    res = finetune(train, dev, test, _config(src, lora=True, lora_r=4), tmp_path / "run")
     assert 0 < res.trainable_params < res.total_params
     assert not any("lora" in k for k in AutoModelForSequenceClassification.from_pretrained(res.model_dir).state_dict())
     probs, _ = predict_proba(test["text"].tolist(), res.model_dir)
@@ -71,50 +76,50 @@ def test_multi_label_with_class_weights_and_reuse(splits, tmp_path):
     train, dev, test = splits
     src = make_tiny_model("distilbert", tmp_path / "hub")
     cfg = _config(src, target="multi", class_weights=True, epochs=2)
-    res = ft.finetune(train, dev, test, cfg, tmp_path / "run")
+    res = finetune(train, dev, test, cfg, tmp_path / "run")
     assert 0.05 <= res.threshold <= 0.95 and res.test_pred.shape == (len(test), 7)
     assert (res.test_pred.sum(1) >= 1).all() and len(res.history) == 2
     probs, _ = predict_proba(test["text"].tolist(), res.model_dir)  # sigmoid scores, not a softmax
     np.testing.assert_allclose(probs, res.test_probs, atol=2e-4)
 
-    again = ft.finetune(train, dev, test, _config(src, target="multi", class_weights=True, epochs=2,
+    again = finetune(train, dev, test, _config(src, target="multi", class_weights=True, epochs=2,
                                                   num_threads=2), tmp_path / "run")
     assert again.dev == res.dev and np.array_equal(again.test_pred, res.test_pred)
     for split in ("dev", "test"):  # a reused run carries its labels: results tables and intervals need them
         np.testing.assert_array_equal(getattr(again, f"y_{split}"), getattr(res, f"y_{split}"))
         np.testing.assert_allclose(getattr(again, f"{split}_probs"), getattr(res, f"{split}_probs"), atol=1e-5)
     with pytest.raises(ValueError, match="another config"):
-        ft.finetune(train, dev, test, _config(src, target="multi", epochs=3), tmp_path / "run")
+        finetune(train, dev, test, _config(src, target="multi", epochs=3), tmp_path / "run")
 
 
 def test_class_weights_are_balanced():
-    w = ft.class_weight_tensor(np.array([0, 0, 0, 1]), "single")
+    w = class_weights(np.array([0, 0, 0, 1]), "single")
     assert w[0] < w[1] and torch.isclose(w[0] * 3, torch.tensor(4 / 7))
-    pw = ft.class_weight_tensor(np.array([[1, 0], [1, 1], [1, 0], [0, 0]] + [[0, 0]] * 0, dtype=float), "multi")
+    pw = class_weights(np.array([[1, 0], [1, 1], [1, 0], [0, 0]] + [[0, 0]] * 0, dtype=float), "multi")
     assert torch.allclose(pw, torch.tensor([1 / 3, 3.0]))
 
 
 def test_mobilebert_never_fp16(monkeypatch):
-    assert ft.precision_flags("mobilebert", "fp16") == {"fp16": False, "bf16": False}  # CPU: fp32
+    assert precision_flags("mobilebert", "fp16") == {"fp16": False, "bf16": False}  # CPU: fp32
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
-    assert ft.precision_flags("mobilebert", "fp16") == {"fp16": False, "bf16": False}
-    assert ft.precision_flags("bert", "fp16") == {"fp16": True, "bf16": False}
+    assert precision_flags("mobilebert", "fp16") == {"fp16": False, "bf16": False}
+    assert precision_flags("bert", "fp16") == {"fp16": True, "bf16": False}
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
-    assert ft.precision_flags("mobilebert", "fp16") == {"fp16": False, "bf16": True}
+    assert precision_flags("mobilebert", "fp16") == {"fp16": False, "bf16": True}
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA message")
 def test_4bit_without_cuda_is_a_clear_error(tmp_path, splits):
     src = make_tiny_model("llama", tmp_path / "hub")
     with pytest.raises(RuntimeError, match="CUDA"):
-        ft.finetune(*splits, _config(src, lora=True, load_in_4bit=True), tmp_path / "run")
+        finetune(*splits, _config(src, lora=True, load_in_4bit=True), tmp_path / "run")
 
 
 def test_default_model_is_the_bundled_minilm():
-    folder = ft.resolve_model_name(None)
-    assert folder.endswith("model") and (ft.Path(folder) / "config.json").exists()
-    assert ft.resolve_model_name("albert-base-v2") == "albert-base-v2"
+    folder = resolve_model_name(None)
+    assert folder.endswith("model") and (Path(folder) / "config.json").exists()
+    assert resolve_model_name("albert-base-v2") == "albert-base-v2"
 
 
 def test_bad_config_is_rejected():
@@ -127,14 +132,14 @@ def test_bad_config_is_rejected():
     (["--train-rows", "0"], "argument --train-rows: must be an integer >= 1, got '0'"),
     (["--epochs", "0"], "argument --epochs: must be a number > 0, got '0'"),
     (["--epochs", "nan"], "argument --epochs: must be a number > 0, got 'nan'"),
-    (["--learning-rate=-1e-5"], "argument --learning-rate/--lr: must be a number > 0, got '-1e-5'"),
+    (["--learning-rate=-1e-5"], "argument --learning-rate: must be a number > 0, got '-1e-5'"),
     (["--batch-size", "0"], "argument --batch-size: must be an integer >= 1, got '0'"),
     (["--max-length", "4"], "argument --max-length: must be an integer >= 8, got '4'"),
     (["--warmup-ratio", "1.5"], "argument --warmup-ratio: must be a number in [0, 1], got '1.5'"),
-    (["--threads", "0"], "argument --threads: must be an integer >= 1, got '0'"),
+    (["--num-threads", "0"], "argument --num-threads: must be an integer >= 1, got '0'"),
 ])
 def test_cli_refuses_an_out_of_range_flag_before_training(flags, message, monkeypatch, capsys):
-    monkeypatch.setattr(ft, "finetune", lambda *a, **k: pytest.fail("trained despite a bad flag"))
+    monkeypatch.setattr(ft.TransformerTrainer, "fit", lambda *a, **k: pytest.fail("trained despite a bad flag"))
     with pytest.raises(SystemExit) as exit_info:
         ft.main(flags)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
@@ -165,13 +170,13 @@ def test_a_run_without_kept_checkpoints_keeps_its_model_only(splits, tmp_path):
     refuses another config in that folder; by default (full profile) the resumable checkpoints stay."""
     train, dev, test = splits
     src = make_tiny_model("distilbert", tmp_path / "hub")
-    kept = ft.finetune(train, dev, test, _config(src), tmp_path / "kept")
+    kept = finetune(train, dev, test, _config(src), tmp_path / "kept")
     assert [p.name for p in (kept.run_dir / "checkpoints").glob("checkpoint-*")], "full profile: resumable"
-    res = ft.finetune(train, dev, test, _config(src), tmp_path / "run", reuse=False, keep_checkpoints=False)
+    res = finetune(train, dev, test, _config(src), tmp_path / "run", resume=False, keep_checkpoints=False)
     assert sorted(p.name for p in (res.run_dir / "checkpoints").iterdir()) == ["ft_config.json"]
     probs, _ = predict_proba(test["text"].tolist(), res.model_dir)
     np.testing.assert_allclose(probs, res.test_probs, atol=2e-4)
-    again = ft.finetune(train, dev, test, _config(src), tmp_path / "run", keep_checkpoints=False)
+    again = finetune(train, dev, test, _config(src), tmp_path / "run", keep_checkpoints=False)
     assert again.extra["train_seconds"] == res.extra["train_seconds"], "the finished run is reused"
     with pytest.raises(ValueError, match="holds checkpoints of another config"):
-        ft.finetune(train, dev, test, _config(src, learning_rate=2e-3), tmp_path / "run", keep_checkpoints=False)
+        finetune(train, dev, test, _config(src, learning_rate=2e-3), tmp_path / "run", keep_checkpoints=False)

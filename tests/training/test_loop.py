@@ -20,7 +20,10 @@ from src_helpers.config import REPO_ROOT
 from src_helpers.data.goemotions import load_goemotions
 from src_helpers.evaluation.metrics import choose_threshold
 from src_helpers.experiments.run_folders import load_run
-from src_helpers.training.loop import TrainConfig, class_weights_from, lr_lambda, train_classifier
+from src_helpers.training.configs import TrainConfig
+from src_helpers.training.loop import lr_lambda
+from src_helpers.training.losses import class_weights
+from tests.training.helpers import train_rnn
 
 TINY_GRU = {"arch": "gru", "embedding_dim": 16, "hidden_dim": 16, "num_layers": 1, "dropout": 0.1}
 FAST = {"epochs": 3, "batch_size": 32, "learning_rate": 5e-3, "num_threads": 1}
@@ -44,14 +47,14 @@ def test_schedule_warmup_then_decay() -> None:
 
 
 def test_class_weights() -> None:
-    w = class_weights_from(np.array([0, 0, 0, 1]), "single", n=2)
+    w = class_weights(np.array([0, 0, 0, 1]), "single", n=2)
     assert w.tolist() == pytest.approx([4 / 6, 2.0])
-    pos = class_weights_from(np.array([[1, 0], [1, 1], [0, 0], [1, 0]], dtype=np.float32), "multi", n=2)
+    pos = class_weights(np.array([[1, 0], [1, 1], [0, 0], [1, 0]], dtype=np.float32), "multi", n=2)
     assert pos.tolist() == pytest.approx([1 / 3, 3.0])
 
 
 def test_single_label_run_writes_honest_artifacts(sample: dict, tmp_path: Path) -> None:
-    r = train_classifier(sample, tmp_path / "gru", TINY_GRU, {**FAST, "class_weights": True,
+    r = train_rnn(sample, tmp_path / "gru", TINY_GRU, {**FAST, "class_weights": True,
                          "label_smoothing": 0.1}, min_frequency=1, progress=False)
     run = load_run(tmp_path / "gru")
     assert list(run.history["epoch"]) == [1, 2, 3] and len(r.history) == 3
@@ -66,7 +69,7 @@ def test_single_label_run_writes_honest_artifacts(sample: dict, tmp_path: Path) 
 
 
 def test_bf16_autocast_with_exact_length_batches_learns(sample: dict, tmp_path: Path) -> None:
-    r = train_classifier(sample, tmp_path / "bf16", {**TINY_GRU, "arch": "lstm"},
+    r = train_rnn(sample, tmp_path / "bf16", {**TINY_GRU, "arch": "lstm"},
                          {**FAST, "precision": "bf16", "exact_lengths": True}, min_frequency=1, progress=False)
     assert r.history["train_loss"].iloc[-1] < r.history["train_loss"].iloc[0], "it learns"
     assert r.test_probs.dtype == np.float32 and np.allclose(r.test_probs.sum(1), 1, atol=1e-3)
@@ -74,35 +77,34 @@ def test_bf16_autocast_with_exact_length_batches_learns(sample: dict, tmp_path: 
 
 
 def test_multi_label_threshold_is_chosen_on_dev(sample: dict, tmp_path: Path) -> None:
-    r = train_classifier(sample, tmp_path / "multi", TINY_GRU, FAST, target="multi", min_frequency=1,
+    r = train_rnn(sample, tmp_path / "multi", TINY_GRU, FAST, target="multi", min_frequency=1,
                          progress=False)
     assert r.test["threshold"] == r.threshold == r.dev["threshold"]
     assert r.test_pred.shape == (len(sample["test"]), 7) and r.test_pred.sum(1).min() >= 1
     # the threshold is the one that maximises dev macro-F1 of the best model's dev probabilities
     from src_helpers.data.ekman import multi_hot
-    from src_helpers.training.loop import make_loader, predict_proba
+    from src_helpers.training.loop import evaluate_loader, make_loader
     dev = r.encoder.encode_batch(sample["dev"]["text"].tolist())
     y_dev = multi_hot(sample["dev"]["ekman_groups"].tolist())
-    probs, _ = predict_proba(r.model, make_loader(dev, y_dev, r.encoder.pad_id, 64, shuffle=False))
+    probs, _ = evaluate_loader(r.model, make_loader(dev, y_dev, r.encoder.pad_id, 64, shuffle=False))
     assert choose_threshold(y_dev, probs) == r.threshold
 
 
 def test_early_stopping_and_resume_of_a_finished_run(sample: dict, tmp_path: Path) -> None:
     # nothing improves after epoch 1
     cfg = {**FAST, "epochs": 6, "learning_rate": 0.0, "warmup_ratio": 0.0, "patience": 2}
-    r = train_classifier(sample, tmp_path / "stop", TINY_GRU, cfg, min_frequency=1, progress=False)
+    r = train_rnn(sample, tmp_path / "stop", TINY_GRU, cfg, min_frequency=1, progress=False)
     assert r.best_epoch == 1 and len(r.history) == 3
-    again = train_classifier(sample, tmp_path / "stop", TINY_GRU, cfg, min_frequency=1, progress=False)
+    again = train_rnn(sample, tmp_path / "stop", TINY_GRU, cfg, min_frequency=1, progress=False)
     assert len(again.history) == 3 and again.test == r.test
     with pytest.raises(ValueError, match="another configuration"):
-        train_classifier(sample, tmp_path / "stop", {**TINY_GRU, "hidden_dim": 8}, cfg, min_frequency=1)
+        train_rnn(sample, tmp_path / "stop", {**TINY_GRU, "hidden_dim": 8}, cfg, min_frequency=1)
 
 
 SCRIPT = textwrap.dedent("""
     import sys, time
     from src_helpers.data.goemotions import load_goemotions
-    from src_helpers.training.loop import train_classifier
-
+    from src_helpers.training.loop import RnnTrainer
     run_dir, stop_after = sys.argv[1], int(sys.argv[2])
 
     def hold(epoch, row):  # after this epoch's checkpoint: tell the test, then wait to be killed
@@ -110,11 +112,10 @@ SCRIPT = textwrap.dedent("""
             print("CHECKPOINTED", epoch, flush=True)
             time.sleep(300)
 
-    train_classifier(load_goemotions(source="sample"), run_dir,
-                     {"arch": "lstm", "embedding_dim": 16, "hidden_dim": 16, "num_layers": 2, "dropout": 0.3},
-                     {"epochs": 4, "batch_size": 32, "learning_rate": 5e-3, "num_threads": 1, "patience": 10,
-                      "seed": 7},
-                     min_frequency=1, progress=False, on_epoch_end=hold if stop_after else None)
+    RnnTrainer({"arch": "lstm", "embedding_dim": 16, "hidden_dim": 16, "num_layers": 2, "dropout": 0.3},
+               {"epochs": 4, "batch_size": 32, "learning_rate": 5e-3, "num_threads": 1, "patience": 10, "seed": 7},
+               min_frequency=1, progress=False,
+               on_epoch_end=hold if stop_after else None).fit(load_goemotions(source="sample"), run_dir)
     print("FINISHED", flush=True)
 """)
 
@@ -162,28 +163,15 @@ def test_sigkill_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path: Path
     pd.testing.assert_frame_equal(*preds)
 
 
-def test_checkpoint_from_before_a_new_config_field_still_resumes() -> None:
-    from dataclasses import asdict
-
-    from src_helpers.models import ModelConfig
-    from src_helpers.training.loop import _with_defaults
-
-    train = {k: v for k, v in asdict(TrainConfig()).items() if k not in ("num_threads", "device")}
-    now = {"model": asdict(ModelConfig()), "train": train, "run": {}}
-    old = {**now, "train": {k: v for k, v in train.items() if k not in ("precision", "exact_lengths")}}
-    assert _with_defaults(old) == now
-    assert _with_defaults({**old, "train": {**old["train"], "learning_rate": 1.0}}) != now
-
-
 def test_a_run_without_kept_checkpoints_keeps_its_model_and_encoder(sample: dict, tmp_path: Path) -> None:
     """``keep_checkpoints=False`` (quick profile): ``last.pt`` and ``best.pt`` go once the run folder is written;
     the saved model and encoder stay and score new texts as the run did. By default (full profile) they stay."""
     from src_helpers.evaluation.cross_domain import model_probs
     from src_helpers.experiments.run_folders import load_result
 
-    kept = train_classifier(sample, tmp_path / "kept", TINY_GRU, FAST, min_frequency=1, progress=False)
+    kept = train_rnn(sample, tmp_path / "kept", TINY_GRU, FAST, min_frequency=1, progress=False)
     assert {"last.pt", "best.pt"} <= {p.name for p in (kept.run_dir / "checkpoints").iterdir()}
-    r = train_classifier(sample, tmp_path / "gru", TINY_GRU, FAST, min_frequency=1, progress=False,
+    r = train_rnn(sample, tmp_path / "gru", TINY_GRU, FAST, min_frequency=1, progress=False,
                          keep_checkpoints=False)
     assert sorted(p.name for p in (r.run_dir / "checkpoints").iterdir()) == ["encoder", "model"]
     texts = sample["test"]["text"].tolist()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from src_helpers.data.goemotions import load_goemotions
-from src_helpers.models import ModelConfig, build_model
+from src_helpers.models import ModelConfig
+from src_helpers.models.classifier import build_model
 from src_helpers.training.loop import (
     TrainConfig,
     early_stopping,
@@ -21,7 +22,7 @@ from src_helpers.training.loop import (
 def test_one_epoch_steps_lower_the_loss_and_follow_the_schedule() -> None:
     splits = load_goemotions(source="sample")
     encoder = make_encoder(splits["train"]["text"].tolist(), min_frequency=1)
-    cfg = TrainConfig(epochs=3, batch_size=32, learning_rate=5e-3, num_threads=1)
+    cfg = TrainConfig(epochs=3, batch_size=32, learning_rate=5e-3, num_threads=1, device="cpu")  # the model is here
     seed_everything(cfg.seed)
     model = build_model(ModelConfig.from_dict({"arch": "gru", "embedding_dim": 16, "hidden_dim": 16,
                                                "vocab_size": encoder.vocab_size, "pad_id": encoder.pad_id}))

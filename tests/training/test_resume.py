@@ -17,9 +17,10 @@ from src_helpers.config import REPO_ROOT
 from src_helpers.data.goemotions import load_for_profile, load_goemotions, subsample
 from src_helpers.training import checkpoints
 from src_helpers.training import finetune as ft
-from src_helpers.training.checkpoints import CheckpointError, DiskFullError, data_fingerprint
-from src_helpers.training.loop import train_classifier
+from src_helpers.training.checkpoints import CheckpointError, DiskFullError
+from src_helpers.training.resume import data_fingerprint
 from tests.tiny_models import make_tiny_model
+from tests.training.helpers import finetune, train_rnn
 
 TINY_GRU = {"arch": "gru", "embedding_dim": 16, "hidden_dim": 16, "num_layers": 1, "dropout": 0.1}
 FAST = {"epochs": 3, "batch_size": 32, "learning_rate": 5e-3, "num_threads": 1, "patience": 10}
@@ -43,7 +44,7 @@ def stop_after(n: int):
 
 
 def rnn(splits: dict, run_dir: Path, **kw):
-    return train_classifier(splits, run_dir, TINY_GRU, {**FAST, **kw.pop("train", {})}, min_frequency=1,
+    return train_rnn(splits, run_dir, TINY_GRU, {**FAST, **kw.pop("train", {})}, min_frequency=1,
                             progress=False, **kw)
 
 
@@ -114,7 +115,7 @@ def test_rnn_resume_on_other_data_is_an_error_naming_both(sample: dict, tmp_path
     # MiniLM's WordPiece vocabulary does not depend on the data, so nothing else in the fingerprint differs
     rnn(sample, tmp_path / "gru", train={"epochs": 2}, tokenizer="minilm")
     other = {**sample, "train": subsample(sample["train"], 200)}
-    with pytest.raises(ValueError, match="last.pt was trained on data") as err:
+    with pytest.raises(ValueError, match="last.pt: checkpoints trained on data") as err:
         rnn(other, tmp_path / "gru", train={"epochs": 2}, tokenizer="minilm")
     msg = str(err.value)
     for info in (data_fingerprint(sample), data_fingerprint(other)):
@@ -134,14 +135,14 @@ def test_rnn_finished_run_with_another_test_split_is_evaluated_not_trained(sampl
     assert epochs == [] and again.history.equals(first.history), "no epoch trained again"
     assert again.dev == first.dev and again.test == again.dev, "the same model, evaluated on the new test split"
     assert json.loads((tmp_path / "gru/config.json").read_text())["data"] == data_fingerprint(other_test)
-    with pytest.raises(ValueError, match="last.pt was trained on data"):
+    with pytest.raises(ValueError, match="last.pt: checkpoints trained on data"):
         rnn({**other_test, "dev": sample["test"]}, tmp_path / "gru", train={"epochs": 2}, tokenizer="minilm")
 
 
 def test_rnn_sample_then_real_subset_in_the_same_folder(sample: dict, real_data_dir: Path, tmp_path: Path) -> None:
     rnn(sample, tmp_path / "gru", train={"epochs": 1}, tokenizer="minilm")
     real = load_for_profile("quick", real_data_dir)
-    with pytest.raises(ValueError, match=r"was trained on data \w+ \(n_train=336.* but this call gives data "
+    with pytest.raises(ValueError, match=r"trained on data \w+ \(n_train=336.* but this call gives data "
                                          rf"\w+ \(n_train={len(real['train'])}"):
         rnn(real, tmp_path / "gru", train={"epochs": 1}, tokenizer="minilm")
 
@@ -338,7 +339,7 @@ def _cfg(tiny: Path, **kw) -> ft.FTConfig:
 def ft_run(ft_splits, tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ft.FTResult]:
     """A finished 2-epoch run (two checkpoint folders); tests work on copies."""
     run_dir = tmp_path_factory.mktemp("ft") / "run"
-    return run_dir, ft.finetune(*ft_splits, _cfg(tiny), run_dir)
+    return run_dir, finetune(*ft_splits, _cfg(tiny), run_dir)
 
 
 def copy_run(ft_run, tmp_path: Path) -> Path:
@@ -357,23 +358,23 @@ def test_finished_run_stores_and_checks_its_data(ft_splits, tiny: Path, ft_run, 
     run_dir = copy_run(ft_run, tmp_path)
     stored = json.loads((run_dir / "config.json").read_text())["data"]
     assert stored == data_fingerprint({"train": train, "dev": dev, "test": test})
-    assert ft.finetune(train, dev, test, _cfg(tiny), run_dir).dev == ft_run[1].dev, "same data: reused"
+    assert finetune(train, dev, test, _cfg(tiny), run_dir).dev == ft_run[1].dev, "same data: reused"
     other = subsample(load_goemotions(source="sample")["train"], 40, seed=2)
     with pytest.raises(ValueError, match="config.json was trained on data") as err:
-        ft.finetune(other, dev, test, _cfg(tiny), run_dir)
+        finetune(other, dev, test, _cfg(tiny), run_dir)
     msg = str(err.value)
     assert stored["sha256"][:12] in msg and f"n_train={len(train)}" in msg and f"n_train={len(other)}" in msg
-    assert "reuse=False" in msg
+    assert "resume=False" in msg
 
 
 def test_finished_run_without_data_is_reused_with_a_warning(ft_splits, tiny: Path, ft_run, tmp_path: Path,
                                                             caplog: pytest.LogCaptureFixture) -> None:
     run_dir = copy_run(ft_run, tmp_path)
     config = json.loads((run_dir / "config.json").read_text())
-    del config["data"]  # like the committed runs, written before runs recorded their data
+    config["data"] = None  # like the committed runs: their data was never recorded
     (run_dir / "config.json").write_text(json.dumps(config))
     with caplog.at_level(logging.INFO, logger=ft.__name__):
-        again = ft.finetune(*ft_splits, _cfg(tiny), run_dir)
+        again = finetune(*ft_splits, _cfg(tiny), run_dir)
     assert again.dev == ft_run[1].dev
     warning = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warning) == 1 and "could not be checked" in warning[0] and str(run_dir) in warning[0]
@@ -384,13 +385,13 @@ def test_interrupted_run_on_other_data_is_an_error(ft_splits, tiny: Path, ft_run
     run_dir = copy_run(ft_run, tmp_path)
     (run_dir / "config.json").unlink()  # as if killed before the end: only the checkpoints are there
     with pytest.raises(ValueError, match="checkpoints trained on data") as err:
-        ft.finetune(train, subsample(dev, 14), test, _cfg(tiny), run_dir)
+        finetune(train, subsample(dev, 14), test, _cfg(tiny), run_dir)
     assert "n_dev=21" in str(err.value) and "n_dev=14" in str(err.value)
     stored = json.loads((run_dir / "checkpoints/ft_config.json").read_text())
     del stored["data"]  # checkpoints written before runs recorded their data
     (run_dir / "checkpoints/ft_config.json").write_text(json.dumps(stored))
     with pytest.raises(ValueError, match="cannot be checked"):
-        ft.finetune(train, dev, test, _cfg(tiny), run_dir)
+        finetune(train, dev, test, _cfg(tiny), run_dir)
 
 
 @pytest.mark.parametrize("name", ["model.safetensors", "optimizer.pt", "trainer_state.json"])
@@ -401,7 +402,7 @@ def test_unreadable_last_trainer_checkpoint_falls_back(ft_splits, tiny: Path, ft
     first, last = checkpoint_folders(run_dir)
     truncate(last / name)
     with caplog.at_level(logging.INFO, logger=ft.__name__):
-        res = ft.finetune(*ft_splits, _cfg(tiny), run_dir)
+        res = finetune(*ft_splits, _cfg(tiny), run_dir)
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert f"{last} is unreadable ({name}" in text and f"resuming from {first}" in text
     kept = list(last.parent.glob(f"damaged-{last.name}.*"))
@@ -422,7 +423,7 @@ def test_unreadable_only_trainer_checkpoint_is_set_aside_and_the_run_starts_over
     truncate(first / "model.safetensors")
     bad = folder_bytes(first)
     with caplog.at_level(logging.INFO, logger=ft.__name__):
-        res = ft.finetune(*ft_splits, _cfg(tiny), run_dir)
+        res = finetune(*ft_splits, _cfg(tiny), run_dir)
     kept = list(run_dir.glob(f"checkpoints/damaged-{first.name}.*"))
     assert len(kept) == 1 and folder_bytes(kept[0]) == bad, "the damaged folder is kept as it was"
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -440,7 +441,7 @@ def test_no_readable_trainer_checkpoint_sets_each_aside_and_starts_over(ft_split
     first, last = checkpoint_folders(run_dir)
     (last / "optimizer.pt").write_bytes(b"")
     truncate(first / "model.safetensors")
-    res = ft.finetune(*ft_splits, _cfg(tiny), run_dir)
+    res = finetune(*ft_splits, _cfg(tiny), run_dir)
     assert len(res.history) == 2 and res.dev == ft_run[1].dev
     for folder in (first, last):  # kept through the new run's checkpoint rotation (save_total_limit=2)
         assert len(list(run_dir.glob(f"checkpoints/damaged-{folder.name}.*"))) == 1
@@ -453,20 +454,43 @@ def test_disk_full_while_the_trainer_saves_names_the_folder(ft_splits, tiny: Pat
     disk_free(monkeypatch, 0)
     monkeypatch.setattr(torch, "save", failing_save(DISK_FULL[0]))  # the Trainer's torch.save calls
     with pytest.raises(DiskFullError, match="disk full") as raised:
-        ft.finetune(*ft_splits, _cfg(tiny, epochs=1), run_dir)
+        finetune(*ft_splits, _cfg(tiny, epochs=1), run_dir)
     assert raised.value.errno == errno.ENOSPC and str(run_dir / "checkpoints") in str(raised.value)
     monkeypatch.undo()
     partial = list((run_dir / "checkpoints").glob("checkpoint-*"))
     assert len(partial) == 1 and checkpoints.checkpoint_folder_problem(partial[0])
-    res = ft.finetune(*ft_splits, _cfg(tiny, epochs=1), run_dir)  # once there is room: the partial one set aside
+    res = finetune(*ft_splits, _cfg(tiny, epochs=1), run_dir)  # once there is room: the partial one set aside
     assert len(res.history) == 1 and len(list(run_dir.glob(f"checkpoints/damaged-{partial[0].name}.*"))) == 1
 
 
 def test_cli_other_train_rows_is_an_error_not_a_reuse(tiny: Path, tmp_path: Path) -> None:
-    args = ["--profile", "quick", "--epochs", "1", "--model", str(tiny), "--max-length", "32", "--threads", "1",
-            "--run-name", "cli"]
+    args = ["--profile", "quick", "--epochs", "1", "--model-name", str(tiny), "--max-length", "32",
+            "--num-threads", "1", "--run-name", "cli"]
     assert ft.main([*args, "--train-rows", "64"]) == 0
     config = json.loads((tmp_path / "out/.smoke/runs/cli/config.json").read_text())
     assert config["data"]["train_rows"] == 64 and config["data"]["source"] == "sample"
     with pytest.raises(ValueError, match=r"n_train=63\b.*train_rows=64.* but this call gives data \w+ \(n_train=200"):
         ft.main([*args, "--train-rows", "200"])
+
+
+def test_one_decision_reuse_resume_or_start_over(sample: dict, tmp_path: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    from src_helpers.training.resume import FRESH, RESUME, REUSE, Record, decide
+
+    data, settings = data_fingerprint(sample), {"lr": 1}
+    other = data_fingerprint({**sample, "train": subsample(sample["train"], 100)})
+    done, ckpt = Record(settings, data, tmp_path / "config.json"), Record(settings, data, tmp_path / "last.pt")
+    assert decide(done, ckpt, settings, data) == REUSE and decide(None, ckpt, settings, data) == RESUME
+    assert decide(None, None, settings, data) == FRESH and decide(done, ckpt, settings, data, resume=False) == FRESH
+    assert decide(Record({"lr": 2}, data, tmp_path / "config.json"), None, settings, data) == FRESH
+    with pytest.raises(ValueError, match="another configuration"):
+        decide(None, Record({"lr": 2}, data, tmp_path / "last.pt"), settings, data)
+    with pytest.raises(ValueError, match="config.json was trained on data"):
+        decide(done, None, settings, other)
+    with pytest.raises(ValueError, match="cannot be checked"):
+        decide(None, Record(settings, None, tmp_path / "last.pt"), settings, data)
+    with caplog.at_level(logging.WARNING):
+        assert decide(Record(settings, None, tmp_path / "config.json"), None, settings, data) == REUSE
+    assert len(caplog.records) == 1 and "could not be checked" in caplog.records[0].getMessage()
+    relabelled = {**sample, "test": sample["test"].assign(ekman_groups=[(0,)] * len(sample["test"]))}
+    assert decide(None, ckpt, settings, data_fingerprint(relabelled), test_may_differ=True) == RESUME

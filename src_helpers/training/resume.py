@@ -1,0 +1,116 @@
+"""The one decision every trainer makes before it trains: reuse a finished run, resume its checkpoints, or start
+over (or refuse), from what the run folder records (torch-free).
+
+* ``data_fingerprint``: a sha256 of the train/dev/test texts, labels and comment ids (columns ``text``,
+  ``labels``, ``ekman``, ``ekman_groups``, ``dair``, ``comment_id`` where present, in row order), the split sizes and
+  the subset/augmentation settings known for them (``df.attrs["augmented_with"]``, the caller's ``settings``).
+  Only the hash decides whether two calls saw the same data; the other entries say in an error message what each
+  side was. ``training_sha256`` hashes train and dev only, what training and the choice of its epoch depend on: a
+  trainer may resume a run whose test split alone differs (``test_may_differ``), so a finished run is evaluated on
+  another test split without training again.
+* ``Record``: the settings and data a finished run folder (``config.json``) or its checkpoints recorded.
+* ``decide``: ``REUSE`` a finished run with the same settings and data, ``RESUME`` checkpoints with the same
+  settings and data, else ``FRESH``; checkpoints or a finished run of these settings on other data are a
+  ``ValueError`` naming both. A finished run whose data was not recorded (``"data": null``) is reused with one
+  warning; checkpoints whose data was not recorded are refused (their data cannot be checked).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from src_helpers.data.official import split_sha256
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "dev", "test")
+SETTINGS_ATTRS = ("augmented_with",)  # df.attrs entries of the train split recorded with the hash
+REUSE, RESUME, FRESH = "reuse", "resume", "fresh"
+
+
+# ---------------------------------------------------------------------------------------------- data
+def _source_name(source: object) -> str:
+    """``sample``/``hub:...`` as they are; a local folder by its name only (no path of this machine)."""
+    text = str(source)
+    return text if text == "sample" or text.startswith("hub:") else Path(text).name
+
+
+def _sha256(digests: Mapping[str, str]) -> str:
+    return hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()
+
+
+def data_fingerprint(splits: Mapping[str, pd.DataFrame], **settings: object) -> dict:
+    """``{"sha256", "training_sha256", "n_train", "n_dev", "n_test", "source"?, "augmented_with"?, **settings}``
+    of the splits (``settings`` that are None are left out)."""
+    digests = {s: split_sha256(splits[s]) for s in SPLITS}
+    info: dict = {"sha256": _sha256(digests), "training_sha256": _sha256({s: digests[s] for s in ("train", "dev")})}
+    info.update({f"n_{s}": len(splits[s]) for s in SPLITS})
+    attrs = splits["train"].attrs
+    if attrs.get("source"):
+        info["source"] = _source_name(attrs["source"])
+    info.update({k: attrs[k] for k in SETTINGS_ATTRS if attrs.get(k)})
+    info.update({k: v for k, v in settings.items() if v is not None})
+    return info
+
+
+def describe_data(info: Mapping) -> str:
+    """``data 1a2b3c4d5e6f (n_train=336, n_dev=70, ...)`` for messages."""
+    rest = ", ".join(f"{k}={v}" for k, v in info.items() if k not in ("sha256", "training_sha256"))
+    return f"data {str(info['sha256'])[:12]} ({rest})"
+
+
+def same_data(stored: Mapping | None, current: Mapping, test_may_differ: bool = False) -> bool:
+    """The same splits (``test_may_differ``: the same train and dev splits)."""
+    if stored is None:
+        return False
+    key = "training_sha256" if test_may_differ and stored.get("sha256") != current["sha256"] else "sha256"
+    return stored.get(key) == current[key]
+
+
+# ------------------------------------------------------------------------------------------ decision
+@dataclass(frozen=True)
+class Record:
+    """What a run folder or its checkpoints recorded: the ``settings`` they were trained with, their ``data``
+    fingerprint (None: not recorded) and the ``path`` of the file that says so."""
+
+    settings: Mapping
+    data: Mapping | None
+    path: Path
+
+
+def decide(finished: Record | None, checkpoints: Record | None, settings: Mapping, data: Mapping,
+           resume: bool = True, test_may_differ: bool = False) -> str:
+    """``REUSE``, ``RESUME`` or ``FRESH`` for a run of ``settings`` on ``data`` (see the module docstring);
+    ``resume=False`` is always ``FRESH`` (the caller clears what was there)."""
+    how = "use another run_dir, delete it or pass resume=False to train from scratch"
+    if not resume:
+        return FRESH
+    if finished is not None and finished.settings == settings:
+        if finished.data is None:
+            log.warning("%s was written before runs recorded their data, so the data could not be checked: reusing "
+                        "it as it is (pass resume=False or delete %s to retrain on %s)", finished.path,
+                        finished.path.parent, describe_data(data))
+            return REUSE
+        if not same_data(finished.data, data):
+            raise ValueError(f"{finished.path} was trained on {describe_data(finished.data)} but this call gives "
+                             f"{describe_data(data)}: {how}")
+        return REUSE
+    if checkpoints is None:
+        return FRESH
+    where = checkpoints.path
+    if checkpoints.settings != settings:
+        raise ValueError(f"{where} holds checkpoints of another configuration: {how}")
+    if checkpoints.data is None:
+        raise ValueError(f"{where} holds checkpoints whose data was not recorded, so the data they were trained on "
+                         f"cannot be checked: {how}")
+    if not same_data(checkpoints.data, data, test_may_differ):
+        raise ValueError(f"{where}: checkpoints trained on {describe_data(checkpoints.data)} but this call gives "
+                         f"{describe_data(data)}: {how}")
+    return RESUME

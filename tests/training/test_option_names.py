@@ -98,9 +98,9 @@ def test_checkpoint_with_the_old_lr_key_still_resumes(sample: dict, tmp_path: Pa
 
 
 def _new_names(old: dict) -> ft.FTConfig:
-    """The same settings as a committed run's ``ft``, given with today's option names."""
+    """The same settings as a committed run's ``ft`` (stored with today's option names)."""
     names = {f.name for f in fields(ft.FTConfig)}
-    return ft.FTConfig(**{k: v for k, v in old.items() if k in names}, precision="fp16" if old["fp16"] else "fp32")
+    return ft.FTConfig(**{k: v for k, v in old.items() if k in names})
 
 
 @pytest.mark.skipif(not COMMITTED, reason="no committed transformer runs")
@@ -108,13 +108,13 @@ def _new_names(old: dict) -> ft.FTConfig:
 def test_committed_transformer_run_is_reused_for_the_same_settings(config_file: Path, sample: dict,
                                                                    tmp_path: Path) -> None:
     stored = json.loads(config_file.read_text())
-    assert "fp16" in stored["ft"] and "precision" not in stored["ft"]  # written before the rename
+    assert "precision" in stored["ft"] and "fp16" not in stored["ft"]  # upgraded by tools.migrate_run_folders
     run = tmp_path / config_file.parent.name
     (run / "model").mkdir(parents=True)
     shutil.copy(config_file, run / "config.json")
     (run / "model" / "config.json").write_text("{}")
     cfg = _new_names(stored["ft"])
-    meta = {"ft": ft._config_dict(cfg)["ft"], "data": data_fingerprint(sample)}
+    meta = {"ft": ft._config_dict(cfg)["ft"], "labels": "ekman", "data": data_fingerprint(sample)}
     assert ft._reusable(run, meta)
     other = "bf16" if cfg.precision == "fp16" else "fp16"
     assert not ft._reusable(run, {**meta, "ft": {**meta["ft"], "precision": other}})

@@ -124,7 +124,6 @@ def check_family(family: str) -> str:
     return family
 
 
-
 @dataclass(frozen=True)
 class Budget:
     """What a study may spend: ``n_trials`` finished trials in all (all workers), ``timeout`` seconds per

@@ -100,9 +100,7 @@ def run_study(family: str, splits: dict[str, pd.DataFrame], profile: str = "quic
               **storage_kwargs) -> optuna.Study:
     """Run (or continue) the study of ``family`` until it holds ``budget.n_trials`` finished trials or this
     call's ``budget.timeout`` runs out; returns the study. ``callbacks`` see each trial this call finishes.
-
-    A study holds one family's trials on one data set (``check_identity``): continuing it with another family,
-    other data or another ``train_rows`` is a ``ValueError`` raised before any trial is added."""
+    Another family, other data or another ``train_rows`` than the study's is refused first (``check_identity``)."""
     budget, family = budget or Budget(), check_family(family)
     study_name = study_name or f"{profile}_{family}"
     storage = storage or default_storage(study_name, profile, splits)
@@ -130,8 +128,7 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
 
 
 def best_params(study: optuna.Study, family: str, path: str | Path | None = None) -> dict[str, Any]:
-    """The best trial's parameters, its dev macro-F1 and the experiment overrides they stand for; written as
-    JSON to ``path`` when given."""
+    """The best trial's parameters, dev macro-F1 and experiment overrides; written as JSON to ``path`` if given."""
     best = study.best_trial
     out = {"study": study.study_name, "family": family, "experiment": FAMILIES[family], "trial": best.number,
            "dev_macro_f1": best.value, "params": best.params,
@@ -143,8 +140,6 @@ def best_params(study: optuna.Study, family: str, path: str | Path | None = None
     return out
 
 
-
-
 def top_trials(study: optuna.Study, k: int) -> list[FrozenTrial]:
     """The study's ``k`` best COMPLETE trials with distinct parameters, best first."""
     seen, out = set(), []
@@ -154,8 +149,6 @@ def top_trials(study: optuna.Study, k: int) -> list[FrozenTrial]:
             seen.add(key)
             out.append(t)
     return out[:k]
-
-
 
 
 def untuned_trial(study: optuna.Study, family: str) -> FrozenTrial | None:
@@ -171,30 +164,25 @@ def tuned_run_name(family: str, exp: Experiment) -> str:
 
 def finished_run(family: str, exp: Experiment, splits: dict[str, pd.DataFrame], profile: str = "quick",
                  runs_dir: str | Path | None = None) -> RunResult | None:
-    """A finished run of ``exp`` on these splits in the runs folder, so it is not trained twice: the family's
-    untuned run (notebooks 02-05) when ``exp`` is the registered experiment, or the family's tuned run
-    (``tuned_run_name``) with the same settings; None when there is neither."""
+    """A finished run of ``exp`` on these splits, so it is not trained twice: the family's untuned run when ``exp``
+    is the registered experiment, or its tuned run (``tuned_run_name``) with the same settings; else None. The
+    one place where this module decides to reuse a run (``refine`` and ``retrain_best`` call it)."""
     names = dict.fromkeys([exp.run_name, tuned_run_name(family, exp)])
     return next((r for n in names if (r := finished(exp, splits, profile, runs_dir, run_name=n)) is not None), None)
-
 
 
 def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
            top_k: int = 3, path: str | Path | None = None, max_epochs: int | None = None,
            runs_dir: str | Path | None = None) -> pd.DataFrame:
-    """The second fidelity stage (successive halving over data size): the study's ``top_k`` configurations,
-    ranked on its train subset, plus its untuned one (``untuned_trial``), each trained on the **full** train split
-    with the experiment's own epochs (at most ``max_epochs``) and early stopping, and ranked again on dev. Test is
-    never read (the trainers' test slot gets dev). A subset study's ranking need not hold on the full split; this
-    stage chooses on the full one, and the untuned configuration among the candidates means a tuned one is only
-    chosen when it beats the default there. A configuration with a finished run on these splits in ``runs_dir``
-    (``finished_run``: the untuned run of notebooks 02-05, an earlier tuned run) is read, not trained again.
+    """The second stage (successive halving over data size): the study's ``top_k`` configurations plus its untuned
+    one, each trained on the **full** train split (at most ``max_epochs`` epochs) and ranked again on dev (test is
+    never read): a subset's ranking need not hold on the full split, and a tuned configuration is only chosen when
+    it beats the untuned one there. A configuration with a finished run (``finished_run``) is read, not trained.
 
-    Returns one row per configuration, best full-data dev macro-F1 first: trial, untuned, subset_dev_macro_f1,
-    dev_macro_f1, epochs_run, seconds (training), run (the run folder read, None when trained here), params.
-    With ``path`` (JSON) the table is written after each configuration, and a later call skips the trials already
-    there (a killed stage resumes; an RNN also resumes its interrupted training from its checkpoints). The
-    winner's RNN checkpoints stay in ``<studies>/<study>_trials/refine_<trial>`` for ``retrain_best``."""
+    Returns one row per configuration, best first: trial, untuned, subset_dev_macro_f1, dev_macro_f1, epochs_run,
+    seconds, run (the run folder read, None when trained here), params. With ``path`` (JSON) the table is written
+    after each configuration and a later call skips the trials there (a killed stage resumes). The winner's RNN
+    checkpoints stay in ``<studies>/<study>_trials/refine_<trial>`` for ``retrain_best``."""
     check_range("top_k", top_k, COUNT)
     check_range("max_epochs", max_epochs, COUNT, optional=True)
     path = Path(path) if path else None
@@ -248,17 +236,12 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
                  runs_dir: str | Path | None = None, resume: bool = True,
                  overrides: Mapping[str, Any] | None = None, max_epochs: int | None = None,
                  top_k: int = 1) -> RunResult:
-    """The best configuration trained on the **full** train split (no budget) with the experiment's own epochs
-    (at most ``max_epochs``: a smoke run) and early stopping on dev, then evaluated once on test: run folder
-    ``tuned_<family>`` (``tuned_<family>_multi`` for ``overrides={"target": "multi"}``). With ``resume``, a
-    finished run of that configuration on these splits (``finished_run``) is returned instead: the untuned run
-    when the second stage keeps the untuned configuration, so the result's name tells which it is; and an RNN
-    winner trained by the second stage moves its checkpoints there, so it is only evaluated on test (its train
-    and dev are these: ``checkpoints.same_training_data``), not trained again.
-
-    The best configuration: with ``top_k`` > 1 the winner of ``refine`` over the study's ``top_k`` best and its
-    untuned one (the table, also saved as ``<studies>/<study>.refine.json``, in the result's ``extra["refine"]``);
-    else the study's best trial."""
+    """The best configuration (with ``top_k`` > 1 the winner of ``refine``, its table in ``extra["refine"]`` and
+    ``<studies>/<study>.refine.json``; else the study's best trial) trained on the **full** train split (at most
+    ``max_epochs`` epochs) with early stopping on dev, then evaluated once on test: run folder ``tuned_<family>``
+    (``tuned_<family>_multi`` for ``overrides={"target": "multi"}``). With ``resume``, a finished run of that
+    configuration (``finished_run``; the untuned run when the second stage kept it) is returned instead, and an RNN
+    winner of the second stage takes over its checkpoints, so it is only evaluated on test."""
     check_range("top_k", top_k, COUNT)
     check_range("max_epochs", max_epochs, COUNT, optional=True)
     table, params, stage_dir = None, study.best_params, None
@@ -284,31 +267,26 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
     return result
 
 
-
 def _remove_if_empty(folder: Path) -> None:
+    """Remove ``folder`` when it is an empty folder."""
     if folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()
 
 
 def _adopt_checkpoints(stage_dir: Path, run_dir: Path) -> None:
-    """Move a second-stage RNN run's checkpoints into ``run_dir`` (replacing any there), so the run resumes
-    after its training; nothing when the stage kept none (TF-IDF, a transformer)."""
+    """Move a second-stage RNN run's checkpoints into ``run_dir`` (replacing any there): the run resumes after its
+    training. Nothing when the stage kept none (TF-IDF, a transformer)."""
     if (stage_dir / "checkpoints" / "last.pt").is_file():
         shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
         run_dir.mkdir(parents=True, exist_ok=True)
         shutil.move(stage_dir / "checkpoints", run_dir / "checkpoints")
 
 
-
-
 def reference_table(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunResult],
                     tuned_multi: RunResult | None = None, reference: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Each family's tuned run (keys: families) next to its untuned run, the one with the better dev macro-F1
-    marked ``chosen_on_dev`` (test decides nothing; a NaN dev score is a ``ValueError`` naming the run), the tuned
-    multi-label run, then the reference results (``reference``, default ``references.load("goemotions")``: each
-    value in its metric's column, with its source). Index: run or reference name; columns family, chosen_on_dev,
-    dev_macro_f1, test_accuracy, test_macro_f1, multi_macro_f1, source. A family whose second stage kept the
-    untuned configuration has one row."""
+    """Each family's tuned run next to its untuned run (one row when they are the same), the better dev macro-F1
+    marked ``chosen_on_dev`` (a NaN one is a ``ValueError``), the tuned multi-label run, then the published results
+    (``reference``, default ``references.load("goemotions")``), each value in its metric's column with its source."""
     columns = ["family", "chosen_on_dev", "dev_macro_f1", "test_accuracy", "test_macro_f1", "multi_macro_f1",
                "source"]
     rows: dict[str, dict] = {}
@@ -328,11 +306,9 @@ def reference_table(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunRes
 
 
 def headline(tuned: Mapping[str, RunResult]) -> dict[str, float]:
-    """The executed notebook's name scores: each family's tuned test macro-F1 (``<family>mf1``), the GRU's
-    test accuracy (``rnnacc``)."""
+    """Scores for the executed notebook's name: each family's tuned test macro-F1, the GRU's test accuracy."""
     out = {f"{f}mf1": float(r.test["macro_f1"]) for f, r in tuned.items()}
     return out | ({"rnnacc": float(tuned["rnn"].test["accuracy"])} if "rnn" in tuned else {})
-
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

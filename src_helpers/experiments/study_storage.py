@@ -47,9 +47,8 @@ def default_storage(study_name: str, profile: str = "quick", data: Mapping | Non
 
 
 def _retry_stale_trials(max_retry: int) -> dict[str, Any]:
-    """The retry callback under the installed Optuna's names: ``RetryHeartbeatStaleTrialCallback`` as
-    ``heartbeat_stale_trial_callback`` since 4.9 (``RetryFailedTrialCallback`` / ``failed_trial_callback``,
-    deprecated there, before)."""
+    """The retry callback under the installed Optuna's names (``RetryHeartbeatStaleTrialCallback`` since 4.9,
+    ``RetryFailedTrialCallback`` before)."""
     if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback"):
         with warnings.catch_warnings():  # "experimental": the interface may change (the test pins what we use)
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -90,17 +89,14 @@ def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int | Non
 
 
 def _creation_race(err: Exception) -> bool:
-    """Workers that open a new storage at the same instant race to create its tables and version rows (Optuna
-    does not lock that): the losers see "already exists" or a unique-key error; opening again finds them."""
+    """Workers opening a new storage at once race to create its tables (Optuna does not lock that): the losers see
+    "already exists" or a unique-key error; opening again finds them."""
     return type(err).__name__ == "IntegrityError" or "already exists" in str(err)
 
 
 def load_study(study_name: str, storage: str, seed: int = 0, worker: int = 0, **storage_kwargs) -> optuna.Study:
-    """Create the study or continue it (maximising dev macro-F1; seeded TPE; median pruner).
-
-    The sampler's seed is ``seed``, ``worker`` and the number of trials the study already holds: a worker that
-    starts again on a continued study draws new configurations instead of replaying the ones its first start
-    drew (TPE's first, random trials depend on the seed only)."""
+    """Create the study or continue it (maximising dev macro-F1; median pruner; TPE seeded by ``seed``, ``worker``
+    and the number of trials the study holds, so a worker started again draws new configurations)."""
     storage_ = _open_quietly(storage, **storage_kwargs)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)  # epochs count from 1
     study = optuna.create_study(study_name=study_name, storage=storage_, direction="maximize", load_if_exists=True,
@@ -129,7 +125,6 @@ def study_data(family: str, splits: dict[str, pd.DataFrame], profile: str = "qui
     info = data_fingerprint(experiment_splits(exp, tuning_splits(splits)), train_rows=exp.train_rows)
     info.pop("n_test")  # the dev split again
     return info
-
 
 
 def check_identity(study: optuna.Study, family: str, data: Mapping[str, Any]) -> None:

@@ -80,11 +80,11 @@ def test_budget_caps_epochs_and_keeps_a_smaller_suggestion() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_tiny_study_per_family_end_to_end(family: str, splits: dict[str, pd.DataFrame]) -> None:
-    studies, runs = paths_for("quick").studies, paths_for("quick").runs
+    folder, runs = paths_for("quick").studies, paths_for("quick").runs
     study = studies.run_study(family, splits, "quick", Budget(n_trials=2, train_rows=200, epochs=1))
 
-    assert (studies / f"quick_{family}.db").is_file(), "the default storage: one SQLite file per study"
-    assert not (studies / f"quick_{family}_trials").exists(), "trial folders are removed after each trial"
+    assert (folder / f"quick_{family}.db").is_file(), "the default storage: one SQLite file per study"
+    assert not (folder / f"quick_{family}_trials").exists(), "trial folders are removed after each trial"
     trials = study.get_trials()
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
     for t in trials:
@@ -95,7 +95,7 @@ def test_tiny_study_per_family_end_to_end(family: str, splits: dict[str, pd.Data
             assert list(t.intermediate_values) == [1], "one epoch: dev macro-F1 reported at epoch 1"
             assert t.user_attrs["epochs_run"] == 1 and t.value == t.intermediate_values[1]
 
-    path = studies / f"quick_{family}.best.json"
+    path = folder / f"quick_{family}.best.json"
     best = studies.best_params(study, family, path)
     saved = json.loads(path.read_text())
     assert saved["trial"] == study.best_trial.number and saved["dev_macro_f1"] == max(t.value for t in trials)

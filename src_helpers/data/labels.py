@@ -2,12 +2,12 @@
 
 Every trainer, report and run folder works on one ``LabelSet``: ``EKMAN`` (GoEmotions grouped into Ekman's 6
 emotions + neutral; single- and multi-label) or ``DAIR`` (the DAIR.AI ``emotion`` tweets' 6 classes; single-label
-only). A run folder's ``config.json`` names its label set (``"labels": "dair"``) when it is not Ekman's, so
-folders written before label sets existed read back as Ekman runs.
+only). A run folder's ``config.json`` names its label set (``"labels": "ekman"``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from src_helpers.data.ekman import EKMAN_LABELS
@@ -40,17 +40,23 @@ DAIR = LabelSet("dair", DAIR_LABELS, "dair")
 LABEL_SETS: dict[str, LabelSet] = {s.name: s for s in (EKMAN, DAIR)}
 
 
-def label_set(labels: str | LabelSet | None) -> LabelSet:
-    """The label set named ``labels`` (a ``LabelSet`` as it is; None: Ekman's, as in run folders without one)."""
+def label_set(labels: str | LabelSet) -> LabelSet:
+    """The label set named ``labels`` (a ``LabelSet`` as it is)."""
     if isinstance(labels, LabelSet):
         return labels
-    if labels is None:
-        return EKMAN
     if labels not in LABEL_SETS:
         raise ValueError(f"unknown label set {labels!r}; known: {', '.join(LABEL_SETS)}")
     return LABEL_SETS[labels]
 
 
+def label_set_of(classes: Sequence[str]) -> LabelSet:
+    """The label set whose classes are ``classes``, in class-id order."""
+    found = [s for s in LABEL_SETS.values() if s.classes == tuple(classes)]
+    if not found:
+        raise ValueError(f"no label set has the classes {list(classes)}")
+    return found[0]
+
+
 def config_entry(labels: LabelSet) -> dict[str, str]:
-    """What a run's ``config.json`` records: ``{"labels": name}``, nothing for Ekman's (the default)."""
-    return {} if labels == EKMAN else {"labels": labels.name}
+    """What a run's ``config.json`` records of its label set: ``{"labels": name}``."""
+    return {"labels": labels.name}

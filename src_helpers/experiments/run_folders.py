@@ -1,17 +1,15 @@
 """Run folders: what every model run leaves for later notebooks (config, metrics, history, predictions).
 
-Layout of ``<runs>/<name>/``: ``config.json``, ``metrics.json`` (``{"dev": ..., "test": ...}``),
-``history.csv`` (one row per epoch, optional), ``test_predictions.csv.gz`` (ids, truth, prediction and
-one probability column per class) and ``dev_predictions.csv.gz`` (the same for dev; runs written before it
-existed have none), and ``evaluations/<name>.json``: reports of the model on other data (``save_evaluation``, e.g.
-the cross-domain scores of ``cross_domain``). The classes are the label set's that ``config.json`` names
-(``"labels": "dair"``), Ekman's when it names none. Checkpoints live in ``<name>/checkpoints/`` and are git-ignored.
+Layout of ``<runs>/<name>/``: ``config.json`` (format ``FORMAT_VERSION``: ``format_version``, ``labels``, the label
+set's name, ``data``, the data fingerprint or null where none was recorded, and the trainer's settings),
+``metrics.json`` (``{"dev": ..., "test": ...}``), ``history.csv`` (one row per epoch, optional),
+``test_predictions.csv.gz`` and ``dev_predictions.csv.gz`` (ids, truth, prediction and one probability column per
+class; dev is optional), and ``evaluations/<name>.json``: reports of the model on other data (``save_evaluation``).
+Checkpoints live in ``<name>/checkpoints/`` and are git-ignored.
 
-``load_run`` reads a run folder whole or not at all: a missing or damaged file (no metrics.json, scores the package
-reads missing or NaN, a truncated predictions file, a missing column) is a ``RunFolderError`` naming the folder and
-the file. ``run_folders`` lists the run folders of a runs root and stops at a folder that is neither a run folder
-nor a folder of run folders (such as notebook 07's GoEmotions models for DAIR), so no run is ever left out
-without a word.
+``load_run`` reads a run folder whole or not at all: a missing or damaged file, or a config.json of another format,
+is a ``RunFolderError`` naming the folder and the file. ``run_folders`` lists the run folders of a runs root and
+stops at a folder that is neither a run folder nor a folder of run folders, so no run is left out without a word.
 """
 
 from __future__ import annotations
@@ -29,8 +27,11 @@ import pandas as pd
 
 from src_helpers.config import paths_for, portable_path
 from src_helpers.data.ekman import EKMAN_LABELS
-from src_helpers.data.labels import LabelSet, label_set
+from src_helpers.data.labels import LabelSet, label_set, label_set_of
 from src_helpers.evaluation.results import RunResult
+
+FORMAT_VERSION = 2  # config.json's layout; 1: every layout before it carried a version
+MIGRATION = "python -m tools.migrate_run_folders"
 
 
 def _json_default(o: object) -> object:
@@ -56,7 +57,7 @@ class Run:
     metrics: dict
     history: pd.DataFrame | None
     predictions: pd.DataFrame | None
-    dev_predictions: pd.DataFrame | None = None  # None for runs written before dev predictions were stored
+    dev_predictions: pd.DataFrame | None = None  # None for runs that made no dev predictions
     evaluations: dict[str, dict] = field(default_factory=dict)  # evaluations/<name>.json by name
 
     @property
@@ -65,8 +66,8 @@ class Run:
 
     @property
     def labels(self) -> LabelSet:
-        """The label set the run predicts (``config.json``'s ``labels``; Ekman's when it names none)."""
-        return label_set(self.config.get("labels"))
+        """The label set the run predicts (``config.json``'s ``labels``)."""
+        return label_set(self.config["labels"])
 
     def table(self, split: str = "test") -> pd.DataFrame:
         """The stored predictions of ``split`` ("test" or "dev"); ``FileNotFoundError`` when the run has none."""
@@ -177,11 +178,13 @@ def save_run(run_dir: str | Path, config: dict, metrics: dict, history: Sequence
              names: Sequence[str] = EKMAN_LABELS, dev: dict | None = None) -> Path:
     """Write a run folder (creating it); arrays are test-split rows in data order. ``dev``: the same for the
     dev split as keyword arguments of ``save_predictions`` (``probs``, ``ids``, ``y_true``, ``y_pred``).
-    A run folder of the record is never given other metrics without being asked (``check_record``)."""
+    ``config.json`` gets the format version, ``labels`` (default: the label set of ``names``) and ``data`` (default
+    null). A run folder of the record is never given other metrics without being asked (``check_record``)."""
     run_dir = Path(run_dir)
     check_record(run_dir, metrics)
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "config.json", config)
+    config = {"format_version": FORMAT_VERSION, "labels": label_set_of(names).name, "data": None, **config}
+    write_json(run_dir / "config.json", config | {"format_version": FORMAT_VERSION})
     write_json(run_dir / "metrics.json", metrics)
     if history:
         pd.DataFrame(list(history)).to_csv(run_dir / "history.csv", index=False)
@@ -318,6 +321,9 @@ def load_run(run_dir: str | Path) -> Run:
     if not (run_dir / "metrics.json").is_file():
         raise RunFolderError(run_dir, "metrics.json", "missing: not a run folder, or an unfinished run")
     config = _read_json_object(run_dir, "config.json")
+    if (version := config.get("format_version", 1)) != FORMAT_VERSION:
+        raise RunFolderError(run_dir, "config.json", f"format_version {version}, this package reads "
+                             f"{FORMAT_VERSION}: upgrade the run folders with `{MIGRATION}`")
     metrics = _read_json_object(run_dir, "metrics.json")
     target = config.get("target", "single")
     if target not in REQUIRED_METRICS:

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from src_helpers.data.ekman import EKMAN_LABELS
-from src_helpers.data.labels import DAIR, DAIR_LABELS, EKMAN, config_entry, label_set
+from src_helpers.data.labels import DAIR, DAIR_LABELS, EKMAN, config_entry, label_set, label_set_of
 from src_helpers.evaluation.cross_domain import (
     SHARED,
     dair_model_on_goemotions,
@@ -28,12 +28,17 @@ from src_helpers.predict import best_model_dir
 
 # ------------------------------------------------------------------------------------------ label sets, targets
 def test_label_sets_by_name_and_what_a_run_config_records() -> None:
-    assert label_set("dair") is DAIR and label_set("ekman") is EKMAN and label_set(None) is EKMAN
+    assert label_set("dair") is DAIR and label_set("ekman") is EKMAN
     assert label_set(DAIR) is DAIR
+    with pytest.raises(ValueError, match="unknown label set None"):  # a run folder always names its label set
+        label_set(None)
+    assert label_set_of(DAIR_LABELS) is DAIR and label_set_of(EKMAN_LABELS) is EKMAN
+    with pytest.raises(ValueError, match="no label set has the classes"):
+        label_set_of(DAIR_LABELS[:3])
     assert DAIR.classes == ("sadness", "joy", "love", "anger", "fear", "surprise")  # the hub's label ids
     with pytest.raises(ValueError, match=r"unknown label set 'carer'; known: ekman, dair"):
         label_set("carer")
-    assert config_entry(EKMAN) == {} and config_entry(DAIR) == {"labels": "dair"}
+    assert config_entry(EKMAN) == {"labels": "ekman"} and config_entry(DAIR) == {"labels": "dair"}
 
 
 def test_targets_read_the_label_sets_columns(dair_sample: dict, goemotions_sample: dict) -> None:
@@ -91,7 +96,7 @@ def test_a_dair_run_folder_reads_back_with_its_six_classes(tmp_path: Path) -> No
     result = load_result(run_dir)
     assert result.labels is DAIR and result.test_probs.shape == (4, 6)
     assert np.allclose(result.dev_probs, probs.round(5)) and result.y_test.tolist() == y.tolist()
-    del run.config["labels"]  # read as an Ekman run, its probability columns are not there: a clear error
+    run.config["labels"] = "ekman"  # read as an Ekman run, its probability columns are not there: a clear error
     with pytest.raises(KeyError, match=r"test_predictions.csv.gz has no \['prob_disgust', 'prob_neutral'\]"):
         run.probs()
 

@@ -177,6 +177,6 @@ def test_a_dair_runs_confusion_matrix_names_its_six_classes(trained: tuple, tmp_
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     runs, _ = trained
     drawn = {}
-    monkeypatch.setattr(tables.plots, "confusion", lambda cm, labels, title, path: drawn.update({title: labels}))
+    monkeypatch.setattr(tables.figures, "confusion", lambda cm, labels, title, path: drawn.update({title: labels}))
     tables.run_figures([load_result(runs / "dair_tfidf")], tmp_path, "07", per_class=False)
     assert drawn == {"dair_tfidf, test (row-normalised)": DAIR_LABELS}

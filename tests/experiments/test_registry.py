@@ -97,19 +97,10 @@ def committed_experiment(folder: str) -> tuple[str, dict]:
     return base, overrides
 
 
-def one_format(settings: dict) -> dict:
-    """Settings as the one run-folder format names them (``lr`` -> ``learning_rate``, ``fp16`` -> ``precision``):
-    what the migration of ``notebook_outputs/runs`` writes; unchanged once it has run."""
-    out = {("learning_rate" if k == "lr" else k): v for k, v in settings.items() if k != "fp16"}
-    if "fp16" in settings:
-        out["precision"] = "fp16" if settings["fp16"] else "fp32"
-    return out
-
-
 def check_rnn(exp: registry.Experiment, config: dict) -> None:
     model = {k: v for k, v in config["model_config"].items() if k not in FILLED_IN}
     assert model == {k: v for k, v in dataclasses.asdict(exp.model).items() if k not in FILLED_IN}
-    train = one_format(config["train_config"])
+    train = dict(config["train_config"])
     registered = dataclasses.asdict(exp.train)
     for key in RUNTIME:
         train.pop(key)
@@ -130,7 +121,7 @@ def check_tfidf(exp: registry.Experiment, config: dict) -> None:
 
 
 def check_transformer(exp: registry.Experiment, config: dict) -> None:
-    ft = one_format(config["ft"])
+    ft = dict(config["ft"])
     registered = dataclasses.asdict(dataclasses.replace(exp.train, target=exp.target))
     start = ft.pop("model_name")
     if exp.init_from:

@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from src_helpers.data.labels import DAIR_LABELS
 from src_helpers.evaluation.metrics import multi_label_report, single_label_report
 from src_helpers.experiments.run_folders import (
+    FORMAT_VERSION,
     RunFolderError,
     load_run,
     record_headline,
@@ -193,3 +195,22 @@ def test_find_notebooks(tmp_path: Path) -> None:
     assert [p.name for p in find_notebooks(["02"], folder=tmp_path)] == ["02_b.ipynb"]
     with pytest.raises(FileNotFoundError, match="starts with"):
         find_notebooks(["09"], folder=tmp_path)
+
+
+def test_a_run_folder_records_its_format_labels_and_data(tmp_path: Path) -> None:
+    config = json.loads((tiny_run(tmp_path / "r") / "config.json").read_text())
+    assert (config["format_version"], config["labels"], config["data"]) == (FORMAT_VERSION, "ekman", None)
+    save_run(tmp_path / "d", {"format_version": 1, "data": {"sha256": "x"}}, {}, probs=np.eye(6), names=DAIR_LABELS)
+    config = json.loads((tmp_path / "d" / "config.json").read_text())
+    assert (config["format_version"], config["labels"], config["data"]) == (FORMAT_VERSION, "dair", {"sha256": "x"})
+
+
+@pytest.mark.parametrize("version", [None, 1, 3])
+def test_a_config_of_another_format_is_refused_with_the_migration_named(tmp_path: Path, version: int | None) -> None:
+    folder = tiny_run(tmp_path / "old")
+    config = json.loads((folder / "config.json").read_text())
+    config.pop("format_version") if version is None else config.update(format_version=version)
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(RunFolderError, match=rf"old: config.json: format_version {version or 1}, this package reads "
+                                             rf"2: upgrade the run folders with `python -m tools.migrate_run_folders`"):
+        load_run(folder)

@@ -28,7 +28,7 @@ import pytest
 from optuna.trial import FrozenTrial, TrialState
 
 from src_helpers.config import REPO_ROOT
-from src_helpers.experiments import studies
+from src_helpers.experiments import study_storage
 
 pytestmark = pytest.mark.slow  # worker processes and PostgreSQL: `make test-slow`, not `make test`
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -86,7 +86,7 @@ def trials(url: str, study: str) -> list[FrozenTrial]:
     """The study's trials as the storage holds them now ([] before a worker created it)."""
     with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        storage = studies.open_storage(url)
+        storage = study_storage.open_storage(url)
     try:
         return optuna.load_study(study_name=study, storage=storage).get_trials()
     except KeyError:
@@ -228,7 +228,7 @@ def test_two_workers_share_one_study(kind: str, workers, tmp_path: Path, request
 def _open_together(url: str, barrier: Any, results: Any) -> None:
     barrier.wait(timeout=120)
     try:
-        studies.load_study("together", url)
+        study_storage.load_study("together", url)
         results.put("ok")
     except Exception as err:  # reported to the test, which names it
         results.put(f"{type(err).__name__}: {err}")
@@ -245,5 +245,5 @@ def test_workers_creating_a_new_storage_at_once_all_open_it(tmp_path: Path) -> N
         outcomes += [results.get(timeout=120) for _ in procs]
         for proc in procs:
             proc.join(timeout=60)
-        assert len(studies.load_study("together", url).get_trials()) == 0
+        assert len(study_storage.load_study("together", url).get_trials()) == 0
     assert outcomes == ["ok"] * 12, [o for o in outcomes if o != "ok"]

@@ -63,20 +63,11 @@ def test_cli_flags_are_the_config_fields() -> None:
 
 
 # ------------------------------------------------------------------------------- stored configurations
-def one_format(config: dict) -> dict:
-    """A committed run's config as the one run-folder format holds it (``fp16`` -> ``precision``, ``labels`` and
-    ``data`` recorded): what the migration of ``notebook_outputs/runs`` writes; unchanged once it has run."""
-    ft_dict = dict(config["ft"])
-    if "fp16" in ft_dict:
-        ft_dict["precision"] = "fp16" if ft_dict.pop("fp16") else "fp32"
-    return {**config, "ft": ft_dict, "labels": config.get("labels", "ekman"), "data": config.get("data")}
-
-
 @pytest.mark.skipif(not COMMITTED, reason="no committed transformer runs")
 @pytest.mark.parametrize("config_file", COMMITTED, ids=lambda p: p.parent.name)
 def test_committed_transformer_run_is_reused_for_the_same_settings(config_file: Path, sample: dict,
                                                                    tmp_path: Path) -> None:
-    stored = one_format(json.loads(config_file.read_text()))
+    stored = json.loads(config_file.read_text())
     run = tmp_path / config_file.parent.name
     (run / "model").mkdir(parents=True)
     (run / "config.json").write_text(json.dumps(stored))

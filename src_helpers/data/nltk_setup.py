@@ -29,18 +29,8 @@ WORDNET_FILES: dict[str, str] = {
     "index.sense": "wordnet-sense-index",
 }
 
-# The 45 lexicographer files of WordNet 3.0 (man page lexnames.5WN): number = position.
-LEXNAMES: tuple[str, ...] = (
-    "adj.all", "adj.pert", "adv.all", "noun.Tops", "noun.act", "noun.animal", "noun.artifact",
-    "noun.attribute", "noun.body", "noun.cognition", "noun.communication", "noun.event", "noun.feeling",
-    "noun.food", "noun.group", "noun.location", "noun.motive", "noun.object", "noun.person",
-    "noun.phenomenon", "noun.plant", "noun.possession", "noun.process", "noun.quantity", "noun.relation",
-    "noun.shape", "noun.state", "noun.substance", "noun.time", "verb.body", "verb.change", "verb.cognition",
-    "verb.communication", "verb.competition", "verb.consumption", "verb.contact", "verb.creation",
-    "verb.emotion", "verb.motion", "verb.perception", "verb.possession", "verb.social", "verb.stative",
-    "verb.weather", "adj.ppl",
-)
-SYNTACTIC_CATEGORY = {"noun": 1, "verb": 2, "adj": 3, "adv": 4}
+# WordNet's ``lexnames`` (the 45 lexicographer files of WordNet 3.0, man page lexnames.5WN), which Debian leaves out
+LEXNAMES_FILE = RESOURCES / "wordnet_lexnames.txt"
 
 
 class WordNetMissingError(RuntimeError):
@@ -49,7 +39,7 @@ class WordNetMissingError(RuntimeError):
 
 def lexnames_text() -> str:
     """Content of WordNet's ``lexnames`` file: ``NN<TAB>name<TAB>category`` per line."""
-    return "".join(f"{i:02d}\t{name}\t{SYNTACTIC_CATEGORY[name.split('.')[0]]}\n" for i, name in enumerate(LEXNAMES))
+    return LEXNAMES_FILE.read_text(encoding="utf-8")
 
 
 def nltk_data_dir() -> Path:

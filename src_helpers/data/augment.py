@@ -1,16 +1,9 @@
-"""TextAttack augmentation of the minority Ekman classes of the train split: exact targets, cached.
-
-Each class below the target (a count, or a fraction of the largest class) is brought up to exactly the
-target with variants of its own texts, spread evenly over them (every source gets ``q`` or ``q + 1``).
-Variants identical to any train text or to another variant are dropped and replaced. A variant copies
-every label column of its source (``labels``, ``ekman``, ``ekman_groups``...), so the result serves the
-single- and the multi-label target. Provenance columns: ``augmented``, ``source_id`` (the source's
-``comment_id``), ``source_row`` (its position in the input) and ``aug_recipe``.
-
-Deterministic per seed (each TextAttack call is seeded from ``seed``, the source id and the attempt, and
-WordNet synonyms are sorted, so the worker count does not matter); cached as parquet under a key hashing
-the input rows, recipe, parameters and seed. Dev and test are never augmented.
-"""
+"""Augmentation of the minority classes of the train split (TextAttack recipes: ``textattack_recipes``): every class
+below the target (a count, or a fraction of the largest class) gets exactly that many rows, with variants of its own
+texts spread evenly over them; variants equal to any train text or to another variant are replaced. A variant copies
+every label column of its source and records ``augmented``, ``source_id``, ``source_row`` and ``aug_recipe``.
+Deterministic per seed whatever the worker count; cached as parquet under a hash of the rows, recipe, parameters and
+seed. Dev and test are never augmented."""
 
 from __future__ import annotations
 

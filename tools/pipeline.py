@@ -1,9 +1,9 @@
 """Run the numbered notebooks headless with papermill: ``python -m tools.pipeline --profile quick``.
 
-``quick`` runs are smoke runs and land in the git-ignored ``.smoke/``; once the last notebook has ended, the
-runs' model weights go (``drop_model_weights``). ``full`` runs are
-history: ``notebook_outputs/<notebook>__<date>__<headline scores>.ipynb``, a new file per run. A run whose
-name is taken (same notebook, day and scores) gets ``__run2``, ``__run3``, ...; no file is ever replaced.
+``quick`` runs are smoke runs and land in the git-ignored ``.smoke/``; once the last notebook has ended, the runs'
+model weights go (``drop_model_weights``). ``full`` runs are history:
+``notebook_outputs/<notebook>__<date>__<headline scores>.ipynb``, a new file per run. A run whose name is taken (same
+notebook, day and scores) gets ``__run2``, ``__run3``, ...; no file is ever replaced.
 
 A relative ``--data-dir`` is relative to the caller's working directory. The kernel gets the resolved
 folder as ``$GOEMOTIONS_DIR`` and the notebook's ``data_dir`` parameter stays ``None``, so executed copies

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # pyproject.toml declares version ranges; the exact versions of the tested install live in the constraints file.
 # EXTRAS: "augment" is TextAttack (its dependency flair holds transformers at 4.x); "studies" is the PostgreSQL
-# driver for Optuna studies shared by workers on many machines (tests/test_tuning_workers.py uses it).
+# driver for Optuna studies shared by workers on many machines (tests/experiments/test_studies_workers.py uses it).
 CONSTRAINTS ?= constraints.txt
 EXTRAS ?= dev,augment,studies
 # a second environment for CI: the transformers-5 stack, without TextAttack
@@ -60,7 +60,7 @@ test-all: $(STAMP)  ## every test in one run (make test + make test-slow)
 # The Optuna worker-process tests (kill -9, two workers, PostgreSQL) do not touch transformers: `make test-slow`
 # runs them.
 test-tf5: $(STAMP_TF5)  ## every test (slow ones too) on the transformers-5 stack; TextAttack's tests, notebooks 01-03 skip
-	$(PY_TF5) -m pytest -q -m "slow or not slow" --ignore=tests/test_tuning_workers.py
+	$(PY_TF5) -m pytest -q -m "slow or not slow" --ignore=tests/experiments/test_studies_workers.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -24,8 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from src_helpers.data.augment import AugmentConfig, Generator, augment_train
+from src_helpers.data.augment import AugmentConfig, augment_train
 from src_helpers.data.goemotions import load_for_profile
+from src_helpers.data.textattack_recipes import Generator
 
 
 def time_generator(jobs: list[tuple], config: AugmentConfig, n_workers: int) -> tuple[dict, list]:

@@ -210,7 +210,7 @@ def run_notebook(venv: Path, env: dict[str, str], nb: Path, out: Path, logfile: 
 
 
 PROBE = """\
-from src_helpers.data.augment import build_augmenter, call_augmenter
+from src_helpers.data.textattack_recipes import build_augmenter, call_augmenter
 print(call_augmenter(build_augmenter("eda"), "I am so happy and grateful for this wonderful day with my friends"))
 """
 

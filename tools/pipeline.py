@@ -1,8 +1,9 @@
 """Run the numbered notebooks headless with papermill: ``python -m tools.pipeline --profile quick``.
 
-``quick`` runs are smoke runs and land in the git-ignored ``.smoke/notebook_outputs/``. ``full`` runs are
-history: ``notebook_outputs/<notebook>__<date>__<headline scores>.ipynb``, a new file per run. A run whose
-name is taken (same notebook, day and scores) gets ``__run2``, ``__run3``, ...; no file is ever replaced.
+``quick`` runs are smoke runs and land in the git-ignored ``.smoke/``; once the last notebook has ended, the runs'
+model weights go (``drop_model_weights``). ``full`` runs are history:
+``notebook_outputs/<notebook>__<date>__<headline scores>.ipynb``, a new file per run. A run whose name is taken (same
+notebook, day and scores) gets ``__run2``, ``__run3``, ...; no file is ever replaced.
 
 A relative ``--data-dir`` is relative to the caller's working directory. The kernel gets the resolved
 folder as ``$GOEMOTIONS_DIR`` and the notebook's ``data_dir`` parameter stays ``None``, so executed copies
@@ -26,6 +27,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -264,11 +266,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[{i}/{len(notebooks)}] {nb.name} (profile {args.profile})", flush=True)
         outputs.append(run_notebook(nb, args.profile, data_dir, dair_dir=dair_dir))
         print(f"    -> {portable_path(outputs[-1])}", flush=True)
+    if args.profile == "quick":
+        drop_model_weights(paths_for("quick").runs)
     if args.profile == "full" and any(out.parent == paths_for("full", REPO_ROOT).notebooks_out
                                       for out in outputs):  # the repo's history changed
         print("regenerating the results table, README section, history index and figures", flush=True)
         return regenerate_report()
     return 0
+
+
+WEIGHT_FOLDERS = ("model", "checkpoints")  # a transformer run's save_pretrained copy; an RNN run's checkpoints
+
+
+def drop_model_weights(runs: Path) -> int:
+    """Delete the model weights (``WEIGHT_FOLDERS``) of the run folders under ``runs`` (at any depth) and return the
+    bytes freed. A quick run calls it once its last notebook has ended: what a reader needs (config, metrics,
+    history, predictions, figures, executed copies) stays, and a later quick run trains afresh what it needs."""
+    freed = 0
+    for folder in sorted(runs.rglob("*")) if runs.is_dir() else []:
+        if folder.name in WEIGHT_FOLDERS and folder.is_dir() and (folder.parent / "config.json").is_file():
+            freed += sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+            shutil.rmtree(folder)
+    if freed:
+        print(f"removed the smoke runs' model weights ({freed / 2**20:.0f} MB) from {portable_path(runs)}", flush=True)
+    return freed
 
 
 def regenerate_report(root: Path = REPO_ROOT) -> int:

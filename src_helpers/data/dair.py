@@ -1,13 +1,7 @@
-"""The DAIR.AI ``emotion`` data set (CARER, Saravia et al. 2018; English tweets, 6 classes): trained on with the
-project's trainers (label set ``labels.DAIR``) and scored across domains against GoEmotions (``cross_domain``).
-
-Sources, as for GoEmotions (``data``): a local folder (``data_dir`` or ``$DAIR_EMOTION_DIR``) with the official
-``train.txt``/``val.txt``/``test.txt`` (``text;label`` lines, no header), the hub (``dair-ai/emotion``, config
-``split``), or the bundled hand-written sample (``resources/dair_sample``: quick runs and tests, scores mean
-nothing). Every split is a DataFrame with ``text``, ``dair_label`` (class name), ``dair`` (class id over
-``DAIR_LABELS``, the hub's order), ``ekman_label``/``ekman`` (its Ekman class: love -> joy, as in Google's Ekman
-mapping; DAIR has no disgust and no neutral) and ``comment_id`` (``dair-<split>-<line>``, e.g.
-``dair-train-000123``: the row's line in its file, or its position in the hub's split).
+"""The DAIR.AI ``emotion`` data set (CARER, Saravia et al. 2018; English tweets, 6 classes), from a local folder
+(``train.txt``/``val.txt``/``test.txt``, ``text;label`` lines), the hub (``dair-ai/emotion``) or the bundled
+sample. Each split has ``text``, ``dair_label``, ``dair`` (id over ``DAIR_LABELS``), ``ekman_label``/``ekman``
+(love -> joy, as in Google's Ekman mapping; no disgust, no neutral) and ``comment_id`` (``dair-<split>-<line>``).
 """
 
 from __future__ import annotations
@@ -17,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from src_helpers.config import RESOURCES, check_profile
+from src_helpers.config import RESOURCES
 from src_helpers.data.ekman import EKMAN_LABELS
-from src_helpers.data.goemotions import QUICK_SIZES, choose_source, hub_reachable, resolve_data_dir, subsample
+from src_helpers.data.goemotions import choose_source, hub_splits, profile_splits, resolve_data_dir
 from src_helpers.data.labels import DAIR_LABELS
 from src_helpers.data.textio import DataFormatError, content_lines, read_text
 
@@ -43,12 +37,8 @@ def _frame(texts: Sequence[str], labels: Sequence[str], split: str) -> pd.DataFr
 
 
 def read_dair_file(path: str | Path, split: str | None = None) -> pd.DataFrame:
-    """Parse ``text;label`` lines (the label is the last ``;`` field); bad lines raise with file:line.
-
-    The rules of ``data.read_goemotions_tsv``: UTF-8 (a BOM is dropped), blank lines only at the end.
-    Duplicate lines are kept: the official ``train.txt`` has one, as does the hub copy. Ids are
-    ``dair-<split>-<line>`` (``split`` defaults to the file's stem).
-    """
+    """Parse ``text;label`` lines (the label is the last ``;`` field); bad lines raise with file:line. Duplicate
+    lines are kept (the official ``train.txt`` has one). ``split`` (for the ids) defaults to the file's stem."""
     path = Path(path)
     texts, labels = [], []
     for lineno, line in enumerate(content_lines(path, read_text(path)), start=1):
@@ -76,24 +66,19 @@ def read_folder(folder: str | Path) -> dict[str, pd.DataFrame]:
 
 
 def load_hub() -> dict[str, pd.DataFrame]:
-    """The ``split`` config from the Hugging Face hub (needs internet)."""
-    from datasets import load_dataset
-
-    ds = load_dataset(HUB_NAME, "split")
-    return {split: _frame(ds[hub]["text"], [DAIR_LABELS[i] for i in ds[hub]["label"]], split)
-            for split, hub in zip(FILES, ("train", "validation", "test"), strict=True)}
+    """The ``split`` config from the Hugging Face hub."""
+    return {split: _frame(d["text"], [DAIR_LABELS[i] for i in d["label"]], split)
+            for split, d in hub_splits(HUB_NAME, "split").items()}
 
 
 def resolve_dair_dir(data_dir: str | Path | None = None) -> Path | None:
-    """The explicit folder, else ``$DAIR_EMOTION_DIR``, else None (see ``data.resolve_data_dir``)."""
+    """The explicit folder, else ``$DAIR_EMOTION_DIR``, else None."""
     return resolve_data_dir(data_dir, env=DATA_DIR_ENV, what="DAIR.AI emotion")
 
 
 def load_dair_emotion(data_dir: str | Path | None = None, source: str = "auto") -> dict[str, pd.DataFrame]:
-    """train/dev/test (dev = ``val.txt``). ``source``: ``"local"`` (``data_dir`` or ``$DAIR_EMOTION_DIR``),
-    ``"hub"``, ``"sample"`` (bundled, hand-written) or ``"auto"``: local if a folder is given, else the hub when
-    reachable, else the sample. ``df.attrs`` records ``source`` (``local:<folder name>``, ``hub:<name>`` or
-    ``sample``), ``split`` and ``label_names``."""
+    """train/dev/test (dev = ``val.txt``); ``source`` as in ``goemotions.load_goemotions``. ``df.attrs`` records
+    ``source``, ``split`` and ``label_names``."""
     folder, source = choose_source(data_dir, source, DATA_DIR_ENV, "DAIR.AI emotion", SAMPLE_DIR)
     if folder is not None:
         splits, origin = read_folder(folder), f"local:{folder.name}"
@@ -108,16 +93,6 @@ def load_dair_emotion(data_dir: str | Path | None = None, source: str = "auto") 
 
 def load_for_profile(profile: str, data_dir: str | Path | None = None,
                      quick_sizes: dict[str, int] | None = None) -> dict[str, pd.DataFrame]:
-    """What the notebooks use: ``full`` = the whole real data (never the sample); ``quick`` = the sample,
-    or a subset of real data stratified by class when a folder is given."""
-    check_profile(profile)
-    folder = resolve_dair_dir(data_dir)
-    if profile == "full":
-        if folder is None and not hub_reachable():
-            raise FileNotFoundError(f"profile 'full' needs the real DAIR.AI emotion data: pass data_dir, set "
-                                    f"${DATA_DIR_ENV}, or go online")
-        return load_dair_emotion(folder, source="local" if folder else "hub")
-    if folder is None:
-        return load_dair_emotion(source="sample")
-    sizes = quick_sizes or QUICK_SIZES
-    return {s: subsample(df, sizes[s], stratify="dair") for s, df in load_dair_emotion(folder, "local").items()}
+    """DAIR.AI emotion as the notebooks use it (see ``goemotions.profile_splits``)."""
+    return profile_splits(profile, resolve_dair_dir(data_dir), load_dair_emotion, "DAIR.AI emotion", DATA_DIR_ENV,
+                          "dair", quick_sizes)

@@ -1,8 +1,5 @@
-"""Word-level tokenizer + vocabulary for the RNN models (replaces torchtext), and batching helpers; which
-tokenizer outputs a Hugging Face model takes (``model_input_names``, shared by training and inference).
-
-Built on the train split only with Hugging Face ``tokenizers``; saved next to a run and reloaded with it.
-"""
+"""Word-level tokenizer + vocabulary for the RNN models (Hugging Face ``tokenizers``, fitted on the train split,
+saved with a run), batching helpers, and which tokenizer outputs a Hugging Face model takes."""
 
 from __future__ import annotations
 
@@ -96,12 +93,9 @@ class Collator:
 
 
 class LengthBucketSampler(Sampler[list[int]]):
-    """Batches of similar length: shuffle, sort within pools of ``batch_size * pool_factor``, cut, shuffle
-    the batches. With ``shuffle=False`` batches follow sorted length (deterministic, for evaluation).
-
-    ``exact=True`` (training only): batches of one length each, so they hold no padding at all; the few
-    examples left over per length are sorted and batched together. LSTM/GRU then take their fast dense
-    path (``RecurrentEncoder``)."""
+    """Batches of similar length: shuffle, sort within pools of ``batch_size * pool_factor``, cut, shuffle the
+    batches; ``shuffle=False``: sorted by length (for evaluation). ``exact=True`` (training): batches of one length
+    each, no padding (LSTM/GRU take their fast dense path); the leftovers of each length are batched together."""
 
     def __init__(self, lengths: Sequence[int], batch_size: int, shuffle: bool = True,
                  pool_factor: int = 50, seed: int = 0, exact: bool = False) -> None:

@@ -1,8 +1,6 @@
-"""Load GoEmotions ("simplified" split) from a local folder, the Hugging Face hub, or the bundled sample.
-
-Every split is a DataFrame with columns ``text`` (str), ``labels`` (tuple of fine label ids) and
-``comment_id``. The official train/dev/test split is kept as it is.
-"""
+"""GoEmotions ("simplified" split) from a local folder, the Hugging Face hub or the bundled sample: per split a
+DataFrame with ``text``, ``labels`` (tuple of fine label ids) and ``comment_id``; the official split kept as it is.
+Also the folder / hub / sample choice and the profile subsets that ``dair`` shares."""
 
 from __future__ import annotations
 
@@ -10,7 +8,7 @@ import csv
 import logging
 import os
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -41,10 +39,7 @@ def read_label_names(path: str | Path | None = None) -> list[str]:
 
 @contextmanager
 def _csv_field_limit(limit: int) -> Iterator[None]:
-    """Raise the csv module's field size limit (131,072 characters by default) to at least ``limit``.
-
-    ``csv.field_size_limit`` is process-global, so the old value comes back on exit.
-    """
+    """Raise the csv module's (process-global) field size limit to at least ``limit``; restored on exit."""
     old = csv.field_size_limit()
     csv.field_size_limit(max(old, limit))
     try:
@@ -54,12 +49,9 @@ def _csv_field_limit(limit: int) -> Iterator[None]:
 
 
 def read_goemotions_tsv(path: str | Path, n_labels: int = 28) -> pd.DataFrame:
-    """Parse one official TSV (``text<TAB>ids<TAB>comment_id``, CSV-quoted texts) and validate every row.
-
-    UTF-8 (a leading BOM is dropped), exactly one row per line (so row ``i`` is line ``i + 1``), blank
-    lines only at the end, unique comment ids, each label id once per row, texts of any length. Everything
-    else raises ``DataFormatError`` naming the file and line.
-    """
+    """Parse one official TSV (``text<TAB>ids<TAB>comment_id``, CSV-quoted texts), validating every row: UTF-8,
+    one row per line (row ``i`` is line ``i + 1``), unique comment ids, each label id once per row. Anything else
+    raises ``DataFormatError`` naming the file and line."""
     path = Path(path)
     content = read_text(path)
     lines = content_lines(path, content)
@@ -150,24 +142,24 @@ def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
         return False
 
 
-def load_hub() -> dict[str, pd.DataFrame]:
-    """The ``simplified`` config from the Hugging Face hub (needs internet)."""
+def hub_splits(name: str, config: str) -> dict:
+    """train/dev/test of a hub data set (needs internet): ``{split: datasets.Dataset}``."""
     from datasets import load_dataset
 
-    ds = load_dataset(HUB_NAME, "simplified")
-    out = {}
-    for split, hub_split in zip(SPLITS, ("train", "validation", "test"), strict=True):
-        d = ds[hub_split]
-        out[split] = pd.DataFrame({"text": d["text"], "labels": [tuple(x) for x in d["labels"]],
-                                   "comment_id": d["id"]})
-    return out
+    ds = load_dataset(name, config)
+    return {split: ds[hub] for split, hub in zip(SPLITS, ("train", "validation", "test"), strict=True)}
+
+
+def load_hub() -> dict[str, pd.DataFrame]:
+    """The ``simplified`` config from the Hugging Face hub."""
+    return {split: pd.DataFrame({"text": d["text"], "labels": [tuple(x) for x in d["labels"]], "comment_id": d["id"]})
+            for split, d in hub_splits(HUB_NAME, "simplified").items()}
 
 
 def resolve_data_dir(data_dir: str | Path | None = None, argument: str = "data_dir", env: str = DATA_DIR_ENV,
                      what: str = "GoEmotions") -> Path | None:
-    """The explicit folder, else ``$<env>`` (``$GOEMOTIONS_DIR``), else None; absolute (``~`` expanded, relative
-    paths against the caller's working directory). A missing folder names ``argument`` (or the variable) and
-    ``what`` data it should hold."""
+    """The explicit folder, else ``$<env>``, else None; absolute (``~`` expanded, relative to the working
+    directory). A missing folder names ``argument`` (or the variable) and ``what`` data it should hold."""
     chosen = data_dir or os.environ.get(env)
     if not chosen:
         return None
@@ -180,9 +172,8 @@ def resolve_data_dir(data_dir: str | Path | None = None, argument: str = "data_d
 
 def choose_source(data_dir: str | Path | None, source: str, env: str = DATA_DIR_ENV, what: str = "GoEmotions",
                   sample_dir: Path = SAMPLE_DIR) -> tuple[Path | None, str]:
-    """``(folder, source)``: the local folder to read (``data_dir`` or ``$<env>``; None when not local) and what
-    ``source`` (``"auto"``, ``"local"``, ``"hub"``, ``"sample"``) comes to: ``"auto"`` is local when a folder is
-    given, else the hub when reachable, else the sample (with a warning)."""
+    """``(folder, source)``: the local folder to read (None when not local) and what ``source`` comes to:
+    ``"auto"`` is local when a folder is given, else the hub when reachable, else the sample (with a warning)."""
     if source not in ("auto", "local", "hub", "sample"):
         raise ValueError(f"source must be auto/local/hub/sample, got {source!r}")
     folder = resolve_data_dir(data_dir, env=env, what=what) if source in ("auto", "local") else None
@@ -198,12 +189,10 @@ def choose_source(data_dir: str | Path | None, source: str, env: str = DATA_DIR_
 
 
 def load_goemotions(data_dir: str | Path | None = None, source: str = "auto") -> dict[str, pd.DataFrame]:
-    """Load train/dev/test with Ekman columns added (see ``ekman.add_ekman_columns``).
-
-    ``source``: ``"local"`` (``data_dir`` or ``$GOEMOTIONS_DIR``), ``"hub"``, ``"sample"`` (bundled,
-    hand-written) or ``"auto"``: local if a folder is given, else the hub when reachable, else the sample.
-    ``df.attrs["source"]`` records what was used: ``local:<folder name>``, ``hub:<name>`` or ``sample``.
-    """
+    """train/dev/test with Ekman columns (``ekman.add_ekman_columns``). ``source``: ``"local"`` (``data_dir`` or
+    ``$GOEMOTIONS_DIR``), ``"hub"``, ``"sample"`` (bundled, hand-written) or ``"auto"``: local if a folder is
+    given, else the hub when reachable, else the sample. ``df.attrs["source"]``: ``local:<folder name>``,
+    ``hub:<name>`` or ``sample``."""
     folder, source = choose_source(data_dir, source)
     names, mapping = read_label_names(), load_ekman_mapping()
     if folder is not None:
@@ -212,13 +201,11 @@ def load_goemotions(data_dir: str | Path | None = None, source: str = "auto") ->
     elif source == "hub":
         splits, origin = load_hub(), f"hub:{HUB_NAME}"
     else:
-        splits, _, _ = load_local(SAMPLE_DIR)
-        origin = "sample"
+        splits, origin = load_local(SAMPLE_DIR)[0], "sample"
     out = {}
     for split, df in splits.items():
-        df = add_ekman_columns(df, names, mapping)
-        df.attrs.update(source=origin, split=split, label_names=list(names))
-        out[split] = df
+        out[split] = add_ekman_columns(df, names, mapping)
+        out[split].attrs.update(source=origin, split=split, label_names=list(names))
     return out
 
 
@@ -236,22 +223,28 @@ def subsample(df: pd.DataFrame, n: int, seed: int = 0, stratify: str = "ekman") 
 QUICK_SIZES = {"train": 2000, "dev": 400, "test": 400}
 
 
-def load_for_profile(profile: str, data_dir: str | Path | None = None,
-                     quick_sizes: dict[str, int] | None = None) -> dict[str, pd.DataFrame]:
-    """What the notebooks use: ``full`` = the whole real data (never the sample); ``quick`` = the sample,
-    or a stratified subset of real data when a folder is given."""
+def profile_splits(profile: str, folder: Path | None, load: Callable[..., dict[str, pd.DataFrame]],
+                   what: str, env: str, stratify: str, quick_sizes: dict[str, int] | None = None
+                   ) -> dict[str, pd.DataFrame]:
+    """``load``'s splits for a profile: ``full`` = the whole real data (the folder, else the hub; never the
+    sample); ``quick`` = the bundled sample, or a subset of the folder's data stratified by ``stratify``."""
     check_profile(profile)
     if profile == "full":
-        folder = resolve_data_dir(data_dir)
         if folder is None and not hub_reachable():
-            raise FileNotFoundError(
-                f"profile 'full' needs the real data: pass data_dir, set ${DATA_DIR_ENV}, or go online")
-        return load_goemotions(folder, source="local" if folder else "hub")
-    folder = resolve_data_dir(data_dir)
+            raise FileNotFoundError(f"profile 'full' needs the real {what} data: pass data_dir, set ${env}, "
+                                    "or go online")
+        return load(folder, source="local" if folder else "hub")
     if folder is None:
-        return load_goemotions(source="sample")
+        return load(source="sample")
     sizes = quick_sizes or QUICK_SIZES
-    return {s: subsample(df, sizes[s]) for s, df in load_goemotions(folder, source="local").items()}
+    return {s: subsample(df, sizes[s], stratify=stratify) for s, df in load(folder, source="local").items()}
+
+
+def load_for_profile(profile: str, data_dir: str | Path | None = None,
+                     quick_sizes: dict[str, int] | None = None) -> dict[str, pd.DataFrame]:
+    """GoEmotions as the notebooks use it (see ``profile_splits``)."""
+    return profile_splits(profile, resolve_data_dir(data_dir), load_goemotions, "GoEmotions", DATA_DIR_ENV,
+                          "ekman", quick_sizes)
 
 
 def class_counts(splits: dict[str, pd.DataFrame], column: str = "ekman_label",

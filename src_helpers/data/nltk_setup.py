@@ -1,13 +1,8 @@
-"""An offline NLTK data folder for TextAttack: WordNet 3.0 from Debian's packages + our stopword list.
-
-``import textattack`` needs NLTK's ``stopwords`` and its WordNet recipes need ``wordnet``. Online,
-``nltk.download`` fetches both. Offline, Debian's ``wordnet-base`` and ``wordnet-sense-index`` packages
-hold WordNet 3.0 in ``/usr/share/wordnet``; NLTK cannot read that folder as it is (no ``lexnames`` file),
-so :func:`prepare_nltk_data` copies it into ``$NLTK_DATA/corpora/wordnet`` and writes ``lexnames``.
-NLTK's English stopword list is replaced by the project's own copy (``resources/stopwords_english.txt``).
-
-Run ``python -m src_helpers.data.nltk_setup`` once (the install step does); it is idempotent.
-"""
+"""An offline NLTK data folder for TextAttack (``import textattack`` needs NLTK's ``stopwords``, its WordNet recipes
+``wordnet``): WordNet 3.0 copied from Debian's ``wordnet-base``/``wordnet-sense-index`` packages
+(``/usr/share/wordnet``, plus the ``lexnames`` file NLTK wants) and the stopword list of
+``resources/stopwords_english.txt``. ``python -m src_helpers.data.nltk_setup`` (idempotent; ``--download``
+online) prepares it."""
 
 from __future__ import annotations
 
@@ -34,18 +29,8 @@ WORDNET_FILES: dict[str, str] = {
     "index.sense": "wordnet-sense-index",
 }
 
-# The 45 lexicographer files of WordNet 3.0 (man page lexnames.5WN): number = position.
-LEXNAMES: tuple[str, ...] = (
-    "adj.all", "adj.pert", "adv.all", "noun.Tops", "noun.act", "noun.animal", "noun.artifact",
-    "noun.attribute", "noun.body", "noun.cognition", "noun.communication", "noun.event", "noun.feeling",
-    "noun.food", "noun.group", "noun.location", "noun.motive", "noun.object", "noun.person",
-    "noun.phenomenon", "noun.plant", "noun.possession", "noun.process", "noun.quantity", "noun.relation",
-    "noun.shape", "noun.state", "noun.substance", "noun.time", "verb.body", "verb.change", "verb.cognition",
-    "verb.communication", "verb.competition", "verb.consumption", "verb.contact", "verb.creation",
-    "verb.emotion", "verb.motion", "verb.perception", "verb.possession", "verb.social", "verb.stative",
-    "verb.weather", "adj.ppl",
-)
-SYNTACTIC_CATEGORY = {"noun": 1, "verb": 2, "adj": 3, "adv": 4}
+# WordNet's ``lexnames`` (the 45 lexicographer files of WordNet 3.0, man page lexnames.5WN), which Debian leaves out
+LEXNAMES_FILE = RESOURCES / "wordnet_lexnames.txt"
 
 
 class WordNetMissingError(RuntimeError):
@@ -54,7 +39,7 @@ class WordNetMissingError(RuntimeError):
 
 def lexnames_text() -> str:
     """Content of WordNet's ``lexnames`` file: ``NN<TAB>name<TAB>category`` per line."""
-    return "".join(f"{i:02d}\t{name}\t{SYNTACTIC_CATEGORY[name.split('.')[0]]}\n" for i, name in enumerate(LEXNAMES))
+    return LEXNAMES_FILE.read_text(encoding="utf-8")
 
 
 def nltk_data_dir() -> Path:
@@ -127,13 +112,9 @@ def _download_wordnet(folder: Path) -> None:
 
 def prepare_nltk_data(folder: str | Path | None = None, wordnet_source: str | Path = DEBIAN_WORDNET,
                       download: bool = False, wordnet: bool = True) -> Path:
-    """Make ``folder`` (default :func:`nltk_data_dir`) hold ``stopwords`` and ``wordnet``; idempotent.
-
-    WordNet comes from Debian's files in ``wordnet_source``; with ``download=True`` (online) from
-    ``nltk.download`` when those are missing. ``wordnet=False`` prepares only the stopwords (enough for
-    ``import textattack`` and the deletion / character recipes). Returns the folder, also set as
-    ``$NLTK_DATA``.
-    """
+    """Make ``folder`` (default :func:`nltk_data_dir`) hold ``stopwords`` and (unless ``wordnet=False``) WordNet,
+    from Debian's files in ``wordnet_source``, or with ``download=True`` from ``nltk.download`` when those are
+    missing. Idempotent; returns the folder, also set as ``$NLTK_DATA``."""
     folder = Path(folder) if folder else nltk_data_dir()
     stop_dir = folder / "corpora" / "stopwords"
     if not stopwords_ready(folder):

@@ -1,23 +1,15 @@
-"""Which data the project's record may come from: the official releases, known by size and content.
-
-The full profile writes the record (run folders, figures, executed notebooks, Optuna studies). It is written only
-from the official data: GoEmotions' "simplified" split (43,410 / 5,426 / 5,427 comments) and DAIR.AI's ``emotion``
-split (16,000 / 2,000 / 2,000 tweets), recognised by the size and a content hash (``split_sha256``) of each split,
-kept in ``resources/official_data.json``. A full run on other data (the first rows of each file, an edited copy)
-still runs, but ``config.paths_for(..., data=...)`` sends it to ``.other_data/<data id>/``, which nothing of the
-record reads (report, README, ``images/``, ``notebook_outputs/``). Data from the hub is the official release.
-
-``python -m src_helpers.data.official GOEMOTIONS_DIR DAIR_DIR`` prints the table for ``official_data.json``.
-"""
+"""The official releases, known by size and content: GoEmotions' "simplified" split (43,410 / 5,426 / 5,427
+comments) and DAIR.AI's ``emotion`` split (16,000 / 2,000 / 2,000 tweets), each split's size and content hash
+(``split_sha256``) kept in ``resources/official_data.json`` (written by ``tools/official_data.py``). The full
+profile records results only from these; ``config.paths_for(..., data=...)`` sends a run on other data to
+``.other_data/<data id>/``. Data from the hub is the official release."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections.abc import Mapping, Sequence
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -82,19 +74,3 @@ def describe(splits: Splits) -> str:
     """``local:goemotions_300 (300 / 300 / 300 rows)`` for messages."""
     sizes = " / ".join(str(len(splits[s])) for s in SPLITS)
     return f"{splits['train'].attrs.get('source', 'data')} ({sizes} rows)"
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Print the identities of the official folders given (GoEmotions first, then DAIR) as JSON."""
-    from src_helpers.data import dair
-    from src_helpers.data import goemotions as data
-
-    goemotions_dir, dair_dir = (argv if argv is not None else sys.argv[1:])[:2]
-    table = {"goemotions": identity(data.load_goemotions(Path(goemotions_dir), source="local")),
-             "dair_emotion": identity(dair.load_dair_emotion(Path(dair_dir), source="local"))}
-    print(json.dumps(table, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

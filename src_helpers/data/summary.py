@@ -12,11 +12,8 @@ from src_helpers.data.ekman import EKMAN_LABELS, multi_hot
 
 def fine_label_counts(splits: dict[str, pd.DataFrame], names: Sequence[str]) -> pd.DataFrame:
     """Occurrences of each of the fine labels per split (a multi-label row counts once per label)."""
-    table = {}
-    for split, df in splits.items():
-        counts = np.bincount([i for ids in df["labels"] for i in ids], minlength=len(names))
-        table[split] = counts
-    return pd.DataFrame(table, index=list(names))
+    return pd.DataFrame({split: np.bincount([i for ids in df["labels"] for i in ids], minlength=len(names))
+                         for split, df in splits.items()}, index=list(names))
 
 
 def text_lengths(df: pd.DataFrame) -> pd.Series:

@@ -1,6 +1,5 @@
 """Reading data files with errors that name the file and line: UTF-8 (a leading BOM dropped), one blank-line
-rule for every line-based file, JSON with line and column. Shared by ``data``, ``ekman``, ``dair`` and
-``predict`` (this module imports nothing of the package, so any of them can use it)."""
+rule for every line-based file, JSON with line and column. Imports nothing of the package."""
 
 from __future__ import annotations
 
@@ -36,11 +35,8 @@ def split_lines(text: str) -> list[str]:
 
 
 def content_lines(path: str | Path, text: str) -> list[str]:
-    """The lines of ``text`` (``\\n`` or ``\\r\\n`` endings), without the blank lines at its end.
-
-    The one blank-line rule of every reader: blank lines after the last row are ignored; a blank line
-    before it is an error, because it stands for a lost or misaligned row.
-    """
+    """The lines of ``text`` without the blank lines at its end; a blank line before the last row is an error
+    (a lost or misaligned row)."""
     lines = split_lines(text)
     while lines and not lines[-1].strip():
         lines.pop()

@@ -13,6 +13,7 @@ import pytest
 
 from src_helpers.data import augment as A
 from src_helpers.data import nltk_setup
+from src_helpers.data import textattack_recipes as R
 from src_helpers.data.augment import AugmentConfig, augment_splits, augment_train, class_table, target_counts
 from src_helpers.data.ekman import EKMAN_LABELS
 from src_helpers.data.goemotions import load_goemotions
@@ -76,14 +77,14 @@ def test_bad_config(kwargs: dict, message: str) -> None:
 
 
 def test_recipe_names() -> None:
-    assert A.recipe_key("EasyDataAugmenter") == A.recipe_key("eda") == "eda"
-    assert A.recipe_key("CharSwapAugmenter") == "charswap"
+    assert R.recipe_key("EasyDataAugmenter") == R.recipe_key("eda") == "eda"
+    assert R.recipe_key("CharSwapAugmenter") == "charswap"
 
 
 @pytest.mark.parametrize("recipe", ["EmbeddingAugmenter", "backtranslation", "clare", "checklist"])
 def test_download_recipes_explain_why_offline(recipe: str) -> None:
-    with pytest.raises(A.RecipeUnavailableError, match=r"downloads .* not reachable \(offline\)"):
-        A.build_augmenter(recipe)
+    with pytest.raises(R.RecipeUnavailableError, match=r"downloads .* not reachable \(offline\)"):
+        R.build_augmenter(recipe)
 
 
 def test_missing_textattack_says_how_to_install_it(splits: dict, tmp_path: Path,
@@ -94,7 +95,7 @@ def test_missing_textattack_says_how_to_install_it(splits: dict, tmp_path: Path,
             augment_train(splits["train"], CONFIG, n_workers=workers, cache_dir=tmp_path / str(workers),
                           progress=False, split="train")
     with pytest.raises(ImportError, match=r"pip install -e '\.\[augment\]'"):
-        A.build_augmenter("deletion")
+        R.build_augmenter("deletion")
 
 
 def test_exact_targets_and_untouched_classes(splits: dict, augmented: tuple) -> None:
@@ -221,8 +222,8 @@ def test_short_texts_run_dry_and_stop_below_target(tmp_path: Path) -> None:
 def test_two_worker_processes_give_the_same_variants(tmp_path: Path) -> None:
     jobs = [("I really do not like this new policy at all", "x1", 2, 0, 7),
             ("my neighbour's dog barks the whole night long", "x2", 1, 0, 7)] * 3
-    in_process = A.Generator(CONFIG, n_workers=1, progress=False)(jobs)
-    with A.Generator(CONFIG, n_workers=2, progress=False) as gen:
+    in_process = R.Generator(CONFIG, n_workers=1, progress=False)(jobs)
+    with R.Generator(CONFIG, n_workers=2, progress=False) as gen:
         assert gen(jobs) == in_process
     assert in_process[0] == in_process[2] and len(in_process[0]) > len(in_process[1])
 
@@ -233,13 +234,13 @@ def test_two_worker_processes_give_the_same_variants(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_easy_data_augmenter_with_wordnet(nltk_dir: Path) -> None:
     nltk_setup.prepare_nltk_data(nltk_dir)
-    aug = A.build_augmenter("EasyDataAugmenter")
+    aug = R.build_augmenter("EasyDataAugmenter")
     text = "[NAME] honestly that movie was terrible and it made me really angry"
-    first = A.variants_for(aug, text, "id1", 2, 0, 0)
-    assert first == A.variants_for(aug, text, "id1", 2, 0, 0), "seeded"
+    first = R.variants_for(aug, text, "id1", 2, 0, 0)
+    assert first == R.variants_for(aug, text, "id1", 2, 0, 0), "seeded"
     assert 4 <= len(first) <= 8 and text not in first
     assert all("[NAME]" in v or not v.startswith("[") for v in first), "the mask is not replaced by a synonym"
-    assert A.variants_for(aug, text, "id1", 2, 0, 1) != first
+    assert R.variants_for(aug, text, "id1", 2, 0, 1) != first
     assert len(EKMAN_LABELS) == 7
 
 

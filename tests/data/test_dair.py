@@ -106,7 +106,7 @@ def test_dair_load_for_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert [len(subset[s]) for s in ("train", "dev", "test")] == [30, 12, 60]
     assert subset["train"]["dair"].value_counts().tolist() == [5] * 6, "stratified by DAIR class"
     assert subset["train"]["comment_id"].is_monotonic_increasing, "rows keep the file's order"
-    monkeypatch.setattr("src_helpers.data.dair.hub_reachable", lambda: False)
+    monkeypatch.setattr("src_helpers.data.goemotions.hub_reachable", lambda: False)
     with pytest.raises(FileNotFoundError, match=r"'full' needs the real DAIR.AI emotion data.*\$DAIR_EMOTION_DIR"):
         load_for_profile("full")
 

@@ -73,7 +73,7 @@ def test_sample_splits_do_not_overlap() -> None:
 
 
 def test_full_profile_refuses_the_sample() -> None:
-    with pytest.raises(FileNotFoundError, match="profile 'full' needs the real data"):
+    with pytest.raises(FileNotFoundError, match="profile 'full' needs the real GoEmotions data"):
         load_for_profile("full")
 
 

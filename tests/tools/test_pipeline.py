@@ -228,6 +228,30 @@ def test_notebooks_dir_option_runs_the_notebooks_of_that_folder(tmp_path: Path, 
     assert len(seen) == 2, "no notebook ran"
 
 
+def test_a_quick_run_ends_by_dropping_the_model_weights_of_its_runs(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = paths_for("quick").ensure().runs  # conftest: under this test's tmp folder
+    keep = ["config.json", "metrics.json", "history.csv", "test_predictions.csv.gz"]
+    for run in ("transformer_minilm_single", "goemotions_for_dair/bigru_minilm", "tfidf_single"):
+        for name in keep:
+            (runs / run).mkdir(parents=True, exist_ok=True)
+            (runs / run / name).write_text("{}")
+    (runs / "transformer_minilm_single" / "model").mkdir()
+    (runs / "transformer_minilm_single" / "model" / "model.safetensors").write_bytes(b"w" * 3000)
+    (runs / "goemotions_for_dair/bigru_minilm/checkpoints/model").mkdir(parents=True)
+    (runs / "goemotions_for_dair/bigru_minilm/checkpoints/model/weights.pt").write_bytes(b"w" * 1000)
+    (runs / "tfidf_single" / "notes").mkdir()  # not a weights folder
+    (runs / "no_run" / "model").mkdir(parents=True)  # no config.json: not a run folder, left alone
+    toy_notebook(tmp_path / "nbs", "01_a.ipynb", "pass")
+    monkeypatch.setattr(pipeline, "run_notebook", lambda nb, profile, data_dir=None, **kw: tmp_path / nb.name)
+    assert main(["--profile", "quick", "--notebooks-dir", str(tmp_path / "nbs")]) == 0
+    left = sorted(str(p.relative_to(runs)) for p in runs.rglob("*") if p.is_file() or p.name in ("model", "notes"))
+    assert left == sorted([f"{run}/{name}" for run in ("transformer_minilm_single", "goemotions_for_dair/bigru_minilm",
+                                                       "tfidf_single") for name in keep]
+                          + ["tfidf_single/notes", "no_run/model"])
+    assert pipeline.drop_model_weights(runs) == 0, "nothing left to drop"
+
+
 def test_a_signal_while_the_copy_is_moved_waits_for_the_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     """SIGINT between the claim of the final name and the move: the run stops after the copy is in place (no

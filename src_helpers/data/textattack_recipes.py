@@ -1,0 +1,227 @@
+"""TextAttack augmenters for the augmentation of the train split (``augment``): the offline and the downloading
+recipes, masked placeholders, seeded calls (the same text in every process), and a pool of worker processes."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import multiprocessing as mp
+import os
+import random
+import re
+from typing import TYPE_CHECKING
+
+import numpy as np
+from tqdm import tqdm
+
+from src_helpers.data.goemotions import hub_reachable
+from src_helpers.data.nltk_setup import prepare_nltk_data, use_nltk_data
+
+if TYPE_CHECKING:
+    from src_helpers.data.augment import AugmentConfig
+
+use_nltk_data()  # $NLTK_DATA before anything imports textattack (its import needs NLTK's stopwords)
+
+# name -> (TextAttack class, needs WordNet)
+RECIPES: dict[str, tuple[str, bool]] = {
+    "eda": ("EasyDataAugmenter", True),
+    "wordnet": ("WordNetAugmenter", True),
+    "synonym_insertion": ("SynonymInsertionAugmenter", True),
+    "deletion": ("DeletionAugmenter", False),
+    "charswap": ("CharSwapAugmenter", False),
+}
+# recipes that download models or data on first use: (class, what it downloads, host)
+ONLINE_RECIPES: dict[str, tuple[str, str, str]] = {
+    "embedding": ("EmbeddingAugmenter", "counter-fitted GloVe embeddings from TextAttack's S3 bucket",
+                  "textattack.s3.amazonaws.com"),
+    "backtranslation": ("BackTranslationAugmenter", "MarianMT translation models from the Hugging Face hub",
+                        "huggingface.co"),
+    "clare": ("CLAREAugmenter", "distilroberta-base (Hugging Face hub) and the Universal Sentence Encoder "
+              "(TensorFlow Hub)", "huggingface.co"),
+    "checklist": ("CheckListAugmenter", "flair NER models from the Hugging Face hub", "huggingface.co"),
+}
+
+
+TEXTATTACK_HINT = (
+    "Augmentation needs TextAttack, the optional 'augment' extra: pip install -e '.[augment]' (make does; it "
+    "needs transformers<5). On Colab set INSTALL_AUGMENT = True in the first cell, which downgrades Colab's "
+    "transformers to 4.x. Or turn augmentation off (augment = False in the parameters cell).")
+
+
+class RecipeUnavailableError(RuntimeError):
+    """The recipe needs downloads and this machine is offline."""
+
+
+def require_textattack() -> None:
+    """Raise an ImportError that says how to install TextAttack when it is missing (a cheap check, no import)."""
+    if importlib.util.find_spec("textattack") is None:
+        raise ImportError(f"TextAttack is not installed. {TEXTATTACK_HINT}")
+
+
+def _textattack_recipes():
+    """``textattack.augmentation.recipes``; a missing or broken install names the extra to install."""
+    require_textattack()
+    try:
+        from textattack.augmentation import recipes
+    except ImportError as e:
+        raise ImportError(f"TextAttack could not be imported ({e}). {TEXTATTACK_HINT}") from e
+    return recipes
+
+
+def recipe_key(name: str) -> str:
+    """``"EasyDataAugmenter"`` or ``"eda"`` -> ``"eda"`` (unknown names come back lower-cased)."""
+    by_class = {cls.lower(): key for key, (cls, *_) in {**RECIPES, **ONLINE_RECIPES}.items()}
+    return by_class.get(name.lower(), name.lower())
+
+
+# GoEmotions masks names and religions as "[NAME]" / "[RELIGION]". TextAttack would edit them ("[key]",
+# "[]" after a deletion): they become one placeholder word that no transformation may touch.
+MASK = re.compile(r"\[([A-Z]+)\]")
+PLACEHOLDER = re.compile(r"MASK([A-Z]+)MASK")
+
+
+def mask(text: str) -> str:
+    return MASK.sub(r"MASK\1MASK", text)
+
+
+def unmask(text: str) -> str:
+    return PLACEHOLDER.sub(r"[\1]", text)
+
+
+def _keep_masks_constraint():
+    from textattack.constraints import PreTransformationConstraint
+
+    class KeepMasks(PreTransformationConstraint):
+        """Placeholder words are never modified."""
+
+        def _get_modifiable_indices(self, current_text):
+            return {i for i, w in enumerate(current_text.words) if not PLACEHOLDER.fullmatch(w)}
+
+    return KeepMasks()
+
+
+def _fix_synonyms(transformation) -> None:
+    """WordNet synonyms come from a Python set, whose order changes with the interpreter's hash seed:
+    sort them (a seeded call then gives the same text in every process); placeholders have none."""
+    from textattack.transformations import WordInsertionRandomSynonym, WordSwapWordNet
+
+    def fixed(f):
+        return lambda word, *a, **k: [] if PLACEHOLDER.fullmatch(word) else sorted(f(word, *a, **k))
+
+    for t in getattr(transformation, "transformations", [transformation]):
+        for cls, name in ((WordSwapWordNet, "_get_replacement_words"), (WordInsertionRandomSynonym, "_get_synonyms")):
+            if isinstance(t, cls):
+                setattr(t, name, fixed(getattr(t, name)))
+
+
+def build_augmenter(recipe: str = "eda", pct_words_to_swap: float = 0.1, variants_per_call: int = 4):
+    """A TextAttack augmenter by name; offline-only recipes prepare the NLTK data folder first."""
+    key = recipe_key(recipe)
+    if key in ONLINE_RECIPES:
+        cls_name, what, host = ONLINE_RECIPES[key]
+        if not hub_reachable(host):
+            raise RecipeUnavailableError(
+                f"recipe {recipe!r} ({cls_name}) downloads {what} on first use, and {host} is not reachable "
+                f"(offline). Use one of the offline recipes {sorted(RECIPES)}.")
+        needs_wordnet = False
+    elif key in RECIPES:
+        cls_name, needs_wordnet = RECIPES[key]
+    else:
+        raise ValueError(f"unknown recipe {recipe!r}; offline: {sorted(RECIPES)}, online: {sorted(ONLINE_RECIPES)}")
+    prepare_nltk_data(wordnet=needs_wordnet)  # sets $NLTK_DATA before textattack is imported
+    recipes = _textattack_recipes()
+    import nltk
+
+    download = nltk.download
+    nltk.download = lambda *a, **k: True  # WordSwapWordNet fetches 'omw-1.4' (non-English WordNets) every time
+    try:
+        aug = getattr(recipes, cls_name)(pct_words_to_swap=pct_words_to_swap,
+                                         transformations_per_example=variants_per_call)
+    finally:
+        nltk.download = download
+    subs = [getattr(aug, n) for n in ("synonym_replacement", "random_deletion", "random_swap", "random_insertion")
+            if hasattr(aug, n)]  # EasyDataAugmenter's parts
+    for a in [aug, *subs]:
+        if hasattr(a, "transformation"):
+            _fix_synonyms(a.transformation)
+            a.pre_transformation_constraints.append(_keep_masks_constraint())
+    return aug
+
+
+def call_augmenter(aug, text: str) -> list[str]:
+    """One ``augment`` call; EasyDataAugmenter is recombined with a seeded shuffle instead of set order."""
+    parts = [getattr(aug, n, None) for n in ("synonym_replacement", "random_deletion", "random_swap",
+                                             "random_insertion")]
+    if all(p is not None for p in parts):
+        out = sorted({t for p in parts for t in p.augment(text)})
+        random.shuffle(out)
+        return out[: aug.transformations_per_example]
+    return list(aug.augment(text))
+
+
+def _call_seed(seed: int, source_id: str, attempt: int) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}|{source_id}|{attempt}".encode()).digest()[:4], "little")
+
+
+def variants_for(aug, text: str, source_id: str, n_calls: int, first_attempt: int, seed: int) -> list[str]:
+    """Candidates from ``n_calls`` seeded calls (attempts ``first_attempt...``), in a seeded order."""
+    out: list[str] = []
+    for attempt in range(first_attempt, first_attempt + n_calls):
+        s = _call_seed(seed, source_id, attempt)
+        random.seed(s)
+        np.random.seed(s)
+        got = [unmask(t) for t in call_augmenter(aug, mask(text))]
+        random.Random(s).shuffle(got)
+        out += got
+    return out
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(recipe: str, pct: float, per_call: int, nltk_data: str) -> None:
+    os.environ["NLTK_DATA"] = nltk_data
+    _WORKER["aug"] = build_augmenter(recipe, pct, per_call)
+
+
+def _run_chunk(chunk: list[tuple]) -> list[list[str]]:
+    return [variants_for(_WORKER["aug"], *job) for job in chunk]
+
+
+class Generator:
+    """Runs ``(text, source_id, n_calls, first_attempt, seed)`` jobs in this process (``n_workers=1``) or
+    in ``n_workers`` spawned processes; the augmenter / pool is built on first use and kept."""
+
+    def __init__(self, config: AugmentConfig, n_workers: int = 2, progress: bool = True) -> None:
+        self.config, self.n_workers, self.progress = config, n_workers, progress
+        self.aug, self.pool = None, None
+
+    def __enter__(self) -> Generator:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+
+    def __call__(self, jobs: list[tuple]) -> list[list[str]]:
+        c = self.config
+        pbar = tqdm(total=len(jobs), desc=f"augment ({recipe_key(c.recipe)}, {self.n_workers} proc)",
+                   disable=not self.progress or not jobs)
+        results: list[list[str]] = []
+        if self.n_workers <= 1:
+            self.aug = self.aug or build_augmenter(c.recipe, c.pct_words_to_swap, c.variants_per_call)
+            for job in jobs:
+                results.append(variants_for(self.aug, *job))
+                pbar.update()
+        elif jobs:
+            if self.pool is None:
+                nltk_data = prepare_nltk_data(wordnet=RECIPES.get(recipe_key(c.recipe), ("", False))[1])
+                init = (c.recipe, c.pct_words_to_swap, c.variants_per_call, str(nltk_data))
+                self.pool = mp.get_context("spawn").Pool(self.n_workers, _init_worker, init)
+            size = max(1, min(32, len(jobs) // (self.n_workers * 8)))
+            for out in self.pool.imap(_run_chunk, [jobs[i: i + size] for i in range(0, len(jobs), size)]):
+                results += out
+                pbar.update(len(out))
+        pbar.close()
+        return results

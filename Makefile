@@ -57,10 +57,12 @@ test-slow: $(STAMP)  ## only the slow tests: notebook runs, model training, Optu
 test-all: $(STAMP)  ## every test in one run (make test + make test-slow)
 	$(PY) -m pytest -q -m "slow or not slow"
 
-# The Optuna worker-process tests (kill -9, two workers, PostgreSQL) do not touch transformers: `make test-slow`
-# runs them.
-test-tf5: $(STAMP_TF5)  ## every test (slow ones too) on the transformers-5 stack; TextAttack's tests, notebooks 01-03 skip
-	$(PY_TF5) -m pytest -q -m "slow or not slow" --ignore=tests/experiments/test_studies_workers.py
+# Tests that never touch transformers run once, in `make test` / `make test-slow`: the Optuna worker processes,
+# the real-data TF-IDF baseline (scikit-learn), the report generator, the notebook runner and the run-folder migration.
+TF5_SKIP := tests/experiments/test_studies_workers.py tests/training/test_tfidf.py tests/tools/test_report.py \
+	tests/tools/test_pipeline.py tests/tools/test_migrate_run_folders.py
+test-tf5: $(STAMP_TF5)  ## the other tests (slow ones too) on the transformers-5 stack; TextAttack's, notebooks 01-03 skip
+	$(PY_TF5) -m pytest -q -m "slow or not slow" $(addprefix --ignore=,$(TF5_SKIP))
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -15,7 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from src_helpers.data.goemotions import hub_reachable
-from src_helpers.data.nltk_setup import prepare_nltk_data, use_nltk_data
+from src_helpers.data.nltk_setup import require_nltk_data, use_nltk_data
 
 if TYPE_CHECKING:
     from src_helpers.data.augment import AugmentConfig
@@ -128,7 +128,7 @@ def build_augmenter(recipe: str = "eda", pct_words_to_swap: float = 0.1, variant
         cls_name, needs_wordnet = RECIPES[key]
     else:
         raise ValueError(f"unknown recipe {recipe!r}; offline: {sorted(RECIPES)}, online: {sorted(ONLINE_RECIPES)}")
-    prepare_nltk_data(wordnet=needs_wordnet)  # sets $NLTK_DATA before textattack is imported
+    require_nltk_data(wordnet=needs_wordnet)  # sets $NLTK_DATA before textattack is imported
     recipes = _textattack_recipes()
     import nltk
 
@@ -216,7 +216,7 @@ class Generator:
                 pbar.update()
         elif jobs:
             if self.pool is None:
-                nltk_data = prepare_nltk_data(wordnet=RECIPES.get(recipe_key(c.recipe), ("", False))[1])
+                nltk_data = require_nltk_data(wordnet=RECIPES.get(recipe_key(c.recipe), ("", False))[1])
                 init = (c.recipe, c.pct_words_to_swap, c.variants_per_call, str(nltk_data))
                 self.pool = mp.get_context("spawn").Pool(self.n_workers, _init_worker, init)
             size = max(1, min(32, len(jobs) // (self.n_workers * 8)))

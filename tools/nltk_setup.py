@@ -1,4 +1,4 @@
-"""Install WordNet 3.0 into the NLTK data folder (``src_helpers.data.nltk_setup``) for TextAttack's offline
+"""Install WordNet 3.0 into the NLTK data folder (``src_helpers.data.textattack_recipes``) for TextAttack's offline
 recipes: copied from Debian's ``wordnet-base``/``wordnet-sense-index`` packages (``/usr/share/wordnet``, plus the
 ``lexnames`` file NLTK wants), or with ``--download`` from ``nltk.download``. Idempotent.
 
@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 from src_helpers.config import RESOURCES
-from src_helpers.data.nltk_setup import (
+from src_helpers.data.textattack_recipes import (
     NLTK_DATA_ENV,
     WORDNET_FILES,
     WordNetMissingError,
@@ -35,7 +35,8 @@ def lexnames_text() -> str:
 
 
 def _copy_wordnet(source: Path, target: Path) -> None:
-    missing = {pkg: f for f, pkg in WORDNET_FILES.items() if not (source / f).exists()}
+    missing = {("wordnet-sense-index" if f == "index.sense" else "wordnet-base"): f
+               for f in WORDNET_FILES if not (source / f).exists()}
     if missing:
         raise WordNetMissingError(
             f"WordNet files missing in {source}: {sorted(missing.values())}; install the Debian package(s) "

@@ -126,10 +126,6 @@ def select_variants(train: pd.DataFrame, config: AugmentConfig, n_workers: int =
         {"source_row": "int64", "variant": "int64", "text": str})
 
 
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("SRC_HELPERS_OUTPUT_ROOT") or REPO_ROOT) / ".cache" / "augment"
-
-
 def cache_key(train: pd.DataFrame, config: AugmentConfig) -> str:
     cols = [c for c in ("text", "comment_id", "labels", config.by, "ekman_groups") if c in train]
     row_hash = pd.util.hash_pandas_object(train[cols].astype(str), index=False).to_numpy()
@@ -175,7 +171,8 @@ def augment_train(train: pd.DataFrame, config: AugmentConfig | None = None, n_wo
     missing = [c for c in ("text", config.by) if c not in train]
     if missing:
         raise ValueError(f"train is missing columns {missing}")
-    cache = Path(cache_dir or default_cache_dir()) / f"{recipe_key(config.recipe)}_{cache_key(train, config)}.parquet"
+    cache_dir = cache_dir or Path(os.environ.get("SRC_HELPERS_OUTPUT_ROOT") or REPO_ROOT) / ".cache" / "augment"
+    cache = Path(cache_dir) / f"{recipe_key(config.recipe)}_{cache_key(train, config)}.parquet"
     if cache.exists():
         variants = pd.read_parquet(cache)
     else:

@@ -50,8 +50,3 @@ def label_set_of(classes: Sequence[str]) -> LabelSet:
     if not found:
         raise ValueError(f"no label set has the classes {list(classes)}")
     return found[0]
-
-
-def config_entry(labels: LabelSet) -> dict[str, str]:
-    """What a run's ``config.json`` records of its label set: ``{"labels": name}``."""
-    return {"labels": labels.name}

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from src_helpers.data import nltk_setup
-from src_helpers.data.nltk_setup import WordNetMissingError, require_nltk_data, stopwords_ready, wordnet_ready
+from src_helpers.data import textattack_recipes as nltk_setup
+from src_helpers.data.textattack_recipes import WordNetMissingError, require_nltk_data, stopwords_ready, wordnet_ready
 from tools.nltk_setup import DEBIAN_WORDNET, lexnames_text, prepare_nltk_data
 
 

@@ -98,8 +98,6 @@ class LengthBucketSampler(Sampler[list[int]]):
 
     def __init__(self, lengths: Sequence[int], batch_size: int, shuffle: bool = True,
                  pool_factor: int = 50, seed: int = 0, exact: bool = False) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.lengths, self.batch_size, self.shuffle = list(lengths), batch_size, shuffle
         self.pool, self.exact = batch_size * pool_factor, exact
         self.seed, self.epoch = seed, 0

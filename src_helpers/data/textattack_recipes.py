@@ -33,6 +33,7 @@ RECIPES: dict[str, tuple[str, bool]] = {
     "deletion": ("DeletionAugmenter", False),
     "charswap": ("CharSwapAugmenter", False),
 }
+EDA_PARTS = ("synonym_replacement", "random_deletion", "random_swap", "random_insertion")  # EasyDataAugmenter's
 # recipes that download models or data on first use: (class, what it downloads, host)
 ONLINE_RECIPES: dict[str, tuple[str, str, str]] = {
     "embedding": ("EmbeddingAugmenter", "counter-fitted GloVe embeddings from TextAttack's S3 bucket",
@@ -195,8 +196,7 @@ def build_augmenter(recipe: str = "eda", pct_words_to_swap: float = 0.1, variant
                                          transformations_per_example=variants_per_call)
     finally:
         nltk.download = download
-    subs = [getattr(aug, n) for n in ("synonym_replacement", "random_deletion", "random_swap", "random_insertion")
-            if hasattr(aug, n)]  # EasyDataAugmenter's parts
+    subs = [getattr(aug, n) for n in EDA_PARTS if hasattr(aug, n)]
     for a in [aug, *subs]:
         if hasattr(a, "transformation"):
             _fix_synonyms(a.transformation)
@@ -206,8 +206,7 @@ def build_augmenter(recipe: str = "eda", pct_words_to_swap: float = 0.1, variant
 
 def call_augmenter(aug, text: str) -> list[str]:
     """One ``augment`` call; EasyDataAugmenter is recombined with a seeded shuffle instead of set order."""
-    parts = [getattr(aug, n, None) for n in ("synonym_replacement", "random_deletion", "random_swap",
-                                             "random_insertion")]
+    parts = [getattr(aug, n, None) for n in EDA_PARTS]
     if all(p is not None for p in parts):
         out = sorted({t for p in parts for t in p.augment(text)})
         random.shuffle(out)

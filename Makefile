@@ -16,7 +16,7 @@ STAMP_TF5 := $(VENV_TF5)/.installed
 CONSTRAINTS_TF5 ?= constraints-tf5.txt
 PROFILE ?= quick
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# offline NLTK data (WordNet from Debian's packages + the project's stopword list), see src_helpers/data/nltk_setup.py
+# offline NLTK data (WordNet from Debian's packages + the project's stopword list), see tools/nltk_setup.py
 export NLTK_DATA ?= $(CURDIR)/.cache/nltk_data
 # pip freeze without the project itself and without torch's local build label (+cpu, +cu126...)
 FREEZE = -m pip freeze --exclude-editable | sed -E 's/\+(cpu|cu[0-9]+|rocm[0-9.]+)$$//'
@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[$(EXTRAS)]'
-	$(PY) -m src_helpers.data.nltk_setup || echo "WordNet not prepared: augmentation recipes that need it are unavailable"
+	$(PY) -m tools.nltk_setup || echo "WordNet not prepared: augmentation recipes that need it are unavailable"
 	touch $(STAMP)
 
 $(STAMP_TF5): pyproject.toml $(CONSTRAINTS_TF5)
@@ -41,7 +41,7 @@ wordnet:  ## WordNet 3.0 for offline TextAttack augmentation (Debian/Ubuntu; els
 	@if [ -f /usr/share/wordnet/data.noun ] && [ -f /usr/share/wordnet/index.sense ]; then :; \
 	elif command -v apt-get >/dev/null; then \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends wordnet-base wordnet-sense-index; \
-	else echo "no apt-get: install WordNet 3.0 yourself, or online run: $(PY) -m src_helpers.data.nltk_setup --download"; fi
+	else echo "no apt-get: install WordNet 3.0 yourself, or online run: $(PY) -m tools.nltk_setup --download"; fi
 
 run: $(STAMP)  ## all notebooks in order, headless (PROFILE=quick: offline bundled sample; PROFILE=full: real data)
 	$(PY) -m tools.pipeline --profile $(PROFILE)

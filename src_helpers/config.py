@@ -17,11 +17,8 @@ PROFILES = ("quick", "full")
 
 @dataclass(frozen=True)
 class Paths:
-    """Output folders for one profile.
-
-    ``full`` writes the history the project keeps (``images/``, ``notebook_outputs/``, Optuna studies in
-    ``notebook_outputs/studies/``); ``quick`` is a smoke run and writes everything under the git-ignored ``.smoke/``.
-    """
+    """Output folders for one profile: ``full`` writes the kept record (``images/``, ``notebook_outputs/``),
+    ``quick`` (a smoke run) everything under the git-ignored ``.smoke/``."""
 
     profile: str
     images: Path
@@ -49,12 +46,8 @@ _announced: set[str] = set()
 
 
 def paths_for(profile: str, root: Path | None = None, *, data: Mapping | Sequence[Mapping] | None = None) -> Paths:
-    """Folders for ``profile``; ``root`` defaults to the repo (``SRC_HELPERS_OUTPUT_ROOT`` overrides).
-
-    ``data``: the splits (or a list of data sets' splits) the run uses. A full run writes the record only from
-    the official data (``official.official_name``); on other data its folders are ``<root>/.other_data/<data
-    id>/`` (laid out as the quick profile's), which the report, README and the committed folders never read, and
-    one line says so."""
+    """Folders for ``profile`` under ``root`` (default: ``$SRC_HELPERS_OUTPUT_ROOT``, else the repo). A full run on
+    ``data`` (splits, or a list of them) other than the official releases writes to ``.other_data/<data id>/``."""
     check_profile(profile)
     root = Path(root or os.environ.get("SRC_HELPERS_OUTPUT_ROOT") or REPO_ROOT)
     if profile == "full":
@@ -68,8 +61,7 @@ def paths_for(profile: str, root: Path | None = None, *, data: Mapping | Sequenc
 
 
 def _other_data(data: Mapping | Sequence[Mapping] | None) -> str | None:
-    """The data id of the data sets of ``data`` that are not an official release (announced once), else None: the
-    official ones and their order play no part, so a notebook and the runner that reads the same folders agree."""
+    """The data id of the data sets in ``data`` that are not an official release (said once), else None."""
     if data is None:
         return None
     from src_helpers.data.official import data_id, describe, official_name
@@ -87,14 +79,8 @@ def _other_data(data: Mapping | Sequence[Mapping] | None) -> str | None:
 
 
 def portable_path(value: str | Path) -> str:
-    """A path as committed files may show it: relative to the repository when inside it, else its bare name
-    (never an absolute path of the machine that wrote it)."""
+    """A path as committed files show it: relative to the repository when inside it, else its bare name."""
     path = Path(value)
     if not path.is_absolute():
         return str(value)
     return path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else path.name
-
-
-def default_profile() -> str:
-    """Profile from ``EMOTION_PROFILE`` (default ``quick``)."""
-    return check_profile(os.environ.get("EMOTION_PROFILE", "quick"))

@@ -1,12 +1,7 @@
-"""Emotion predictions from a fine-tuned model folder: ``predict(texts, top_k=3)`` and a CLI.
+"""Emotion predictions from a fine-tuned model folder (``<run>/model``): ``predict(texts, top_k=3)`` and a CLI.
 
     python -m src_helpers.predict "I've never had such a bad day"
     python -m src_helpers.predict --file texts.txt --json --model notebook_outputs/runs/<run>/model
-
-The model folder is a ``save_pretrained`` copy (``<run>/model`` written by ``training.finetune``); by
-default the run under ``notebook_outputs/runs/`` with the best dev macro-F1 that has one (quick runs'
-models under ``.smoke/runs/`` are smoke tests: only used when named with ``--model``). Texts are cut
-at the length the model was trained with; an empty text is an error, anything else gets an answer.
 """
 
 from __future__ import annotations
@@ -30,13 +25,8 @@ HOW_TO_TRAIN = ("create one with `python -m src_helpers.training.finetune --prof
 
 
 def default_model_dir(runs_root: str | Path | None = None) -> Path:
-    """``<run>/model`` of the run with the best dev macro-F1 among runs that hold model weights
-    (single-label runs first: their scores are a distribution over the 7 classes; runs of another label set,
-    such as the DAIR.AI emotion runs, are never the default).
-
-    Without ``runs_root``, only full runs count; when there are none, the error names the best quick
-    (smoke) run's model, if any, for ``--model``.
-    """
+    """The model of the best full run by dev macro-F1 (``best_model_dir``); when there is none, the error names
+    the best quick (smoke) run's model, if any, for ``--model``."""
     root = Path(runs_root) if runs_root else paths_for("full").runs
     found = best_model_dir(root)
     if found is not None:
@@ -50,7 +40,8 @@ def default_model_dir(runs_root: str | Path | None = None) -> Path:
 
 
 def best_model_dir(runs_root: Path) -> Path | None:
-    """The best ``<run>/model`` under ``runs_root`` (see ``default_model_dir``), None when there is none."""
+    """The best ``<run>/model`` with weights under ``runs_root`` by dev macro-F1 (single-label runs first; never
+    another label set's, such as DAIR's), None when there is none."""
     scores: dict[bool, dict[str, float]] = {True: {}, False: {}}  # single-label or not: {run: dev macro-F1}
     for model_dir in sorted(runs_root.glob("*/model")):
         metrics_file, config_file = model_dir.parent / "metrics.json", model_dir.parent / "config.json"

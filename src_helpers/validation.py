@@ -1,14 +1,6 @@
-"""Checks of arguments where they enter (CLI flags, experiment overrides, study budgets): one place that says what
-a number must be, so every error names the argument and what it allows in the same words.
-
-* ``Range``: the numbers an argument may take (``COUNT``: an integer >= 1, ``POSITIVE``: a number > 0...);
-* ``check_range``: a value in its range or a ``ValueError`` ("n_trials must be an integer >= 1, got 0");
-* ``cli``: the same range as an argparse ``type`` (argparse then names the flag: "argument --n-trials: must be an
-  integer >= 1, got '0'", exit status 2, before anything runs);
-* ``check_field``: a value for a dataclass field, checked against the field's simple type (bool, int, float, str,
-  optional) and its range, if it has one;
-* ``add_dataclass_flags`` / ``dataclass_from_args``: a CLI with one flag per field of a config dataclass.
-"""
+"""Checks of arguments where they enter (CLI flags, experiment overrides, study budgets): ``Range`` says what a
+number must be, so ``check_range``, ``cli`` (an argparse type), ``check_field`` (a dataclass field's type and range)
+and ``add_dataclass_flags`` name the argument and what it allows in the same words."""
 
 from __future__ import annotations
 
@@ -79,7 +71,6 @@ def cli(allowed: Range) -> Callable[[str], int | float]:
     return parse
 
 
-# ------------------------------------------------------------------------------------------ dataclass fields
 SIMPLE: dict[type, Callable[[object], bool]] = {
     bool: lambda v: isinstance(v, bool),
     int: lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool),
@@ -113,7 +104,6 @@ def check_field(name: str, value: Any, cls: type, field: str, ranges: Mapping[st
         check_range(name, value, ranges[field], optional)
 
 
-# ------------------------------------------------------------------------------------------ CLI from a dataclass
 def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, ranges: Mapping[str, Range] | None = None,
                         choices: Mapping[str, tuple] | None = None) -> None:
     """One ``--flag`` per field of dataclass ``cls`` (``model_name``: ``--model-name``) with the field's type and

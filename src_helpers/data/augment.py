@@ -1,9 +1,6 @@
-"""Augmentation of the minority classes of the train split (TextAttack recipes: ``textattack_recipes``): every class
-below the target (a count, or a fraction of the largest class) gets exactly that many rows, with variants of its own
-texts spread evenly over them; variants equal to any train text or to another variant are replaced. A variant copies
-every label column of its source and records ``augmented``, ``source_id``, ``source_row`` and ``aug_recipe``.
-Deterministic per seed whatever the worker count; cached as parquet under a hash of the rows, recipe, parameters and
-seed. Dev and test are never augmented."""
+"""Augmentation of the train split's minority classes (TextAttack, ``textattack_recipes``): each class below the
+target gets exactly that many rows from new variants of its own texts, spread evenly over them. Deterministic per
+seed whatever the worker count; cached as parquet. Dev and test are never augmented."""
 
 from __future__ import annotations
 
@@ -51,8 +48,6 @@ class AugmentConfig:
         if self.variants_per_call < 1 or self.max_rounds < 1:
             raise ValueError("variants_per_call and max_rounds must be >= 1")
 
-
-# ---------------------------------------------------------------- targets and selection
 
 def target_counts(counts: pd.Series, target: int | float) -> dict:
     """Rows to reach per class: ``target`` (int) or ``floor(target * largest)``; classes at or above stay."""
@@ -131,12 +126,6 @@ def select_variants(train: pd.DataFrame, config: AugmentConfig, n_workers: int =
         {"source_row": "int64", "variant": "int64", "text": str})
 
 
-# ---------------------------------------------------------------- cache and public API
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("SRC_HELPERS_OUTPUT_ROOT") or REPO_ROOT) / ".cache" / "augment"
-
-
 def cache_key(train: pd.DataFrame, config: AugmentConfig) -> str:
     cols = [c for c in ("text", "comment_id", "labels", config.by, "ekman_groups") if c in train]
     row_hash = pd.util.hash_pandas_object(train[cols].astype(str), index=False).to_numpy()
@@ -161,8 +150,7 @@ def assemble(train: pd.DataFrame, variants: pd.DataFrame, recipe: str) -> pd.Dat
 
 
 def check_train_split(df: pd.DataFrame, split: str | None) -> None:
-    """Fail closed: augmenting needs the caller's word ``split="train"``; ``df.attrs`` (which pandas drops on many
-    operations) can only add a refusal, never stand in for the argument."""
+    """Fail closed: only an explicit ``split="train"`` allows augmenting; ``df.attrs`` can only add a refusal."""
     if split != "train":
         got = "no split argument" if split is None else f"split={split!r}"
         raise ValueError(f"only the train split is augmented: pass split='train' for it ({got} given)")
@@ -175,14 +163,16 @@ def check_train_split(df: pd.DataFrame, split: str | None) -> None:
 def augment_train(train: pd.DataFrame, config: AugmentConfig | None = None, n_workers: int = 2,
                   cache_dir: str | Path | None = None, progress: bool = True, *,
                   split: str | None = None) -> pd.DataFrame:
-    """The train split plus variants bringing every class of ``config.by`` below the target up to it.
-    ``split`` must be ``"train"`` (any other value, or none, is a ValueError)."""
+    """The train split (``split="train"`` required) plus variants bringing each class below the target up to it.
+    A variant copies its source's label columns and records ``augmented``, ``source_id``, ``source_row``,
+    ``aug_recipe``."""
     check_train_split(train, split)
     config = config or AugmentConfig()
     missing = [c for c in ("text", config.by) if c not in train]
     if missing:
         raise ValueError(f"train is missing columns {missing}")
-    cache = Path(cache_dir or default_cache_dir()) / f"{recipe_key(config.recipe)}_{cache_key(train, config)}.parquet"
+    cache_dir = cache_dir or Path(os.environ.get("SRC_HELPERS_OUTPUT_ROOT") or REPO_ROOT) / ".cache" / "augment"
+    cache = Path(cache_dir) / f"{recipe_key(config.recipe)}_{cache_key(train, config)}.parquet"
     if cache.exists():
         variants = pd.read_parquet(cache)
     else:
@@ -237,8 +227,8 @@ def examples(augmented: pd.DataFrame, per_class: int = 1, seed: int = 0) -> pd.D
 
 def ablation_table(test_reports: dict[str, dict], classes: Sequence[str],
                    dev_reports: dict[str, dict] | None = None) -> pd.DataFrame:
-    """Scores side by side (columns: runs, then ``difference`` = last - first): dev macro-F1 (model
-    selection) when given, test accuracy, test macro-F1 and test F1 of each class in ``classes``."""
+    """Runs side by side plus ``difference`` (last - first): dev macro-F1 when given, test accuracy, macro-F1 and
+    F1 of each class in ``classes``."""
     table = {}
     for name, rep in test_reports.items():
         col = {"dev macro-F1": dev_reports[name]["macro_f1"]} if dev_reports else {}

@@ -1,8 +1,5 @@
-"""The DAIR.AI ``emotion`` data set (CARER, Saravia et al. 2018; English tweets, 6 classes), from a local folder
-(``train.txt``/``val.txt``/``test.txt``, ``text;label`` lines), the hub (``dair-ai/emotion``) or the bundled
-sample. Each split has ``text``, ``dair_label``, ``dair`` (id over ``DAIR_LABELS``), ``ekman_label``/``ekman``
-(love -> joy, as in Google's Ekman mapping; no disgust, no neutral) and ``comment_id`` (``dair-<split>-<line>``).
-"""
+"""The DAIR.AI ``emotion`` tweets (CARER, Saravia et al. 2018; 6 classes) from a local folder, the hub or the
+bundled sample: ``text``, ``dair_label``, ``dair``, ``ekman_label``/``ekman`` (love -> joy) and ``comment_id``."""
 
 from __future__ import annotations
 
@@ -16,8 +13,6 @@ from src_helpers.data.ekman import EKMAN_LABELS
 from src_helpers.data.goemotions import choose_source, hub_splits, profile_splits, resolve_data_dir
 from src_helpers.data.labels import DAIR_LABELS
 from src_helpers.data.textio import DataFormatError, content_lines, read_text
-
-__all__ = ["DAIR_LABELS", "DAIR_TO_EKMAN", "load_dair_emotion", "load_for_profile", "read_dair_file"]
 
 HUB_NAME = "dair-ai/emotion"
 DATA_DIR_ENV = "DAIR_EMOTION_DIR"
@@ -37,8 +32,7 @@ def _frame(texts: Sequence[str], labels: Sequence[str], split: str) -> pd.DataFr
 
 
 def read_dair_file(path: str | Path, split: str | None = None) -> pd.DataFrame:
-    """Parse ``text;label`` lines (the label is the last ``;`` field); bad lines raise with file:line. Duplicate
-    lines are kept (the official ``train.txt`` has one). ``split`` (for the ids) defaults to the file's stem."""
+    """Parse ``text;label`` lines (label after the last ``;``; duplicates kept); bad lines raise with file:line."""
     path = Path(path)
     texts, labels = [], []
     for lineno, line in enumerate(content_lines(path, read_text(path)), start=1):
@@ -77,8 +71,7 @@ def resolve_dair_dir(data_dir: str | Path | None = None) -> Path | None:
 
 
 def load_dair_emotion(data_dir: str | Path | None = None, source: str = "auto") -> dict[str, pd.DataFrame]:
-    """train/dev/test (dev = ``val.txt``); ``source`` as in ``goemotions.load_goemotions``. ``df.attrs`` records
-    ``source``, ``split`` and ``label_names``."""
+    """train/dev/test (dev = ``val.txt``); ``source`` and ``df.attrs`` as in ``goemotions.load_goemotions``."""
     folder, source = choose_source(data_dir, source, DATA_DIR_ENV, "DAIR.AI emotion", SAMPLE_DIR)
     if folder is not None:
         splits, origin = read_folder(folder), f"local:{folder.name}"

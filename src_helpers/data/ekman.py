@@ -17,8 +17,7 @@ EKMAN_LABELS: tuple[str, ...] = ("anger", "disgust", "fear", "joy", "sadness", "
 
 
 def load_ekman_mapping(path: str | Path | None = None) -> dict[str, list[str]]:
-    """Read Google's ``ekman_mapping.json`` (the copy shipped in the package by default): an object of
-    Ekman group -> list of fine emotion names; a broken file raises ``DataFormatError`` naming it."""
+    """Google's ``ekman_mapping.json`` (default: the package's copy): Ekman group -> fine emotion names."""
     path = Path(path) if path else RESOURCES / "ekman_mapping.json"
     mapping = read_json(path)
     if not isinstance(mapping, dict):
@@ -50,12 +49,8 @@ def fine_to_group(label_names: Sequence[str], mapping: dict[str, list[str]] | No
 
 
 def ekman_targets(label_ids: Sequence[int], groups: np.ndarray) -> tuple[int, tuple[int, ...]]:
-    """Primary group and all groups of one example.
-
-    The primary group is the most frequent group among the example's fine labels; a tie goes to the
-    group that holds the lowest fine label id (the official files list ids in ascending order, so this
-    is ``Counter(...).most_common(1)`` of the reference notebook and reproduces its class counts).
-    """
+    """Primary group (the most frequent among the fine labels; ties: the group of the lowest fine id, as the
+    reference notebook's ``Counter(...).most_common(1)``) and all groups of one example."""
     if len(label_ids) == 0:
         raise ValueError("an example needs at least one label")
     counts = Counter(int(groups[i]) for i in sorted(label_ids))  # insertion order = lowest id first

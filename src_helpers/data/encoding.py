@@ -93,14 +93,11 @@ class Collator:
 
 
 class LengthBucketSampler(Sampler[list[int]]):
-    """Batches of similar length: shuffle, sort within pools of ``batch_size * pool_factor``, cut, shuffle the
-    batches; ``shuffle=False``: sorted by length (for evaluation). ``exact=True`` (training): batches of one length
-    each, no padding (LSTM/GRU take their fast dense path); the leftovers of each length are batched together."""
+    """Batches of similar length (sorted within shuffled pools of ``batch_size * pool_factor``; unshuffled: by
+    length). ``exact=True``: batches of one length each, no padding (the LSTM's fast path), leftovers together."""
 
     def __init__(self, lengths: Sequence[int], batch_size: int, shuffle: bool = True,
                  pool_factor: int = 50, seed: int = 0, exact: bool = False) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.lengths, self.batch_size, self.shuffle = list(lengths), batch_size, shuffle
         self.pool, self.exact = batch_size * pool_factor, exact
         self.seed, self.epoch = seed, 0

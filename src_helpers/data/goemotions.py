@@ -1,6 +1,5 @@
-"""GoEmotions ("simplified" split) from a local folder, the Hugging Face hub or the bundled sample: per split a
-DataFrame with ``text``, ``labels`` (tuple of fine label ids) and ``comment_id``; the official split kept as it is.
-Also the folder / hub / sample choice and the profile subsets that ``dair`` shares."""
+"""GoEmotions ("simplified" split) from a local folder, the Hugging Face hub or the bundled sample, with the
+folder / hub / sample choice and the profile subsets that ``dair`` shares."""
 
 from __future__ import annotations
 
@@ -8,8 +7,7 @@ import csv
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -37,21 +35,10 @@ def read_label_names(path: str | Path | None = None) -> list[str]:
     return list(first)
 
 
-@contextmanager
-def _csv_field_limit(limit: int) -> Iterator[None]:
-    """Raise the csv module's (process-global) field size limit to at least ``limit``; restored on exit."""
-    old = csv.field_size_limit()
-    csv.field_size_limit(max(old, limit))
-    try:
-        yield
-    finally:
-        csv.field_size_limit(old)
-
-
 def read_goemotions_tsv(path: str | Path, n_labels: int = 28) -> pd.DataFrame:
-    """Parse one official TSV (``text<TAB>ids<TAB>comment_id``, CSV-quoted texts), validating every row: UTF-8,
-    one row per line (row ``i`` is line ``i + 1``), unique comment ids, each label id once per row. Anything else
-    raises ``DataFormatError`` naming the file and line."""
+    """One official TSV (``text<TAB>ids<TAB>comment_id``, CSV-quoted texts) as ``text``, ``labels`` (tuple of
+    label ids), ``comment_id``: one row per line, unique ids, each label once per row, else ``DataFormatError``
+    naming file and line."""
     path = Path(path)
     content = read_text(path)
     lines = content_lines(path, content)
@@ -59,20 +46,22 @@ def read_goemotions_tsv(path: str | Path, n_labels: int = 28) -> pd.DataFrame:
     first_line: dict[str, int] = {}
     reader = csv.reader((line + "\n" for line in lines), delimiter="\t", strict=True)
     start = 1  # the line where the current row starts (reader.line_num is where it ends)
-    with _csv_field_limit(len(content) + 1):  # no field is longer than its file
-        try:
-            for row in reader:
-                parsed = _parse_row(path, start, reader.line_num, row, n_labels)
-                comment_id = parsed[2]
-                if comment_id in first_line:
-                    raise DataFormatError(f"{path}:{start}: duplicate comment id {comment_id!r} "
-                                          f"(first at line {first_line[comment_id]})")
-                first_line[comment_id] = start
-                rows.append(parsed)
-                start = reader.line_num + 1
-        except csv.Error as e:
-            raise DataFormatError(f"{path}:{start}: malformed quoting ({e}); a text that starts with a quote "
-                                  "must end with one, with inner quotes doubled") from None
+    old_limit = csv.field_size_limit(max(csv.field_size_limit(), len(content) + 1))  # process-global: restored
+    try:
+        for row in reader:
+            parsed = _parse_row(path, start, reader.line_num, row, n_labels)
+            comment_id = parsed[2]
+            if comment_id in first_line:
+                raise DataFormatError(f"{path}:{start}: duplicate comment id {comment_id!r} "
+                                      f"(first at line {first_line[comment_id]})")
+            first_line[comment_id] = start
+            rows.append(parsed)
+            start = reader.line_num + 1
+    except csv.Error as e:
+        raise DataFormatError(f"{path}:{start}: malformed quoting ({e}); a text that starts with a quote "
+                              "must end with one, with inner quotes doubled") from None
+    finally:
+        csv.field_size_limit(old_limit)
     if not rows:
         raise DataFormatError(f"{path}: no rows")
     return pd.DataFrame(rows, columns=["text", "labels", "comment_id"])
@@ -105,17 +94,6 @@ def _parse_row(path: Path, start: int, end: int, row: list[str], n_labels: int) 
     return text, labels, comment_id
 
 
-def check_unique_ids(splits: dict[Path, pd.DataFrame]) -> None:
-    """No comment id in two files (row ``i`` of a validated TSV is its line ``i + 1``)."""
-    seen: dict[str, str] = {}
-    for path, df in splits.items():
-        for lineno, comment_id in enumerate(df["comment_id"], start=1):
-            if comment_id in seen:
-                raise DataFormatError(f"{path}:{lineno}: comment id {comment_id!r} is also in {seen[comment_id]} "
-                                      "(a comment belongs to one split)")
-            seen[comment_id] = f"{path}:{lineno}"
-
-
 def load_local(data_dir: str | Path) -> tuple[dict[str, pd.DataFrame], list[str], dict[str, list[str]]]:
     """Splits, label names and Ekman mapping from a folder holding the official files."""
     data_dir = Path(data_dir)
@@ -125,10 +103,16 @@ def load_local(data_dir: str | Path) -> tuple[dict[str, pd.DataFrame], list[str]
     names = read_label_names(data_dir / "emotions.txt" if (data_dir / "emotions.txt").exists() else None)
     mapping_file = data_dir / "ekman_mapping.json"
     mapping = load_ekman_mapping(mapping_file if mapping_file.exists() else None)
-    files = {data_dir / f"{s}.tsv": s for s in SPLITS}
-    frames = {path: read_goemotions_tsv(path, len(names)) for path in files}
-    check_unique_ids(frames)
-    return {files[path]: df for path, df in frames.items()}, names, mapping
+    splits, seen = {}, {}
+    for s in SPLITS:
+        path = data_dir / f"{s}.tsv"
+        splits[s] = read_goemotions_tsv(path, len(names))
+        for lineno, comment_id in enumerate(splits[s]["comment_id"], start=1):  # row i is line i + 1
+            if comment_id in seen:
+                raise DataFormatError(f"{path}:{lineno}: comment id {comment_id!r} is also in {seen[comment_id]} "
+                                      "(a comment belongs to one split)")
+            seen[comment_id] = f"{path}:{lineno}"
+    return splits, names, mapping
 
 
 def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
@@ -158,8 +142,7 @@ def load_hub() -> dict[str, pd.DataFrame]:
 
 def resolve_data_dir(data_dir: str | Path | None = None, argument: str = "data_dir", env: str = DATA_DIR_ENV,
                      what: str = "GoEmotions") -> Path | None:
-    """The explicit folder, else ``$<env>``, else None; absolute (``~`` expanded, relative to the working
-    directory). A missing folder names ``argument`` (or the variable) and ``what`` data it should hold."""
+    """The explicit folder, else ``$<env>``, else None; absolute, ``~`` expanded. A missing folder is an error."""
     chosen = data_dir or os.environ.get(env)
     if not chosen:
         return None
@@ -189,10 +172,8 @@ def choose_source(data_dir: str | Path | None, source: str, env: str = DATA_DIR_
 
 
 def load_goemotions(data_dir: str | Path | None = None, source: str = "auto") -> dict[str, pd.DataFrame]:
-    """train/dev/test with Ekman columns (``ekman.add_ekman_columns``). ``source``: ``"local"`` (``data_dir`` or
-    ``$GOEMOTIONS_DIR``), ``"hub"``, ``"sample"`` (bundled, hand-written) or ``"auto"``: local if a folder is
-    given, else the hub when reachable, else the sample. ``df.attrs["source"]``: ``local:<folder name>``,
-    ``hub:<name>`` or ``sample``."""
+    """train/dev/test with Ekman columns from ``source`` (see ``choose_source``; local: ``data_dir`` or
+    ``$GOEMOTIONS_DIR``); ``df.attrs["source"]``: ``local:<folder name>``, ``hub:<name>`` or ``sample``."""
     folder, source = choose_source(data_dir, source)
     names, mapping = read_label_names(), load_ekman_mapping()
     if folder is not None:

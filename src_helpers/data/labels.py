@@ -1,9 +1,5 @@
-"""Label sets: which classes a model predicts and which columns of a split hold their targets.
-
-Every trainer, report and run folder works on one ``LabelSet``: ``EKMAN`` (GoEmotions grouped into Ekman's 6
-emotions + neutral; single- and multi-label) or ``DAIR`` (the DAIR.AI ``emotion`` tweets' 6 classes; single-label
-only). A run folder's ``config.json`` names its label set (``"labels": "ekman"``).
-"""
+"""Label sets: the classes a model predicts and the columns of a split that hold their targets: ``EKMAN``
+(GoEmotions' Ekman groups + neutral; single- and multi-label) or ``DAIR`` (DAIR.AI emotion; single-label)."""
 
 from __future__ import annotations
 
@@ -18,8 +14,7 @@ DAIR_LABELS: tuple[str, ...] = ("sadness", "joy", "love", "anger", "fear", "surp
 
 @dataclass(frozen=True)
 class LabelSet:
-    """``classes`` in class-id order; ``single``: the column of class ids; ``multi``: the column of class-id
-    tuples (None: a single-label data set)."""
+    """``classes`` in id order; ``single``/``multi``: the columns of class ids / id tuples (None: single only)."""
 
     name: str
     classes: tuple[str, ...]
@@ -55,8 +50,3 @@ def label_set_of(classes: Sequence[str]) -> LabelSet:
     if not found:
         raise ValueError(f"no label set has the classes {list(classes)}")
     return found[0]
-
-
-def config_entry(labels: LabelSet) -> dict[str, str]:
-    """What a run's ``config.json`` records of its label set: ``{"labels": name}``."""
-    return {"labels": labels.name}

@@ -1,8 +1,5 @@
-"""The official releases, known by size and content: GoEmotions' "simplified" split (43,410 / 5,426 / 5,427
-comments) and DAIR.AI's ``emotion`` split (16,000 / 2,000 / 2,000 tweets), each split's size and content hash
-(``split_sha256``) kept in ``resources/official_data.json`` (written by ``tools/official_data.py``). The full
-profile records results only from these; ``config.paths_for(..., data=...)`` sends a run on other data to
-``.other_data/<data id>/``. Data from the hub is the official release."""
+"""The official releases (GoEmotions "simplified", DAIR.AI ``emotion``), known by each split's size and content
+hash in ``resources/official_data.json``: full runs record results only from these (``config.paths_for``)."""
 
 from __future__ import annotations
 
@@ -23,12 +20,8 @@ Splits = Mapping[str, pd.DataFrame]
 
 
 def _plain(o: object) -> object:
-    """A JSON value for numpy scalars and arrays (and ``str`` of anything else) in a split's columns."""
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
+    """A JSON value for numpy scalars and arrays (``str`` of anything else)."""
+    return o.tolist() if isinstance(o, np.generic | np.ndarray) else str(o)
 
 
 def split_sha256(df: pd.DataFrame) -> str:
@@ -52,9 +45,8 @@ def official_table() -> dict[str, dict[str, dict]]:
 
 
 def official_name(splits: Splits) -> str | None:
-    """The official data set these splits are (``"goemotions"``, ``"dair_emotion"``), or None. A local folder
-    must match the sizes and hashes of one entry; data from the hub (the official release, parsed by another
-    reader) its sizes, so rows cut from it after loading are still told apart."""
+    """The official data set these splits are (``"goemotions"``, ``"dair_emotion"``), or None: sizes and hashes
+    must match, for data from the hub (the official release) the sizes only."""
     hub = str(splits["train"].attrs.get("source", "")).startswith("hub:")
     sizes = {s: len(splits[s]) for s in SPLITS}
     for name, known in official_table().items():
@@ -64,8 +56,7 @@ def official_name(splits: Splits) -> str | None:
 
 
 def data_id(datasets: Sequence[Splits]) -> str:
-    """A short id of the data sets together, in any order (12 hex digits), for the folder of a run on other
-    data."""
+    """A short id (12 hex digits) of the data sets together, in any order: the folder of a run on other data."""
     identities = sorted(json.dumps(identity(s), sort_keys=True) for s in datasets)
     return hashlib.sha256(json.dumps(identities).encode()).hexdigest()[:12]
 

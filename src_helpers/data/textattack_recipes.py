@@ -1,5 +1,7 @@
 """TextAttack augmenters for the augmentation of the train split (``augment``): the offline and the downloading
-recipes, masked placeholders, seeded calls (the same text in every process), and a pool of worker processes."""
+recipes, masked placeholders, seeded calls (the same text in every process), a pool of worker processes, and the
+NLTK data folder they read (the first entry of ``$NLTK_DATA``, else ``.cache/nltk_data``; ``python -m
+tools.nltk_setup`` installs WordNet there)."""
 
 from __future__ import annotations
 
@@ -9,18 +11,19 @@ import multiprocessing as mp
 import os
 import random
 import re
+import shutil
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
 
+from src_helpers.config import REPO_ROOT, RESOURCES
 from src_helpers.data.goemotions import hub_reachable
-from src_helpers.data.nltk_setup import prepare_nltk_data, use_nltk_data
 
 if TYPE_CHECKING:
     from src_helpers.data.augment import AugmentConfig
-
-use_nltk_data()  # $NLTK_DATA before anything imports textattack (its import needs NLTK's stopwords)
 
 # name -> (TextAttack class, needs WordNet)
 RECIPES: dict[str, tuple[str, bool]] = {
@@ -30,6 +33,7 @@ RECIPES: dict[str, tuple[str, bool]] = {
     "deletion": ("DeletionAugmenter", False),
     "charswap": ("CharSwapAugmenter", False),
 }
+EDA_PARTS = ("synonym_replacement", "random_deletion", "random_swap", "random_insertion")  # EasyDataAugmenter's
 # recipes that download models or data on first use: (class, what it downloads, host)
 ONLINE_RECIPES: dict[str, tuple[str, str, str]] = {
     "embedding": ("EmbeddingAugmenter", "counter-fitted GloVe embeddings from TextAttack's S3 bucket",
@@ -40,7 +44,66 @@ ONLINE_RECIPES: dict[str, tuple[str, str, str]] = {
               "(TensorFlow Hub)", "huggingface.co"),
     "checklist": ("CheckListAugmenter", "flair NER models from the Hugging Face hub", "huggingface.co"),
 }
+NLTK_DATA_ENV = "NLTK_DATA"
+DEFAULT_NLTK_DIR = REPO_ROOT / ".cache" / "nltk_data"  # git-ignored
+STOPWORDS_FILE = RESOURCES / "stopwords_english.txt"
 
+POS = ("noun", "verb", "adj", "adv")
+# WordNet 3.0 as NLTK reads it (besides ``lexnames``)
+WORDNET_FILES = (*(f"{kind}.{pos}" for kind in ("data", "index") for pos in POS), *(f"{pos}.exc" for pos in POS),
+                 "cntlist.rev", "index.sense")
+
+
+class WordNetMissingError(RuntimeError):
+    """WordNet is not in the NLTK data folder (or cannot be installed there)."""
+
+
+def nltk_data_dir() -> Path:
+    """The first entry of ``$NLTK_DATA``, else ``.cache/nltk_data`` in the repo."""
+    env = os.environ.get(NLTK_DATA_ENV, "")
+    first = env.split(os.pathsep)[0] if env else ""
+    return Path(first).expanduser() if first else DEFAULT_NLTK_DIR
+
+
+def use_nltk_data(folder: str | Path | None = None) -> Path:
+    """Point ``$NLTK_DATA`` (child processes) and ``nltk.data.path`` (this process) at ``folder``."""
+    folder = Path(folder) if folder else nltk_data_dir()
+    entries = [e for e in os.environ.get(NLTK_DATA_ENV, "").split(os.pathsep) if e]
+    if str(folder) not in entries:
+        os.environ[NLTK_DATA_ENV] = os.pathsep.join([str(folder), *entries])
+    if "nltk.data" in sys.modules:  # already imported: its search path was read from the environment then
+        path = sys.modules["nltk.data"].path
+        if str(folder) not in path:
+            path.insert(0, str(folder))
+    return folder
+
+
+def wordnet_ready(folder: str | Path | None = None) -> bool:
+    target = Path(folder or nltk_data_dir()) / "corpora" / "wordnet"
+    return all((target / f).exists() for f in ("lexnames", *WORDNET_FILES))
+
+
+def stopwords_ready(folder: str | Path | None = None) -> bool:
+    return (Path(folder or nltk_data_dir()) / "corpora" / "stopwords" / "english").exists()
+
+
+def require_nltk_data(folder: str | Path | None = None, wordnet: bool = True) -> Path:
+    """``folder`` (default :func:`nltk_data_dir`) as NLTK's data: the stopword list copied in when missing, and
+    WordNet required unless ``wordnet=False``. Returns the folder, also set as ``$NLTK_DATA``."""
+    folder = Path(folder) if folder else nltk_data_dir()
+    if not stopwords_ready(folder):
+        stop_dir = folder / "corpora" / "stopwords"
+        stop_dir.mkdir(parents=True, exist_ok=True)
+        tmp = stop_dir / f".english.{os.getpid()}"
+        shutil.copyfile(STOPWORDS_FILE, tmp)
+        tmp.replace(stop_dir / "english")
+    if wordnet and not wordnet_ready(folder):
+        raise WordNetMissingError(f"no WordNet in {folder}: run python -m tools.nltk_setup (--download when "
+                                  "online; on Colab, INSTALL_AUGMENT = True in the first cell does it)")
+    return use_nltk_data(folder)
+
+
+use_nltk_data()  # $NLTK_DATA before anything imports textattack (its import needs NLTK's stopwords)
 
 TEXTATTACK_HINT = (
     "Augmentation needs TextAttack, the optional 'augment' extra: pip install -e '.[augment]' (make does; it "
@@ -56,16 +119,6 @@ def require_textattack() -> None:
     """Raise an ImportError that says how to install TextAttack when it is missing (a cheap check, no import)."""
     if importlib.util.find_spec("textattack") is None:
         raise ImportError(f"TextAttack is not installed. {TEXTATTACK_HINT}")
-
-
-def _textattack_recipes():
-    """``textattack.augmentation.recipes``; a missing or broken install names the extra to install."""
-    require_textattack()
-    try:
-        from textattack.augmentation import recipes
-    except ImportError as e:
-        raise ImportError(f"TextAttack could not be imported ({e}). {TEXTATTACK_HINT}") from e
-    return recipes
 
 
 def recipe_key(name: str) -> str:
@@ -128,8 +181,12 @@ def build_augmenter(recipe: str = "eda", pct_words_to_swap: float = 0.1, variant
         cls_name, needs_wordnet = RECIPES[key]
     else:
         raise ValueError(f"unknown recipe {recipe!r}; offline: {sorted(RECIPES)}, online: {sorted(ONLINE_RECIPES)}")
-    prepare_nltk_data(wordnet=needs_wordnet)  # sets $NLTK_DATA before textattack is imported
-    recipes = _textattack_recipes()
+    require_nltk_data(wordnet=needs_wordnet)  # sets $NLTK_DATA before textattack is imported
+    require_textattack()
+    try:
+        from textattack.augmentation import recipes
+    except ImportError as e:
+        raise ImportError(f"TextAttack could not be imported ({e}). {TEXTATTACK_HINT}") from e
     import nltk
 
     download = nltk.download
@@ -139,8 +196,7 @@ def build_augmenter(recipe: str = "eda", pct_words_to_swap: float = 0.1, variant
                                          transformations_per_example=variants_per_call)
     finally:
         nltk.download = download
-    subs = [getattr(aug, n) for n in ("synonym_replacement", "random_deletion", "random_swap", "random_insertion")
-            if hasattr(aug, n)]  # EasyDataAugmenter's parts
+    subs = [getattr(aug, n) for n in EDA_PARTS if hasattr(aug, n)]
     for a in [aug, *subs]:
         if hasattr(a, "transformation"):
             _fix_synonyms(a.transformation)
@@ -150,8 +206,7 @@ def build_augmenter(recipe: str = "eda", pct_words_to_swap: float = 0.1, variant
 
 def call_augmenter(aug, text: str) -> list[str]:
     """One ``augment`` call; EasyDataAugmenter is recombined with a seeded shuffle instead of set order."""
-    parts = [getattr(aug, n, None) for n in ("synonym_replacement", "random_deletion", "random_swap",
-                                             "random_insertion")]
+    parts = [getattr(aug, n, None) for n in EDA_PARTS]
     if all(p is not None for p in parts):
         out = sorted({t for p in parts for t in p.augment(text)})
         random.shuffle(out)
@@ -159,15 +214,11 @@ def call_augmenter(aug, text: str) -> list[str]:
     return list(aug.augment(text))
 
 
-def _call_seed(seed: int, source_id: str, attempt: int) -> int:
-    return int.from_bytes(hashlib.sha256(f"{seed}|{source_id}|{attempt}".encode()).digest()[:4], "little")
-
-
 def variants_for(aug, text: str, source_id: str, n_calls: int, first_attempt: int, seed: int) -> list[str]:
     """Candidates from ``n_calls`` seeded calls (attempts ``first_attempt...``), in a seeded order."""
     out: list[str] = []
     for attempt in range(first_attempt, first_attempt + n_calls):
-        s = _call_seed(seed, source_id, attempt)
+        s = int.from_bytes(hashlib.sha256(f"{seed}|{source_id}|{attempt}".encode()).digest()[:4], "little")
         random.seed(s)
         np.random.seed(s)
         got = [unmask(t) for t in call_augmenter(aug, mask(text))]
@@ -216,7 +267,7 @@ class Generator:
                 pbar.update()
         elif jobs:
             if self.pool is None:
-                nltk_data = prepare_nltk_data(wordnet=RECIPES.get(recipe_key(c.recipe), ("", False))[1])
+                nltk_data = require_nltk_data(wordnet=RECIPES.get(recipe_key(c.recipe), ("", False))[1])
                 init = (c.recipe, c.pct_words_to_swap, c.variants_per_call, str(nltk_data))
                 self.pool = mp.get_context("spawn").Pool(self.n_workers, _init_worker, init)
             size = max(1, min(32, len(jobs) // (self.n_workers * 8)))

@@ -29,14 +29,12 @@ def read_text(path: str | Path) -> str:
 
 
 def split_lines(text: str) -> list[str]:
-    """Physical lines of ``text``: split at ``\\n`` (a ``\\r`` before it dropped), never at other characters
-    that ``str.splitlines`` treats as line breaks, so line numbers match what an editor shows."""
+    """Lines split at ``\\n`` only (``\\r`` before it dropped), unlike ``str.splitlines``: an editor's numbering."""
     return [line.removesuffix("\r") for line in text.split("\n")]
 
 
 def content_lines(path: str | Path, text: str) -> list[str]:
-    """The lines of ``text`` without the blank lines at its end; a blank line before the last row is an error
-    (a lost or misaligned row)."""
+    """The lines of ``text`` without trailing blank lines; a blank line before the last row is an error."""
     lines = split_lines(text)
     while lines and not lines[-1].strip():
         lines.pop()

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 from src_helpers.data import augment as A
-from src_helpers.data import nltk_setup
 from src_helpers.data import textattack_recipes as R
 from src_helpers.data.augment import AugmentConfig, augment_splits, augment_train, class_table, target_counts
 from src_helpers.data.ekman import EKMAN_LABELS
 from src_helpers.data.goemotions import load_goemotions
+from tools.nltk_setup import DEBIAN_WORDNET, prepare_nltk_data
 
 # sample train made imbalanced: anger 30, disgust 10, fear 5, joy 49, sadness 20, surprise 49, neutral 48
 KEEP = {"anger": 30, "disgust": 10, "fear": 5, "sadness": 20}
@@ -228,12 +228,12 @@ def test_two_worker_processes_give_the_same_variants(tmp_path: Path) -> None:
     assert in_process[0] == in_process[2] and len(in_process[0]) > len(in_process[1])
 
 
-@pytest.mark.skipif(not (nltk_setup.DEBIAN_WORDNET / "data.noun").exists(),
+@pytest.mark.skipif(not (DEBIAN_WORDNET / "data.noun").exists(),
                     reason="WordNet not installed (Debian packages wordnet-base, wordnet-sense-index)")
 @needs_textattack
 @pytest.mark.slow
 def test_easy_data_augmenter_with_wordnet(nltk_dir: Path) -> None:
-    nltk_setup.prepare_nltk_data(nltk_dir)
+    prepare_nltk_data(nltk_dir)
     aug = R.build_augmenter("EasyDataAugmenter")
     text = "[NAME] honestly that movie was terrible and it made me really angry"
     first = R.variants_for(aug, text, "id1", 2, 0, 0)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from src_helpers.data.ekman import EKMAN_LABELS
-from src_helpers.data.labels import DAIR, DAIR_LABELS, EKMAN, config_entry, label_set, label_set_of
+from src_helpers.data.labels import DAIR, DAIR_LABELS, EKMAN, label_set, label_set_of
 from src_helpers.evaluation.cross_domain import (
     SHARED,
     dair_model_on_goemotions,
@@ -38,7 +38,7 @@ def test_label_sets_by_name_and_what_a_run_config_records() -> None:
     assert DAIR.classes == ("sadness", "joy", "love", "anger", "fear", "surprise")  # the hub's label ids
     with pytest.raises(ValueError, match=r"unknown label set 'carer'; known: ekman, dair"):
         label_set("carer")
-    assert config_entry(EKMAN) == {"labels": "ekman"} and config_entry(DAIR) == {"labels": "dair"}
+    assert label_set("ekman") is EKMAN and label_set(DAIR) is DAIR  # a run's config.json records {"labels": name}
 
 
 def test_targets_read_the_label_sets_columns(dair_sample: dict, goemotions_sample: dict) -> None:
@@ -87,7 +87,7 @@ def test_a_dair_run_folder_reads_back_with_its_six_classes(tmp_path: Path) -> No
     y = np.array([0, 2, 5, 1])
     probs = np.eye(6)[[0, 1, 5, 1]] * 0.9 + 0.1 / 6
     ev = evaluate(y, probs, y, probs, "single", DAIR)
-    config = {"target": "single", **config_entry(DAIR)}
+    config = {"target": "single", "labels": DAIR.name}
     run_dir = save_run(tmp_path / "dair_x", config, {"dev": ev.dev, "test": ev.test},
                        ids=list("abcd"), y_true=y, y_pred=ev.test_pred, probs=probs, names=DAIR.classes,
                        dev={"ids": list("abcd"), "y_true": y, "y_pred": ev.dev_pred, "probs": probs})

@@ -37,7 +37,7 @@ def colab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     state = {"pip_fails": False}
 
     def run(cmd, *args, **kwargs):
-        if cmd[:3] == [sys.executable, "-m", "pip"] or cmd[:3] == [sys.executable, "-m", "src_helpers.data.nltk_setup"]:
+        if cmd[:3] == [sys.executable, "-m", "pip"] or cmd[:3] == [sys.executable, "-m", "tools.nltk_setup"]:
             calls.append(list(cmd))
             if state["pip_fails"] and kwargs.get("check"):
                 raise subprocess.CalledProcessError(1, cmd)
@@ -112,7 +112,7 @@ def test_failed_pip_install_stops_the_notebook(colab, tmp_path: Path) -> None:
 def test_install_augment_adds_the_extra_and_fetches_wordnet(colab, tmp_path: Path) -> None:
     ns = colab(str(git_origin(tmp_path)), augment=True)
     assert colab.calls[0][-1] == f"{ns['REPO']}[augment]"
-    assert colab.calls[1] == [sys.executable, "-m", "src_helpers.data.nltk_setup", "--download"]
+    assert colab.calls[1] == [sys.executable, "-m", "tools.nltk_setup", "--download"]
 
 
 def test_readme_badges_notebook_badges_and_repo_url_agree_with_pyproject() -> None:

@@ -5,14 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from src_helpers.data import nltk_setup
-from src_helpers.data.nltk_setup import (
-    WordNetMissingError,
-    lexnames_text,
-    prepare_nltk_data,
-    stopwords_ready,
-    wordnet_ready,
-)
+from src_helpers.data import textattack_recipes as nltk_setup
+from src_helpers.data.textattack_recipes import WordNetMissingError, require_nltk_data, stopwords_ready, wordnet_ready
+from tools.nltk_setup import DEBIAN_WORDNET, lexnames_text, prepare_nltk_data
 
 
 def fake_debian_wordnet(folder: Path, skip: tuple[str, ...] = ()) -> Path:
@@ -105,7 +100,7 @@ def test_default_folder_follows_env(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert nltk_setup.nltk_data_dir() == nltk_setup.DEFAULT_NLTK_DIR
 
 
-@pytest.mark.skipif(not nltk_setup.DEBIAN_WORDNET.joinpath("data.noun").exists(),
+@pytest.mark.skipif(not DEBIAN_WORDNET.joinpath("data.noun").exists(),
                     reason="Debian packages wordnet-base / wordnet-sense-index not installed")
 @pytest.mark.filterwarnings("ignore:The multilingual functions")
 def test_nltk_reads_the_prepared_wordnet(tmp_path: Path) -> None:
@@ -119,3 +114,11 @@ def test_nltk_reads_the_prepared_wordnet(tmp_path: Path) -> None:
     assert wn.lemma_from_key("dog%1:05:00::").synset().name() == "dog.n.01"  # index.sense
     stop = WordListCorpusReader(str(folder / "corpora" / "stopwords"), ["english"])
     assert len(stop.words("english")) == 179
+
+
+def test_the_package_copies_stopwords_and_names_the_wordnet_installer(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NLTK_DATA", raising=False)
+    with pytest.raises(WordNetMissingError, match=r"python -m tools\.nltk_setup"):
+        require_nltk_data(tmp_path / "nltk")
+    assert stopwords_ready(require_nltk_data(tmp_path / "nltk", wordnet=False))

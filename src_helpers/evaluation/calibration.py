@@ -76,8 +76,11 @@ def _log_probs(probs: np.ndarray) -> np.ndarray:
 def negative_log_likelihood(y: np.ndarray, probs: np.ndarray, temperature: float = 1.0) -> float:
     """Mean NLL of the true classes under ``probs`` scaled by ``temperature``."""
     y, probs = check_probabilities(y, probs)
-    logp = log_softmax(_log_probs(probs) / _check_temperature(temperature), axis=1)
-    return float(-logp[np.arange(len(y)), y].mean())
+    return _nll(_log_probs(probs), y, _check_temperature(temperature))
+
+
+def _nll(logp: np.ndarray, y: np.ndarray, temperature: float) -> float:
+    return float(-log_softmax(logp / temperature, axis=1)[np.arange(len(y)), y].mean())
 
 
 def _check_temperature(temperature: float) -> float:
@@ -89,12 +92,8 @@ def _check_temperature(temperature: float) -> float:
 def fit_temperature(y_dev: np.ndarray, dev_probs: np.ndarray) -> float:
     """The temperature ``T`` minimising the dev NLL of ``softmax(log(dev_probs) / T)`` (T > 1: overconfident)."""
     y_dev, dev_probs = check_probabilities(y_dev, dev_probs, "y_dev", "dev_probs")
-    logp, rows = _log_probs(dev_probs), np.arange(len(y_dev))
-
-    def nll(log_t: float) -> float:
-        return float(-log_softmax(logp / np.exp(log_t), axis=1)[rows, y_dev].mean())
-
-    fit = minimize_scalar(nll, bounds=LOG_T_BOUNDS, method="bounded")
+    logp = _log_probs(dev_probs)
+    fit = minimize_scalar(lambda log_t: _nll(logp, y_dev, np.exp(log_t)), bounds=LOG_T_BOUNDS, method="bounded")
     if not fit.success:
         raise RuntimeError(f"temperature fit did not converge: {fit.message}")
     return float(np.exp(fit.x))

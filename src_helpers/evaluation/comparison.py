@@ -5,7 +5,6 @@ A multi-label sibling follows the registry's run names: ``<run>`` and ``<run>_mu
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from functools import cache
@@ -303,19 +302,17 @@ def cross_domain_table(runs_root: str | Path) -> pd.DataFrame:
     """One row per cross-domain evaluation stored under ``runs_root`` (``cross_domain.scores_table``'s columns);
     other evaluations in ``attrs["skipped"]``."""
     root = Path(runs_root)
-    files = sorted([*root.glob(f"*/{EVALUATIONS}/*.json"), *root.glob(f"*/*/{EVALUATIONS}/*.json")])
     tables, skipped = [], {}
-    for file in files:
-        run_dir = file.parent.parent
-        run = run_dir.relative_to(root).as_posix()
-        try:
-            report = json.loads(file.read_text(encoding="utf-8"))
-            scores = cross_domain.scores_table({run: report})
-        except ValueError as err:  # a report of another kind (or unreadable JSON)
-            skipped[f"{run}/{EVALUATIONS}/{file.name}"] = str(err)
-            continue
-        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-        tables.append(scores.assign(evaluation=file.stem, trained_on=DATASETS[label_set(config.get("labels")).name]))
+    for folder in run_folders(root, nested=True):
+        run, name = load_run(folder), folder.relative_to(root).as_posix()
+        for evaluation, report in sorted(run.evaluations.items()):
+            try:
+                scores = cross_domain.scores_table({name: report})
+            except ValueError as err:  # a report of another kind
+                skipped[f"{name}/{EVALUATIONS}/{evaluation}.json"] = str(err)
+                continue
+            trained_on = DATASETS[label_set(run.config.get("labels")).name]
+            tables.append(scores.assign(evaluation=evaluation, trained_on=trained_on))
     columns = ["evaluation", "trained_on"]
     table = pd.concat(tables) if tables else pd.DataFrame(columns=["model", *columns]).set_index("model")
     table = table[[*columns, *[c for c in table if c not in columns]]]

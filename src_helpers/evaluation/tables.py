@@ -15,20 +15,11 @@ from src_helpers.evaluation.results import RunResult
 CURVES = ("train_loss", "dev_loss", "dev_accuracy", "dev_macro_f1")
 
 
-def signed(value: float, digits: int = 4) -> str:
-    """``+0.0106``, ``−0.0095`` (a minus sign), ``±0`` when it rounds to zero."""
-    text = f"{abs(value):.{digits}f}"
-    return "±0" if float(text) == 0 else f"{'+' if value > 0 else '−'}{text}"
-
-
 def interval_text(low: float, high: float, value: float | None = None, digits: int = 4,
-                  ci_digits: int | None = None, sign: bool = False) -> str:
-    """A 95% interval as text, ``[low, high]`` or ``value [low, high]``; ``sign``: differences, as ``+0.0106``."""
-    def fmt(x: float, d: int) -> str:
-        return signed(x, d) if sign else f"{x:.{d}f}"
-
-    bounds = f"[{fmt(low, ci_digits or digits)}, {fmt(high, ci_digits or digits)}]"
-    return bounds if value is None else f"{fmt(value, digits)} {bounds}"
+                  ci_digits: int | None = None) -> str:
+    """A 95% interval as text, ``[low, high]`` or ``value [low, high]`` (bounds with ``ci_digits``)."""
+    bounds = f"[{low:.{ci_digits or digits}f}, {high:.{ci_digits or digits}f}]"
+    return bounds if value is None else f"{value:.{digits}f} {bounds}"
 
 
 def results_table(results: Sequence[RunResult], n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
@@ -143,29 +134,31 @@ def train_time(history: pd.DataFrame | None, config: Mapping | None) -> tuple[fl
     return float("nan"), float("nan"), "none"
 
 
+def _run_stat(r: RunResult, key: str) -> float:
+    """A fine-tuning run's ``key``: its attribute, else ``extra``, else the stored config's ``result``."""
+    if hasattr(r, key):
+        return getattr(r, key)
+    stored = r.config.get("result", {}) if isinstance(r.config, dict) else {}
+    return r.extra.get(key, stored.get(key, float("nan")))
+
+
 def cost_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> pd.DataFrame:
-    """Per run: median seconds per training epoch, epochs run, best epoch, dev macro-F1, test scores."""
+    """Per run: seconds per epoch, epochs, training minutes (as recorded, else this session's wall clock
+    ``extra["wall_seconds"]``), trainable parameters, dev and test scores."""
     runs = list(results.values()) if isinstance(results, Mapping) else list(results)
-    rows = [{"model": r.name, "s_per_epoch": train_time(r.history, None)[0], "epochs_run": len(r.history),
-             "best_epoch": getattr(r, "best_epoch", None),
-             "dev_macro_f1": r.dev["macro_f1"], "test_accuracy": r.test.get("accuracy"),
-             "test_macro_f1": r.test["macro_f1"]} for r in runs]
-    return pd.DataFrame(rows).set_index("model").round(4)
-
-
-def training_time(results: Mapping[str, RunResult]) -> pd.DataFrame:
-    """Per run: ``train_minutes`` as recorded (else the wall clock), ``wall_minutes`` of this session, epochs,
-    accuracy."""
-    wall = {name: r.extra["wall_seconds"] for name, r in results.items() if "wall_seconds" in r.extra}
     rows = []
-    for name, r in results.items():
-        seconds = train_time(r.history, r.config if isinstance(r.config, Mapping) else None)[1] * 60
-        if np.isnan(seconds):  # a fine-tuning of this session (its FTResult), else TF-IDF: the wall clock
+    for r in runs:
+        s_per_epoch, minutes, _ = train_time(r.history, r.config if isinstance(r.config, Mapping) else None)
+        wall = r.extra.get("wall_seconds", float("nan")) / 60
+        if np.isnan(minutes):  # a fine-tuning of this session (its FTResult), else TF-IDF: the wall clock
             seconds = _run_stat(r, "train_seconds")
-            seconds = wall.get(name, float("nan")) if seconds is None or np.isnan(seconds) else seconds
-        rows.append({"model": name, "train_minutes": seconds / 60, "wall_minutes": wall.get(name, float("nan")) / 60,
-                     "epochs_run": len(r.history) if "epoch" in r.history else None,
-                     "test_accuracy": r.test.get("accuracy")})
+            minutes = wall if seconds is None or np.isnan(seconds) else seconds / 60
+        rows.append({"model": r.name, "s_per_epoch": s_per_epoch, "epochs_run": len(r.history),
+                     "best_epoch": getattr(r, "best_epoch", None), "train_minutes": minutes, "wall_minutes": wall,
+                     "trainable_params": _run_stat(r, "trainable_params"),
+                     "share_trainable": _run_stat(r, "trainable_params") / _run_stat(r, "total_params"),
+                     "dev_macro_f1": r.dev.get("macro_f1"), "test_accuracy": r.test.get("accuracy"),
+                     "test_macro_f1": r.test.get("macro_f1")})
     return pd.DataFrame(rows).set_index("model").round(4)
 
 
@@ -174,8 +167,7 @@ SCORES = ("dev_accuracy", "dev_macro_f1", "test_accuracy", "test_macro_f1")
 
 def difference(table: pd.DataFrame, a: str, b: str, columns: Sequence[str] = SCORES) -> pd.DataFrame:
     """Rows ``a`` and ``b`` of a results table and their difference ``a - b`` (an ablation in one table)."""
-    missing = [n for n in (a, b) if n not in table.index]
-    if missing:
+    if missing := [n for n in (a, b) if n not in table.index]:
         raise KeyError(f"no run {missing} in the table (runs: {list(table.index)})")
     numeric = table.loc[[a, b], [c for c in columns if c in table]].astype(float)
     return pd.concat([numeric, (numeric.loc[a] - numeric.loc[b]).to_frame(f"{a} - {b}").T]).round(4)
@@ -191,8 +183,7 @@ def by_variant(table: pd.DataFrame) -> pd.DataFrame:
 def speedup(cost: pd.DataFrame, slow: str, fast: str) -> pd.Series:
     """Two variants of a ``cost_table`` (seed means): seconds per epoch, test macro-F1, ``speedup``."""
     means = by_variant(cost).xs("mean", axis=1, level=1)
-    missing = [v for v in (slow, fast) if v not in means.index]
-    if missing:
+    if missing := [v for v in (slow, fast) if v not in means.index]:
         raise KeyError(f"no variant {missing} in the table (variants: {list(means.index)})")
     out = {f"{k}_{col}": means.loc[v, col] for k, v in (("slow", slow), ("fast", fast))
            for col in ("s_per_epoch", "test_macro_f1")}
@@ -214,24 +205,6 @@ def tuned_vs_untuned(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunRe
     changed = [f for f in tuned if tuned[f].name != untuned[f].name]
     table = results_table([*untuned.values(), *(tuned[f] for f in changed)], n_boot=n_boot, seed=seed)
     return table, {f: paired_bootstrap(tuned[f], untuned[f], n_boot=n_boot, seed=seed) for f in changed}
-
-
-def _run_stat(r: RunResult, key: str) -> float:
-    """A fine-tuning run's ``key``: its attribute, else ``extra``, else the stored config's ``result``."""
-    if hasattr(r, key):
-        return getattr(r, key)
-    stored = r.config.get("result", {}) if isinstance(r.config, dict) else {}
-    return r.extra.get(key, stored.get(key, float("nan")))
-
-
-def fine_tuning_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> pd.DataFrame:
-    """Per fine-tuning run: trainable parameters and their share, training minutes, dev and test scores."""
-    runs = list(results.values()) if isinstance(results, Mapping) else list(results)
-    rows = [{"model": r.name, "trainable_params": _run_stat(r, "trainable_params"),
-             "share_trainable": _run_stat(r, "trainable_params") / _run_stat(r, "total_params"),
-             "train_minutes": _run_stat(r, "train_seconds") / 60, "dev_macro_f1": r.dev["macro_f1"],
-             "test_accuracy": r.test.get("accuracy"), "test_macro_f1": r.test["macro_f1"]} for r in runs]
-    return pd.DataFrame(rows).set_index("model").round(4)
 
 
 def headline_scores(single: RunResult, multi: RunResult) -> dict[str, float]:

@@ -25,7 +25,6 @@ from src_helpers.data.textio import read_json
 from src_helpers.evaluation import comparison, references, tables
 from src_helpers.evaluation.metrics import choose_best
 from src_helpers.evaluation.results import RunResult
-from src_helpers.evaluation.tables import signed
 from src_helpers.experiments.run_folders import load_result, run_folders
 
 # The augmentation ablation: run -> what it is; its augmented twin is ``<run>_aug``.
@@ -52,6 +51,17 @@ BENCHMARKS = REPO_ROOT / "benchmarks" / "results"  # the committed reports of be
 
 
 # ------------------------------------------------------------------------------------------ formatting
+def signed(value: float, digits: int = 4) -> str:
+    """``+0.0106``, ``−0.0095`` (a minus sign), ``±0`` when it rounds to zero."""
+    text = f"{abs(value):.{digits}f}"
+    return "±0" if float(text) == 0 else f"{'+' if value > 0 else '−'}{text}"
+
+
+def signed_interval(low: float, high: float, value: float, digits: int = 4) -> str:
+    """A difference and its 95% interval, each signed: ``+0.0011 [−0.0123, +0.0045]``."""
+    return f"{signed(value, digits)} [{signed(low, digits)}, {signed(high, digits)}]"
+
+
 def points(value: float) -> str:
     """A score difference in percentage points, one decimal, signed."""
     return signed(100 * value, 1)
@@ -125,7 +135,7 @@ def augmentation(results: Mapping[str, RunResult], n_boot: int = 1000, seed: int
         cells = [f"{base.dev['macro_f1']:.4f} → {aug.dev['macro_f1']:.4f}"]
         for m in ("accuracy", "macro_f1"):
             gain = gains.loc[f"{m} gain"]
-            interval = tables.interval_text(gain["low"], gain["high"], gain["value"], sign=True)
+            interval = signed_interval(gain["low"], gain["high"], gain["value"])
             cells.append(f"{base.test[m]:.4f} → {aug.test[m]:.4f}, {interval}")
         lines.append(f"| {about} (`{run}`) | {' | '.join(cells + per_class)} |")
         mf1 = gains.loc["macro_f1 gain"]

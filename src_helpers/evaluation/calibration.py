@@ -1,9 +1,5 @@
-"""Calibration of single-label runs: top-label ECE, reliability tables and figures, temperature scaling.
-
-The confidence of a prediction is its top softmax probability. Bins are ``calibration_curve``'s equal-width bins
-``[0, 1/n], (1/n, 2/n], ...``. Temperature scaling (Guo et al., 2017) divides the log-probabilities by one ``T``
-fitted on dev and applied unchanged to test (the argmax does not change). Multi-label runs: ``ValueError``.
-"""
+"""Calibration of single-label runs: top-label ECE, reliability tables and figures, and temperature scaling (Guo
+et al., 2017), one ``T`` fitted on dev and applied unchanged to test. Confidence is the top softmax probability."""
 
 from __future__ import annotations
 
@@ -20,12 +16,10 @@ from scipy.special import log_softmax, softmax
 from src_helpers.evaluation.figures import _save
 from src_helpers.evaluation.results import RunResult, require_single
 
-# stored probabilities are rounded to 5 decimals: a 0 stands for something below 5e-6
-PROB_FLOOR = 1e-6
-# rows of stored probabilities sum to 1 up to their rounding (7 classes: at most 3.5e-5 off)
-ROW_SUM_TOLERANCE = 1e-3
-# fit_temperature searches log T in this interval (T from about 0.05 to 20)
-LOG_T_BOUNDS = (-3.0, 3.0)
+PROB_FLOOR = 1e-6  # stored probabilities are rounded to 5 decimals: a 0 stands for something below 5e-6
+ROW_SUM_TOLERANCE = 1e-3  # stored rows sum to 1 up to their rounding
+LOG_T_BOUNDS = (-3.0, 3.0)  # log T searched (T from about 0.05 to 20)
+SINGLE = "calibration here reads single-label softmax probabilities (top-label confidence)"
 
 
 def check_probabilities(y: np.ndarray, probs: np.ndarray, y_name: str = "y", probs_name: str = "probs"
@@ -52,8 +46,7 @@ def check_probabilities(y: np.ndarray, probs: np.ndarray, y_name: str = "y", pro
 
 
 def reliability_table(y: np.ndarray, probs: np.ndarray, n_bins: int = 15) -> pd.DataFrame:
-    """One row per non-empty confidence bin: ``bin_low``, ``bin_high``, mean ``confidence``, ``accuracy``,
-    ``count``."""
+    """One row per non-empty equal-width confidence bin: bounds, mean ``confidence``, ``accuracy``, ``count``."""
     if not isinstance(n_bins, int | np.integer) or n_bins < 1:
         raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
     y, probs = check_probabilities(y, probs)
@@ -83,8 +76,11 @@ def _log_probs(probs: np.ndarray) -> np.ndarray:
 def negative_log_likelihood(y: np.ndarray, probs: np.ndarray, temperature: float = 1.0) -> float:
     """Mean NLL of the true classes under ``probs`` scaled by ``temperature``."""
     y, probs = check_probabilities(y, probs)
-    logp = log_softmax(_log_probs(probs) / _check_temperature(temperature), axis=1)
-    return float(-logp[np.arange(len(y)), y].mean())
+    return _nll(_log_probs(probs), y, _check_temperature(temperature))
+
+
+def _nll(logp: np.ndarray, y: np.ndarray, temperature: float) -> float:
+    return float(-log_softmax(logp / temperature, axis=1)[np.arange(len(y)), y].mean())
 
 
 def _check_temperature(temperature: float) -> float:
@@ -96,12 +92,8 @@ def _check_temperature(temperature: float) -> float:
 def fit_temperature(y_dev: np.ndarray, dev_probs: np.ndarray) -> float:
     """The temperature ``T`` minimising the dev NLL of ``softmax(log(dev_probs) / T)`` (T > 1: overconfident)."""
     y_dev, dev_probs = check_probabilities(y_dev, dev_probs, "y_dev", "dev_probs")
-    logp, rows = _log_probs(dev_probs), np.arange(len(y_dev))
-
-    def nll(log_t: float) -> float:
-        return float(-log_softmax(logp / np.exp(log_t), axis=1)[rows, y_dev].mean())
-
-    fit = minimize_scalar(nll, bounds=LOG_T_BOUNDS, method="bounded")
+    logp = _log_probs(dev_probs)
+    fit = minimize_scalar(lambda log_t: _nll(logp, y_dev, np.exp(log_t)), bounds=LOG_T_BOUNDS, method="bounded")
     if not fit.success:
         raise RuntimeError(f"temperature fit did not converge: {fit.message}")
     return float(np.exp(fit.x))
@@ -115,14 +107,10 @@ def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
     return softmax(_log_probs(probs) / _check_temperature(temperature), axis=1)
 
 
-def _check_single(r: RunResult) -> None:
-    require_single(r, "calibration here reads single-label softmax probabilities (top-label confidence)")
-
-
 def temperature_scaled(result: RunResult) -> RunResult:
-    """A copy of the run, ``<run>_temperature``, with probabilities scaled by the temperature fitted on its dev
-    predictions (``extra["temperature"]``); reports and predictions unchanged."""
-    _check_single(result)
+    """A copy of the run, ``<run>_temperature``, with probabilities scaled by the temperature fitted on dev
+    (``extra["temperature"]``)."""
+    require_single(result, SINGLE)
     if result.dev_probs is None or result.y_dev is None:
         raise ValueError(f"run {result.name!r} has no dev predictions to fit a temperature on")
     t = fit_temperature(result.y_dev, result.dev_probs)
@@ -133,11 +121,10 @@ def temperature_scaled(result: RunResult) -> RunResult:
 
 
 def calibration_table(results: Sequence[RunResult], n_bins: int = 15) -> pd.DataFrame:
-    """Per run (index ``model``): test ECE, NLL and accuracy before and after temperature scaling; a run without
-    dev predictions has NaN *after* columns and a ``note``."""
+    """Per run: test ECE, NLL and accuracy before and after temperature scaling (NaN without dev predictions)."""
     rows = []
     for r in results:
-        _check_single(r)
+        require_single(r, SINGLE)
         y, probs = check_probabilities(r.y_test, r.test_probs, f"run {r.name!r} y_test", f"run {r.name!r} test_probs")
         row = {"model": r.name, "temperature": np.nan,
                "test_ece_before": expected_calibration_error(y, probs, n_bins), "test_ece_after": np.nan,
@@ -160,8 +147,7 @@ def calibration_table(results: Sequence[RunResult], n_bins: int = 15) -> pd.Data
 
 def reliability_figure(results: Sequence[RunResult], path: str | Path | None = None, n_bins: int = 15,
                        title: str = "Reliability (test)", scaled: bool = False) -> plt.Figure:
-    """One reliability curve per run (test ECE in the legend) and the diagonal; ``scaled``: also the
-    temperature-scaled curve of every run with dev predictions."""
+    """One reliability curve per run (test ECE in the legend); ``scaled``: also the temperature-scaled ones."""
     if not results:
         raise ValueError("reliability_figure needs at least one run")
     if scaled:
@@ -169,7 +155,7 @@ def reliability_figure(results: Sequence[RunResult], path: str | Path | None = N
     fig, ax = plt.subplots(figsize=(6, 5.5))
     ax.plot([0, 1], [0, 1], ls="--", color="grey", label="perfectly calibrated")
     for r in results:
-        _check_single(r)
+        require_single(r, SINGLE)
         table = reliability_table(r.y_test, r.test_probs, n_bins)
         ece = expected_calibration_error(r.y_test, r.test_probs, n_bins)
         ax.plot(table["confidence"], table["accuracy"], marker="o", ms=4, label=f"{r.name} (ECE {ece:.3f})")

@@ -1,15 +1,10 @@
 """The final comparison (notebook 08): every finished run folder side by side, read from disk, nothing trained.
 
-``catalog`` lists the run folders, ``leaderboard`` ranks the GoEmotions single-label models (rules: ``RULES``),
-``significance`` tests the model chosen on dev against the others, ``cost_quality``/``pareto_front`` set cost
-against quality, ``cross_domain_table`` and ``training_curves`` gather the stored evaluations and histories, and
-``comparison_figures`` draws them. A multi-label sibling follows the registry's run names (``Experiment.run_name``):
-``<run>`` and ``<run>_multi``, ``<x>_single`` and ``<x>_multi``, a seed suffix after both.
-"""
+A multi-label sibling follows the registry's run names: ``<run>`` and ``<run>_multi``, ``<x>_single`` and
+``<x>_multi``, a seed suffix after both."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from functools import cache
@@ -34,7 +29,6 @@ RULES = {"dataset": "not GoEmotions (another label set)", "subset": "trained on 
          "sibling on the leaderboard", "caller": "excluded by the caller"}
 
 
-# ------------------------------------------------------------------------------------------ one run's config
 def _family(config: dict) -> str:
     """tfidf, rnn (LSTM/GRU), xlstm, rwkv or transformer, from what the run's config records."""
     if config.get("model") == "tfidf_logreg":
@@ -53,7 +47,7 @@ def _family(config: dict) -> str:
 
 @cache
 def _registry_run_names() -> dict[str, str]:
-    """{run name the registry gives (full profile, seed 0, either target): experiment name}."""
+    """{run name the registry gives (seed 0, either target): experiment name}."""
     names: dict[str, str] = {e.run_name: n for n, e in EXPERIMENTS.items()}
     for n, e in EXPERIMENTS.items():
         try:
@@ -78,7 +72,7 @@ def _settings(run: Run, exp: Experiment | None) -> dict:
 
 
 def _seed(config: dict) -> int:
-    """The run's seed as its config records it (the experiment's settings, else the trainer's config)."""
+    """The run's seed as its config records it."""
     recorded = config.get("experiment", {}).get("settings", {})
     for value in (recorded.get("train.seed"), config.get("train_config", {}).get("seed"),
                   config.get("ft", {}).get("seed"), config.get("seed")):
@@ -92,7 +86,7 @@ def _short(value: object) -> str:
 
 
 def _tuned_about(exp: Experiment | None, settings: dict) -> str:
-    """A tuned run's settings that differ from its experiment's registered (full-profile) ones, in short."""
+    """A tuned run's settings that differ from its experiment's registered ones, in short."""
     if exp is None:
         return "tuned (its config names no experiment)"
     base = jsonable(exp.settings())
@@ -102,8 +96,7 @@ def _tuned_about(exp: Experiment | None, settings: dict) -> str:
 
 
 def _parameters(config: dict) -> float:
-    """Parameters as the config records them (RNN: ``n_parameters``; transformer: ``total_params``); NaN for
-    TF-IDF."""
+    """Parameters as the config records them; NaN for TF-IDF."""
     value = config.get("n_parameters", config.get("result", {}).get("total_params"))
     return float(value) if value is not None else float("nan")
 
@@ -128,9 +121,8 @@ def _row(run: Run) -> dict:
             "dev_macro_f1": run.metrics["dev"]["macro_f1"]}
 
 
-# ------------------------------------------------------------------------------------------ catalog
 def _read(folder: Path) -> Run:
-    """``load_run`` of a run folder that must hold test predictions (``RunFolderError`` naming it otherwise)."""
+    """``load_run`` of a run folder that must hold test predictions."""
     run = load_run(folder)
     if run.predictions is None:
         raise RunFolderError(folder, "test_predictions.csv.gz", "missing (every finished run stores its test "
@@ -139,9 +131,8 @@ def _read(folder: Path) -> Run:
 
 
 def catalog(runs_root: str | Path) -> pd.DataFrame:
-    """One row per run folder of ``runs_root`` (index ``run``): family, dataset, target, tuned, experiment,
-    settings, test size, parameters, training time (``tables.train_time``), dev macro-F1. A damaged folder is a
-    ``RunFolderError``; folders of run folders are no rows but listed in ``attrs["skipped"]``."""
+    """One row per run folder of ``runs_root`` (index ``run``): what it is, its size, cost and dev macro-F1.
+    Folders of run folders are listed in ``attrs["skipped"]``."""
     root = Path(runs_root)
     rows, inner = [], {}
     for folder in run_folders(root, nested=True):
@@ -168,7 +159,6 @@ _COLUMNS = ("run", "family", "dataset", "target", "tuned", "experiment", "about"
             "dev_macro_f1")
 
 
-# ------------------------------------------------------------------------------------------ leaderboard
 def multi_sibling(run: str) -> str:
     """The run name of the multi-label sibling of single-label run ``run``."""
     seed = re.search(r"_seed\d+$", run)
@@ -178,8 +168,8 @@ def multi_sibling(run: str) -> str:
 
 def selection(table: pd.DataFrame, include: Iterable[str] | None = None,
               exclude: Iterable[str] = ()) -> tuple[list[str], dict[str, str]]:
-    """The leaderboard's single-label runs of a ``catalog`` and ``{run: rule}`` of those left out (``RULES``):
-    GoEmotions only, the full train split, seed 0. ``include``: exactly these runs, no rule applied."""
+    """The leaderboard's single-label runs of a ``catalog`` and ``{run: rule}`` of those left out (``RULES``);
+    ``include``: exactly these runs, no rule applied."""
     exclude = set(exclude)
     if unknown := sorted((set(include or ()) | exclude) - set(table.index)):
         raise KeyError(f"no run {unknown} in the catalog (runs: {list(table.index)})")
@@ -221,9 +211,8 @@ def _scores(r: RunResult, metrics: Iterable[str], prefix: str, n_boot: int, seed
 
 def leaderboard(runs_root: str | Path, n_boot: int = 1000, seed: int = 0, include: Iterable[str] | None = None,
                 exclude: Iterable[str] = ()) -> pd.DataFrame:
-    """One row per GoEmotions single-label model (``selection``), best test macro-F1 first: family, tuned,
-    about, dev_macro_f1, ``best_on_dev``, test accuracy and macro-F1 with bootstrap 95% intervals, and its
-    multi-label sibling's test macro-F1 (``multi_*``). ``attrs["excluded"]``: ``{run: rule}``."""
+    """One row per GoEmotions single-label model (``selection``), best test macro-F1 first, with bootstrap 95%
+    intervals and its multi-label sibling's scores (``multi_*``). ``attrs["excluded"]``: ``{run: rule}``."""
     table = catalog(runs_root)
     names, excluded = selection(table, include, exclude)
     if not names:
@@ -249,12 +238,10 @@ def leaderboard(runs_root: str | Path, n_boot: int = 1000, seed: int = 0, includ
 _MULTI = ("multi_run", "multi_macro_f1", "multi_macro_f1_low", "multi_macro_f1_high")
 
 
-# ------------------------------------------------------------------------------------------ significance
 def significance(results: Mapping[str, RunResult], best: str | None = None, baseline: str = BASELINE,
                  n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """The ``best`` run (default: best dev macro-F1) against every other run on the same test rows (index
-    ``other``): paired-bootstrap gains with 95% intervals and p-values, Benjamini-Hochberg adjusted ones (``*_p_bh``),
-    McNemar's exact test on accuracy (single-label), and ``baseline`` marking the baseline's row."""
+    """The ``best`` run (default: best dev macro-F1) against every other run: paired-bootstrap gains, p-values
+    and their Benjamini-Hochberg adjustment (``*_p_bh``), McNemar's exact test (single-label)."""
     if baseline not in results:
         raise KeyError(f"baseline {baseline!r} is not among the runs {list(results)}")
     best = best or tables.best_on_dev(results)
@@ -281,12 +268,10 @@ def significance(results: Mapping[str, RunResult], best: str | None = None, base
     return table
 
 
-# ------------------------------------------------------------------------------------------ cost and quality
 def cost_quality(catalog: pd.DataFrame, leaderboard: pd.DataFrame, benchmarks: pd.DataFrame | None = None,
                  threads: int = 1, path: str = "fp32") -> pd.DataFrame:
-    """Per leaderboard model: family, parameters, training time (``catalog``), inference sentences per second
-    at ``threads`` on ``path`` from ``benchmarks`` (columns run, threads, path, sentences_per_s; NaN where not
-    measured), ``ms_per_sentence``, test accuracy and macro-F1."""
+    """Per leaderboard model: parameters, training time, inference speed at ``threads`` on ``path`` from
+    ``benchmarks`` (NaN where not measured) and test scores."""
     if missing := sorted(set(leaderboard.index) - set(catalog.index)):
         raise KeyError(f"leaderboard models {missing} are not in the catalog")
     speed: dict[str, float] = {}
@@ -301,8 +286,7 @@ def cost_quality(catalog: pd.DataFrame, leaderboard: pd.DataFrame, benchmarks: p
 
 
 def pareto_front(df: pd.DataFrame, cost_col: str, quality_col: str) -> pd.Series:
-    """True for the rows no other row dominates (cost no higher and quality no lower, one strictly better);
-    rows missing either are never on it."""
+    """True for the rows no other row dominates; rows missing either value are never on it."""
     for col in (cost_col, quality_col):
         if col not in df:
             raise KeyError(f"no column {col!r} (columns: {list(df.columns)})")
@@ -314,24 +298,21 @@ def pareto_front(df: pd.DataFrame, cost_col: str, quality_col: str) -> pd.Series
     return pd.Series(known & ~dominated, index=df.index, name="pareto")
 
 
-# ------------------------------------------------------------------------------------------ other views
 def cross_domain_table(runs_root: str | Path) -> pd.DataFrame:
-    """The cross-domain evaluations stored in the run folders of ``runs_root`` (and one level deeper): one row
-    per (run, evaluation) with ``cross_domain.scores_table``'s columns; other evaluations in ``attrs["skipped"]``."""
+    """One row per cross-domain evaluation stored under ``runs_root`` (``cross_domain.scores_table``'s columns);
+    other evaluations in ``attrs["skipped"]``."""
     root = Path(runs_root)
-    files = sorted([*root.glob(f"*/{EVALUATIONS}/*.json"), *root.glob(f"*/*/{EVALUATIONS}/*.json")])
     tables, skipped = [], {}
-    for file in files:
-        run_dir = file.parent.parent
-        run = run_dir.relative_to(root).as_posix()
-        try:
-            report = json.loads(file.read_text(encoding="utf-8"))
-            scores = cross_domain.scores_table({run: report})
-        except ValueError as err:  # a report of another kind (or unreadable JSON)
-            skipped[f"{run}/{EVALUATIONS}/{file.name}"] = str(err)
-            continue
-        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-        tables.append(scores.assign(evaluation=file.stem, trained_on=DATASETS[label_set(config.get("labels")).name]))
+    for folder in run_folders(root, nested=True):
+        run, name = load_run(folder), folder.relative_to(root).as_posix()
+        for evaluation, report in sorted(run.evaluations.items()):
+            try:
+                scores = cross_domain.scores_table({name: report})
+            except ValueError as err:  # a report of another kind
+                skipped[f"{name}/{EVALUATIONS}/{evaluation}.json"] = str(err)
+                continue
+            trained_on = DATASETS[label_set(run.config.get("labels")).name]
+            tables.append(scores.assign(evaluation=evaluation, trained_on=trained_on))
     columns = ["evaluation", "trained_on"]
     table = pd.concat(tables) if tables else pd.DataFrame(columns=["model", *columns]).set_index("model")
     table = table[[*columns, *[c for c in table if c not in columns]]]
@@ -340,9 +321,8 @@ def cross_domain_table(runs_root: str | Path) -> pd.DataFrame:
 
 
 def training_curves(runs_root: str | Path, runs: Iterable[str]) -> pd.DataFrame:
-    """Dev macro-F1 per epoch of ``runs`` as a long table: run, epoch, dev_macro_f1, cumulative training
-    ``seconds`` (``tables.train_time``; spread evenly when only a total is recorded) and ``time_source``. Runs without
-    a history are listed in ``attrs["skipped"]``."""
+    """Dev macro-F1 per epoch of ``runs`` against cumulative training ``seconds`` (spread evenly when only a total
+    is recorded), a long table; runs without a history in ``attrs["skipped"]``."""
     frames, skipped = [], {}
     for name in runs:
         run = _read(Path(runs_root) / name)
@@ -363,13 +343,10 @@ def training_curves(runs_root: str | Path, runs: Iterable[str]) -> pd.DataFrame:
     return curves
 
 
-# ------------------------------------------------------------------------------------------ figures
 def comparison_figures(runs_root: str | Path, board: pd.DataFrame, images: str | Path, prefix: str = "08",
                        references: Mapping[str, Mapping[str, float]] | None = None,
                        benchmarks: pd.DataFrame | None = None) -> dict[str, Path]:
-    """The comparison figures of the leaderboard's models as ``images/<prefix>_*.png``: the leaderboard with
-    reference lines (None: ``references.lines()``), per-class F1, confusion matrices, training curves, cost vs quality
-    (speed from ``benchmarks``). Returns ``{figure: path}``."""
+    """The comparison figures of the leaderboard's models as ``images/<prefix>_*.png``; returns ``{figure: path}``."""
     images = Path(images)
     images.mkdir(parents=True, exist_ok=True)
     results = load(runs_root, board.index)

@@ -1,10 +1,7 @@
 """Cross-domain scores between GoEmotions (Ekman's 7 classes) and the DAIR.AI emotion tweets (6 classes).
 
-DAIR's classes map onto Ekman's with love -> joy (as Google's mapping groups GoEmotions' labels); DAIR has no disgust
-and no neutral, so five classes are ``SHARED``. An Ekman model on DAIR is scored both with its plain 7-way argmax
-(``seven_way``) and restricted to the shared classes (``shared``); a DAIR model on the GoEmotions rows of a shared
-class, its argmax mapped to Ekman. Reports are ``metrics.single_label_report`` dicts (notebook 07).
-"""
+DAIR's love maps to joy and DAIR has no disgust or neutral, so five classes are ``SHARED``. An Ekman model on DAIR is
+scored with its 7-way argmax (``seven_way``) and restricted to the shared classes (``shared``)."""
 
 from __future__ import annotations
 
@@ -38,13 +35,17 @@ def _ekman_truth(df: pd.DataFrame, what: str) -> np.ndarray:
     return df["ekman_label"].to_numpy()
 
 
-def seven_way_report(probs: np.ndarray, truth: Sequence[str]) -> dict:
-    """The plain 7-way argmax of an Ekman model against Ekman class names ``truth`` (shared classes only): a
-    ``single_label_report`` whose ``macro_f1`` averages the five shared classes (disgust and neutral have no true rows)
-    plus ``predicted_outside``, the share of rows predicted disgust or neutral."""
+def _shared_truth(truth: Sequence[str]) -> np.ndarray:
     truth = np.asarray(truth)
     if unknown := sorted(set(truth) - set(SHARED)):
         raise ValueError(f"true classes {unknown} are not among the shared classes {SHARED}")
+    return truth
+
+
+def seven_way_report(probs: np.ndarray, truth: Sequence[str]) -> dict:
+    """The 7-way argmax of an Ekman model against shared class names ``truth``: its ``macro_f1`` averages the
+    shared classes; ``predicted_outside``: the share of rows predicted disgust or neutral."""
+    truth = _shared_truth(truth)
     y = np.array([EKMAN_LABELS.index(c) for c in truth], dtype=int)
     pred = np.asarray(probs).argmax(1)
     out = single_label_report(y, pred, EKMAN_LABELS)
@@ -55,19 +56,16 @@ def seven_way_report(probs: np.ndarray, truth: Sequence[str]) -> dict:
 
 
 def shared_report(probs: np.ndarray, truth: Sequence[str], classes: Sequence[str] = EKMAN_LABELS) -> dict:
-    """Argmax over the ``SHARED`` columns of probabilities over ``classes`` against class names ``truth``: a
-    ``single_label_report`` over the five shared classes."""
-    truth = np.asarray(truth)
-    if unknown := sorted(set(truth) - set(SHARED)):
-        raise ValueError(f"true classes {unknown} are not among the shared classes {SHARED}")
+    """Argmax over the ``SHARED`` columns of probabilities over ``classes`` against class names ``truth``."""
+    truth = _shared_truth(truth)
     columns = [list(classes).index(c) for c in SHARED]
     pred = np.asarray(probs)[:, columns].argmax(1)
     return single_label_report([SHARED.index(c) for c in truth], pred, SHARED)
 
 
 def ekman_model_on_dair(probs: np.ndarray, dair: pd.DataFrame) -> dict:
-    """An Ekman model's probabilities on the DAIR rows ``dair`` (love -> joy truth, ``ekman_label``):
-    ``{"data", "n", "seven_way", "shared"}``."""
+    """An Ekman model's probabilities on the DAIR rows ``dair`` scored both ways: ``{"data", "n", "seven_way",
+    "shared"}``."""
     probs = _check(probs, dair, EKMAN, "ekman_model_on_dair")
     truth = _ekman_truth(dair, "ekman_model_on_dair")
     return {"data": "dair", "n": len(dair), "seven_way": seven_way_report(probs, truth),
@@ -75,13 +73,13 @@ def ekman_model_on_dair(probs: np.ndarray, dair: pd.DataFrame) -> dict:
 
 
 def shared_rows(goemotions: pd.DataFrame) -> np.ndarray:
-    """Boolean mask of the rows whose primary Ekman class is one of the ``SHARED`` five (DAIR has a class for)."""
+    """Boolean mask of the rows whose primary Ekman class is one of the ``SHARED`` five."""
     return np.isin(_ekman_truth(goemotions, "shared_rows"), SHARED)
 
 
 def dair_model_on_goemotions(probs: np.ndarray, goemotions: pd.DataFrame) -> dict:
-    """A DAIR model's probabilities on GoEmotions rows, scored on the rows of a shared primary class with its
-    6-way argmax mapped to Ekman: a ``single_label_report`` over ``SHARED`` plus ``data`` and ``n_total``."""
+    """A DAIR model's probabilities on GoEmotions rows, scored on the rows of a shared class with its argmax
+    mapped to Ekman."""
     probs = _check(probs, goemotions, DAIR, "dair_model_on_goemotions")
     keep = shared_rows(goemotions)
     mapped = np.array([SHARED.index(DAIR_TO_EKMAN[c]) for c in DAIR_LABELS])  # DAIR id -> SHARED id
@@ -90,17 +88,15 @@ def dair_model_on_goemotions(probs: np.ndarray, goemotions: pd.DataFrame) -> dic
     return {"data": "goemotions", "n_total": len(goemotions), **single_label_report(truth, pred, SHARED)}
 
 
-# ------------------------------------------------------------------------------------------ several runs, tables
 def score_on_dair(results: Mapping[str, RunResult], dair_test: pd.DataFrame,
                   evaluation: str = "dair_test") -> dict[str, dict]:
-    """``ekman_model_on_dair`` of each Ekman run on ``dair_test``, stored as
-    ``<run>/evaluations/<evaluation>.json`` when the run has a folder: ``{run name: report}``."""
+    """``ekman_model_on_dair`` of each Ekman run, stored in its run folder's evaluations when it has one."""
     return _score_runs(results, dair_test, EKMAN, ekman_model_on_dair, evaluation)
 
 
 def score_on_goemotions(results: Mapping[str, RunResult], goemotions_test: pd.DataFrame,
                         evaluation: str = "goemotions_test") -> dict[str, dict]:
-    """``dair_model_on_goemotions`` of each DAIR run on ``goemotions_test``, stored like ``score_on_dair``."""
+    """``dair_model_on_goemotions`` of each DAIR run, stored like ``score_on_dair``."""
     return _score_runs(results, goemotions_test, DAIR, dair_model_on_goemotions, evaluation)
 
 
@@ -108,8 +104,7 @@ def _score_runs(results: Mapping[str, RunResult], df: pd.DataFrame, labels: Labe
                 scorer: Callable[[np.ndarray, pd.DataFrame], dict], evaluation: str) -> dict[str, dict]:
     from src_helpers.experiments.run_folders import save_evaluation
 
-    wrong = [f"{name} ({r.labels.name})" for name, r in results.items() if r.labels != labels]
-    if wrong:
+    if wrong := [f"{name} ({r.labels.name})" for name, r in results.items() if r.labels != labels]:
         raise ValueError(f"{scorer.__name__} scores {labels.name} models; these runs predict another label set: "
                          f"{', '.join(wrong)}")
     reports = {}
@@ -121,9 +116,8 @@ def _score_runs(results: Mapping[str, RunResult], df: pd.DataFrame, labels: Labe
 
 
 def scores_table(reports: Mapping[str, dict]) -> pd.DataFrame:
-    """One row per model of cross-domain ``reports``: rows scored (``n``, ``n_total``), accuracy and macro-F1 over
-    the shared classes (``*_shared``) and, for an Ekman model, of the 7-way argmax (``*_7way``) with
-    ``predicted_outside``."""
+    """One row per model of cross-domain ``reports``: accuracy and macro-F1 over the shared classes (``*_shared``)
+    and, for an Ekman model, of the 7-way argmax (``*_7way``)."""
     rows = {}
     for name, r in reports.items():
         if "seven_way" in r:
@@ -140,8 +134,7 @@ def scores_table(reports: Mapping[str, dict]) -> pd.DataFrame:
 
 
 def view(reports: Mapping[str, dict], name: str = "shared") -> dict[str, dict]:
-    """``{model: report}`` of one view of each cross-domain report, for ``tables.per_class_f1``: ``"shared"`` (a
-    DAIR model's report is that view) or ``"seven_way"`` (Ekman models)."""
+    """``{model: report}`` of one view (``"shared"`` or ``"seven_way"``) of each cross-domain report."""
     if name not in ("shared", "seven_way"):
         raise ValueError(f"view must be 'shared' or 'seven_way', got {name!r}")
     views = {}
@@ -153,11 +146,9 @@ def view(reports: Mapping[str, dict], name: str = "shared") -> dict[str, dict]:
     return views
 
 
-# ------------------------------------------------------------------------------------------ a model on other texts
 def model_probs(result: RunResult, texts: Sequence[str]) -> np.ndarray:
-    """Probabilities of a trained model on ``texts`` (one column per class of its label set): the result a trainer
-    returned (TF-IDF, RNN or transformer), or a run read from its folder when the model is still there
-    (``training.load_trainer``). TF-IDF runs keep no model on disk: pass the result of the run itself."""
+    """Probabilities of a trained model on ``texts``: a trainer's result, or a run read from its folder when its
+    model is stored there (TF-IDF runs store none)."""
     from src_helpers.training import load_trainer
     from src_helpers.training.tfidf import BaselineResult, full_probs
 

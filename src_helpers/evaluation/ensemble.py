@@ -1,10 +1,5 @@
-"""An ensemble of finished single-label runs, chosen on dev and evaluated once on test.
-
-``select_ensemble``: the greedy forward selection with replacement of Caruana et al. (2004, "Ensemble selection
-from libraries of models"): each step adds the run whose addition gives the best dev score of the averaged
-probabilities; the ensemble is the best prefix (the shortest on ties), weighted by each member's share of the picks.
-Only dev predictions choose; its dev scores are therefore optimistic, its test scores honest. Single-label only.
-"""
+"""An ensemble of finished single-label runs, chosen on dev by the greedy forward selection with replacement of
+Caruana et al. (2004, "Ensemble selection from libraries of models") and evaluated once on test."""
 
 from __future__ import annotations
 
@@ -24,8 +19,7 @@ SPLITS = ("dev", "test")
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Ensemble:
-    """Weighted average of the probabilities of ``runs`` (in the order first picked); ``dev_path``: one row per
-    selection step (``step``, ``added``, dev ``score``, ``kept``: part of the chosen prefix)."""
+    """Weighted average of the probabilities of ``runs``; ``dev_path``: one row per selection step."""
 
     runs: tuple[RunResult, ...]
     weights: tuple[float, ...]
@@ -48,8 +42,7 @@ class Ensemble:
 
 
 def _check_runs(results: Sequence[RunResult]) -> list[RunResult]:
-    """The runs, or a ``ValueError`` naming one that cannot join: single-label, with dev predictions, and the same
-    label set, truth and test ids as the first."""
+    """The runs, or a ``ValueError`` naming one that cannot join (single-label, dev predictions, same rows)."""
     runs = list(results)
     if not runs:
         raise ValueError("select_ensemble needs at least one run")
@@ -87,8 +80,8 @@ def _check_runs(results: Sequence[RunResult]) -> list[RunResult]:
 
 
 def select_ensemble(results: Sequence[RunResult], max_size: int = 20, metric: str = "macro_f1") -> Ensemble:
-    """Greedy selection with replacement on dev probabilities (module docstring): ``max_size`` picks, ties to the
-    earlier run; ``metric``: ``"macro_f1"`` or ``"accuracy"``. Never reads test predictions."""
+    """Each of ``max_size`` steps adds the run giving the best dev ``metric`` of the averaged probabilities; the
+    ensemble is the best prefix (the shortest on ties), weighted by each member's share of the picks."""
     if metric not in SCORES:
         raise ValueError(f"metric must be one of {list(SCORES)}, got {metric!r}")
     if not isinstance(max_size, int) or max_size < 1:
@@ -113,8 +106,7 @@ def select_ensemble(results: Sequence[RunResult], max_size: int = 20, metric: st
 
 
 def ensemble_result(ens: Ensemble, name: str = "ensemble") -> RunResult:
-    """The ensemble as a single-label ``RunResult`` (for ``tables.results_table``, ``tables.paired_bootstrap``);
-    ``config`` names the members and weights."""
+    """The ensemble as a single-label ``RunResult``; ``config`` names the members and weights."""
     first = ens.runs[0]
     dev_probs, test_probs = ens.predict_proba("dev"), ens.predict_proba("test")
     ev = evaluate(first.y_dev, dev_probs, first.y_test, test_probs, "single", first.labels)

@@ -1,8 +1,5 @@
-"""Error analysis of a single-label run on test: the most confused class pairs and real examples of its mistakes.
-
-Examples are joined to their texts by the run's test ids against the ``comment_id`` column of the test split; an
-id without a text is a ``ValueError`` (never dropped). Multi-label runs: ``ValueError``.
-"""
+"""Error analysis of a single-label run on test: the most confused class pairs and real examples of its mistakes,
+joined to their texts by the run's test ids."""
 
 from __future__ import annotations
 
@@ -14,10 +11,7 @@ from src_helpers.evaluation.results import RunResult, require_single
 from src_helpers.experiments.run_folders import load_run
 
 ID_COLUMN = "comment_id"  # the id column of the loaders' splits; run folders store it as ``id``
-
-
-def _check_single(result: RunResult) -> None:
-    require_single(result, "error analysis here reads one predicted class per row (single-label)")
+SINGLE = "error analysis here reads one predicted class per row (single-label)"
 
 
 def run_test_ids(result: RunResult) -> list[str]:
@@ -34,8 +28,7 @@ def run_test_ids(result: RunResult) -> list[str]:
 
 
 def texts_for(result: RunResult, texts: pd.DataFrame) -> pd.Series:
-    """The text of each of the run's test rows (in row order, indexed by id), from ``texts`` (``comment_id``,
-    ``text``)."""
+    """The text of each of the run's test rows (indexed by id) from ``texts`` (``comment_id``, ``text``)."""
     if not isinstance(texts, pd.DataFrame) or not {ID_COLUMN, "text"} <= set(texts.columns):
         columns = list(texts.columns) if isinstance(texts, pd.DataFrame) else type(texts).__name__
         raise ValueError(f"texts must be a DataFrame with columns {ID_COLUMN!r} and 'text' (a test split), got "
@@ -44,17 +37,15 @@ def texts_for(result: RunResult, texts: pd.DataFrame) -> pd.Series:
     if (dup := by_id.index[by_id.index.duplicated()]).size:
         raise ValueError(f"texts: duplicate {ID_COLUMN} values {list(dup[:5])}")
     ids = run_test_ids(result)
-    missing = [i for i in ids if i not in by_id.index]
-    if missing:
+    if missing := [i for i in ids if i not in by_id.index]:
         raise ValueError(f"run {result.name!r}: {len(missing)} of its {len(ids)} test ids have no text in texts "
                          f"(another split or subset?): {missing[:10]}")
     return by_id.loc[ids]
 
 
 def confused_pairs(result: RunResult, top: int | None = 10) -> pd.DataFrame:
-    """The ``top`` most frequent test confusions (all when None): ``true``, ``predicted``, ``count`` and ``share``
-    of the true class's rows."""
-    _check_single(result)
+    """The ``top`` most frequent test confusions (all when None) with their ``share`` of the true class's rows."""
+    require_single(result, SINGLE)
     classes = result.labels.classes
     cm = confusion_matrix(result.y_test, result.test_pred, labels=range(len(classes)))
     support = cm.sum(1)
@@ -86,9 +77,8 @@ def _class_id(result: RunResult, name: str, argument: str) -> int:
 
 
 def pair_examples(result: RunResult, texts: pd.DataFrame, true: str, pred: str, n: int = 3) -> pd.DataFrame:
-    """Up to ``n`` test rows of class ``true`` predicted as ``pred``, the most confident first: ``comment_id``,
-    ``text``, ``true``, ``predicted``, ``confidence``, ``true_prob``."""
-    _check_single(result)
+    """Up to ``n`` test rows of class ``true`` predicted as ``pred``, the most confident first."""
+    require_single(result, SINGLE)
     t, p = _class_id(result, true, "true"), _class_id(result, pred, "pred")
     if t == p:
         raise ValueError(f"true and pred are the same class ({true!r}): not a confusion")
@@ -98,6 +88,6 @@ def pair_examples(result: RunResult, texts: pd.DataFrame, true: str, pred: str, 
 
 def confident_mistakes(result: RunResult, texts: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     """The ``n`` wrong test predictions with the highest predicted probability (columns as ``pair_examples``)."""
-    _check_single(result)
+    require_single(result, SINGLE)
     rows = np.flatnonzero(np.asarray(result.y_test) != np.asarray(result.test_pred))
     return _examples(result, texts, rows, n)

@@ -1,7 +1,5 @@
 """Figures shown in the notebooks; each function saves a PNG when ``path`` is given and returns the figure.
-
-Outside a notebook a saved figure is closed at once (pyplot keeps every open figure alive); in a notebook it is
-shown under the cell, and ``release`` shows and closes figures one by one in cells that draw many."""
+Outside a notebook a saved figure is closed at once (pyplot keeps every open figure alive)."""
 
 from __future__ import annotations
 
@@ -18,7 +16,7 @@ import seaborn as sns
 
 
 def in_notebook() -> bool:
-    """True when figures are drawn by the inline backend of a Jupyter kernel (shown under the cell)."""
+    """True when figures are drawn by the inline backend of a Jupyter kernel."""
     return "inline" in matplotlib.get_backend()
 
 
@@ -74,13 +72,18 @@ def heatmap(matrix: pd.DataFrame | np.ndarray, title: str, path: str | Path | No
     text = [[f"{v:.2f}" if normalize_rows else format(int(c), fmt) for v, c in zip(row, counts, strict=True)]
             for row, counts in zip(shown, values, strict=True)]
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
-    sns.heatmap(shown, ax=ax, cmap="Blues", square=True, annot=np.array(text), fmt="", annot_kws={"fontsize": 8},
-                xticklabels=labels, yticklabels=labels, cbar_kws={"fraction": 0.046})
+    _matrix(ax, shown, labels, title, xlabel, ylabel, annot=np.array(text), fmt="", annot_kws={"fontsize": 8},
+            cbar_kws={"fraction": 0.046})
+    plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
+    return _save(fig, path)
+
+
+def _matrix(ax: plt.Axes, shown: np.ndarray, labels: Sequence[str], title: str, xlabel: str, ylabel: str,
+            **heatmap_kw) -> None:
+    sns.heatmap(shown, ax=ax, cmap="Blues", square=True, xticklabels=labels, yticklabels=labels, **heatmap_kw)
     ax.tick_params(axis="x", labelrotation=45)
     ax.tick_params(axis="y", labelrotation=0)
-    plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    return _save(fig, path)
 
 
 def confusion(cm: Sequence[Sequence[int]], labels: Sequence[str], title: str,
@@ -118,8 +121,8 @@ STUDY_PLOTS = ("optimization_history", "param_importances", "parallel_coordinate
 
 
 def study_figures(study, images: str | Path, prefix: str) -> dict[str, Path]:
-    """Optuna's matplotlib views of a study (``STUDY_PLOTS``) as ``images/<prefix>_<view>.png``; views a study
-    cannot draw yet (importances of one trial, intermediate values without per-epoch scores) are skipped with a note."""
+    """Optuna's matplotlib views of a study (``STUDY_PLOTS``) as ``images/<prefix>_<view>.png``; views it cannot
+    draw yet are skipped with a note."""
     import optuna
     from optuna.visualization import matplotlib as ovm
 
@@ -131,9 +134,8 @@ def study_figures(study, images: str | Path, prefix: str) -> dict[str, Path]:
             continue
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # the matplotlib views are
-            # marked experimental; a parameter with one value in every trial (a small study) gets a flat axis,
-            # which matplotlib widens by itself with a UserWarning: nothing is wrong with the figure
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            # a parameter with one value in every trial gets a flat axis, which matplotlib widens by itself
             warnings.filterwarnings("ignore", "Attempting to set identical low and high", UserWarning)
             try:
                 ax = getattr(ovm, f"plot_{view}")(study)
@@ -149,7 +151,7 @@ def study_figures(study, images: str | Path, prefix: str) -> dict[str, Path]:
 
 
 def _note_warnings(study_name: str, view: str, caught: list) -> None:
-    """Optuna's "less than 2 trials" warnings while drawing ``view`` as one printed note; others re-issued."""
+    """Optuna's "less than 2 trials" warnings as one printed note; others re-issued."""
     few = []
     for w in caught:
         if m := re.search(r"parameter `([^`]+)` have less than 2 trials", str(w.message)):
@@ -161,7 +163,6 @@ def _note_warnings(study_name: str, view: str, caught: list) -> None:
         print(f"{study_name}: {view} rough (some values of {names} were tried fewer than twice)")
 
 
-# ------------------------------------------------------------------------------------------ the final comparison
 LEADERBOARD_PANELS = {"test_accuracy": "test accuracy", "test_macro_f1": "test macro-F1",
                       "multi_macro_f1": "multi-label test macro-F1"}
 
@@ -169,8 +170,8 @@ LEADERBOARD_PANELS = {"test_accuracy": "test accuracy", "test_macro_f1": "test m
 def leaderboard_figure(board: pd.DataFrame, references: Mapping[str, Mapping[str, float]] | None = None,
                        title: str = "GoEmotions test scores (bootstrap 95% intervals)",
                        path: str | Path | None = None) -> plt.Figure:
-    """One panel per metric of ``board`` (``LEADERBOARD_PANELS`` with ``<metric>_low``/``_high``): each model's
-    value and interval; ``references`` ``{metric: {label: value}}``: dashed lines on that metric's panel."""
+    """One panel per metric of ``board`` (``LEADERBOARD_PANELS``): each model's value and interval, and
+    ``references`` ``{metric: {label: value}}`` as dashed lines."""
     panels = [m for m in LEADERBOARD_PANELS if m in board and board[m].notna().any()]
     if not panels:
         raise ValueError(f"board has none of the columns {list(LEADERBOARD_PANELS)} (columns: {list(board.columns)})")
@@ -222,11 +223,8 @@ def confusion_grid(matrices: dict[str, Sequence[Sequence[int]]], labels: Sequenc
             raise ValueError(f"{name}: confusion matrix of shape {counts.shape}, expected {len(labels)} x "
                              f"{len(labels)} (one row and column per label)")
         shares = counts / counts.sum(axis=1, keepdims=True).clip(min=1)
-        sns.heatmap(shares, ax=ax, cmap="Blues", vmin=0, vmax=1, square=True, annot=True, fmt=".2f", cbar=False,
-                    annot_kws={"fontsize": 7}, xticklabels=labels, yticklabels=labels)
-        ax.tick_params(axis="x", labelrotation=45)
-        ax.tick_params(axis="y", labelrotation=0)
-        ax.set(title=name, xlabel="predicted", ylabel="true")
+        _matrix(ax, shares, labels, name, "predicted", "true", vmin=0, vmax=1, annot=True, fmt=".2f", cbar=False,
+                annot_kws={"fontsize": 7})
     for ax in axes.flat[len(matrices):]:
         ax.set_visible(False)
     fig.suptitle(title)
@@ -235,8 +233,8 @@ def confusion_grid(matrices: dict[str, Sequence[Sequence[int]]], labels: Sequenc
 
 def curves_overlay(curves: pd.DataFrame, title: str = "Dev macro-F1 during training", path: str | Path | None = None,
                    log_x: bool = True) -> plt.Figure:
-    """Dev macro-F1 of several runs (``comparison.training_curves``) against cumulative training seconds (dashed:
-    not the history's own time); runs without seconds in a second panel, against the epoch."""
+    """Dev macro-F1 of several runs (``comparison.training_curves``) against training seconds (dashed: not the
+    history's own time), else against the epoch in a second panel."""
     timed = curves["seconds"].notna().groupby(curves["run"]).transform("all") if len(curves) else curves["seconds"]
     parts = [(curves[timed], "seconds", "training time (s, cumulative)"),
              (curves[~timed], "epoch", "epoch (no time recorded)")]
@@ -264,8 +262,8 @@ COST_LABELS = {"n_parameters": "parameters", "s_per_epoch": "training seconds pe
 def cost_quality_figure(table: pd.DataFrame, costs: Sequence[str], quality_col: str = "test_macro_f1",
                         fronts: Mapping[str, pd.Series] | None = None, hue: str | None = "family",
                         title: str | None = None, path: str | Path | None = None, log_x: bool = True) -> plt.Figure:
-    """One panel per cost column: ``quality_col`` against the cost (log scale), a labelled point per row;
-    ``fronts`` ``{cost: boolean Series}`` joins each panel's Pareto front; rows missing a value are named under it."""
+    """One panel per cost column: ``quality_col`` against the cost, a labelled point per row, each panel's
+    Pareto front from ``fronts``; rows missing a value are named under it."""
     fig, axes = plt.subplots(1, len(costs), figsize=(6.5 * len(costs), 5.5), squeeze=False, sharey=True)
     for ax, cost_col in zip(axes[0], costs, strict=True):
         shown = table[[cost_col, quality_col]].notna().all(axis=1)

@@ -84,12 +84,10 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 def choose_best(scores: Mapping[str, float], what: str = "dev macro-F1") -> str:
-    """The name with the highest score (the first on ties). A NaN (or missing) score is a ``ValueError`` naming
-    its runs: a broken run is neither chosen nor silently passed over."""
+    """The name with the highest score (the first on ties); a NaN (or missing) score is a ``ValueError``."""
     if not scores:
         raise ValueError(f"no run to choose by {what}")
-    broken = [name for name, value in scores.items() if value is None or math.isnan(value)]
-    if broken:
+    if broken := [name for name, value in scores.items() if value is None or math.isnan(value)]:
         raise ValueError(f"{what} is NaN for {broken}: a broken run, so nothing can be chosen by {what} "
                          "(re-run or remove it)")
     return max(scores, key=lambda name: scores[name])

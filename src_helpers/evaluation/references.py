@@ -1,6 +1,5 @@
-"""Published and earlier reference results (not runs of this project), read from one data file with their sources:
-``resources/reference_results.csv`` (name, dataset, target, metric, value, source). The notebooks show them next to
-the project's runs, and the comparison figures draw them as reference lines."""
+"""Published and earlier reference results (not runs of this project) with their sources, read from
+``resources/reference_results.csv``."""
 
 from __future__ import annotations
 
@@ -15,8 +14,7 @@ COLUMNS = ["name", "dataset", "target", "metric", "value", "source"]
 
 
 def load(dataset: str | None = None, metric: str | None = None, path: str | Path = FILE) -> pd.DataFrame:
-    """The reference results (index ``name``; columns dataset, target, metric, value, source), those of
-    ``dataset`` (``goemotions``, ``dair``) and ``metric`` (``test_accuracy``, ``multi_macro_f1``...) when given."""
+    """The reference results (index ``name``), those of ``dataset`` and ``metric`` when given."""
     table = pd.read_csv(path)
     if missing := [c for c in COLUMNS if c not in table]:
         raise ValueError(f"{path}: no column {missing} (expected {', '.join(COLUMNS)})")
@@ -38,8 +36,7 @@ def value(name: str, path: str | Path = FILE) -> float:
 
 
 def lines(dataset: str = "goemotions", path: str | Path = FILE) -> dict[str, dict[str, float]]:
-    """``{metric: {name: value}}`` of ``dataset``'s reference results: the reference lines of
-    ``figures.leaderboard_figure``."""
+    """``{metric: {name: value}}`` of ``dataset``'s reference results (``figures.leaderboard_figure``'s lines)."""
     out: dict[str, dict[str, float]] = {}
     for name, row in load(dataset, path=path).iterrows():
         out.setdefault(row["metric"], {})[name] = float(row["value"])

@@ -1,11 +1,5 @@
-"""One training/evaluation core for every trainer (TF-IDF, RNNs, transformers).
-
-- ``TARGETS`` and ``targets(df, target, labels)``: the class ids (``"single"``) or multi-hot rows (``"multi"``) of a
-  split, read from the columns of the label set (``labels.EKMAN`` by default, or ``labels.DAIR``).
-- ``report`` / ``evaluate``: single-label reports use the argmax; multi-label reports use one threshold chosen
-  on dev (macro-F1) and applied unchanged to test.
-- ``RunResult``: what every trainer returns (the trainers' result types extend it with their own fields).
-"""
+"""The evaluation core every trainer shares: targets of a split, reports (single-label: argmax; multi-label: one
+threshold chosen on dev, applied unchanged to test) and ``RunResult``, what every trainer returns."""
 
 from __future__ import annotations
 
@@ -35,9 +29,7 @@ def check_target(target: str) -> str:
 
 
 def targets(df: pd.DataFrame, target: str, labels: LabelSet = EKMAN) -> np.ndarray:
-    """Class ids (the label set's ``single`` column: ``ekman``, ``dair``) for ``"single"``, multi-hot rows of its
-    ``multi`` column (``ekman_groups``) for ``"multi"``. A frame without that column (data of another label set)
-    or with a class id outside the label set is a ``ValueError`` naming them."""
+    """Class ids (``"single"``) or multi-hot rows (``"multi"``) from the label set's column of ``df``."""
     check_target(target)
     column = labels.column(target)
     if column not in df:
@@ -60,8 +52,7 @@ def predictions(probs: np.ndarray, target: str, threshold: float | None = None) 
 
 def report(y: np.ndarray, probs: np.ndarray, target: str, threshold: float | None = None,
            labels: LabelSet = EKMAN) -> dict:
-    """Single: argmax report. Multi: report at ``threshold`` (chosen on these data when None). Per-class scores
-    are named after ``labels``' classes (one probability column each)."""
+    """Single: argmax report. Multi: report at ``threshold`` (chosen on these data when None)."""
     if np.ndim(probs) != 2 or np.shape(probs)[1] != len(labels.classes):
         raise ValueError(f"probabilities of shape {np.shape(probs)}: expected one column per class of the "
                          f"{labels.name!r} label set ({len(labels.classes)})")
@@ -96,9 +87,7 @@ def evaluate(y_dev: np.ndarray, dev_probs: np.ndarray, y_test: np.ndarray, test_
 class RunResult:
     """What every trainer returns: reports, probabilities and predictions of dev and test, the history.
 
-    ``name`` is the run's name (its folder's name); ``run_dir`` is None for a model not written to a run
-    folder; ``labels``: the label set its probability columns stand for. Arrays are rows in data order; ``dev_*``
-    may be None for a finished run read back from a folder written before runs stored dev predictions."""
+    ``run_dir`` is None for a model not written to a run folder; ``dev_*`` may be None for an old run folder."""
 
     name: str = ""
     run_dir: Path | None = None
@@ -123,8 +112,8 @@ class RunResult:
 
 
 def require_single(result: RunResult, reading: str) -> RunResult:
-    """``result`` when it is a single-label run with test labels, else a ``ValueError`` naming it and what
-    ``reading`` needs (e.g. ``"calibration here reads single-label softmax probabilities"``)."""
+    """``result`` when it is a single-label run with test labels, else a ``ValueError`` saying what ``reading``
+    needs."""
     if result.target != "single":
         raise ValueError(f"run {result.name!r} is {result.target}-label: {reading}")
     if result.y_test is None:
@@ -133,9 +122,8 @@ def require_single(result: RunResult, reading: str) -> RunResult:
 
 
 def evaluate_as_multi(result: RunResult, dev: pd.DataFrame, test: pd.DataFrame) -> RunResult:
-    """A single-label run read as a multi-label model ("thresholded softmax"): its dev and test probabilities
-    against the multi-hot truth of ``dev``/``test``, one threshold chosen on dev. No training; the result is
-    named ``<run>_thresholded`` and has no run folder or history."""
+    """A single-label run read as a multi-label model (``<run>_thresholded``): its softmax against the multi-hot
+    truth of ``dev``/``test``, one threshold chosen on dev."""
     name = result.name
     if result.target != "single":
         raise ValueError(f"run {name!r}: evaluate_as_multi reads a single-label run's softmax, got target "
@@ -153,6 +141,6 @@ def evaluate_as_multi(result: RunResult, dev: pd.DataFrame, test: pd.DataFrame) 
     y_dev, y_test = targets(dev, "multi", result.labels), targets(test, "multi", result.labels)
     ev = evaluate(y_dev, result.dev_probs, y_test, result.test_probs, "multi", result.labels)
     return RunResult(name=f"{name}_thresholded", config=result.config, target="multi", labels=result.labels,
-                     dev=ev.dev, test=ev.test,
-                     threshold=ev.threshold, dev_probs=result.dev_probs, dev_pred=ev.dev_pred, y_dev=y_dev,
-                     test_probs=result.test_probs, test_pred=ev.test_pred, y_test=y_test)
+                     dev=ev.dev, test=ev.test, threshold=ev.threshold, dev_probs=result.dev_probs,
+                     dev_pred=ev.dev_pred, y_dev=y_dev, test_probs=result.test_probs, test_pred=ev.test_pred,
+                     y_test=y_test)

@@ -32,8 +32,8 @@ def percentile_interval(values: np.ndarray, alpha: float = ALPHA) -> dict[str, f
 
 def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, metrics: dict[str, Metric] | None = None,
                  n_boot: int = 1000, alpha: float = ALPHA, seed: int = 0) -> dict[str, dict[str, float]]:
-    """Percentile bootstrap interval of any ``metrics`` (default accuracy and macro-F1) over test examples:
-    ``{metric: {value, low, high}}``."""
+    """Percentile bootstrap interval of any ``metrics`` (default accuracy and macro-F1): ``{metric: {value, low,
+    high}}``."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if len(y_true) != len(y_pred):
         raise ValueError(f"y_true has {len(y_true)} rows, y_pred {len(y_pred)}")
@@ -45,9 +45,8 @@ def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, metrics: dict[str, Metr
 
 
 def resample_scores(y: np.ndarray, pred: np.ndarray, idx: np.ndarray, target: str) -> dict[str, np.ndarray]:
-    """Accuracy (single-label) and macro-F1 of ``pred`` on each resample (row of ``idx``), vectorised. Per resample
-    these equal ``accuracy_score`` and ``metrics.macro_f1``: single-label F1 averaged over the classes present in
-    the resample's truth or predictions, multi-label over every column (an empty one scores 0)."""
+    """Accuracy (single-label) and macro-F1 of ``pred`` on each resample (row of ``idx``), vectorised; equal to
+    ``accuracy_score`` and ``metrics.macro_f1`` per resample."""
     truth, guess = y[idx], pred[idx]
     if target == "single":
         classes = np.arange(int(max(y.max(), pred.max())) + 1)
@@ -68,8 +67,7 @@ def _labels(r: RunResult) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run_intervals(r: RunResult, n_boot: int = 1000, seed: int = 0, alpha: float = ALPHA) -> dict[str, dict]:
-    """Percentile intervals of a run's test accuracy (single-label) and macro-F1: ``{metric: {low, high}}``; the
-    same intervals as ``bootstrap_ci`` (same draws), scored vectorised."""
+    """``bootstrap_ci``'s intervals (same draws) of a run's test accuracy and macro-F1, scored vectorised."""
     y, pred = _labels(r)
     scores = resample_scores(y, pred, resamples(len(y), n_boot, seed), r.target)
     return {k: percentile_interval(v, alpha) for k, v in scores.items()}
@@ -77,7 +75,7 @@ def run_intervals(r: RunResult, n_boot: int = 1000, seed: int = 0, alpha: float 
 
 def paired_gains(a: RunResult, b: RunResult, n_boot: int = 1000, seed: int = 0) -> dict[str, np.ndarray]:
     """``{metric: a's score - b's}``, first on all test rows, then on ``n_boot`` resamples drawing the same rows for
-    both runs (so their spread is the uncertainty of the difference)."""
+    both runs."""
     if a.target != b.target:
         raise ValueError(f"runs {a.name!r} and {b.name!r} have different targets ({a.target}, {b.target})")
     if a.y_test is None or b.y_test is None or not np.array_equal(a.y_test, b.y_test):
@@ -89,8 +87,7 @@ def paired_gains(a: RunResult, b: RunResult, n_boot: int = 1000, seed: int = 0) 
 
 
 def bootstrap_p(gains: np.ndarray) -> float:
-    """Two-sided bootstrap p-value of "the gain is 0" from resampled ``gains``: twice the smaller share of resamples
-    on either side of 0 (0 counted on both), add-one corrected, at most 1."""
+    """Two-sided bootstrap p-value of "the gain is 0": twice the smaller add-one share on either side of 0."""
     gains = np.asarray(gains, dtype=float)
     n = len(gains)
     tail = min((np.sum(gains <= 0) + 1) / (n + 1), (np.sum(gains >= 0) + 1) / (n + 1))
@@ -98,8 +95,8 @@ def bootstrap_p(gains: np.ndarray) -> float:
 
 
 def mcnemar(a: RunResult, b: RunResult) -> dict[str, float]:
-    """McNemar's exact test of two single-label runs' accuracy on the same test rows: the rows only ``a`` gets right
-    (``a_only``), only ``b`` (``b_only``), and the two-sided binomial p-value of that split (1 when none)."""
+    """McNemar's exact test of two single-label runs on the same test rows: rows only ``a`` (``a_only``) or only
+    ``b`` gets right (``b_only``) and the p-value."""
     right_a = np.asarray(a.test_pred) == np.asarray(a.y_test)
     right_b = np.asarray(b.test_pred) == np.asarray(b.y_test)
     a_only, b_only = int(np.sum(right_a & ~right_b)), int(np.sum(right_b & ~right_a))

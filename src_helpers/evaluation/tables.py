@@ -1,5 +1,4 @@
-"""Results of runs side by side (``RunResult`` objects): tables with bootstrap intervals, the model chosen on dev,
-and the figures every model notebook shows."""
+"""Results of runs side by side: tables with bootstrap intervals, the model chosen on dev, the notebooks' figures."""
 
 from __future__ import annotations
 
@@ -16,42 +15,26 @@ from src_helpers.evaluation.results import RunResult
 CURVES = ("train_loss", "dev_loss", "dev_accuracy", "dev_macro_f1")
 
 
-def signed(value: float, digits: int = 4) -> str:
-    """``+0.0106``, ``−0.0095`` (a minus sign), ``±0`` when it rounds to zero."""
-    text = f"{abs(value):.{digits}f}"
-    return "±0" if float(text) == 0 else f"{'+' if value > 0 else '−'}{text}"
-
-
 def interval_text(low: float, high: float, value: float | None = None, digits: int = 4,
-                  ci_digits: int | None = None, sign: bool = False) -> str:
-    """A 95% interval as text, the one format of every table: ``[low, high]``, or ``value [low, high]``;
-    ``ci_digits``: digits of the bounds (default ``digits``); ``sign``: differences, written ``+0.0106``."""
-    def fmt(x: float, d: int) -> str:
-        return signed(x, d) if sign else f"{x:.{d}f}"
-
-    bounds = f"[{fmt(low, ci_digits or digits)}, {fmt(high, ci_digits or digits)}]"
-    return bounds if value is None else f"{fmt(value, digits)} {bounds}"
-
-
-def _interval(ci: dict) -> str:
-    return interval_text(ci["low"], ci["high"])
+                  ci_digits: int | None = None) -> str:
+    """A 95% interval as text, ``[low, high]`` or ``value [low, high]`` (bounds with ``ci_digits``)."""
+    bounds = f"[{low:.{ci_digits or digits}f}, {high:.{ci_digits or digits}f}]"
+    return bounds if value is None else f"{value:.{digits}f} {bounds}"
 
 
 def results_table(results: Sequence[RunResult], n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """One row per run: dev and test scores with percentile-bootstrap 95% intervals on test (single-label:
-    accuracy and macro-F1; multi-label: macro-F1, micro-F1, exact match; a table may mix both)."""
+    """One row per run: dev and test scores with percentile-bootstrap 95% intervals on test."""
     rows = []
     for r in results:
         row: dict = {"model": r.name, "target": r.target, "dev_macro_f1": r.dev["macro_f1"]}
         ci = stats.run_intervals(r, n_boot, seed)
         if r.target == "single":
             row |= {"dev_accuracy": r.dev["accuracy"], "test_accuracy": r.test["accuracy"],
-                    "acc_95ci": _interval(ci["accuracy"])}
+                    "acc_95ci": interval_text(**ci["accuracy"])}
         else:
             row |= {"threshold": r.threshold, "test_micro_f1": r.test["micro_f1"],
                     "test_exact_match": r.test["exact_match"]}
-        # values are the run's own reports (macro-F1 over every class); the intervals come from the resamples
-        row |= {"test_macro_f1": r.test["macro_f1"], "mf1_95ci": _interval(ci["macro_f1"])}
+        row |= {"test_macro_f1": r.test["macro_f1"], "mf1_95ci": interval_text(**ci["macro_f1"])}
         rows.append(row)
     order = ["target", "dev_accuracy", "dev_macro_f1", "threshold", "test_accuracy", "acc_95ci", "test_macro_f1",
              "mf1_95ci", "test_micro_f1", "test_exact_match"]
@@ -60,7 +43,7 @@ def results_table(results: Sequence[RunResult], n_boot: int = 1000, seed: int = 
 
 
 def best_on_dev(results: Mapping[str, RunResult] | Sequence[RunResult], target: str = "single") -> str:
-    """The run of ``target`` with the best dev macro-F1 (``metrics.choose_best``: a NaN is a ``ValueError``)."""
+    """The run of ``target`` with the best dev macro-F1 (a NaN is a ``ValueError``)."""
     runs = list(results.values()) if isinstance(results, Mapping) else list(results)
     candidates = [r for r in runs if r.target == target]
     if not candidates:
@@ -76,8 +59,7 @@ def per_class_f1(results: Sequence[RunResult] | Mapping[str, dict]) -> pd.DataFr
 
 
 def selection_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> pd.DataFrame:
-    """The grid each run chose a setting on (its ``selection``, e.g. TF-IDF's ``C``): rows (run, value) with
-    dev macro-F1, the threshold chosen on dev, and ``chosen`` (the best dev macro-F1, the first on ties)."""
+    """The grid each run chose a setting on (its ``selection``, e.g. TF-IDF's ``C``) and the one ``chosen``."""
     runs = list(results.values()) if isinstance(results, Mapping) else list(results)
     tables = []
     for r in runs:
@@ -102,9 +84,8 @@ def selection_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> p
 
 def run_figures(results: Sequence[RunResult], images: str | Path, prefix: str, peers: Sequence[RunResult] = (),
                 per_class: bool = True) -> list[Path]:
-    """Save (and show, in a notebook) each run's learning curves, its row-normalised test confusion matrix
-    (single-label) and (``per_class``) one per-class F1 chart of peers and runs as ``images/<prefix>_*.png``.
-    Returns the files written."""
+    """Save (and show, in a notebook) each run's learning curves and test confusion matrix and one per-class F1
+    chart as ``images/<prefix>_*.png``; returns the files written."""
     images, written = Path(images), []
     for r in results:
         if len(r.history) and "epoch" in r.history:
@@ -126,8 +107,8 @@ def run_figures(results: Sequence[RunResult], images: str | Path, prefix: str, p
 
 def show(results: Mapping[str, RunResult] | Sequence[RunResult], images: str | Path, prefix: str,
          peers: Sequence[RunResult] = (), n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """What a model notebook shows after training: each run's history, the results table (``peers`` first),
-    per-class F1 and the figures. Returns the table."""
+    """What a model notebook shows after training: histories, results table, per-class F1, figures; returns the
+    table."""
     from IPython.display import display
 
     runs = list(results.values()) if isinstance(results, Mapping) else list(results)
@@ -143,8 +124,7 @@ def show(results: Mapping[str, RunResult] | Sequence[RunResult], images: str | P
 
 
 def train_time(history: pd.DataFrame | None, config: Mapping | None) -> tuple[float, float, str]:
-    """(seconds per epoch, training minutes, where from) of a run: the history's ``train_seconds`` (median,
-    sum), else the config's recorded ``train_seconds`` over its epochs; NaN when none (TF-IDF)."""
+    """(seconds per epoch, training minutes, where from) of a run's history or recorded config; NaN for none."""
     history = history if history is not None else pd.DataFrame()
     if "train_seconds" in history:
         return float(history["train_seconds"].median()), float(history["train_seconds"].sum()) / 60, "history"
@@ -154,29 +134,31 @@ def train_time(history: pd.DataFrame | None, config: Mapping | None) -> tuple[fl
     return float("nan"), float("nan"), "none"
 
 
+def _run_stat(r: RunResult, key: str) -> float:
+    """A fine-tuning run's ``key``: its attribute, else ``extra``, else the stored config's ``result``."""
+    if hasattr(r, key):
+        return getattr(r, key)
+    stored = r.config.get("result", {}) if isinstance(r.config, dict) else {}
+    return r.extra.get(key, stored.get(key, float("nan")))
+
+
 def cost_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> pd.DataFrame:
-    """Per run: median seconds per training epoch, epochs run, best epoch, dev macro-F1, test scores."""
+    """Per run: seconds per epoch, epochs, training minutes (as recorded, else this session's wall clock
+    ``extra["wall_seconds"]``), trainable parameters, dev and test scores."""
     runs = list(results.values()) if isinstance(results, Mapping) else list(results)
-    rows = [{"model": r.name, "s_per_epoch": train_time(r.history, None)[0], "epochs_run": len(r.history),
-             "best_epoch": getattr(r, "best_epoch", None),
-             "dev_macro_f1": r.dev["macro_f1"], "test_accuracy": r.test.get("accuracy"),
-             "test_macro_f1": r.test["macro_f1"]} for r in runs]
-    return pd.DataFrame(rows).set_index("model").round(4)
-
-
-def training_time(results: Mapping[str, RunResult]) -> pd.DataFrame:
-    """Per run, in minutes: ``train_minutes`` as recorded (``train_time``, else the run's ``train_seconds``, else
-    its wall clock) and ``wall_minutes`` (``extra["wall_seconds"]`` of this session; NaN if none), epochs, accuracy."""
-    wall = {name: r.extra["wall_seconds"] for name, r in results.items() if "wall_seconds" in r.extra}
     rows = []
-    for name, r in results.items():
-        seconds = train_time(r.history, r.config if isinstance(r.config, Mapping) else None)[1] * 60
-        if np.isnan(seconds):  # a fine-tuning of this session (its FTResult), else TF-IDF: the wall clock
+    for r in runs:
+        s_per_epoch, minutes, _ = train_time(r.history, r.config if isinstance(r.config, Mapping) else None)
+        wall = r.extra.get("wall_seconds", float("nan")) / 60
+        if np.isnan(minutes):  # a fine-tuning of this session (its FTResult), else TF-IDF: the wall clock
             seconds = _run_stat(r, "train_seconds")
-            seconds = wall.get(name, float("nan")) if seconds is None or np.isnan(seconds) else seconds
-        rows.append({"model": name, "train_minutes": seconds / 60, "wall_minutes": wall.get(name, float("nan")) / 60,
-                     "epochs_run": len(r.history) if "epoch" in r.history else None,
-                     "test_accuracy": r.test.get("accuracy")})
+            minutes = wall if seconds is None or np.isnan(seconds) else seconds / 60
+        rows.append({"model": r.name, "s_per_epoch": s_per_epoch, "epochs_run": len(r.history),
+                     "best_epoch": getattr(r, "best_epoch", None), "train_minutes": minutes, "wall_minutes": wall,
+                     "trainable_params": _run_stat(r, "trainable_params"),
+                     "share_trainable": _run_stat(r, "trainable_params") / _run_stat(r, "total_params"),
+                     "dev_macro_f1": r.dev.get("macro_f1"), "test_accuracy": r.test.get("accuracy"),
+                     "test_macro_f1": r.test.get("macro_f1")})
     return pd.DataFrame(rows).set_index("model").round(4)
 
 
@@ -185,8 +167,7 @@ SCORES = ("dev_accuracy", "dev_macro_f1", "test_accuracy", "test_macro_f1")
 
 def difference(table: pd.DataFrame, a: str, b: str, columns: Sequence[str] = SCORES) -> pd.DataFrame:
     """Rows ``a`` and ``b`` of a results table and their difference ``a - b`` (an ablation in one table)."""
-    missing = [n for n in (a, b) if n not in table.index]
-    if missing:
+    if missing := [n for n in (a, b) if n not in table.index]:
         raise KeyError(f"no run {missing} in the table (runs: {list(table.index)})")
     numeric = table.loc[[a, b], [c for c in columns if c in table]].astype(float)
     return pd.concat([numeric, (numeric.loc[a] - numeric.loc[b]).to_frame(f"{a} - {b}").T]).round(4)
@@ -200,10 +181,9 @@ def by_variant(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def speedup(cost: pd.DataFrame, slow: str, fast: str) -> pd.Series:
-    """Two variants of a ``cost_table`` (seed means): seconds per epoch, test macro-F1, and ``speedup``."""
+    """Two variants of a ``cost_table`` (seed means): seconds per epoch, test macro-F1, ``speedup``."""
     means = by_variant(cost).xs("mean", axis=1, level=1)
-    missing = [v for v in (slow, fast) if v not in means.index]
-    if missing:
+    if missing := [v for v in (slow, fast) if v not in means.index]:
         raise KeyError(f"no variant {missing} in the table (variants: {list(means.index)})")
     out = {f"{k}_{col}": means.loc[v, col] for k, v in (("slow", slow), ("fast", fast))
            for col in ("s_per_epoch", "test_macro_f1")}
@@ -211,8 +191,7 @@ def speedup(cost: pd.DataFrame, slow: str, fast: str) -> pd.Series:
 
 
 def paired_bootstrap(a: RunResult, b: RunResult, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """The gain of run ``a`` over run ``b`` on the same test rows with a paired-bootstrap 95% interval
-    (``stats.paired_gains``): rows ``accuracy gain`` (single-label) and ``macro_f1 gain``; columns value, low, high."""
+    """The gain of run ``a`` over run ``b`` on the same test rows with a paired-bootstrap 95% interval."""
     rows = {}
     for metric, gain in stats.paired_gains(a, b, n_boot, seed).items():
         rows[f"{metric} gain"] = {"value": gain[0], **stats.percentile_interval(gain[1:])}
@@ -221,34 +200,15 @@ def paired_bootstrap(a: RunResult, b: RunResult, n_boot: int = 1000, seed: int =
 
 def tuned_vs_untuned(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunResult], n_boot: int = 1000,
                      seed: int = 0) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Each family's tuned run next to its untuned one: the ``results_table`` of both (a tuned run that is its
-    untuned run appears once) and per changed family the ``paired_bootstrap`` gain of tuned over untuned."""
+    """Each family's tuned run next to its untuned one (``results_table``) and the ``paired_bootstrap`` gain of
+    each changed one."""
     changed = [f for f in tuned if tuned[f].name != untuned[f].name]
     table = results_table([*untuned.values(), *(tuned[f] for f in changed)], n_boot=n_boot, seed=seed)
     return table, {f: paired_bootstrap(tuned[f], untuned[f], n_boot=n_boot, seed=seed) for f in changed}
 
 
-def _run_stat(r: RunResult, key: str) -> float:
-    """A fine-tuning run's ``key``: its attribute, else ``extra``, else the stored config's ``result``."""
-    if hasattr(r, key):
-        return getattr(r, key)
-    stored = r.config.get("result", {}) if isinstance(r.config, dict) else {}
-    return r.extra.get(key, stored.get(key, float("nan")))
-
-
-def fine_tuning_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> pd.DataFrame:
-    """Per fine-tuning run: trainable parameters and their share, training minutes, dev and test scores."""
-    runs = list(results.values()) if isinstance(results, Mapping) else list(results)
-    rows = [{"model": r.name, "trainable_params": _run_stat(r, "trainable_params"),
-             "share_trainable": _run_stat(r, "trainable_params") / _run_stat(r, "total_params"),
-             "train_minutes": _run_stat(r, "train_seconds") / 60, "dev_macro_f1": r.dev["macro_f1"],
-             "test_accuracy": r.test.get("accuracy"), "test_macro_f1": r.test["macro_f1"]} for r in runs]
-    return pd.DataFrame(rows).set_index("model").round(4)
-
-
 def headline_scores(single: RunResult, multi: RunResult) -> dict[str, float]:
-    """A notebook's headline: single-label test accuracy (``acc``) and macro-F1 (``mf1``), multi-label
-    macro-F1 (``mlf1``)."""
+    """Single-label test accuracy (``acc``) and macro-F1 (``mf1``), multi-label macro-F1 (``mlf1``)."""
     if single.target != "single" or multi.target != "multi":
         raise ValueError(f"headline_scores needs a single-label and a multi-label run, got {single.name!r} "
                          f"({single.target}) and {multi.name!r} ({multi.target})")

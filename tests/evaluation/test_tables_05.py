@@ -105,16 +105,17 @@ def test_paired_bootstrap_needs_the_same_test_rows(data) -> None:
 
 
 # ----------------------------------------------------------------------------- reporting: tables
-def test_fine_tuning_table_shows_parameters_share_and_minutes(data) -> None:
+def test_cost_table_shows_parameters_share_and_minutes(data) -> None:
     dev, test = data
     run = single_run("lora", dev, test, np.random.default_rng(6))
     run.dev, run.test = {"macro_f1": 0.5}, {"accuracy": 0.6, "macro_f1": 0.4}
     run.extra = {"trainable_params": 50, "total_params": 1000, "train_seconds": 90.0}  # as stored in a run folder
-    table = tables.fine_tuning_table([run])
-    assert table.loc["lora"].to_dict() == {"trainable_params": 50, "share_trainable": 0.05, "train_minutes": 1.5,
-                                           "dev_macro_f1": 0.5, "test_accuracy": 0.6, "test_macro_f1": 0.4}
+    table = tables.cost_table([run])
+    expected = {"trainable_params": 50, "share_trainable": 0.05, "train_minutes": 1.5, "dev_macro_f1": 0.5,
+                "test_accuracy": 0.6, "test_macro_f1": 0.4}
+    assert table.loc["lora", list(expected)].to_dict() == expected
     run.trainable_params = 10  # FTResult's attributes win over extra
-    assert tables.fine_tuning_table({"x": run}).loc["lora", "trainable_params"] == 10
+    assert tables.cost_table({"x": run}).loc["lora", "trainable_params"] == 10
 
 
 def test_headline_scores() -> None:

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from src_helpers.evaluation import tables
 from src_helpers.evaluation.metrics import single_label_report
 from src_helpers.evaluation.results import RunResult
 from tools import readme_sections, report
@@ -146,7 +145,10 @@ def test_verdict_follows_the_interval(low: float, high: float, value: float, say
 
 
 def test_numbers_are_written_with_their_sign_and_direction() -> None:
-    assert [tables.signed(v, 3) for v in (0.0444, -0.019, 0.0002, -0.0004)] == ["+0.044", "−0.019", "±0", "±0"]
+    values = (0.0444, -0.019, 0.0002, -0.0004)
+    assert [readme_sections.signed(v, 3) for v in values] == ["+0.044", "−0.019", "±0", "±0"]
+    assert readme_sections.signed_interval(-0.0123, 0.0045, 0.0011) == "+0.0011 [−0.0123, +0.0045]"
+    assert readme_sections.signed_interval(-0.00001, 0.02, 0.00002, digits=3) == "±0 [±0, +0.020]"
     assert readme_sections.times(2.0) == "2× faster" and readme_sections.times(0.5) == "2× slower"
     assert readme_sections.span(np.array([3.16, 12.04])) == "3.2–12" and readme_sections.span([4.0, 4.01]) == "4"
 

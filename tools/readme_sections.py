@@ -93,21 +93,6 @@ def _benchmark(folder: Path, name: str) -> dict:
     return report
 
 
-def inference_benchmarks(folder: str | Path = BENCHMARKS) -> pd.DataFrame:
-    """The measurements of ``benchmarks/inference.py`` (``inference_*.json`` in ``folder``): one row per file and
-    inference path (fp32, int8_dynamic) with the run the model came from and the threads; empty when none."""
-    rows = []
-    for path in sorted(Path(folder).glob("inference_*.json")):
-        report = read_json(path)
-        try:
-            run = Path(report["model_dir"]).parent.name
-            rows += [{"run": run, "threads": report["threads"], "path": name, **measured}
-                     for name, measured in report["results"].items()]
-        except (KeyError, TypeError, AttributeError) as e:
-            raise ValueError(f"{path}: not an inference benchmark report ({type(e).__name__}: {e})") from None
-    return pd.DataFrame(rows).round(4)
-
-
 def _epochs(folder: Path, name: str) -> pd.DataFrame:
     """A training-speed benchmark's rows (model, mode, precision, epoch seconds scaled to the train split)."""
     report = _benchmark(folder, name)

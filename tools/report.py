@@ -188,7 +188,7 @@ def regenerate(check: bool, n_boot: int = 1000, no_figures: bool = False) -> int
     for f in stale:
         print(f"{'out of date' if check else 'rewrote'}: {portable_path(f)}")
     if not check and not no_figures:
-        benchmarks = readme_sections.inference_benchmarks()
+        benchmarks = tables.inference_benchmarks(readme_sections.BENCHMARKS)
         for path in comparison.comparison_figures(paths.runs, board, paths.images, benchmarks=benchmarks).values():
             print(f"drew: {portable_path(path)}")
     return 1 if check and stale else 0

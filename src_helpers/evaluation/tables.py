@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from src_helpers.data.textio import read_json
 from src_helpers.evaluation import figures, stats
 from src_helpers.evaluation.metrics import choose_best
 from src_helpers.evaluation.results import RunResult
@@ -213,3 +214,18 @@ def headline_scores(single: RunResult, multi: RunResult) -> dict[str, float]:
         raise ValueError(f"headline_scores needs a single-label and a multi-label run, got {single.name!r} "
                          f"({single.target}) and {multi.name!r} ({multi.target})")
     return {"acc": single.test["accuracy"], "mf1": single.test["macro_f1"], "mlf1": multi.test["macro_f1"]}
+
+
+def inference_benchmarks(folder: str | Path) -> pd.DataFrame:
+    """The measurements of ``benchmarks/inference.py`` (``inference_*.json`` in ``folder``): one row per file and
+    inference path (fp32, int8_dynamic) with the run the model came from and the threads; empty when none."""
+    rows = []
+    for path in sorted(Path(folder).glob("inference_*.json")):
+        report = read_json(path)
+        try:
+            run = Path(report["model_dir"]).parent.name
+            rows += [{"run": run, "threads": report["threads"], "path": name, **measured}
+                     for name, measured in report["results"].items()]
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"{path}: not an inference benchmark report ({type(e).__name__}: {e})") from None
+    return pd.DataFrame(rows).round(4)

@@ -20,9 +20,9 @@ from src_helpers.data.labels import DAIR, EKMAN, LabelSet
 from src_helpers.evaluation import comparison, figures, references, tables
 from src_helpers.evaluation import cross_domain as xd
 from src_helpers.evaluation.results import RunResult, evaluate
+from src_helpers.evaluation.tables import inference_benchmarks
 from src_helpers.experiments.registry import EXPERIMENTS, configure
 from src_helpers.experiments.run_folders import RunFolderError, save_evaluation, save_run
-from tools.readme_sections import inference_benchmarks
 
 matplotlib.use("Agg")
 

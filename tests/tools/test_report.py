@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from src_helpers.evaluation import tables
 from src_helpers.evaluation.metrics import single_label_report
 from src_helpers.evaluation.results import RunResult
 from tools import readme_sections, report
@@ -236,7 +237,7 @@ def test_the_number_of_resamples_is_checked(capsys: pytest.CaptureFixture[str]) 
     assert stop.value.code == 2 and "--n-boot: must be an integer >= 1, got '0'" in capsys.readouterr().err
 
 
-# ----------------------------------------------------------------------------- readme_sections.inference_benchmarks
+# ------------------------------------------------------------------------------------ tables.inference_benchmarks
 def bench(folder: Path, run: str, threads: int) -> Path:
     path = folder / f"inference_{run}_{threads}t.json"
     path.write_text(json.dumps({"model_dir": f"notebook_outputs/runs/{run}/model", "threads": threads,
@@ -249,24 +250,24 @@ def test_inference_benchmarks_one_row_per_file_and_path(tmp_path: Path) -> None:
     bench(tmp_path, "transformer_minilm_single", 2)
     bench(tmp_path, "transformer_minilm_multi", 1)
     (tmp_path / "train_speed_lstm.json").write_text("{}")  # another benchmark: not read
-    table = readme_sections.inference_benchmarks(tmp_path)
+    table = tables.inference_benchmarks(tmp_path)
     assert table[["run", "threads", "path"]].values.tolist() == [
         ["transformer_minilm_multi", 1, "fp32"], ["transformer_minilm_multi", 1, "int8_dynamic"],
         ["transformer_minilm_single", 2, "fp32"], ["transformer_minilm_single", 2, "int8_dynamic"]]
     assert table["sentences_per_s"].tolist() == [100.0, 250.0, 100.0, 250.0]
-    assert readme_sections.inference_benchmarks(tmp_path / "none").empty
+    assert tables.inference_benchmarks(tmp_path / "none").empty
 
 
 def test_inference_benchmarks_name_a_broken_file(tmp_path: Path) -> None:
     (tmp_path / "inference_x_1t.json").write_text('{"threads": 1}')
     with pytest.raises(ValueError, match=r"inference_x_1t\.json.*model_dir"):
-        readme_sections.inference_benchmarks(tmp_path)
+        tables.inference_benchmarks(tmp_path)
     (tmp_path / "inference_x_1t.json").write_text("{")
     with pytest.raises(ValueError, match=r"inference_x_1t\.json:1"):
-        readme_sections.inference_benchmarks(tmp_path)
+        tables.inference_benchmarks(tmp_path)
 
 
 def test_the_committed_inference_benchmarks_read() -> None:
-    table = readme_sections.inference_benchmarks()
+    table = tables.inference_benchmarks(readme_sections.BENCHMARKS)
     files = list(readme_sections.BENCHMARKS.glob("inference_*.json"))
     assert len(table) >= len(files) and set(table["path"]) >= ({"fp32", "int8_dynamic"} if files else set())

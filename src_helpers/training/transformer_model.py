@@ -1,6 +1,6 @@
-"""The transformer and its tokenizer for fine-tuning: any ``AutoModelForSequenceClassification`` (encoders such as
-MiniLM, ALBERT, DistilBERT; decoder LLM classifiers), full or LoRA (``peft``), optional 4-bit loading (CUDA only);
-``save_model`` writes the ``save_pretrained`` copy that ``pipeline("text-classification")`` and ``predict`` load."""
+"""The transformer for fine-tuning: any ``AutoModelForSequenceClassification``, full or LoRA (``peft``), optional
+4-bit loading (CUDA only); its tokenized texts and probabilities; the ``save_pretrained`` folder that
+``pipeline("text-classification")`` and ``predict`` load."""
 
 from __future__ import annotations
 
@@ -10,12 +10,16 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
 from src_helpers.data.ekman import EKMAN_LABELS
 from src_helpers.data.encoding import model_input_names
+from src_helpers.data.labels import EKMAN, LabelSet
 from src_helpers.data.textio import read_json
+from src_helpers.evaluation.results import targets
 from src_helpers.models.embeddings import MINILM_HUB_NAME, minilm_folder
 from src_helpers.training.configs import DEFAULT_MODEL, FTConfig
 
@@ -25,7 +29,7 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "voca
                    "tokenizer.model", "sentencepiece.bpe.model")
 
 
-# Models of earlier course projects (hub names, need internet or a local copy). Recommended settings on a Colab GPU.
+# Models of earlier course projects (hub names): recommended settings on a Colab GPU.
 COLAB_MODELS: dict[str, dict] = {
     "squeezebert/squeezebert-uncased": {"learning_rate": 5e-5, "batch_size": 32},
     "albert-base-v2": {"learning_rate": 3e-5, "batch_size": 32},
@@ -118,8 +122,8 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
 
 
 def precision_flags(model_type: str, precision: str) -> dict[str, bool]:
-    """Trainer fp16/bf16 flags for ``precision``: mixed precision on CUDA only (CPU: fp32); MobileBERT never
-    fp16 (NaN losses: bf16 instead); bf16 without GPU support falls back to fp32 with a warning."""
+    """Trainer fp16/bf16 flags for ``precision`` on CUDA (CPU: fp32); ``NO_FP16`` models and GPUs without bf16
+    fall back with a warning."""
     if not torch.cuda.is_available() or precision == "fp32":
         return {"fp16": False, "bf16": False}
     if precision == "fp16" and model_type not in NO_FP16:
@@ -148,6 +152,69 @@ def save_model(model: nn.Module, tokenizer, model_dir: Path, config: FTConfig,
     tokenizer.model_input_names = tokenizer.init_kwargs["model_input_names"] = names
     tokenizer.save_pretrained(model_dir)
     return model_dir
+
+
+# ----------------------------------------------------------------------------- texts in, probabilities out
+class TextDataset(torch.utils.data.Dataset):
+    """Tokenized texts (no padding: ``DataCollatorWithPadding`` pads each batch) and targets."""
+
+    def __init__(self, encodings: dict[str, list[list[int]]], labels: np.ndarray) -> None:
+        self.encodings, self.labels = encodings, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> dict:
+        item = {k: v[i] for k, v in self.encodings.items()}
+        label = self.labels[i]
+        item["labels"] = label.tolist() if isinstance(label, np.ndarray) else int(label)
+        return item
+
+
+def encode(tokenizer, texts: Sequence[str], labels: np.ndarray, max_length: int, keep: set[str],
+           sort_by_length: bool = False) -> tuple[TextDataset, np.ndarray]:
+    """Dataset of the inputs in ``keep`` (optionally sorted by length) and its order (``order[j]`` = row)."""
+    enc = tokenizer(list(texts), truncation=True, max_length=max_length)
+    enc = {k: v for k, v in enc.items() if k in keep}
+    order = np.arange(len(labels))
+    if sort_by_length:
+        order = np.argsort([len(x) for x in enc["input_ids"]], kind="stable")
+        enc = {k: [v[j] for j in order] for k, v in enc.items()}
+    return TextDataset(enc, np.asarray(labels)[order]), order
+
+
+def encode_splits(tokenizer, model: nn.Module, frames: dict[str, pd.DataFrame], config: FTConfig,
+                  labels: LabelSet = EKMAN) -> dict[str, TextDataset]:
+    """The train and dev datasets with ``labels``' targets (only the inputs ``model`` accepts)."""
+    keep = model_input_names(model)
+    return {name: encode(tokenizer, frames[name]["text"].tolist(), targets(frames[name], config.target, labels),
+                         config.max_length, keep)[0] for name in ("train", "dev")}
+
+
+def probabilities(logits: np.ndarray, target: str) -> np.ndarray:
+    logits = torch.as_tensor(np.asarray(logits, dtype=np.float32))
+    return (torch.softmax(logits, -1) if target == "single" else torch.sigmoid(logits)).numpy()
+
+
+@torch.inference_mode()
+def texts_proba(model: nn.Module, tokenizer, texts: Sequence[str], target: str, max_length: int,
+                batch_size: int = 128) -> np.ndarray:
+    """Probabilities of ``model`` on ``texts`` in their order (``Trainer.predict`` would shuffle rows under
+    ``group_by_length``), from batches of similar lengths."""
+    from transformers import DataCollatorWithPadding
+
+    ds, order = encode(tokenizer, texts, np.zeros(len(texts), dtype=int), max_length, model_input_names(model),
+                       sort_by_length=True)
+    collator, device, out = DataCollatorWithPadding(tokenizer), next(model.parameters()).device, []
+    model.eval()
+    for start in range(0, len(ds), batch_size):
+        batch = collator([ds[i] for i in range(start, min(start + batch_size, len(ds)))])
+        batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
+        out.append(model(**batch).logits.float().cpu().numpy())
+    logits = np.concatenate(out)
+    probs = np.empty(logits.shape, dtype=np.float32)  # one column per output of the model
+    probs[order] = probabilities(logits, target)
+    return probs
 
 
 # ----------------------------------------------------------------------------- a saved model folder

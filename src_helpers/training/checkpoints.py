@@ -30,7 +30,8 @@ class DiskFullError(OSError):
 
 
 # ------------------------------------------------------------------------------------------ loading
-def _reason(err: BaseException) -> str:
+def brief_error(err: BaseException) -> str:
+    """``Type: first line of the message`` of ``err``."""
     lines = str(err).strip().splitlines()
     return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
 
@@ -43,7 +44,7 @@ def load_checkpoint(path: str | Path, hint: str, map_location: str | torch.devic
     try:
         obj = torch.load(path, map_location=map_location, weights_only=weights_only)
     except Exception as e:  # noqa: BLE001  (torch raises RuntimeError, EOFError, UnpicklingError, OSError...)
-        reason, cause = _reason(e), e
+        reason, cause = brief_error(e), e
     else:
         missing = [k for k in keys if not isinstance(obj, dict) or k not in obj]
         if not missing:
@@ -67,7 +68,7 @@ def _file_problem(path: Path) -> str | None:
             with zipfile.ZipFile(path) as z:  # torch.save's zip format: a truncated file has no directory
                 z.namelist()
     except Exception as e:  # noqa: BLE001
-        return _reason(e)
+        return brief_error(e)
     return None
 
 
@@ -144,9 +145,9 @@ def write_errors(target: str | Path, what: str, partial: str | Path | None = Non
         said_so = "No space left on device" in str(err) or "StorageFull" in str(err)
         if enospc or said_so or (free is not None and free < LOW_FREE_BYTES):
             free_text = "" if free is None else f", {free / 2**20:.1f} MiB free"
-            raise DiskFullError(errno.ENOSPC, f"disk full: could not write {what} {target} ({_reason(err)}"
+            raise DiskFullError(errno.ENOSPC, f"disk full: could not write {what} {target} ({brief_error(err)}"
                                               f"{free_text}); free some space on that disk{note}") from err
-        message = f"could not write {what} {target}: {_reason(err)}{note}"
+        message = f"could not write {what} {target}: {brief_error(err)}{note}"
         raise (OSError(err.errno, message) if isinstance(err, OSError) else RuntimeError(message)) from err
 
 

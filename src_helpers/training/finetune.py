@@ -145,30 +145,24 @@ def epoch_end_callback(on_epoch_end: Callable[[int, dict], None]):
     return EpochEnd()
 
 
-def training_arguments(config: FTConfig, ckpt_dir: Path, n_train: int, model_type: str):
-    """``TrainingArguments``: evaluate and checkpoint every epoch, keep the best dev macro-F1 at the end."""
-    from transformers import TrainingArguments
+def make_trainer(config: FTConfig, model: nn.Module, tokenizer, frames: dict[str, pd.DataFrame], ckpt_dir: Path,
+                 labels: LabelSet = EKMAN):
+    """The (class-weighted when asked) ``Trainer`` over the train split: evaluated on dev and checkpointed every
+    epoch, the best dev macro-F1 kept at the end."""
+    from transformers import DataCollatorWithPadding, TrainingArguments
 
-    return TrainingArguments(
+    data = encode_splits(tokenizer, model, frames, config, labels)
+    args = TrainingArguments(
         output_dir=str(ckpt_dir), num_train_epochs=config.epochs, learning_rate=config.learning_rate,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.eval_batch_size,
         gradient_accumulation_steps=config.gradient_accumulation_steps, weight_decay=config.weight_decay,
         lr_scheduler_type="linear", **warmup_and_grouping(config.warmup_ratio),
         eval_strategy="epoch", save_strategy="epoch", save_total_limit=2, load_best_model_at_end=True,
         metric_for_best_model="macro_f1", greater_is_better=True, logging_strategy="steps",
-        logging_steps=min(config.logging_steps, max(1, n_train // (5 * config.batch_size))),
+        logging_steps=min(config.logging_steps, max(1, len(data["train"]) // (5 * config.batch_size))),
         report_to="none", seed=config.seed, use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0, label_names=["labels"], save_only_model=False,
-        **precision_flags(model_type, config.precision))
-
-
-def make_trainer(config: FTConfig, model: nn.Module, tokenizer, frames: dict[str, pd.DataFrame], ckpt_dir: Path,
-                 labels: LabelSet = EKMAN):
-    """The (class-weighted when asked) ``Trainer`` over the train split, evaluated on dev."""
-    from transformers import DataCollatorWithPadding
-
-    data = encode_splits(tokenizer, model, frames, config, labels)
-    args = training_arguments(config, ckpt_dir, len(data["train"]), getattr(model.config, "model_type", ""))
+        **precision_flags(getattr(model.config, "model_type", ""), config.precision))
     weights = class_weights(data["train"].labels, config.target, len(labels.classes)) if config.class_weights else None
     return _trainer_class()(
         model=model, args=args, train_dataset=data["train"], eval_dataset=data["dev"], processing_class=tokenizer,

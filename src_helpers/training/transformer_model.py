@@ -21,6 +21,7 @@ from src_helpers.data.labels import EKMAN, LabelSet
 from src_helpers.data.textio import read_json
 from src_helpers.evaluation.results import targets
 from src_helpers.models.embeddings import MINILM_HUB_NAME, minilm_folder
+from src_helpers.training.checkpoints import brief_error
 from src_helpers.training.configs import DEFAULT_MODEL, FTConfig
 
 log = logging.getLogger(__name__)
@@ -224,7 +225,8 @@ def has_weights(model_dir: Path) -> bool:
 
 @lru_cache(maxsize=4)
 def load_model_dir(model_dir: str, quantized: bool = False):
-    """(tokenizer, model) from a folder, cached; ``quantized``: torch dynamic int8 Linear layers (CPU)."""
+    """(tokenizer, model) from a folder, cached; ``quantized``: int8 ``nn.Linear`` weights, activations quantized on
+    the fly (the fast CPU path)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     path = Path(model_dir)
@@ -232,15 +234,19 @@ def load_model_dir(model_dir: str, quantized: bool = False):
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
     except Exception as e:  # tokenizers raises a bare Exception for a broken tokenizer.json
-        raise ValueError(f"model folder {path}: the tokenizer does not load ({_brief(e)}); re-save it "
+        raise ValueError(f"model folder {path}: the tokenizer does not load ({brief_error(e)}); re-save it "
                          "(tokenizer.save_pretrained) or re-run the fine-tuning that wrote the folder") from e
     try:
         model = AutoModelForSequenceClassification.from_pretrained(path).eval()
     except Exception as e:  # OSError, ValueError, safetensors' SafetensorError, ...
-        raise ValueError(f"model folder {path}: the model does not load from config.json + weights ({_brief(e)}); "
+        raise ValueError(f"model folder {path}: the model does not load from config.json + weights ({brief_error(e)}); "
                          "a truncated or corrupt file? Re-run the fine-tuning that wrote the folder") from e
     if quantized:
-        model = quantize_dynamic(model)
+        with warnings.catch_warnings():  # torch.ao is deprecated in favour of torchao, but works and needs nothing
+            warnings.simplefilter("ignore")
+            from torch.ao.quantization import quantize_dynamic
+
+            model = quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
     return tokenizer, model
 
 
@@ -255,20 +261,3 @@ def check_model_dir(path: Path) -> None:
     if not any((path / name).exists() for name in TOKENIZER_FILES):
         raise FileNotFoundError(f"model folder {path} has no tokenizer files (one of {', '.join(TOKENIZER_FILES)}): "
                                 "save the tokenizer next to the model (tokenizer.save_pretrained)")
-
-
-def _brief(error: Exception, limit: int = 300) -> str:
-    """``Type: message`` of ``error``, cut at ``limit`` characters."""
-    text = f"{type(error).__name__}: {error}"
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def quantize_dynamic(model: torch.nn.Module) -> torch.nn.Module:
-    """int8 weights for every ``nn.Linear`` (activations quantized on the fly): the fast CPU path."""
-    with warnings.catch_warnings():  # torch.ao is deprecated in favour of torchao, but works and needs nothing
-        warnings.simplefilter("ignore")
-        from torch.ao.quantization import quantize_dynamic as qd
-
-        return qd(model, {torch.nn.Linear}, dtype=torch.qint8)
-
-

@@ -285,9 +285,9 @@ class TransformerTrainer:
         config, labels = self.config, self.labels
         dev, test = frames["dev"], frames["test"]
         y_dev, y_test = targets(dev, config.target, labels), targets(test, config.target, labels)
-        fields = scored(y_dev, self.predict_proba(dev["text"].tolist()), y_test,
+        scores = scored(y_dev, self.predict_proba(dev["text"].tolist()), y_test,
                         self.predict_proba(test["text"].tolist()), config.target, labels)
-        model_dir = save_model(trainer.model, self.tokenizer, run_dir / "model", config, fields["threshold"])
+        model_dir = save_model(trainer.model, self.tokenizer, run_dir / "model", config, scores["threshold"])
         history = epoch_history(trainer.state.log_history)
         trainable, total = params
         best = trainer.state.best_model_checkpoint
@@ -299,7 +299,7 @@ class TransformerTrainer:
         name = (name.parent.name if name.name == "model" else name.name) if name.exists() else config.model_name
         meta = {"model": f"transformer:{name}" + ("+lora" if config.lora else ""), "target": config.target,
                 "ft": ft, "labels": labels.name, "data": data, "result": info}
-        result = FTResult(run_dir=run_dir, config=config, **fields, history=history, extra=info, model_dir=model_dir,
+        result = FTResult(run_dir=run_dir, config=config, **scores, history=history, extra=info, model_dir=model_dir,
                           trainable_params=trainable, total_params=total, train_seconds=train_seconds)
         return write_run(result, meta, frames, history.to_dict("records"))
 

@@ -83,7 +83,7 @@ def autocast(device: str, precision: str) -> torch.autocast:
 
 @torch.no_grad()
 def evaluate_loader(model: EmotionClassifier, loader: DataLoader, device: str = "cpu",
-                  precision: str = "fp32") -> tuple[np.ndarray, float]:
+                    precision: str = "fp32") -> tuple[np.ndarray, float]:
     """Probabilities in data order (the loader may reorder batches) and the mean loss."""
     model.eval()
     loss_fn = model.loss_fn()
@@ -197,11 +197,9 @@ def evaluate_epoch(model: EmotionClassifier, dev_loader: DataLoader, y_dev: np.n
     target = model.config.target
     dev_probs, dev_loss = evaluate_loader(model, dev_loader, cfg.device, cfg.precision)
     dev_rep = report(y_dev, dev_probs, target, labels=labels)
-    row = {"epoch": epoch + 1, "train_loss": train_loss, "dev_loss": dev_loss, "dev_macro_f1": dev_rep["macro_f1"],
-           "lr": lr, "train_seconds": round(train_seconds, 1)}
-    row["dev_accuracy" if target == "single" else "dev_micro_f1"] = dev_rep[
-        "accuracy" if target == "single" else "micro_f1"]
-    return row
+    second = "accuracy" if target == "single" else "micro_f1"
+    return {"epoch": epoch + 1, "train_loss": train_loss, "dev_loss": dev_loss, "dev_macro_f1": dev_rep["macro_f1"],
+            "lr": lr, "train_seconds": round(train_seconds, 1), f"dev_{second}": dev_rep[second]}
 
 
 def early_stopping(state: dict, row: dict, patience: int) -> bool:
@@ -219,8 +217,8 @@ def early_stopping(state: dict, row: dict, patience: int) -> bool:
 
 
 def resume_training(model: EmotionClassifier, optimizer: torch.optim.Optimizer,
-           scheduler: torch.optim.lr_scheduler.LRScheduler, ckpt_dir: Path, fingerprint: dict,
-           resume: bool = True, device: str = "cpu") -> dict:
+                    scheduler: torch.optim.lr_scheduler.LRScheduler, ckpt_dir: Path, fingerprint: dict,
+                    resume: bool = True, device: str = "cpu") -> dict:
     """A fresh training state, or (``resume``) the one in ``last.pt`` with its model, optimizer, scheduler and RNG
     states loaded. ``resume=False`` deletes the old checkpoints."""
     if not resume:

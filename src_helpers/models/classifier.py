@@ -1,9 +1,5 @@
-"""One classifier for every encoder: Embedding -> encoder -> pooling -> dropout -> linear head.
-
-``target="single"``: softmax over the 7 Ekman classes (cross-entropy); ``"multi"``: one sigmoid per class
-(binary cross-entropy). ``build_model(config)`` is the factory; ``save_pretrained``/``from_pretrained``
-write and read ``config.json`` + ``model.pt``.
-"""
+"""One classifier for every encoder: Embedding -> encoder -> pooling -> dropout -> linear head; softmax
+(``target="single"``) or one sigmoid per class (``"multi"``); saved as ``config.json`` + ``model.pt``."""
 
 from __future__ import annotations
 

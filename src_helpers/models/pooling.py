@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
+from torch import nn
 
 from .config import POOLINGS
 
@@ -46,11 +49,20 @@ def pooled_dim(hidden: int, how: str) -> int:
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Reverse each sequence's real tokens in place of [B, T, ...]; padding stays at the end.
-
-    Applying it twice gives ``x`` back. Used to run a causal encoder right-to-left."""
+    """Reverse each sequence's real tokens in place of [B, T, ...]; padding stays at the end (its own inverse)."""
     T = x.size(1)
     pos = torch.arange(T, device=x.device)[None, :]
     idx = torch.where(pos < lengths[:, None], lengths[:, None] - 1 - pos, pos)
     idx = idx.view(*idx.shape, *([1] * (x.dim() - 2))).expand_as(x)
     return x.gather(1, idx)
+
+
+def both_directions(fwd: nn.Module, bwd: nn.Module | None, x: torch.Tensor, lengths: torch.Tensor,
+                    run: Callable = lambda model, h: model(h)) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(outputs, last)`` of the causal ``fwd`` and, when given, of ``bwd`` reading the real tokens right-to-left."""
+    out = run(fwd, x)
+    last = last_real(out, lengths)
+    if bwd is None:
+        return out, last
+    back = reverse_padded(run(bwd, reverse_padded(x, lengths)), lengths)  # back in reading order
+    return torch.cat([out, back], -1), torch.cat([last, back[:, 0]], -1)

@@ -1,7 +1,5 @@
-"""LSTM / GRU encoder over packed sequences: padding never reaches the state; initial states are zeros. A batch
-without padding skips packing (same result, on the fused oneDNN/cuDNN kernels). Under bf16 autocast on a CPU without
-a bf16 LSTM kernel (AVX2 only), the recurrent layer runs in fp32 and says so once in the log.
-"""
+"""LSTM / GRU encoder over packed sequences (padding never reaches the state; a batch without padding runs the
+fused kernels). Under bf16 autocast on a CPU without a bf16 RNN kernel the recurrent layer runs in fp32."""
 
 from __future__ import annotations
 
@@ -19,9 +17,8 @@ CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 
 @functools.cache
 def cpu_bf16_rnn_supported(cell: str = "lstm") -> bool:
-    """Whether this CPU runs the dense ``cell`` kernel under bf16 autocast (probed once per process).
-
-    Probing (not reading CPU flags) is exact: it also honours ``ONEDNN_MAX_CPU_ISA`` and future kernels."""
+    """Whether this CPU runs the dense ``cell`` kernel under bf16 autocast (probed once per process, which also
+    honours ``ONEDNN_MAX_CPU_ISA``)."""
     rnn = CELLS[cell](4, 4, batch_first=True)
     try:
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
@@ -41,10 +38,8 @@ def _bf16_cpu_autocast(x: torch.Tensor) -> bool:
 
 
 class RecurrentEncoder(nn.Module):
-    """``forward(x [B,T,E], lengths [B]) -> (outputs [B,T,H*dirs], last [B,H*dirs])``.
-
-    ``last`` concatenates the top layer's final forward state (at each example's last real token) and,
-    when bidirectional, the final backward state (at its first token)."""
+    """``forward(x [B,T,E], lengths [B]) -> (outputs [B,T,H*dirs], last [B,H*dirs])``; ``last``: the top layer's
+    final state of each direction."""
 
     def __init__(self, cell: str, input_dim: int, hidden_dim: int, num_layers: int = 1,
                  bidirectional: bool = True, dropout: float = 0.0) -> None:

@@ -1,12 +1,7 @@
-"""RWKV encoder: transformers' ``RwkvModel`` built from a config (random init), a fresh zero state per example.
-
-RWKV is causal: with right padding the outputs at real tokens never see padding. On a GPU the attention runs
-transformers' WKV CUDA kernel through ``_WKV`` below instead of its ``RwkvLinearAttention``, whose backward (4.57)
-writes per-example time_decay/time_first gradients past [C]-sized buffers and which passes an fp32 ``time_first``
-to the bf16 kernel under autocast. transformers keeps one kernel per process, compiled for the context length of
-the first RWKV built (a second one would abort the process): later models reuse it, and longer batches run the
-PyTorch recurrence on the GPU (correct, slower; a warning says so).
-"""
+"""RWKV encoder: transformers' causal ``RwkvModel`` (random init, a zero state per example). On a GPU the attention
+runs transformers' WKV kernel through ``_WKV``: its own backward (4.57) overruns [C]-sized gradient buffers and mixes
+dtypes under bf16. The kernel is compiled once per process, for the first model's context length; longer batches
+run the PyTorch recurrence (a warning says so)."""
 
 from __future__ import annotations
 
@@ -17,7 +12,7 @@ import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from .pooling import last_real, reverse_padded
+from .pooling import both_directions
 
 
 class _WKV(torch.autograd.Function):
@@ -110,15 +105,8 @@ class RwkvEncoder(nn.Module):
         self.bwd = _rwkv(input_dim, num_layers, context_length) if bidirectional else None
         self.out_dim = input_dim * (2 if bidirectional else 1)
 
-    def _run(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        return model(inputs_embeds=x, use_cache=False, return_dict=True).last_hidden_state
-
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if x.size(1) > self.context_length:
             raise ValueError(f"sequence length {x.size(1)} > RWKV context_length {self.context_length}")
-        out = self._run(self.fwd, x)
-        last = last_real(out, lengths)
-        if self.bwd is None:
-            return out, last
-        back = reverse_padded(self._run(self.bwd, reverse_padded(x, lengths)), lengths)
-        return torch.cat([out, back], -1), torch.cat([last, back[:, 0]], -1)
+        return both_directions(self.fwd, self.bwd, x, lengths,
+                               lambda model, h: model(inputs_embeds=h, use_cache=False).last_hidden_state)

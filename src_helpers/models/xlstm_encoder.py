@@ -1,10 +1,6 @@
-"""xLSTM encoder: the ``xlstm`` package's ``xLSTMBlockStack`` of mLSTM blocks with sLSTM blocks in between (both
-causal: with right padding the outputs at real tokens never see padding).
-
-The sLSTM parameters always keep the layout of xlstm's ``vanilla`` (PyTorch) backend, so a state dict loads on every
-device. On CUDA tensors xlstm's fused kernel (compiled on first use) runs on a re-laid-out view of them, in bfloat16
-under bf16 autocast and in float32 otherwise; on CPU tensors the vanilla recurrence runs.
-"""
+"""xLSTM encoder: the ``xlstm`` package's causal ``xLSTMBlockStack`` of mLSTM and sLSTM blocks. The sLSTM parameters
+keep the ``vanilla`` (PyTorch) layout, so a state dict loads on every device; on CUDA tensors xlstm's fused kernel
+runs on a re-laid-out view of them (bfloat16 under bf16 autocast, else float32)."""
 
 from __future__ import annotations
 
@@ -13,7 +9,7 @@ import functools
 import torch
 from torch import nn
 
-from .pooling import last_real, reverse_padded
+from .pooling import both_directions
 
 BACKENDS = ("auto", "vanilla", "cuda")
 _KERNEL_DTYPES = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}
@@ -21,9 +17,8 @@ _KERNEL_DTYPES = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.fl
 
 def slstm_backend(device: torch.device | str | None = None) -> str:
     """The sLSTM backend that runs on ``device`` (default: the GPU when there is one)."""
-    if device is None:
-        return "cuda" if torch.cuda.is_available() else "vanilla"
-    return "cuda" if torch.device(device).type == "cuda" else "vanilla"
+    cuda = torch.cuda.is_available() if device is None else torch.device(device).type == "cuda"
+    return "cuda" if cuda else "vanilla"
 
 
 def _kernel_dtype(x: torch.Tensor) -> str:
@@ -83,7 +78,7 @@ def _device_aware_cell_class() -> type:
 
 
 def _stack(dim: int, num_blocks: int, slstm_at: list[int], num_heads: int, context_length: int,
-           dropout: float, backend: str) -> nn.Module:
+           dropout: float) -> nn.Module:
     from xlstm import (
         FeedForwardConfig,
         mLSTMBlockConfig,
@@ -112,30 +107,23 @@ def _stack(dim: int, num_blocks: int, slstm_at: list[int], num_heads: int, conte
     for module in stack.modules():
         if isinstance(module, sLSTMCell_vanilla):
             module.__class__ = cell_class  # same state, only the forward dispatch differs
-            module.kernel_backend = backend
     return stack
 
 
 class XLSTMEncoder(nn.Module):
-    """``forward(x [B,T,E], lengths) -> (outputs, last)``; ``last`` = output at the last real token.
-
-    ``bidirectional`` adds a second stack that reads each example's real tokens right-to-left.
-    ``backend``: ``"auto"`` (default; the CUDA kernel on CUDA tensors, PyTorch on CPU), ``"vanilla"`` (PyTorch
-    everywhere) or ``"cuda"`` (the kernel; CPU tensors are refused). The parameters are the same for all."""
+    """``forward(x [B,T,E], lengths) -> (outputs, last)`` (``bidirectional``: a second, right-to-left stack).
+    ``backend``: ``"auto"`` (the CUDA kernel on CUDA tensors), ``"vanilla"`` (PyTorch) or ``"cuda"``."""
 
     def __init__(self, input_dim: int, num_blocks: int = 2, slstm_at: list[int] | None = None,
                  num_heads: int = 4, context_length: int = 64, bidirectional: bool = False,
                  dropout: float = 0.0, backend: str | None = None) -> None:
         super().__init__()
         slstm_at = [1] if slstm_at is None else list(slstm_at)
-        backend = backend or "auto"
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         self.context_length = context_length
-        self.fwd = _stack(input_dim, num_blocks, slstm_at, num_heads, context_length, dropout, backend)
-        self.bwd = (_stack(input_dim, num_blocks, slstm_at, num_heads, context_length, dropout, backend)
-                    if bidirectional else None)
+        args = (input_dim, num_blocks, slstm_at, num_heads, context_length, dropout)
+        self.fwd, self.bwd = _stack(*args), _stack(*args) if bidirectional else None
         self.out_dim = input_dim * (2 if bidirectional else 1)
+        self.set_backend(backend or "auto")
 
     def set_backend(self, backend: str) -> None:
         """Switch the sLSTM kernel (``"auto"``, ``"vanilla"`` or ``"cuda"``); the parameters stay as they are."""
@@ -148,9 +136,4 @@ class XLSTMEncoder(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if x.size(1) > self.context_length:
             raise ValueError(f"sequence length {x.size(1)} > xLSTM context_length {self.context_length}")
-        out = self.fwd(x)
-        last = last_real(out, lengths)
-        if self.bwd is None:
-            return out, last
-        back = reverse_padded(self.bwd(reverse_padded(x, lengths)), lengths)  # back in reading order
-        return torch.cat([out, back], -1), torch.cat([last, back[:, 0]], -1)
+        return both_directions(self.fwd, self.bwd, x, lengths)

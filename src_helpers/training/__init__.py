@@ -1,8 +1,5 @@
-"""Training: one ``Trainer`` interface for every model family (TF-IDF, RNNs, transformers).
-
-A trainer is built from its config dataclass (``configs.py``: torch-free); ``fit`` trains on the train split,
-chooses on dev, reports test and writes the run folder (``resume.decide``: reuse a finished run, resume its
-checkpoints or start over); ``predict_proba`` scores new texts once fitted, or once loaded from a run folder
+"""Training: one ``Trainer`` interface for every model family (TF-IDF, RNNs, transformers): ``fit`` trains, chooses
+on dev, reports test and writes the run folder; ``predict_proba`` scores new texts once fitted or loaded
 (``load_trainer``)."""
 
 from __future__ import annotations
@@ -45,9 +42,8 @@ def write_run(result: RunResult, config: dict, splits: dict[str, pd.DataFrame],
 
 
 def load_trainer(run_dir: str | Path) -> Trainer:
-    """The trainer of a finished run folder with its saved model (``<run>/model`` of a transformer,
-    ``<run>/checkpoints/model`` and ``encoder`` of an RNN; both git-ignored, so only where the run was trained).
-    A TF-IDF run keeps no model: a ``FileNotFoundError`` says so."""
+    """The trainer of a finished run folder with its saved (git-ignored) model; a TF-IDF run keeps none
+    (``FileNotFoundError``)."""
     run_dir = Path(run_dir)
     config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
     if (run_dir / "model" / "config.json").exists():

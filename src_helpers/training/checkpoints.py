@@ -1,12 +1,6 @@
-"""Reading and writing checkpoints safely, for the RNN loop and the fine-tuning ``Trainer`` (whether to resume at
-all is ``resume.decide``).
-
-* ``load_checkpoint``: ``torch.load`` that names a missing, truncated or empty file (``CheckpointError``);
-* ``checkpoint_folder_problem``: why a ``Trainer`` ``checkpoint-N`` folder cannot be resumed from, or None;
-* ``set_aside``: a damaged checkpoint renamed out of the loaders' way and kept, never deleted;
-* ``save_file``: ``torch.save`` via a temporary file, so a failed save leaves the previous one intact; a full disk
-  is a ``DiskFullError`` naming the file (``write_errors`` does the same for any block of writes).
-"""
+"""Checkpoints read and written safely, for the RNN loop and the fine-tuning ``Trainer``: verified loads
+(``CheckpointError``), damaged checkpoints set aside (kept, never deleted), atomic saves whose failures name the file
+(``DiskFullError`` for a full disk)."""
 
 from __future__ import annotations
 
@@ -24,16 +18,11 @@ import torch
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint file or folder that cannot be read (missing, truncated, empty, wrong content).
-    ``problem``: the message without the advice on how to recover; ``reason``: what is wrong, without the
-    path (``"EOFError: ..."``); ``path``: the file, where there is one."""
+    """A checkpoint that cannot be read; ``reason``: what is wrong, without the path; ``path``: the file."""
 
-    def __init__(self, message: str, problem: str | None = None, reason: str | None = None,
-                 path: Path | None = None) -> None:
+    def __init__(self, message: str, reason: str, path: Path) -> None:
         super().__init__(message)
-        self.problem = problem or message
-        self.reason = reason or self.problem
-        self.path = path
+        self.reason, self.path = reason, path
 
 
 class DiskFullError(OSError):
@@ -41,7 +30,8 @@ class DiskFullError(OSError):
 
 
 # ------------------------------------------------------------------------------------------ loading
-def _reason(err: BaseException) -> str:
+def brief_error(err: BaseException) -> str:
+    """``Type: first line of the message`` of ``err``."""
     lines = str(err).strip().splitlines()
     return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
 
@@ -54,15 +44,13 @@ def load_checkpoint(path: str | Path, hint: str, map_location: str | torch.devic
     try:
         obj = torch.load(path, map_location=map_location, weights_only=weights_only)
     except Exception as e:  # noqa: BLE001  (torch raises RuntimeError, EOFError, UnpicklingError, OSError...)
-        reason = _reason(e)
-        problem = f"checkpoint {path} is unreadable ({reason})"
-        raise CheckpointError(f"{problem}: {hint}", problem, reason, path) from e
-    missing = [k for k in keys if not isinstance(obj, dict) or k not in obj]
-    if missing:
-        reason = f"it lacks {missing}"
-        problem = f"checkpoint {path} is unreadable ({reason})"
-        raise CheckpointError(f"{problem}: {hint}", problem, reason, path)
-    return obj
+        reason, cause = brief_error(e), e
+    else:
+        missing = [k for k in keys if not isinstance(obj, dict) or k not in obj]
+        if not missing:
+            return obj
+        reason, cause = f"it lacks {missing}", None
+    raise CheckpointError(f"checkpoint {path} is unreadable ({reason}): {hint}", reason, path) from cause
 
 
 def _file_problem(path: Path) -> str | None:
@@ -80,7 +68,7 @@ def _file_problem(path: Path) -> str | None:
             with zipfile.ZipFile(path) as z:  # torch.save's zip format: a truncated file has no directory
                 z.namelist()
     except Exception as e:  # noqa: BLE001
-        return _reason(e)
+        return brief_error(e)
     return None
 
 
@@ -98,17 +86,12 @@ def checkpoint_folder_problem(folder: str | Path, required: Sequence[str] = ("tr
 
 
 # ------------------------------------------------------------------------------------- setting aside
-DAMAGED = "damaged"
-
-
 def aside_path(path: str | Path, when: float | None = None) -> Path:
-    """Where ``set_aside`` keeps the damaged ``path``: a file gets ``.damaged-<UTC time>`` appended (so
-    ``*.pt`` no longer matches it), a folder ``damaged-`` in front (so ``checkpoint-*`` no longer matches it:
-    the ``Trainer``'s checkpoint rotation would delete it) and ``.<UTC time>`` appended. A name already taken
-    gets a counter."""
+    """Where ``set_aside`` keeps the damaged ``path``, out of the ``*.pt`` and ``checkpoint-*`` lookups (and so of
+    the ``Trainer``'s rotation): ``last.pt.damaged-<UTC time>``, ``damaged-checkpoint-6.<UTC time>``."""
     path = Path(path)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(when))
-    name = f"{DAMAGED}-{path.name}.{stamp}" if path.is_dir() else f"{path.name}.{DAMAGED}-{stamp}"
+    name = f"damaged-{path.name}.{stamp}" if path.is_dir() else f"{path.name}.damaged-{stamp}"
     aside, n = path.with_name(name), 1
     while aside.exists():
         aside, n = path.with_name(f"{name}-{n}"), n + 1
@@ -116,10 +99,8 @@ def aside_path(path: str | Path, when: float | None = None) -> Path:
 
 
 def set_aside(path: str | Path, reason: str, then: str) -> str:
-    """Rename the damaged checkpoint file or folder ``path`` (``aside_path``; kept, never deleted) and return
-    the one-line warning to show: which checkpoint is unreadable and why (``reason``), where it is kept, and
-    ``then`` (what the run does now: "the run starts over from scratch", "resuming from ...")."""
-    path = Path(path)
+    """Rename the damaged checkpoint ``path`` (``aside_path``) and return the warning: what is unreadable and why,
+    where it is kept, and ``then`` (what the run does now)."""
     aside = aside_path(path)
     os.rename(path, aside)
     return f"checkpoint {path} is unreadable ({reason}): kept as {aside}; {then}"
@@ -127,18 +108,9 @@ def set_aside(path: str | Path, reason: str, then: str) -> str:
 
 # ------------------------------------------------------------------------------------------- saving
 LOW_FREE_BYTES = 64 * 2**20  # less free space than this after a failed write: the disk is full
-# torch's zip writer reports a failed write as a RuntimeError with one of these; safetensors and others
-# name the OS error in their message
+# torch's zip writer reports a failed write as a RuntimeError with one of these; others name the OS error
 WRITE_FAILURES = ("PytorchStreamWriter failed", "unexpected pos", "file write failed", "No space left on device",
                   "StorageFull")
-
-
-def _write_failure(err: BaseException, one_file: bool) -> bool:
-    """A failed write: a writer's failure (``WRITE_FAILURES``), a full disk, or (``one_file``: the block writes
-    nothing else) any ``OSError``."""
-    if any(marker in str(err) for marker in WRITE_FAILURES):
-        return True
-    return isinstance(err, OSError) and (one_file or err.errno == errno.ENOSPC)
 
 
 def _free_bytes(path: Path) -> int | None:
@@ -152,48 +124,36 @@ def _free_bytes(path: Path) -> int | None:
         return None
 
 
-def _disk_full(err: BaseException, free: int | None) -> bool:
-    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
-        return True
-    said_so = "No space left on device" in str(err) or "StorageFull" in str(err)
-    return said_so or (free is not None and free < LOW_FREE_BYTES)
-
-
-def write_error(err: BaseException, target: Path, what: str, free: int | None, note: str = "") -> BaseException:
-    """The error to raise for the failed write ``err`` of ``what`` ``target`` (``"checkpoint"``,
-    ``"checkpoints under"``...): a ``DiskFullError`` when the disk is full, else the original one's kind with
-    ``target`` named. ``note``: a last sentence (what is intact, how to go on)."""
-    free_text = "" if free is None else f", {free / 2**20:.1f} MiB free"
-    if _disk_full(err, free):
-        return DiskFullError(errno.ENOSPC, f"disk full: could not write {what} {target} ({_reason(err)}"
-                                           f"{free_text}); free some space on that disk{note}")
-    message = f"could not write {what} {target}: {_reason(err)}{note}"
-    return OSError(err.errno, message) if isinstance(err, OSError) else RuntimeError(message)
-
-
 @contextmanager
 def write_errors(target: str | Path, what: str, partial: str | Path | None = None, note: str = "",
                  one_file: bool = False) -> Iterator[None]:
-    """Writes under ``target`` whose failure (a full disk, torch's bare zip-writer ``RuntimeError``; with
-    ``one_file``, when the block writes ``target`` alone, any ``OSError``) becomes an error naming ``target``
-    (``write_error``); other errors pass unchanged. ``partial``: a temporary file removed after any failure."""
+    """A failed write under ``target`` (a writer's ``WRITE_FAILURES``, a full disk; with ``one_file``, any
+    ``OSError``) becomes an error naming ``what`` ``target`` (``DiskFullError`` when the disk is full); other errors
+    pass unchanged. ``partial``: a temporary file removed after any failure; ``note``: a last sentence."""
     target = Path(target)
     try:
         yield
     except Exception as err:
-        failed = not isinstance(err, DiskFullError) and _write_failure(err, one_file)
+        enospc = isinstance(err, OSError) and err.errno == errno.ENOSPC
+        failed = not isinstance(err, DiskFullError) and (any(m in str(err) for m in WRITE_FAILURES)
+                                                         or isinstance(err, OSError) and (one_file or enospc))
         free = _free_bytes(target) if failed else None  # before the partial file's space is given back
         if partial is not None:
             Path(partial).unlink(missing_ok=True)
         if not failed:
             raise
-        raise write_error(err, target, what, free, note) from err
+        said_so = "No space left on device" in str(err) or "StorageFull" in str(err)
+        if enospc or said_so or (free is not None and free < LOW_FREE_BYTES):
+            free_text = "" if free is None else f", {free / 2**20:.1f} MiB free"
+            raise DiskFullError(errno.ENOSPC, f"disk full: could not write {what} {target} ({brief_error(err)}"
+                                              f"{free_text}); free some space on that disk{note}") from err
+        message = f"could not write {what} {target}: {brief_error(err)}{note}"
+        raise (OSError(err.errno, message) if isinstance(err, OSError) else RuntimeError(message)) from err
 
 
 def save_file(obj: object, path: str | Path, keep_previous: bool = False) -> None:
-    """``torch.save(obj, path)`` via a temporary file renamed over ``path``: a kill or a failed write (a full disk:
-    ``DiskFullError`` naming ``path``) leaves the previous ``path`` intact and no temporary file.
-    ``keep_previous``: the old file becomes ``<stem>.prev.pt``."""
+    """``torch.save(obj, path)`` via a temporary file renamed over ``path``: a kill or a failed write leaves the
+    previous ``path`` intact. ``keep_previous``: the old file becomes ``<stem>.prev.pt``."""
     path = Path(path)
     tmp = path.with_suffix(".tmp")
     note = f"; the previous {path.name} is intact" if path.exists() else ""

@@ -1,6 +1,5 @@
-"""The trainers' settings as dataclasses, importable without torch, transformers or scikit-learn:
-``TfidfConfig`` (TF-IDF + logistic regression), ``TrainConfig`` (the RNN loop), ``FTConfig`` (fine-tuning a
-transformer). ``RANGES`` holds the plain ranges of their numeric fields (overrides and CLI flags check them)."""
+"""The trainers' settings as torch-free dataclasses (TF-IDF, the RNN loop, fine-tuning a transformer) and
+``RANGES``, the plain ranges of their numeric fields (overrides and CLI flags check them)."""
 
 from __future__ import annotations
 
@@ -20,8 +19,7 @@ MAX_LENGTH = Range(8, integer=True)  # room for the special tokens and a few wor
 
 @dataclass
 class TfidfConfig:
-    """``Cs`` (the grid chosen on dev) and the n-gram ranges may be given as lists (papermill and JSON have no
-    tuples; a single number is a grid of one): they are stored as tuples."""
+    """``Cs`` (the grid chosen on dev; a number is a grid of one) and the n-gram ranges are stored as tuples."""
 
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] = (2, 5)
@@ -104,8 +102,7 @@ class FTConfig:
     lora_dropout: float = 0.1
     lora_target_modules: list[str] | None = None  # None: peft default or finetune's LORA_TARGETS
     load_in_4bit: bool = False  # bitsandbytes, CUDA only (LLM classifiers)
-    precision: str = "fp16"  # mixed precision on CUDA ("fp32", "bf16", "fp16"); CPU always fp32. MobileBERT
-    # never fp16: bf16 (or fp32) instead
+    precision: str = "fp16"  # mixed precision on CUDA ("fp32", "bf16", "fp16"); CPU always fp32
     gradient_accumulation_steps: int = 1
     seed: int = 0
     num_threads: int | None = None  # torch CPU threads (None: leave as is)

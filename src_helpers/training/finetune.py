@@ -1,19 +1,7 @@
-"""Fine-tune any ``AutoModelForSequenceClassification`` with Hugging Face ``Trainer`` (``TransformerTrainer``).
-
-Dynamic padding + length-grouped batches, optional class weights, best epoch by dev macro-F1, multi-label
-threshold chosen on dev. The run folder holds the usual artifacts (``run_folders.save_run``) and ``model/``, a
-``save_pretrained`` copy that ``transformers.pipeline("text-classification", model=...)`` loads (``transformer_model``
-builds and saves the model, ``transformer_data`` encodes the texts).
-
-Checkpoints go to ``<run>/checkpoints/`` (git-ignored) every epoch, with ``ft_config.json`` (settings and data);
-``resume.decide`` reuses a finished run, resumes its checkpoints or starts over. The last ``checkpoint-N`` folder is
-verified before resuming: an unreadable one is set aside (``checkpoints.set_aside``: kept, out of the ``Trainer``'s
-lookup and rotation) with a warning, and training resumes from the one before, or starts over when none is left.
-``keep_checkpoints=False`` (the quick profile's smoke runs) deletes the ``checkpoint-N`` folders once the run folder
-is written; ``model/`` stays.
-
-CLI (background training; one flag per ``FTConfig`` field): ``python -m src_helpers.training.finetune --profile full``.
-"""
+"""Fine-tune any ``AutoModelForSequenceClassification`` with Hugging Face ``Trainer`` (``TransformerTrainer``):
+dynamic padding, length-grouped batches, optional class weights, best epoch by dev macro-F1. Checkpoints go to
+``<run>/checkpoints/`` every epoch (an unreadable last one is set aside); ``<run>/model/`` is the ``save_pretrained``
+copy. CLI, one flag per ``FTConfig`` field: ``python -m src_helpers.training.finetune --profile full``."""
 
 from __future__ import annotations
 
@@ -26,7 +14,7 @@ import shutil
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -43,14 +31,16 @@ from src_helpers.training.checkpoints import checkpoint_folder_problem, set_asid
 from src_helpers.training.configs import PRECISIONS, RANGES, FTConfig
 from src_helpers.training.losses import class_weights
 from src_helpers.training.resume import FRESH, REUSE, Record, data_fingerprint, decide
-from src_helpers.training.transformer_data import encode_splits, probabilities, texts_proba
 from src_helpers.training.transformer_model import (
     build_model,
     count_parameters,
+    encode_splits,
     load_model_dir,
     load_tokenizer,
     precision_flags,
+    probabilities,
     save_model,
+    texts_proba,
 )
 from src_helpers.validation import COUNT, add_dataclass_flags, cli, dataclass_from_args
 
@@ -60,8 +50,7 @@ RUNTIME_FIELDS = ("num_threads", "logging_steps")  # do not change results: igno
 
 @dataclass(kw_only=True)
 class FTResult(RunResult):
-    """``RunResult`` of a fine-tuning run: ``model_dir`` (the ``save_pretrained`` copy), parameter counts,
-    training time of this session; ``extra`` holds the config's ``result`` entry."""
+    """``RunResult`` of a fine-tuning run; ``train_seconds``: this session's training time."""
 
     model_dir: Path
     trainable_params: int
@@ -106,9 +95,8 @@ def _trainer_class():
 
 
 def make_compute_metrics(target: str, labels: LabelSet = EKMAN):
-    """Dev metrics for Trainer (macro-F1 selects the best epoch; multi-label at its dev-chosen threshold). A NaN
-    macro-F1 is reported as -inf with a warning: Trainer keeps the first epoch's score as the best unless a later
-    one is greater, which a NaN would never let happen."""
+    """Dev metrics for Trainer (macro-F1 selects the best epoch). A NaN macro-F1 is reported as -inf with a
+    warning: Trainer keeps the first epoch as the best unless a later one is greater, which a NaN never is."""
 
     def compute(eval_pred) -> dict[str, float]:
         y = eval_pred.label_ids
@@ -145,9 +133,8 @@ def epoch_history(log_history: list[dict]) -> pd.DataFrame:
     return df[[c for c in cols if c in df]] if len(df) else df
 
 def epoch_end_callback(on_epoch_end: Callable[[int, dict], None]):
-    """A ``TrainerCallback`` that calls ``on_epoch_end(epoch, row)`` after each dev evaluation, as the RNN loop
-    does (``row``: ``dev_macro_f1`` and the other dev metrics). An exception it raises (e.g. Optuna's
-    ``TrialPruned``) stops training and propagates out of ``finetune``."""
+    """A ``TrainerCallback`` calling ``on_epoch_end(epoch, row)`` after each dev evaluation, as the RNN loop does
+    (an exception it raises, e.g. Optuna's ``TrialPruned``, stops training)."""
     from transformers import TrainerCallback
 
     class EpochEnd(TrainerCallback):
@@ -158,30 +145,24 @@ def epoch_end_callback(on_epoch_end: Callable[[int, dict], None]):
     return EpochEnd()
 
 
-def training_arguments(config: FTConfig, ckpt_dir: Path, n_train: int, model_type: str):
-    """``TrainingArguments``: evaluate and checkpoint every epoch, keep the best dev macro-F1 at the end."""
-    from transformers import TrainingArguments
+def make_trainer(config: FTConfig, model: nn.Module, tokenizer, frames: dict[str, pd.DataFrame], ckpt_dir: Path,
+                 labels: LabelSet = EKMAN):
+    """The (class-weighted when asked) ``Trainer`` over the train split: evaluated on dev and checkpointed every
+    epoch, the best dev macro-F1 kept at the end."""
+    from transformers import DataCollatorWithPadding, TrainingArguments
 
-    return TrainingArguments(
+    data = encode_splits(tokenizer, model, frames, config, labels)
+    args = TrainingArguments(
         output_dir=str(ckpt_dir), num_train_epochs=config.epochs, learning_rate=config.learning_rate,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.eval_batch_size,
         gradient_accumulation_steps=config.gradient_accumulation_steps, weight_decay=config.weight_decay,
         lr_scheduler_type="linear", **warmup_and_grouping(config.warmup_ratio),
         eval_strategy="epoch", save_strategy="epoch", save_total_limit=2, load_best_model_at_end=True,
         metric_for_best_model="macro_f1", greater_is_better=True, logging_strategy="steps",
-        logging_steps=min(config.logging_steps, max(1, n_train // (5 * config.batch_size))),
+        logging_steps=min(config.logging_steps, max(1, len(data["train"]) // (5 * config.batch_size))),
         report_to="none", seed=config.seed, use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0, label_names=["labels"], save_only_model=False,
-        **precision_flags(model_type, config.precision))
-
-
-def make_trainer(config: FTConfig, model: nn.Module, tokenizer, frames: dict[str, pd.DataFrame], ckpt_dir: Path,
-                 labels: LabelSet = EKMAN):
-    """The (class-weighted when asked) ``Trainer`` over the train split, evaluated on dev."""
-    from transformers import DataCollatorWithPadding
-
-    data = encode_splits(tokenizer, model, frames, config, labels)
-    args = training_arguments(config, ckpt_dir, len(data["train"]), getattr(model.config, "model_type", ""))
+        **precision_flags(getattr(model.config, "model_type", ""), config.precision))
     weights = class_weights(data["train"].labels, config.target, len(labels.classes)) if config.class_weights else None
     return _trainer_class()(
         model=model, args=args, train_dataset=data["train"], eval_dataset=data["dev"], processing_class=tokenizer,
@@ -195,9 +176,8 @@ def _checkpoint_folders(ckpt_dir: Path) -> list[Path]:
 
 
 def last_good_checkpoint(ckpt_dir: Path) -> Path | None:
-    """The newest readable ``checkpoint-N`` folder; None when there is none or none is readable (the run starts
-    over). Unreadable newer ones are set aside (``checkpoints.set_aside``: kept, renamed out of the
-    ``checkpoint-*`` lookups) with a warning each."""
+    """The newest readable ``checkpoint-N`` folder (None: the run starts over); newer unreadable ones are set
+    aside with a warning each."""
     broken: list[tuple[Path, str]] = []
     good = None
     for folder in sorted(_checkpoint_folders(ckpt_dir), key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True):
@@ -213,8 +193,7 @@ def last_good_checkpoint(ckpt_dir: Path) -> Path | None:
 
 
 def remove_checkpoints(ckpt_dir: Path) -> None:
-    """Delete the ``Trainer``'s ``checkpoint-N`` folders. ``ft_config.json`` stays (a later call on this folder
-    with another config or other data is still refused), and so does a set-aside damaged checkpoint."""
+    """Delete the ``checkpoint-N`` folders (``ft_config.json`` and set-aside ones stay)."""
     for folder in _checkpoint_folders(ckpt_dir):
         shutil.rmtree(folder)
 
@@ -248,10 +227,8 @@ def _records(run_dir: Path) -> tuple[Record | None, Record | None]:
 
 
 class TransformerTrainer:
-    """Fine-tuning behind the ``training.Trainer`` interface. ``labels``: the classes (the model's outputs, named in
-    its ``id2label``) and their target columns; ``data_settings`` (``{"train_rows": 200}``) are stored with the data
-    fingerprint and named in messages; ``on_epoch_end(epoch, row)`` is called after each dev evaluation (an
-    exception it raises, e.g. Optuna's ``TrialPruned``, stops training)."""
+    """Fine-tuning behind the ``training.Trainer`` interface. ``labels``: the model's outputs and their target
+    columns; ``data_settings`` (``{"train_rows": 200}``) are stored with the data fingerprint."""
 
     def __init__(self, config: FTConfig, labels: LabelSet = EKMAN, data_settings: Mapping | None = None,
                  on_epoch_end: Callable[[int, dict], None] | None = None, keep_checkpoints: bool = True) -> None:
@@ -261,8 +238,7 @@ class TransformerTrainer:
         self.tokenizer = None
 
     def fit(self, splits: dict[str, pd.DataFrame], run_dir: str | Path, resume: bool = True) -> FTResult:
-        """Fine-tune, pick the best epoch on dev, evaluate dev and test, write the run folder and ``model/``; or
-        reuse the finished run / resume its checkpoints (``resume.decide``)."""
+        """Fine-tune (or reuse or resume, ``resume.decide``), pick the best epoch on dev, write the run folder."""
         from transformers import set_seed
 
         config, run_dir = self.config, Path(run_dir)
@@ -305,14 +281,13 @@ class TransformerTrainer:
 
     def _finish(self, frames: dict[str, pd.DataFrame], run_dir: Path, ft: dict, data: dict, trainer,
                 params: tuple[int, int], train_seconds: float) -> FTResult:
-        """Evaluate the best epoch on dev (threshold for multi-label) and test; write ``model/`` and the run
-        folder."""
+        """Evaluate the best epoch on dev and test; write ``model/`` and the run folder."""
         config, labels = self.config, self.labels
         dev, test = frames["dev"], frames["test"]
         y_dev, y_test = targets(dev, config.target, labels), targets(test, config.target, labels)
-        fields = scored(y_dev, self.predict_proba(dev["text"].tolist()), y_test,
+        scores = scored(y_dev, self.predict_proba(dev["text"].tolist()), y_test,
                         self.predict_proba(test["text"].tolist()), config.target, labels)
-        model_dir = save_model(trainer.model, self.tokenizer, run_dir / "model", config, fields["threshold"])
+        model_dir = save_model(trainer.model, self.tokenizer, run_dir / "model", config, scores["threshold"])
         history = epoch_history(trainer.state.log_history)
         trainable, total = params
         best = trainer.state.best_model_checkpoint
@@ -324,20 +299,18 @@ class TransformerTrainer:
         name = (name.parent.name if name.name == "model" else name.name) if name.exists() else config.model_name
         meta = {"model": f"transformer:{name}" + ("+lora" if config.lora else ""), "target": config.target,
                 "ft": ft, "labels": labels.name, "data": data, "result": info}
-        result = FTResult(run_dir=run_dir, config=config, **fields, history=history, extra=info, model_dir=model_dir,
+        result = FTResult(run_dir=run_dir, config=config, **scores, history=history, extra=info, model_dir=model_dir,
                           trainable_params=trainable, total_params=total, train_seconds=train_seconds)
         return write_run(result, meta, frames, history.to_dict("records"))
 
     def _load_finished(self, run_dir: Path) -> FTResult:
-        """A finished run read back (``Run.result``: predictions and labels of dev, where stored, and test)."""
+        """A finished run read back from its folder."""
         stored = load_run(run_dir).result()
         extra = stored.config.get("result", {})
-        return FTResult(run_dir=run_dir, config=self.config, target=self.config.target, labels=stored.labels,
-                        dev=stored.dev, test=stored.test, threshold=stored.threshold, dev_probs=stored.dev_probs,
-                        dev_pred=stored.dev_pred, y_dev=stored.y_dev, test_probs=stored.test_probs,
-                        test_pred=stored.test_pred, y_test=stored.y_test, history=stored.history, extra=extra,
-                        model_dir=run_dir / "model", trainable_params=extra.get("trainable_params", 0),
-                        total_params=extra.get("total_params", 0),
+        kept = {f.name: getattr(stored, f.name) for f in fields(stored) if f.name != "name"}
+        return FTResult(**{**kept, "run_dir": run_dir, "config": self.config, "target": self.config.target,
+                           "extra": extra}, model_dir=run_dir / "model",
+                        trainable_params=extra.get("trainable_params", 0), total_params=extra.get("total_params", 0),
                         train_seconds=extra.get("train_seconds", float("nan")))
 
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:

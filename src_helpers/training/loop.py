@@ -1,14 +1,6 @@
-"""Training loop shared by the LSTM, GRU, xLSTM and RWKV classifiers (``RnnTrainer``).
-
-AdamW, linear warm-up then linear/cosine decay, gradient clipping, optional class weights / label smoothing, early
-stopping on dev macro-F1, length-bucketed dynamic padding (or exact-length batches), optional bfloat16 autocast,
-per-epoch history, and resumable checkpoints: ``<run>/checkpoints/last.pt`` (model, optimizer, scheduler, RNG
-states, early-stopping state) and ``best.pt`` (the best dev epoch's model). A killed run started again continues
-after its last finished epoch and ends with the same weights. ``resume.decide`` checks the settings and the data
-(a run whose test split alone differs is evaluated on it without training again). Checkpoints are written atomically
-and verified on load: an unreadable ``last.pt`` is set aside (kept, with a warning) and the run resumes from the
-previous one (``last.prev.pt``), or starts over when none is readable.
-"""
+"""Training loop shared by the LSTM, GRU, xLSTM and RWKV classifiers (``RnnTrainer``): AdamW with warm-up and decay,
+early stopping on dev macro-F1, length-bucketed batches, optional bf16 autocast, and checkpoints (``last.pt``,
+``best.pt``) from which a killed run resumes after its last finished epoch with the same final weights."""
 
 from __future__ import annotations
 
@@ -75,7 +67,6 @@ def lr_lambda(total_steps: int, warmup_ratio: float, schedule: str) -> Callable[
     return f
 
 
-# ---------------------------------------------------------------------------------------------- data
 def make_loader(ids: list[list[int]], y: np.ndarray, pad_id: int, batch_size: int, shuffle: bool,
                 seed: int = 0, exact_lengths: bool = False) -> DataLoader:
     """Length-bucketed batches padded to their own longest example (``exact_lengths``: one length each)."""
@@ -85,7 +76,6 @@ def make_loader(ids: list[list[int]], y: np.ndarray, pad_id: int, batch_size: in
     return DataLoader(items, batch_sampler=sampler, collate_fn=Collator(pad_id))
 
 
-# ---------------------------------------------------------------------------------------- evaluation
 def autocast(device: str, precision: str) -> torch.autocast:
     """bfloat16 autocast for ``precision="bf16"`` (a no-op context for fp32)."""
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bf16")
@@ -93,7 +83,7 @@ def autocast(device: str, precision: str) -> torch.autocast:
 
 @torch.no_grad()
 def evaluate_loader(model: EmotionClassifier, loader: DataLoader, device: str = "cpu",
-                  precision: str = "fp32") -> tuple[np.ndarray, float]:
+                    precision: str = "fp32") -> tuple[np.ndarray, float]:
     """Probabilities in data order (the loader may reorder batches) and the mean loss."""
     model.eval()
     loss_fn = model.loss_fn()
@@ -110,7 +100,6 @@ def evaluate_loader(model: EmotionClassifier, loader: DataLoader, device: str = 
     return probs, total / max(1, count)
 
 
-# ------------------------------------------------------------------------------------------ training
 @dataclass(kw_only=True)
 class TrainResult(RunResult):
     """``RunResult`` of an RNN run, with the trained model (best dev epoch) and its tokenizer."""
@@ -128,9 +117,8 @@ def _recovery(ckpt_dir: Path) -> str:
 
 
 def _load_last(last_path: Path, device: str) -> dict | None:
-    """``last.pt``, or ``last.prev.pt`` (with a warning) when ``last.pt`` is unreadable or missing; None when
-    neither exists or neither is readable. An unreadable one is set aside (``checkpoints.set_aside``, kept) with
-    a warning saying what the run does instead: resume from the previous one or start over."""
+    """``last.pt``, else ``last.prev.pt`` (with a warning), else None; unreadable ones are set aside (kept) with a
+    warning saying what the run does instead."""
     prev = last_path.with_name("last.prev.pt")
     hint = _recovery(last_path.parent)
     damaged: list[CheckpointError] = []
@@ -159,15 +147,13 @@ def _set_aside(damaged: list[CheckpointError], then: str) -> None:
 
 def make_loaders(encoder: TextEncoder, splits: dict[str, pd.DataFrame], cfg: TrainConfig, target: str,
                  labels: LabelSet = EKMAN) -> tuple[dict[str, DataLoader], dict[str, np.ndarray]]:
-    """Loaders (shuffled length buckets for train) and targets (``labels``' columns) of the train, dev and test
-    splits."""
+    """Loaders (shuffled length buckets for train) and targets (``labels``' columns) of the three splits."""
     ys = {s: targets(splits[s], target, labels) for s in ("train", "dev", "test")}
     ids = {s: encoder.encode_batch(splits[s]["text"].tolist()) for s in ("train", "dev", "test")}
     pad = encoder.pad_id
-    loaders = {"train": make_loader(ids["train"], ys["train"], pad, cfg.batch_size, shuffle=True, seed=cfg.seed,
-                                    exact_lengths=cfg.exact_lengths),
-               "dev": make_loader(ids["dev"], ys["dev"], pad, cfg.eval_batch_size, shuffle=False),
-               "test": make_loader(ids["test"], ys["test"], pad, cfg.eval_batch_size, shuffle=False)}
+    loaders = {s: make_loader(ids[s], ys[s], pad, cfg.eval_batch_size, shuffle=False) for s in ("dev", "test")}
+    loaders["train"] = make_loader(ids["train"], ys["train"], pad, cfg.batch_size, shuffle=True, seed=cfg.seed,
+                                   exact_lengths=cfg.exact_lengths)
     return loaders, ys
 
 
@@ -211,16 +197,14 @@ def evaluate_epoch(model: EmotionClassifier, dev_loader: DataLoader, y_dev: np.n
     target = model.config.target
     dev_probs, dev_loss = evaluate_loader(model, dev_loader, cfg.device, cfg.precision)
     dev_rep = report(y_dev, dev_probs, target, labels=labels)
-    row = {"epoch": epoch + 1, "train_loss": train_loss, "dev_loss": dev_loss, "dev_macro_f1": dev_rep["macro_f1"],
-           "lr": lr, "train_seconds": round(train_seconds, 1)}
-    row["dev_accuracy" if target == "single" else "dev_micro_f1"] = dev_rep[
-        "accuracy" if target == "single" else "micro_f1"]
-    return row
+    second = "accuracy" if target == "single" else "micro_f1"
+    return {"epoch": epoch + 1, "train_loss": train_loss, "dev_loss": dev_loss, "dev_macro_f1": dev_rep["macro_f1"],
+            "lr": lr, "train_seconds": round(train_seconds, 1), f"dev_{second}": dev_rep[second]}
 
 
 def early_stopping(state: dict, row: dict, patience: int) -> bool:
-    """Record ``row``'s dev macro-F1 in ``state``; True when it is the best so far (``done`` after
-    ``patience`` epochs without one). A NaN dev macro-F1 is never the best: a warning, and an epoch without one."""
+    """Record ``row``'s dev macro-F1 in ``state``; True when it is the best so far (``done`` after ``patience``
+    epochs without one; a NaN is never the best)."""
     if math.isnan(row["dev_macro_f1"]):
         warnings.warn(f"epoch {row['epoch']}: dev macro-F1 is NaN; the epoch is never chosen as the best",
                       stacklevel=2)
@@ -232,19 +216,11 @@ def early_stopping(state: dict, row: dict, patience: int) -> bool:
     return False
 
 
-def run_fingerprint(model: EmotionClassifier, cfg: TrainConfig, run_config: dict | None,
-                    splits: dict[str, pd.DataFrame]) -> dict:
-    """What a resume must match: model and training settings (runtime fields aside), run settings, data."""
-    return {"model": asdict(model.config), "train": {k: v for k, v in asdict(cfg).items()
-                                                     if k not in ("num_threads", "device")},
-            "run": run_config or {}, "data": data_fingerprint(splits)}
-
-
 def resume_training(model: EmotionClassifier, optimizer: torch.optim.Optimizer,
-           scheduler: torch.optim.lr_scheduler.LRScheduler, ckpt_dir: Path, fingerprint: dict,
-           resume: bool = True, device: str = "cpu") -> dict:
-    """The training state to start from: a fresh one, or (``resume``) the one in ``last.pt`` after loading
-    its model, optimizer, scheduler and RNG states. ``resume=False`` deletes the old checkpoints."""
+                    scheduler: torch.optim.lr_scheduler.LRScheduler, ckpt_dir: Path, fingerprint: dict,
+                    resume: bool = True, device: str = "cpu") -> dict:
+    """A fresh training state, or (``resume``) the one in ``last.pt`` with its model, optimizer, scheduler and RNG
+    states loaded. ``resume=False`` deletes the old checkpoints."""
     if not resume:
         for path in ckpt_dir.glob("*.pt"):
             path.unlink()
@@ -278,15 +254,10 @@ def save_checkpoint(model: EmotionClassifier, optimizer: torch.optim.Optimizer,
                "fingerprint": fingerprint}, ckpt_dir / "last.pt", keep_previous=True)
 
 
-def log_epoch(row: dict) -> None:
-    print(f"epoch {row['epoch']}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                                               for k, v in row.items() if k != "epoch"), flush=True)
-
-
 def finish_run(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.DataFrame],
                loaders: dict[str, DataLoader], ys: dict[str, np.ndarray], cfg: TrainConfig, run_dir: Path,
                run_config: dict | None, fingerprint: dict, state: dict, labels: LabelSet = EKMAN) -> TrainResult:
-    """Evaluate the best epoch on dev (threshold for multi-label) and test, write the run folder."""
+    """Evaluate the best epoch on dev and test, write the run folder."""
     ckpt_dir, target, device = run_dir / "checkpoints", model.config.target, cfg.device
     (ckpt_dir / "last.prev.pt").unlink(missing_ok=True)  # the run is complete: last.pt is enough
     best = load_checkpoint(ckpt_dir / "best.pt", _recovery(ckpt_dir), device, ("model",), weights_only=True)
@@ -309,11 +280,8 @@ def train_model(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str
                 run_dir: str | Path, run_config: dict | None = None, resume: bool = True,
                 on_epoch_end: Callable[[int, dict], None] | None = None, progress: bool = True,
                 labels: LabelSet = EKMAN, keep_checkpoints: bool = True) -> TrainResult:
-    """Train ``model`` on ``splits["train"]``, select the epoch on dev macro-F1, evaluate on test and write
-    the run folder. With ``resume`` an existing ``checkpoints/last.pt`` is continued. ``labels``: the classes
-    (one output of ``model`` each) and their target columns. ``keep_checkpoints=False`` (the quick profile's smoke
-    runs, which never resume): the finished run deletes ``last.pt`` and ``best.pt``; ``checkpoints/model`` and
-    ``checkpoints/encoder`` (what scores new texts) stay."""
+    """Train ``model``, select the epoch on dev macro-F1, evaluate on test, write the run folder (``resume``: continue
+    ``checkpoints/last.pt``). ``keep_checkpoints=False``: delete ``last.pt`` and ``best.pt`` at the end."""
     if model.config.num_classes != len(labels.classes):
         raise ValueError(f"the model has {model.config.num_classes} outputs but label set {labels.name!r} has "
                          f"{len(labels.classes)} classes")
@@ -329,7 +297,8 @@ def train_model(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str
     weights = class_weights(ys["train"], target, n).to(cfg.device) if cfg.class_weights else None
     loss_fn = model.loss_fn(weights, cfg.label_smoothing if target == "single" else 0.0)
     optimizer, scheduler = make_optimizer(model, cfg, cfg.epochs * len(loaders["train"]))
-    fingerprint = run_fingerprint(model, cfg, run_config, splits)
+    fingerprint = {"model": asdict(model.config), "run": run_config or {}, "data": data_fingerprint(splits),
+                   "train": {k: v for k, v in asdict(cfg).items() if k not in ("num_threads", "device")}}
     state = resume_training(model, optimizer, scheduler, ckpt_dir, fingerprint, resume, cfg.device)
 
     for epoch in range(state["epoch"] + 1, cfg.epochs):
@@ -343,7 +312,8 @@ def train_model(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str
         improved = early_stopping(state, row, cfg.patience)
         state["epoch"] = epoch
         save_checkpoint(model, optimizer, scheduler, state, fingerprint, ckpt_dir, best=improved)
-        log_epoch(row)
+        print(f"epoch {row['epoch']}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                                                   for k, v in row.items() if k != "epoch"), flush=True)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
 
@@ -367,15 +337,9 @@ def make_encoder(train_texts: list[str], tokenizer: str = "word", max_length: in
     raise ValueError(f"tokenizer must be 'word' or 'minilm', got {tokenizer!r}")
 
 
-def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 class RnnTrainer:
-    """The LSTM, GRU, xLSTM and RWKV trainer (``training.Trainer``): tokenizer, seeded model, embedding
-    initialisation, ``train_model``. ``model`` holds ``ModelConfig`` fields (``arch``, sizes, pooling...); the
-    vocabulary size, pad id, target and number of classes (``labels``') are filled in from the data (and
-    ``embedding_dim=384`` for MiniLM embeddings). ``train.device`` None: CUDA when there is one."""
+    """The LSTM, GRU, xLSTM and RWKV trainer (``training.Trainer``). ``model`` holds ``ModelConfig`` fields; the
+    vocabulary size, pad id, target and number of classes are filled in from the data."""
 
     def __init__(self, model: ModelConfig | Mapping, train: TrainConfig | Mapping | None = None,
                  target: str = "single", tokenizer: str = "word", embeddings: str | None = None,
@@ -394,7 +358,7 @@ class RnnTrainer:
         self.encoder: TextEncoder | None = None
 
     def fit(self, splits: dict[str, pd.DataFrame], run_dir: str | Path, resume: bool = True) -> TrainResult:
-        cfg = self.train if self.train.device else replace(self.train, device=default_device())
+        cfg = replace(self.train, device=self.train.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.encoder = make_encoder(splits["train"]["text"].tolist(), self.tokenizer, self.max_length,
                                     self.vocab_size, self.min_frequency)
         model_cfg = {**self.model_fields, "vocab_size": self.encoder.vocab_size, "pad_id": self.encoder.pad_id,
@@ -402,8 +366,6 @@ class RnnTrainer:
         if self.embeddings == "minilm":
             model_cfg["embedding_dim"] = 384
         seed_everything(cfg.seed)
-        if cfg.num_threads:
-            torch.set_num_threads(cfg.num_threads)
         self.model = build_model(ModelConfig.from_dict(model_cfg))
         emb_info = init_embeddings(self.model, self.encoder, self.embeddings, self.glove_path)
         run_config = {"tokenizer": self.tokenizer, "max_length": self.max_length, **emb_info}

@@ -1,19 +1,6 @@
-"""The one decision every trainer makes before it trains: reuse a finished run, resume its checkpoints, or start
-over (or refuse), from what the run folder records (torch-free).
-
-* ``data_fingerprint``: a sha256 of the train/dev/test texts, labels and comment ids (columns ``text``,
-  ``labels``, ``ekman``, ``ekman_groups``, ``dair``, ``comment_id`` where present, in row order), the split sizes and
-  the subset/augmentation settings known for them (``df.attrs["augmented_with"]``, the caller's ``settings``).
-  Only the hash decides whether two calls saw the same data; the other entries say in an error message what each
-  side was. ``training_sha256`` hashes train and dev only, what training and the choice of its epoch depend on: a
-  trainer may resume a run whose test split alone differs (``test_may_differ``), so a finished run is evaluated on
-  another test split without training again.
-* ``Record``: the settings and data a finished run folder (``config.json``) or its checkpoints recorded.
-* ``decide``: ``REUSE`` a finished run with the same settings and data, ``RESUME`` checkpoints with the same
-  settings and data, else ``FRESH``; checkpoints or a finished run of these settings on other data are a
-  ``ValueError`` naming both. A finished run whose data was not recorded (``"data": null``) is reused with one
-  warning; checkpoints whose data was not recorded are refused (their data cannot be checked).
-"""
+"""The one decision every trainer makes before it trains (torch-free): ``REUSE`` a finished run with the same
+settings and data, ``RESUME`` its checkpoints, or start ``FRESH``; checkpoints or a finished run of these settings on
+other data are a ``ValueError`` naming both. ``data_fingerprint`` says which data a run saw."""
 
 from __future__ import annotations
 
@@ -35,7 +22,6 @@ SETTINGS_ATTRS = ("augmented_with",)  # df.attrs entries of the train split reco
 REUSE, RESUME, FRESH = "reuse", "resume", "fresh"
 
 
-# ---------------------------------------------------------------------------------------------- data
 def _source_name(source: object) -> str:
     """``sample``/``hub:...`` as they are; a local folder by its name only (no path of this machine)."""
     text = str(source)
@@ -47,8 +33,8 @@ def _sha256(digests: Mapping[str, str]) -> str:
 
 
 def data_fingerprint(splits: Mapping[str, pd.DataFrame], **settings: object) -> dict:
-    """``{"sha256", "training_sha256", "n_train", "n_dev", "n_test", "source"?, "augmented_with"?, **settings}``
-    of the splits (``settings`` that are None are left out)."""
+    """A sha256 of the splits' texts, labels and ids (``training_sha256``: train and dev only, so a run may be
+    evaluated on another test split), their sizes, source and the non-None ``settings``, named in messages."""
     digests = {s: split_sha256(splits[s]) for s in SPLITS}
     info: dict = {"sha256": _sha256(digests), "training_sha256": _sha256({s: digests[s] for s in ("train", "dev")})}
     info.update({f"n_{s}": len(splits[s]) for s in SPLITS})
@@ -74,11 +60,9 @@ def same_data(stored: Mapping | None, current: Mapping, test_may_differ: bool = 
     return stored.get(key) == current[key]
 
 
-# ------------------------------------------------------------------------------------------ decision
 @dataclass(frozen=True)
 class Record:
-    """What a run folder or its checkpoints recorded: the ``settings`` they were trained with, their ``data``
-    fingerprint (None: not recorded) and the ``path`` of the file that says so."""
+    """The ``settings`` and ``data`` fingerprint (None: not recorded) that the file ``path`` recorded."""
 
     settings: Mapping
     data: Mapping | None
@@ -87,8 +71,8 @@ class Record:
 
 def decide(finished: Record | None, checkpoints: Record | None, settings: Mapping, data: Mapping,
            resume: bool = True, test_may_differ: bool = False) -> str:
-    """``REUSE``, ``RESUME`` or ``FRESH`` for a run of ``settings`` on ``data`` (see the module docstring);
-    ``resume=False`` is always ``FRESH`` (the caller clears what was there)."""
+    """``REUSE``, ``RESUME`` or ``FRESH`` for a run of ``settings`` on ``data``; a finished run whose data was not
+    recorded is reused with a warning, such checkpoints are refused. ``resume=False``: always ``FRESH``."""
     how = "use another run_dir, delete it or pass resume=False to train from scratch"
     if not resume:
         return FRESH

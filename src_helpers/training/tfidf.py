@@ -5,15 +5,15 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import FeatureUnion
 from tqdm import tqdm
 
 from src_helpers.data.labels import EKMAN, LabelSet
@@ -23,33 +23,18 @@ from src_helpers.training.configs import TfidfConfig
 from src_helpers.training.resume import data_fingerprint
 
 
-@dataclass
-class TfidfFeatures:
-    """Word and char TF-IDF vectorizers fitted on the train split."""
-
-    config: TfidfConfig
-    word: TfidfVectorizer = field(init=False)
-    char: TfidfVectorizer = field(init=False)
-
-    def __post_init__(self) -> None:
-        c = self.config
-        self.word = TfidfVectorizer(ngram_range=c.word_ngrams, min_df=c.min_df, sublinear_tf=True,
-                                    max_features=c.max_features, lowercase=True)
-        self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=c.char_ngrams, min_df=c.min_df,
-                                    sublinear_tf=True, max_features=c.max_features, lowercase=True)
-
-    def fit_transform(self, texts: Sequence[str]):
-        return hstack([self.word.fit_transform(texts), self.char.fit_transform(texts)]).tocsr()
-
-    def transform(self, texts: Sequence[str]):
-        return hstack([self.word.transform(texts), self.char.transform(texts)]).tocsr()
+def tfidf_features(c: TfidfConfig) -> FeatureUnion:
+    """Word and char TF-IDF vectorizers side by side (fitted on the train split)."""
+    common = {"min_df": c.min_df, "sublinear_tf": True, "max_features": c.max_features, "lowercase": True}
+    return FeatureUnion([("word", TfidfVectorizer(ngram_range=c.word_ngrams, **common)),
+                         ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=c.char_ngrams, **common))])
 
 
 @dataclass(kw_only=True)
 class BaselineResult(RunResult):
     """``RunResult`` of the TF-IDF baseline."""
 
-    features: TfidfFeatures
+    features: FeatureUnion
     model: object
     C: float
     selection: pd.DataFrame  # dev score for every C tried
@@ -79,7 +64,7 @@ def train_tfidf_baseline(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFr
     config = config or TfidfConfig()
     n = len(labels.classes)
     y_train, y_dev, y_test = (targets(df, target, labels) for df in (train, dev, test))
-    feats = TfidfFeatures(config)
+    feats = tfidf_features(config)
     X_train = feats.fit_transform(train["text"])
     X_dev, X_test = feats.transform(dev["text"]), feats.transform(test["text"])
 

@@ -1,6 +1,6 @@
-"""The transformer and its tokenizer for fine-tuning: any ``AutoModelForSequenceClassification`` (encoders such as
-MiniLM, ALBERT, DistilBERT; decoder LLM classifiers), full or LoRA (``peft``), optional 4-bit loading (CUDA only);
-``save_model`` writes the ``save_pretrained`` copy that ``pipeline("text-classification")`` and ``predict`` load."""
+"""The transformer for fine-tuning: any ``AutoModelForSequenceClassification``, full or LoRA (``peft``), optional
+4-bit loading (CUDA only); its tokenized texts and probabilities; the ``save_pretrained`` folder that
+``pipeline("text-classification")`` and ``predict`` load."""
 
 from __future__ import annotations
 
@@ -10,13 +10,18 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
 from src_helpers.data.ekman import EKMAN_LABELS
 from src_helpers.data.encoding import model_input_names
+from src_helpers.data.labels import EKMAN, LabelSet
 from src_helpers.data.textio import read_json
+from src_helpers.evaluation.results import targets
 from src_helpers.models.embeddings import MINILM_HUB_NAME, minilm_folder
+from src_helpers.training.checkpoints import brief_error
 from src_helpers.training.configs import DEFAULT_MODEL, FTConfig
 
 log = logging.getLogger(__name__)
@@ -25,7 +30,7 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "voca
                    "tokenizer.model", "sentencepiece.bpe.model")
 
 
-# Models of earlier course projects (hub names, need internet or a local copy). Recommended settings on a Colab GPU.
+# Models of earlier course projects (hub names): recommended settings on a Colab GPU.
 COLAB_MODELS: dict[str, dict] = {
     "squeezebert/squeezebert-uncased": {"learning_rate": 5e-5, "batch_size": 32},
     "albert-base-v2": {"learning_rate": 3e-5, "batch_size": 32},
@@ -118,8 +123,8 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
 
 
 def precision_flags(model_type: str, precision: str) -> dict[str, bool]:
-    """Trainer fp16/bf16 flags for ``precision``: mixed precision on CUDA only (CPU: fp32); MobileBERT never
-    fp16 (NaN losses: bf16 instead); bf16 without GPU support falls back to fp32 with a warning."""
+    """Trainer fp16/bf16 flags for ``precision`` on CUDA (CPU: fp32); ``NO_FP16`` models and GPUs without bf16
+    fall back with a warning."""
     if not torch.cuda.is_available() or precision == "fp32":
         return {"fp16": False, "bf16": False}
     if precision == "fp16" and model_type not in NO_FP16:
@@ -150,6 +155,69 @@ def save_model(model: nn.Module, tokenizer, model_dir: Path, config: FTConfig,
     return model_dir
 
 
+# ----------------------------------------------------------------------------- texts in, probabilities out
+class TextDataset(torch.utils.data.Dataset):
+    """Tokenized texts (no padding: ``DataCollatorWithPadding`` pads each batch) and targets."""
+
+    def __init__(self, encodings: dict[str, list[list[int]]], labels: np.ndarray) -> None:
+        self.encodings, self.labels = encodings, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> dict:
+        item = {k: v[i] for k, v in self.encodings.items()}
+        label = self.labels[i]
+        item["labels"] = label.tolist() if isinstance(label, np.ndarray) else int(label)
+        return item
+
+
+def encode(tokenizer, texts: Sequence[str], labels: np.ndarray, max_length: int, keep: set[str],
+           sort_by_length: bool = False) -> tuple[TextDataset, np.ndarray]:
+    """Dataset of the inputs in ``keep`` (optionally sorted by length) and its order (``order[j]`` = row)."""
+    enc = tokenizer(list(texts), truncation=True, max_length=max_length)
+    enc = {k: v for k, v in enc.items() if k in keep}
+    order = np.arange(len(labels))
+    if sort_by_length:
+        order = np.argsort([len(x) for x in enc["input_ids"]], kind="stable")
+        enc = {k: [v[j] for j in order] for k, v in enc.items()}
+    return TextDataset(enc, np.asarray(labels)[order]), order
+
+
+def encode_splits(tokenizer, model: nn.Module, frames: dict[str, pd.DataFrame], config: FTConfig,
+                  labels: LabelSet = EKMAN) -> dict[str, TextDataset]:
+    """The train and dev datasets with ``labels``' targets (only the inputs ``model`` accepts)."""
+    keep = model_input_names(model)
+    return {name: encode(tokenizer, frames[name]["text"].tolist(), targets(frames[name], config.target, labels),
+                         config.max_length, keep)[0] for name in ("train", "dev")}
+
+
+def probabilities(logits: np.ndarray, target: str) -> np.ndarray:
+    logits = torch.as_tensor(np.asarray(logits, dtype=np.float32))
+    return (torch.softmax(logits, -1) if target == "single" else torch.sigmoid(logits)).numpy()
+
+
+@torch.inference_mode()
+def texts_proba(model: nn.Module, tokenizer, texts: Sequence[str], target: str, max_length: int,
+                batch_size: int = 128) -> np.ndarray:
+    """Probabilities of ``model`` on ``texts`` in their order (``Trainer.predict`` would shuffle rows under
+    ``group_by_length``), from batches of similar lengths."""
+    from transformers import DataCollatorWithPadding
+
+    ds, order = encode(tokenizer, texts, np.zeros(len(texts), dtype=int), max_length, model_input_names(model),
+                       sort_by_length=True)
+    collator, device, out = DataCollatorWithPadding(tokenizer), next(model.parameters()).device, []
+    model.eval()
+    for start in range(0, len(ds), batch_size):
+        batch = collator([ds[i] for i in range(start, min(start + batch_size, len(ds)))])
+        batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
+        out.append(model(**batch).logits.float().cpu().numpy())
+    logits = np.concatenate(out)
+    probs = np.empty(logits.shape, dtype=np.float32)  # one column per output of the model
+    probs[order] = probabilities(logits, target)
+    return probs
+
+
 # ----------------------------------------------------------------------------- a saved model folder
 def has_weights(model_dir: Path) -> bool:
     return (model_dir / "config.json").exists() and any((model_dir / w).exists() for w in WEIGHT_FILES)
@@ -157,7 +225,8 @@ def has_weights(model_dir: Path) -> bool:
 
 @lru_cache(maxsize=4)
 def load_model_dir(model_dir: str, quantized: bool = False):
-    """(tokenizer, model) from a folder, cached; ``quantized``: torch dynamic int8 Linear layers (CPU)."""
+    """(tokenizer, model) from a folder, cached; ``quantized``: int8 ``nn.Linear`` weights, activations quantized on
+    the fly (the fast CPU path)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     path = Path(model_dir)
@@ -165,15 +234,19 @@ def load_model_dir(model_dir: str, quantized: bool = False):
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
     except Exception as e:  # tokenizers raises a bare Exception for a broken tokenizer.json
-        raise ValueError(f"model folder {path}: the tokenizer does not load ({_brief(e)}); re-save it "
+        raise ValueError(f"model folder {path}: the tokenizer does not load ({brief_error(e)}); re-save it "
                          "(tokenizer.save_pretrained) or re-run the fine-tuning that wrote the folder") from e
     try:
         model = AutoModelForSequenceClassification.from_pretrained(path).eval()
     except Exception as e:  # OSError, ValueError, safetensors' SafetensorError, ...
-        raise ValueError(f"model folder {path}: the model does not load from config.json + weights ({_brief(e)}); "
+        raise ValueError(f"model folder {path}: the model does not load from config.json + weights ({brief_error(e)}); "
                          "a truncated or corrupt file? Re-run the fine-tuning that wrote the folder") from e
     if quantized:
-        model = quantize_dynamic(model)
+        with warnings.catch_warnings():  # torch.ao is deprecated in favour of torchao, but works and needs nothing
+            warnings.simplefilter("ignore")
+            from torch.ao.quantization import quantize_dynamic
+
+            model = quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
     return tokenizer, model
 
 
@@ -188,20 +261,3 @@ def check_model_dir(path: Path) -> None:
     if not any((path / name).exists() for name in TOKENIZER_FILES):
         raise FileNotFoundError(f"model folder {path} has no tokenizer files (one of {', '.join(TOKENIZER_FILES)}): "
                                 "save the tokenizer next to the model (tokenizer.save_pretrained)")
-
-
-def _brief(error: Exception, limit: int = 300) -> str:
-    """``Type: message`` of ``error``, cut at ``limit`` characters."""
-    text = f"{type(error).__name__}: {error}"
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def quantize_dynamic(model: torch.nn.Module) -> torch.nn.Module:
-    """int8 weights for every ``nn.Linear`` (activations quantized on the fly): the fast CPU path."""
-    with warnings.catch_warnings():  # torch.ao is deprecated in favour of torchao, but works and needs nothing
-        warnings.simplefilter("ignore")
-        from torch.ao.quantization import quantize_dynamic as qd
-
-        return qd(model, {torch.nn.Linear}, dtype=torch.qint8)
-
-

@@ -124,6 +124,9 @@ def check_family(family: str) -> str:
     return family
 
 
+BUDGET_RANGES = {"n_trials": COUNT, "timeout": POSITIVE, "train_rows": COUNT, "epochs": COUNT}
+
+
 @dataclass(frozen=True)
 class Budget:
     """What a study may spend: ``n_trials`` finished trials in all (all workers), ``timeout`` seconds per
@@ -136,10 +139,8 @@ class Budget:
     epochs: int | None = None
 
     def __post_init__(self) -> None:
-        check_range("n_trials", self.n_trials, COUNT)
-        check_range("timeout", self.timeout, POSITIVE, optional=True)
-        check_range("train_rows", self.train_rows, COUNT, optional=True)
-        check_range("epochs", self.epochs, COUNT, optional=True)
+        for name, allowed in BUDGET_RANGES.items():
+            check_range(name, getattr(self, name), allowed, optional=name != "n_trials")
 
     def overrides(self, family: str, suggested: Mapping[str, Any]) -> dict[str, Any]:
         """The budget as overrides of a trial's ``suggested`` ones: the subset and the epochs."""

@@ -36,6 +36,7 @@ def _json_default(o: object) -> object:
 
 
 def write_json(path: Path, obj: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n", encoding="utf-8")
 
 
@@ -77,12 +78,12 @@ class Run:
                            f"{list(table.columns)})")
         return table[columns].to_numpy()
 
-    def pred(self, split: str = "test", names: Sequence[str] | None = None, column: str = "y_pred") -> np.ndarray:
+    def pred(self, split: str = "test", column: str = "y_pred") -> np.ndarray:
         """Stored predictions (or ``column="y_true"``): class ids, or multi-hot rows for a multi-label run."""
         values = self.table(split)[column]
         if self.config.get("target") != "multi":
             return values.to_numpy().astype(int)
-        out = np.zeros((len(values), len(self.labels.classes if names is None else names)), dtype=int)
+        out = np.zeros((len(values), len(self.labels.classes)), dtype=int)
         for r, s in enumerate(values.astype(str)):
             out[r, [int(x) for x in s.split()]] = 1
         return out
@@ -167,7 +168,6 @@ def save_run(run_dir: str | Path, config: dict, metrics: dict, history: Sequence
     arguments. ``config.json`` gets the format version, ``labels`` (of ``names``) and ``data`` (default null)."""
     run_dir = Path(run_dir)
     check_record(run_dir, metrics)
-    run_dir.mkdir(parents=True, exist_ok=True)
     config = {"format_version": FORMAT_VERSION, "labels": label_set_of(names).name, "data": None, **config}
     write_json(run_dir / "config.json", config | {"format_version": FORMAT_VERSION})
     write_json(run_dir / "metrics.json", metrics)
@@ -334,7 +334,6 @@ def save_evaluation(run_dir: str | Path, name: str, report: dict) -> Path:
         raise ValueError(f"evaluation name must be a plain file name, got {name!r}")
     path = run_dir / EVALUATIONS / f"{name}.json"
     check_record(run_dir, report, f"{EVALUATIONS}/{name}.json")
-    path.parent.mkdir(exist_ok=True)
     write_json(path, report)
     return path
 
@@ -365,7 +364,6 @@ HEADLINE_PREFIX = ".headline_"
 def record_headline(notebooks_out: str | Path, notebook: str, scores: dict[str, float]) -> Path:
     """Leave the notebook's headline scores (added to earlier ones) for the runner: the executed file's name."""
     path = Path(notebooks_out) / f"{HEADLINE_PREFIX}{notebook}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
     earlier = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     write_json(path, {**earlier, **scores})
     return path

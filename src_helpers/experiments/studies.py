@@ -36,13 +36,10 @@ from src_helpers.experiments.search_spaces import (
     UNTUNED,
     Budget,
     check_family,
-    is_untuned,
     trial_experiment,
 )
-from src_helpers.experiments.study_storage import check_identity, default_storage, load_study, study_data, tuning_splits
+from src_helpers.experiments.study_storage import check_identity, load_study, study_data, tuning_splits
 from src_helpers.validation import COUNT, INDEX, add_dataclass_flags, check_range, cli, dataclass_from_args
-
-log = logging.getLogger(__name__)
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -90,10 +87,11 @@ def run_study(family: str, splits: dict[str, pd.DataFrame], profile: str = "quic
     ``budget.timeout`` runs out. Another family or other data than the study's is refused (``check_identity``)."""
     budget, family = budget or Budget(), check_family(family)
     study_name = study_name or f"{profile}_{family}"
-    storage = storage or default_storage(study_name, profile, splits)
-    study = load_study(study_name, storage, seed, worker, **storage_kwargs)
+    studies = paths_for(profile, data=splits).ensure().studies
+    study = load_study(study_name, storage or f"sqlite:///{studies / f'{study_name}.db'}", seed, worker,
+                       **storage_kwargs)
     check_identity(study, family, study_data(family, splits, profile, budget))
-    trials_dir = paths_for(profile, data=splits).ensure().studies / f"{study_name}_trials"
+    trials_dir = studies / f"{study_name}_trials"
     remove_dead_trial_folders(study, trials_dir)
     if not study.get_trials(deepcopy=False):
         study.enqueue_trial(UNTUNED[family], user_attrs={"untuned": True}, skip_if_exists=True)
@@ -122,7 +120,6 @@ def best_params(study: optuna.Study, family: str, path: str | Path | None = None
            "overrides": SPACES[family](FixedTrial(best.params)),
            "finished_trials": len(study.get_trials(deepcopy=False, states=FINISHED))}
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
         write_json(Path(path), out)
     return out
 
@@ -141,7 +138,7 @@ def top_trials(study: optuna.Study, k: int) -> list[FrozenTrial]:
 def untuned_trial(study: optuna.Study, family: str) -> FrozenTrial | None:
     """The study's first COMPLETE trial with the family's untuned parameters (``UNTUNED``), or None."""
     return next((t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                 if is_untuned(family, t.params)), None)
+                 if t.params == UNTUNED[family]), None)
 
 
 def tuned_run_name(family: str, exp: Experiment) -> str:
@@ -186,12 +183,11 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
             run = result.name
         seconds = train_time(result.history, result.config)[1] * 60  # all epochs, also of a resumed training
         seconds = time.perf_counter() - start if math.isnan(seconds) else seconds  # TF-IDF records none
-        done[trial.number] = {"trial": trial.number, "untuned": is_untuned(family, trial.params),
+        done[trial.number] = {"trial": trial.number, "untuned": trial.params == UNTUNED[family],
                               "subset_dev_macro_f1": trial.value,
                               "dev_macro_f1": result.dev["macro_f1"], "epochs_run": len(result.history),
                               "seconds": round(seconds, 1), "run": run, "params": trial.params}
         if path:
-            path.parent.mkdir(parents=True, exist_ok=True)
             write_json(path, sorted(done.values(), key=lambda r: -r["dev_macro_f1"]))
     rows = _ranked(done)
     winner = f"refine_{rows[0]['trial']:04d}" if rows else None

@@ -228,16 +228,10 @@ def _check_metrics(folder: Path, metrics: dict, target: str) -> None:
         if missing := [k for k in keys if k not in scores]:
             raise RunFolderError(folder, "metrics.json", f"{split} has no {', '.join(missing)} (a {target}-label "
                                  f"run needs {split} {', '.join(keys)})")
-        for key in keys:
+        for key in [k for k in keys if k not in ("per_class", "confusion_matrix")]:
             value = scores[key]
-            if key in ("per_class", "confusion_matrix"):
-                ok, wanted = isinstance(value, dict | list) and bool(value), "a non-empty table"
-            else:
-                ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-                wanted = "a finite number"
-            if not ok:
-                shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
-                raise RunFolderError(folder, "metrics.json", f"{split} {key} is {shown}, not {wanted}")
+            if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)):
+                raise RunFolderError(folder, "metrics.json", f"{split} {key} is {value!r}, not a finite number")
 
 
 def _read_predictions(folder: Path, split: str, labels: LabelSet, target: str, metrics: dict) -> pd.DataFrame | None:
@@ -268,13 +262,10 @@ def load_run(run_dir: str | Path) -> Run:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunFolderError(run_dir, "metrics.json", "missing: no such run folder")
-    if not (run_dir / "metrics.json").is_file():
-        raise RunFolderError(run_dir, "metrics.json", "missing: not a run folder, or an unfinished run")
-    config = _read(run_dir, "config.json")
+    metrics, config = _read(run_dir, "metrics.json"), _read(run_dir, "config.json")
     if (version := config.get("format_version", 1)) != FORMAT_VERSION:
         raise RunFolderError(run_dir, "config.json", f"format_version {version}, this package reads "
                              f"{FORMAT_VERSION}: upgrade the run folders with `{MIGRATION}`")
-    metrics = _read(run_dir, "metrics.json")
     target = config.get("target", "single")
     if target not in REQUIRED_METRICS:
         raise RunFolderError(run_dir, "config.json", f"target {target!r} is neither 'single' nor 'multi'")

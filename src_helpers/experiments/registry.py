@@ -18,6 +18,8 @@ from typing import Any
 import pandas as pd
 
 from src_helpers.config import check_profile, paths_for, portable_path
+from src_helpers.data.augment import AugmentConfig, augment_splits
+from src_helpers.data.goemotions import subsample
 from src_helpers.data.labels import label_set
 from src_helpers.evaluation.results import RunResult, check_target
 from src_helpers.experiments.run_folders import load_result, write_json
@@ -262,14 +264,10 @@ def overview(names: Iterable[str], profile: str = "quick", overrides: Mapping[st
 # ------------------------------------------------------------------------------------------ running
 def experiment_splits(exp: Experiment, splits: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The data an experiment trains on: the stratified ``train_rows`` subset and/or the augmented train split."""
-    from src_helpers.data.goemotions import subsample
-
     out = dict(splits)
     if exp.train_rows:
         out["train"] = subsample(out["train"], exp.train_rows, seed=exp.seed, stratify=label_set(exp.labels).single)
     if exp.augment:
-        from src_helpers.data.augment import AugmentConfig, augment_splits
-
         out = augment_splits(out, AugmentConfig(seed=exp.seed))
     return out
 

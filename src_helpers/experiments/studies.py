@@ -226,10 +226,14 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
     exp = trial_experiment(family, params, profile, Budget(epochs=max_epochs), overrides)
     runs_dir = Path(runs_dir) if runs_dir else paths_for(profile, data=splits).ensure().runs
     result = finished_run(family, exp, splits, profile, runs_dir) if resume else None
+    run_dir = runs_dir / tuned_run_name(family, exp)
     if result is None:
-        if stage_dir is not None and resume and not overrides:
-            _adopt_checkpoints(stage_dir, runs_dir / tuned_run_name(family, exp))
-        result = run_experiment(exp, splits, runs_dir, resume=resume, run_name=tuned_run_name(family, exp),
+        checkpoints = stage_dir / "checkpoints" if stage_dir is not None else None
+        if checkpoints is not None and (checkpoints / "last.pt").is_file() and resume and not overrides:
+            shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # an RNN winner resumes after its training
+            run_dir.mkdir(parents=True, exist_ok=True)
+            shutil.move(checkpoints, run_dir / "checkpoints")
+        result = run_experiment(exp, splits, runs_dir, resume=resume, run_name=run_dir.name,
                                 keep_checkpoints=profile == "full")
     if stage_dir is not None:
         shutil.rmtree(stage_dir, ignore_errors=True)
@@ -242,14 +246,6 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
 def _remove_if_empty(folder: Path) -> None:
     if folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()
-
-
-def _adopt_checkpoints(stage_dir: Path, run_dir: Path) -> None:
-    """Move a second-stage RNN run's checkpoints (if any) into ``run_dir``: the run resumes after its training."""
-    if (stage_dir / "checkpoints" / "last.pt").is_file():
-        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        shutil.move(stage_dir / "checkpoints", run_dir / "checkpoints")
 
 
 def reference_table(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunResult],

@@ -29,7 +29,7 @@ from src_helpers.training.configs import DEFAULT_MODEL, RANGES, FTConfig, TfidfC
 from src_helpers.training.resume import REUSE, Record, data_fingerprint, decide
 from src_helpers.validation import COUNT, Range, check_field
 
-FAMILIES = ("tfidf", "rnn", "transformer")
+TRAIN_CONFIGS = {"tfidf": TfidfConfig, "rnn": TrainConfig, "transformer": FTConfig}  # family -> its settings
 EpochHook = Callable[[int, dict], None]  # on_epoch_end(epoch, row of dev scores)
 
 
@@ -60,14 +60,15 @@ class Experiment:
     about: str = ""
 
     def __post_init__(self) -> None:
-        if self.family not in FAMILIES:
-            raise ValueError(f"experiment {self.name!r}: family must be one of {FAMILIES}, got {self.family!r}")
+        if self.family not in TRAIN_CONFIGS:
+            raise ValueError(f"experiment {self.name!r}: family must be one of {tuple(TRAIN_CONFIGS)}, got "
+                             f"{self.family!r}")
         check_target(self.target)
         try:
             label_set(self.labels).column(self.target)
         except ValueError as err:
             raise ValueError(f"experiment {self.name!r}: {err}") from None
-        expected = {"tfidf": TfidfConfig, "rnn": TrainConfig, "transformer": FTConfig}[self.family]
+        expected = TRAIN_CONFIGS[self.family]
         if not isinstance(self.train, expected):
             raise TypeError(f"experiment {self.name!r}: a {self.family} experiment needs train={expected.__name__}")
         if (self.family == "rnn") != (self.model is not None):
@@ -237,10 +238,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
                about="dair_minilm started from notebook 07's GoEmotions MiniLM (new 6-class head): intermediate task"),
 ]}
 
-# family -> the named experiment an Optuna study of the family starts from (``tuning.FAMILIES``): its untuned run
-STUDY_STARTS: dict[str, str] = {"tfidf": "tfidf_single", "rnn": "bigru_minilm", "xlstm": "xlstm_minilm",
-                                "rwkv": "rwkv_minilm", "transformer": "transformer_minilm_single"}
-BASELINE = STUDY_STARTS["tfidf"]  # the baseline every model is compared with (``comparison.significance``)
+BASELINE = "tfidf_single"  # the baseline every model is compared with (``comparison.significance``)
 
 
 def configure(name: str, profile: str = "quick", overrides: Mapping[str, Any] | None = None) -> Experiment:

@@ -11,10 +11,13 @@ from typing import Any
 import optuna
 from optuna.trial import FixedTrial
 
-from src_helpers.experiments.registry import STUDY_STARTS, Experiment, configure
+from src_helpers.experiments.registry import BASELINE, Experiment, configure
 from src_helpers.validation import COUNT, POSITIVE, check_range
 
-FAMILIES: dict[str, str] = STUDY_STARTS  # family -> the named experiment a study starts from (its untuned run)
+# family -> the named experiment a study starts from (its untuned run)
+FAMILIES: dict[str, str] = {"tfidf": BASELINE, "rnn": "bigru_minilm", "xlstm": "xlstm_minilm", "rwkv": "rwkv_minilm",
+                            "transformer": "transformer_minilm_single"}
+
 
 def tfidf_space(trial: optuna.Trial) -> dict[str, Any]:
     """C around the untuned choice (2.0); word n-grams up to 3 (comments are short); char n-grams in the usual

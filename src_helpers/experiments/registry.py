@@ -143,8 +143,7 @@ def with_overrides(exp: Experiment, overrides: Mapping[str, Any] | None) -> Expe
     ``FIELD_RANGES`` is a ``ValueError`` naming it."""
     if not overrides:
         return exp
-    parts: dict[str, dict[str, Any]] = {}
-    top: dict[str, Any] = {}
+    parts: dict[str, dict[str, Any]] = {}  # "model", "text", "train" or "" (a top-level field) -> changes
     allowed = set(TOP_LEVEL) | set(exp.settings())
     for key, value in overrides.items():
         if key not in allowed:
@@ -155,10 +154,8 @@ def with_overrides(exp: Experiment, overrides: Mapping[str, Any] | None) -> Expe
             check_field(key, value, holder, name, FIELD_RANGES.get(holder))
         except ValueError as err:
             raise ValueError(f"experiment {exp.name!r}: {err}") from None
-        if part:
-            parts.setdefault(part, {})[name] = value
-        else:
-            top[key] = value
+        parts.setdefault(part, {})[name] = value
+    top = parts.pop("", {})
     return replace(exp, **top, **{part: replace(getattr(exp, part), **kw) for part, kw in parts.items()})
 
 

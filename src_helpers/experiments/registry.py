@@ -235,7 +235,10 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
                about="dair_minilm started from notebook 07's GoEmotions MiniLM (new 6-class head): intermediate task"),
 ]}
 
-BASELINE = "tfidf_single"  # the baseline every model is compared with (``comparison.significance``)
+# a study's family (``search_spaces``) -> the named experiment it starts from (its untuned run)
+FAMILIES: dict[str, str] = {"tfidf": "tfidf_single", "rnn": "bigru_minilm", "xlstm": "xlstm_minilm",
+                            "rwkv": "rwkv_minilm", "transformer": "transformer_minilm_single"}
+BASELINE = FAMILIES["tfidf"]  # the baseline every model is compared with (``comparison.significance``)
 
 
 def configure(name: str, profile: str = "quick", overrides: Mapping[str, Any] | None = None) -> Experiment:

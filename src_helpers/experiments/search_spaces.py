@@ -11,12 +11,8 @@ from typing import Any
 import optuna
 from optuna.trial import FixedTrial
 
-from src_helpers.experiments.registry import BASELINE, Experiment, configure
+from src_helpers.experiments.registry import FAMILIES, Experiment, configure
 from src_helpers.validation import COUNT, POSITIVE, check_range
-
-# family -> the named experiment a study starts from (its untuned run)
-FAMILIES: dict[str, str] = {"tfidf": BASELINE, "rnn": "bigru_minilm", "xlstm": "xlstm_minilm", "rwkv": "rwkv_minilm",
-                            "transformer": "transformer_minilm_single"}
 
 
 def tfidf_space(trial: optuna.Trial) -> dict[str, Any]:

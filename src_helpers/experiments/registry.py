@@ -1,18 +1,7 @@
-"""Named experiments: every model the notebooks train is one typed configuration, run by one function.
-
-An ``Experiment`` is a model family plus its settings: ``"tfidf"`` (``train``: a ``TfidfConfig``), ``"rnn"``
-(``model``: a ``ModelConfig`` whose vocabulary size, padding id and target come from the data; ``train``: a
-``TrainConfig``; ``text``: tokenizer, embeddings, ``max_length``) or ``"transformer"`` (``train``: an ``FTConfig``;
-``init_from``: the experiment whose fine-tuned model it starts from, ``<folder>/<experiment>`` for a run in a
-sub-folder). ``target``, ``labels`` (``"ekman"`` or ``"dair"``; the splits must be that data set's), ``augment`` and
-``train_rows`` are common to all. ``run_experiment`` builds the family's ``training.Trainer`` and fits it.
-
-**Overrides** are dotted names (``"train.learning_rate"``, ``"model.hidden_dim"``, ``"text.max_length"``) or a
-top-level field (``"target"``...). A misspelt name, a value of another type than its field's or one outside a plain
-range (``FIELD_RANGES``) is a ``ValueError`` naming it: ``configure("bigru_minilm", "quick", {"train.epochs": 3})``.
-
-**The quick profile** (the bundled 336-row sample) applies each experiment's ``quick`` overrides first: the same
-model shrunk to a width of 32 (16 for the speed ablation), seconds per run. Its numbers mean nothing.
+"""Named experiments: every model the notebooks train is one typed configuration (``Experiment``: a family, its
+settings, target and label set), changed by dotted-name overrides (``configure("bigru_minilm", "quick",
+{"train.epochs": 3})``) and run by ``run_experiment``. The quick profile first applies each experiment's ``quick``
+overrides: the same model shrunk for the bundled 336-row sample (its numbers mean nothing).
 """
 
 from __future__ import annotations
@@ -29,6 +18,8 @@ from typing import Any
 import pandas as pd
 
 from src_helpers.config import check_profile, paths_for, portable_path
+from src_helpers.data.augment import AugmentConfig, augment_splits
+from src_helpers.data.goemotions import subsample
 from src_helpers.data.labels import label_set
 from src_helpers.evaluation.results import RunResult, check_target
 from src_helpers.experiments.run_folders import load_result, write_json
@@ -38,14 +29,13 @@ from src_helpers.training.configs import DEFAULT_MODEL, RANGES, FTConfig, TfidfC
 from src_helpers.training.resume import REUSE, Record, data_fingerprint, decide
 from src_helpers.validation import COUNT, Range, check_field
 
-FAMILIES = ("tfidf", "rnn", "transformer")
+TRAIN_CONFIGS = {"tfidf": TfidfConfig, "rnn": TrainConfig, "transformer": FTConfig}  # family -> its settings
 EpochHook = Callable[[int, dict], None]  # on_epoch_end(epoch, row of dev scores)
 
 
 @dataclass(frozen=True)
 class TextSettings:
-    """How an RNN reads text: ``tokenizer`` "word" (vocabulary learned on train) or "minilm" (MiniLM's
-    WordPiece); ``embeddings`` None (random, trainable) or "minilm" (MiniLM's input embeddings)."""
+    """How an RNN reads text: ``tokenizer`` "word" or "minilm"; ``embeddings`` None (random) or "minilm"."""
 
     tokenizer: str = "word"
     embeddings: str | None = None
@@ -54,7 +44,7 @@ class TextSettings:
 
 @dataclass(frozen=True)
 class Experiment:
-    """One named model configuration (see the module docstring)."""
+    """One named model configuration; ``init_from``: the (``<folder>/``)experiment a transformer starts from."""
 
     name: str
     family: str
@@ -70,14 +60,15 @@ class Experiment:
     about: str = ""
 
     def __post_init__(self) -> None:
-        if self.family not in FAMILIES:
-            raise ValueError(f"experiment {self.name!r}: family must be one of {FAMILIES}, got {self.family!r}")
+        if self.family not in TRAIN_CONFIGS:
+            raise ValueError(f"experiment {self.name!r}: family must be one of {tuple(TRAIN_CONFIGS)}, got "
+                             f"{self.family!r}")
         check_target(self.target)
         try:
             label_set(self.labels).column(self.target)
         except ValueError as err:
             raise ValueError(f"experiment {self.name!r}: {err}") from None
-        expected = {"tfidf": TfidfConfig, "rnn": TrainConfig, "transformer": FTConfig}[self.family]
+        expected = TRAIN_CONFIGS[self.family]
         if not isinstance(self.train, expected):
             raise TypeError(f"experiment {self.name!r}: a {self.family} experiment needs train={expected.__name__}")
         if (self.family == "rnn") != (self.model is not None):
@@ -91,9 +82,8 @@ class Experiment:
 
     @property
     def run_name(self) -> str:
-        """The one naming rule of run folders: ``name`` (after ``<labels>_`` for a label set other than Ekman's),
-        ending ``_multi``/``_single`` as the target is, then ``_seed<n>`` for a seed other than 0; a transformer
-        of another model than MiniLM names it instead (``transformer_albert_base_v2_single``)."""
+        """The run folder's name: ``[<labels>_]name`` ending as the target (``_multi``/``_single``), then
+        ``_seed<n>`` for a seed other than 0; a transformer other than MiniLM names its model instead of minilm."""
         name = self.name
         if self.labels != "ekman" and not name.startswith(f"{self.labels}_"):
             name = f"{self.labels}_{name}"
@@ -106,8 +96,8 @@ class Experiment:
         return name + (f"_seed{self.seed}" if self.seed else "")
 
     def settings(self) -> dict[str, Any]:
-        """Every setting as one flat ``{dotted name: value}`` dict (for tables), the fields filled in from the data
-        left out; ``labels`` only when it is not Ekman's (as runs recorded them before label sets existed)."""
+        """Every setting as one flat ``{dotted name: value}`` dict, those the data fill in left out (``labels`` only
+        when not Ekman's, as the committed runs recorded them)."""
         out: dict[str, Any] = {"family": self.family, "target": self.target,
                                **({"labels": self.labels} if self.labels != "ekman" else {}),
                                "augment": self.augment, "train_rows": self.train_rows, "init_from": self.init_from}
@@ -120,8 +110,8 @@ class Experiment:
 
 
 def model_short_name(model_name: str) -> str:
-    """A transformer as run names show it: ``minilm``, else the hub name's or folder's last part (a run's
-    ``<run>/model``: ``<run>``) in lower case with ``_`` (``google/mobilebert-uncased``: ``mobilebert_uncased``)."""
+    """A transformer as run names show it: ``minilm``, else its name's (or a run's ``<run>/model``: the run's)
+    last part in lower case with ``_`` (``google/mobilebert-uncased``: ``mobilebert_uncased``)."""
     path = Path(model_name)
     if model_name == DEFAULT_MODEL or path.name.lower() == "all-minilm-l6-v2":
         return "minilm"
@@ -149,13 +139,12 @@ FIELD_RANGES: dict[type, dict[str, Range]] = {Experiment: {"train_rows": COUNT},
 
 
 def with_overrides(exp: Experiment, overrides: Mapping[str, Any] | None) -> Experiment:
-    """A copy of ``exp`` with dotted-name ``overrides`` applied (see the module docstring)."""
+    """A copy of ``exp`` with dotted-name ``overrides``; a misspelt name, a wrong type or a value out of
+    ``FIELD_RANGES`` is a ``ValueError`` naming it."""
     if not overrides:
         return exp
-    parts: dict[str, dict[str, Any]] = {}
-    top: dict[str, Any] = {}
-    allowed = set(TOP_LEVEL)
-    allowed |= set(exp.settings())
+    parts: dict[str, dict[str, Any]] = {}  # "model", "text", "train" or "" (a top-level field) -> changes
+    allowed = set(TOP_LEVEL) | set(exp.settings())
     for key, value in overrides.items():
         if key not in allowed:
             raise _unknown(key, f"experiment {exp.name!r}", allowed)
@@ -165,10 +154,8 @@ def with_overrides(exp: Experiment, overrides: Mapping[str, Any] | None) -> Expe
             check_field(key, value, holder, name, FIELD_RANGES.get(holder))
         except ValueError as err:
             raise ValueError(f"experiment {exp.name!r}: {err}") from None
-        if part:
-            parts.setdefault(part, {})[name] = value
-        else:
-            top[key] = value
+        parts.setdefault(part, {})[name] = value
+    top = parts.pop("", {})
     return replace(exp, **top, **{part: replace(getattr(exp, part), **kw) for part, kw in parts.items()})
 
 
@@ -248,10 +235,10 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
                about="dair_minilm started from notebook 07's GoEmotions MiniLM (new 6-class head): intermediate task"),
 ]}
 
-# family -> the named experiment an Optuna study of the family starts from (``tuning.FAMILIES``): its untuned run
-STUDY_STARTS: dict[str, str] = {"tfidf": "tfidf_single", "rnn": "bigru_minilm", "xlstm": "xlstm_minilm",
-                                "rwkv": "rwkv_minilm", "transformer": "transformer_minilm_single"}
-BASELINE = STUDY_STARTS["tfidf"]  # the baseline every model is compared with (``comparison.significance``)
+# a study's family (``search_spaces``) -> the named experiment it starts from (its untuned run)
+FAMILIES: dict[str, str] = {"tfidf": "tfidf_single", "rnn": "bigru_minilm", "xlstm": "xlstm_minilm",
+                            "rwkv": "rwkv_minilm", "transformer": "transformer_minilm_single"}
+BASELINE = FAMILIES["tfidf"]  # the baseline every model is compared with (``comparison.significance``)
 
 
 def configure(name: str, profile: str = "quick", overrides: Mapping[str, Any] | None = None) -> Experiment:
@@ -275,22 +262,17 @@ def overview(names: Iterable[str], profile: str = "quick", overrides: Mapping[st
 # ------------------------------------------------------------------------------------------ running
 def experiment_splits(exp: Experiment, splits: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The data an experiment trains on: the stratified ``train_rows`` subset and/or the augmented train split."""
-    from src_helpers.data.goemotions import subsample
-
     out = dict(splits)
     if exp.train_rows:
         out["train"] = subsample(out["train"], exp.train_rows, seed=exp.seed, stratify=label_set(exp.labels).single)
     if exp.augment:
-        from src_helpers.data.augment import AugmentConfig, augment_splits
-
         out = augment_splits(out, AugmentConfig(seed=exp.seed))
     return out
 
 
 def make_trainer(exp: Experiment, run_dir: Path, on_epoch_end: EpochHook | None = None,
                  keep_checkpoints: bool = True) -> Trainer:
-    """The trainer of ``exp``'s family, built from its settings (``run_dir``: where a transformer's ``init_from``
-    run is looked up, next to it)."""
+    """The trainer of ``exp``'s family (a transformer's ``init_from`` run is looked up next to ``run_dir``)."""
     labels, data_settings = label_set(exp.labels), {"train_rows": exp.train_rows}
     if exp.family == "tfidf":
         from src_helpers.training.tfidf import TfidfTrainer
@@ -326,13 +308,9 @@ def make_trainer(exp: Experiment, run_dir: Path, on_epoch_end: EpochHook | None 
 def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: str | Path,
                    resume: bool = True, on_epoch_end: EpochHook | None = None,
                    run_name: str | None = None, keep_checkpoints: bool = True) -> RunResult:
-    """Train and evaluate ``exp`` on ``splits`` (dev selects, test is reported once); write its run folder
-    ``<runs_dir>/<run_name or exp.run_name>``.
-
-    ``resume``: reuse or resume a run of the same settings and data (``resume.decide``). ``on_epoch_end(epoch,
-    row)``: called after each epoch with the dev scores; an exception it raises stops the run.
-    ``keep_checkpoints=False`` (quick profile): a finished run keeps its saved model but no resumable checkpoints.
-    ``extra["wall_seconds"]``: this call's wall clock (about 0 for a finished run reused)."""
+    """Train ``exp`` on ``splits`` (dev selects, test is scored once) into ``<runs_dir>/<run_name or exp.run_name>``.
+    ``resume``: reuse or resume a run of the same settings and data; ``on_epoch_end(epoch, dev row)`` may stop the
+    run by raising; ``extra["wall_seconds"]``: this call's wall clock."""
     start = time.perf_counter()
     run_name = run_name or exp.run_name
     run_dir = Path(runs_dir) / run_name
@@ -353,7 +331,7 @@ def jsonable(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def record_settings(run_dir: Path, exp: Experiment) -> None:
-    """Add the experiment's name and settings to the run's ``config.json`` (``finished`` compares them)."""
+    """Add the experiment's name and settings to the run's ``config.json`` (for ``finished``)."""
     path = run_dir / "config.json"
     config = json.loads(path.read_text(encoding="utf-8"))
     config["experiment"] = {"name": exp.name, "settings": jsonable(exp.settings())}
@@ -363,13 +341,9 @@ def record_settings(run_dir: Path, exp: Experiment) -> None:
 def run_experiments(names: Iterable[str], splits: dict[str, pd.DataFrame], profile: str = "quick",
                     overrides: Mapping[str, Any] | None = None, resume: bool | None = None,
                     runs_dir: str | Path | None = None) -> dict[str, RunResult]:
-    """Run each named experiment in order (``overrides`` apply to all); ``{run name: result}``.
-
-    ``resume`` None: continue interrupted runs in the ``full`` profile only (a quick run always starts afresh).
-    A quick run keeps no resumable checkpoints once a run is finished (``run_experiment``).
-    Settings an experiment does not have are skipped for it, so one dict of overrides can serve a mixed list
-    (a name no experiment has is still an error). Every experiment is configured before the first one runs, so a
-    bad override is refused before anything trains."""
+    """Run each named experiment in order; ``{run name: result}``. ``resume`` None: only in the full profile.
+    ``overrides`` apply to the experiments that have the setting (one no experiment has is an error); all are
+    configured before the first one trains."""
     runs_dir = Path(runs_dir) if runs_dir else paths_for(profile, data=splits).ensure().runs
     resume = profile == "full" if resume is None else resume
     exps = [configure(n, profile) for n in names]
@@ -391,12 +365,9 @@ def _has(exp: Experiment, key: str) -> bool:
 
 def finished(exp: str | Experiment, splits: dict[str, pd.DataFrame], profile: str = "quick",
              runs_dir: str | Path | None = None, run_name: str | None = None) -> RunResult | None:
-    """The finished run of experiment ``exp`` (a name, or a configured experiment such as a tuned one) on these
-    data, read from its run folder (``run_name``, default its own), or None.
-
-    The run's settings (stored by ``run_experiment``) must be the experiment's and its data these data
-    (``resume.decide``). A run that recorded neither (a committed one) is accepted for the registered experiment
-    only, and a run whose data was not recorded only when its test ids are these splits', in the same order."""
+    """The finished run of ``exp`` (a name or a configured experiment) on these data (``resume.decide``), or None.
+    A run without recorded settings counts for the registered experiment only; one without recorded data only
+    when its test ids are these splits', in order."""
     exp = configure(exp, profile) if isinstance(exp, str) else exp
     run_dir = Path(runs_dir or paths_for(profile, data=splits).runs) / (run_name or exp.run_name)
     if not (run_dir / "metrics.json").exists():

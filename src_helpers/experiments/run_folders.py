@@ -1,15 +1,6 @@
-"""Run folders: what every model run leaves for later notebooks (config, metrics, history, predictions).
-
-Layout of ``<runs>/<name>/``: ``config.json`` (format ``FORMAT_VERSION``: ``format_version``, ``labels``, the label
-set's name, ``data``, the data fingerprint or null where none was recorded, and the trainer's settings),
-``metrics.json`` (``{"dev": ..., "test": ...}``), ``history.csv`` (one row per epoch, optional),
-``test_predictions.csv.gz`` and ``dev_predictions.csv.gz`` (ids, truth, prediction and one probability column per
-class; dev is optional), and ``evaluations/<name>.json``: reports of the model on other data (``save_evaluation``).
-Checkpoints live in ``<name>/checkpoints/`` and are git-ignored.
-
-``load_run`` reads a run folder whole or not at all: a missing or damaged file, or a config.json of another format,
-is a ``RunFolderError`` naming the folder and the file. ``run_folders`` lists the run folders of a runs root and
-stops at a folder that is neither a run folder nor a folder of run folders, so no run is left out without a word.
+"""Run folders: what every model run leaves for later notebooks (``config.json``, ``metrics.json``, ``history.csv``,
+``test/dev_predictions.csv.gz``, ``evaluations/<name>.json``; git-ignored ``checkpoints/``). ``load_run`` reads
+one whole or raises a ``RunFolderError`` naming the folder and the damaged file.
 """
 
 from __future__ import annotations
@@ -45,6 +36,7 @@ def _json_default(o: object) -> object:
 
 
 def write_json(path: Path, obj: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n", encoding="utf-8")
 
 
@@ -86,20 +78,18 @@ class Run:
                            f"{list(table.columns)})")
         return table[columns].to_numpy()
 
-    def pred(self, split: str = "test", names: Sequence[str] | None = None, column: str = "y_pred") -> np.ndarray:
-        """Stored predictions (``column="y_true"``: the truth): class ids (single-label) or multi-hot rows
-        (multi-label, ``"0 5"`` in the file) over ``names`` (the run's classes)."""
+    def pred(self, split: str = "test", column: str = "y_pred") -> np.ndarray:
+        """Stored predictions (or ``column="y_true"``): class ids, or multi-hot rows for a multi-label run."""
         values = self.table(split)[column]
         if self.config.get("target") != "multi":
             return values.to_numpy().astype(int)
-        out = np.zeros((len(values), len(self.labels.classes if names is None else names)), dtype=int)
+        out = np.zeros((len(values), len(self.labels.classes)), dtype=int)
         for r, s in enumerate(values.astype(str)):
             out[r, [int(x) for x in s.split()]] = 1
         return out
 
     def result(self) -> RunResult:
-        """The run as a ``RunResult`` (no model; ``dev_*`` None when the run stored no dev predictions);
-        ``extra["test_ids"]`` holds the test ids in stored order."""
+        """The run as a ``RunResult`` without a model; ``extra["test_ids"]``: the test ids in stored order."""
         has_dev = self.dev_predictions is not None
         return RunResult(name=self.name, run_dir=self.path, config=self.config,
                          target=self.config.get("target", "single"), labels=self.labels, dev=self.metrics["dev"],
@@ -152,10 +142,8 @@ def _same(a: object, b: object) -> bool:
 
 
 def check_record(run_dir: str | Path, metrics: dict, file: str = "metrics.json") -> None:
-    """Refuse (``RecordError``) to write ``metrics`` over the file ``file`` of a run folder of the record
-    (``paths_for("full").runs``; ``metrics.json``, or an ``evaluations/<name>.json``) when it holds other numbers
-    under the same keys, unless ``$SRC_HELPERS_OVERWRITE_RESULTS`` is ``1``. The same numbers again (a re-run, a
-    finished run read back) are fine."""
+    """Refuse (``RecordError``) to write other numbers over ``file`` of a recorded run (under
+    ``paths_for("full").runs``) unless ``$SRC_HELPERS_OVERWRITE_RESULTS`` is ``1``; the same numbers again are fine."""
     run_dir = Path(run_dir).absolute()
     stored_file = run_dir / file
     if not stored_file.is_file() or not run_dir.is_relative_to(paths_for("full").runs.absolute()):
@@ -176,13 +164,10 @@ def save_run(run_dir: str | Path, config: dict, metrics: dict, history: Sequence
              ids: Sequence[str] | None = None, y_true: np.ndarray | None = None,
              y_pred: np.ndarray | None = None, probs: np.ndarray | None = None,
              names: Sequence[str] = EKMAN_LABELS, dev: dict | None = None) -> Path:
-    """Write a run folder (creating it); arrays are test-split rows in data order. ``dev``: the same for the
-    dev split as keyword arguments of ``save_predictions`` (``probs``, ``ids``, ``y_true``, ``y_pred``).
-    ``config.json`` gets the format version, ``labels`` (default: the label set of ``names``) and ``data`` (default
-    null). A run folder of the record is never given other metrics without being asked (``check_record``)."""
+    """Write a run folder; arrays are test rows in data order, ``dev`` the dev split's ``save_predictions``
+    arguments. ``config.json`` gets the format version, ``labels`` (of ``names``) and ``data`` (default null)."""
     run_dir = Path(run_dir)
     check_record(run_dir, metrics)
-    run_dir.mkdir(parents=True, exist_ok=True)
     config = {"format_version": FORMAT_VERSION, "labels": label_set_of(names).name, "data": None, **config}
     write_json(run_dir / "config.json", config | {"format_version": FORMAT_VERSION})
     write_json(run_dir / "metrics.json", metrics)
@@ -209,8 +194,7 @@ class RunFolderError(ValueError):
         return type(self), (self.folder, self.file, self.problem)
 
 
-# What the package reads from every run of a target (the leaderboard, the README sections, the comparison
-# figures, ``reporting.results_table``), per split: load_run refuses a metrics.json without it.
+# The scores every run of a target must hold, per split (tables and figures read them).
 REQUIRED_METRICS: dict[str, dict[str, tuple[str, ...]]] = {
     "single": {"dev": ("accuracy", "macro_f1"), "test": ("accuracy", "macro_f1", "per_class", "confusion_matrix")},
     "multi": {"dev": ("macro_f1",), "test": ("macro_f1", "micro_f1", "exact_match", "per_class")},
@@ -221,71 +205,39 @@ RUN_FILES = ("config.json", "metrics.json", "history.csv", "test_predictions.csv
 _READ_ERRORS = (OSError, EOFError, ValueError, zlib.error)  # gzip, CSV, JSON and decoding failures
 
 
-def _read_json_object(folder: Path, name: str) -> dict:
-    path = folder / name
+def _read(folder: Path, name: str) -> dict | pd.DataFrame | None:
+    """JSON object or CSV table ``name`` of ``folder`` (a missing CSV: None); a ``RunFolderError`` when damaged."""
+    path, is_json = folder / name, name.endswith(".json")
     if not path.is_file():
-        raise RunFolderError(folder, name, "missing")
+        if is_json:
+            raise RunFolderError(folder, name, "missing")
+        return None
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(path.read_text(encoding="utf-8")) if is_json else pd.read_csv(path, keep_default_na=False)
     except _READ_ERRORS as err:
-        raise RunFolderError(folder, name, f"not valid JSON ({type(err).__name__}: {err})") from err
-    if not isinstance(value, dict):
+        problem = "not valid JSON" if is_json else "unreadable, truncated or damaged"
+        raise RunFolderError(folder, name, f"{problem} ({type(err).__name__}: {err})") from err
+    if is_json and not isinstance(value, dict):
         raise RunFolderError(folder, name, f"holds a {type(value).__name__}, not a JSON object")
     return value
 
 
-def _is_score(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_metric(folder: Path, where: str, key: str, value: object) -> None:
-    """One required metrics.json entry: a finite number, or per_class / confusion_matrix of the right shape."""
-    if key == "per_class":
-        ok = isinstance(value, dict) and bool(value) and all(
-            isinstance(v, dict) and _is_score(v.get("f1")) for v in value.values())
-        wanted = "a non-empty {class: {f1: number}} mapping"
-    elif key == "confusion_matrix":
-        ok = isinstance(value, list) and bool(value) and all(isinstance(row, list) for row in value)
-        wanted = "a list of rows"
-    else:
-        ok, wanted = _is_score(value), "a finite number"
-    if not ok:
-        shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
-        raise RunFolderError(folder, "metrics.json", f"{where} {key} is {shown}, not {wanted}")
-
-
 def _check_metrics(folder: Path, metrics: dict, target: str) -> None:
     for split, keys in REQUIRED_METRICS[target].items():
-        scores = metrics.get(split)
-        if not isinstance(scores, dict):
-            raise RunFolderError(folder, "metrics.json", f"has no {split} scores (a {target}-label run needs "
-                                 f"{split} {', '.join(keys)})")
+        scores = metrics.get(split) if isinstance(metrics.get(split), dict) else {}
         if missing := [k for k in keys if k not in scores]:
             raise RunFolderError(folder, "metrics.json", f"{split} has no {', '.join(missing)} (a {target}-label "
                                  f"run needs {split} {', '.join(keys)})")
-        for key in keys:
-            _check_metric(folder, split, key, scores[key])
-
-
-def _read_csv(folder: Path, name: str) -> pd.DataFrame | None:
-    """``name`` in ``folder`` as a table (None when absent); an unreadable file is a ``RunFolderError``."""
-    path = folder / name
-    if not path.exists():
-        return None
-    try:
-        return pd.read_csv(path, keep_default_na=False)
-    except _READ_ERRORS as err:
-        raise RunFolderError(folder, name, f"unreadable, truncated or damaged ({type(err).__name__}: {err})") from err
-
-
-_LABEL_IDS = r"(?:\d+(?: \d+)*)?"  # a multi-label cell: class ids separated by spaces, empty for none
+        for key in [k for k in keys if k not in ("per_class", "confusion_matrix")]:
+            value = scores[key]
+            if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)):
+                raise RunFolderError(folder, "metrics.json", f"{split} {key} is {value!r}, not a finite number")
 
 
 def _read_predictions(folder: Path, split: str, labels: LabelSet, target: str, metrics: dict) -> pd.DataFrame | None:
-    """``<split>_predictions.csv.gz`` checked: id, y_true, y_pred and a number column ``prob_<class>`` per class
-    of ``labels``, class ids in range, as many rows as metrics.json's ``n`` of the split (where recorded)."""
+    """``<split>_predictions.csv.gz`` checked: its columns, class ids in range and metrics.json's ``n`` rows."""
     name = f"{split}_predictions.csv.gz"
-    table = _read_csv(folder, name)
+    table = _read(folder, name)
     if table is None:
         return None
     probs = [f"prob_{c}" for c in labels.classes]
@@ -295,14 +247,8 @@ def _read_predictions(folder: Path, split: str, labels: LabelSet, target: str, m
         raise RunFolderError(folder, name, f"column {bad} holds values that are no numbers")
     n_classes = len(labels.classes)
     for column in ("y_true", "y_pred"):
-        values = table[column]
-        if target == "multi":
-            cells = values.astype(str)
-            ok = cells.str.fullmatch(_LABEL_IDS).all() and all(
-                int(x) < n_classes for cell in cells for x in cell.split())
-        else:
-            ok = pd.api.types.is_integer_dtype(values) and bool(values.between(0, n_classes - 1).all())
-        if not ok:
+        ids = table[column].astype(str).str.split().explode().dropna() if target == "multi" else table[column]
+        if not pd.to_numeric(ids, errors="coerce").isin(range(n_classes)).all():
             raise RunFolderError(folder, name, f"column {column} holds values that are no class ids of the "
                                  f"{n_classes} {labels.name} classes")
     n = metrics[split].get("n")
@@ -312,19 +258,14 @@ def _read_predictions(folder: Path, split: str, labels: LabelSet, target: str, m
 
 
 def load_run(run_dir: str | Path) -> Run:
-    """The run folder ``run_dir``, checked: config.json and metrics.json (the scores ``REQUIRED_METRICS``
-    names for the run's target), history.csv, the predictions files (``_read_predictions``) and evaluations
-    when present. Anything missing or damaged is a ``RunFolderError`` naming the folder and the file."""
+    """The run folder ``run_dir``, every file checked; a ``RunFolderError`` names a missing or damaged one."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunFolderError(run_dir, "metrics.json", "missing: no such run folder")
-    if not (run_dir / "metrics.json").is_file():
-        raise RunFolderError(run_dir, "metrics.json", "missing: not a run folder, or an unfinished run")
-    config = _read_json_object(run_dir, "config.json")
+    metrics, config = _read(run_dir, "metrics.json"), _read(run_dir, "config.json")
     if (version := config.get("format_version", 1)) != FORMAT_VERSION:
         raise RunFolderError(run_dir, "config.json", f"format_version {version}, this package reads "
                              f"{FORMAT_VERSION}: upgrade the run folders with `{MIGRATION}`")
-    metrics = _read_json_object(run_dir, "metrics.json")
     target = config.get("target", "single")
     if target not in REQUIRED_METRICS:
         raise RunFolderError(run_dir, "config.json", f"target {target!r} is neither 'single' nor 'multi'")
@@ -333,18 +274,16 @@ def load_run(run_dir: str | Path) -> Run:
     except ValueError as err:
         raise RunFolderError(run_dir, "config.json", str(err)) from err
     _check_metrics(run_dir, metrics, target)
-    evaluations = {p.stem: _read_json_object(run_dir, f"{EVALUATIONS}/{p.name}")
+    evaluations = {p.stem: _read(run_dir, f"{EVALUATIONS}/{p.name}")
                    for p in sorted((run_dir / EVALUATIONS).glob("*.json"))}
     predictions = {split: _read_predictions(run_dir, split, labels, target, metrics) for split in ("test", "dev")}
-    return Run(run_dir, config, metrics, _read_csv(run_dir, "history.csv"), predictions["test"], predictions["dev"],
+    return Run(run_dir, config, metrics, _read(run_dir, "history.csv"), predictions["test"], predictions["dev"],
                evaluations)
 
 
 def run_folders(runs_root: str | Path, nested: bool = False) -> list[Path]:
-    """The run folders directly in ``runs_root`` (those holding metrics.json), by name; with ``nested``, then
-    those in its folders of run folders (``<folder>/<run>``), by path. Hidden folders are
-    skipped. Any other folder stops it: one holding run files but no metrics.json (an unfinished or damaged
-    run), an empty one, one holding neither run files nor run folders, is a ``RunFolderError`` naming it."""
+    """The run folders in ``runs_root`` by name (``nested``: then those in its folders of run folders); any other
+    non-hidden folder (an unfinished run, an empty folder) is a ``RunFolderError`` naming it."""
     root = Path(runs_root)
     if not root.is_dir():
         raise FileNotFoundError(f"runs_root {root} is not a folder")
@@ -366,8 +305,7 @@ def _subfolders(folder: Path) -> list[Path]:
 
 
 def _is_run_folder(folder: Path, in_group: bool = False) -> bool:
-    """True for a run folder; False for what may be a folder of run folders; ``RunFolderError`` for a folder
-    with run files but no metrics.json (or, in a folder of run folders, anything else but a run folder)."""
+    """True for a run folder, False for what may be a folder of run folders, else a ``RunFolderError``."""
     if (folder / "metrics.json").is_file():
         return True
     present = [name for name in RUN_FILES if (folder / name).exists()]
@@ -378,9 +316,8 @@ def _is_run_folder(folder: Path, in_group: bool = False) -> bool:
 
 
 def save_evaluation(run_dir: str | Path, name: str, report: dict) -> Path:
-    """Store a report of the run's model on other data (e.g. ``cross_domain.ekman_model_on_dair``) as
-    ``<run_dir>/evaluations/<name>.json`` (replacing one of that name, but a recorded one only with the same numbers
-    or when asked: ``check_record``); ``load_run(...).evaluations[name]`` reads it."""
+    """Store a report of the run's model on other data as ``<run_dir>/evaluations/<name>.json`` (``check_record``
+    guards a recorded one); ``load_run(...).evaluations[name]`` reads it."""
     run_dir = Path(run_dir)
     if not (run_dir / "metrics.json").exists():
         raise FileNotFoundError(f"{run_dir}: not a run folder (no metrics.json) to store evaluation {name!r} in")
@@ -388,7 +325,6 @@ def save_evaluation(run_dir: str | Path, name: str, report: dict) -> Path:
         raise ValueError(f"evaluation name must be a plain file name, got {name!r}")
     path = run_dir / EVALUATIONS / f"{name}.json"
     check_record(run_dir, report, f"{EVALUATIONS}/{name}.json")
-    path.parent.mkdir(exist_ok=True)
     write_json(path, report)
     return path
 
@@ -399,8 +335,7 @@ def load_result(run_dir: str | Path) -> RunResult:
 
 
 def summarize_runs(runs_root: str | Path) -> pd.DataFrame:
-    """One row per run folder directly under ``runs_root`` (``run_folders``): headline dev/test numbers (missing
-    ones left empty). A damaged run folder is a ``RunFolderError``, never a missing row."""
+    """One row of headline dev/test numbers per run folder of ``runs_root``; a damaged one is a ``RunFolderError``."""
     rows = []
     for folder in run_folders(runs_root):
         run = load_run(folder)
@@ -418,10 +353,8 @@ HEADLINE_PREFIX = ".headline_"
 
 
 def record_headline(notebooks_out: str | Path, notebook: str, scores: dict[str, float]) -> Path:
-    """Leave the notebook's headline scores for the runner, which puts them in the executed file's name.
-    A second call in the same run adds to (or updates) the scores of the first."""
+    """Leave the notebook's headline scores (added to earlier ones) for the runner: the executed file's name."""
     path = Path(notebooks_out) / f"{HEADLINE_PREFIX}{notebook}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
     earlier = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     write_json(path, {**earlier, **scores})
     return path

@@ -1,8 +1,5 @@
-"""Search spaces of the Optuna studies: what a trial of each model family may change, its untuned point, and the
-budget (train subset, epochs) every trial of a study runs under.
-
-A space maps an Optuna trial to dotted overrides of the family's named experiment (``FAMILIES``, as in
-``registry.configure``); ``UNTUNED`` is the untuned experiment as a point of that space (a study's first trial).
+"""Search spaces of the Optuna studies: the dotted overrides a trial of each family may suggest, the untuned point
+of each space (a study's first trial) and the ``Budget`` every trial runs under.
 """
 
 from __future__ import annotations
@@ -14,15 +11,13 @@ from typing import Any
 import optuna
 from optuna.trial import FixedTrial
 
-from src_helpers.experiments.registry import STUDY_STARTS, Experiment, configure
+from src_helpers.experiments.registry import FAMILIES, Experiment, configure
 from src_helpers.validation import COUNT, POSITIVE, check_range
 
-FAMILIES: dict[str, str] = STUDY_STARTS  # family -> the named experiment a study starts from (its untuned run)
 
 def tfidf_space(trial: optuna.Trial) -> dict[str, Any]:
-    """C over two decades around the untuned grid's choice (2.0); word n-grams up to 1-3 (more rarely helps on
-    ~15-word comments); char n-gram windows of the usual 2-6 range; ``min_df`` trims typos; class weights
-    trade accuracy for the rare classes' F1 (which macro-F1 rewards)."""
+    """C around the untuned choice (2.0); word n-grams up to 3 (comments are short); char n-grams in the usual
+    2-6 range; ``min_df`` trims typos; class weights favour the rare classes' F1."""
     char_lo = trial.suggest_int("char_ngram_min", 1, 3)
     return {"train.Cs": (trial.suggest_float("C", 0.1, 20.0, log=True),),
             "train.word_ngrams": (1, trial.suggest_int("word_ngram_max", 1, 3)),
@@ -32,8 +27,8 @@ def tfidf_space(trial: optuna.Trial) -> dict[str, Any]:
 
 
 def _training_space(trial: optuna.Trial) -> dict[str, Any]:
-    """What every neural family shares: learning rate (log scale, around AdamW's usual 1e-3), batch size,
-    warm-up, and one way to favour rare classes (none, class weights, or label smoothing)."""
+    """What every neural family shares: learning rate, batch size, warm-up, dropout and one way to favour rare
+    classes (none, class weights or label smoothing)."""
     loss = trial.suggest_categorical("loss", ["plain", "class_weights", "label_smoothing"])
     return {"train.learning_rate": trial.suggest_float("learning_rate", 3e-4, 5e-3, log=True),
             "train.batch_size": trial.suggest_categorical("batch_size", [32, 64, 128]),
@@ -44,8 +39,7 @@ def _training_space(trial: optuna.Trial) -> dict[str, Any]:
 
 
 def _embedding_space(trial: optuna.Trial) -> dict[str, Any]:
-    """Embedding initialisation: MiniLM's vectors frozen (the untuned choice) or fine-tuned (2.4x slower steps
-    on CPU), or a word vocabulary with random 128-d vectors (notebook 03's ablation lost to MiniLM)."""
+    """MiniLM's vectors frozen (untuned) or trained (2.4x slower on CPU), or random 128-d word vectors."""
     init = trial.suggest_categorical("embeddings", ["minilm_frozen", "minilm_trained", "random"])
     if init == "random":
         return {"text.tokenizer": "word", "text.embeddings": None, "model.embedding_dim": 128,
@@ -55,8 +49,7 @@ def _embedding_space(trial: optuna.Trial) -> dict[str, Any]:
 
 
 def rnn_space(trial: optuna.Trial) -> dict[str, Any]:
-    """LSTM or GRU; width 128-512 (256 untuned) and 1-2 layers (comments are short); every pooling (mean+max
-    won by hand); max length 48-96 tokens (64 cuts 0.3% of comments)."""
+    """LSTM or GRU, width 128-512, 1-2 layers, every pooling, max length 48-96 tokens (64 cuts 0.3% of comments)."""
     return {"model.arch": trial.suggest_categorical("arch", ["gru", "lstm"]),
             "model.hidden_dim": trial.suggest_categorical("hidden_dim", [128, 256, 384, 512]),
             "model.num_layers": trial.suggest_int("num_layers", 1, 2),
@@ -66,8 +59,7 @@ def rnn_space(trial: optuna.Trial) -> dict[str, Any]:
 
 
 def causal_space(trial: optuna.Trial) -> dict[str, Any]:
-    """xLSTM / RWKV: width 64-256 (128 untuned), 2-3 blocks (xLSTM's sLSTM block sits at position 1), one or
-    both reading directions (the untuned run read left to right only), pooling."""
+    """xLSTM / RWKV: width 64-256, 2-3 blocks, one or both reading directions, pooling."""
     return {"model.input_dim": trial.suggest_categorical("input_dim", [64, 128, 256]),
             "model.num_layers": trial.suggest_int("num_layers", 2, 3),
             "model.bidirectional": trial.suggest_categorical("bidirectional", [False, True]),
@@ -76,10 +68,9 @@ def causal_space(trial: optuna.Trial) -> dict[str, Any]:
 
 
 def transformer_space(trial: optuna.Trial) -> dict[str, Any]:
-    """Fine-tuning: learning rate 1e-5-3e-4 for all weights; LoRA adapters get their own range, 1e-4-2e-3
-    (``lora_learning_rate``: they start at zero and train about 1% of the weights; the first study's LoRA trials,
-    drawn from the full fine-tuning range at <= 8e-5, never left chance level); 1-4 epochs, warm-up, weight
-    decay, batch size, class weights, frozen word embeddings (20% faster on CPU), LoRA rank/alpha."""
+    """Fine-tuning: learning rate 1e-5-3e-4, or 1e-4-2e-3 for LoRA adapters (they start at zero and train ~1% of
+    the weights: lower rates never left chance level); epochs, warm-up, weight decay, batch size, class weights,
+    frozen word embeddings (20% faster on CPU), LoRA rank/alpha."""
     lora = trial.suggest_categorical("lora", [False, True])
     lr = trial.suggest_float("lora_learning_rate", 1e-4, 2e-3, log=True) if lora else \
         trial.suggest_float("learning_rate", 1e-5, 3e-4, log=True)
@@ -97,8 +88,7 @@ def transformer_space(trial: optuna.Trial) -> dict[str, Any]:
     return out
 
 
-# The untuned experiments as points of each space: a study's first trial, so it shows what tuning gains under
-# the same budget (subset and epochs) as every other trial.
+# The untuned experiments as points of each space: a study's first trial shows what tuning gains on its budget.
 _UNTUNED_TRAINING = {"loss": "plain", "learning_rate": 2e-3, "batch_size": 64, "warmup_ratio": 0.05}
 UNTUNED: dict[str, dict[str, Any]] = {
     "tfidf": {"C": 2.0, "word_ngram_max": 2, "char_ngram_min": 2, "char_ngram_span": 3, "min_df": 2,
@@ -124,11 +114,13 @@ def check_family(family: str) -> str:
     return family
 
 
+BUDGET_RANGES = {"n_trials": COUNT, "timeout": POSITIVE, "train_rows": COUNT, "epochs": COUNT}
+
+
 @dataclass(frozen=True)
 class Budget:
-    """What a study may spend: ``n_trials`` finished trials in all (all workers), ``timeout`` seconds per
-    worker call, a stratified ``train_rows`` subset and ``epochs`` epochs per trial (None: the experiment's
-    own; a space that tunes epochs, the transformer's, keeps a smaller suggestion)."""
+    """What a study may spend: ``n_trials`` finished trials (all workers), ``timeout`` seconds per worker call, a
+    stratified ``train_rows`` subset and at most ``epochs`` epochs per trial (None: the experiment's own)."""
 
     n_trials: int = 20
     timeout: float | None = None
@@ -136,10 +128,8 @@ class Budget:
     epochs: int | None = None
 
     def __post_init__(self) -> None:
-        check_range("n_trials", self.n_trials, COUNT)
-        check_range("timeout", self.timeout, POSITIVE, optional=True)
-        check_range("train_rows", self.train_rows, COUNT, optional=True)
-        check_range("epochs", self.epochs, COUNT, optional=True)
+        for name, allowed in BUDGET_RANGES.items():
+            check_range(name, getattr(self, name), allowed, optional=name != "n_trials")
 
     def overrides(self, family: str, suggested: Mapping[str, Any]) -> dict[str, Any]:
         """The budget as overrides of a trial's ``suggested`` ones: the subset and the epochs."""
@@ -151,15 +141,9 @@ class Budget:
 
 def trial_experiment(family: str, params: Mapping[str, Any] | optuna.Trial, profile: str = "quick",
                      budget: Budget | None = None, overrides: Mapping[str, Any] | None = None) -> Experiment:
-    """The family's experiment with a trial's suggestions (or a finished trial's ``params``), the budget and
-    further ``overrides`` (e.g. ``{"target": "multi"}``)."""
+    """The family's experiment with a trial's suggestions (or ``params``), the budget and ``overrides``."""
     trial = params if isinstance(params, optuna.Trial | FixedTrial) else FixedTrial(dict(params))
     settings = SPACES[check_family(family)](trial)
     if budget is not None:
         settings |= budget.overrides(family, settings)
     return configure(FAMILIES[family], profile, {**settings, **(overrides or {})})
-
-
-def is_untuned(family: str, params: Mapping[str, Any]) -> bool:
-    """Whether ``params`` are the family's untuned configuration (``UNTUNED``)."""
-    return dict(params) == UNTUNED[family]

@@ -1,19 +1,7 @@
-"""Hyper-parameter studies with Optuna: every model family tuned on dev macro-F1, resumable, many workers.
-
-A study tunes one *family* (``search_spaces``): each trial is the family's experiment with the settings its search
-space suggests plus the study's budget (a stratified train subset, fewer epochs), trained and scored on **dev** (the
-trainers' test slot gets the dev split too, so a study never touches test). Its storage and identity (one family,
-one data set) are ``study_storage``'s. Every epoch reports dev macro-F1 to the trial and a ``MedianPruner`` stops
-trials below the median of earlier trials at the same epoch (Hyperband needs more trials and epochs than a study
-here has). A study's trial budget counts finished trials across all workers and restarts, and a new study's first
-trial is the family's untuned configuration, so the gain of tuning is measured under the study's budget.
-
-The second stage (``refine``) re-ranks the best configurations on the full train split; ``retrain_best`` trains the
-winner on it and tests it once. A configuration with a finished run on these data (``finished_run``) is read,
-never trained twice.
-
-CLI (a worker): ``python -m src_helpers.experiments.studies --family rnn --profile full --n-trials 20 --train-rows 8000
---epochs 4 [--storage URL] [--worker 1] [--retrain [--refine 3]]``.
+"""Hyper-parameter studies with Optuna: each model family (``search_spaces``) tuned on dev macro-F1 under a budget
+(train subset, epochs), resumable, many workers, median pruning; the first trial is the untuned configuration.
+``refine`` re-ranks the best on the full train split, ``retrain_best`` trains the winner and tests it once.
+CLI (one worker): ``python -m src_helpers.experiments.studies --family rnn --profile full --n-trials 20``.
 """
 
 from __future__ import annotations
@@ -42,26 +30,23 @@ from src_helpers.evaluation.tables import train_time
 from src_helpers.experiments.registry import Experiment, finished, run_experiment
 from src_helpers.experiments.run_folders import write_json
 from src_helpers.experiments.search_spaces import (
+    BUDGET_RANGES,
     FAMILIES,
     SPACES,
     UNTUNED,
     Budget,
     check_family,
-    is_untuned,
     trial_experiment,
 )
-from src_helpers.experiments.study_storage import check_identity, default_storage, load_study, study_data, tuning_splits
-from src_helpers.validation import COUNT, INDEX, POSITIVE, check_range, cli
-
-log = logging.getLogger(__name__)
+from src_helpers.experiments.study_storage import check_identity, load_study, study_data, tuning_splits
+from src_helpers.validation import COUNT, INDEX, add_dataclass_flags, check_range, cli, dataclass_from_args
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 def objective(family: str, splits: dict[str, pd.DataFrame], profile: str, budget: Budget,
               trials_dir: Path) -> Callable[[optuna.Trial], float]:
-    """The function a study maximises: train the trial's experiment, report dev macro-F1 per epoch (pruning),
-    return the best epoch's dev macro-F1. The trainers' test slot gets dev: a study never reads test."""
+    """The function a study maximises: the trial's dev macro-F1, reported per epoch for pruning (test never read)."""
     dev_as_test = tuning_splits(splits)
 
     def run(trial: optuna.Trial) -> float:
@@ -98,15 +83,15 @@ def run_study(family: str, splits: dict[str, pd.DataFrame], profile: str = "quic
               study_name: str | None = None, storage: str | None = None, seed: int = 0, worker: int = 0,
               callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
               **storage_kwargs) -> optuna.Study:
-    """Run (or continue) the study of ``family`` until it holds ``budget.n_trials`` finished trials or this
-    call's ``budget.timeout`` runs out; returns the study. ``callbacks`` see each trial this call finishes.
-    Another family, other data or another ``train_rows`` than the study's is refused first (``check_identity``)."""
+    """Run (or continue) the study of ``family`` until it holds ``budget.n_trials`` finished trials or this call's
+    ``budget.timeout`` runs out. Another family or other data than the study's is refused (``check_identity``)."""
     budget, family = budget or Budget(), check_family(family)
     study_name = study_name or f"{profile}_{family}"
-    storage = storage or default_storage(study_name, profile, splits)
-    study = load_study(study_name, storage, seed, worker, **storage_kwargs)
+    studies = paths_for(profile, data=splits).ensure().studies
+    study = load_study(study_name, storage or f"sqlite:///{studies / f'{study_name}.db'}", seed, worker,
+                       **storage_kwargs)
     check_identity(study, family, study_data(family, splits, profile, budget))
-    trials_dir = paths_for(profile, data=splits).ensure().studies / f"{study_name}_trials"
+    trials_dir = studies / f"{study_name}_trials"
     remove_dead_trial_folders(study, trials_dir)
     if not study.get_trials(deepcopy=False):
         study.enqueue_trial(UNTUNED[family], user_attrs={"untuned": True}, skip_if_exists=True)
@@ -128,14 +113,13 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
 
 
 def best_params(study: optuna.Study, family: str, path: str | Path | None = None) -> dict[str, Any]:
-    """The best trial's parameters, dev macro-F1 and experiment overrides; written as JSON to ``path`` if given."""
+    """The best trial's parameters, dev macro-F1 and overrides (written as JSON to ``path`` if given)."""
     best = study.best_trial
     out = {"study": study.study_name, "family": family, "experiment": FAMILIES[family], "trial": best.number,
            "dev_macro_f1": best.value, "params": best.params,
            "overrides": SPACES[family](FixedTrial(best.params)),
            "finished_trials": len(study.get_trials(deepcopy=False, states=FINISHED))}
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
         write_json(Path(path), out)
     return out
 
@@ -154,7 +138,7 @@ def top_trials(study: optuna.Study, k: int) -> list[FrozenTrial]:
 def untuned_trial(study: optuna.Study, family: str) -> FrozenTrial | None:
     """The study's first COMPLETE trial with the family's untuned parameters (``UNTUNED``), or None."""
     return next((t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                 if is_untuned(family, t.params)), None)
+                 if t.params == UNTUNED[family]), None)
 
 
 def tuned_run_name(family: str, exp: Experiment) -> str:
@@ -164,9 +148,7 @@ def tuned_run_name(family: str, exp: Experiment) -> str:
 
 def finished_run(family: str, exp: Experiment, splits: dict[str, pd.DataFrame], profile: str = "quick",
                  runs_dir: str | Path | None = None) -> RunResult | None:
-    """A finished run of ``exp`` on these splits, so it is not trained twice: the family's untuned run when ``exp``
-    is the registered experiment, or its tuned run (``tuned_run_name``) with the same settings; else None. The
-    one place where this module decides to reuse a run (``refine`` and ``retrain_best`` call it)."""
+    """A finished run of ``exp`` on these splits (the untuned run or the tuned one), so it is not trained twice."""
     names = dict.fromkeys([exp.run_name, tuned_run_name(family, exp)])
     return next((r for n in names if (r := finished(exp, splits, profile, runs_dir, run_name=n)) is not None), None)
 
@@ -174,15 +156,9 @@ def finished_run(family: str, exp: Experiment, splits: dict[str, pd.DataFrame], 
 def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
            top_k: int = 3, path: str | Path | None = None, max_epochs: int | None = None,
            runs_dir: str | Path | None = None) -> pd.DataFrame:
-    """The second stage (successive halving over data size): the study's ``top_k`` configurations plus its untuned
-    one, each trained on the **full** train split (at most ``max_epochs`` epochs) and ranked again on dev (test is
-    never read): a subset's ranking need not hold on the full split, and a tuned configuration is only chosen when
-    it beats the untuned one there. A configuration with a finished run (``finished_run``) is read, not trained.
-
-    Returns one row per configuration, best first: trial, untuned, subset_dev_macro_f1, dev_macro_f1, epochs_run,
-    seconds, run (the run folder read, None when trained here), params. With ``path`` (JSON) the table is written
-    after each configuration and a later call skips the trials there (a killed stage resumes). The winner's RNN
-    checkpoints stay in ``<studies>/<study>_trials/refine_<trial>`` for ``retrain_best``."""
+    """The second stage: the ``top_k`` configurations plus the untuned one trained on the **full** train split and
+    ranked again on dev (a subset's ranking need not hold there); one row each, best first. ``path`` (JSON): the
+    table, written after each configuration so a killed stage resumes. The winner's RNN checkpoints are kept."""
     check_range("top_k", top_k, COUNT)
     check_range("max_epochs", max_epochs, COUNT, optional=True)
     path = Path(path) if path else None
@@ -207,12 +183,11 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
             run = result.name
         seconds = train_time(result.history, result.config)[1] * 60  # all epochs, also of a resumed training
         seconds = time.perf_counter() - start if math.isnan(seconds) else seconds  # TF-IDF records none
-        done[trial.number] = {"trial": trial.number, "untuned": is_untuned(family, trial.params),
+        done[trial.number] = {"trial": trial.number, "untuned": trial.params == UNTUNED[family],
                               "subset_dev_macro_f1": trial.value,
                               "dev_macro_f1": result.dev["macro_f1"], "epochs_run": len(result.history),
                               "seconds": round(seconds, 1), "run": run, "params": trial.params}
         if path:
-            path.parent.mkdir(parents=True, exist_ok=True)
             write_json(path, sorted(done.values(), key=lambda r: -r["dev_macro_f1"]))
     rows = _ranked(done)
     winner = f"refine_{rows[0]['trial']:04d}" if rows else None
@@ -225,7 +200,7 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
 
 
 def _ranked(done: Mapping[int, dict]) -> list[dict]:
-    """``refine``'s rows, best full-split dev macro-F1 first; a NaN one is a ``ValueError`` naming its trial."""
+    """``refine``'s rows, best first; a NaN dev macro-F1 is a ``ValueError`` naming its trial."""
     if broken := [row["trial"] for row in done.values() if math.isnan(row["dev_macro_f1"])]:
         raise ValueError(f"refine: the full-split dev macro-F1 of trial {broken} is NaN: a broken training, "
                          "so no configuration is chosen (delete its row from the refine JSON to train it again)")
@@ -236,12 +211,9 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
                  runs_dir: str | Path | None = None, resume: bool = True,
                  overrides: Mapping[str, Any] | None = None, max_epochs: int | None = None,
                  top_k: int = 1) -> RunResult:
-    """The best configuration (with ``top_k`` > 1 the winner of ``refine``, its table in ``extra["refine"]`` and
-    ``<studies>/<study>.refine.json``; else the study's best trial) trained on the **full** train split (at most
-    ``max_epochs`` epochs) with early stopping on dev, then evaluated once on test: run folder ``tuned_<family>``
-    (``tuned_<family>_multi`` for ``overrides={"target": "multi"}``). With ``resume``, a finished run of that
-    configuration (``finished_run``; the untuned run when the second stage kept it) is returned instead, and an RNN
-    winner of the second stage takes over its checkpoints, so it is only evaluated on test."""
+    """The best configuration (``top_k`` > 1: ``refine``'s winner, its table in ``extra["refine"]``) trained on the
+    full train split and tested once: run folder ``tuned_<family>[_multi]``. With ``resume`` a finished run of it
+    is returned instead, and an RNN winner of ``refine`` takes over its checkpoints."""
     check_range("top_k", top_k, COUNT)
     check_range("max_epochs", max_epochs, COUNT, optional=True)
     table, params, stage_dir = None, study.best_params, None
@@ -254,10 +226,14 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
     exp = trial_experiment(family, params, profile, Budget(epochs=max_epochs), overrides)
     runs_dir = Path(runs_dir) if runs_dir else paths_for(profile, data=splits).ensure().runs
     result = finished_run(family, exp, splits, profile, runs_dir) if resume else None
+    run_dir = runs_dir / tuned_run_name(family, exp)
     if result is None:
-        if stage_dir is not None and resume and not overrides:
-            _adopt_checkpoints(stage_dir, runs_dir / tuned_run_name(family, exp))
-        result = run_experiment(exp, splits, runs_dir, resume=resume, run_name=tuned_run_name(family, exp),
+        checkpoints = stage_dir / "checkpoints" if stage_dir is not None else None
+        if checkpoints is not None and (checkpoints / "last.pt").is_file() and resume and not overrides:
+            shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # an RNN winner resumes after its training
+            run_dir.mkdir(parents=True, exist_ok=True)
+            shutil.move(checkpoints, run_dir / "checkpoints")
+        result = run_experiment(exp, splits, runs_dir, resume=resume, run_name=run_dir.name,
                                 keep_checkpoints=profile == "full")
     if stage_dir is not None:
         shutil.rmtree(stage_dir, ignore_errors=True)
@@ -268,25 +244,14 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
 
 
 def _remove_if_empty(folder: Path) -> None:
-    """Remove ``folder`` when it is an empty folder."""
     if folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()
 
 
-def _adopt_checkpoints(stage_dir: Path, run_dir: Path) -> None:
-    """Move a second-stage RNN run's checkpoints into ``run_dir`` (replacing any there): the run resumes after its
-    training. Nothing when the stage kept none (TF-IDF, a transformer)."""
-    if (stage_dir / "checkpoints" / "last.pt").is_file():
-        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        shutil.move(stage_dir / "checkpoints", run_dir / "checkpoints")
-
-
 def reference_table(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunResult],
                     tuned_multi: RunResult | None = None, reference: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Each family's tuned run next to its untuned run (one row when they are the same), the better dev macro-F1
-    marked ``chosen_on_dev`` (a NaN one is a ``ValueError``), the tuned multi-label run, then the published results
-    (``reference``, default ``references.load("goemotions")``), each value in its metric's column with its source."""
+    """Each family's tuned and untuned run, the better dev macro-F1 marked ``chosen_on_dev``, the tuned multi-label
+    run, then the published results (``reference``, default ``references.load("goemotions")``) with their source."""
     columns = ["family", "chosen_on_dev", "dev_macro_f1", "test_accuracy", "test_macro_f1", "multi_macro_f1",
                "source"]
     rows: dict[str, dict] = {}
@@ -319,10 +284,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--study", default=None, help="study name (default: <profile>_<family>)")
     p.add_argument("--storage", default=None,
                    help="SQLAlchemy URL or journal:<file> (default: a SQLite file in notebook_outputs/studies)")
-    p.add_argument("--n-trials", type=cli(COUNT), default=20, help="finished trials the study should hold in all")
-    p.add_argument("--timeout", type=cli(POSITIVE), default=None, help="seconds this worker may run")
-    p.add_argument("--train-rows", type=cli(COUNT), default=None, help="stratified train subset per trial")
-    p.add_argument("--epochs", type=cli(COUNT), default=None, help="epochs per trial")
+    add_dataclass_flags(p, Budget, BUDGET_RANGES)
     p.add_argument("--seed", type=cli(INDEX), default=0)
     p.add_argument("--worker", type=cli(INDEX), default=0, help="worker index (varies the sampler's seed)")
     p.add_argument("--heartbeat", type=cli(COUNT), default=60, help="seconds between a running trial's heartbeats")
@@ -340,13 +302,13 @@ def main(argv: list[str] | None = None) -> int:
 
     a = parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    family = check_family(a.family)
+    family = a.family
     if a.threads:
         import torch
 
         torch.set_num_threads(a.threads)
     splits = load_for_profile(a.profile, a.data_dir)
-    budget = Budget(a.n_trials, a.timeout, a.train_rows, a.epochs)
+    budget = dataclass_from_args(Budget, a)
     name = a.study or f"{a.profile}_{family}"
     ran: list[int] = []  # the trials this worker finished (the others' are in the study too)
     study = run_study(family, splits, a.profile, budget, name, a.storage, a.seed, a.worker,

@@ -90,7 +90,9 @@ def decide(finished: Record | None, checkpoints: Record | None, settings: Mappin
         return FRESH
     where = checkpoints.path
     if checkpoints.settings != settings:
-        raise ValueError(f"{where} holds checkpoints of another configuration: {how}")
+        stored = checkpoints.settings.get("labels")
+        what = f"label set {stored!r}" if stored != settings.get("labels") else "another configuration"
+        raise ValueError(f"{where} holds checkpoints of {what}: {how}")
     if checkpoints.data is None:
         raise ValueError(f"{where} holds checkpoints whose data was not recorded, so the data they were trained on "
                          f"cannot be checked: {how}")

@@ -164,7 +164,7 @@ def test_make_test_leaves_out_the_slow_tests_and_ci_runs_them_too() -> None:
 
 
 def test_both_stacks_install_and_pin_the_postgresql_driver() -> None:
-    """The 'studies' extra (psycopg) is what tests/test_tuning_workers.py's PostgreSQL test needs."""
+    """The 'studies' extra (psycopg) is what tests/experiments/test_studies_workers.py's PostgreSQL test needs."""
     assert {requirement_name(r) for r in project()["optional-dependencies"]["studies"]} == {"psycopg"}
     makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
     assert "EXTRAS ?= dev,augment,studies" in makefile and "EXTRAS_TF5 ?= dev,studies" in makefile
@@ -263,7 +263,7 @@ def test_the_package_and_the_notebooks_use_no_workflow_words() -> None:
 
 
 def test_no_module_but_the_experiment_registry_names_a_committed_run_folder() -> None:
-    """Run folders are named after the registry's experiments (``experiments.EXPERIMENTS``, ``Experiment.run_name``);
+    """Run folders are named after the registry's experiments (``registry.EXPERIMENTS``, ``Experiment.run_name``);
     every other module of the package reads runs by what they hold, never by a name, so renaming a run or an
     experiment cannot break it. (The report in ``tools/`` is the repository's bookkeeping: it may name runs.)"""
     runs = REPO_ROOT / "notebook_outputs" / "runs"

@@ -9,8 +9,8 @@ only (run folders, executed notebooks, benchmark JSON; it trains nothing):
 - the comparison figures ``images/08_*.png`` (``src_helpers.evaluation.comparison.comparison_figures``).
 
 ``--check`` writes nothing and exits 1 when a committed file differs from what the artifacts give (CI runs it
-through ``tests/test_report.py``), so no number in them is typed by hand. A run folder that does not load whole
-(``artifacts.RunFolderError``: an unfinished run, a missing or damaged file) stops it with exit code 2 and one
+through ``tests/tools/test_report.py``), so no number in them is typed by hand. A run folder that does not load whole
+(``run_folders.RunFolderError``: an unfinished run, a missing or damaged file) stops it with exit code 2 and one
 line naming the folder and the file: no run is ever left out of the results without a word.
 """
 
@@ -174,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def regenerate(check: bool, n_boot: int = 1000, no_figures: bool = False) -> int:
     """What ``main`` does: write (or, with ``check``, compare) every generated file; 1 when ``check`` finds one
-    out of date. A run folder that does not load whole stops it (``artifacts.RunFolderError``)."""
+    out of date. A run folder that does not load whole stops it (``run_folders.RunFolderError``)."""
     paths = paths_for("full", REPO_ROOT)  # the committed artifacts, whatever SRC_HELPERS_OUTPUT_ROOT says
     board = comparison.leaderboard(paths.runs, n_boot=n_boot, seed=0)
     section = results_markdown(board)

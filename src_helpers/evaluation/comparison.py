@@ -302,7 +302,7 @@ def cross_domain_table(runs_root: str | Path) -> pd.DataFrame:
     """One row per cross-domain evaluation stored under ``runs_root`` (``cross_domain.scores_table``'s columns);
     other evaluations in ``attrs["skipped"]``."""
     root = Path(runs_root)
-    tables, skipped = [], {}
+    frames, skipped = [], {}
     for folder in run_folders(root, nested=True):
         run, name = load_run(folder), folder.relative_to(root).as_posix()
         for evaluation, report in sorted(run.evaluations.items()):
@@ -312,9 +312,9 @@ def cross_domain_table(runs_root: str | Path) -> pd.DataFrame:
                 skipped[f"{name}/{EVALUATIONS}/{evaluation}.json"] = str(err)
                 continue
             trained_on = DATASETS[label_set(run.config.get("labels")).name]
-            tables.append(scores.assign(evaluation=evaluation, trained_on=trained_on))
+            frames.append(scores.assign(evaluation=evaluation, trained_on=trained_on))
     columns = ["evaluation", "trained_on"]
-    table = pd.concat(tables) if tables else pd.DataFrame(columns=["model", *columns]).set_index("model")
+    table = pd.concat(frames) if frames else pd.DataFrame(columns=["model", *columns]).set_index("model")
     table = table[[*columns, *[c for c in table if c not in columns]]]
     table.attrs["skipped"] = skipped
     return table

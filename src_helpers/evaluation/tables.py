@@ -154,7 +154,7 @@ def cost_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> pd.Dat
         if np.isnan(minutes):  # a fine-tuning of this session (its FTResult), else TF-IDF: the wall clock
             seconds = _run_stat(r, "train_seconds")
             minutes = wall if seconds is None or np.isnan(seconds) else seconds / 60
-        rows.append({"model": r.name, "s_per_epoch": s_per_epoch, "epochs_run": len(r.history),
+        rows.append({"model": r.name, "s_per_epoch": s_per_epoch, "epochs_run": len(r.history) or float("nan"),
                      "best_epoch": getattr(r, "best_epoch", None), "train_minutes": minutes, "wall_minutes": wall,
                      "trainable_params": _run_stat(r, "trainable_params"),
                      "share_trainable": _run_stat(r, "trainable_params") / _run_stat(r, "total_params"),

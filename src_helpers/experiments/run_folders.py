@@ -257,15 +257,22 @@ def _read_predictions(folder: Path, split: str, labels: LabelSet, target: str, m
     return table
 
 
+def read_config(run_dir: str | Path) -> dict:
+    """``config.json`` of a run folder in this package's format (``RunFolderError`` for another version)."""
+    run_dir = Path(run_dir)
+    config = _read(run_dir, "config.json")
+    if (version := config.get("format_version", 1)) != FORMAT_VERSION:
+        raise RunFolderError(run_dir, "config.json", f"format_version {version}, this package reads "
+                             f"{FORMAT_VERSION}: upgrade the run folders with `{MIGRATION}` (give it {run_dir.parent})")
+    return config
+
+
 def load_run(run_dir: str | Path) -> Run:
     """The run folder ``run_dir``, every file checked; a ``RunFolderError`` names a missing or damaged one."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunFolderError(run_dir, "metrics.json", "missing: no such run folder")
-    metrics, config = _read(run_dir, "metrics.json"), _read(run_dir, "config.json")
-    if (version := config.get("format_version", 1)) != FORMAT_VERSION:
-        raise RunFolderError(run_dir, "config.json", f"format_version {version}, this package reads "
-                             f"{FORMAT_VERSION}: upgrade the run folders with `{MIGRATION}`")
+    metrics, config = _read(run_dir, "metrics.json"), read_config(run_dir)
     target = config.get("target", "single")
     if target not in REQUIRED_METRICS:
         raise RunFolderError(run_dir, "config.json", f"target {target!r} is neither 'single' nor 'multi'")

@@ -4,7 +4,6 @@ on dev, reports test and writes the run folder; ``predict_proba`` scores new tex
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -45,7 +44,9 @@ def load_trainer(run_dir: str | Path) -> Trainer:
     """The trainer of a finished run folder with its saved (git-ignored) model; a TF-IDF run keeps none
     (``FileNotFoundError``)."""
     run_dir = Path(run_dir)
-    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    from src_helpers.experiments.run_folders import read_config
+
+    config = read_config(run_dir)
     if (run_dir / "model" / "config.json").exists():
         from src_helpers.training.finetune import TransformerTrainer
 

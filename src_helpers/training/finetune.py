@@ -217,7 +217,9 @@ def _records(run_dir: Path) -> tuple[Record | None, Record | None]:
     finished = checkpoints = None
     config_file, stored = run_dir / "config.json", run_dir / "checkpoints" / "ft_config.json"
     if config_file.exists() and (run_dir / "model" / "config.json").exists():
-        config = json.loads(config_file.read_text())
+        from src_helpers.experiments.run_folders import read_config
+
+        config = read_config(run_dir)
         finished = Record(_settings(config["ft"], config["labels"]), config["data"], config_file)
     if stored.exists():
         saved = json.loads(stored.read_text())

@@ -91,7 +91,8 @@ def decide(finished: Record | None, checkpoints: Record | None, settings: Mappin
     where = checkpoints.path
     if checkpoints.settings != settings:
         stored = checkpoints.settings.get("labels")
-        what = f"label set {stored!r}" if stored != settings.get("labels") else "another configuration"
+        what = ("another configuration" if stored == settings.get("labels") else
+                "an older format (no label set recorded)" if stored is None else f"label set {stored!r}")
         raise ValueError(f"{where} holds checkpoints of {what}: {how}")
     if checkpoints.data is None:
         raise ValueError(f"{where} holds checkpoints whose data was not recorded, so the data they were trained on "

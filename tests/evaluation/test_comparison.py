@@ -62,7 +62,7 @@ def result(name: str, quality: float, target: str = "single", labels: LabelSet =
 
 def write_run(root: Path, name: str, config: dict, quality: float, history: list[dict] | None = None,
               dev: bool = False, seed: int = 0) -> Path:
-    """A run folder as the trainers write it (``artifacts.save_run``)."""
+    """A run folder as the trainers write it (``run_folders.save_run``)."""
     labels = DAIR if config.get("labels") == "dair" else EKMAN
     r = result(name, quality, config.get("target", "single"), labels, seed)
     ids = [f"t{i}" for i in range(N)]

@@ -178,7 +178,7 @@ def test_cost_table() -> None:
     assert table.loc["trained", "test_accuracy"] == round(rnn.test["accuracy"], 4)
     assert table.loc["trained", "dev_macro_f1"] == round(rnn.dev["macro_f1"], 4)
     assert table.loc["trained", "test_macro_f1"] == round(rnn.test["macro_f1"], 4)
-    assert np.isnan(table.loc["tfidf", "s_per_epoch"]) and table.loc["tfidf", "epochs_run"] == 0
+    assert np.isnan(table.loc["tfidf", "s_per_epoch"]) and np.isnan(table.loc["tfidf", "epochs_run"])  # no epochs
     assert pd.isna(table.loc["tfidf", "best_epoch"]) and pd.isna(table.loc["multi", "test_accuracy"])
 
 

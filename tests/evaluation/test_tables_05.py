@@ -44,7 +44,7 @@ def data() -> tuple[pd.DataFrame, pd.DataFrame]:
     return frame(rng, 80), frame(rng, 120)
 
 
-# ----------------------------------------------------------------------------- evaluation.evaluate_as_multi
+# --------------------------------------------------------------------------------- results.evaluate_as_multi
 def test_thresholded_softmax_chooses_its_threshold_on_dev(data) -> None:
     dev, test = data
     run = single_run("minilm", dev, test, np.random.default_rng(1), skill=0.5)

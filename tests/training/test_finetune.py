@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -180,3 +181,16 @@ def test_a_run_without_kept_checkpoints_keeps_its_model_only(splits, tmp_path):
     assert again.extra["train_seconds"] == res.extra["train_seconds"], "the finished run is reused"
     with pytest.raises(ValueError, match="holds checkpoints of another config"):
         finetune(train, dev, test, _config(src, learning_rate=2e-3), tmp_path / "run", keep_checkpoints=False)
+
+
+def test_a_finished_run_of_an_older_format_is_refused_naming_the_migration(tmp_path: Path) -> None:
+    from src_helpers.experiments.run_folders import RunFolderError
+    from src_helpers.training import load_trainer
+
+    run = tmp_path / "old"
+    (run / "model").mkdir(parents=True)
+    (run / "model" / "config.json").write_text("{}")
+    (run / "config.json").write_text(json.dumps({"ft": {"model_name": "minilm"}, "target": "single"}))
+    for read in (ft._records, load_trainer):
+        with pytest.raises(RunFolderError, match="format_version 1, .*tools.migrate_run_folders"):
+            read(run)

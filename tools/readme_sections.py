@@ -274,8 +274,8 @@ def train_speed(benchmarks: Path) -> str:
     met = "met" if per_budget <= BUDGET_SECONDS else "missed"
     setting = f"{OPTIONS[best[0]]} with `precision=\"{best[1]}\"`"
     lines += ["", f"So {setting} trains an epoch {times(table.loc['naive', 'fp32'] / seconds)} than "
-              f"naive fp32 padding: {seconds:.0f} s per {rows['setup'][0]['n']:,} examples, i.e. {per_budget:.0f} s per "
-              f"{BUDGET_EXAMPLES:,} (budget ≤ {BUDGET_SECONDS} s: {met}). Timings on this shared VM vary between "
+              f"naive fp32 padding: {seconds:.0f} s per {rows['setup'][0]['n']:,} examples, i.e. {per_budget:.0f} s "
+              f"per {BUDGET_EXAMPLES:,} (budget ≤ {BUDGET_SECONDS} s: {met}). Timings on this shared VM vary between "
               "runs; the table over seeds below shows the spread."]
     return "\n".join(lines) + "\n"
 

@@ -39,6 +39,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -293,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{nb.name}: {'ok' if r['ok'] else 'FAILED ' + str(r['error'])} in {r['seconds']} s; {r['versions']}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     base = RESULTS / f"colab_simulation_{stamp:%Y-%m-%d}"
-    portable = {str(work): "<work>", str(Path.home()): "~", "/tmp/": "<tmp>/"}  # no paths of this machine
+    # no paths of this machine
+    portable = {str(work): "<work>", str(Path.home()): "~", tempfile.gettempdir() + os.sep: "<tmp>/"}
     for path, text in ((base.with_suffix(".json"), json.dumps(result, indent=1) + "\n"),
                        (base.with_suffix(".md"), markdown(result))):
         for old, new in portable.items():

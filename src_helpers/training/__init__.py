@@ -13,7 +13,7 @@ import pandas as pd
 
 from src_helpers.data.labels import LabelSet
 from src_helpers.evaluation.results import RunResult, evaluate
-from src_helpers.experiments.run_folders import save_run
+from src_helpers.experiments.run_folders import read_config, save_run
 
 
 class Trainer(Protocol):
@@ -44,8 +44,6 @@ def load_trainer(run_dir: str | Path) -> Trainer:
     """The trainer of a finished run folder with its saved (git-ignored) model; a TF-IDF run keeps none
     (``FileNotFoundError``)."""
     run_dir = Path(run_dir)
-    from src_helpers.experiments.run_folders import read_config
-
     config = read_config(run_dir)
     if (run_dir / "model" / "config.json").exists():
         from src_helpers.training.finetune import TransformerTrainer

@@ -25,7 +25,7 @@ from torch import nn
 from src_helpers.config import PROFILES, REPO_ROOT
 from src_helpers.data.labels import EKMAN, LABEL_SETS, LabelSet
 from src_helpers.evaluation.results import TARGETS, RunResult, report, targets
-from src_helpers.experiments.run_folders import load_run
+from src_helpers.experiments.run_folders import load_run, read_config
 from src_helpers.training import scored, write_run
 from src_helpers.training.checkpoints import checkpoint_folder_problem, set_aside, write_errors
 from src_helpers.training.configs import PRECISIONS, RANGES, FTConfig
@@ -217,8 +217,6 @@ def _records(run_dir: Path) -> tuple[Record | None, Record | None]:
     finished = checkpoints = None
     config_file, stored = run_dir / "config.json", run_dir / "checkpoints" / "ft_config.json"
     if config_file.exists() and (run_dir / "model" / "config.json").exists():
-        from src_helpers.experiments.run_folders import read_config
-
         config = read_config(run_dir)
         finished = Record(_settings(config["ft"], config["labels"]), config["data"], config_file)
     if stored.exists():

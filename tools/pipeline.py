@@ -38,7 +38,7 @@ from src_helpers.config import PROFILES, paths_for, portable_path
 from src_helpers.data.dair import DATA_DIR_ENV as DAIR_DIR_ENV
 from src_helpers.data.goemotions import DATA_DIR_ENV, resolve_data_dir
 from src_helpers.experiments.run_folders import HEADLINE_PREFIX, OVERWRITE_ENV
-from tools import REPO_ROOT
+from tools import REPO_ROOT, provenance
 from tools.interrupts import RunInterrupted, deferred, stop_on_signals, tracked_kernel_manager
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -113,10 +113,12 @@ def portable_outputs(cells: list) -> None:
                 out["traceback"] = fix(out["traceback"])
 
 
-def make_metadata_portable(path: Path, final: Path | None = None, headline: dict[str, float] | None = None) -> None:
+def make_metadata_portable(path: Path, final: Path | None = None, headline: dict[str, float] | None = None,
+                           prov: dict | None = None) -> None:
     """Rewrite the papermill metadata of the executed notebook ``path`` in place (and the repository folder in its
-    outputs, ``portable_outputs``) and store its ``headline`` scores unrounded under ``metadata["headline"]`` (the
-    file name carries them rounded)."""
+    outputs, ``portable_outputs``), store its ``headline`` scores unrounded under ``metadata["headline"]`` (the
+    file name carries them rounded) and its ``provenance.record`` (commit, versions, machine, wall time) under
+    ``metadata["provenance"]`` and in a first cell."""
     import nbformat
 
     nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
@@ -125,6 +127,8 @@ def make_metadata_portable(path: Path, final: Path | None = None, headline: dict
     if headline:
         metadata["headline"] = headline
     nb.metadata = nbformat.from_dict(metadata)
+    if prov:
+        provenance.add_to(nb, prov)
     nbformat.write(nb, path)
 
 
@@ -177,6 +181,7 @@ def run_notebook(path: Path, profile: str, data_dir: str | Path | None = None, e
     headline_file.unlink(missing_ok=True)
     tmp = out_dir / f".running_{path.name}"
     params = {"profile": profile, "data_dir": None, **(extra or {})}
+    started = provenance.now()
     try:
         with _env(DATA_DIR_ENV, str(folder) if folder else None), \
                 _env(DAIR_DIR_ENV, str(dair_folder) if dair_folder else None):
@@ -192,16 +197,17 @@ def run_notebook(path: Path, profile: str, data_dir: str | Path | None = None, e
         if tmp.exists():
             tmp.replace(failed)
             with contextlib.suppress(Exception):  # never hide the notebook's own error
-                make_metadata_portable(failed)
+                make_metadata_portable(failed, prov=provenance.record(profile, started, provenance.now()))
         print(f"notebook {path.name} failed; executed copy with the error: {failed}", file=sys.stderr)
         raise
     finally:
         headline_file.unlink(missing_ok=True)
+    prov = provenance.record(profile, started, provenance.now())
     with deferred():  # a signal here waits for the copy to reach its name
         name = output_name(path.stem, profile, headline)
         final = claim_new_path(out_dir, name) if profile == "full" else out_dir / name
         try:
-            make_metadata_portable(tmp, final, headline)
+            make_metadata_portable(tmp, final, headline, prov)
         except Exception:
             if profile == "full":
                 final.unlink()  # the empty placeholder; the executed copy stays in .running_<notebook>

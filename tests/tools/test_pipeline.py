@@ -60,6 +60,8 @@ def test_second_full_run_never_replaces_the_first(tmp_path: Path) -> None:
     assert third.name == first.name.replace(".ipynb", "__run3.ipynb")
     assert first.read_bytes() == first_bytes, "the first executed copy was rewritten"
     assert json.loads(first_bytes)["metadata"]["headline"] == {"acc": 0.5}, "the headline is in the metadata"
+    prov = json.loads(first_bytes)["metadata"]["provenance"]
+    assert prov["profile"] == "full" and prov["commit"] and prov["wall_seconds"] >= 0
     assert sorted(p.name for p in first.parent.glob("90_toy__*.ipynb")) == [first.name, second.name, third.name]
     assert not list(first.parent.glob(".running_*")) and not list(first.parent.glob(f"{HEADLINE_PREFIX}*"))
 
@@ -276,7 +278,8 @@ def test_a_signal_while_the_copy_is_moved_waits_for_the_copy(tmp_path: Path, mon
     out_dir = paths_for("full").notebooks_out
     final = out_dir / f"90_toy__{dt.date.today().isoformat()}.ipynb"
     assert sorted(p.name for p in out_dir.iterdir() if p.is_file()) == [final.name], "only the finished copy"
-    assert nbformat.read(final, as_version=4).cells[1].source == "pass"
+    cells = nbformat.read(final, as_version=4).cells
+    assert cells[0].metadata["tags"] == ["provenance"] and cells[2].source == "pass"
     assert ended == [True]
     assert capsys.readouterr().err.splitlines()[-1] == "run interrupted by SIGINT; no notebook was running"
     with interrupts.deferred():  # a later run in this process is not stopped by this run's signal

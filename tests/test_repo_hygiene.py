@@ -214,9 +214,12 @@ TRACKER_WORD, THRESHOLD_WORD = "is" + "sue", "b" + "ar"
 
 
 def product_files() -> list[Path]:
-    """The package's and the source notebooks' text files (not the bundled data samples)."""
-    files = [p for folder in ("src_helpers", "notebooks") for p in sorted((REPO_ROOT / folder).rglob("*"))
+    """The package's, the source notebooks', the tests' and the documentation's text files (not the bundled data
+    samples)."""
+    folders = ("src_helpers", "notebooks", "tests", "docs")
+    files = [p for folder in folders for p in sorted((REPO_ROOT / folder).rglob("*"))
              if p.suffix in WORDING and "__pycache__" not in p.parts and not p.parent.name.endswith("_sample")]
+    files.append(REPO_ROOT / "README.md")
     assert files, "no package or notebook files found"
     return files
 
@@ -255,7 +258,7 @@ def test_the_wording_rule_finds_workflow_words_and_nothing_else() -> None:
 def test_the_package_and_the_notebooks_use_no_workflow_words() -> None:
     found = {}
     for path in product_files():
-        lines = workflow_words(source_text(path), plotting_module=path.name == "figures.py")
+        lines = workflow_words(source_text(path), plotting_module=path.name in ("figures.py", "test_figures.py"))
         if lines:
             found[str(path.relative_to(REPO_ROOT))] = lines[:3]
     assert not found, "workflow words in the package or a notebook (say what is compared, with its source):\n" + \

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ BUDGET_EXAMPLES, BUDGET_SECONDS = 36000, 60  # a speed budget: an epoch of 36,00
 TRAIN_SPEED = "train_speed_lstm_2t.json"
 EMULATION = {"native": "train_speed_lstm_2t_8k_native_bf16.json", "AVX2": "train_speed_lstm_2t_8k_onednn_avx2.json"}
 CUDA = "train_speed_cuda_h100.json"
+NEWCOMER = "newcomer.json"  # benchmarks/newcomer.py: the two README commands on a fresh clone
 TUNING = "tuning_rnn.json"  # benchmarks/tuning_throughput.py --family rnn
 INFERENCE = ("transformer_minilm_single", 2)  # run and threads of the quantization sentence
 MODES = {"naive": "naive: random, padded to {max_length} tokens",
@@ -48,6 +49,16 @@ OPTIONS = {"naive": "naive batches", "bucketed": "bucketed batches", "exact": "`
 EPOCH = "epoch_s (43,410 ex)"
 WIDTH = 110  # prose lines are wrapped to this width, as the README's own
 BENCHMARKS = REPO_ROOT / "benchmarks" / "results"  # the committed reports of benchmarks/*.py
+LESSONS = {  # notebook -> what a reader learns there (the notebook map of the README)
+    "01_data_preprocessing": "the data: Ekman grouping, class balance, label co-occurrence, TextAttack augmentation",
+    "02_baseline_tfidf": "a strong classic baseline: TF-IDF word + character n-grams and logistic regression",
+    "03_rnn_lstm_gru": "recurrent networks: the model, the training loop, LSTM vs GRU, embeddings, speed options",
+    "04_xlstm_rwkv": "newer recurrent blocks: xLSTM (mLSTM + sLSTM) and RWKV, trained from scratch",
+    "05_transformers": "fine-tuning a transformer with Hugging Face Trainer; other checkpoints and LoRA",
+    "06_optuna_studies": "hyper-parameter search with Optuna: objective, sampler, pruner, a second stage",
+    "07_dair_emotion": "a second data set (DAIR.AI tweets): in-domain training and transfer across domains",
+    "08_comparison": "comparing models honestly: intervals, paired tests, calibration, ensembles, errors",
+}
 
 
 # ------------------------------------------------------------------------------------------ formatting
@@ -421,8 +432,40 @@ def sections(runs_root: str | Path, index: pd.DataFrame, benchmarks: str | Path 
         "tuning-throughput": lambda: tuning_throughput(benchmarks),
         "dair": lambda: dair(runs_root, n_boot, seed),
         "references": reference_table,
+        "notebooks": lambda: notebook_map(index),
+        "newcomer": lambda: newcomer(benchmarks),
     }
     return {name: wrap(make()) for name, make in build.items()}
+
+
+def newcomer(benchmarks: Path) -> str:
+    """What the two commands cost on a fresh clone (``benchmarks/newcomer.py``'s report)."""
+    b = _benchmark(benchmarks, NEWCOMER)
+    r = b["results"]
+    return (f"Measured on a fresh clone (`benchmarks/newcomer.py`, {b['date']}, {b['cpu']}, {b['cores']} cores, "
+            f"pip's download cache warm): `make run` took {r['make_run_s'] / 60:.0f} min, set-up included, and "
+            f"`make test` {r['make_test_s'] / 60:.0f} min. Disk: the clone {r['clone_mb']:.0f} MB, `.venv` "
+            f"{r['venv_mb'] / 1024:.1f} GB, the quick run's `.smoke/` {r['smoke_mb']:.0f} MB. The full profile "
+            "takes hours on a CPU (the notebook map gives each notebook's time where its copy recorded it).")
+
+
+def notebook_map(index: pd.DataFrame, notebooks: Sequence[str] = tuple(LESSONS)) -> str:
+    """The README's notebook map: each notebook with its Colab badge, what it teaches and its newest full-profile
+    executed copy (date, commit, headline scores) from ``report.notebook_index``."""
+    from tools import colab_links, report
+
+    owner, name = colab_links.repository()
+    newest = report.newest_copies(index)
+    lines = ["| notebook | open | what you learn | newest executed copy: what it found |", "| --- | --- | --- | --- |"]
+    for stem in notebooks:
+        found = "not run on the full data yet"
+        if stem in newest.index:
+            row = newest.loc[stem]
+            took = "" if pd.isna(row["minutes"]) else f", {row['minutes']:.0f} min"
+            found = (f"[{row['date']}, `{row['commit']}`{took}](notebook_outputs/{row['file']}): "
+                     f"{report.scores_text(row['headline'])}")
+        lines.append(f"| `{stem}` | {colab_links.badge(owner, name, stem + '.ipynb')} | {LESSONS[stem]} | {found} |")
+    return "\n".join(lines) + "\n"
 
 
 def reference_table() -> str:

@@ -70,22 +70,30 @@ def notebook_entry(path: Path) -> dict:
     papermill = metadata.get("papermill") or {}
     headline = metadata.get("headline") or headline_from_name(path.name)
     return {"notebook": NOTEBOOK_NAME.match(path.name)["stem"], "file": path.name,
-            "date": (papermill.get("start_time") or "")[:10] or None,
+            "date": (papermill.get("start_time") or "")[:10] or None, "started": papermill.get("start_time") or "",
             "profile": (papermill.get("parameters") or {}).get("profile"), "headline": headline,
-            "commit": provenance.short_commit(metadata.get("provenance"))}
+            "commit": provenance.short_commit(metadata.get("provenance")),
+            "minutes": (metadata.get("provenance") or {}).get("wall_seconds", float("nan")) / 60}
 
 
 def notebook_index(folder: str | Path = REPO_ROOT / "notebook_outputs") -> pd.DataFrame:
     """Every executed notebook in ``folder`` (``NN_*.ipynb``), in notebook then date order."""
     rows = [notebook_entry(p) for p in sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))]
-    return pd.DataFrame(rows, columns=["notebook", "file", "date", "profile", "headline", "commit"])
+    return pd.DataFrame(rows, columns=["notebook", "file", "date", "started", "profile", "headline", "commit",
+                                       "minutes"])
+
+
+def newest_copies(index: pd.DataFrame) -> pd.DataFrame:
+    """The newest full-profile executed copy of each notebook (by papermill's start time), one row each."""
+    full = index[index["profile"] == "full"].sort_values(["started", "file"])
+    return full.groupby("notebook", sort=True).tail(1).set_index("notebook")
 
 
 def _number(value: float) -> str:
     return f"{int(value)}" if float(value).is_integer() else f"{value:.4g}"
 
 
-def _scores(headline: dict[str, float]) -> str:
+def scores_text(headline: dict[str, float]) -> str:
     return ", ".join(f"{k} {_number(v)}" for k, v in headline.items()) or "–"
 
 
@@ -100,7 +108,7 @@ def index_markdown(index: pd.DataFrame) -> str:
     for notebook, group in index.groupby("notebook", sort=True):
         lines += [f"## {notebook}", "", "| date | profile | commit | headline | file |",
                   "| --- | --- | --- | --- | --- |"]
-        lines += [f"| {r.date or '–'} | {r.profile or '–'} | {r.commit} | {_scores(r.headline)} "
+        lines += [f"| {r.date or '–'} | {r.profile or '–'} | {r.commit} | {scores_text(r.headline)} "
                   f"| [{r.file}]({r.file}) |"
                   for r in group.sort_values(["date", "file"]).itertuples()]
         lines.append("")
@@ -147,11 +155,24 @@ def replace_section(text: str, section: str, where: str = "README.md", name: str
     return f"{head}{start}\n{section.strip()}\n{end}{tail}"
 
 
-def readme_text(text: str, sections: dict[str, str], where: str = "README.md") -> str:
-    """``text`` with every section of ``{name: Markdown}`` put between its markers (``replace_section``)."""
+def place_sections(texts: dict[Path, str], sections: dict[str, str]) -> dict[Path, str]:
+    """The documents ``texts`` (README.md and docs/*.md) with every generated section put between its markers,
+    wherever they are; a section whose markers are in no document, or in several, is a ``ValueError``."""
+    texts = dict(texts)
     for name, section in sections.items():
-        text = replace_section(text, section, where, name)
-    return text
+        start = MARKER.format(name=name, end="start")
+        holders = [path for path, text in texts.items() if start in text]
+        if len(holders) != 1:
+            where = ", ".join(portable_path(p) for p in holders) or "no document"
+            raise ValueError(f"section {name}: its {start} markers must be in exactly one of README.md, docs/*.md "
+                             f"(found in {where})")
+        texts[holders[0]] = replace_section(texts[holders[0]], section, portable_path(holders[0]), name)
+    return texts
+
+
+def documents(root: Path = REPO_ROOT) -> list[Path]:
+    """The Markdown files that hold generated sections: the README front page and the pages under ``docs/``."""
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
 
 
 # ------------------------------------------------------------------------------------------ CLI
@@ -184,12 +205,13 @@ def regenerate(check: bool, n_boot: int = 1000, no_figures: bool = False) -> int
     paths = paths_for("full", REPO_ROOT)  # the committed artifacts, whatever SRC_HELPERS_OUTPUT_ROOT says
     board = comparison.leaderboard(paths.runs, n_boot=n_boot, seed=0)
     section = results_markdown(board)
-    readme, index = REPO_ROOT / "README.md", notebook_index(paths.notebooks_out)
+    index = notebook_index(paths.notebooks_out)
     generated = {"results": section, **readme_sections.sections(paths.runs, index, n_boot=n_boot, seed=0)}
+    docs = {path: path.read_text(encoding="utf-8") for path in documents()}
     expected = {paths.notebooks_out / "INDEX.md": index_markdown(index),
                 paths.notebooks_out / "results.md": f"# Results\n\n{section}",
                 paths.notebooks_out / "results.csv": board.round(4).to_csv(),
-                readme: readme_text(readme.read_text(encoding="utf-8"), generated)}
+                **place_sections(docs, generated)}
     stale = [f for f, content in expected.items() if not write_or_check(f, content, check)]
     for f in stale:
         print(f"{'out of date' if check else 'rewrote'}: {portable_path(f)}")

@@ -131,11 +131,26 @@ def test_results_markdown_marks_the_dev_choice_and_shows_intervals() -> None:
 # ------------------------------------------------------------------------------------------ named README sections
 def test_named_sections_are_replaced_and_a_missing_one_is_named() -> None:
     text = "<!-- results:start -->\nold\n<!-- results:end -->\nprose\n<!-- speed:start -->\nold\n<!-- speed:end -->\n"
-    new = report.readme_text(text, {"results": "R", "speed": "S\n"})
+    readme = Path("README.md")
+    new = report.place_sections({readme: text}, {"results": "R", "speed": "S\n"})[readme]
     assert new == text.replace("old", "R", 1).replace("old", "S")
-    with pytest.raises(ValueError, match="README.md: needs one <!-- augmentation:start --> line followed by one "
-                                         "<!-- augmentation:end --> line"):
-        report.readme_text(new, {"augmentation": "A"})
+    with pytest.raises(ValueError, match="section augmentation: its <!-- augmentation:start --> markers must be in "
+                                         "exactly one of README.md, docs/\\*.md \\(found in no document\\)"):
+        report.place_sections({readme: new}, {"augmentation": "A"})
+    broken = text.replace("<!-- speed:end -->", "")
+    with pytest.raises(ValueError, match="README.md: needs one <!-- speed:start --> line followed by one "
+                                         "<!-- speed:end --> line"):
+        report.place_sections({readme: broken}, {"speed": "S"})
+
+
+def test_sections_go_to_the_document_that_holds_their_markers(tmp_path: Path) -> None:
+    readme, page = tmp_path / "README.md", tmp_path / "docs" / "models.md"
+    texts = {readme: "<!-- results:start -->\n<!-- results:end -->\n",
+             page: "<!-- speed:start -->\n<!-- speed:end -->\n"}
+    new = report.place_sections(texts, {"results": "R", "speed": "S"})
+    assert "R" in new[readme] and "S" not in new[readme] and "S" in new[page] and "R" not in new[page]
+    with pytest.raises(ValueError, match=r"section speed: .*\(found in README.md, models.md\)"):
+        report.place_sections({readme: texts[page], page: texts[page]}, {"speed": "S"})
 
 
 @pytest.mark.parametrize(("low", "high", "value", "says"), [

@@ -77,10 +77,13 @@ def test_the_copy_check_finds_a_copied_cell(tmp_path: Path) -> None:
     assert len(found) == 1 and found[0].startswith("02_b.ipynb repeats a cell of 01_a.ipynb")
 
 
+NONE_ALLOWED = ("_dir", "storage", "timeout")
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_flags_are_plain_booleans(path: Path) -> None:
-    """Every knob is a plain value in the parameters cell: no three-state ``None`` flags (only folders and the
-    optional storage may be None, meaning "the default place")."""
+    """Every knob is a plain value in the parameters cell: no three-state ``None`` flags (only folders, the optional
+    storage and a time limit may be None: the default place, no limit)."""
     import ast
 
     cell = next(c for c in code_cells(path) if "parameters" in c.metadata.get("tags", []))
@@ -88,7 +91,7 @@ def test_flags_are_plain_booleans(path: Path) -> None:
         assert isinstance(node, ast.Assign), f"{path.name}: the parameters cell only assigns values"
         name = node.targets[0].id
         if isinstance(node.value, ast.Constant) and node.value.value is None:
-            assert name.endswith(("_dir", "storage", "timeout")), f"{path.name}: {name} = None; use True/False or a value"
+            assert name.endswith(NONE_ALLOWED), f"{path.name}: {name} = None; use True/False or a value"
 
 
 def test_colab_setup_cell_is_the_same_everywhere_and_keeps_colabs_torch() -> None:

@@ -1,7 +1,5 @@
-"""Run folders: what every model run leaves for later notebooks (``config.json``, ``metrics.json``, ``history.csv``,
-``test/dev_predictions.csv.gz``, ``evaluations/<name>.json``; git-ignored ``checkpoints/``). ``load_run`` reads
-one whole or raises a ``RunFolderError`` naming the folder and the damaged file.
-"""
+"""Run folders: what every model run leaves for later notebooks; ``load_run`` reads one whole or raises a
+``RunFolderError`` naming the folder and the damaged file."""
 
 from __future__ import annotations
 
@@ -26,9 +24,7 @@ MIGRATION = "python -m tools.migrate_run_folders"
 
 
 def _json_default(o: object) -> object:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
+    if isinstance(o, np.generic | np.ndarray):
         return o.tolist()
     if isinstance(o, Path):
         return str(o)
@@ -90,13 +86,11 @@ class Run:
 
     def result(self) -> RunResult:
         """The run as a ``RunResult`` without a model; ``extra["test_ids"]``: the test ids in stored order."""
-        has_dev = self.dev_predictions is not None
+        dev = {} if self.dev_predictions is None else {
+            "dev_probs": self.probs(split="dev"), "dev_pred": self.pred("dev"), "y_dev": self.pred("dev", "y_true")}
         return RunResult(name=self.name, run_dir=self.path, config=self.config,
                          target=self.config.get("target", "single"), labels=self.labels, dev=self.metrics["dev"],
-                         test=self.metrics["test"], threshold=self.metrics["dev"].get("threshold"),
-                         dev_probs=self.probs(split="dev") if has_dev else None,
-                         dev_pred=self.pred("dev") if has_dev else None,
-                         y_dev=self.pred("dev", column="y_true") if has_dev else None,
+                         test=self.metrics["test"], threshold=self.metrics["dev"].get("threshold"), **dev,
                          test_probs=self.probs(), test_pred=self.pred(), y_test=self.pred(column="y_true"),
                          history=self.history if self.history is not None else pd.DataFrame(),
                          extra={"test_ids": self.predictions["id"].astype(str).tolist(),
@@ -142,8 +136,7 @@ def _same(a: object, b: object) -> bool:
 
 
 def check_record(run_dir: str | Path, metrics: dict, file: str = "metrics.json") -> None:
-    """Refuse (``RecordError``) to write other numbers over ``file`` of a recorded run (under
-    ``paths_for("full").runs``) unless ``$SRC_HELPERS_OVERWRITE_RESULTS`` is ``1``; the same numbers again are fine."""
+    """Refuse (``RecordError``) other numbers over ``file`` of a recorded run unless ``OVERWRITE_ENV`` is 1."""
     run_dir = Path(run_dir).absolute()
     stored_file = run_dir / file
     if not stored_file.is_file() or not run_dir.is_relative_to(paths_for("full").runs.absolute()):
@@ -164,8 +157,7 @@ def save_run(run_dir: str | Path, config: dict, metrics: dict, history: Sequence
              ids: Sequence[str] | None = None, y_true: np.ndarray | None = None,
              y_pred: np.ndarray | None = None, probs: np.ndarray | None = None,
              names: Sequence[str] = EKMAN_LABELS, dev: dict | None = None) -> Path:
-    """Write a run folder; arrays are test rows in data order, ``dev`` the dev split's ``save_predictions``
-    arguments. ``config.json`` gets the format version, ``labels`` (of ``names``) and ``data`` (default null)."""
+    """Write a run folder; arrays are test rows in data order, ``dev`` the dev split's ``save_predictions`` kwargs."""
     run_dir = Path(run_dir)
     check_record(run_dir, metrics)
     config = {"format_version": FORMAT_VERSION, "labels": label_set_of(names).name, "data": None, **config}
@@ -289,8 +281,7 @@ def load_run(run_dir: str | Path) -> Run:
 
 
 def run_folders(runs_root: str | Path, nested: bool = False) -> list[Path]:
-    """The run folders in ``runs_root`` by name (``nested``: then those in its folders of run folders); any other
-    non-hidden folder (an unfinished run, an empty folder) is a ``RunFolderError`` naming it."""
+    """The run folders in ``runs_root`` (``nested``: then those of its run groups); others: ``RunFolderError``."""
     root = Path(runs_root)
     if not root.is_dir():
         raise FileNotFoundError(f"runs_root {root} is not a folder")
@@ -323,8 +314,7 @@ def _is_run_folder(folder: Path, in_group: bool = False) -> bool:
 
 
 def save_evaluation(run_dir: str | Path, name: str, report: dict) -> Path:
-    """Store a report of the run's model on other data as ``<run_dir>/evaluations/<name>.json`` (``check_record``
-    guards a recorded one); ``load_run(...).evaluations[name]`` reads it."""
+    """Store a report of the run's model on other data as ``<run_dir>/evaluations/<name>.json``."""
     run_dir = Path(run_dir)
     if not (run_dir / "metrics.json").exists():
         raise FileNotFoundError(f"{run_dir}: not a run folder (no metrics.json) to store evaluation {name!r} in")
@@ -343,16 +333,10 @@ def load_result(run_dir: str | Path) -> RunResult:
 
 def summarize_runs(runs_root: str | Path) -> pd.DataFrame:
     """One row of headline dev/test numbers per run folder of ``runs_root``; a damaged one is a ``RunFolderError``."""
-    rows = []
-    for folder in run_folders(runs_root):
-        run = load_run(folder)
-        row = {"run": run.name, "model": run.config.get("model", run.name), "target": run.config.get("target")}
-        for split in ("dev", "test"):
-            for key in ("accuracy", "macro_f1", "micro_f1"):
-                value = run.metrics.get(split, {}).get(key)
-                if value is not None:
-                    row[f"{split}_{key}"] = value
-        rows.append(row)
+    rows = [{"run": run.name, "model": run.config.get("model", run.name), "target": run.config.get("target")}
+            | {f"{split}_{key}": value for split in ("dev", "test") for key in ("accuracy", "macro_f1", "micro_f1")
+               if (value := run.metrics.get(split, {}).get(key)) is not None}
+            for run in map(load_run, run_folders(runs_root))]
     return pd.DataFrame(rows)
 
 

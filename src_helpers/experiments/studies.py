@@ -1,8 +1,6 @@
-"""Hyper-parameter studies with Optuna: each model family (``search_spaces``) tuned on dev macro-F1 under a budget
-(train subset, epochs), resumable, many workers, median pruning; the first trial is the untuned configuration.
-``refine`` re-ranks the best on the full train split, ``retrain_best`` trains the winner and tests it once.
-CLI (one worker): ``python -m src_helpers.experiments.studies --family rnn --profile full --n-trials 20``.
-"""
+"""Optuna studies: each model family (``search_spaces``) tuned on dev macro-F1 under a ``Budget``, resumable by many
+workers; ``refine`` re-ranks the best on the full train split, ``retrain_best`` trains the winner and tests it once.
+CLI (one worker): ``python -m src_helpers.experiments.studies --family rnn --profile full --n-trials 20``."""
 
 from __future__ import annotations
 
@@ -71,20 +69,12 @@ def objective(family: str, splits: dict[str, pd.DataFrame], profile: str, budget
     return run
 
 
-def remove_dead_trial_folders(study: optuna.Study, trials_dir: Path) -> None:
-    """Delete the folders of trials no worker runs any more (a killed worker leaves its trial's checkpoints)."""
-    running = {f"trial_{t.number:04d}" for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
-    for folder in trials_dir.glob("trial_*") if trials_dir.is_dir() else ():
-        if folder.name not in running:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
 def run_study(family: str, splits: dict[str, pd.DataFrame], profile: str = "quick", budget: Budget | None = None,
               study_name: str | None = None, storage: str | None = None, seed: int = 0, worker: int = 0,
               callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
               **storage_kwargs) -> optuna.Study:
     """Run (or continue) the study of ``family`` until it holds ``budget.n_trials`` finished trials or this call's
-    ``budget.timeout`` runs out. Another family or other data than the study's is refused (``check_identity``)."""
+    ``budget.timeout`` runs out; another family or other data than the study's is refused."""
     budget, family = budget or Budget(), check_family(family)
     study_name = study_name or f"{profile}_{family}"
     studies = paths_for(profile, data=splits).ensure().studies
@@ -92,11 +82,13 @@ def run_study(family: str, splits: dict[str, pd.DataFrame], profile: str = "quic
                        **storage_kwargs)
     check_identity(study, family, study_data(family, splits, profile, budget))
     trials_dir = studies / f"{study_name}_trials"
-    remove_dead_trial_folders(study, trials_dir)
+    running = {f"trial_{t.number:04d}" for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+    for folder in trials_dir.glob("trial_*"):  # a killed worker leaves its trial's folder
+        if folder.name not in running:
+            shutil.rmtree(folder, ignore_errors=True)
     if not study.get_trials(deepcopy=False):
         study.enqueue_trial(UNTUNED[family], user_attrs={"untuned": True}, skip_if_exists=True)
-    done = len(study.get_trials(deepcopy=False, states=FINISHED))
-    if done < budget.n_trials:
+    if len(study.get_trials(deepcopy=False, states=FINISHED)) < budget.n_trials:
         study.optimize(objective(family, splits, profile, budget, trials_dir), timeout=budget.timeout,
                        callbacks=[MaxTrialsCallback(budget.n_trials, states=FINISHED), *callbacks],
                        gc_after_trial=True)
@@ -126,13 +118,10 @@ def best_params(study: optuna.Study, family: str, path: str | Path | None = None
 
 def top_trials(study: optuna.Study, k: int) -> list[FrozenTrial]:
     """The study's ``k`` best COMPLETE trials with distinct parameters, best first."""
-    seen, out = set(), []
+    distinct: dict[str, FrozenTrial] = {}
     for t in sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: -t.value):
-        key = json.dumps(t.params, sort_keys=True, default=str)
-        if key not in seen:
-            seen.add(key)
-            out.append(t)
-    return out[:k]
+        distinct.setdefault(json.dumps(t.params, sort_keys=True, default=str), t)
+    return list(distinct.values())[:k]
 
 
 def untuned_trial(study: optuna.Study, family: str) -> FrozenTrial | None:
@@ -142,7 +131,6 @@ def untuned_trial(study: optuna.Study, family: str) -> FrozenTrial | None:
 
 
 def tuned_run_name(family: str, exp: Experiment) -> str:
-    """``tuned_<family>``, ``tuned_<family>_multi`` for the multi-label target."""
     return f"tuned_{family}" + ("_multi" if exp.target == "multi" else "")
 
 
@@ -156,31 +144,26 @@ def finished_run(family: str, exp: Experiment, splits: dict[str, pd.DataFrame], 
 def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
            top_k: int = 3, path: str | Path | None = None, max_epochs: int | None = None,
            runs_dir: str | Path | None = None) -> pd.DataFrame:
-    """The second stage: the ``top_k`` configurations plus the untuned one trained on the **full** train split and
-    ranked again on dev (a subset's ranking need not hold there); one row each, best first. ``path`` (JSON): the
-    table, written after each configuration so a killed stage resumes. The winner's RNN checkpoints are kept."""
-    check_range("top_k", top_k, COUNT)
-    check_range("max_epochs", max_epochs, COUNT, optional=True)
+    """The ``top_k`` configurations plus the untuned one trained on the **full** train split and ranked again on dev,
+    best first; ``path`` (JSON): the table after each configuration (a killed stage resumes). An RNN winner's
+    checkpoints are kept."""
+    _check_stage(top_k, max_epochs)
     path = Path(path) if path else None
     done = {row["trial"]: row for row in (read_json(path) if path and path.is_file() else [])}
-    folder = paths_for(profile, data=splits).ensure().studies / f"{study.study_name}_trials"
-    dev_as_test = tuning_splits(splits)
+    folder = _trials_dir(study, splits, profile)
     candidates = top_trials(study, top_k)
     default = untuned_trial(study, family)
     if default is not None and all(t.params != default.params for t in candidates):
         candidates.append(default)
-    for trial in candidates:
-        if trial.number in done:
-            continue
+    for trial in [t for t in candidates if t.number not in done]:
         exp = trial_experiment(family, trial.params, profile, Budget(epochs=max_epochs))  # the full split
         run_name, start = f"refine_{trial.number:04d}", time.perf_counter()
-        result, run = finished_run(family, exp, splits, profile, runs_dir), None
+        result = finished_run(family, exp, splits, profile, runs_dir)
+        run = None if result is None else result.name  # a finished run read, not trained
         if result is None:
-            result = run_experiment(exp, dev_as_test, folder, resume=True, run_name=run_name)
+            result = run_experiment(exp, tuning_splits(splits), folder, resume=True, run_name=run_name)
             if exp.family != "rnn":  # an RNN's checkpoints stay until the stage ends (its winner is tested from them)
                 shutil.rmtree(folder / run_name, ignore_errors=True)
-        else:
-            run = result.name
         seconds = train_time(result.history, result.config)[1] * 60  # all epochs, also of a resumed training
         seconds = time.perf_counter() - start if math.isnan(seconds) else seconds  # TF-IDF records none
         done[trial.number] = {"trial": trial.number, "untuned": trial.params == UNTUNED[family],
@@ -199,6 +182,15 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
                                        "seconds", "run", "params"]).set_index("trial")
 
 
+def _check_stage(top_k: int, max_epochs: int | None) -> None:
+    check_range("top_k", top_k, COUNT)
+    check_range("max_epochs", max_epochs, COUNT, optional=True)
+
+
+def _trials_dir(study: optuna.Study, splits: dict[str, pd.DataFrame], profile: str) -> Path:
+    return paths_for(profile, data=splits).ensure().studies / f"{study.study_name}_trials"
+
+
 def _ranked(done: Mapping[int, dict]) -> list[dict]:
     """``refine``'s rows, best first; a NaN dev macro-F1 is a ``ValueError`` naming its trial."""
     if broken := [row["trial"] for row in done.values() if math.isnan(row["dev_macro_f1"])]:
@@ -212,27 +204,24 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
                  overrides: Mapping[str, Any] | None = None, max_epochs: int | None = None,
                  top_k: int = 1) -> RunResult:
     """The best configuration (``top_k`` > 1: ``refine``'s winner, its table in ``extra["refine"]``) trained on the
-    full train split and tested once: run folder ``tuned_<family>[_multi]``. With ``resume`` a finished run of it
-    is returned instead, and an RNN winner of ``refine`` takes over its checkpoints."""
-    check_range("top_k", top_k, COUNT)
-    check_range("max_epochs", max_epochs, COUNT, optional=True)
+    full train split and tested once as ``tuned_<family>[_multi]`` (``resume``: a finished one is returned)."""
+    _check_stage(top_k, max_epochs)
     table, params, stage_dir = None, study.best_params, None
     if top_k > 1:
-        studies = paths_for(profile, data=splits).ensure().studies
-        table = refine(study, family, splits, profile, top_k, studies / f"{study.study_name}.refine.json",
+        trials_dir = _trials_dir(study, splits, profile)
+        table = refine(study, family, splits, profile, top_k, trials_dir.with_name(f"{study.study_name}.refine.json"),
                        max_epochs, runs_dir)
         params = dict(table["params"].iloc[0])
-        stage_dir = studies / f"{study.study_name}_trials" / f"refine_{table.index[0]:04d}"
+        stage_dir = trials_dir / f"refine_{table.index[0]:04d}"
     exp = trial_experiment(family, params, profile, Budget(epochs=max_epochs), overrides)
     runs_dir = Path(runs_dir) if runs_dir else paths_for(profile, data=splits).ensure().runs
     result = finished_run(family, exp, splits, profile, runs_dir) if resume else None
     run_dir = runs_dir / tuned_run_name(family, exp)
     if result is None:
-        checkpoints = stage_dir / "checkpoints" if stage_dir is not None else None
-        if checkpoints is not None and (checkpoints / "last.pt").is_file() and resume and not overrides:
+        if stage_dir and (stage_dir / "checkpoints" / "last.pt").is_file() and resume and not overrides:
             shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # an RNN winner resumes after its training
             run_dir.mkdir(parents=True, exist_ok=True)
-            shutil.move(checkpoints, run_dir / "checkpoints")
+            shutil.move(stage_dir / "checkpoints", run_dir / "checkpoints")
         result = run_experiment(exp, splits, runs_dir, resume=resume, run_name=run_dir.name,
                                 keep_checkpoints=profile == "full")
     if stage_dir is not None:
@@ -250,8 +239,8 @@ def _remove_if_empty(folder: Path) -> None:
 
 def reference_table(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunResult],
                     tuned_multi: RunResult | None = None, reference: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Each family's tuned and untuned run, the better dev macro-F1 marked ``chosen_on_dev``, the tuned multi-label
-    run, then the published results (``reference``, default ``references.load("goemotions")``) with their source."""
+    """Each family's tuned and untuned run (the better on dev ``chosen_on_dev``), ``tuned_multi``, then the published
+    results (``reference``, default ``references.load("goemotions")``)."""
     columns = ["family", "chosen_on_dev", "dev_macro_f1", "test_accuracy", "test_macro_f1", "multi_macro_f1",
                "source"]
     rows: dict[str, dict] = {}
@@ -302,24 +291,23 @@ def main(argv: list[str] | None = None) -> int:
 
     a = parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    family = a.family
     if a.threads:
         import torch
 
         torch.set_num_threads(a.threads)
     splits = load_for_profile(a.profile, a.data_dir)
     budget = dataclass_from_args(Budget, a)
-    name = a.study or f"{a.profile}_{family}"
+    name = a.study or f"{a.profile}_{a.family}"
     ran: list[int] = []  # the trials this worker finished (the others' are in the study too)
-    study = run_study(family, splits, a.profile, budget, name, a.storage, a.seed, a.worker,
+    study = run_study(a.family, splits, a.profile, budget, name, a.storage, a.seed, a.worker,
                       callbacks=[lambda _, trial: ran.append(trial.number)],
                       heartbeat_interval=a.heartbeat, grace_period=a.grace)
     studies = paths_for(a.profile, data=splits).ensure().studies
-    summary = best_params(study, family, studies / f"{name}.best.json")
+    summary = best_params(study, a.family, studies / f"{name}.best.json")
     keys = ("study", "trial", "dev_macro_f1", "finished_trials", "params")
     print(json.dumps({"worker": a.worker, "ran": ran} | {k: summary[k] for k in keys}, indent=2, default=str))
     if a.retrain:
-        result = retrain_best(study, family, splits, a.profile, top_k=a.refine)
+        result = retrain_best(study, a.family, splits, a.profile, top_k=a.refine)
         if "refine" in result.extra:
             print(result.extra["refine"].drop(columns="params").to_string())
         print(f"{result.name}: dev macro-F1 {result.dev['macro_f1']:.4f}, test macro-F1 "

@@ -98,9 +98,9 @@ UNTUNED: dict[str, dict[str, Any]] = {
                     "batch_size": 32, "class_weights": False, "freeze_embeddings": True},
 }
 
-Space = Callable[[optuna.Trial], dict[str, Any]]
-SPACES: dict[str, Space] = {"tfidf": tfidf_space, "rnn": rnn_space, "xlstm": causal_space, "rwkv": causal_space,
-                            "transformer": transformer_space}
+SPACES: dict[str, Callable[[optuna.Trial], dict[str, Any]]] = {
+    "tfidf": tfidf_space, "rnn": rnn_space, "xlstm": causal_space, "rwkv": causal_space,
+    "transformer": transformer_space}
 
 
 def check_family(family: str) -> str:
@@ -125,19 +125,14 @@ class Budget:
         for name, allowed in BUDGET_RANGES.items():
             check_range(name, getattr(self, name), allowed, optional=name != "n_trials")
 
-    def overrides(self, family: str, suggested: Mapping[str, Any]) -> dict[str, Any]:
-        """The budget as overrides of a trial's ``suggested`` ones: the subset and the epochs."""
-        out: dict[str, Any] = {"train_rows": self.train_rows} if self.train_rows else {}
-        if self.epochs and family != "tfidf":
-            out["train.epochs"] = min(self.epochs, suggested.get("train.epochs", self.epochs))
-        return out
-
 
 def trial_experiment(family: str, params: Mapping[str, Any] | optuna.Trial, profile: str = "quick",
                      budget: Budget | None = None, overrides: Mapping[str, Any] | None = None) -> Experiment:
-    """The family's experiment with a trial's suggestions (or ``params``), the budget and ``overrides``."""
+    """The family's experiment with a trial's suggestions (or ``params``), the ``budget`` and ``overrides``."""
     trial = params if isinstance(params, optuna.Trial | FixedTrial) else FixedTrial(dict(params))
-    settings = SPACES[check_family(family)](trial)
-    if budget is not None:
-        settings |= budget.overrides(family, settings)
+    settings, budget = SPACES[check_family(family)](trial), budget or Budget()
+    if budget.train_rows:
+        settings["train_rows"] = budget.train_rows
+    if budget.epochs and family != "tfidf":
+        settings["train.epochs"] = min(budget.epochs, settings.get("train.epochs", budget.epochs))
     return configure(FAMILIES[family], profile, {**settings, **(overrides or {})})

@@ -25,17 +25,9 @@ from src_helpers.evaluation.metrics import choose_best
 from src_helpers.evaluation.references import load as load_references
 from src_helpers.evaluation.results import RunResult
 from src_helpers.evaluation.tables import train_time
-from src_helpers.experiments.registry import Experiment, finished, run_experiment
+from src_helpers.experiments.registry import FAMILIES, Experiment, finished, run_experiment
 from src_helpers.experiments.run_folders import write_json
-from src_helpers.experiments.search_spaces import (
-    BUDGET_RANGES,
-    FAMILIES,
-    SPACES,
-    UNTUNED,
-    Budget,
-    check_family,
-    trial_experiment,
-)
+from src_helpers.experiments.search_spaces import BUDGET_RANGES, SPACES, UNTUNED, Budget, check_family, trial_experiment
 from src_helpers.experiments.study_storage import check_identity, load_study, study_data, tuning_splits
 from src_helpers.validation import COUNT, INDEX, add_dataclass_flags, check_range, cli, dataclass_from_args
 
@@ -147,10 +139,11 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
     """The ``top_k`` configurations plus the untuned one trained on the **full** train split and ranked again on dev,
     best first; ``path`` (JSON): the table after each configuration (a killed stage resumes). An RNN winner's
     checkpoints are kept."""
-    _check_stage(top_k, max_epochs)
+    check_range("top_k", top_k, COUNT)
+    check_range("max_epochs", max_epochs, COUNT, optional=True)
     path = Path(path) if path else None
     done = {row["trial"]: row for row in (read_json(path) if path and path.is_file() else [])}
-    folder = _trials_dir(study, splits, profile)
+    folder = paths_for(profile, data=splits).ensure().studies / f"{study.study_name}_trials"
     candidates = top_trials(study, top_k)
     default = untuned_trial(study, family)
     if default is not None and all(t.params != default.params for t in candidates):
@@ -182,15 +175,6 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
                                        "seconds", "run", "params"]).set_index("trial")
 
 
-def _check_stage(top_k: int, max_epochs: int | None) -> None:
-    check_range("top_k", top_k, COUNT)
-    check_range("max_epochs", max_epochs, COUNT, optional=True)
-
-
-def _trials_dir(study: optuna.Study, splits: dict[str, pd.DataFrame], profile: str) -> Path:
-    return paths_for(profile, data=splits).ensure().studies / f"{study.study_name}_trials"
-
-
 def _ranked(done: Mapping[int, dict]) -> list[dict]:
     """``refine``'s rows, best first; a NaN dev macro-F1 is a ``ValueError`` naming its trial."""
     if broken := [row["trial"] for row in done.values() if math.isnan(row["dev_macro_f1"])]:
@@ -205,14 +189,15 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
                  top_k: int = 1) -> RunResult:
     """The best configuration (``top_k`` > 1: ``refine``'s winner, its table in ``extra["refine"]``) trained on the
     full train split and tested once as ``tuned_<family>[_multi]`` (``resume``: a finished one is returned)."""
-    _check_stage(top_k, max_epochs)
+    check_range("top_k", top_k, COUNT)
+    check_range("max_epochs", max_epochs, COUNT, optional=True)
     table, params, stage_dir = None, study.best_params, None
     if top_k > 1:
-        trials_dir = _trials_dir(study, splits, profile)
-        table = refine(study, family, splits, profile, top_k, trials_dir.with_name(f"{study.study_name}.refine.json"),
+        studies = paths_for(profile, data=splits).ensure().studies
+        table = refine(study, family, splits, profile, top_k, studies / f"{study.study_name}.refine.json",
                        max_epochs, runs_dir)
         params = dict(table["params"].iloc[0])
-        stage_dir = trials_dir / f"refine_{table.index[0]:04d}"
+        stage_dir = studies / f"{study.study_name}_trials" / f"refine_{table.index[0]:04d}"
     exp = trial_experiment(family, params, profile, Budget(epochs=max_epochs), overrides)
     runs_dir = Path(runs_dir) if runs_dir else paths_for(profile, data=splits).ensure().runs
     result = finished_run(family, exp, splits, profile, runs_dir) if resume else None

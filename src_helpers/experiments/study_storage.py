@@ -33,11 +33,10 @@ def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int | Non
         path.parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
-    # the retry callback under the installed Optuna's name (``RetryHeartbeatStaleTrialCallback`` since 4.9)
-    if retry := getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None):
-        retry_kwargs = {"heartbeat_stale_trial_callback": retry(max_retry=max_retry)}
+    if retry := getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None):  # its name since Optuna 4.9
+        retry_arg = "heartbeat_stale_trial_callback"
     else:
-        retry_kwargs = {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=max_retry)}
+        retry, retry_arg = optuna.storages.RetryFailedTrialCallback, "failed_trial_callback"
     for attempt in range(3):
         try:
             if url.startswith("sqlite:///"):
@@ -46,7 +45,8 @@ def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int | Non
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
                                                   heartbeat_interval=heartbeat_interval,
-                                                  grace_period=grace_period or 2 * heartbeat_interval, **retry_kwargs)
+                                                  grace_period=grace_period or 2 * heartbeat_interval,
+                                                  **{retry_arg: retry(max_retry=max_retry)})
         except Exception as err:  # SQLAlchemy's errors for bad URLs, missing drivers, refused connections
             # workers creating a new storage at once race to create its tables: opening again finds them
             if attempt == 2 or not (type(err).__name__ == "IntegrityError" or "already exists" in str(err)):

@@ -57,21 +57,19 @@ class Experiment:
     about: str = ""
 
     def __post_init__(self) -> None:
-        if self.family not in TRAIN_CONFIGS:
-            raise ValueError(f"experiment {self.name!r}: family must be one of {tuple(TRAIN_CONFIGS)}, got "
-                             f"{self.family!r}")
-        check_target(self.target)
-        try:
+        try:  # every problem is named with the experiment's name
+            if self.family not in TRAIN_CONFIGS:
+                raise ValueError(f"family must be one of {tuple(TRAIN_CONFIGS)}, got {self.family!r}")
+            check_target(self.target)
             label_set(self.labels).column(self.target)
-        except ValueError as err:
-            raise ValueError(f"experiment {self.name!r}: {err}") from None
-        expected = TRAIN_CONFIGS[self.family]
-        if not isinstance(self.train, expected):
-            raise TypeError(f"experiment {self.name!r}: a {self.family} experiment needs train={expected.__name__}")
-        if (self.family == "rnn") != (self.model is not None):
-            raise ValueError(f"experiment {self.name!r}: model=ModelConfig(...) is for rnn experiments only")
-        if self.init_from and self.family != "transformer":
-            raise ValueError(f"experiment {self.name!r}: init_from is for transformer experiments only")
+            if not isinstance(self.train, expected := TRAIN_CONFIGS[self.family]):
+                raise TypeError(f"a {self.family} experiment needs train={expected.__name__}")
+            if (self.family == "rnn") != (self.model is not None):
+                raise ValueError("model=ModelConfig(...) is for rnn experiments only")
+            if self.init_from and self.family != "transformer":
+                raise ValueError("init_from is for transformer experiments only")
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"experiment {self.name!r}: {err}") from None
 
     @property
     def seed(self) -> int:
@@ -276,9 +274,8 @@ def make_trainer(exp: Experiment, run_dir: Path, on_epoch_end: EpochHook | None 
             raise ValueError(f"experiment {exp.name!r}: MiniLM embeddings are 384-d; model.embedding_dim must be 384")
         if model["arch"] in ("xlstm", "rwkv"):
             model["context_length"] = exp.text.max_length
-        return RnnTrainer(model, exp.train, exp.target, exp.text.tokenizer, exp.text.embeddings,
-                          max_length=exp.text.max_length, labels=labels, on_epoch_end=on_epoch_end,
-                          keep_checkpoints=keep_checkpoints)
+        return RnnTrainer(model, exp.train, exp.target, exp.text.tokenizer, exp.text.embeddings, labels=labels,
+                          max_length=exp.text.max_length, on_epoch_end=on_epoch_end, keep_checkpoints=keep_checkpoints)
     from src_helpers.training.finetune import TransformerTrainer
 
     cfg = replace(exp.train, target=exp.target)

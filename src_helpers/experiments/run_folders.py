@@ -88,13 +88,12 @@ class Run:
         """The run as a ``RunResult`` without a model; ``extra["test_ids"]``: the test ids in stored order."""
         dev = {} if self.dev_predictions is None else {
             "dev_probs": self.probs(split="dev"), "dev_pred": self.pred("dev"), "y_dev": self.pred("dev", "y_true")}
-        return RunResult(name=self.name, run_dir=self.path, config=self.config,
-                         target=self.config.get("target", "single"), labels=self.labels, dev=self.metrics["dev"],
-                         test=self.metrics["test"], threshold=self.metrics["dev"].get("threshold"), **dev,
-                         test_probs=self.probs(), test_pred=self.pred(), y_test=self.pred(column="y_true"),
+        return RunResult(name=self.name, run_dir=self.path, config=self.config, labels=self.labels,
+                         target=self.config.get("target", "single"), dev=self.metrics["dev"], test=self.metrics["test"],
+                         threshold=self.metrics["dev"].get("threshold"), test_probs=self.probs(), test_pred=self.pred(),
+                         y_test=self.pred(column="y_true"), **dev,
                          history=self.history if self.history is not None else pd.DataFrame(),
-                         extra={"test_ids": self.predictions["id"].astype(str).tolist(),
-                                "evaluations": self.evaluations})
+                         extra={"test_ids": list(self.predictions["id"].astype(str)), "evaluations": self.evaluations})
 
 
 def save_predictions(path: Path, probs: np.ndarray, ids: Sequence[str] | None = None,

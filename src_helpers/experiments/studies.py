@@ -100,8 +100,7 @@ def best_params(study: optuna.Study, family: str, path: str | Path | None = None
     """The best trial's parameters, dev macro-F1 and overrides (written as JSON to ``path`` if given)."""
     best = study.best_trial
     out = {"study": study.study_name, "family": family, "experiment": FAMILIES[family], "trial": best.number,
-           "dev_macro_f1": best.value, "params": best.params,
-           "overrides": SPACES[family](FixedTrial(best.params)),
+           "dev_macro_f1": best.value, "params": best.params, "overrides": SPACES[family](FixedTrial(best.params)),
            "finished_trials": len(study.get_trials(deepcopy=False, states=FINISHED))}
     if path is not None:
         write_json(Path(path), out)
@@ -160,8 +159,8 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
         seconds = train_time(result.history, result.config)[1] * 60  # all epochs, also of a resumed training
         seconds = time.perf_counter() - start if math.isnan(seconds) else seconds  # TF-IDF records none
         done[trial.number] = {"trial": trial.number, "untuned": trial.params == UNTUNED[family],
-                              "subset_dev_macro_f1": trial.value,
-                              "dev_macro_f1": result.dev["macro_f1"], "epochs_run": len(result.history),
+                              "subset_dev_macro_f1": trial.value, "dev_macro_f1": result.dev["macro_f1"],
+                              "epochs_run": len(result.history),
                               "seconds": round(seconds, 1), "run": run, "params": trial.params}
         if path:
             write_json(path, sorted(done.values(), key=lambda r: -r["dev_macro_f1"]))

@@ -58,13 +58,11 @@ def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int | Non
 
 def load_study(study_name: str, storage: str, seed: int = 0, worker: int = 0, **storage_kwargs) -> optuna.Study:
     """Create or continue the study (median pruner; TPE seeded by ``seed``, ``worker`` and the trials held)."""
-    storage_ = open_storage(storage, **storage_kwargs)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)  # epochs count from 1
-    study = optuna.create_study(study_name=study_name, storage=storage_, direction="maximize", load_if_exists=True,
-                                pruner=pruner)
-    held = len(study.get_trials(deepcopy=False))
-    sampler = optuna.samplers.TPESampler(seed=seed + worker + 100_003 * held)
-    return optuna.load_study(study_name=study_name, storage=storage_, sampler=sampler, pruner=pruner)
+    study = optuna.create_study(study_name=study_name, storage=open_storage(storage, **storage_kwargs),
+                                direction="maximize", load_if_exists=True, pruner=pruner)
+    study.sampler = optuna.samplers.TPESampler(seed=seed + worker + 100_003 * len(study.get_trials(deepcopy=False)))
+    return study
 
 
 def tuning_splits(splits: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:

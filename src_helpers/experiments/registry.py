@@ -77,8 +77,7 @@ class Experiment:
 
     @property
     def run_name(self) -> str:
-        """The run folder's name: ``[<labels>_]name`` ending as the target (``_multi``/``_single``), then
-        ``_seed<n>`` for a seed other than 0; a transformer other than MiniLM names its model instead of minilm."""
+        """The run folder: ``[<labels>_]name`` (a transformer's model for minilm), target suffix, ``_seed<n>``."""
         name = self.name
         if self.labels != "ekman" and not name.startswith(f"{self.labels}_"):
             name = f"{self.labels}_{name}"
@@ -111,7 +110,6 @@ def model_short_name(model_name: str) -> str:
 DERIVED = ("model.vocab_size", "model.pad_id", "model.target", "model.num_classes", "train.target")
 
 
-# ------------------------------------------------------------------------------------------ overrides
 TOP_LEVEL = ("target", "labels", "augment", "train_rows", "init_from")
 
 
@@ -128,8 +126,7 @@ FIELD_RANGES: dict[type, dict[str, Range]] = {Experiment: {"train_rows": COUNT},
 
 
 def with_overrides(exp: Experiment, overrides: Mapping[str, Any] | None) -> Experiment:
-    """A copy of ``exp`` with dotted-name ``overrides``; a misspelt name, a wrong type or a value out of
-    ``FIELD_RANGES`` is a ``ValueError`` naming it."""
+    """A copy of ``exp`` with dotted-name ``overrides``, each checked (a ``ValueError`` names a bad one)."""
     if not overrides:
         return exp
     parts: dict[str, dict[str, Any]] = {}  # "model", "text", "train" or "" (a top-level field) -> changes
@@ -148,9 +145,7 @@ def with_overrides(exp: Experiment, overrides: Mapping[str, Any] | None) -> Expe
     return replace(exp, **top, **{part: replace(getattr(exp, part), **kw) for part, kw in parts.items()})
 
 
-# ------------------------------------------------------------------------------------------ the registry
-def _rnn(name: str, model: ModelConfig, text: TextSettings, about: str, quick_width: int = 32,
-         **kw: Any) -> Experiment:
+def _rnn(name: str, model: ModelConfig, text: TextSettings, about: str, quick_width: int = 32, **kw: Any) -> Experiment:
     """An RNN experiment with the notebooks' training settings; ``quick`` shrinks every width to ``quick_width``."""
     settings = dict(epochs=6, batch_size=64, learning_rate=2e-3, weight_decay=0.01, warmup_ratio=0.05,
                     schedule="linear", grad_clip=1.0, patience=2, num_threads=1)
@@ -247,7 +242,6 @@ def overview(names: Iterable[str], profile: str = "quick", overrides: Mapping[st
     return pd.DataFrame({n: configure(n, profile, overrides).settings() for n in names})
 
 
-# ------------------------------------------------------------------------------------------ running
 def experiment_splits(exp: Experiment, splits: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The data an experiment trains on: the stratified ``train_rows`` subset and/or the augmented train split."""
     out = dict(splits)
@@ -319,8 +313,7 @@ def jsonable(settings: Mapping[str, Any]) -> dict[str, Any]:
 def run_experiments(names: Iterable[str], splits: dict[str, pd.DataFrame], profile: str = "quick",
                     overrides: Mapping[str, Any] | None = None, resume: bool | None = None,
                     runs_dir: str | Path | None = None) -> dict[str, RunResult]:
-    """Run each named experiment in order; ``{run name: result}``. ``resume`` None: only in the full profile.
-    ``overrides`` apply to the experiments that have the setting; all are configured before the first one trains."""
+    """Run each named experiment in order (``overrides``: where it has the setting); ``{run name: result}``."""
     runs_dir = Path(runs_dir) if runs_dir else paths_for(profile, data=splits).ensure().runs
     resume = profile == "full" if resume is None else resume
     exps = [configure(n, profile) for n in names]
@@ -361,8 +354,7 @@ def finished(exp: str | Experiment, splits: dict[str, pd.DataFrame], profile: st
 
 def run_or_load(name: str, splits: dict[str, pd.DataFrame], profile: str = "quick") -> RunResult:
     """The finished run of ``name`` on these data when there is one (e.g. notebook 02's TF-IDF), else run it."""
-    result = finished(name, splits, profile)
-    if result is not None:
+    if (result := finished(name, splits, profile)) is not None:
         print(f"{name}: read from {portable_path(result.run_dir)}")
         return result
     runs_dir = paths_for(profile, data=splits).ensure().runs

@@ -68,8 +68,7 @@ class Run:
         """The stored probabilities of ``split``, one column per class of ``names`` (the run's classes)."""
         table = self.table(split)
         columns = [f"prob_{n}" for n in (self.labels.classes if names is None else names)]
-        missing = [c for c in columns if c not in table]
-        if missing:
+        if missing := [c for c in columns if c not in table]:
             raise KeyError(f"{self.path}: {split}_predictions.csv.gz has no {missing} (its columns: "
                            f"{list(table.columns)})")
         return table[columns].to_numpy()
@@ -96,9 +95,8 @@ class Run:
                          extra={"test_ids": list(self.predictions["id"].astype(str)), "evaluations": self.evaluations})
 
 
-def save_predictions(path: Path, probs: np.ndarray, ids: Sequence[str] | None = None,
-                     y_true: np.ndarray | None = None, y_pred: np.ndarray | None = None,
-                     names: Sequence[str] = EKMAN_LABELS) -> Path:
+def save_predictions(path: Path, probs: np.ndarray, ids: Sequence[str] | None = None, y_true: np.ndarray | None = None,
+                     y_pred: np.ndarray | None = None, names: Sequence[str] = EKMAN_LABELS) -> Path:
     """One split's predictions table (rows in data order): id, y_true, y_pred, ``prob_<class>`` columns."""
     probs = np.asarray(probs)
     n = len(probs)
@@ -109,8 +107,7 @@ def save_predictions(path: Path, probs: np.ndarray, ids: Sequence[str] | None = 
         if arr is not None:
             arr = np.asarray(arr)
             table[label] = [" ".join(map(str, np.flatnonzero(r))) for r in arr] if arr.ndim == 2 else arr
-    for i, name in enumerate(names):
-        table[f"prob_{name}"] = np.round(probs[:, i], 5)
+    table[[f"prob_{name}" for name in names]] = np.round(probs[:, :len(names)], 5)
     # mtime=0: the same predictions give the same bytes (no churn when a finished run is re-read)
     table.to_csv(path, index=False, compression={"method": "gzip", "mtime": 0})
     return path
@@ -153,9 +150,8 @@ def check_record(run_dir: str | Path, metrics: dict, file: str = "metrics.json")
 
 
 def save_run(run_dir: str | Path, config: dict, metrics: dict, history: Sequence[dict] | None = None,
-             ids: Sequence[str] | None = None, y_true: np.ndarray | None = None,
-             y_pred: np.ndarray | None = None, probs: np.ndarray | None = None,
-             names: Sequence[str] = EKMAN_LABELS, dev: dict | None = None) -> Path:
+             ids: Sequence[str] | None = None, y_true: np.ndarray | None = None, y_pred: np.ndarray | None = None,
+             probs: np.ndarray | None = None, names: Sequence[str] = EKMAN_LABELS, dev: dict | None = None) -> Path:
     """Write a run folder; arrays are test rows in data order, ``dev`` the dev split's ``save_predictions`` kwargs."""
     run_dir = Path(run_dir)
     check_record(run_dir, metrics)
@@ -193,7 +189,6 @@ REQUIRED_METRICS: dict[str, dict[str, tuple[str, ...]]] = {
 # What marks a folder as (part of) a run: a folder holding one of these but no metrics.json is a damaged run.
 RUN_FILES = ("config.json", "metrics.json", "history.csv", "test_predictions.csv.gz", "dev_predictions.csv.gz",
              EVALUATIONS, "checkpoints", "model")
-_READ_ERRORS = (OSError, EOFError, ValueError, zlib.error)  # gzip, CSV, JSON and decoding failures
 
 
 def _read(folder: Path, name: str) -> dict | pd.DataFrame | None:
@@ -205,7 +200,7 @@ def _read(folder: Path, name: str) -> dict | pd.DataFrame | None:
         return None
     try:
         value = json.loads(path.read_text(encoding="utf-8")) if is_json else pd.read_csv(path, keep_default_na=False)
-    except _READ_ERRORS as err:
+    except (OSError, EOFError, ValueError, zlib.error) as err:  # gzip, CSV, JSON and decoding failures
         problem = "not valid JSON" if is_json else "unreadable, truncated or damaged"
         raise RunFolderError(folder, name, f"{problem} ({type(err).__name__}: {err})") from err
     if is_json and not isinstance(value, dict):

@@ -49,8 +49,7 @@ def objective(family: str, splits: dict[str, pd.DataFrame], profile: str, budget
 
         run_name = f"trial_{trial.number:04d}"
         try:
-            result = run_experiment(exp, dev_as_test, trials_dir, resume=False, on_epoch_end=report,
-                                    run_name=run_name)
+            result = run_experiment(exp, dev_as_test, trials_dir, resume=False, on_epoch_end=report, run_name=run_name)
         finally:
             shutil.rmtree(trials_dir / run_name, ignore_errors=True)  # trials keep only what the study stores
         trial.set_user_attr("dev_accuracy", result.dev.get("accuracy"))
@@ -63,10 +62,8 @@ def objective(family: str, splits: dict[str, pd.DataFrame], profile: str, budget
 
 def run_study(family: str, splits: dict[str, pd.DataFrame], profile: str = "quick", budget: Budget | None = None,
               study_name: str | None = None, storage: str | None = None, seed: int = 0, worker: int = 0,
-              callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
-              **storage_kwargs) -> optuna.Study:
-    """Run (or continue) the study of ``family`` until it holds ``budget.n_trials`` finished trials or this call's
-    ``budget.timeout`` runs out; another family or other data than the study's is refused."""
+              callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (), **storage_kwargs) -> optuna.Study:
+    """Run (or continue) the study of ``family`` until ``budget.n_trials`` trials finish or ``budget.timeout`` ends."""
     budget, family = budget or Budget(), check_family(family)
     study_name = study_name or f"{profile}_{family}"
     studies = paths_for(profile, data=splits).ensure().studies
@@ -82,8 +79,7 @@ def run_study(family: str, splits: dict[str, pd.DataFrame], profile: str = "quic
         study.enqueue_trial(UNTUNED[family], user_attrs={"untuned": True}, skip_if_exists=True)
     if len(study.get_trials(deepcopy=False, states=FINISHED)) < budget.n_trials:
         study.optimize(objective(family, splits, profile, budget, trials_dir), timeout=budget.timeout,
-                       callbacks=[MaxTrialsCallback(budget.n_trials, states=FINISHED), *callbacks],
-                       gc_after_trial=True)
+                       callbacks=[MaxTrialsCallback(budget.n_trials, states=FINISHED), *callbacks], gc_after_trial=True)
     _remove_if_empty(trials_dir)
     return study
 
@@ -135,17 +131,15 @@ def finished_run(family: str, exp: Experiment, splits: dict[str, pd.DataFrame], 
 def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
            top_k: int = 3, path: str | Path | None = None, max_epochs: int | None = None,
            runs_dir: str | Path | None = None) -> pd.DataFrame:
-    """The ``top_k`` configurations plus the untuned one trained on the **full** train split and ranked again on dev,
-    best first; ``path`` (JSON): the table after each configuration (a killed stage resumes). An RNN winner's
-    checkpoints are kept."""
+    """The ``top_k`` configurations and the untuned one trained on the full train split, ranked on dev; ``path``: the
+    table as JSON after each one (a killed stage resumes)."""
     check_range("top_k", top_k, COUNT)
     check_range("max_epochs", max_epochs, COUNT, optional=True)
     path = Path(path) if path else None
     done = {row["trial"]: row for row in (read_json(path) if path and path.is_file() else [])}
     folder = paths_for(profile, data=splits).ensure().studies / f"{study.study_name}_trials"
     candidates = top_trials(study, top_k)
-    default = untuned_trial(study, family)
-    if default is not None and all(t.params != default.params for t in candidates):
+    if (default := untuned_trial(study, family)) is not None and all(t.params != default.params for t in candidates):
         candidates.append(default)
     for trial in [t for t in candidates if t.number not in done]:
         exp = trial_experiment(family, trial.params, profile, Budget(epochs=max_epochs))  # the full split
@@ -183,9 +177,8 @@ def _ranked(done: Mapping[int, dict]) -> list[dict]:
 
 
 def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
-                 runs_dir: str | Path | None = None, resume: bool = True,
-                 overrides: Mapping[str, Any] | None = None, max_epochs: int | None = None,
-                 top_k: int = 1) -> RunResult:
+                 runs_dir: str | Path | None = None, resume: bool = True, overrides: Mapping[str, Any] | None = None,
+                 max_epochs: int | None = None, top_k: int = 1) -> RunResult:
     """The best configuration (``top_k`` > 1: ``refine``'s winner, its table in ``extra["refine"]``) trained on the
     full train split and tested once as ``tuned_<family>[_multi]`` (``resume``: a finished one is returned)."""
     check_range("top_k", top_k, COUNT)
@@ -208,10 +201,9 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
             shutil.move(stage_dir / "checkpoints", run_dir / "checkpoints")
         result = run_experiment(exp, splits, runs_dir, resume=resume, run_name=run_dir.name,
                                 keep_checkpoints=profile == "full")
-    if stage_dir is not None:
+    if table is not None:  # refine's stage folder goes, its table stays with the result
         shutil.rmtree(stage_dir, ignore_errors=True)
         _remove_if_empty(stage_dir.parent)
-    if table is not None:
         result.extra["refine"] = table
     return result
 
@@ -223,8 +215,7 @@ def _remove_if_empty(folder: Path) -> None:
 
 def reference_table(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunResult],
                     tuned_multi: RunResult | None = None, reference: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Each family's tuned and untuned run (the better on dev ``chosen_on_dev``), ``tuned_multi``, then the published
-    results (``reference``, default ``references.load("goemotions")``)."""
+    """Each family's tuned and untuned run (the better on dev ``chosen_on_dev``), ``tuned_multi``, ``reference``."""
     columns = ["family", "chosen_on_dev", "dev_macro_f1", "test_accuracy", "test_macro_f1", "multi_macro_f1",
                "source"]
     rows: dict[str, dict] = {}
@@ -237,8 +228,7 @@ def reference_table(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunRes
     if tuned_multi is not None:
         rows[tuned_multi.name] = {"family": "transformer", "dev_macro_f1": tuned_multi.dev["macro_f1"],
                                   "multi_macro_f1": tuned_multi.test["macro_f1"]}
-    reference = load_references("goemotions") if reference is None else reference
-    for name, ref in reference.iterrows():
+    for name, ref in (load_references("goemotions") if reference is None else reference).iterrows():
         rows[name] = {"family": "reference", ref["metric"]: ref["value"], "source": ref["source"]}
     return pd.DataFrame.from_dict(rows, orient="index", columns=columns).rename_axis("model")
 
@@ -255,14 +245,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile", choices=("quick", "full"), default="quick")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--study", default=None, help="study name (default: <profile>_<family>)")
-    p.add_argument("--storage", default=None,
-                   help="SQLAlchemy URL or journal:<file> (default: a SQLite file in notebook_outputs/studies)")
+    p.add_argument("--storage", default=None, help="SQLAlchemy URL or journal:<file> (default: studies/<study>.db)")
     add_dataclass_flags(p, Budget, BUDGET_RANGES)
     p.add_argument("--seed", type=cli(INDEX), default=0)
     p.add_argument("--worker", type=cli(INDEX), default=0, help="worker index (varies the sampler's seed)")
     p.add_argument("--heartbeat", type=cli(COUNT), default=60, help="seconds between a running trial's heartbeats")
-    p.add_argument("--grace", type=cli(COUNT), default=None,
-                   help="seconds without heartbeat before a trial is FAILED")
+    p.add_argument("--grace", type=cli(COUNT), default=None, help="seconds without heartbeat before a trial is FAILED")
     p.add_argument("--threads", type=cli(COUNT), default=None, help="torch threads per trial")
     p.add_argument("--retrain", action="store_true", help="after the study: train the best on the full train split")
     p.add_argument("--refine", type=cli(COUNT), default=1, metavar="K",
@@ -283,11 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     budget = dataclass_from_args(Budget, a)
     name = a.study or f"{a.profile}_{a.family}"
     ran: list[int] = []  # the trials this worker finished (the others' are in the study too)
-    study = run_study(a.family, splits, a.profile, budget, name, a.storage, a.seed, a.worker,
-                      callbacks=[lambda _, trial: ran.append(trial.number)],
-                      heartbeat_interval=a.heartbeat, grace_period=a.grace)
-    studies = paths_for(a.profile, data=splits).ensure().studies
-    summary = best_params(study, a.family, studies / f"{name}.best.json")
+    study = run_study(a.family, splits, a.profile, budget, name, a.storage, a.seed, a.worker, grace_period=a.grace,
+                      callbacks=[lambda _, trial: ran.append(trial.number)], heartbeat_interval=a.heartbeat)
+    summary = best_params(study, a.family, paths_for(a.profile, data=splits).studies / f"{name}.best.json")
     keys = ("study", "trial", "dev_macro_f1", "finished_trials", "params")
     print(json.dumps({"worker": a.worker, "ran": ran} | {k: summary[k] for k in keys}, indent=2, default=str))
     if a.retrain:

@@ -24,14 +24,11 @@ class StorageError(RuntimeError):
 
 def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int | None = None,
                  max_retry: int = 2) -> optuna.storages.BaseStorage:
-    """An Optuna storage for ``url``: ``journal:<file>`` or an SQLAlchemy URL with heartbeats (a killed worker's
-    trial is FAILED after ``grace_period`` s and retried); one that cannot be opened is a ``StorageError``."""
+    """An Optuna storage for ``url`` (``journal:<file>`` or SQLAlchemy with heartbeats, retries) or ``StorageError``."""
     if url.startswith("journal:"):
-        from optuna.storages.journal import JournalFileBackend
-
         path = Path(url.removeprefix("journal:"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     if retry := getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None):  # its name since Optuna 4.9
         retry_arg = "heartbeat_stale_trial_callback"

@@ -28,6 +28,9 @@ from src_helpers.validation import COUNT, Range, check_field
 
 TRAIN_CONFIGS = {"tfidf": TfidfConfig, "rnn": TrainConfig, "transformer": FTConfig}  # family -> its settings
 EpochHook = Callable[[int, dict], None]  # on_epoch_end(epoch, row of dev scores)
+DERIVED = ("model.vocab_size", "model.pad_id", "model.target", "model.num_classes", "train.target")
+TOP_LEVEL = ("target", "labels", "augment", "train_rows", "init_from")
+RUNTIME = ("train.num_threads", "train.device", "train.logging_steps")  # change no result
 
 
 @dataclass(frozen=True)
@@ -105,12 +108,6 @@ def model_short_name(model_name: str) -> str:
         return "minilm"
     name = path.parent.name if path.name == "model" and path.parent.name else path.name
     return name.replace("-", "_").lower()
-
-
-DERIVED = ("model.vocab_size", "model.pad_id", "model.target", "model.num_classes", "train.target")
-
-
-TOP_LEVEL = ("target", "labels", "augment", "train_rows", "init_from")
 
 
 def _unknown(key: str, where: str, allowed: Iterable[str]) -> ValueError:
@@ -300,9 +297,6 @@ def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: s
     write_json(path, config | {"experiment": {"name": exp.name, "settings": jsonable(exp.settings())}})
     result.extra["wall_seconds"] = time.perf_counter() - start
     return result
-
-
-RUNTIME = ("train.num_threads", "train.device", "train.logging_steps")  # change no result
 
 
 def jsonable(settings: Mapping[str, Any]) -> dict[str, Any]:

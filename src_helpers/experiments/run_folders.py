@@ -21,6 +21,9 @@ from src_helpers.evaluation.results import RunResult
 
 FORMAT_VERSION = 2  # config.json's layout; 1: every layout before it carried a version
 MIGRATION = "python -m tools.migrate_run_folders"
+OVERWRITE_ENV = "SRC_HELPERS_OVERWRITE_RESULTS"  # "1": a run may replace a recorded run's other metrics
+EVALUATIONS = "evaluations"
+HEADLINE_PREFIX = ".headline_"
 
 
 def _json_default(o: object) -> object:
@@ -78,10 +81,8 @@ class Run:
         values = self.table(split)[column]
         if self.config.get("target") != "multi":
             return values.to_numpy().astype(int)
-        out = np.zeros((len(values), len(self.labels.classes)), dtype=int)
-        for r, s in enumerate(values.astype(str)):
-            out[r, [int(x) for x in s.split()]] = 1
-        return out
+        hot = values.astype(str).str.get_dummies(sep=" ")  # "0 3" -> columns "0", "3"
+        return hot.reindex(columns=[str(i) for i in range(len(self.labels.classes))], fill_value=0).to_numpy()
 
     def result(self) -> RunResult:
         """The run as a ``RunResult`` without a model; ``extra["test_ids"]``: the test ids in stored order."""
@@ -111,9 +112,6 @@ def save_predictions(path: Path, probs: np.ndarray, ids: Sequence[str] | None = 
     # mtime=0: the same predictions give the same bytes (no churn when a finished run is re-read)
     table.to_csv(path, index=False, compression={"method": "gzip", "mtime": 0})
     return path
-
-
-OVERWRITE_ENV = "SRC_HELPERS_OVERWRITE_RESULTS"  # "1": a run may replace a recorded run's other metrics
 
 
 class RecordError(RuntimeError):
@@ -165,9 +163,6 @@ def save_run(run_dir: str | Path, config: dict, metrics: dict, history: Sequence
     if dev is not None:
         save_predictions(run_dir / "dev_predictions.csv.gz", names=names, **dev)
     return run_dir
-
-
-EVALUATIONS = "evaluations"
 
 
 class RunFolderError(ValueError):
@@ -332,9 +327,6 @@ def summarize_runs(runs_root: str | Path) -> pd.DataFrame:
                if (value := run.metrics.get(split, {}).get(key)) is not None}
             for run in map(load_run, run_folders(runs_root))]
     return pd.DataFrame(rows)
-
-
-HEADLINE_PREFIX = ".headline_"
 
 
 def record_headline(notebooks_out: str | Path, notebook: str, scores: dict[str, float]) -> Path:

@@ -12,6 +12,8 @@ from optuna.trial import FixedTrial
 from src_helpers.experiments.registry import FAMILIES, Experiment, configure
 from src_helpers.validation import COUNT, POSITIVE, check_range
 
+BUDGET_RANGES = {"n_trials": COUNT, "timeout": POSITIVE, "train_rows": COUNT, "epochs": COUNT}
+
 
 def tfidf_space(trial: optuna.Trial) -> dict[str, Any]:
     """C around the untuned 2.0, word n-grams up to 3 (short comments), char n-gram ranges, min_df, class weights."""
@@ -107,9 +109,6 @@ def check_family(family: str) -> str:
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; families: {', '.join(FAMILIES)}")
     return family
-
-
-BUDGET_RANGES = {"n_trials": COUNT, "timeout": POSITIVE, "train_rows": COUNT, "epochs": COUNT}
 
 
 @dataclass(frozen=True)

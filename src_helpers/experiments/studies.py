@@ -154,8 +154,8 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
         seconds = time.perf_counter() - start if math.isnan(seconds) else seconds  # TF-IDF records none
         done[trial.number] = {"trial": trial.number, "untuned": trial.params == UNTUNED[family],
                               "subset_dev_macro_f1": trial.value, "dev_macro_f1": result.dev["macro_f1"],
-                              "epochs_run": len(result.history),
-                              "seconds": round(seconds, 1), "run": run, "params": trial.params}
+                              "epochs_run": len(result.history), "seconds": round(seconds, 1), "run": run,
+                              "params": trial.params}
         if path:
             write_json(path, sorted(done.values(), key=lambda r: -r["dev_macro_f1"]))
     rows = _ranked(done)
@@ -216,8 +216,7 @@ def _remove_if_empty(folder: Path) -> None:
 def reference_table(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunResult],
                     tuned_multi: RunResult | None = None, reference: pd.DataFrame | None = None) -> pd.DataFrame:
     """Each family's tuned and untuned run (the better on dev ``chosen_on_dev``), ``tuned_multi``, ``reference``."""
-    columns = ["family", "chosen_on_dev", "dev_macro_f1", "test_accuracy", "test_macro_f1", "multi_macro_f1",
-               "source"]
+    columns = ["family", "chosen_on_dev", "dev_macro_f1", "test_accuracy", "test_macro_f1", "multi_macro_f1", "source"]
     rows: dict[str, dict] = {}
     for family, run in tuned.items():
         pair = {r.name: r for r in (run, untuned.get(family)) if r is not None}

@@ -1,8 +1,5 @@
-"""Named experiments: every model the notebooks train is one typed configuration (``Experiment``: a family, its
-settings, target and label set), changed by dotted-name overrides (``configure("bigru_minilm", "quick",
-{"train.epochs": 3})``) and run by ``run_experiment``. The quick profile first applies each experiment's ``quick``
-overrides: the same model shrunk for the bundled 336-row sample (its numbers mean nothing).
-"""
+"""Named experiments: each model the notebooks train is one ``Experiment``, changed by dotted-name overrides
+(``configure("bigru_minilm", "quick", {"train.epochs": 3})``; quick first applies its ``quick`` ones) and run."""
 
 from __future__ import annotations
 
@@ -31,6 +28,9 @@ from src_helpers.validation import COUNT, Range, check_field
 
 TRAIN_CONFIGS = {"tfidf": TfidfConfig, "rnn": TrainConfig, "transformer": FTConfig}  # family -> its settings
 EpochHook = Callable[[int, dict], None]  # on_epoch_end(epoch, row of dev scores)
+DERIVED = ("model.vocab_size", "model.pad_id", "model.target", "model.num_classes", "train.target")
+TOP_LEVEL = ("target", "labels", "augment", "train_rows", "init_from")
+RUNTIME = ("train.num_threads", "train.device", "train.logging_steps")  # change no result
 
 
 @dataclass(frozen=True)
@@ -60,21 +60,19 @@ class Experiment:
     about: str = ""
 
     def __post_init__(self) -> None:
-        if self.family not in TRAIN_CONFIGS:
-            raise ValueError(f"experiment {self.name!r}: family must be one of {tuple(TRAIN_CONFIGS)}, got "
-                             f"{self.family!r}")
-        check_target(self.target)
-        try:
+        try:  # every problem is named with the experiment's name
+            if self.family not in TRAIN_CONFIGS:
+                raise ValueError(f"family must be one of {tuple(TRAIN_CONFIGS)}, got {self.family!r}")
+            check_target(self.target)
             label_set(self.labels).column(self.target)
-        except ValueError as err:
-            raise ValueError(f"experiment {self.name!r}: {err}") from None
-        expected = TRAIN_CONFIGS[self.family]
-        if not isinstance(self.train, expected):
-            raise TypeError(f"experiment {self.name!r}: a {self.family} experiment needs train={expected.__name__}")
-        if (self.family == "rnn") != (self.model is not None):
-            raise ValueError(f"experiment {self.name!r}: model=ModelConfig(...) is for rnn experiments only")
-        if self.init_from and self.family != "transformer":
-            raise ValueError(f"experiment {self.name!r}: init_from is for transformer experiments only")
+            if not isinstance(self.train, expected := TRAIN_CONFIGS[self.family]):
+                raise TypeError(f"a {self.family} experiment needs train={expected.__name__}")
+            if (self.family == "rnn") != (self.model is not None):
+                raise ValueError("model=ModelConfig(...) is for rnn experiments only")
+            if self.init_from and self.family != "transformer":
+                raise ValueError("init_from is for transformer experiments only")
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"experiment {self.name!r}: {err}") from None
 
     @property
     def seed(self) -> int:
@@ -82,48 +80,34 @@ class Experiment:
 
     @property
     def run_name(self) -> str:
-        """The run folder's name: ``[<labels>_]name`` ending as the target (``_multi``/``_single``), then
-        ``_seed<n>`` for a seed other than 0; a transformer other than MiniLM names its model instead of minilm."""
+        """The run folder: ``[<labels>_]name`` (a transformer's model for minilm), target suffix, ``_seed<n>``."""
         name = self.name
         if self.labels != "ekman" and not name.startswith(f"{self.labels}_"):
             name = f"{self.labels}_{name}"
         if self.family == "transformer" and (short := model_short_name(self.train.model_name)) != "minilm":
             name = name.replace("minilm", short, 1) if "minilm" in name else f"{name}_{short}"
-        if self.target == "multi" and not name.endswith("_multi"):
-            name = name.removesuffix("_single") + "_multi"
-        elif self.target == "single" and name.endswith("_multi"):
-            name = name.removesuffix("_multi") + "_single"
+        if not name.endswith(f"_{self.target}") and (self.target == "multi" or name.endswith("_multi")):
+            name = name.removesuffix("_single").removesuffix("_multi") + f"_{self.target}"
         return name + (f"_seed{self.seed}" if self.seed else "")
 
     def settings(self) -> dict[str, Any]:
-        """Every setting as one flat ``{dotted name: value}`` dict, those the data fill in left out (``labels`` only
-        when not Ekman's, as the committed runs recorded them)."""
+        """Every setting as one flat ``{dotted name: value}`` dict, those the data fill in (``DERIVED``) left out."""
         out: dict[str, Any] = {"family": self.family, "target": self.target,
                                **({"labels": self.labels} if self.labels != "ekman" else {}),
                                "augment": self.augment, "train_rows": self.train_rows, "init_from": self.init_from}
-        for part in ("model", "text", "train"):
-            value = getattr(self, part)
-            if value is not None and (part != "text" or self.family == "rnn"):
-                out.update({f"{part}.{k}": v for k, v in dataclasses.asdict(value).items()
-                            if f"{part}.{k}" not in DERIVED})
+        for part in ("model", "text", "train") if self.family == "rnn" else ("train",):
+            out.update({f"{part}.{k}": v for k, v in dataclasses.asdict(getattr(self, part)).items()
+                        if f"{part}.{k}" not in DERIVED})
         return out
 
 
 def model_short_name(model_name: str) -> str:
-    """A transformer as run names show it: ``minilm``, else its name's (or a run's ``<run>/model``: the run's)
-    last part in lower case with ``_`` (``google/mobilebert-uncased``: ``mobilebert_uncased``)."""
+    """A transformer as run names show it: ``minilm``, else its (a ``<run>/model``'s: the run's) name in snake case."""
     path = Path(model_name)
     if model_name == DEFAULT_MODEL or path.name.lower() == "all-minilm-l6-v2":
         return "minilm"
     name = path.parent.name if path.name == "model" and path.parent.name else path.name
     return name.replace("-", "_").lower()
-
-
-DERIVED = ("model.vocab_size", "model.pad_id", "model.target", "model.num_classes", "train.target")
-
-
-# ------------------------------------------------------------------------------------------ overrides
-TOP_LEVEL = ("target", "labels", "augment", "train_rows", "init_from")
 
 
 def _unknown(key: str, where: str, allowed: Iterable[str]) -> ValueError:
@@ -139,8 +123,7 @@ FIELD_RANGES: dict[type, dict[str, Range]] = {Experiment: {"train_rows": COUNT},
 
 
 def with_overrides(exp: Experiment, overrides: Mapping[str, Any] | None) -> Experiment:
-    """A copy of ``exp`` with dotted-name ``overrides``; a misspelt name, a wrong type or a value out of
-    ``FIELD_RANGES`` is a ``ValueError`` naming it."""
+    """A copy of ``exp`` with dotted-name ``overrides``, each checked (a ``ValueError`` names a bad one)."""
     if not overrides:
         return exp
     parts: dict[str, dict[str, Any]] = {}  # "model", "text", "train" or "" (a top-level field) -> changes
@@ -159,9 +142,7 @@ def with_overrides(exp: Experiment, overrides: Mapping[str, Any] | None) -> Expe
     return replace(exp, **top, **{part: replace(getattr(exp, part), **kw) for part, kw in parts.items()})
 
 
-# ------------------------------------------------------------------------------------------ the registry
-def _rnn(name: str, model: ModelConfig, text: TextSettings, about: str, quick_width: int = 32,
-         **kw: Any) -> Experiment:
+def _rnn(name: str, model: ModelConfig, text: TextSettings, about: str, quick_width: int = 32, **kw: Any) -> Experiment:
     """An RNN experiment with the notebooks' training settings; ``quick`` shrinks every width to ``quick_width``."""
     settings = dict(epochs=6, batch_size=64, learning_rate=2e-3, weight_decay=0.01, warmup_ratio=0.05,
                     schedule="linear", grad_clip=1.0, patience=2, num_threads=1)
@@ -182,7 +163,6 @@ _CAUSAL = dict(embedding_dim=384, num_layers=2, bidirectional=False, pooling="me
                context_length=64, freeze_embeddings=True, input_dim=128)
 _SPEED = ModelConfig(arch="lstm", embedding_dim=128, hidden_dim=256, num_layers=2, bidirectional=True,
                      pooling="last", dropout=0.3)
-_SPEED_TRAIN = {"num_threads": 2}
 _MINILM_FT = FTConfig(model_name="minilm", max_length=64, epochs=2, learning_rate=1e-4, batch_size=32,
                       freeze_embeddings=True, num_threads=1)
 # DAIR.AI emotion (16,000 tweets): 4 epochs cost about what 2 GoEmotions epochs do; max_length 96 cuts no tweet; the
@@ -206,7 +186,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
     # the speed ablation: a 2x256 BiLSTM of fixed size, fp32 padded+packed vs bf16 exact-length batches
     *[_rnn(f"bilstm2_{p}_{'exact' if exact else 'padded'}", _SPEED, WORD_TEXT,
            f"2x256 BiLSTM, {p}, {'exact-length' if exact else 'padded, packed'} batches", quick_width=16,
-           train={**_SPEED_TRAIN, "precision": p, "exact_lengths": exact})
+           train={"num_threads": 2, "precision": p, "exact_lengths": exact})
       for p, exact in (("fp32", False), ("bf16", True), ("fp32", True), ("bf16", False))],
     # ---- notebook 04: xLSTM (mLSTM block + sLSTM block) and RWKV, one direction
     _rnn("xlstm_minilm", ModelConfig(arch="xlstm", slstm_at=[1], num_heads=4, **_CAUSAL), MINILM_TEXT,
@@ -259,7 +239,6 @@ def overview(names: Iterable[str], profile: str = "quick", overrides: Mapping[st
     return pd.DataFrame({n: configure(n, profile, overrides).settings() for n in names})
 
 
-# ------------------------------------------------------------------------------------------ running
 def experiment_splits(exp: Experiment, splits: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The data an experiment trains on: the stratified ``train_rows`` subset and/or the augmented train split."""
     out = dict(splits)
@@ -286,9 +265,8 @@ def make_trainer(exp: Experiment, run_dir: Path, on_epoch_end: EpochHook | None 
             raise ValueError(f"experiment {exp.name!r}: MiniLM embeddings are 384-d; model.embedding_dim must be 384")
         if model["arch"] in ("xlstm", "rwkv"):
             model["context_length"] = exp.text.max_length
-        return RnnTrainer(model, exp.train, exp.target, exp.text.tokenizer, exp.text.embeddings,
-                          max_length=exp.text.max_length, labels=labels, on_epoch_end=on_epoch_end,
-                          keep_checkpoints=keep_checkpoints)
+        return RnnTrainer(model, exp.train, exp.target, exp.text.tokenizer, exp.text.embeddings, labels=labels,
+                          max_length=exp.text.max_length, on_epoch_end=on_epoch_end, keep_checkpoints=keep_checkpoints)
     from src_helpers.training.finetune import TransformerTrainer
 
     cfg = replace(exp.train, target=exp.target)
@@ -308,21 +286,17 @@ def make_trainer(exp: Experiment, run_dir: Path, on_epoch_end: EpochHook | None 
 def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: str | Path,
                    resume: bool = True, on_epoch_end: EpochHook | None = None,
                    run_name: str | None = None, keep_checkpoints: bool = True) -> RunResult:
-    """Train ``exp`` on ``splits`` (dev selects, test is scored once) into ``<runs_dir>/<run_name or exp.run_name>``.
-    ``resume``: reuse or resume a run of the same settings and data; ``on_epoch_end(epoch, dev row)`` may stop the
-    run by raising; ``extra["wall_seconds"]``: this call's wall clock."""
+    """Train ``exp`` on ``splits`` (dev selects, test is scored once) into ``<runs_dir>/<run_name or exp.run_name>``,
+    its settings recorded in ``config.json``; ``on_epoch_end(epoch, dev row)`` may stop the run by raising."""
     start = time.perf_counter()
-    run_name = run_name or exp.run_name
-    run_dir = Path(runs_dir) / run_name
+    run_dir = Path(runs_dir) / (run_name or exp.run_name)
     trainer = make_trainer(exp, run_dir, on_epoch_end, keep_checkpoints)
     result = trainer.fit(experiment_splits(exp, splits), run_dir, resume)
-    result.name = run_name
-    record_settings(run_dir, exp)
+    result.name, path = run_dir.name, run_dir / "config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))  # + the settings ``finished`` compares
+    write_json(path, config | {"experiment": {"name": exp.name, "settings": jsonable(exp.settings())}})
     result.extra["wall_seconds"] = time.perf_counter() - start
     return result
-
-
-RUNTIME = ("train.num_threads", "train.device", "train.logging_steps")  # change no result
 
 
 def jsonable(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -330,61 +304,40 @@ def jsonable(settings: Mapping[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps({k: v for k, v in settings.items() if k not in RUNTIME}, default=str))
 
 
-def record_settings(run_dir: Path, exp: Experiment) -> None:
-    """Add the experiment's name and settings to the run's ``config.json`` (for ``finished``)."""
-    path = run_dir / "config.json"
-    config = json.loads(path.read_text(encoding="utf-8"))
-    config["experiment"] = {"name": exp.name, "settings": jsonable(exp.settings())}
-    write_json(path, config)
-
-
 def run_experiments(names: Iterable[str], splits: dict[str, pd.DataFrame], profile: str = "quick",
                     overrides: Mapping[str, Any] | None = None, resume: bool | None = None,
                     runs_dir: str | Path | None = None) -> dict[str, RunResult]:
-    """Run each named experiment in order; ``{run name: result}``. ``resume`` None: only in the full profile.
-    ``overrides`` apply to the experiments that have the setting (one no experiment has is an error); all are
-    configured before the first one trains."""
+    """Run each named experiment in order (``overrides``: where it has the setting); ``{run name: result}``."""
     runs_dir = Path(runs_dir) if runs_dir else paths_for(profile, data=splits).ensure().runs
     resume = profile == "full" if resume is None else resume
     exps = [configure(n, profile) for n in names]
-    used = {k for k in (overrides or {}) for e in exps if _has(e, k)}
-    if overrides and (unused := set(overrides) - used):
-        raise _unknown(sorted(unused)[0], f"none of the experiments {[e.name for e in exps]}",
+    own = [{k: v for k, v in (overrides or {}).items() if k in TOP_LEVEL or k in e.settings()} for e in exps]
+    if unused := sorted(set(overrides or {}).difference(*own)):
+        raise _unknown(unused[0], f"none of the experiments {[e.name for e in exps]}",
                        set().union(*(e.settings() for e in exps)))
-    exps = [with_overrides(exp, {k: v for k, v in (overrides or {}).items() if _has(exp, k)}) for exp in exps]
     results = {}
-    for exp in exps:
+    for exp in list(map(with_overrides, exps, own)):  # every override checked before the first one trains
         print(f"== {exp.run_name}: {exp.about}", flush=True)
         results[exp.run_name] = run_experiment(exp, splits, runs_dir, resume, keep_checkpoints=profile == "full")
     return results
 
 
-def _has(exp: Experiment, key: str) -> bool:
-    return key in exp.settings() or key in TOP_LEVEL
-
-
 def finished(exp: str | Experiment, splits: dict[str, pd.DataFrame], profile: str = "quick",
              runs_dir: str | Path | None = None, run_name: str | None = None) -> RunResult | None:
-    """The finished run of ``exp`` (a name or a configured experiment) on these data (``resume.decide``), or None.
-    A run without recorded settings counts for the registered experiment only; one without recorded data only
-    when its test ids are these splits', in order."""
+    """The finished run of ``exp`` (a name or a configured experiment) on these data (``resume.decide``), or None."""
     exp = configure(exp, profile) if isinstance(exp, str) else exp
     run_dir = Path(runs_dir or paths_for(profile, data=splits).runs) / (run_name or exp.run_name)
     if not (run_dir / "metrics.json").exists():
         return None
     result = load_result(run_dir)
+    settings, stored = jsonable(exp.settings()), result.config.get("data")
     recorded = result.config.get("experiment", {}).get("settings")
-    settings = jsonable(exp.settings())
-    if recorded is not None and recorded != settings:
+    if recorded is None and exp.name in EXPERIMENTS:  # settings not recorded: counts for the registered experiment
+        recorded = jsonable(configure(exp.name, profile).settings())
+    if recorded != settings or (stored is not None and exp.augment):  # augmented data are not built just to compare
         return None
-    if recorded is None and (exp.name not in EXPERIMENTS or settings != jsonable(configure(exp.name, profile)
-                                                                                  .settings())):
-        return None
-    stored = result.config.get("data")
     if stored is None and result.extra.get("test_ids") != splits["test"]["comment_id"].astype(str).tolist():
         return None  # data not recorded: these splits' test ids, in the same order, at least
-    if stored is not None and exp.augment:
-        return None  # the augmented train split is not built again just to compare it
     data = data_fingerprint(splits if exp.augment else experiment_splits(exp, splits), train_rows=exp.train_rows)
     try:
         decision = decide(Record(settings, stored, run_dir / "config.json"), None, settings, data)
@@ -395,8 +348,7 @@ def finished(exp: str | Experiment, splits: dict[str, pd.DataFrame], profile: st
 
 def run_or_load(name: str, splits: dict[str, pd.DataFrame], profile: str = "quick") -> RunResult:
     """The finished run of ``name`` on these data when there is one (e.g. notebook 02's TF-IDF), else run it."""
-    result = finished(name, splits, profile)
-    if result is not None:
+    if (result := finished(name, splits, profile)) is not None:
         print(f"{name}: read from {portable_path(result.run_dir)}")
         return result
     runs_dir = paths_for(profile, data=splits).ensure().runs

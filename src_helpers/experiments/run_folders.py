@@ -1,7 +1,5 @@
-"""Run folders: what every model run leaves for later notebooks (``config.json``, ``metrics.json``, ``history.csv``,
-``test/dev_predictions.csv.gz``, ``evaluations/<name>.json``; git-ignored ``checkpoints/``). ``load_run`` reads
-one whole or raises a ``RunFolderError`` naming the folder and the damaged file.
-"""
+"""Run folders: what every model run leaves for later notebooks; ``load_run`` reads one whole or raises a
+``RunFolderError`` naming the folder and the damaged file."""
 
 from __future__ import annotations
 
@@ -23,12 +21,13 @@ from src_helpers.evaluation.results import RunResult
 
 FORMAT_VERSION = 2  # config.json's layout; 1: every layout before it carried a version
 MIGRATION = "python -m tools.migrate_run_folders"
+OVERWRITE_ENV = "SRC_HELPERS_OVERWRITE_RESULTS"  # "1": a run may replace a recorded run's other metrics
+EVALUATIONS = "evaluations"
+HEADLINE_PREFIX = ".headline_"
 
 
 def _json_default(o: object) -> object:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
+    if isinstance(o, np.generic | np.ndarray):
         return o.tolist()
     if isinstance(o, Path):
         return str(o)
@@ -72,8 +71,7 @@ class Run:
         """The stored probabilities of ``split``, one column per class of ``names`` (the run's classes)."""
         table = self.table(split)
         columns = [f"prob_{n}" for n in (self.labels.classes if names is None else names)]
-        missing = [c for c in columns if c not in table]
-        if missing:
+        if missing := [c for c in columns if c not in table]:
             raise KeyError(f"{self.path}: {split}_predictions.csv.gz has no {missing} (its columns: "
                            f"{list(table.columns)})")
         return table[columns].to_numpy()
@@ -83,29 +81,23 @@ class Run:
         values = self.table(split)[column]
         if self.config.get("target") != "multi":
             return values.to_numpy().astype(int)
-        out = np.zeros((len(values), len(self.labels.classes)), dtype=int)
-        for r, s in enumerate(values.astype(str)):
-            out[r, [int(x) for x in s.split()]] = 1
-        return out
+        hot = values.astype(str).str.get_dummies(sep=" ")  # "0 3" -> columns "0", "3"
+        return hot.reindex(columns=[str(i) for i in range(len(self.labels.classes))], fill_value=0).to_numpy()
 
     def result(self) -> RunResult:
         """The run as a ``RunResult`` without a model; ``extra["test_ids"]``: the test ids in stored order."""
-        has_dev = self.dev_predictions is not None
-        return RunResult(name=self.name, run_dir=self.path, config=self.config,
-                         target=self.config.get("target", "single"), labels=self.labels, dev=self.metrics["dev"],
-                         test=self.metrics["test"], threshold=self.metrics["dev"].get("threshold"),
-                         dev_probs=self.probs(split="dev") if has_dev else None,
-                         dev_pred=self.pred("dev") if has_dev else None,
-                         y_dev=self.pred("dev", column="y_true") if has_dev else None,
-                         test_probs=self.probs(), test_pred=self.pred(), y_test=self.pred(column="y_true"),
+        dev = {} if self.dev_predictions is None else {
+            "dev_probs": self.probs(split="dev"), "dev_pred": self.pred("dev"), "y_dev": self.pred("dev", "y_true")}
+        return RunResult(name=self.name, run_dir=self.path, config=self.config, labels=self.labels,
+                         target=self.config.get("target", "single"), dev=self.metrics["dev"], test=self.metrics["test"],
+                         threshold=self.metrics["dev"].get("threshold"), test_probs=self.probs(), test_pred=self.pred(),
+                         y_test=self.pred(column="y_true"), **dev,
                          history=self.history if self.history is not None else pd.DataFrame(),
-                         extra={"test_ids": self.predictions["id"].astype(str).tolist(),
-                                "evaluations": self.evaluations})
+                         extra={"test_ids": list(self.predictions["id"].astype(str)), "evaluations": self.evaluations})
 
 
-def save_predictions(path: Path, probs: np.ndarray, ids: Sequence[str] | None = None,
-                     y_true: np.ndarray | None = None, y_pred: np.ndarray | None = None,
-                     names: Sequence[str] = EKMAN_LABELS) -> Path:
+def save_predictions(path: Path, probs: np.ndarray, ids: Sequence[str] | None = None, y_true: np.ndarray | None = None,
+                     y_pred: np.ndarray | None = None, names: Sequence[str] = EKMAN_LABELS) -> Path:
     """One split's predictions table (rows in data order): id, y_true, y_pred, ``prob_<class>`` columns."""
     probs = np.asarray(probs)
     n = len(probs)
@@ -116,14 +108,10 @@ def save_predictions(path: Path, probs: np.ndarray, ids: Sequence[str] | None = 
         if arr is not None:
             arr = np.asarray(arr)
             table[label] = [" ".join(map(str, np.flatnonzero(r))) for r in arr] if arr.ndim == 2 else arr
-    for i, name in enumerate(names):
-        table[f"prob_{name}"] = np.round(probs[:, i], 5)
+    table[[f"prob_{name}" for name in names]] = np.round(probs[:, :len(names)], 5)
     # mtime=0: the same predictions give the same bytes (no churn when a finished run is re-read)
     table.to_csv(path, index=False, compression={"method": "gzip", "mtime": 0})
     return path
-
-
-OVERWRITE_ENV = "SRC_HELPERS_OVERWRITE_RESULTS"  # "1": a run may replace a recorded run's other metrics
 
 
 class RecordError(RuntimeError):
@@ -142,8 +130,7 @@ def _same(a: object, b: object) -> bool:
 
 
 def check_record(run_dir: str | Path, metrics: dict, file: str = "metrics.json") -> None:
-    """Refuse (``RecordError``) to write other numbers over ``file`` of a recorded run (under
-    ``paths_for("full").runs``) unless ``$SRC_HELPERS_OVERWRITE_RESULTS`` is ``1``; the same numbers again are fine."""
+    """Refuse (``RecordError``) other numbers over ``file`` of a recorded run unless ``OVERWRITE_ENV`` is 1."""
     run_dir = Path(run_dir).absolute()
     stored_file = run_dir / file
     if not stored_file.is_file() or not run_dir.is_relative_to(paths_for("full").runs.absolute()):
@@ -161,11 +148,9 @@ def check_record(run_dir: str | Path, metrics: dict, file: str = "metrics.json")
 
 
 def save_run(run_dir: str | Path, config: dict, metrics: dict, history: Sequence[dict] | None = None,
-             ids: Sequence[str] | None = None, y_true: np.ndarray | None = None,
-             y_pred: np.ndarray | None = None, probs: np.ndarray | None = None,
-             names: Sequence[str] = EKMAN_LABELS, dev: dict | None = None) -> Path:
-    """Write a run folder; arrays are test rows in data order, ``dev`` the dev split's ``save_predictions``
-    arguments. ``config.json`` gets the format version, ``labels`` (of ``names``) and ``data`` (default null)."""
+             ids: Sequence[str] | None = None, y_true: np.ndarray | None = None, y_pred: np.ndarray | None = None,
+             probs: np.ndarray | None = None, names: Sequence[str] = EKMAN_LABELS, dev: dict | None = None) -> Path:
+    """Write a run folder; arrays are test rows in data order, ``dev`` the dev split's ``save_predictions`` kwargs."""
     run_dir = Path(run_dir)
     check_record(run_dir, metrics)
     config = {"format_version": FORMAT_VERSION, "labels": label_set_of(names).name, "data": None, **config}
@@ -178,9 +163,6 @@ def save_run(run_dir: str | Path, config: dict, metrics: dict, history: Sequence
     if dev is not None:
         save_predictions(run_dir / "dev_predictions.csv.gz", names=names, **dev)
     return run_dir
-
-
-EVALUATIONS = "evaluations"
 
 
 class RunFolderError(ValueError):
@@ -202,7 +184,6 @@ REQUIRED_METRICS: dict[str, dict[str, tuple[str, ...]]] = {
 # What marks a folder as (part of) a run: a folder holding one of these but no metrics.json is a damaged run.
 RUN_FILES = ("config.json", "metrics.json", "history.csv", "test_predictions.csv.gz", "dev_predictions.csv.gz",
              EVALUATIONS, "checkpoints", "model")
-_READ_ERRORS = (OSError, EOFError, ValueError, zlib.error)  # gzip, CSV, JSON and decoding failures
 
 
 def _read(folder: Path, name: str) -> dict | pd.DataFrame | None:
@@ -214,7 +195,7 @@ def _read(folder: Path, name: str) -> dict | pd.DataFrame | None:
         return None
     try:
         value = json.loads(path.read_text(encoding="utf-8")) if is_json else pd.read_csv(path, keep_default_na=False)
-    except _READ_ERRORS as err:
+    except (OSError, EOFError, ValueError, zlib.error) as err:  # gzip, CSV, JSON and decoding failures
         problem = "not valid JSON" if is_json else "unreadable, truncated or damaged"
         raise RunFolderError(folder, name, f"{problem} ({type(err).__name__}: {err})") from err
     if is_json and not isinstance(value, dict):
@@ -289,8 +270,7 @@ def load_run(run_dir: str | Path) -> Run:
 
 
 def run_folders(runs_root: str | Path, nested: bool = False) -> list[Path]:
-    """The run folders in ``runs_root`` by name (``nested``: then those in its folders of run folders); any other
-    non-hidden folder (an unfinished run, an empty folder) is a ``RunFolderError`` naming it."""
+    """The run folders in ``runs_root`` (``nested``: then those of its run groups); others: ``RunFolderError``."""
     root = Path(runs_root)
     if not root.is_dir():
         raise FileNotFoundError(f"runs_root {root} is not a folder")
@@ -323,8 +303,7 @@ def _is_run_folder(folder: Path, in_group: bool = False) -> bool:
 
 
 def save_evaluation(run_dir: str | Path, name: str, report: dict) -> Path:
-    """Store a report of the run's model on other data as ``<run_dir>/evaluations/<name>.json`` (``check_record``
-    guards a recorded one); ``load_run(...).evaluations[name]`` reads it."""
+    """Store a report of the run's model on other data as ``<run_dir>/evaluations/<name>.json``."""
     run_dir = Path(run_dir)
     if not (run_dir / "metrics.json").exists():
         raise FileNotFoundError(f"{run_dir}: not a run folder (no metrics.json) to store evaluation {name!r} in")
@@ -343,20 +322,11 @@ def load_result(run_dir: str | Path) -> RunResult:
 
 def summarize_runs(runs_root: str | Path) -> pd.DataFrame:
     """One row of headline dev/test numbers per run folder of ``runs_root``; a damaged one is a ``RunFolderError``."""
-    rows = []
-    for folder in run_folders(runs_root):
-        run = load_run(folder)
-        row = {"run": run.name, "model": run.config.get("model", run.name), "target": run.config.get("target")}
-        for split in ("dev", "test"):
-            for key in ("accuracy", "macro_f1", "micro_f1"):
-                value = run.metrics.get(split, {}).get(key)
-                if value is not None:
-                    row[f"{split}_{key}"] = value
-        rows.append(row)
+    rows = [{"run": run.name, "model": run.config.get("model", run.name), "target": run.config.get("target")}
+            | {f"{split}_{key}": value for split in ("dev", "test") for key in ("accuracy", "macro_f1", "micro_f1")
+               if (value := run.metrics.get(split, {}).get(key)) is not None}
+            for run in map(load_run, run_folders(runs_root))]
     return pd.DataFrame(rows)
-
-
-HEADLINE_PREFIX = ".headline_"
 
 
 def record_headline(notebooks_out: str | Path, notebook: str, scores: dict[str, float]) -> Path:

@@ -1,6 +1,4 @@
-"""Search spaces of the Optuna studies: the dotted overrides a trial of each family may suggest, the untuned point
-of each space (a study's first trial) and the ``Budget`` every trial runs under.
-"""
+"""The Optuna studies' search spaces (a trial's dotted overrides per family), their untuned points and ``Budget``."""
 
 from __future__ import annotations
 
@@ -14,10 +12,11 @@ from optuna.trial import FixedTrial
 from src_helpers.experiments.registry import FAMILIES, Experiment, configure
 from src_helpers.validation import COUNT, POSITIVE, check_range
 
+BUDGET_RANGES = {"n_trials": COUNT, "timeout": POSITIVE, "train_rows": COUNT, "epochs": COUNT}
+
 
 def tfidf_space(trial: optuna.Trial) -> dict[str, Any]:
-    """C around the untuned choice (2.0); word n-grams up to 3 (comments are short); char n-grams in the usual
-    2-6 range; ``min_df`` trims typos; class weights favour the rare classes' F1."""
+    """C around the untuned 2.0, word n-grams up to 3 (short comments), char n-gram ranges, min_df, class weights."""
     char_lo = trial.suggest_int("char_ngram_min", 1, 3)
     return {"train.Cs": (trial.suggest_float("C", 0.1, 20.0, log=True),),
             "train.word_ngrams": (1, trial.suggest_int("word_ngram_max", 1, 3)),
@@ -27,8 +26,7 @@ def tfidf_space(trial: optuna.Trial) -> dict[str, Any]:
 
 
 def _training_space(trial: optuna.Trial) -> dict[str, Any]:
-    """What every neural family shares: learning rate, batch size, warm-up, dropout and one way to favour rare
-    classes (none, class weights or label smoothing)."""
+    """Every neural family's: learning rate, batch size, warm-up, dropout, class weights or label smoothing."""
     loss = trial.suggest_categorical("loss", ["plain", "class_weights", "label_smoothing"])
     return {"train.learning_rate": trial.suggest_float("learning_rate", 3e-4, 5e-3, log=True),
             "train.batch_size": trial.suggest_categorical("batch_size", [32, 64, 128]),
@@ -68,9 +66,8 @@ def causal_space(trial: optuna.Trial) -> dict[str, Any]:
 
 
 def transformer_space(trial: optuna.Trial) -> dict[str, Any]:
-    """Fine-tuning: learning rate 1e-5-3e-4, or 1e-4-2e-3 for LoRA adapters (they start at zero and train ~1% of
-    the weights: lower rates never left chance level); epochs, warm-up, weight decay, batch size, class weights,
-    frozen word embeddings (20% faster on CPU), LoRA rank/alpha."""
+    """Fine-tuning settings; LoRA adapters (zero at the start, ~1% of the weights) need 1e-4-2e-3: lower rates never
+    left chance level. Frozen word embeddings train 20% faster on CPU."""
     lora = trial.suggest_categorical("lora", [False, True])
     lr = trial.suggest_float("lora_learning_rate", 1e-4, 2e-3, log=True) if lora else \
         trial.suggest_float("learning_rate", 1e-5, 3e-4, log=True)
@@ -90,22 +87,22 @@ def transformer_space(trial: optuna.Trial) -> dict[str, Any]:
 
 # The untuned experiments as points of each space: a study's first trial shows what tuning gains on its budget.
 _UNTUNED_TRAINING = {"loss": "plain", "learning_rate": 2e-3, "batch_size": 64, "warmup_ratio": 0.05}
+_UNTUNED_CAUSAL = {"input_dim": 128, "num_layers": 2, "bidirectional": False, "pooling": "meanmax", "dropout": 0.2,
+                   **_UNTUNED_TRAINING}
 UNTUNED: dict[str, dict[str, Any]] = {
     "tfidf": {"C": 2.0, "word_ngram_max": 2, "char_ngram_min": 2, "char_ngram_span": 3, "min_df": 2,
               "class_weight": None},
     "rnn": {"arch": "gru", "hidden_dim": 256, "num_layers": 1, "pooling": "meanmax", "max_length": 64,
             "embeddings": "minilm_frozen", "dropout": 0.3, **_UNTUNED_TRAINING},
-    "xlstm": {"input_dim": 128, "num_layers": 2, "bidirectional": False, "pooling": "meanmax", "dropout": 0.2,
-              **_UNTUNED_TRAINING},
-    "rwkv": {"input_dim": 128, "num_layers": 2, "bidirectional": False, "pooling": "meanmax", "dropout": 0.2,
-             **_UNTUNED_TRAINING},
+    "xlstm": _UNTUNED_CAUSAL,
+    "rwkv": _UNTUNED_CAUSAL,
     "transformer": {"lora": False, "learning_rate": 1e-4, "epochs": 2, "warmup_ratio": 0.06, "weight_decay": 0.01,
                     "batch_size": 32, "class_weights": False, "freeze_embeddings": True},
 }
 
-Space = Callable[[optuna.Trial], dict[str, Any]]
-SPACES: dict[str, Space] = {"tfidf": tfidf_space, "rnn": rnn_space, "xlstm": causal_space, "rwkv": causal_space,
-                            "transformer": transformer_space}
+SPACES: dict[str, Callable[[optuna.Trial], dict[str, Any]]] = {
+    "tfidf": tfidf_space, "rnn": rnn_space, "xlstm": causal_space, "rwkv": causal_space,
+    "transformer": transformer_space}
 
 
 def check_family(family: str) -> str:
@@ -114,13 +111,9 @@ def check_family(family: str) -> str:
     return family
 
 
-BUDGET_RANGES = {"n_trials": COUNT, "timeout": POSITIVE, "train_rows": COUNT, "epochs": COUNT}
-
-
 @dataclass(frozen=True)
 class Budget:
-    """What a study may spend: ``n_trials`` finished trials (all workers), ``timeout`` seconds per worker call, a
-    stratified ``train_rows`` subset and at most ``epochs`` epochs per trial (None: the experiment's own)."""
+    """What a study may spend: finished trials (all workers), seconds per worker call, train rows, epochs per trial."""
 
     n_trials: int = 20
     timeout: float | None = None
@@ -131,19 +124,14 @@ class Budget:
         for name, allowed in BUDGET_RANGES.items():
             check_range(name, getattr(self, name), allowed, optional=name != "n_trials")
 
-    def overrides(self, family: str, suggested: Mapping[str, Any]) -> dict[str, Any]:
-        """The budget as overrides of a trial's ``suggested`` ones: the subset and the epochs."""
-        out: dict[str, Any] = {"train_rows": self.train_rows} if self.train_rows else {}
-        if self.epochs and family != "tfidf":
-            out["train.epochs"] = min(self.epochs, suggested.get("train.epochs", self.epochs))
-        return out
-
 
 def trial_experiment(family: str, params: Mapping[str, Any] | optuna.Trial, profile: str = "quick",
                      budget: Budget | None = None, overrides: Mapping[str, Any] | None = None) -> Experiment:
-    """The family's experiment with a trial's suggestions (or ``params``), the budget and ``overrides``."""
+    """The family's experiment with a trial's suggestions (or ``params``), the ``budget`` and ``overrides``."""
     trial = params if isinstance(params, optuna.Trial | FixedTrial) else FixedTrial(dict(params))
-    settings = SPACES[check_family(family)](trial)
-    if budget is not None:
-        settings |= budget.overrides(family, settings)
+    settings, budget = SPACES[check_family(family)](trial), budget or Budget()
+    if budget.train_rows:
+        settings["train_rows"] = budget.train_rows
+    if budget.epochs and family != "tfidf":
+        settings["train.epochs"] = min(budget.epochs, settings.get("train.epochs", budget.epochs))
     return configure(FAMILIES[family], profile, {**settings, **(overrides or {})})

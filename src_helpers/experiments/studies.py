@@ -1,8 +1,6 @@
-"""Hyper-parameter studies with Optuna: each model family (``search_spaces``) tuned on dev macro-F1 under a budget
-(train subset, epochs), resumable, many workers, median pruning; the first trial is the untuned configuration.
-``refine`` re-ranks the best on the full train split, ``retrain_best`` trains the winner and tests it once.
-CLI (one worker): ``python -m src_helpers.experiments.studies --family rnn --profile full --n-trials 20``.
-"""
+"""Optuna studies: each model family (``search_spaces``) tuned on dev macro-F1 under a ``Budget``, resumable by many
+workers; ``refine`` re-ranks the best on the full train split, ``retrain_best`` trains the winner and tests it once.
+CLI (one worker): ``python -m src_helpers.experiments.studies --family rnn --profile full --n-trials 20``."""
 
 from __future__ import annotations
 
@@ -27,17 +25,9 @@ from src_helpers.evaluation.metrics import choose_best
 from src_helpers.evaluation.references import load as load_references
 from src_helpers.evaluation.results import RunResult
 from src_helpers.evaluation.tables import train_time
-from src_helpers.experiments.registry import Experiment, finished, run_experiment
+from src_helpers.experiments.registry import FAMILIES, Experiment, finished, run_experiment
 from src_helpers.experiments.run_folders import write_json
-from src_helpers.experiments.search_spaces import (
-    BUDGET_RANGES,
-    FAMILIES,
-    SPACES,
-    UNTUNED,
-    Budget,
-    check_family,
-    trial_experiment,
-)
+from src_helpers.experiments.search_spaces import BUDGET_RANGES, SPACES, UNTUNED, Budget, check_family, trial_experiment
 from src_helpers.experiments.study_storage import check_identity, load_study, study_data, tuning_splits
 from src_helpers.validation import COUNT, INDEX, add_dataclass_flags, check_range, cli, dataclass_from_args
 
@@ -59,8 +49,7 @@ def objective(family: str, splits: dict[str, pd.DataFrame], profile: str, budget
 
         run_name = f"trial_{trial.number:04d}"
         try:
-            result = run_experiment(exp, dev_as_test, trials_dir, resume=False, on_epoch_end=report,
-                                    run_name=run_name)
+            result = run_experiment(exp, dev_as_test, trials_dir, resume=False, on_epoch_end=report, run_name=run_name)
         finally:
             shutil.rmtree(trials_dir / run_name, ignore_errors=True)  # trials keep only what the study stores
         trial.set_user_attr("dev_accuracy", result.dev.get("accuracy"))
@@ -71,20 +60,10 @@ def objective(family: str, splits: dict[str, pd.DataFrame], profile: str, budget
     return run
 
 
-def remove_dead_trial_folders(study: optuna.Study, trials_dir: Path) -> None:
-    """Delete the folders of trials no worker runs any more (a killed worker leaves its trial's checkpoints)."""
-    running = {f"trial_{t.number:04d}" for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
-    for folder in trials_dir.glob("trial_*") if trials_dir.is_dir() else ():
-        if folder.name not in running:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
 def run_study(family: str, splits: dict[str, pd.DataFrame], profile: str = "quick", budget: Budget | None = None,
               study_name: str | None = None, storage: str | None = None, seed: int = 0, worker: int = 0,
-              callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
-              **storage_kwargs) -> optuna.Study:
-    """Run (or continue) the study of ``family`` until it holds ``budget.n_trials`` finished trials or this call's
-    ``budget.timeout`` runs out. Another family or other data than the study's is refused (``check_identity``)."""
+              callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (), **storage_kwargs) -> optuna.Study:
+    """Run (or continue) the study of ``family`` until ``budget.n_trials`` trials finish or ``budget.timeout`` ends."""
     budget, family = budget or Budget(), check_family(family)
     study_name = study_name or f"{profile}_{family}"
     studies = paths_for(profile, data=splits).ensure().studies
@@ -92,14 +71,15 @@ def run_study(family: str, splits: dict[str, pd.DataFrame], profile: str = "quic
                        **storage_kwargs)
     check_identity(study, family, study_data(family, splits, profile, budget))
     trials_dir = studies / f"{study_name}_trials"
-    remove_dead_trial_folders(study, trials_dir)
+    running = {f"trial_{t.number:04d}" for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+    for folder in trials_dir.glob("trial_*"):  # a killed worker leaves its trial's folder
+        if folder.name not in running:
+            shutil.rmtree(folder, ignore_errors=True)
     if not study.get_trials(deepcopy=False):
         study.enqueue_trial(UNTUNED[family], user_attrs={"untuned": True}, skip_if_exists=True)
-    done = len(study.get_trials(deepcopy=False, states=FINISHED))
-    if done < budget.n_trials:
+    if len(study.get_trials(deepcopy=False, states=FINISHED)) < budget.n_trials:
         study.optimize(objective(family, splits, profile, budget, trials_dir), timeout=budget.timeout,
-                       callbacks=[MaxTrialsCallback(budget.n_trials, states=FINISHED), *callbacks],
-                       gc_after_trial=True)
+                       callbacks=[MaxTrialsCallback(budget.n_trials, states=FINISHED), *callbacks], gc_after_trial=True)
     _remove_if_empty(trials_dir)
     return study
 
@@ -116,8 +96,7 @@ def best_params(study: optuna.Study, family: str, path: str | Path | None = None
     """The best trial's parameters, dev macro-F1 and overrides (written as JSON to ``path`` if given)."""
     best = study.best_trial
     out = {"study": study.study_name, "family": family, "experiment": FAMILIES[family], "trial": best.number,
-           "dev_macro_f1": best.value, "params": best.params,
-           "overrides": SPACES[family](FixedTrial(best.params)),
+           "dev_macro_f1": best.value, "params": best.params, "overrides": SPACES[family](FixedTrial(best.params)),
            "finished_trials": len(study.get_trials(deepcopy=False, states=FINISHED))}
     if path is not None:
         write_json(Path(path), out)
@@ -126,13 +105,10 @@ def best_params(study: optuna.Study, family: str, path: str | Path | None = None
 
 def top_trials(study: optuna.Study, k: int) -> list[FrozenTrial]:
     """The study's ``k`` best COMPLETE trials with distinct parameters, best first."""
-    seen, out = set(), []
+    distinct: dict[str, FrozenTrial] = {}
     for t in sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: -t.value):
-        key = json.dumps(t.params, sort_keys=True, default=str)
-        if key not in seen:
-            seen.add(key)
-            out.append(t)
-    return out[:k]
+        distinct.setdefault(json.dumps(t.params, sort_keys=True, default=str), t)
+    return list(distinct.values())[:k]
 
 
 def untuned_trial(study: optuna.Study, family: str) -> FrozenTrial | None:
@@ -142,7 +118,6 @@ def untuned_trial(study: optuna.Study, family: str) -> FrozenTrial | None:
 
 
 def tuned_run_name(family: str, exp: Experiment) -> str:
-    """``tuned_<family>``, ``tuned_<family>_multi`` for the multi-label target."""
     return f"tuned_{family}" + ("_multi" if exp.target == "multi" else "")
 
 
@@ -156,37 +131,31 @@ def finished_run(family: str, exp: Experiment, splits: dict[str, pd.DataFrame], 
 def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
            top_k: int = 3, path: str | Path | None = None, max_epochs: int | None = None,
            runs_dir: str | Path | None = None) -> pd.DataFrame:
-    """The second stage: the ``top_k`` configurations plus the untuned one trained on the **full** train split and
-    ranked again on dev (a subset's ranking need not hold there); one row each, best first. ``path`` (JSON): the
-    table, written after each configuration so a killed stage resumes. The winner's RNN checkpoints are kept."""
+    """The ``top_k`` configurations and the untuned one trained on the full train split, ranked on dev; ``path``: the
+    table as JSON after each one (a killed stage resumes)."""
     check_range("top_k", top_k, COUNT)
     check_range("max_epochs", max_epochs, COUNT, optional=True)
     path = Path(path) if path else None
     done = {row["trial"]: row for row in (read_json(path) if path and path.is_file() else [])}
     folder = paths_for(profile, data=splits).ensure().studies / f"{study.study_name}_trials"
-    dev_as_test = tuning_splits(splits)
     candidates = top_trials(study, top_k)
-    default = untuned_trial(study, family)
-    if default is not None and all(t.params != default.params for t in candidates):
+    if (default := untuned_trial(study, family)) is not None and all(t.params != default.params for t in candidates):
         candidates.append(default)
-    for trial in candidates:
-        if trial.number in done:
-            continue
+    for trial in [t for t in candidates if t.number not in done]:
         exp = trial_experiment(family, trial.params, profile, Budget(epochs=max_epochs))  # the full split
         run_name, start = f"refine_{trial.number:04d}", time.perf_counter()
-        result, run = finished_run(family, exp, splits, profile, runs_dir), None
+        result = finished_run(family, exp, splits, profile, runs_dir)
+        run = None if result is None else result.name  # a finished run read, not trained
         if result is None:
-            result = run_experiment(exp, dev_as_test, folder, resume=True, run_name=run_name)
+            result = run_experiment(exp, tuning_splits(splits), folder, resume=True, run_name=run_name)
             if exp.family != "rnn":  # an RNN's checkpoints stay until the stage ends (its winner is tested from them)
                 shutil.rmtree(folder / run_name, ignore_errors=True)
-        else:
-            run = result.name
         seconds = train_time(result.history, result.config)[1] * 60  # all epochs, also of a resumed training
         seconds = time.perf_counter() - start if math.isnan(seconds) else seconds  # TF-IDF records none
         done[trial.number] = {"trial": trial.number, "untuned": trial.params == UNTUNED[family],
-                              "subset_dev_macro_f1": trial.value,
-                              "dev_macro_f1": result.dev["macro_f1"], "epochs_run": len(result.history),
-                              "seconds": round(seconds, 1), "run": run, "params": trial.params}
+                              "subset_dev_macro_f1": trial.value, "dev_macro_f1": result.dev["macro_f1"],
+                              "epochs_run": len(result.history), "seconds": round(seconds, 1), "run": run,
+                              "params": trial.params}
         if path:
             write_json(path, sorted(done.values(), key=lambda r: -r["dev_macro_f1"]))
     rows = _ranked(done)
@@ -208,12 +177,10 @@ def _ranked(done: Mapping[int, dict]) -> list[dict]:
 
 
 def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
-                 runs_dir: str | Path | None = None, resume: bool = True,
-                 overrides: Mapping[str, Any] | None = None, max_epochs: int | None = None,
-                 top_k: int = 1) -> RunResult:
+                 runs_dir: str | Path | None = None, resume: bool = True, overrides: Mapping[str, Any] | None = None,
+                 max_epochs: int | None = None, top_k: int = 1) -> RunResult:
     """The best configuration (``top_k`` > 1: ``refine``'s winner, its table in ``extra["refine"]``) trained on the
-    full train split and tested once: run folder ``tuned_<family>[_multi]``. With ``resume`` a finished run of it
-    is returned instead, and an RNN winner of ``refine`` takes over its checkpoints."""
+    full train split and tested once as ``tuned_<family>[_multi]`` (``resume``: a finished one is returned)."""
     check_range("top_k", top_k, COUNT)
     check_range("max_epochs", max_epochs, COUNT, optional=True)
     table, params, stage_dir = None, study.best_params, None
@@ -228,17 +195,15 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
     result = finished_run(family, exp, splits, profile, runs_dir) if resume else None
     run_dir = runs_dir / tuned_run_name(family, exp)
     if result is None:
-        checkpoints = stage_dir / "checkpoints" if stage_dir is not None else None
-        if checkpoints is not None and (checkpoints / "last.pt").is_file() and resume and not overrides:
+        if stage_dir and (stage_dir / "checkpoints" / "last.pt").is_file() and resume and not overrides:
             shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # an RNN winner resumes after its training
             run_dir.mkdir(parents=True, exist_ok=True)
-            shutil.move(checkpoints, run_dir / "checkpoints")
+            shutil.move(stage_dir / "checkpoints", run_dir / "checkpoints")
         result = run_experiment(exp, splits, runs_dir, resume=resume, run_name=run_dir.name,
                                 keep_checkpoints=profile == "full")
-    if stage_dir is not None:
+    if table is not None:  # refine's stage folder goes, its table stays with the result
         shutil.rmtree(stage_dir, ignore_errors=True)
         _remove_if_empty(stage_dir.parent)
-    if table is not None:
         result.extra["refine"] = table
     return result
 
@@ -250,10 +215,8 @@ def _remove_if_empty(folder: Path) -> None:
 
 def reference_table(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunResult],
                     tuned_multi: RunResult | None = None, reference: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Each family's tuned and untuned run, the better dev macro-F1 marked ``chosen_on_dev``, the tuned multi-label
-    run, then the published results (``reference``, default ``references.load("goemotions")``) with their source."""
-    columns = ["family", "chosen_on_dev", "dev_macro_f1", "test_accuracy", "test_macro_f1", "multi_macro_f1",
-               "source"]
+    """Each family's tuned and untuned run (the better on dev ``chosen_on_dev``), ``tuned_multi``, ``reference``."""
+    columns = ["family", "chosen_on_dev", "dev_macro_f1", "test_accuracy", "test_macro_f1", "multi_macro_f1", "source"]
     rows: dict[str, dict] = {}
     for family, run in tuned.items():
         pair = {r.name: r for r in (run, untuned.get(family)) if r is not None}
@@ -264,8 +227,7 @@ def reference_table(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunRes
     if tuned_multi is not None:
         rows[tuned_multi.name] = {"family": "transformer", "dev_macro_f1": tuned_multi.dev["macro_f1"],
                                   "multi_macro_f1": tuned_multi.test["macro_f1"]}
-    reference = load_references("goemotions") if reference is None else reference
-    for name, ref in reference.iterrows():
+    for name, ref in (load_references("goemotions") if reference is None else reference).iterrows():
         rows[name] = {"family": "reference", ref["metric"]: ref["value"], "source": ref["source"]}
     return pd.DataFrame.from_dict(rows, orient="index", columns=columns).rename_axis("model")
 
@@ -282,14 +244,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile", choices=("quick", "full"), default="quick")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--study", default=None, help="study name (default: <profile>_<family>)")
-    p.add_argument("--storage", default=None,
-                   help="SQLAlchemy URL or journal:<file> (default: a SQLite file in notebook_outputs/studies)")
+    p.add_argument("--storage", default=None, help="SQLAlchemy URL or journal:<file> (default: studies/<study>.db)")
     add_dataclass_flags(p, Budget, BUDGET_RANGES)
     p.add_argument("--seed", type=cli(INDEX), default=0)
     p.add_argument("--worker", type=cli(INDEX), default=0, help="worker index (varies the sampler's seed)")
     p.add_argument("--heartbeat", type=cli(COUNT), default=60, help="seconds between a running trial's heartbeats")
-    p.add_argument("--grace", type=cli(COUNT), default=None,
-                   help="seconds without heartbeat before a trial is FAILED")
+    p.add_argument("--grace", type=cli(COUNT), default=None, help="seconds without heartbeat before a trial is FAILED")
     p.add_argument("--threads", type=cli(COUNT), default=None, help="torch threads per trial")
     p.add_argument("--retrain", action="store_true", help="after the study: train the best on the full train split")
     p.add_argument("--refine", type=cli(COUNT), default=1, metavar="K",
@@ -302,24 +262,21 @@ def main(argv: list[str] | None = None) -> int:
 
     a = parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    family = a.family
     if a.threads:
         import torch
 
         torch.set_num_threads(a.threads)
     splits = load_for_profile(a.profile, a.data_dir)
     budget = dataclass_from_args(Budget, a)
-    name = a.study or f"{a.profile}_{family}"
+    name = a.study or f"{a.profile}_{a.family}"
     ran: list[int] = []  # the trials this worker finished (the others' are in the study too)
-    study = run_study(family, splits, a.profile, budget, name, a.storage, a.seed, a.worker,
-                      callbacks=[lambda _, trial: ran.append(trial.number)],
-                      heartbeat_interval=a.heartbeat, grace_period=a.grace)
-    studies = paths_for(a.profile, data=splits).ensure().studies
-    summary = best_params(study, family, studies / f"{name}.best.json")
+    study = run_study(a.family, splits, a.profile, budget, name, a.storage, a.seed, a.worker, grace_period=a.grace,
+                      callbacks=[lambda _, trial: ran.append(trial.number)], heartbeat_interval=a.heartbeat)
+    summary = best_params(study, a.family, paths_for(a.profile, data=splits).studies / f"{name}.best.json")
     keys = ("study", "trial", "dev_macro_f1", "finished_trials", "params")
     print(json.dumps({"worker": a.worker, "ran": ran} | {k: summary[k] for k in keys}, indent=2, default=str))
     if a.retrain:
-        result = retrain_best(study, family, splits, a.profile, top_k=a.refine)
+        result = retrain_best(study, a.family, splits, a.profile, top_k=a.refine)
         if "refine" in result.extra:
             print(result.extra["refine"].drop(columns="params").to_string())
         print(f"{result.name}: dev macro-F1 {result.dev['macro_f1']:.4f}, test macro-F1 "

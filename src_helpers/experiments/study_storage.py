@@ -1,7 +1,4 @@
-"""Where Optuna studies live (``open_storage``: a SQLite file per study by default, any SQLAlchemy URL or
-``journal:<file>``; RDB storages retry trials of killed workers) and what each holds (``check_identity``: one
-family's trials on one data set).
-"""
+"""Where Optuna studies live (``open_storage``) and what each holds (``check_identity``: one family, one data set)."""
 
 from __future__ import annotations
 
@@ -25,60 +22,44 @@ class StorageError(RuntimeError):
     """A study storage that cannot be opened (the URL is named, its password hidden)."""
 
 
-def _retry_stale_trials(max_retry: int) -> dict[str, Any]:
-    """The retry callback under the installed Optuna's name (``RetryHeartbeatStaleTrialCallback`` since 4.9)."""
-    if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback"):
-        callback = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
-        return {"heartbeat_stale_trial_callback": callback}
-    return {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=max_retry)}
-
-
 def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int | None = None,
                  max_retry: int = 2) -> optuna.storages.BaseStorage:
-    """An Optuna storage for ``url``: ``journal:<file>`` or an SQLAlchemy URL with heartbeats (a killed worker's
-    trial is FAILED after ``grace_period`` s and retried); one that cannot be opened is a ``StorageError``."""
+    """An Optuna storage for ``url`` (``journal:<file>`` or SQLAlchemy with heartbeats, retries) or ``StorageError``."""
     if url.startswith("journal:"):
-        from optuna.storages.journal import JournalFileBackend
-
         path = Path(url.removeprefix("journal:"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
-    if url.startswith("sqlite:///"):
-        try:
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise StorageError(f"cannot open the study storage {url!r}: {err}") from err
+    if retry := getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None):  # its name since Optuna 4.9
+        retry_arg = "heartbeat_stale_trial_callback"
+    else:
+        retry, retry_arg = optuna.storages.RetryFailedTrialCallback, "failed_trial_callback"
     for attempt in range(3):
         try:
+            if url.startswith("sqlite:///"):
+                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             with warnings.catch_warnings():  # heartbeats and their retries are "experimental" in Optuna
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
                                                   heartbeat_interval=heartbeat_interval,
                                                   grace_period=grace_period or 2 * heartbeat_interval,
-                                                  **_retry_stale_trials(max_retry))
+                                                  **{retry_arg: retry(max_retry=max_retry)})
         except Exception as err:  # SQLAlchemy's errors for bad URLs, missing drivers, refused connections
             # workers creating a new storage at once race to create its tables: opening again finds them
-            racing = type(err).__name__ == "IntegrityError" or "already exists" in str(err)
-            if attempt < 2 and racing:
-                time.sleep(0.5 * (attempt + 1))
-                continue
-            hidden = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)  # the password
-            raise StorageError(f"cannot open the study storage {hidden!r}: "
-                               f"{type(err).__name__}: {str(err).splitlines()[0]}") from err
-    raise AssertionError("unreachable")
+            if attempt == 2 or not (type(err).__name__ == "IntegrityError" or "already exists" in str(err)):
+                hidden = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)  # the password
+                raise StorageError(f"cannot open the study storage {hidden!r}: "
+                                   f"{type(err).__name__}: {str(err).splitlines()[0]}") from err
+            time.sleep(0.5 * (attempt + 1))
 
 
 def load_study(study_name: str, storage: str, seed: int = 0, worker: int = 0, **storage_kwargs) -> optuna.Study:
-    """Create or continue the study (median pruner; TPE seeded by ``seed``, ``worker`` and the trials held, so a
-    worker started again draws new configurations)."""
-    storage_ = open_storage(storage, **storage_kwargs)
+    """Create or continue the study (median pruner; TPE seeded by ``seed``, ``worker`` and the trials held)."""
     pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)  # epochs count from 1
-    study = optuna.create_study(study_name=study_name, storage=storage_, direction="maximize", load_if_exists=True,
-                                pruner=pruner)
-    held = len(study.get_trials(deepcopy=False))
-    sampler = optuna.samplers.TPESampler(seed=seed + worker + 100_003 * held)
-    return optuna.load_study(study_name=study_name, storage=storage_, sampler=sampler, pruner=pruner)
+    study = optuna.create_study(study_name=study_name, storage=open_storage(storage, **storage_kwargs),
+                                direction="maximize", load_if_exists=True, pruner=pruner)
+    study.sampler = optuna.samplers.TPESampler(seed=seed + worker + 100_003 * len(study.get_trials(deepcopy=False)))
+    return study
 
 
 def tuning_splits(splits: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -96,8 +77,7 @@ def study_data(family: str, splits: dict[str, pd.DataFrame], profile: str = "qui
 
 
 def check_identity(study: optuna.Study, family: str, data: Mapping[str, Any]) -> None:
-    """Record the study's family and data (``study_data``) while no trial has run, else refuse other ones (a
-    ``ValueError`` before any trial is added); trials without such a record are refused too."""
+    """Record the study's family and data (``study_data``) while no trial has run, else refuse other ones."""
     attrs, name = study.user_attrs, study.study_name
     if not {"family", "data"} <= attrs.keys():
         if ran := [t for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING]:

@@ -68,12 +68,10 @@ def heatmap(matrix: pd.DataFrame | np.ndarray, title: str, path: str | Path | No
     """Annotated seaborn heatmap (confusion matrices, co-occurrence); ``normalize_rows`` shows row shares."""
     values = np.asarray(matrix, dtype=float)
     labels = list(labels if labels is not None else getattr(matrix, "index", range(len(values))))
-    shown = values / values.sum(axis=1, keepdims=True).clip(min=1) if normalize_rows else values
-    text = [[f"{v:.2f}" if normalize_rows else format(int(c), fmt) for v, c in zip(row, counts, strict=True)]
-            for row, counts in zip(shown, values, strict=True)]
+    shown = values / values.sum(axis=1, keepdims=True).clip(min=1) if normalize_rows else values.astype(int)
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
-    _matrix(ax, shown, labels, title, xlabel, ylabel, annot=np.array(text), fmt="", annot_kws={"fontsize": 8},
-            cbar_kws={"fraction": 0.046})
+    _matrix(ax, shown, labels, title, xlabel, ylabel, annot=True, fmt=".2f" if normalize_rows else fmt,
+            annot_kws={"fontsize": 8}, cbar_kws={"fraction": 0.046})
     plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
     return _save(fig, path)
 
@@ -273,9 +271,9 @@ def cost_quality_figure(table: pd.DataFrame, costs: Sequence[str], quality_col: 
         for name, row in data.iterrows():
             ax.annotate(str(name), (row[cost_col], row[quality_col]), fontsize=7, xytext=(4, 3),
                         textcoords="offset points")
-        front = (fronts or {}).get(cost_col)
-        if front is not None and front.reindex(data.index, fill_value=False).any():
-            best = data[front.reindex(data.index, fill_value=False).astype(bool)].sort_values(cost_col)
+        on_front = (fronts or {}).get(cost_col, pd.Series(dtype=bool)).reindex(data.index, fill_value=False)
+        if on_front.any():
+            best = data[on_front.astype(bool)].sort_values(cost_col)
             ax.step(best[cost_col], best[quality_col], where="post", color="grey", linestyle="--",
                     label="Pareto front")
             ax.legend(fontsize=8)

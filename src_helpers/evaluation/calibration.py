@@ -101,8 +101,7 @@ def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
 
 
 def temperature_scaled(result: RunResult) -> RunResult:
-    """A copy of the run, ``<run>_temperature``, with probabilities scaled by the temperature fitted on dev
-    (``extra["temperature"]``)."""
+    """A copy ``<run>_temperature`` with probabilities scaled by the dev-fitted ``extra["temperature"]``."""
     require_single(result, SINGLE)
     if result.dev_probs is None or result.y_dev is None:
         raise ValueError(f"run {result.name!r} has no dev predictions to fit a temperature on")

@@ -309,8 +309,7 @@ def cross_domain_table(runs_root: str | Path) -> pd.DataFrame:
 
 
 def training_curves(runs_root: str | Path, runs: Iterable[str]) -> pd.DataFrame:
-    """Dev macro-F1 per epoch of ``runs`` against cumulative training ``seconds`` (spread evenly when only a total
-    is recorded), a long table; runs without a history in ``attrs["skipped"]``."""
+    """Long table of dev macro-F1 per epoch against cumulative training ``seconds``; ``attrs["skipped"]``."""
     frames, skipped = [], {}
     for name in runs:
         run = _read(Path(runs_root) / name)

@@ -64,8 +64,7 @@ def shared_report(probs: np.ndarray, truth: Sequence[str], classes: Sequence[str
 
 
 def ekman_model_on_dair(probs: np.ndarray, dair: pd.DataFrame) -> dict:
-    """An Ekman model's probabilities on the DAIR rows ``dair`` scored both ways: ``{"data", "n", "seven_way",
-    "shared"}``."""
+    """An Ekman model's probabilities on the DAIR rows ``dair`` scored both ways (``seven_way``, ``shared``)."""
     probs = _check(probs, dair, EKMAN, "ekman_model_on_dair")
     truth = _ekman_truth(dair, "ekman_model_on_dair")
     return {"data": "dair", "n": len(dair), "seven_way": seven_way_report(probs, truth),
@@ -78,8 +77,7 @@ def shared_rows(goemotions: pd.DataFrame) -> np.ndarray:
 
 
 def dair_model_on_goemotions(probs: np.ndarray, goemotions: pd.DataFrame) -> dict:
-    """A DAIR model's probabilities on GoEmotions rows, scored on the rows of a shared class with its argmax
-    mapped to Ekman."""
+    """A DAIR model's probabilities on GoEmotions rows, its argmax mapped to Ekman, on the shared-class rows."""
     probs = _check(probs, goemotions, DAIR, "dair_model_on_goemotions")
     keep = shared_rows(goemotions)
     mapped = np.array([SHARED.index(DAIR_TO_EKMAN[c]) for c in DAIR_LABELS])  # DAIR id -> SHARED id
@@ -147,8 +145,7 @@ def view(reports: Mapping[str, dict], name: str = "shared") -> dict[str, dict]:
 
 
 def model_probs(result: RunResult, texts: Sequence[str]) -> np.ndarray:
-    """Probabilities of a trained model on ``texts``: a trainer's result, or a run read from its folder when its
-    model is stored there (TF-IDF runs store none)."""
+    """Probabilities on ``texts`` of a trainer's result, or of the model stored in its run folder (not TF-IDF)."""
     from src_helpers.training import load_trainer
     from src_helpers.training.tfidf import BaselineResult, full_probs
 

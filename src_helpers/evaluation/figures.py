@@ -119,8 +119,7 @@ STUDY_PLOTS = ("optimization_history", "param_importances", "parallel_coordinate
 
 
 def study_figures(study, images: str | Path, prefix: str) -> dict[str, Path]:
-    """Optuna's matplotlib views of a study (``STUDY_PLOTS``) as ``images/<prefix>_<view>.png``; views it cannot
-    draw yet are skipped with a note."""
+    """Optuna's views of a study (``STUDY_PLOTS``) as ``images/<prefix>_<view>.png``, skipped with a note if not."""
     import optuna
     from optuna.visualization import matplotlib as ovm
 

@@ -1,5 +1,4 @@
-"""Published and earlier reference results (not runs of this project) with their sources, read from
-``resources/reference_results.csv``."""
+"""Published and earlier reference results (not runs of this project): ``resources/reference_results.csv``."""
 
 from __future__ import annotations
 

@@ -85,9 +85,8 @@ def evaluate(y_dev: np.ndarray, dev_probs: np.ndarray, y_test: np.ndarray, test_
 
 @dataclass(kw_only=True)
 class RunResult:
-    """What every trainer returns: reports, probabilities and predictions of dev and test, the history.
-
-    ``run_dir`` is None for a model not written to a run folder; ``dev_*`` may be None for an old run folder."""
+    """What every trainer returns: dev and test reports, probabilities, predictions, the history; ``run_dir`` is None
+    for a model not written to a run folder, ``dev_*`` may be None for an old run folder."""
 
     name: str = ""
     run_dir: Path | None = None
@@ -112,8 +111,7 @@ class RunResult:
 
 
 def require_single(result: RunResult, reading: str) -> RunResult:
-    """``result`` when it is a single-label run with test labels, else a ``ValueError`` saying what ``reading``
-    needs."""
+    """``result`` if single-label with test labels, else a ``ValueError`` saying what ``reading`` needs."""
     if result.target != "single":
         raise ValueError(f"run {result.name!r} is {result.target}-label: {reading}")
     if result.y_test is None:

@@ -32,8 +32,7 @@ def percentile_interval(values: np.ndarray, alpha: float = ALPHA) -> dict[str, f
 
 def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, metrics: dict[str, Metric] | None = None,
                  n_boot: int = 1000, alpha: float = ALPHA, seed: int = 0) -> dict[str, dict[str, float]]:
-    """Percentile bootstrap interval of any ``metrics`` (default accuracy and macro-F1): ``{metric: {value, low,
-    high}}``."""
+    """``{metric: {value, low, high}}``: percentile bootstrap of ``metrics`` (default accuracy and macro-F1)."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if len(y_true) != len(y_pred):
         raise ValueError(f"y_true has {len(y_true)} rows, y_pred {len(y_pred)}")
@@ -74,8 +73,7 @@ def run_intervals(r: RunResult, n_boot: int = 1000, seed: int = 0, alpha: float 
 
 
 def paired_gains(a: RunResult, b: RunResult, n_boot: int = 1000, seed: int = 0) -> dict[str, np.ndarray]:
-    """``{metric: a's score - b's}``, first on all test rows, then on ``n_boot`` resamples drawing the same rows for
-    both runs."""
+    """``{metric: a's score - b's}`` on all test rows, then on ``n_boot`` resamples shared by both runs."""
     if a.target != b.target:
         raise ValueError(f"runs {a.name!r} and {b.name!r} have different targets ({a.target}, {b.target})")
     if a.y_test is None or b.y_test is None or not np.array_equal(a.y_test, b.y_test):

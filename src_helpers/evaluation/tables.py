@@ -85,8 +85,7 @@ def selection_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> p
 
 def run_figures(results: Sequence[RunResult], images: str | Path, prefix: str, peers: Sequence[RunResult] = (),
                 per_class: bool = True) -> list[Path]:
-    """Save (and show, in a notebook) each run's learning curves and test confusion matrix and one per-class F1
-    chart as ``images/<prefix>_*.png``; returns the files written."""
+    """Save (and show) learning curves, test confusion matrices, per-class F1 as ``images/<prefix>_*.png``."""
     images, written = Path(images), []
     for r in results:
         if len(r.history) and "epoch" in r.history:
@@ -108,8 +107,7 @@ def run_figures(results: Sequence[RunResult], images: str | Path, prefix: str, p
 
 def show(results: Mapping[str, RunResult] | Sequence[RunResult], images: str | Path, prefix: str,
          peers: Sequence[RunResult] = (), n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """What a model notebook shows after training: histories, results table, per-class F1, figures; returns the
-    table."""
+    """A model notebook's view after training: histories, results table, per-class F1, figures; returns the table."""
     from IPython.display import display
 
     runs = list(results.values()) if isinstance(results, Mapping) else list(results)
@@ -201,8 +199,7 @@ def paired_bootstrap(a: RunResult, b: RunResult, n_boot: int = 1000, seed: int =
 
 def tuned_vs_untuned(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunResult], n_boot: int = 1000,
                      seed: int = 0) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Each family's tuned run next to its untuned one (``results_table``) and the ``paired_bootstrap`` gain of
-    each changed one."""
+    """Tuned runs next to untuned ones (``results_table``) and each changed family's ``paired_bootstrap`` gain."""
     changed = [f for f in tuned if tuned[f].name != untuned[f].name]
     table = results_table([*untuned.values(), *(tuned[f] for f in changed)], n_boot=n_boot, seed=seed)
     return table, {f: paired_bootstrap(tuned[f], untuned[f], n_boot=n_boot, seed=seed) for f in changed}
@@ -217,8 +214,7 @@ def headline_scores(single: RunResult, multi: RunResult) -> dict[str, float]:
 
 
 def inference_benchmarks(folder: str | Path) -> pd.DataFrame:
-    """The measurements of ``benchmarks/inference.py`` (``inference_*.json`` in ``folder``): one row per file and
-    inference path (fp32, int8_dynamic) with the run the model came from and the threads; empty when none."""
+    """``benchmarks/inference.py``'s ``inference_*.json`` in ``folder``: a row per file and inference path."""
     rows = []
     for path in sorted(Path(folder).glob("inference_*.json")):
         report = read_json(path)

@@ -135,12 +135,9 @@ def view(reports: Mapping[str, dict], name: str = "shared") -> dict[str, dict]:
     """``{model: report}`` of one view (``"shared"`` or ``"seven_way"``) of each cross-domain report."""
     if name not in ("shared", "seven_way"):
         raise ValueError(f"view must be 'shared' or 'seven_way', got {name!r}")
-    views = {}
-    for model, r in reports.items():
-        part = r.get(name, r if name == "shared" and "seven_way" not in r else None)
-        if part is None:
-            raise ValueError(f"report {model!r} has no {name!r} view (a DAIR model's report is the shared view only)")
-        views[model] = part
+    views = {m: r.get(name, r if name == "shared" and "seven_way" not in r else None) for m, r in reports.items()}
+    if missing := [model for model, part in views.items() if part is None]:
+        raise ValueError(f"report {missing[0]!r} has no {name!r} view (a DAIR model's report is the shared view only)")
     return views
 
 

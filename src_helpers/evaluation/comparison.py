@@ -182,9 +182,8 @@ def selection(table: pd.DataFrame, include: Iterable[str] | None = None,
         elif row["target"] == "single":
             chosen.append(name)
     shown = {multi_sibling(n) for n in chosen}
-    for name in table.index[(table["target"] == "multi") & ~table.index.isin(list(excluded))]:
-        if name not in shown:
-            excluded[name] = RULES["multi"]
+    multi = table.index[(table["target"] == "multi") & ~table.index.isin(list(excluded))]
+    excluded |= {name: RULES["multi"] for name in multi if name not in shown}
     return chosen, excluded
 
 

@@ -1,7 +1,5 @@
-"""Cross-domain scores between GoEmotions (Ekman's 7 classes) and the DAIR.AI emotion tweets (6 classes).
-
-DAIR's love maps to joy and DAIR has no disgust or neutral, so five classes are ``SHARED``. An Ekman model on DAIR is
-scored with its 7-way argmax (``seven_way``) and restricted to the shared classes (``shared``)."""
+"""Cross-domain scores between GoEmotions (Ekman's 7 classes) and the DAIR.AI emotion tweets (6 classes): DAIR's love
+is joy and it has no disgust or neutral, so five classes are ``SHARED``; an Ekman model on DAIR is scored both ways."""
 
 from __future__ import annotations
 

@@ -38,8 +38,7 @@ def targets(df: pd.DataFrame, target: str, labels: LabelSet = EKMAN) -> np.ndarr
     values = df[column].tolist()
     n = len(labels.classes)
     ids = values if target == "single" else [i for row in values for i in row]
-    bad = sorted({repr(i) for i in ids if not (isinstance(i, int | np.integer) and 0 <= i < n)})
-    if bad:
+    if bad := sorted({repr(i) for i in ids if not (isinstance(i, int | np.integer) and 0 <= i < n)}):
         raise ValueError(f"column {column!r} holds {', '.join(bad[:5])}: not class ids of the {labels.name!r} "
                          f"label set (0..{n - 1}: {', '.join(labels.classes)})")
     return df[column].to_numpy() if target == "single" else multi_hot(values, n)

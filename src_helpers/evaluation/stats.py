@@ -87,8 +87,7 @@ def paired_gains(a: RunResult, b: RunResult, n_boot: int = 1000, seed: int = 0) 
 def bootstrap_p(gains: np.ndarray) -> float:
     """Two-sided bootstrap p-value of "the gain is 0": twice the smaller add-one share on either side of 0."""
     gains = np.asarray(gains, dtype=float)
-    n = len(gains)
-    tail = min((np.sum(gains <= 0) + 1) / (n + 1), (np.sum(gains >= 0) + 1) / (n + 1))
+    tail = (min(np.sum(gains <= 0), np.sum(gains >= 0)) + 1) / (len(gains) + 1)
     return float(min(1.0, 2 * tail))
 
 

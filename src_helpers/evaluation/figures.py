@@ -45,8 +45,7 @@ def bar_counts(table: pd.DataFrame, title: str, path: str | Path | None = None,
     """Grouped bars: rows are classes, columns are splits (or variants)."""
     fig, ax = plt.subplots(figsize=(9, max(4, 0.28 * len(table))) if horizontal else (9, 4))
     table.plot.barh(ax=ax) if horizontal else table.plot.bar(ax=ax, rot=0)
-    ax.set_title(title)
-    ax.set_xlabel("examples" if horizontal else "")
+    ax.set(title=title, xlabel="examples" if horizontal else "")
     return _save(fig, path)
 
 
@@ -56,8 +55,7 @@ def length_histogram(lengths: dict[str, pd.Series], title: str = "Text length (w
     bins = np.arange(0, clip + 2)
     for name, s in lengths.items():
         ax.hist(s.clip(upper=clip), bins=bins, alpha=0.5, density=True, label=name)
-    ax.set_title(title)
-    ax.set_xlabel(f"words (clipped at {clip})")
+    ax.set(title=title, xlabel=f"words (clipped at {clip})")
     ax.legend()
     return _save(fig, path)
 
@@ -94,12 +92,9 @@ def confusion(cm: Sequence[Sequence[int]], labels: Sequence[str], title: str,
 def per_class_f1_figure(reports: dict[str, dict], title: str = "Per-class F1 (test)",
                  path: str | Path | None = None) -> plt.Figure:
     """Bars of per-class F1 for several models: ``{model: report_with_per_class}``."""
-    table = pd.DataFrame({m: {c: v["f1"] for c, v in r["per_class"].items()} for m, r in reports.items()})
-    fig, ax = plt.subplots(figsize=(9, 4))
-    table.plot.bar(ax=ax, rot=0)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("F1")
-    ax.set_title(title)
+    fig = bar_counts(pd.DataFrame({m: {c: v["f1"] for c, v in r["per_class"].items()} for m, r in reports.items()}),
+                     title)
+    fig.axes[0].set(ylim=(0, 1), ylabel="F1")
     return _save(fig, path)
 
 
@@ -109,8 +104,7 @@ def training_curves_figure(history: pd.DataFrame, metrics: Sequence[str] = ("tra
     fig, axes = plt.subplots(1, len(present), figsize=(4 * len(present), 3.2), squeeze=False)
     for ax, m in zip(axes[0], present, strict=True):
         ax.plot(history["epoch"], history[m], marker="o")
-        ax.set_title(m)
-        ax.set_xlabel("epoch")
+        ax.set(title=m, xlabel="epoch")
     fig.suptitle(title)
     return _save(fig, path)
 

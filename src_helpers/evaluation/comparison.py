@@ -70,12 +70,9 @@ def _settings(run: Run, exp: Experiment | None) -> dict:
 
 def _seed(config: dict) -> int:
     """The run's seed as its config records it."""
-    recorded = config.get("experiment", {}).get("settings", {})
-    for value in (recorded.get("train.seed"), config.get("train_config", {}).get("seed"),
-                  config.get("ft", {}).get("seed"), config.get("seed")):
-        if value is not None:
-            return int(value)
-    return 0
+    recorded = (config.get("experiment", {}).get("settings", {}).get("train.seed"),
+                config.get("train_config", {}).get("seed"), config.get("ft", {}).get("seed"), config.get("seed"))
+    return next((int(value) for value in recorded if value is not None), 0)
 
 
 def _short(value: object) -> str:

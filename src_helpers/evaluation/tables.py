@@ -116,8 +116,7 @@ def show(results: Mapping[str, RunResult] | Sequence[RunResult], images: str | P
             print(r.name)
             display(r.history.round(4).set_index("epoch"))
     table = results_table([*peers, *runs], n_boot=n_boot, seed=seed)
-    display(table)
-    display(per_class_f1([*peers, *runs]))
+    display(table, per_class_f1([*peers, *runs]))
     run_figures(runs, images, prefix, peers)
     return table
 
@@ -127,7 +126,7 @@ def train_time(history: pd.DataFrame | None, config: Mapping | None) -> tuple[fl
     history = history if history is not None else pd.DataFrame()
     if "train_seconds" in history:
         return float(history["train_seconds"].median()), float(history["train_seconds"].sum()) / 60, "history"
-    seconds = (config or {}).get("result", {}).get("train_seconds") if isinstance(config, Mapping) else None
+    seconds = config.get("result", {}).get("train_seconds") if isinstance(config, Mapping) else None
     if seconds is not None and len(history):
         return float(seconds) / len(history), float(seconds) / 60, "config result"
     return float("nan"), float("nan"), "none"
@@ -142,12 +141,11 @@ def _run_stat(r: RunResult, key: str) -> float:
 
 
 def cost_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> pd.DataFrame:
-    """Per run: seconds per epoch, epochs, training minutes (as recorded, else this session's wall clock
-    ``extra["wall_seconds"]``), trainable parameters, dev and test scores."""
+    """Per run: seconds per epoch, epochs, training minutes (else the wall clock), parameters, dev and test scores."""
     runs = list(results.values()) if isinstance(results, Mapping) else list(results)
     rows = []
     for r in runs:
-        s_per_epoch, minutes, _ = train_time(r.history, r.config if isinstance(r.config, Mapping) else None)
+        s_per_epoch, minutes, _ = train_time(r.history, r.config)
         wall = r.extra.get("wall_seconds", float("nan")) / 60
         if np.isnan(minutes):  # a fine-tuning of this session (its FTResult), else TF-IDF: the wall clock
             seconds = _run_stat(r, "train_seconds")

@@ -189,9 +189,8 @@ def speedup(cost: pd.DataFrame, slow: str, fast: str) -> pd.Series:
 
 def paired_bootstrap(a: RunResult, b: RunResult, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """The gain of run ``a`` over run ``b`` on the same test rows with a paired-bootstrap 95% interval."""
-    rows = {}
-    for metric, gain in stats.paired_gains(a, b, n_boot, seed).items():
-        rows[f"{metric} gain"] = {"value": gain[0], **stats.percentile_interval(gain[1:])}
+    gains = stats.paired_gains(a, b, n_boot, seed)
+    rows = {f"{m} gain": {"value": g[0], **stats.percentile_interval(g[1:])} for m, g in gains.items()}
     return pd.DataFrame(rows).T.round(4)
 
 

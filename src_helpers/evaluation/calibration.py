@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
+from scipy.special import log_softmax
 
 from src_helpers.evaluation.figures import _save
 from src_helpers.evaluation.results import RunResult, require_single
@@ -69,31 +69,24 @@ def expected_calibration_error(y: np.ndarray, probs: np.ndarray, n_bins: int = 1
     return float((table["count"] * (table["accuracy"] - table["confidence"]).abs()).sum() / table["count"].sum())
 
 
-def _log_probs(probs: np.ndarray) -> np.ndarray:
-    return np.log(np.clip(probs, PROB_FLOOR, 1.0))
+def _scaled_log_probs(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """``log_softmax(log(probs) / temperature)`` row by row."""
+    if not np.isfinite(temperature) or temperature <= 0:
+        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+    return log_softmax(np.log(np.clip(probs, PROB_FLOOR, 1.0)) / temperature, axis=1)
 
 
 def negative_log_likelihood(y: np.ndarray, probs: np.ndarray, temperature: float = 1.0) -> float:
     """Mean NLL of the true classes under ``probs`` scaled by ``temperature``."""
     y, probs = check_probabilities(y, probs)
-    return _nll(_log_probs(probs), y, _check_temperature(temperature))
-
-
-def _nll(logp: np.ndarray, y: np.ndarray, temperature: float) -> float:
-    return float(-log_softmax(logp / temperature, axis=1)[np.arange(len(y)), y].mean())
-
-
-def _check_temperature(temperature: float) -> float:
-    if not np.isfinite(temperature) or temperature <= 0:
-        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
-    return float(temperature)
+    return float(-_scaled_log_probs(probs, temperature)[np.arange(len(y)), y].mean())
 
 
 def fit_temperature(y_dev: np.ndarray, dev_probs: np.ndarray) -> float:
     """The temperature ``T`` minimising the dev NLL of ``softmax(log(dev_probs) / T)`` (T > 1: overconfident)."""
     y_dev, dev_probs = check_probabilities(y_dev, dev_probs, "y_dev", "dev_probs")
-    logp = _log_probs(dev_probs)
-    fit = minimize_scalar(lambda log_t: _nll(logp, y_dev, np.exp(log_t)), bounds=LOG_T_BOUNDS, method="bounded")
+    fit = minimize_scalar(lambda log_t: negative_log_likelihood(y_dev, dev_probs, np.exp(log_t)),
+                          bounds=LOG_T_BOUNDS, method="bounded")
     if not fit.success:
         raise RuntimeError(f"temperature fit did not converge: {fit.message}")
     return float(np.exp(fit.x))
@@ -104,12 +97,11 @@ def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
     probs = np.asarray(probs, dtype=float)
     if probs.ndim != 2:
         raise ValueError(f"probs must be an (examples, classes) array, got shape {probs.shape}")
-    return softmax(_log_probs(probs) / _check_temperature(temperature), axis=1)
+    return np.exp(_scaled_log_probs(probs, temperature))
 
 
 def temperature_scaled(result: RunResult) -> RunResult:
-    """A copy of the run, ``<run>_temperature``, with probabilities scaled by the temperature fitted on dev
-    (``extra["temperature"]``)."""
+    """A copy ``<run>_temperature`` with probabilities scaled by the dev-fitted ``extra["temperature"]``."""
     require_single(result, SINGLE)
     if result.dev_probs is None or result.y_dev is None:
         raise ValueError(f"run {result.name!r} has no dev predictions to fit a temperature on")

@@ -1,7 +1,4 @@
-"""The final comparison (notebook 08): every finished run folder side by side, read from disk, nothing trained.
-
-A multi-label sibling follows the registry's run names: ``<run>`` and ``<run>_multi``, ``<x>_single`` and
-``<x>_multi``, a seed suffix after both."""
+"""The final comparison (notebook 08): every finished run folder side by side, read from disk, nothing trained."""
 
 from __future__ import annotations
 
@@ -73,12 +70,9 @@ def _settings(run: Run, exp: Experiment | None) -> dict:
 
 def _seed(config: dict) -> int:
     """The run's seed as its config records it."""
-    recorded = config.get("experiment", {}).get("settings", {})
-    for value in (recorded.get("train.seed"), config.get("train_config", {}).get("seed"),
-                  config.get("ft", {}).get("seed"), config.get("seed")):
-        if value is not None:
-            return int(value)
-    return 0
+    recorded = (config.get("experiment", {}).get("settings", {}).get("train.seed"),
+                config.get("train_config", {}).get("seed"), config.get("ft", {}).get("seed"), config.get("seed"))
+    return next((int(value) for value in recorded if value is not None), 0)
 
 
 def _short(value: object) -> str:
@@ -95,12 +89,6 @@ def _tuned_about(exp: Experiment | None, settings: dict) -> str:
     return f"tuned {exp.name}: " + (", ".join(changed) if changed else "the registered settings")
 
 
-def _parameters(config: dict) -> float:
-    """Parameters as the config records them; NaN for TF-IDF."""
-    value = config.get("n_parameters", config.get("result", {}).get("total_params"))
-    return float(value) if value is not None else float("nan")
-
-
 def _row(run: Run) -> dict:
     config = run.config
     exp = _experiment(run)
@@ -110,12 +98,13 @@ def _row(run: Run) -> dict:
                          "(experiments.EXPERIMENTS)")
     settings = _settings(run, exp)
     s_per_epoch, minutes, time_source = tables.train_time(run.history, run.config)
+    n_parameters = config.get("n_parameters", config.get("result", {}).get("total_params"))  # None: TF-IDF
     return {"run": run.name, "family": _family(config), "dataset": DATASETS[label_set(config.get("labels")).name],
             "target": config.get("target", "single"), "tuned": tuned, "experiment": exp.name if exp else None,
             "about": _tuned_about(exp, settings) if tuned else exp.about,
             "train_rows": settings.get("train_rows"), "augment": bool(settings.get("augment", False)),
             "seed": _seed(config), "n_test": len(run.table("test")), "has_dev": run.dev_predictions is not None,
-            "n_parameters": _parameters(config),
+            "n_parameters": float("nan" if n_parameters is None else n_parameters),
             "epochs_run": len(run.history) if run.history is not None else 0,
             "s_per_epoch": s_per_epoch, "train_minutes": minutes, "time_source": time_source,
             "dev_macro_f1": run.metrics["dev"]["macro_f1"]}
@@ -131,8 +120,7 @@ def _read(folder: Path) -> Run:
 
 
 def catalog(runs_root: str | Path) -> pd.DataFrame:
-    """One row per run folder of ``runs_root`` (index ``run``): what it is, its size, cost and dev macro-F1.
-    Folders of run folders are listed in ``attrs["skipped"]``."""
+    """One row per run folder of ``runs_root``: what it is, size, cost, dev macro-F1; ``attrs["skipped"]``: groups."""
     root = Path(runs_root)
     rows, inner = [], {}
     for folder in run_folders(root, nested=True):
@@ -160,7 +148,7 @@ _COLUMNS = ("run", "family", "dataset", "target", "tuned", "experiment", "about"
 
 
 def multi_sibling(run: str) -> str:
-    """The run name of the multi-label sibling of single-label run ``run``."""
+    """The multi-label sibling's run name: ``<run>_multi`` or ``<x>_single`` -> ``<x>_multi``, seed suffix kept."""
     seed = re.search(r"_seed\d+$", run)
     base = run[: seed.start()] if seed else run
     return base.removesuffix("_single") + "_multi" + (seed.group() if seed else "")
@@ -191,9 +179,8 @@ def selection(table: pd.DataFrame, include: Iterable[str] | None = None,
         elif row["target"] == "single":
             chosen.append(name)
     shown = {multi_sibling(n) for n in chosen}
-    for name in table.index[(table["target"] == "multi") & ~table.index.isin(list(excluded))]:
-        if name not in shown:
-            excluded[name] = RULES["multi"]
+    multi = table.index[(table["target"] == "multi") & ~table.index.isin(list(excluded))]
+    excluded |= {name: RULES["multi"] for name in multi if name not in shown}
     return chosen, excluded
 
 
@@ -270,8 +257,7 @@ def significance(results: Mapping[str, RunResult], best: str | None = None, base
 
 def cost_quality(catalog: pd.DataFrame, leaderboard: pd.DataFrame, benchmarks: pd.DataFrame | None = None,
                  threads: int = 1, path: str = "fp32") -> pd.DataFrame:
-    """Per leaderboard model: parameters, training time, inference speed at ``threads`` on ``path`` from
-    ``benchmarks`` (NaN where not measured) and test scores."""
+    """Per leaderboard model: parameters, training time, inference speed (``benchmarks``, else NaN), test scores."""
     if missing := sorted(set(leaderboard.index) - set(catalog.index)):
         raise KeyError(f"leaderboard models {missing} are not in the catalog")
     speed: dict[str, float] = {}
@@ -287,9 +273,8 @@ def cost_quality(catalog: pd.DataFrame, leaderboard: pd.DataFrame, benchmarks: p
 
 def pareto_front(df: pd.DataFrame, cost_col: str, quality_col: str) -> pd.Series:
     """True for the rows no other row dominates; rows missing either value are never on it."""
-    for col in (cost_col, quality_col):
-        if col not in df:
-            raise KeyError(f"no column {col!r} (columns: {list(df.columns)})")
+    if missing := [c for c in (cost_col, quality_col) if c not in df]:
+        raise KeyError(f"no column {missing[0]!r} (columns: {list(df.columns)})")
     cost, quality = df[cost_col].to_numpy(float), df[quality_col].to_numpy(float)
     known = ~(np.isnan(cost) | np.isnan(quality))
     no_worse = (cost[None, :] <= cost[:, None]) & (quality[None, :] >= quality[:, None])
@@ -299,8 +284,7 @@ def pareto_front(df: pd.DataFrame, cost_col: str, quality_col: str) -> pd.Series
 
 
 def cross_domain_table(runs_root: str | Path) -> pd.DataFrame:
-    """One row per cross-domain evaluation stored under ``runs_root`` (``cross_domain.scores_table``'s columns);
-    other evaluations in ``attrs["skipped"]``."""
+    """``cross_domain.scores_table`` of every evaluation stored under ``runs_root``; others in ``attrs["skipped"]``."""
     root = Path(runs_root)
     frames, skipped = [], {}
     for folder in run_folders(root, nested=True):
@@ -321,8 +305,7 @@ def cross_domain_table(runs_root: str | Path) -> pd.DataFrame:
 
 
 def training_curves(runs_root: str | Path, runs: Iterable[str]) -> pd.DataFrame:
-    """Dev macro-F1 per epoch of ``runs`` against cumulative training ``seconds`` (spread evenly when only a total
-    is recorded), a long table; runs without a history in ``attrs["skipped"]``."""
+    """Long table of dev macro-F1 per epoch against cumulative training ``seconds``; ``attrs["skipped"]``."""
     frames, skipped = [], {}
     for name in runs:
         run = _read(Path(runs_root) / name)

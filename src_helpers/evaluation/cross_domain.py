@@ -1,7 +1,5 @@
-"""Cross-domain scores between GoEmotions (Ekman's 7 classes) and the DAIR.AI emotion tweets (6 classes).
-
-DAIR's love maps to joy and DAIR has no disgust or neutral, so five classes are ``SHARED``. An Ekman model on DAIR is
-scored with its 7-way argmax (``seven_way``) and restricted to the shared classes (``shared``)."""
+"""Cross-domain scores between GoEmotions (Ekman's 7 classes) and the DAIR.AI emotion tweets (6 classes): DAIR's love
+is joy and it has no disgust or neutral, so five classes are ``SHARED``; an Ekman model on DAIR is scored both ways."""
 
 from __future__ import annotations
 
@@ -64,8 +62,7 @@ def shared_report(probs: np.ndarray, truth: Sequence[str], classes: Sequence[str
 
 
 def ekman_model_on_dair(probs: np.ndarray, dair: pd.DataFrame) -> dict:
-    """An Ekman model's probabilities on the DAIR rows ``dair`` scored both ways: ``{"data", "n", "seven_way",
-    "shared"}``."""
+    """An Ekman model's probabilities on the DAIR rows ``dair`` scored both ways (``seven_way``, ``shared``)."""
     probs = _check(probs, dair, EKMAN, "ekman_model_on_dair")
     truth = _ekman_truth(dair, "ekman_model_on_dair")
     return {"data": "dair", "n": len(dair), "seven_way": seven_way_report(probs, truth),
@@ -78,8 +75,7 @@ def shared_rows(goemotions: pd.DataFrame) -> np.ndarray:
 
 
 def dair_model_on_goemotions(probs: np.ndarray, goemotions: pd.DataFrame) -> dict:
-    """A DAIR model's probabilities on GoEmotions rows, scored on the rows of a shared class with its argmax
-    mapped to Ekman."""
+    """A DAIR model's probabilities on GoEmotions rows, its argmax mapped to Ekman, on the shared-class rows."""
     probs = _check(probs, goemotions, DAIR, "dair_model_on_goemotions")
     keep = shared_rows(goemotions)
     mapped = np.array([SHARED.index(DAIR_TO_EKMAN[c]) for c in DAIR_LABELS])  # DAIR id -> SHARED id
@@ -137,18 +133,14 @@ def view(reports: Mapping[str, dict], name: str = "shared") -> dict[str, dict]:
     """``{model: report}`` of one view (``"shared"`` or ``"seven_way"``) of each cross-domain report."""
     if name not in ("shared", "seven_way"):
         raise ValueError(f"view must be 'shared' or 'seven_way', got {name!r}")
-    views = {}
-    for model, r in reports.items():
-        part = r.get(name, r if name == "shared" and "seven_way" not in r else None)
-        if part is None:
-            raise ValueError(f"report {model!r} has no {name!r} view (a DAIR model's report is the shared view only)")
-        views[model] = part
+    views = {m: r.get(name, r if name == "shared" and "seven_way" not in r else None) for m, r in reports.items()}
+    if missing := [model for model, part in views.items() if part is None]:
+        raise ValueError(f"report {missing[0]!r} has no {name!r} view (a DAIR model's report is the shared view only)")
     return views
 
 
 def model_probs(result: RunResult, texts: Sequence[str]) -> np.ndarray:
-    """Probabilities of a trained model on ``texts``: a trainer's result, or a run read from its folder when its
-    model is stored there (TF-IDF runs store none)."""
+    """Probabilities on ``texts`` of a trainer's result, or of the model stored in its run folder (not TF-IDF)."""
     from src_helpers.training import load_trainer
     from src_helpers.training.tfidf import BaselineResult, full_probs
 

@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.metrics import accuracy_score
 
 from src_helpers.evaluation.metrics import macro_f1
-from src_helpers.evaluation.results import RunResult, evaluate
+from src_helpers.evaluation.results import RunResult, evaluate, require_single
 
 SCORES: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {"macro_f1": macro_f1, "accuracy": accuracy_score}
 SPLITS = ("dev", "test")
@@ -51,13 +51,10 @@ def _check_runs(results: Sequence[RunResult]) -> list[RunResult]:
         raise ValueError(f"run names must be unique, got {names}")
     first = runs[0]
     for r in runs:
-        if r.target != "single":
-            raise ValueError(f"run {r.name!r} is {r.target}-label: only single-label runs can join an ensemble")
+        require_single(r, "only single-label runs can join an ensemble")
         if r.dev_probs is None or r.y_dev is None:
             raise ValueError(f"run {r.name!r} has no dev predictions (written before runs stored them): the "
                              "ensemble is chosen on dev, leave it out or re-run it")
-        if r.y_test is None:
-            raise ValueError(f"run {r.name!r} has no test labels (y_test)")
         if r.labels != first.labels:
             raise ValueError(f"runs {first.name!r} and {r.name!r} predict different label sets "
                              f"({first.labels.name}, {r.labels.name})")

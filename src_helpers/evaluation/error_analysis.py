@@ -3,6 +3,8 @@ joined to their texts by the run's test ids."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix
@@ -56,13 +58,16 @@ def confused_pairs(result: RunResult, top: int | None = 10) -> pd.DataFrame:
     return (table if top is None else table.head(top)).round({"share": 4})
 
 
-def _examples(result: RunResult, texts: pd.DataFrame, rows: np.ndarray, n: int) -> pd.DataFrame:
-    """Rows ``rows`` of the test split with their text, classes and probabilities, the most confident first."""
+def _examples(result: RunResult, texts: pd.DataFrame, n: int,
+              wanted: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> pd.DataFrame:
+    """The test rows ``wanted(y, pred)`` with their text, classes and probabilities, the most confident first."""
+    require_single(result, SINGLE)
     if not isinstance(n, int | np.integer) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     text = texts_for(result, texts)
     classes, probs = np.asarray(result.labels.classes), np.asarray(result.test_probs)
     y, pred = np.asarray(result.y_test), np.asarray(result.test_pred)
+    rows = np.flatnonzero(wanted(y, pred))
     table = pd.DataFrame({ID_COLUMN: text.index[rows], "text": text.to_numpy()[rows], "true": classes[y[rows]],
                           "predicted": classes[pred[rows]], "confidence": probs[rows, pred[rows]],
                           "true_prob": probs[rows, y[rows]]})
@@ -78,16 +83,12 @@ def _class_id(result: RunResult, name: str, argument: str) -> int:
 
 def pair_examples(result: RunResult, texts: pd.DataFrame, true: str, pred: str, n: int = 3) -> pd.DataFrame:
     """Up to ``n`` test rows of class ``true`` predicted as ``pred``, the most confident first."""
-    require_single(result, SINGLE)
     t, p = _class_id(result, true, "true"), _class_id(result, pred, "pred")
     if t == p:
         raise ValueError(f"true and pred are the same class ({true!r}): not a confusion")
-    rows = np.flatnonzero((np.asarray(result.y_test) == t) & (np.asarray(result.test_pred) == p))
-    return _examples(result, texts, rows, n)
+    return _examples(result, texts, n, lambda y, predicted: (y == t) & (predicted == p))
 
 
 def confident_mistakes(result: RunResult, texts: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     """The ``n`` wrong test predictions with the highest predicted probability (columns as ``pair_examples``)."""
-    require_single(result, SINGLE)
-    rows = np.flatnonzero(np.asarray(result.y_test) != np.asarray(result.test_pred))
-    return _examples(result, texts, rows, n)
+    return _examples(result, texts, n, np.not_equal)

@@ -45,8 +45,7 @@ def bar_counts(table: pd.DataFrame, title: str, path: str | Path | None = None,
     """Grouped bars: rows are classes, columns are splits (or variants)."""
     fig, ax = plt.subplots(figsize=(9, max(4, 0.28 * len(table))) if horizontal else (9, 4))
     table.plot.barh(ax=ax) if horizontal else table.plot.bar(ax=ax, rot=0)
-    ax.set_title(title)
-    ax.set_xlabel("examples" if horizontal else "")
+    ax.set(title=title, xlabel="examples" if horizontal else "")
     return _save(fig, path)
 
 
@@ -56,8 +55,7 @@ def length_histogram(lengths: dict[str, pd.Series], title: str = "Text length (w
     bins = np.arange(0, clip + 2)
     for name, s in lengths.items():
         ax.hist(s.clip(upper=clip), bins=bins, alpha=0.5, density=True, label=name)
-    ax.set_title(title)
-    ax.set_xlabel(f"words (clipped at {clip})")
+    ax.set(title=title, xlabel=f"words (clipped at {clip})")
     ax.legend()
     return _save(fig, path)
 
@@ -68,12 +66,10 @@ def heatmap(matrix: pd.DataFrame | np.ndarray, title: str, path: str | Path | No
     """Annotated seaborn heatmap (confusion matrices, co-occurrence); ``normalize_rows`` shows row shares."""
     values = np.asarray(matrix, dtype=float)
     labels = list(labels if labels is not None else getattr(matrix, "index", range(len(values))))
-    shown = values / values.sum(axis=1, keepdims=True).clip(min=1) if normalize_rows else values
-    text = [[f"{v:.2f}" if normalize_rows else format(int(c), fmt) for v, c in zip(row, counts, strict=True)]
-            for row, counts in zip(shown, values, strict=True)]
+    shown = values / values.sum(axis=1, keepdims=True).clip(min=1) if normalize_rows else values.astype(int)
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
-    _matrix(ax, shown, labels, title, xlabel, ylabel, annot=np.array(text), fmt="", annot_kws={"fontsize": 8},
-            cbar_kws={"fraction": 0.046})
+    _matrix(ax, shown, labels, title, xlabel, ylabel, annot=True, fmt=".2f" if normalize_rows else fmt,
+            annot_kws={"fontsize": 8}, cbar_kws={"fraction": 0.046})
     plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
     return _save(fig, path)
 
@@ -96,12 +92,9 @@ def confusion(cm: Sequence[Sequence[int]], labels: Sequence[str], title: str,
 def per_class_f1_figure(reports: dict[str, dict], title: str = "Per-class F1 (test)",
                  path: str | Path | None = None) -> plt.Figure:
     """Bars of per-class F1 for several models: ``{model: report_with_per_class}``."""
-    table = pd.DataFrame({m: {c: v["f1"] for c, v in r["per_class"].items()} for m, r in reports.items()})
-    fig, ax = plt.subplots(figsize=(9, 4))
-    table.plot.bar(ax=ax, rot=0)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("F1")
-    ax.set_title(title)
+    fig = bar_counts(pd.DataFrame({m: {c: v["f1"] for c, v in r["per_class"].items()} for m, r in reports.items()}),
+                     title)
+    fig.axes[0].set(ylim=(0, 1), ylabel="F1")
     return _save(fig, path)
 
 
@@ -111,8 +104,7 @@ def training_curves_figure(history: pd.DataFrame, metrics: Sequence[str] = ("tra
     fig, axes = plt.subplots(1, len(present), figsize=(4 * len(present), 3.2), squeeze=False)
     for ax, m in zip(axes[0], present, strict=True):
         ax.plot(history["epoch"], history[m], marker="o")
-        ax.set_title(m)
-        ax.set_xlabel("epoch")
+        ax.set(title=m, xlabel="epoch")
     fig.suptitle(title)
     return _save(fig, path)
 
@@ -121,8 +113,7 @@ STUDY_PLOTS = ("optimization_history", "param_importances", "parallel_coordinate
 
 
 def study_figures(study, images: str | Path, prefix: str) -> dict[str, Path]:
-    """Optuna's matplotlib views of a study (``STUDY_PLOTS``) as ``images/<prefix>_<view>.png``; views it cannot
-    draw yet are skipped with a note."""
+    """Optuna's views of a study (``STUDY_PLOTS``) as ``images/<prefix>_<view>.png``, skipped with a note if not."""
     import optuna
     from optuna.visualization import matplotlib as ovm
 
@@ -273,9 +264,9 @@ def cost_quality_figure(table: pd.DataFrame, costs: Sequence[str], quality_col: 
         for name, row in data.iterrows():
             ax.annotate(str(name), (row[cost_col], row[quality_col]), fontsize=7, xytext=(4, 3),
                         textcoords="offset points")
-        front = (fronts or {}).get(cost_col)
-        if front is not None and front.reindex(data.index, fill_value=False).any():
-            best = data[front.reindex(data.index, fill_value=False).astype(bool)].sort_values(cost_col)
+        on_front = (fronts or {}).get(cost_col, pd.Series(dtype=bool)).reindex(data.index, fill_value=False)
+        if on_front.any():
+            best = data[on_front.astype(bool)].sort_values(cost_col)
             ax.step(best[cost_col], best[quality_col], where="post", color="grey", linestyle="--",
                     label="Pareto front")
             ax.legend(fontsize=8)

@@ -26,8 +26,8 @@ def single_label_report(y_true: Sequence[int], y_pred: Sequence[int],
     return {
         "n": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, average="macro", labels=labels, zero_division=0)),
-        "weighted_f1": float(f1_score(y_true, y_pred, average="weighted", labels=labels, zero_division=0)),
+        **{f"{a}_f1": float(f1_score(y_true, y_pred, average=a, labels=labels, zero_division=0))
+           for a in ("macro", "weighted")},
         "per_class": _per_class(y_true, y_pred, names),
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
     }
@@ -48,15 +48,11 @@ def choose_threshold(y_true: np.ndarray, probs: np.ndarray, grid: Sequence[float
     """Threshold(s) that maximise macro-F1 of ``threshold_predictions`` on the given (dev) data."""
     y_true, probs = np.asarray(y_true).astype(int), np.asarray(probs)
     grid = np.round(np.arange(0.05, 0.951, 0.01), 2) if grid is None else np.asarray(grid)
-    if not per_class:
-        scores = [f1_score(y_true, threshold_predictions(probs, t), average="macro", zero_division=0)
-                  for t in grid]
-        return float(grid[int(np.argmax(scores))])
-    best = np.empty(probs.shape[1])
-    for c in range(probs.shape[1]):
-        scores = [f1_score(y_true[:, c], (probs[:, c] >= t).astype(int), zero_division=0) for t in grid]
-        best[c] = grid[int(np.argmax(scores))]
-    return best
+    if per_class:  # F1 of each class (column) at each threshold (row): the first best per column
+        scores = [f1_score(y_true, (probs >= t).astype(int), average=None, zero_division=0) for t in grid]
+        return grid[np.argmax(scores, axis=0)].astype(float)
+    scores = [f1_score(y_true, threshold_predictions(probs, t), average="macro", zero_division=0) for t in grid]
+    return float(grid[int(np.argmax(scores))])
 
 
 def multi_label_report(y_true: np.ndarray, probs: np.ndarray, threshold: float | np.ndarray,
@@ -70,9 +66,7 @@ def multi_label_report(y_true: np.ndarray, probs: np.ndarray, threshold: float |
     return {
         "n": int(len(y_true)),
         "threshold": thr,
-        "micro_f1": float(f1_score(y_true, pred, average="micro", zero_division=0)),
-        "macro_f1": float(f1_score(y_true, pred, average="macro", zero_division=0)),
-        "samples_f1": float(f1_score(y_true, pred, average="samples", zero_division=0)),
+        **{f"{a}_f1": float(f1_score(y_true, pred, average=a, zero_division=0)) for a in ("micro", "macro", "samples")},
         "exact_match": float(accuracy_score(y_true, pred)),
         "per_class": _per_class(y_true, pred, names),
     }

@@ -1,5 +1,4 @@
-"""Published and earlier reference results (not runs of this project) with their sources, read from
-``resources/reference_results.csv``."""
+"""Published and earlier reference results (not runs of this project): ``resources/reference_results.csv``."""
 
 from __future__ import annotations
 
@@ -37,7 +36,5 @@ def value(name: str, path: str | Path = FILE) -> float:
 
 def lines(dataset: str = "goemotions", path: str | Path = FILE) -> dict[str, dict[str, float]]:
     """``{metric: {name: value}}`` of ``dataset``'s reference results (``figures.leaderboard_figure``'s lines)."""
-    out: dict[str, dict[str, float]] = {}
-    for name, row in load(dataset, path=path).iterrows():
-        out.setdefault(row["metric"], {})[name] = float(row["value"])
-    return out
+    table = load(dataset, path=path)
+    return {m: group["value"].astype(float).to_dict() for m, group in table.groupby("metric", sort=False)}

@@ -38,8 +38,7 @@ def targets(df: pd.DataFrame, target: str, labels: LabelSet = EKMAN) -> np.ndarr
     values = df[column].tolist()
     n = len(labels.classes)
     ids = values if target == "single" else [i for row in values for i in row]
-    bad = sorted({repr(i) for i in ids if not (isinstance(i, int | np.integer) and 0 <= i < n)})
-    if bad:
+    if bad := sorted({repr(i) for i in ids if not (isinstance(i, int | np.integer) and 0 <= i < n)}):
         raise ValueError(f"column {column!r} holds {', '.join(bad[:5])}: not class ids of the {labels.name!r} "
                          f"label set (0..{n - 1}: {', '.join(labels.classes)})")
     return df[column].to_numpy() if target == "single" else multi_hot(values, n)
@@ -85,9 +84,8 @@ def evaluate(y_dev: np.ndarray, dev_probs: np.ndarray, y_test: np.ndarray, test_
 
 @dataclass(kw_only=True)
 class RunResult:
-    """What every trainer returns: reports, probabilities and predictions of dev and test, the history.
-
-    ``run_dir`` is None for a model not written to a run folder; ``dev_*`` may be None for an old run folder."""
+    """What every trainer returns: dev and test reports, probabilities, predictions, the history; ``run_dir`` is None
+    for a model not written to a run folder, ``dev_*`` may be None for an old run folder."""
 
     name: str = ""
     run_dir: Path | None = None
@@ -112,8 +110,7 @@ class RunResult:
 
 
 def require_single(result: RunResult, reading: str) -> RunResult:
-    """``result`` when it is a single-label run with test labels, else a ``ValueError`` saying what ``reading``
-    needs."""
+    """``result`` if single-label with test labels, else a ``ValueError`` saying what ``reading`` needs."""
     if result.target != "single":
         raise ValueError(f"run {result.name!r} is {result.target}-label: {reading}")
     if result.y_test is None:

@@ -32,8 +32,7 @@ def percentile_interval(values: np.ndarray, alpha: float = ALPHA) -> dict[str, f
 
 def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, metrics: dict[str, Metric] | None = None,
                  n_boot: int = 1000, alpha: float = ALPHA, seed: int = 0) -> dict[str, dict[str, float]]:
-    """Percentile bootstrap interval of any ``metrics`` (default accuracy and macro-F1): ``{metric: {value, low,
-    high}}``."""
+    """``{metric: {value, low, high}}``: percentile bootstrap of ``metrics`` (default accuracy and macro-F1)."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if len(y_true) != len(y_pred):
         raise ValueError(f"y_true has {len(y_true)} rows, y_pred {len(y_pred)}")
@@ -55,9 +54,9 @@ def resample_scores(y: np.ndarray, pred: np.ndarray, idx: np.ndarray, target: st
         t, p = truth.astype(bool), guess.astype(bool)
     tp, support = (t & p).sum(1), t.sum(1) + p.sum(1)
     f1 = np.divide(2 * tp, support, out=np.zeros(tp.shape), where=support > 0)
-    counted = support > 0 if target == "single" else np.ones(f1.shape, dtype=bool)
-    scores = {"macro_f1": (f1 * counted).sum(1) / counted.sum(1)}
-    return {"accuracy": (truth == guess).mean(1), **scores} if target == "single" else scores
+    if target != "single":  # every column counts
+        return {"macro_f1": f1.mean(1)}
+    return {"accuracy": (truth == guess).mean(1), "macro_f1": f1.sum(1) / (support > 0).sum(1)}  # classes seen
 
 
 def _labels(r: RunResult) -> tuple[np.ndarray, np.ndarray]:
@@ -74,8 +73,7 @@ def run_intervals(r: RunResult, n_boot: int = 1000, seed: int = 0, alpha: float 
 
 
 def paired_gains(a: RunResult, b: RunResult, n_boot: int = 1000, seed: int = 0) -> dict[str, np.ndarray]:
-    """``{metric: a's score - b's}``, first on all test rows, then on ``n_boot`` resamples drawing the same rows for
-    both runs."""
+    """``{metric: a's score - b's}`` on all test rows, then on ``n_boot`` resamples shared by both runs."""
     if a.target != b.target:
         raise ValueError(f"runs {a.name!r} and {b.name!r} have different targets ({a.target}, {b.target})")
     if a.y_test is None or b.y_test is None or not np.array_equal(a.y_test, b.y_test):
@@ -89,8 +87,7 @@ def paired_gains(a: RunResult, b: RunResult, n_boot: int = 1000, seed: int = 0) 
 def bootstrap_p(gains: np.ndarray) -> float:
     """Two-sided bootstrap p-value of "the gain is 0": twice the smaller add-one share on either side of 0."""
     gains = np.asarray(gains, dtype=float)
-    n = len(gains)
-    tail = min((np.sum(gains <= 0) + 1) / (n + 1), (np.sum(gains >= 0) + 1) / (n + 1))
+    tail = (min(np.sum(gains <= 0), np.sum(gains >= 0)) + 1) / (len(gains) + 1)
     return float(min(1.0, 2 * tail))
 
 

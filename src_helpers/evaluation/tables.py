@@ -85,8 +85,7 @@ def selection_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> p
 
 def run_figures(results: Sequence[RunResult], images: str | Path, prefix: str, peers: Sequence[RunResult] = (),
                 per_class: bool = True) -> list[Path]:
-    """Save (and show, in a notebook) each run's learning curves and test confusion matrix and one per-class F1
-    chart as ``images/<prefix>_*.png``; returns the files written."""
+    """Save (and show) learning curves, test confusion matrices, per-class F1 as ``images/<prefix>_*.png``."""
     images, written = Path(images), []
     for r in results:
         if len(r.history) and "epoch" in r.history:
@@ -108,8 +107,7 @@ def run_figures(results: Sequence[RunResult], images: str | Path, prefix: str, p
 
 def show(results: Mapping[str, RunResult] | Sequence[RunResult], images: str | Path, prefix: str,
          peers: Sequence[RunResult] = (), n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """What a model notebook shows after training: histories, results table, per-class F1, figures; returns the
-    table."""
+    """A model notebook's view after training: histories, results table, per-class F1, figures; returns the table."""
     from IPython.display import display
 
     runs = list(results.values()) if isinstance(results, Mapping) else list(results)
@@ -118,8 +116,7 @@ def show(results: Mapping[str, RunResult] | Sequence[RunResult], images: str | P
             print(r.name)
             display(r.history.round(4).set_index("epoch"))
     table = results_table([*peers, *runs], n_boot=n_boot, seed=seed)
-    display(table)
-    display(per_class_f1([*peers, *runs]))
+    display(table, per_class_f1([*peers, *runs]))
     run_figures(runs, images, prefix, peers)
     return table
 
@@ -129,7 +126,7 @@ def train_time(history: pd.DataFrame | None, config: Mapping | None) -> tuple[fl
     history = history if history is not None else pd.DataFrame()
     if "train_seconds" in history:
         return float(history["train_seconds"].median()), float(history["train_seconds"].sum()) / 60, "history"
-    seconds = (config or {}).get("result", {}).get("train_seconds") if isinstance(config, Mapping) else None
+    seconds = config.get("result", {}).get("train_seconds") if isinstance(config, Mapping) else None
     if seconds is not None and len(history):
         return float(seconds) / len(history), float(seconds) / 60, "config result"
     return float("nan"), float("nan"), "none"
@@ -144,12 +141,11 @@ def _run_stat(r: RunResult, key: str) -> float:
 
 
 def cost_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> pd.DataFrame:
-    """Per run: seconds per epoch, epochs, training minutes (as recorded, else this session's wall clock
-    ``extra["wall_seconds"]``), trainable parameters, dev and test scores."""
+    """Per run: seconds per epoch, epochs, training minutes (else the wall clock), parameters, dev and test scores."""
     runs = list(results.values()) if isinstance(results, Mapping) else list(results)
     rows = []
     for r in runs:
-        s_per_epoch, minutes, _ = train_time(r.history, r.config if isinstance(r.config, Mapping) else None)
+        s_per_epoch, minutes, _ = train_time(r.history, r.config)
         wall = r.extra.get("wall_seconds", float("nan")) / 60
         if np.isnan(minutes):  # a fine-tuning of this session (its FTResult), else TF-IDF: the wall clock
             seconds = _run_stat(r, "train_seconds")
@@ -193,16 +189,14 @@ def speedup(cost: pd.DataFrame, slow: str, fast: str) -> pd.Series:
 
 def paired_bootstrap(a: RunResult, b: RunResult, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """The gain of run ``a`` over run ``b`` on the same test rows with a paired-bootstrap 95% interval."""
-    rows = {}
-    for metric, gain in stats.paired_gains(a, b, n_boot, seed).items():
-        rows[f"{metric} gain"] = {"value": gain[0], **stats.percentile_interval(gain[1:])}
+    gains = stats.paired_gains(a, b, n_boot, seed)
+    rows = {f"{m} gain": {"value": g[0], **stats.percentile_interval(g[1:])} for m, g in gains.items()}
     return pd.DataFrame(rows).T.round(4)
 
 
 def tuned_vs_untuned(tuned: Mapping[str, RunResult], untuned: Mapping[str, RunResult], n_boot: int = 1000,
                      seed: int = 0) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Each family's tuned run next to its untuned one (``results_table``) and the ``paired_bootstrap`` gain of
-    each changed one."""
+    """Tuned runs next to untuned ones (``results_table``) and each changed family's ``paired_bootstrap`` gain."""
     changed = [f for f in tuned if tuned[f].name != untuned[f].name]
     table = results_table([*untuned.values(), *(tuned[f] for f in changed)], n_boot=n_boot, seed=seed)
     return table, {f: paired_bootstrap(tuned[f], untuned[f], n_boot=n_boot, seed=seed) for f in changed}
@@ -217,8 +211,7 @@ def headline_scores(single: RunResult, multi: RunResult) -> dict[str, float]:
 
 
 def inference_benchmarks(folder: str | Path) -> pd.DataFrame:
-    """The measurements of ``benchmarks/inference.py`` (``inference_*.json`` in ``folder``): one row per file and
-    inference path (fp32, int8_dynamic) with the run the model came from and the threads; empty when none."""
+    """``benchmarks/inference.py``'s ``inference_*.json`` in ``folder``: a row per file and inference path."""
     rows = []
     for path in sorted(Path(folder).glob("inference_*.json")):
         report = read_json(path)

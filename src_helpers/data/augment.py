@@ -18,7 +18,7 @@ import pandas as pd
 
 from src_helpers.config import REPO_ROOT
 from src_helpers.data.ekman import EKMAN_LABELS
-from src_helpers.data.textattack_recipes import ONLINE_RECIPES, RECIPES, Generator, recipe_key, require_textattack
+from src_helpers.data.textattack_recipes import RECIPES, Generator, recipe_key, require_textattack
 
 ALGORITHM_VERSION = 2  # part of the cache key: bump when the selection logic changes
 
@@ -36,9 +36,8 @@ class AugmentConfig:
     max_rounds: int = 3  # extra generation rounds when dropped duplicates leave a class short
 
     def __post_init__(self) -> None:
-        known = {**RECIPES, **ONLINE_RECIPES}
-        if recipe_key(self.recipe) not in known:
-            raise ValueError(f"recipe must be one of {sorted(known)} (or the TextAttack class name), "
+        if recipe_key(self.recipe) not in RECIPES:
+            raise ValueError(f"recipe must be one of {sorted(RECIPES)} (or the TextAttack class name), "
                              f"got {self.recipe!r}")
         t = self.target
         if isinstance(t, bool) or not isinstance(t, int | float) or t <= 0 or (isinstance(t, float) and t > 1):

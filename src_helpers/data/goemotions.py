@@ -1,5 +1,5 @@
-"""GoEmotions ("simplified" split) from a local folder, the Hugging Face hub or the bundled sample, with the
-folder / hub / sample choice and the profile subsets that ``dair`` shares."""
+"""GoEmotions ("simplified") from a folder, the hub or the bundled sample; source choice and profiles shared with
+``dair``."""
 
 from __future__ import annotations
 
@@ -112,19 +112,13 @@ def load_local(data_dir: str | Path) -> dict[str, pd.DataFrame]:
     splits, seen = {}, {}
     for s in SPLITS:
         path = data_dir / f"{s}.tsv"
-        splits[s] = _with_ekman(read_goemotions_tsv(path, len(names)), names, mapping)
+        splits[s] = add_ekman_columns(read_goemotions_tsv(path, len(names)), names, mapping)
         for lineno, comment_id in enumerate(splits[s]["comment_id"], start=1):  # row i is line i + 1
             if comment_id in seen:
                 raise DataFormatError(f"{path}:{lineno}: comment id {comment_id!r} is also in {seen[comment_id]} "
                                       "(a comment belongs to one split)")
             seen[comment_id] = f"{path}:{lineno}"
     return splits
-
-
-def _with_ekman(df: pd.DataFrame, names: list[str], mapping: dict[str, list[str]] | None = None) -> pd.DataFrame:
-    out = add_ekman_columns(df, names, mapping)
-    out.attrs["label_names"] = list(names)
-    return out
 
 
 def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
@@ -149,7 +143,7 @@ def hub_splits(name: str, config: str) -> dict:
 def load_hub() -> dict[str, pd.DataFrame]:
     """The ``simplified`` config from the Hugging Face hub, with Ekman columns."""
     names = read_label_names()
-    return {split: _with_ekman(pd.DataFrame({"text": d["text"], "labels": [tuple(x) for x in d["labels"]],
+    return {split: add_ekman_columns(pd.DataFrame({"text": d["text"], "labels": [tuple(x) for x in d["labels"]],
                                              "comment_id": d["id"]}), names)
             for split, d in hub_splits(HUB_NAME, "simplified").items()}
 

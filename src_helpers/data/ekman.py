@@ -61,8 +61,7 @@ def ekman_targets(label_ids: Sequence[int], groups: np.ndarray) -> tuple[int, tu
 
 def add_ekman_columns(df: pd.DataFrame, label_names: Sequence[str],
                       mapping: dict[str, list[str]] | None = None) -> pd.DataFrame:
-    """A copy of ``df`` with ``ekman`` (primary id), ``ekman_label`` and ``ekman_groups`` columns and
-    ``attrs["label_names"]``."""
+    """A copy of ``df`` with ``ekman`` (primary id), ``ekman_label``, ``ekman_groups`` and ``attrs["label_names"]``."""
     groups = fine_to_group(label_names, mapping)
     targets = [ekman_targets(ids, groups) for ids in df["labels"]]
     out = df.copy()

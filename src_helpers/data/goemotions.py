@@ -36,9 +36,8 @@ def read_label_names(path: str | Path | None = None) -> list[str]:
 
 
 def read_goemotions_tsv(path: str | Path, n_labels: int = 28) -> pd.DataFrame:
-    """One official TSV (``text<TAB>ids<TAB>comment_id``, CSV-quoted texts) as ``text``, ``labels`` (tuple of
-    label ids), ``comment_id``: one row per line, unique ids, each label once per row, else ``DataFormatError``
-    naming file and line."""
+    """One official TSV (``text<TAB>ids<TAB>comment_id``, CSV-quoted) as ``text``, ``labels`` (id tuple),
+    ``comment_id``: one row per line, unique ids, each label once, else ``DataFormatError`` naming file and line."""
     path = Path(path)
     content = read_text(path)
     lines = content_lines(path, content)
@@ -102,8 +101,7 @@ def require_files(folder: Path, names: Iterable[str], what: str) -> None:
 
 
 def load_local(data_dir: str | Path) -> dict[str, pd.DataFrame]:
-    """train/dev/test with Ekman columns from a folder of the official files (its ``emotions.txt`` and
-    ``ekman_mapping.json`` when there, else the package's)."""
+    """train/dev/test with Ekman columns from a folder of the official files (and its own ``emotions.txt`` etc.)."""
     data_dir = Path(data_dir)
     require_files(data_dir, [f"{s}.tsv" for s in SPLITS], "the official GoEmotions TSVs")
     names = read_label_names(data_dir / "emotions.txt" if (data_dir / "emotions.txt").exists() else None)

@@ -1,5 +1,4 @@
-"""The official releases (GoEmotions "simplified", DAIR.AI ``emotion``), known by each split's size and content
-hash in ``resources/official_data.json``: full runs record results only from these (``config.paths_for``)."""
+"""The official GoEmotions / DAIR.AI releases by split size and content hash (``resources/official_data.json``)."""
 
 from __future__ import annotations
 
@@ -45,8 +44,7 @@ def official_table() -> dict[str, dict[str, dict]]:
 
 
 def official_name(splits: Splits) -> str | None:
-    """The official data set these splits are (``"goemotions"``, ``"dair_emotion"``), or None: sizes and hashes
-    must match, for data from the hub (the official release) the sizes only."""
+    """``"goemotions"``, ``"dair_emotion"`` or None: by sizes and hashes (hub data, the official release: sizes)."""
     hub = str(splits["train"].attrs.get("source", "")).startswith("hub:")
     sizes = {s: len(splits[s]) for s in SPLITS}
     for name, known in official_table().items():

@@ -84,8 +84,7 @@ def stopwords_ready(folder: str | Path | None = None) -> bool:
 
 
 def require_nltk_data(folder: str | Path | None = None, wordnet: bool = True) -> Path:
-    """``folder`` (default :func:`nltk_data_dir`) as NLTK's data: the stopword list copied in when missing, and
-    WordNet required unless ``wordnet=False``. Returns the folder, also set as ``$NLTK_DATA``."""
+    """``folder`` (default :func:`nltk_data_dir`) set as NLTK's data, stopwords copied in, WordNet required if asked."""
     folder = Path(folder) if folder else nltk_data_dir()
     if not stopwords_ready(folder):
         stop_dir = folder / "corpora" / "stopwords"

@@ -27,10 +27,8 @@ class TextEncoder:
     def __init__(self, tokenizer: Tokenizer, max_length: int = 64) -> None:
         if max_length < 1:
             raise ValueError(f"max_length must be >= 1, got {max_length}")
-        self.tokenizer = tokenizer
-        self.max_length = max_length
-        self.pad_id = tokenizer.token_to_id(PAD)
-        self.unk_id = tokenizer.token_to_id(UNK)
+        self.tokenizer, self.max_length = tokenizer, max_length
+        self.pad_id, self.unk_id = tokenizer.token_to_id(PAD), tokenizer.token_to_id(UNK)
         if self.pad_id is None or self.unk_id is None:
             raise ValueError(f"tokenizer vocabulary must contain {PAD} and {UNK}")
 

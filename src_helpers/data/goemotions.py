@@ -169,13 +169,12 @@ def load_splits(data_dir: str | Path | None, source: str, env: str, what: str, s
     folder = resolve_data_dir(data_dir, env=env, what=what) if source in ("auto", "local") else None
     if source == "local" and folder is None:
         raise FileNotFoundError(f"source='local' needs data_dir or ${env}")
-    if folder is None and source == "auto":
-        source = "hub" if hub_reachable() else "sample"
-        if source == "sample":
-            log.warning("No %s folder and no hub: using the bundled sample (%s)", what, sample_dir)
+    if folder is None and source == "auto" and not hub_reachable():
+        source = "sample"
+        log.warning("No %s folder and no hub: using the bundled sample (%s)", what, sample_dir)
     if folder is not None:
         splits, origin = read_local(folder), f"local:{folder.name}"  # the folder's name only: notebooks print it
-    elif source == "hub":
+    elif source != "sample":  # "hub", or "auto" with the hub reachable
         splits, origin = read_hub(), f"hub:{hub_name}"
     else:
         splits, origin = read_local(sample_dir), "sample"

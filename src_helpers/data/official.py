@@ -18,17 +18,15 @@ OFFICIAL_FILE = RESOURCES / "official_data.json"
 Splits = Mapping[str, pd.DataFrame]
 
 
-def _plain(o: object) -> object:
-    """A JSON value for numpy scalars and arrays (``str`` of anything else)."""
-    return o.tolist() if isinstance(o, np.generic | np.ndarray) else str(o)
-
-
 def split_sha256(df: pd.DataFrame) -> str:
     """sha256 of the hashed columns of one split (``HASHED_COLUMNS`` where present), in row order (index ignored)."""
+    def plain(o: object) -> object:  # JSON of numpy scalars and arrays (``str`` of anything else)
+        return o.tolist() if isinstance(o, np.generic | np.ndarray) else str(o)
+
     h = hashlib.sha256()
     for col in HASHED_COLUMNS:
         if col in df:
-            h.update(json.dumps([col, df[col].tolist()], ensure_ascii=False, default=_plain).encode("utf-8"))
+            h.update(json.dumps([col, df[col].tolist()], ensure_ascii=False, default=plain).encode("utf-8"))
     return h.hexdigest()
 
 

@@ -56,8 +56,7 @@ class WordNetMissingError(RuntimeError):
 
 def nltk_data_dir() -> Path:
     """The first entry of ``$NLTK_DATA``, else ``.cache/nltk_data`` in the repo."""
-    env = os.environ.get(NLTK_DATA_ENV, "")
-    first = env.split(os.pathsep)[0] if env else ""
+    first = os.environ.get(NLTK_DATA_ENV, "").split(os.pathsep)[0]
     return Path(first).expanduser() if first else DEFAULT_NLTK_DIR
 
 
@@ -178,8 +177,7 @@ def build_augmenter(recipe: str = "eda", pct_words_to_swap: float = 0.1, variant
                                          transformations_per_example=variants_per_call)
     finally:
         nltk.download = download
-    subs = [getattr(aug, n) for n in EDA_PARTS if hasattr(aug, n)]
-    for a in [aug, *subs]:
+    for a in [aug, *(getattr(aug, n) for n in EDA_PARTS if hasattr(aug, n))]:  # EasyDataAugmenter: its parts
         if hasattr(a, "transformation"):
             _fix_synonyms(a.transformation)
             a.pre_transformation_constraints.append(_keep_masks_constraint())

@@ -66,7 +66,6 @@ def select_variants(train: pd.DataFrame, config: AugmentConfig, n_workers: int =
     texts = train["text"].astype(str).tolist()
     rng = np.random.default_rng(config.seed)
     sources = {c: [int(i) for i in rng.permutation(np.flatnonzero(labels == c))] for c in sorted(targets)}
-    rank = {s: r for srcs in sources.values() for r, s in enumerate(srcs)}
     seen = {_norm(t) for t in texts}
     chosen: dict[int, list[str]] = {s: [] for srcs in sources.values() for s in srcs}
     spares: dict[int, list[str]] = {s: [] for s in chosen}
@@ -80,7 +79,7 @@ def select_variants(train: pd.DataFrame, config: AugmentConfig, n_workers: int =
             short = targets[c] - len(srcs) - sum(len(chosen[s]) for s in srcs)
             if short > 0 and live:  # spread evenly: q or q + 1 each, the least used sources first
                 q, extra = divmod(short, len(live))
-                live.sort(key=lambda s: (len(chosen[s]), rank[s]))
+                live.sort(key=lambda s: len(chosen[s]))  # stable: ties keep the seeded source order
                 out.update({s: q + (i < extra) for i, s in enumerate(live)})
         return out
 
@@ -97,13 +96,12 @@ def select_variants(train: pd.DataFrame, config: AugmentConfig, n_workers: int =
         for _ in range(config.max_rounds):
             want = wants()
             take(want)
-            todo = [s for s, n in want.items() if n > 0]
-            if not todo:
+            n_calls = {s: math.ceil(n / config.variants_per_call) for s, n in want.items() if n > 0}
+            if not n_calls:
                 break
-            n_calls = {s: math.ceil(want[s] / config.variants_per_call) for s in todo}
-            jobs = [(texts[s], ids[s], n_calls[s], calls[s], config.seed) for s in todo]
-            for s, got in zip(todo, generate(jobs), strict=True):
-                calls[s] += n_calls[s]
+            jobs = [(texts[s], ids[s], n, calls[s], config.seed) for s, n in n_calls.items()]
+            for (s, n), got in zip(n_calls.items(), generate(jobs), strict=True):
+                calls[s] += n
                 fresh = [t for t in got if t.strip() and _norm(t) not in seen]
                 if not fresh:
                     dry.add(s)
@@ -111,7 +109,7 @@ def select_variants(train: pd.DataFrame, config: AugmentConfig, n_workers: int =
             take(want)
     for c, srcs in sources.items():  # last resort: spare variants, fewest-used sources first
         while (short := targets[c] - len(srcs) - sum(len(chosen[s]) for s in srcs)) > 0:
-            order = sorted((s for s in srcs if spares[s]), key=lambda s: (len(chosen[s]), rank[s]))
+            order = sorted((s for s in srcs if spares[s]), key=lambda s: len(chosen[s]))
             if not order:
                 break
             take({s: 1 for s in order[:short]})

@@ -104,9 +104,8 @@ def load_local(data_dir: str | Path) -> dict[str, pd.DataFrame]:
     """train/dev/test with Ekman columns from a folder of the official files (and its own ``emotions.txt`` etc.)."""
     data_dir = Path(data_dir)
     require_files(data_dir, [f"{s}.tsv" for s in SPLITS], "the official GoEmotions TSVs")
-    names = read_label_names(data_dir / "emotions.txt" if (data_dir / "emotions.txt").exists() else None)
-    mapping_file = data_dir / "ekman_mapping.json"
-    mapping = load_ekman_mapping(mapping_file if mapping_file.exists() else None)
+    own = {f: data_dir / f if (data_dir / f).exists() else None for f in ("emotions.txt", "ekman_mapping.json")}
+    names, mapping = read_label_names(own["emotions.txt"]), load_ekman_mapping(own["ekman_mapping.json"])
     splits, seen = {}, {}
     for s in SPLITS:
         path = data_dir / f"{s}.tsv"

@@ -1,5 +1,4 @@
-"""GoEmotions ("simplified") from a folder, the hub or the bundled sample; source choice and profiles shared with
-``dair``."""
+"""GoEmotions ("simplified") from a folder, the hub or the bundled sample; the source choice ``dair`` shares."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""TextAttack augmenters for ``augment``: recipes, masked placeholders, seeded calls, worker processes, and the NLTK
-data folder they read (``python -m tools.nltk_setup`` installs WordNet there)."""
+"""TextAttack augmenters for ``augment`` (seeded, masked, in worker processes) and the NLTK data folder they read."""
 
 from __future__ import annotations
 

@@ -25,13 +25,12 @@ DATA_DIR_ENV = "GOEMOTIONS_DIR"
 def read_label_names(path: str | Path | None = None) -> list[str]:
     """The 28 fine emotion names from ``emotions.txt`` (one per line, id order)."""
     path = Path(path) if path else RESOURCES / "emotions.txt"
-    first: dict[str, int] = {}
-    for lineno, line in enumerate(content_lines(path, read_text(path)), start=1):
-        name = line.strip()
-        if name in first:
-            raise DataFormatError(f"{path}:{lineno}: duplicate emotion name {name!r} (first at line {first[name]})")
-        first[name] = lineno
-    return list(first)
+    names = [line.strip() for line in content_lines(path, read_text(path))]
+    for lineno, name in enumerate(names, start=1):
+        if name in names[: lineno - 1]:
+            raise DataFormatError(f"{path}:{lineno}: duplicate emotion name {name!r} (first at line "
+                                  f"{names.index(name) + 1})")
+    return names
 
 
 def read_goemotions_tsv(path: str | Path, n_labels: int = 28) -> pd.DataFrame:

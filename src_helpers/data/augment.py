@@ -1,6 +1,5 @@
-"""Augmentation of the train split's minority classes (TextAttack, ``textattack_recipes``): each class below the
-target gets exactly that many rows from new variants of its own texts, spread evenly over them. Deterministic per
-seed whatever the worker count; cached as parquet. Dev and test are never augmented."""
+"""Augmenting the train split's classes below a target with TextAttack variants of their own texts, spread evenly
+over them; deterministic per seed, cached as parquet. Dev and test are never augmented."""
 
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ import pandas as pd
 
 from src_helpers.config import REPO_ROOT
 from src_helpers.data.ekman import EKMAN_LABELS
-from src_helpers.data.textattack_recipes import ONLINE_RECIPES, RECIPES, Generator, recipe_key, require_textattack
+from src_helpers.data.textattack_recipes import RECIPES, Generator, recipe_key, require_textattack
 
 ALGORITHM_VERSION = 2  # part of the cache key: bump when the selection logic changes
 
@@ -36,9 +35,8 @@ class AugmentConfig:
     max_rounds: int = 3  # extra generation rounds when dropped duplicates leave a class short
 
     def __post_init__(self) -> None:
-        known = {**RECIPES, **ONLINE_RECIPES}
-        if recipe_key(self.recipe) not in known:
-            raise ValueError(f"recipe must be one of {sorted(known)} (or the TextAttack class name), "
+        if recipe_key(self.recipe) not in RECIPES:
+            raise ValueError(f"recipe must be one of {sorted(RECIPES)} (or the TextAttack class name), "
                              f"got {self.recipe!r}")
         t = self.target
         if isinstance(t, bool) or not isinstance(t, int | float) or t <= 0 or (isinstance(t, float) and t > 1):
@@ -55,12 +53,6 @@ def target_counts(counts: pd.Series, target: int | float) -> dict:
     return {c: rows for c, n in counts.items() if 0 < n < rows}
 
 
-def _spread(total: int, sources: Sequence[int]) -> dict[int, int]:
-    """``total`` over ``sources`` (already in priority order): each gets q or q+1."""
-    q, extra = divmod(total, len(sources))
-    return {s: q + (i < extra) for i, s in enumerate(sources)}
-
-
 def _norm(text: str) -> str:
     return " ".join(str(text).lower().split())
 
@@ -74,7 +66,6 @@ def select_variants(train: pd.DataFrame, config: AugmentConfig, n_workers: int =
     texts = train["text"].astype(str).tolist()
     rng = np.random.default_rng(config.seed)
     sources = {c: [int(i) for i in rng.permutation(np.flatnonzero(labels == c))] for c in sorted(targets)}
-    rank = {s: r for srcs in sources.values() for r, s in enumerate(srcs)}
     seen = {_norm(t) for t in texts}
     chosen: dict[int, list[str]] = {s: [] for srcs in sources.values() for s in srcs}
     spares: dict[int, list[str]] = {s: [] for s in chosen}
@@ -86,8 +77,10 @@ def select_variants(train: pd.DataFrame, config: AugmentConfig, n_workers: int =
         for c, srcs in sources.items():
             live = [s for s in srcs if s not in dry]
             short = targets[c] - len(srcs) - sum(len(chosen[s]) for s in srcs)
-            if short > 0 and live:
-                out.update(_spread(short, sorted(live, key=lambda s: (len(chosen[s]), rank[s]))))
+            if short > 0 and live:  # spread evenly: q or q + 1 each, the least used sources first
+                q, extra = divmod(short, len(live))
+                live.sort(key=lambda s: len(chosen[s]))  # stable: ties keep the seeded source order
+                out.update({s: q + (i < extra) for i, s in enumerate(live)})
         return out
 
     def take(want: dict[int, int]) -> None:
@@ -103,13 +96,12 @@ def select_variants(train: pd.DataFrame, config: AugmentConfig, n_workers: int =
         for _ in range(config.max_rounds):
             want = wants()
             take(want)
-            todo = [s for s, n in want.items() if n > 0]
-            if not todo:
+            n_calls = {s: math.ceil(n / config.variants_per_call) for s, n in want.items() if n > 0}
+            if not n_calls:
                 break
-            n_calls = {s: math.ceil(want[s] / config.variants_per_call) for s in todo}
-            jobs = [(texts[s], ids[s], n_calls[s], calls[s], config.seed) for s in todo]
-            for s, got in zip(todo, generate(jobs), strict=True):
-                calls[s] += n_calls[s]
+            jobs = [(texts[s], ids[s], n, calls[s], config.seed) for s, n in n_calls.items()]
+            for (s, n), got in zip(n_calls.items(), generate(jobs), strict=True):
+                calls[s] += n
                 fresh = [t for t in got if t.strip() and _norm(t) not in seen]
                 if not fresh:
                     dry.add(s)
@@ -117,7 +109,7 @@ def select_variants(train: pd.DataFrame, config: AugmentConfig, n_workers: int =
             take(want)
     for c, srcs in sources.items():  # last resort: spare variants, fewest-used sources first
         while (short := targets[c] - len(srcs) - sum(len(chosen[s]) for s in srcs)) > 0:
-            order = sorted((s for s in srcs if spares[s]), key=lambda s: (len(chosen[s]), rank[s]))
+            order = sorted((s for s in srcs if spares[s]), key=lambda s: len(chosen[s]))
             if not order:
                 break
             take({s: 1 for s in order[:short]})
@@ -135,7 +127,7 @@ def cache_key(train: pd.DataFrame, config: AugmentConfig) -> str:
 
 
 def assemble(train: pd.DataFrame, variants: pd.DataFrame, recipe: str) -> pd.DataFrame:
-    """Originals (``augmented=False``) followed by the variants, which copy all columns of their source."""
+    """Originals, then the variants (their source's columns); adds ``augmented``, ``source_id/row``, ``aug_recipe``."""
     ids = train["comment_id"].astype(str) if "comment_id" in train else pd.Series(range(len(train))).astype(str)
     orig = train.reset_index(drop=True).assign(augmented=False, source_id=ids.to_numpy(),
                                                source_row=np.arange(len(train)), aug_recipe="")
@@ -149,24 +141,17 @@ def assemble(train: pd.DataFrame, variants: pd.DataFrame, recipe: str) -> pd.Dat
     return out
 
 
-def check_train_split(df: pd.DataFrame, split: str | None) -> None:
-    """Fail closed: only an explicit ``split="train"`` allows augmenting; ``df.attrs`` can only add a refusal."""
-    if split != "train":
-        got = "no split argument" if split is None else f"split={split!r}"
-        raise ValueError(f"only the train split is augmented: pass split='train' for it ({got} given)")
-    recorded = df.attrs.get("split")
-    if recorded not in (None, "train"):
-        raise ValueError(f"only the train split is augmented: split='train' given for a frame loaded as the "
-                         f"{recorded!r} split")
-
-
 def augment_train(train: pd.DataFrame, config: AugmentConfig | None = None, n_workers: int = 2,
                   cache_dir: str | Path | None = None, progress: bool = True, *,
                   split: str | None = None) -> pd.DataFrame:
-    """The train split (``split="train"`` required) plus variants bringing each class below the target up to it.
-    A variant copies its source's label columns and records ``augmented``, ``source_id``, ``source_row``,
-    ``aug_recipe``."""
-    check_train_split(train, split)
+    """The train split plus variants bringing each class below the target up to it (see ``assemble``). Fails
+    closed: only an explicit ``split="train"`` allows it; ``train.attrs`` can only add a refusal."""
+    if split != "train":
+        got = "no split argument" if split is None else f"split={split!r}"
+        raise ValueError(f"only the train split is augmented: pass split='train' for it ({got} given)")
+    if train.attrs.get("split") not in (None, "train"):
+        raise ValueError(f"only the train split is augmented: split='train' given for a frame loaded as the "
+                         f"{train.attrs['split']!r} split")
     config = config or AugmentConfig()
     missing = [c for c in ("text", config.by) if c not in train]
     if missing:
@@ -204,8 +189,7 @@ def class_table(before: pd.DataFrame, after: pd.DataFrame, config: AugmentConfig
                 names: Sequence[str] = EKMAN_LABELS) -> pd.DataFrame:
     """Rows per class before/after (``config.by``, class ids), the target and the number added."""
     config = config or AugmentConfig()
-    b = before[config.by].value_counts().reindex(range(len(names)), fill_value=0)
-    a = after[config.by].value_counts().reindex(range(len(names)), fill_value=0)
+    b, a = (df[config.by].value_counts().reindex(range(len(names)), fill_value=0) for df in (before, after))
     targets = target_counts(b, config.target)
     table = pd.DataFrame({"before": b.to_numpy(), "after": a.to_numpy()}, index=list(names))
     table["added"] = table["after"] - table["before"]
@@ -227,8 +211,7 @@ def examples(augmented: pd.DataFrame, per_class: int = 1, seed: int = 0) -> pd.D
 
 def ablation_table(test_reports: dict[str, dict], classes: Sequence[str],
                    dev_reports: dict[str, dict] | None = None) -> pd.DataFrame:
-    """Runs side by side plus ``difference`` (last - first): dev macro-F1 when given, test accuracy, macro-F1 and
-    F1 of each class in ``classes``."""
+    """Runs side by side plus ``difference`` (last - first): dev macro-F1, test accuracy, macro-F1, F1 per class."""
     table = {}
     for name, rep in test_reports.items():
         col = {"dev macro-F1": dev_reports[name]["macro_f1"]} if dev_reports else {}

@@ -10,7 +10,7 @@ import pandas as pd
 
 from src_helpers.config import RESOURCES
 from src_helpers.data.ekman import EKMAN_LABELS
-from src_helpers.data.goemotions import choose_source, hub_splits, profile_splits, resolve_data_dir
+from src_helpers.data.goemotions import hub_splits, load_splits, profile_splits, require_files, resolve_data_dir
 from src_helpers.data.labels import DAIR_LABELS
 from src_helpers.data.textio import DataFormatError, content_lines, read_text
 
@@ -28,6 +28,7 @@ def _frame(texts: Sequence[str], labels: Sequence[str], split: str) -> pd.DataFr
     df["ekman_label"] = df["dair_label"].map(DAIR_TO_EKMAN)
     df["ekman"] = df["ekman_label"].map(EKMAN_LABELS.index)
     df["comment_id"] = [f"dair-{split}-{i:06d}" for i in range(1, len(df) + 1)]
+    df.attrs["label_names"] = list(DAIR_LABELS)
     return df
 
 
@@ -53,9 +54,7 @@ def read_dair_file(path: str | Path, split: str | None = None) -> pd.DataFrame:
 def read_folder(folder: str | Path) -> dict[str, pd.DataFrame]:
     """train/dev/test from a folder holding ``train.txt``, ``val.txt`` and ``test.txt``."""
     folder = Path(folder)
-    missing = [f for f in FILES.values() if not (folder / f).exists()]
-    if missing:
-        raise FileNotFoundError(f"{folder}: missing {missing} (expected the DAIR.AI emotion files)")
+    require_files(folder, FILES.values(), "the DAIR.AI emotion files")
     return {split: read_dair_file(folder / name, split) for split, name in FILES.items()}
 
 
@@ -71,17 +70,8 @@ def resolve_dair_dir(data_dir: str | Path | None = None) -> Path | None:
 
 
 def load_dair_emotion(data_dir: str | Path | None = None, source: str = "auto") -> dict[str, pd.DataFrame]:
-    """train/dev/test (dev = ``val.txt``); ``source`` and ``df.attrs`` as in ``goemotions.load_goemotions``."""
-    folder, source = choose_source(data_dir, source, DATA_DIR_ENV, "DAIR.AI emotion", SAMPLE_DIR)
-    if folder is not None:
-        splits, origin = read_folder(folder), f"local:{folder.name}"
-    elif source == "hub":
-        splits, origin = load_hub(), f"hub:{HUB_NAME}"
-    else:
-        splits, origin = read_folder(SAMPLE_DIR), "sample"
-    for split, df in splits.items():
-        df.attrs.update(source=origin, split=split, label_names=list(DAIR_LABELS))
-    return splits
+    """train/dev/test (dev = ``val.txt``); ``source`` and ``df.attrs`` as in ``goemotions.load_splits``."""
+    return load_splits(data_dir, source, DATA_DIR_ENV, "DAIR.AI emotion", SAMPLE_DIR, read_folder, HUB_NAME, load_hub)
 
 
 def load_for_profile(profile: str, data_dir: str | Path | None = None,

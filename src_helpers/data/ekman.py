@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.preprocessing import MultiLabelBinarizer
 
 from src_helpers.config import RESOURCES
 from src_helpers.data.textio import DataFormatError, read_json
@@ -60,19 +61,17 @@ def ekman_targets(label_ids: Sequence[int], groups: np.ndarray) -> tuple[int, tu
 
 def add_ekman_columns(df: pd.DataFrame, label_names: Sequence[str],
                       mapping: dict[str, list[str]] | None = None) -> pd.DataFrame:
-    """Return a copy of ``df`` with ``ekman`` (primary id), ``ekman_label`` and ``ekman_groups`` columns."""
+    """A copy of ``df`` with ``ekman`` (primary id), ``ekman_label``, ``ekman_groups`` and ``attrs["label_names"]``."""
     groups = fine_to_group(label_names, mapping)
     targets = [ekman_targets(ids, groups) for ids in df["labels"]]
     out = df.copy()
     out["ekman"] = [t[0] for t in targets]
     out["ekman_label"] = [EKMAN_LABELS[t[0]] for t in targets]
     out["ekman_groups"] = [t[1] for t in targets]
+    out.attrs["label_names"] = list(label_names)
     return out
 
 
 def multi_hot(group_lists: Sequence[Sequence[int]], n_classes: int = len(EKMAN_LABELS)) -> np.ndarray:
     """Multi-hot matrix (n_examples, n_classes) from lists of group ids."""
-    y = np.zeros((len(group_lists), n_classes), dtype=np.float32)
-    for row, ids in enumerate(group_lists):
-        y[row, list(ids)] = 1.0
-    return y
+    return MultiLabelBinarizer(classes=range(n_classes)).fit_transform(group_lists).astype(np.float32)

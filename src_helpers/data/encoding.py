@@ -1,12 +1,12 @@
-"""Word-level tokenizer + vocabulary for the RNN models (Hugging Face ``tokenizers``, fitted on the train split,
-saved with a run), batching helpers, and which tokenizer outputs a Hugging Face model takes."""
+"""The RNN models' word-level tokenizer (fitted on train, saved with a run), batching, and a HF model's inputs."""
 
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
+import math
 import random
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -14,6 +14,7 @@ import torch
 from tokenizers import Tokenizer, normalizers, pre_tokenizers
 from tokenizers.models import WordLevel
 from tokenizers.trainers import WordLevelTrainer
+from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Sampler
 
 PAD, UNK = "<pad>", "<unk>"
@@ -26,20 +27,17 @@ class TextEncoder:
     def __init__(self, tokenizer: Tokenizer, max_length: int = 64) -> None:
         if max_length < 1:
             raise ValueError(f"max_length must be >= 1, got {max_length}")
-        self.tokenizer = tokenizer
-        self.max_length = max_length
-        self.pad_id = tokenizer.token_to_id(PAD)
-        self.unk_id = tokenizer.token_to_id(UNK)
+        self.tokenizer, self.max_length = tokenizer, max_length
+        self.pad_id, self.unk_id = tokenizer.token_to_id(PAD), tokenizer.token_to_id(UNK)
         if self.pad_id is None or self.unk_id is None:
             raise ValueError(f"tokenizer vocabulary must contain {PAD} and {UNK}")
 
     @classmethod
     def fit(cls, texts: Iterable[str], vocab_size: int = 30_000, min_frequency: int = 2,
-            max_length: int = 64, lowercase: bool = True) -> TextEncoder:
+            max_length: int = 64) -> TextEncoder:
         """Learn the vocabulary from ``texts`` (pass the train split only)."""
-        norm = [normalizers.NFKC()] + ([normalizers.Lowercase()] if lowercase else [])
         tok = Tokenizer(WordLevel(unk_token=UNK))
-        tok.normalizer = normalizers.Sequence(norm)
+        tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
         tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         trainer = WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
                                    special_tokens=[PAD, UNK], show_progress=False)
@@ -73,11 +71,9 @@ class TextEncoder:
 
 def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Pad to the longest sequence of this batch: (ids [B, T], lengths [B])."""
-    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
-    ids = torch.full((len(sequences), int(lengths.max())), pad_id, dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        ids[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
-    return ids, lengths
+    ids = pad_sequence([torch.as_tensor(s, dtype=torch.long) for s in sequences], batch_first=True,
+                       padding_value=pad_id)
+    return ids, torch.tensor([len(s) for s in sequences], dtype=torch.long)
 
 
 class Collator:
@@ -106,45 +102,34 @@ class LengthBucketSampler(Sampler[list[int]]):
         self.epoch = epoch
 
     def __len__(self) -> int:
-        if self.exact and self.shuffle:
-            counts = Counter(self.lengths).values()
-            rest = sum(c % self.batch_size for c in counts)
-            return sum(c // self.batch_size for c in counts) + (rest + self.batch_size - 1) // self.batch_size
-        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
+        return len(self._batches()) if self.exact and self.shuffle else math.ceil(len(self.lengths) / self.batch_size)
 
     def _cut(self, order: list[int]) -> list[list[int]]:
         return [order[i: i + self.batch_size] for i in range(0, len(order), self.batch_size)]
 
-    def _exact_batches(self, rng: random.Random) -> list[list[int]]:
+    def _batches(self) -> list[list[int]]:
+        length = self.lengths.__getitem__
+        if not self.shuffle:
+            return self._cut(sorted(range(len(self.lengths)), key=length))
+        rng = random.Random(self.seed + self.epoch)
         order = list(range(len(self.lengths)))
         rng.shuffle(order)
-        by_length: dict[int, list[int]] = {}
-        for i in order:
-            by_length.setdefault(self.lengths[i], []).append(i)
-        batches, rest = [], []
-        for length in sorted(by_length):
-            group = by_length[length]
-            full = len(group) - len(group) % self.batch_size
-            batches += self._cut(group[:full])
-            rest += group[full:]
-        return batches + self._cut(rest)  # leftovers: sorted by length, padded
+        if not self.exact:
+            pools = [sorted(order[i: i + self.pool], key=length) for i in range(0, len(order), self.pool)]
+            batches = [b for pool in pools for b in self._cut(pool)]
+        else:  # full batches of one length; the leftovers of all lengths together (sorted by length, padded)
+            batches, rest = [], []
+            for _, group in itertools.groupby(sorted(order, key=length), key=length):
+                group = list(group)
+                full = len(group) - len(group) % self.batch_size
+                batches += self._cut(group[:full])
+                rest += group[full:]
+            batches += self._cut(rest)
+        rng.shuffle(batches)
+        return batches
 
     def __iter__(self) -> Iterator[list[int]]:
-        order = list(range(len(self.lengths)))
-        if not self.shuffle:
-            order.sort(key=self.lengths.__getitem__)
-            yield from self._cut(order)
-            return
-        rng = random.Random(self.seed + self.epoch)
-        if self.exact:
-            batches = self._exact_batches(rng)
-        else:
-            rng.shuffle(order)
-            batches = []
-            for start in range(0, len(order), self.pool):
-                batches += self._cut(sorted(order[start: start + self.pool], key=self.lengths.__getitem__))
-        rng.shuffle(batches)
-        yield from batches
+        yield from self._batches()
 
 
 def model_input_names(model: torch.nn.Module) -> set[str]:

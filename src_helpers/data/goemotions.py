@@ -1,5 +1,4 @@
-"""GoEmotions ("simplified" split) from a local folder, the Hugging Face hub or the bundled sample, with the
-folder / hub / sample choice and the profile subsets that ``dair`` shares."""
+"""GoEmotions ("simplified") from a folder, the hub or the bundled sample; the source choice ``dair`` shares."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ import csv
 import logging
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -26,19 +25,17 @@ DATA_DIR_ENV = "GOEMOTIONS_DIR"
 def read_label_names(path: str | Path | None = None) -> list[str]:
     """The 28 fine emotion names from ``emotions.txt`` (one per line, id order)."""
     path = Path(path) if path else RESOURCES / "emotions.txt"
-    first: dict[str, int] = {}
-    for lineno, line in enumerate(content_lines(path, read_text(path)), start=1):
-        name = line.strip()
-        if name in first:
-            raise DataFormatError(f"{path}:{lineno}: duplicate emotion name {name!r} (first at line {first[name]})")
-        first[name] = lineno
-    return list(first)
+    names = [line.strip() for line in content_lines(path, read_text(path))]
+    for lineno, name in enumerate(names, start=1):
+        if name in names[: lineno - 1]:
+            raise DataFormatError(f"{path}:{lineno}: duplicate emotion name {name!r} (first at line "
+                                  f"{names.index(name) + 1})")
+    return names
 
 
 def read_goemotions_tsv(path: str | Path, n_labels: int = 28) -> pd.DataFrame:
-    """One official TSV (``text<TAB>ids<TAB>comment_id``, CSV-quoted texts) as ``text``, ``labels`` (tuple of
-    label ids), ``comment_id``: one row per line, unique ids, each label once per row, else ``DataFormatError``
-    naming file and line."""
+    """One official TSV (``text<TAB>ids<TAB>comment_id``, CSV-quoted) as ``text``, ``labels`` (id tuple),
+    ``comment_id``: one row per line, unique ids, each label once, else ``DataFormatError`` naming file and line."""
     path = Path(path)
     content = read_text(path)
     lines = content_lines(path, content)
@@ -94,25 +91,29 @@ def _parse_row(path: Path, start: int, end: int, row: list[str], n_labels: int) 
     return text, labels, comment_id
 
 
-def load_local(data_dir: str | Path) -> tuple[dict[str, pd.DataFrame], list[str], dict[str, list[str]]]:
-    """Splits, label names and Ekman mapping from a folder holding the official files."""
-    data_dir = Path(data_dir)
-    missing = [f"{s}.tsv" for s in SPLITS if not (data_dir / f"{s}.tsv").exists()]
+def require_files(folder: Path, names: Iterable[str], what: str) -> None:
+    """``FileNotFoundError`` naming the files of ``names`` missing from ``folder``."""
+    missing = [n for n in names if not (folder / n).exists()]
     if missing:
-        raise FileNotFoundError(f"{data_dir}: missing {missing} (expected the official GoEmotions TSVs)")
-    names = read_label_names(data_dir / "emotions.txt" if (data_dir / "emotions.txt").exists() else None)
-    mapping_file = data_dir / "ekman_mapping.json"
-    mapping = load_ekman_mapping(mapping_file if mapping_file.exists() else None)
+        raise FileNotFoundError(f"{folder}: missing {missing} (expected {what})")
+
+
+def load_local(data_dir: str | Path) -> dict[str, pd.DataFrame]:
+    """train/dev/test with Ekman columns from a folder of the official files (and its own ``emotions.txt`` etc.)."""
+    data_dir = Path(data_dir)
+    require_files(data_dir, [f"{s}.tsv" for s in SPLITS], "the official GoEmotions TSVs")
+    own = {f: data_dir / f if (data_dir / f).exists() else None for f in ("emotions.txt", "ekman_mapping.json")}
+    names, mapping = read_label_names(own["emotions.txt"]), load_ekman_mapping(own["ekman_mapping.json"])
     splits, seen = {}, {}
     for s in SPLITS:
         path = data_dir / f"{s}.tsv"
-        splits[s] = read_goemotions_tsv(path, len(names))
+        splits[s] = add_ekman_columns(read_goemotions_tsv(path, len(names)), names, mapping)
         for lineno, comment_id in enumerate(splits[s]["comment_id"], start=1):  # row i is line i + 1
             if comment_id in seen:
                 raise DataFormatError(f"{path}:{lineno}: comment id {comment_id!r} is also in {seen[comment_id]} "
                                       "(a comment belongs to one split)")
             seen[comment_id] = f"{path}:{lineno}"
-    return splits, names, mapping
+    return splits
 
 
 def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
@@ -135,8 +136,10 @@ def hub_splits(name: str, config: str) -> dict:
 
 
 def load_hub() -> dict[str, pd.DataFrame]:
-    """The ``simplified`` config from the Hugging Face hub."""
-    return {split: pd.DataFrame({"text": d["text"], "labels": [tuple(x) for x in d["labels"]], "comment_id": d["id"]})
+    """The ``simplified`` config from the Hugging Face hub, with Ekman columns."""
+    names = read_label_names()
+    return {split: add_ekman_columns(pd.DataFrame({"text": d["text"], "labels": [tuple(x) for x in d["labels"]],
+                                             "comment_id": d["id"]}), names)
             for split, d in hub_splits(HUB_NAME, "simplified").items()}
 
 
@@ -153,41 +156,33 @@ def resolve_data_dir(data_dir: str | Path | None = None, argument: str = "data_d
     return path
 
 
-def choose_source(data_dir: str | Path | None, source: str, env: str = DATA_DIR_ENV, what: str = "GoEmotions",
-                  sample_dir: Path = SAMPLE_DIR) -> tuple[Path | None, str]:
-    """``(folder, source)``: the local folder to read (None when not local) and what ``source`` comes to:
-    ``"auto"`` is local when a folder is given, else the hub when reachable, else the sample (with a warning)."""
+def load_splits(data_dir: str | Path | None, source: str, env: str, what: str, sample_dir: Path,
+                read_local: Callable[[Path], dict[str, pd.DataFrame]], hub_name: str,
+                read_hub: Callable[[], dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """train/dev/test from ``source``: ``"local"`` (``data_dir``, else ``$<env>``), ``"hub"``, ``"sample"`` or
+    ``"auto"`` (local when a folder is given, else the hub when reachable, else the sample, with a warning)."""
     if source not in ("auto", "local", "hub", "sample"):
         raise ValueError(f"source must be auto/local/hub/sample, got {source!r}")
     folder = resolve_data_dir(data_dir, env=env, what=what) if source in ("auto", "local") else None
     if source == "local" and folder is None:
         raise FileNotFoundError(f"source='local' needs data_dir or ${env}")
+    if folder is None and source == "auto" and not hub_reachable():
+        source = "sample"
+        log.warning("No %s folder and no hub: using the bundled sample (%s)", what, sample_dir)
     if folder is not None:
-        return folder, "local"
-    if source == "auto":
-        source = "hub" if hub_reachable() else "sample"
-        if source == "sample":
-            log.warning("No %s folder and no hub: using the bundled sample (%s)", what, sample_dir)
-    return None, source
+        splits, origin = read_local(folder), f"local:{folder.name}"  # the folder's name only: notebooks print it
+    elif source != "sample":  # "hub", or "auto" with the hub reachable
+        splits, origin = read_hub(), f"hub:{hub_name}"
+    else:
+        splits, origin = read_local(sample_dir), "sample"
+    for split, df in splits.items():
+        df.attrs.update(source=origin, split=split)
+    return splits
 
 
 def load_goemotions(data_dir: str | Path | None = None, source: str = "auto") -> dict[str, pd.DataFrame]:
-    """train/dev/test with Ekman columns from ``source`` (see ``choose_source``; local: ``data_dir`` or
-    ``$GOEMOTIONS_DIR``); ``df.attrs["source"]``: ``local:<folder name>``, ``hub:<name>`` or ``sample``."""
-    folder, source = choose_source(data_dir, source)
-    names, mapping = read_label_names(), load_ekman_mapping()
-    if folder is not None:
-        splits, names, mapping = load_local(folder)
-        origin = f"local:{folder.name}"  # the folder's name only: executed notebooks print it
-    elif source == "hub":
-        splits, origin = load_hub(), f"hub:{HUB_NAME}"
-    else:
-        splits, origin = load_local(SAMPLE_DIR)[0], "sample"
-    out = {}
-    for split, df in splits.items():
-        out[split] = add_ekman_columns(df, names, mapping)
-        out[split].attrs.update(source=origin, split=split, label_names=list(names))
-    return out
+    """train/dev/test with Ekman columns (see ``load_splits``; local: ``data_dir`` or ``$GOEMOTIONS_DIR``)."""
+    return load_splits(data_dir, source, DATA_DIR_ENV, "GoEmotions", SAMPLE_DIR, load_local, HUB_NAME, load_hub)
 
 
 def subsample(df: pd.DataFrame, n: int, seed: int = 0, stratify: str = "ekman") -> pd.DataFrame:

@@ -1,5 +1,4 @@
-"""Label sets: the classes a model predicts and the columns of a split that hold their targets: ``EKMAN``
-(GoEmotions' Ekman groups + neutral; single- and multi-label) or ``DAIR`` (DAIR.AI emotion; single-label)."""
+"""Label sets: a model's classes and the columns holding their targets: ``EKMAN`` (single/multi) or ``DAIR``."""
 
 from __future__ import annotations
 

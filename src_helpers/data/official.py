@@ -1,5 +1,4 @@
-"""The official releases (GoEmotions "simplified", DAIR.AI ``emotion``), known by each split's size and content
-hash in ``resources/official_data.json``: full runs record results only from these (``config.paths_for``)."""
+"""The official GoEmotions / DAIR.AI releases by split size and content hash (``resources/official_data.json``)."""
 
 from __future__ import annotations
 
@@ -19,17 +18,15 @@ OFFICIAL_FILE = RESOURCES / "official_data.json"
 Splits = Mapping[str, pd.DataFrame]
 
 
-def _plain(o: object) -> object:
-    """A JSON value for numpy scalars and arrays (``str`` of anything else)."""
-    return o.tolist() if isinstance(o, np.generic | np.ndarray) else str(o)
-
-
 def split_sha256(df: pd.DataFrame) -> str:
     """sha256 of the hashed columns of one split (``HASHED_COLUMNS`` where present), in row order (index ignored)."""
+    def plain(o: object) -> object:  # JSON of numpy scalars and arrays (``str`` of anything else)
+        return o.tolist() if isinstance(o, np.generic | np.ndarray) else str(o)
+
     h = hashlib.sha256()
     for col in HASHED_COLUMNS:
         if col in df:
-            h.update(json.dumps([col, df[col].tolist()], ensure_ascii=False, default=_plain).encode("utf-8"))
+            h.update(json.dumps([col, df[col].tolist()], ensure_ascii=False, default=plain).encode("utf-8"))
     return h.hexdigest()
 
 
@@ -45,8 +42,7 @@ def official_table() -> dict[str, dict[str, dict]]:
 
 
 def official_name(splits: Splits) -> str | None:
-    """The official data set these splits are (``"goemotions"``, ``"dair_emotion"``), or None: sizes and hashes
-    must match, for data from the hub (the official release) the sizes only."""
+    """``"goemotions"``, ``"dair_emotion"`` or None: by sizes and hashes (hub data, the official release: sizes)."""
     hub = str(splits["train"].attrs.get("source", "")).startswith("hub:")
     sizes = {s: len(splits[s]) for s in SPLITS}
     for name, known in official_table().items():

@@ -1,7 +1,4 @@
-"""TextAttack augmenters for the augmentation of the train split (``augment``): the offline and the downloading
-recipes, masked placeholders, seeded calls (the same text in every process), a pool of worker processes, and the
-NLTK data folder they read (the first entry of ``$NLTK_DATA``, else ``.cache/nltk_data``; ``python -m
-tools.nltk_setup`` installs WordNet there)."""
+"""TextAttack augmenters for ``augment`` (seeded, masked, in worker processes) and the NLTK data folder they read."""
 
 from __future__ import annotations
 
@@ -25,25 +22,23 @@ from src_helpers.data.goemotions import hub_reachable
 if TYPE_CHECKING:
     from src_helpers.data.augment import AugmentConfig
 
-# name -> (TextAttack class, needs WordNet)
-RECIPES: dict[str, tuple[str, bool]] = {
-    "eda": ("EasyDataAugmenter", True),
-    "wordnet": ("WordNetAugmenter", True),
-    "synonym_insertion": ("SynonymInsertionAugmenter", True),
-    "deletion": ("DeletionAugmenter", False),
-    "charswap": ("CharSwapAugmenter", False),
+# name -> (TextAttack class, needs WordNet, (what it downloads on first use, host) or None for offline recipes)
+RECIPES: dict[str, tuple[str, bool, tuple[str, str] | None]] = {
+    "eda": ("EasyDataAugmenter", True, None),
+    "wordnet": ("WordNetAugmenter", True, None),
+    "synonym_insertion": ("SynonymInsertionAugmenter", True, None),
+    "deletion": ("DeletionAugmenter", False, None),
+    "charswap": ("CharSwapAugmenter", False, None),
+    "embedding": ("EmbeddingAugmenter", False, ("counter-fitted GloVe embeddings from TextAttack's S3 bucket",
+                                                "textattack.s3.amazonaws.com")),
+    "backtranslation": ("BackTranslationAugmenter", False, ("MarianMT translation models from the Hugging Face hub",
+                                                            "huggingface.co")),
+    "clare": ("CLAREAugmenter", False, ("distilroberta-base (Hugging Face hub) and the Universal Sentence Encoder "
+                                        "(TensorFlow Hub)", "huggingface.co")),
+    "checklist": ("CheckListAugmenter", False, ("flair NER models from the Hugging Face hub", "huggingface.co")),
 }
+OFFLINE_RECIPES = sorted(k for k, (_, _, download) in RECIPES.items() if download is None)
 EDA_PARTS = ("synonym_replacement", "random_deletion", "random_swap", "random_insertion")  # EasyDataAugmenter's
-# recipes that download models or data on first use: (class, what it downloads, host)
-ONLINE_RECIPES: dict[str, tuple[str, str, str]] = {
-    "embedding": ("EmbeddingAugmenter", "counter-fitted GloVe embeddings from TextAttack's S3 bucket",
-                  "textattack.s3.amazonaws.com"),
-    "backtranslation": ("BackTranslationAugmenter", "MarianMT translation models from the Hugging Face hub",
-                        "huggingface.co"),
-    "clare": ("CLAREAugmenter", "distilroberta-base (Hugging Face hub) and the Universal Sentence Encoder "
-              "(TensorFlow Hub)", "huggingface.co"),
-    "checklist": ("CheckListAugmenter", "flair NER models from the Hugging Face hub", "huggingface.co"),
-}
 NLTK_DATA_ENV = "NLTK_DATA"
 DEFAULT_NLTK_DIR = REPO_ROOT / ".cache" / "nltk_data"  # git-ignored
 STOPWORDS_FILE = RESOURCES / "stopwords_english.txt"
@@ -60,8 +55,7 @@ class WordNetMissingError(RuntimeError):
 
 def nltk_data_dir() -> Path:
     """The first entry of ``$NLTK_DATA``, else ``.cache/nltk_data`` in the repo."""
-    env = os.environ.get(NLTK_DATA_ENV, "")
-    first = env.split(os.pathsep)[0] if env else ""
+    first = os.environ.get(NLTK_DATA_ENV, "").split(os.pathsep)[0]
     return Path(first).expanduser() if first else DEFAULT_NLTK_DIR
 
 
@@ -88,8 +82,7 @@ def stopwords_ready(folder: str | Path | None = None) -> bool:
 
 
 def require_nltk_data(folder: str | Path | None = None, wordnet: bool = True) -> Path:
-    """``folder`` (default :func:`nltk_data_dir`) as NLTK's data: the stopword list copied in when missing, and
-    WordNet required unless ``wordnet=False``. Returns the folder, also set as ``$NLTK_DATA``."""
+    """``folder`` (default :func:`nltk_data_dir`) set as NLTK's data, stopwords copied in, WordNet required if asked."""
     folder = Path(folder) if folder else nltk_data_dir()
     if not stopwords_ready(folder):
         stop_dir = folder / "corpora" / "stopwords"
@@ -123,7 +116,7 @@ def require_textattack() -> None:
 
 def recipe_key(name: str) -> str:
     """``"EasyDataAugmenter"`` or ``"eda"`` -> ``"eda"`` (unknown names come back lower-cased)."""
-    by_class = {cls.lower(): key for key, (cls, *_) in {**RECIPES, **ONLINE_RECIPES}.items()}
+    by_class = {cls.lower(): key for key, (cls, *_) in RECIPES.items()}
     return by_class.get(name.lower(), name.lower())
 
 
@@ -131,14 +124,6 @@ def recipe_key(name: str) -> str:
 # "[]" after a deletion): they become one placeholder word that no transformation may touch.
 MASK = re.compile(r"\[([A-Z]+)\]")
 PLACEHOLDER = re.compile(r"MASK([A-Z]+)MASK")
-
-
-def mask(text: str) -> str:
-    return MASK.sub(r"MASK\1MASK", text)
-
-
-def unmask(text: str) -> str:
-    return PLACEHOLDER.sub(r"[\1]", text)
 
 
 def _keep_masks_constraint():
@@ -169,18 +154,13 @@ def _fix_synonyms(transformation) -> None:
 
 def build_augmenter(recipe: str = "eda", pct_words_to_swap: float = 0.1, variants_per_call: int = 4):
     """A TextAttack augmenter by name; offline-only recipes prepare the NLTK data folder first."""
-    key = recipe_key(recipe)
-    if key in ONLINE_RECIPES:
-        cls_name, what, host = ONLINE_RECIPES[key]
-        if not hub_reachable(host):
-            raise RecipeUnavailableError(
-                f"recipe {recipe!r} ({cls_name}) downloads {what} on first use, and {host} is not reachable "
-                f"(offline). Use one of the offline recipes {sorted(RECIPES)}.")
-        needs_wordnet = False
-    elif key in RECIPES:
-        cls_name, needs_wordnet = RECIPES[key]
-    else:
-        raise ValueError(f"unknown recipe {recipe!r}; offline: {sorted(RECIPES)}, online: {sorted(ONLINE_RECIPES)}")
+    if recipe_key(recipe) not in RECIPES:
+        raise ValueError(f"unknown recipe {recipe!r}; known: {sorted(RECIPES)} (offline: {OFFLINE_RECIPES})")
+    cls_name, needs_wordnet, fetches = RECIPES[recipe_key(recipe)]
+    if fetches and not hub_reachable(fetches[1]):
+        raise RecipeUnavailableError(f"recipe {recipe!r} ({cls_name}) downloads {fetches[0]} on first use, and "
+                                     f"{fetches[1]} is not reachable (offline). Use one of the offline recipes "
+                                     f"{OFFLINE_RECIPES}.")
     require_nltk_data(wordnet=needs_wordnet)  # sets $NLTK_DATA before textattack is imported
     require_textattack()
     try:
@@ -196,8 +176,7 @@ def build_augmenter(recipe: str = "eda", pct_words_to_swap: float = 0.1, variant
                                          transformations_per_example=variants_per_call)
     finally:
         nltk.download = download
-    subs = [getattr(aug, n) for n in EDA_PARTS if hasattr(aug, n)]
-    for a in [aug, *subs]:
+    for a in [aug, *(getattr(aug, n) for n in EDA_PARTS if hasattr(aug, n))]:  # EasyDataAugmenter: its parts
         if hasattr(a, "transformation"):
             _fix_synonyms(a.transformation)
             a.pre_transformation_constraints.append(_keep_masks_constraint())
@@ -221,7 +200,7 @@ def variants_for(aug, text: str, source_id: str, n_calls: int, first_attempt: in
         s = int.from_bytes(hashlib.sha256(f"{seed}|{source_id}|{attempt}".encode()).digest()[:4], "little")
         random.seed(s)
         np.random.seed(s)
-        got = [unmask(t) for t in call_augmenter(aug, mask(text))]
+        got = [PLACEHOLDER.sub(r"[\1]", t) for t in call_augmenter(aug, MASK.sub(r"MASK\1MASK", text))]
         random.Random(s).shuffle(got)
         out += got
     return out
@@ -256,23 +235,22 @@ class Generator:
             self.pool.join()
 
     def __call__(self, jobs: list[tuple]) -> list[list[str]]:
-        c = self.config
-        pbar = tqdm(total=len(jobs), desc=f"augment ({recipe_key(c.recipe)}, {self.n_workers} proc)",
-                   disable=not self.progress or not jobs)
-        results: list[list[str]] = []
+        c, results = self.config, []
+        if not jobs:
+            return results
         if self.n_workers <= 1:
             self.aug = self.aug or build_augmenter(c.recipe, c.pct_words_to_swap, c.variants_per_call)
-            for job in jobs:
-                results.append(variants_for(self.aug, *job))
-                pbar.update()
-        elif jobs:
+            chunks = ([variants_for(self.aug, *job)] for job in jobs)
+        else:
             if self.pool is None:
-                nltk_data = require_nltk_data(wordnet=RECIPES.get(recipe_key(c.recipe), ("", False))[1])
+                nltk_data = require_nltk_data(wordnet=RECIPES[recipe_key(c.recipe)][1])
                 init = (c.recipe, c.pct_words_to_swap, c.variants_per_call, str(nltk_data))
                 self.pool = mp.get_context("spawn").Pool(self.n_workers, _init_worker, init)
             size = max(1, min(32, len(jobs) // (self.n_workers * 8)))
-            for out in self.pool.imap(_run_chunk, [jobs[i: i + size] for i in range(0, len(jobs), size)]):
+            chunks = self.pool.imap(_run_chunk, [jobs[i: i + size] for i in range(0, len(jobs), size)])
+        with tqdm(total=len(jobs), desc=f"augment ({recipe_key(c.recipe)}, {self.n_workers} proc)",
+                  disable=not self.progress) as pbar:
+            for out in chunks:
                 results += out
                 pbar.update(len(out))
-        pbar.close()
         return results

@@ -1,5 +1,4 @@
-"""Reading data files with errors that name the file and line: UTF-8 (a leading BOM dropped), one blank-line
-rule for every line-based file, JSON with line and column. Imports nothing of the package."""
+"""Reading UTF-8 data files with errors that name the file and line. Imports nothing of the package."""
 
 from __future__ import annotations
 
@@ -15,10 +14,7 @@ class DataFormatError(ValueError):
 
 def read_text(path: str | Path) -> str:
     """The whole file as UTF-8 text without a leading byte-order mark; bad bytes raise with file:line."""
-    path = Path(path)
-    data = path.read_bytes()
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
+    data = Path(path).read_bytes().removeprefix(codecs.BOM_UTF8)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -181,3 +181,11 @@ def test_repeated_label_id_in_one_row_is_an_error(tmp_path: Path) -> None:
     path = write_tsv(tmp_path / "rep.tsv", [("one", "1", "a"), ("two", "3,3,3,25", "b")])
     with pytest.raises(DataFormatError, match=r"rep\.tsv:2: label id 3 repeated in '3,3,3,25'"):
         read_goemotions_tsv(path)
+
+
+def test_duplicate_emotion_name_names_both_lines(tmp_path: Path) -> None:
+    names = tmp_path / "emotions.txt"
+    names.write_text("admiration\namusement\nadmiration\n", encoding="utf-8")
+    message = r"emotions\.txt:3: duplicate emotion name 'admiration' \(first at line 1\)"
+    with pytest.raises(DataFormatError, match=message):
+        read_label_names(names)

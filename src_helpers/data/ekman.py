@@ -73,5 +73,8 @@ def add_ekman_columns(df: pd.DataFrame, label_names: Sequence[str],
 
 
 def multi_hot(group_lists: Sequence[Sequence[int]], n_classes: int = len(EKMAN_LABELS)) -> np.ndarray:
-    """Multi-hot matrix (n_examples, n_classes) from lists of group ids."""
+    """Multi-hot matrix (n_examples, n_classes) from lists of group ids; an id outside the classes is an error."""
+    bad = sorted({g for groups in group_lists for g in groups if not 0 <= g < n_classes})
+    if bad:
+        raise ValueError(f"group ids {bad} outside the {n_classes} classes")
     return MultiLabelBinarizer(classes=range(n_classes)).fit_transform(group_lists).astype(np.float32)

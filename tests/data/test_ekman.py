@@ -79,3 +79,8 @@ def test_mapping_file_bom_and_bad_bytes(tmp_path: Path) -> None:
     path.write_bytes(b'{\n"joy": ["j\xf6y"]}')
     with pytest.raises(DataFormatError, match=r"m\.json:2: not valid UTF-8"):
         load_ekman_mapping(path)
+
+
+def test_multi_hot_refuses_an_id_outside_the_classes() -> None:
+    with pytest.raises(ValueError, match=r"group ids \[7\] outside the 7 classes"):
+        multi_hot([(0,), (7, 1)])

@@ -1,6 +1,5 @@
-"""Checkpoints read and written safely, for the RNN loop and the fine-tuning ``Trainer``: verified loads
-(``CheckpointError``), damaged checkpoints set aside (kept, never deleted), atomic saves whose failures name the file
-(``DiskFullError`` for a full disk)."""
+"""Checkpoints read and written safely: verified loads (``CheckpointError``), damaged checkpoints set aside (kept,
+never deleted), atomic saves whose failures name the file (``DiskFullError`` for a full disk)."""
 
 from __future__ import annotations
 
@@ -72,12 +71,11 @@ def _file_problem(path: Path) -> str | None:
     return None
 
 
-def checkpoint_folder_problem(folder: str | Path, required: Sequence[str] = ("trainer_state.json",)) -> str | None:
+def checkpoint_folder_problem(folder: str | Path) -> str | None:
     """Why the ``Trainer`` checkpoint ``folder`` cannot be resumed from (``"optimizer.pt: empty"``), or None."""
     folder = Path(folder)
-    for name in required:
-        if not (folder / name).is_file():
-            return f"{name} is missing"
+    if not (folder / "trainer_state.json").is_file():
+        return "trainer_state.json is missing"
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
         problem = _file_problem(path)
         if problem:
@@ -127,9 +125,8 @@ def _free_bytes(path: Path) -> int | None:
 @contextmanager
 def write_errors(target: str | Path, what: str, partial: str | Path | None = None, note: str = "",
                  one_file: bool = False) -> Iterator[None]:
-    """A failed write under ``target`` (a writer's ``WRITE_FAILURES``, a full disk; with ``one_file``, any
-    ``OSError``) becomes an error naming ``what`` ``target`` (``DiskFullError`` when the disk is full); other errors
-    pass unchanged. ``partial``: a temporary file removed after any failure; ``note``: a last sentence."""
+    """A failed write under ``target`` (with ``one_file``, any ``OSError``) becomes an error naming ``what`` ``target``
+    (``DiskFullError`` when the disk is full). ``partial``: a temporary file removed after any failure."""
     target = Path(target)
     try:
         yield

@@ -1,7 +1,5 @@
-"""Fine-tune any ``AutoModelForSequenceClassification`` with Hugging Face ``Trainer`` (``TransformerTrainer``):
-dynamic padding, length-grouped batches, optional class weights, best epoch by dev macro-F1. Checkpoints go to
-``<run>/checkpoints/`` every epoch (an unreadable last one is set aside); ``<run>/model/`` is the ``save_pretrained``
-copy. CLI, one flag per ``FTConfig`` field: ``python -m src_helpers.training.finetune --profile full``."""
+"""Fine-tune any ``AutoModelForSequenceClassification`` with Hugging Face ``Trainer`` (``TransformerTrainer``).
+CLI, one flag per ``FTConfig`` field: ``python -m src_helpers.training.finetune --profile full``."""
 
 from __future__ import annotations
 
@@ -23,6 +21,7 @@ import torch
 from torch import nn
 
 from src_helpers.config import PROFILES, REPO_ROOT
+from src_helpers.data.encoding import model_input_names
 from src_helpers.data.labels import EKMAN, LABEL_SETS, LabelSet
 from src_helpers.evaluation.results import TARGETS, RunResult, report, targets
 from src_helpers.experiments.run_folders import load_run, read_config
@@ -33,8 +32,7 @@ from src_helpers.training.losses import class_weights
 from src_helpers.training.resume import FRESH, REUSE, Record, data_fingerprint, decide
 from src_helpers.training.transformer_model import (
     build_model,
-    count_parameters,
-    encode_splits,
+    encode,
     load_model_dir,
     load_tokenizer,
     precision_flags,
@@ -139,8 +137,8 @@ def epoch_end_callback(on_epoch_end: Callable[[int, dict], None]):
 
     class EpochEnd(TrainerCallback):
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-            row = {k.removeprefix("eval_"): v for k, v in (metrics or {}).items()}
-            on_epoch_end(round(state.epoch or 0), {f"dev_{k}": v for k, v in row.items()})
+            row = {"dev_" + k.removeprefix("eval_"): v for k, v in (metrics or {}).items()}
+            on_epoch_end(round(state.epoch or 0), row)
 
     return EpochEnd()
 
@@ -151,7 +149,9 @@ def make_trainer(config: FTConfig, model: nn.Module, tokenizer, frames: dict[str
     epoch, the best dev macro-F1 kept at the end."""
     from transformers import DataCollatorWithPadding, TrainingArguments
 
-    data = encode_splits(tokenizer, model, frames, config, labels)
+    ys = {s: targets(frames[s], config.target, labels) for s in ("train", "dev")}
+    data = {s: encode(tokenizer, frames[s]["text"], ys[s], config.max_length, model_input_names(model))
+            for s in ("train", "dev")}
     args = TrainingArguments(
         output_dir=str(ckpt_dir), num_train_epochs=config.epochs, learning_rate=config.learning_rate,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.eval_batch_size,
@@ -163,7 +163,7 @@ def make_trainer(config: FTConfig, model: nn.Module, tokenizer, frames: dict[str
         report_to="none", seed=config.seed, use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0, label_names=["labels"], save_only_model=False,
         **precision_flags(getattr(model.config, "model_type", ""), config.precision))
-    weights = class_weights(data["train"].labels, config.target, len(labels.classes)) if config.class_weights else None
+    weights = class_weights(ys["train"], config.target, len(labels.classes)) if config.class_weights else None
     return _trainer_class()(
         model=model, args=args, train_dataset=data["train"], eval_dataset=data["dev"], processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=make_compute_metrics(config.target, labels),
@@ -258,7 +258,7 @@ class TransformerTrainer:
         set_seed(config.seed)
         self.tokenizer = load_tokenizer(config.model_name)
         self.model = build_model(config, self.tokenizer, self.labels.classes)
-        params = count_parameters(self.model)
+        params = self.model.num_parameters(only_trainable=True), self.model.num_parameters()
         log.info("%s: %d trainable of %d parameters", config.model_name, *params)
         trainer = make_trainer(config, self.model, self.tokenizer, splits, ckpt_dir, self.labels)
         if self.on_epoch_end is not None:

@@ -40,12 +40,6 @@ class BaselineResult(RunResult):
     selection: pd.DataFrame  # dev score for every C tried
 
 
-def _classifier(target: str, C: float, config: TfidfConfig):
-    lr = LogisticRegression(C=C, max_iter=config.max_iter, class_weight=config.class_weight,
-                            random_state=config.seed)
-    return lr if target == "single" else OneVsRestClassifier(lr, n_jobs=2)
-
-
 def full_probs(model, X, n_classes: int) -> np.ndarray:
     """Probabilities with one column per class, also when a class is missing from a tiny train set."""
     probs = model.predict_proba(X)
@@ -70,7 +64,9 @@ def train_tfidf_baseline(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFr
 
     rows, best = [], None
     for C in tqdm(config.Cs, desc=f"tf-idf {target}: C"):
-        model = _classifier(target, C, config).fit(X_train, y_train)
+        lr = LogisticRegression(C=C, max_iter=config.max_iter, class_weight=config.class_weight,
+                                random_state=config.seed)
+        model = (lr if target == "single" else OneVsRestClassifier(lr, n_jobs=2)).fit(X_train, y_train)
         dev_probs = full_probs(model, X_dev, n)
         dev_report = report(y_dev, dev_probs, target, labels=labels)
         rows.append({"C": C, "dev_macro_f1": dev_report["macro_f1"], "threshold": dev_report.get("threshold")})

@@ -1,6 +1,5 @@
-"""The transformer for fine-tuning: any ``AutoModelForSequenceClassification``, full or LoRA (``peft``), optional
-4-bit loading (CUDA only); its tokenized texts and probabilities; the ``save_pretrained`` folder that
-``pipeline("text-classification")`` and ``predict`` load."""
+"""The transformer for fine-tuning (any ``AutoModelForSequenceClassification``, full or LoRA), its probabilities and
+the ``save_pretrained`` folder that ``pipeline("text-classification")`` and ``predict`` load."""
 
 from __future__ import annotations
 
@@ -11,15 +10,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
 from src_helpers.data.ekman import EKMAN_LABELS
 from src_helpers.data.encoding import model_input_names
-from src_helpers.data.labels import EKMAN, LabelSet
 from src_helpers.data.textio import read_json
-from src_helpers.evaluation.results import targets
 from src_helpers.models.embeddings import MINILM_HUB_NAME, minilm_folder
 from src_helpers.training.checkpoints import brief_error
 from src_helpers.training.configs import DEFAULT_MODEL, FTConfig
@@ -68,16 +64,6 @@ def load_tokenizer(name: str):
     return tok
 
 
-def _check_4bit() -> None:
-    if not torch.cuda.is_available():
-        raise RuntimeError("load_in_4bit=True needs a CUDA GPU (bitsandbytes 4-bit has no CPU path here); "
-                           "set load_in_4bit=False or run on a GPU (e.g. Colab)")
-    try:
-        import bitsandbytes  # noqa: F401
-    except ImportError as e:
-        raise RuntimeError("load_in_4bit=True needs bitsandbytes: pip install bitsandbytes") from e
-
-
 def build_model(config: FTConfig, tokenizer, names: Sequence[str] = EKMAN_LABELS) -> nn.Module:
     """Classification model with our label maps and ``problem_type``; wrapped with LoRA when asked."""
     from transformers import AutoModelForSequenceClassification
@@ -85,7 +71,13 @@ def build_model(config: FTConfig, tokenizer, names: Sequence[str] = EKMAN_LABELS
     id2label, label2id = dict(enumerate(names)), {n: i for i, n in enumerate(names)}
     kwargs: dict = {}
     if config.load_in_4bit:
-        _check_4bit()
+        if not torch.cuda.is_available():
+            raise RuntimeError("load_in_4bit=True needs a CUDA GPU (bitsandbytes 4-bit has no CPU path here); "
+                               "set load_in_4bit=False or run on a GPU (e.g. Colab)")
+        try:
+            import bitsandbytes  # noqa: F401
+        except ImportError as e:
+            raise RuntimeError("load_in_4bit=True needs bitsandbytes: pip install bitsandbytes") from e
         from transformers import BitsAndBytesConfig
 
         kwargs["quantization_config"] = BitsAndBytesConfig(
@@ -114,12 +106,6 @@ def add_lora(model: nn.Module, config: FTConfig) -> nn.Module:
     lora = LoraConfig(task_type=TaskType.SEQ_CLS, r=config.lora_r, lora_alpha=config.lora_alpha,
                       lora_dropout=config.lora_dropout, target_modules=targets)
     return get_peft_model(model, lora)
-
-
-def count_parameters(model: nn.Module) -> tuple[int, int]:
-    """(trainable, total) parameter counts."""
-    total = sum(p.numel() for p in model.parameters())
-    return sum(p.numel() for p in model.parameters() if p.requires_grad), total
 
 
 def precision_flags(model_type: str, precision: str) -> dict[str, bool]:
@@ -156,40 +142,11 @@ def save_model(model: nn.Module, tokenizer, model_dir: Path, config: FTConfig,
 
 
 # ----------------------------------------------------------------------------- texts in, probabilities out
-class TextDataset(torch.utils.data.Dataset):
-    """Tokenized texts (no padding: ``DataCollatorWithPadding`` pads each batch) and targets."""
-
-    def __init__(self, encodings: dict[str, list[list[int]]], labels: np.ndarray) -> None:
-        self.encodings, self.labels = encodings, labels
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i: int) -> dict:
-        item = {k: v[i] for k, v in self.encodings.items()}
-        label = self.labels[i]
-        item["labels"] = label.tolist() if isinstance(label, np.ndarray) else int(label)
-        return item
-
-
-def encode(tokenizer, texts: Sequence[str], labels: np.ndarray, max_length: int, keep: set[str],
-           sort_by_length: bool = False) -> tuple[TextDataset, np.ndarray]:
-    """Dataset of the inputs in ``keep`` (optionally sorted by length) and its order (``order[j]`` = row)."""
+def encode(tokenizer, texts: Sequence[str], labels: np.ndarray, max_length: int, keep: set[str]) -> list[dict]:
+    """One unpadded example per text (``DataCollatorWithPadding`` pads each batch): the inputs in ``keep``, labels."""
     enc = tokenizer(list(texts), truncation=True, max_length=max_length)
-    enc = {k: v for k, v in enc.items() if k in keep}
-    order = np.arange(len(labels))
-    if sort_by_length:
-        order = np.argsort([len(x) for x in enc["input_ids"]], kind="stable")
-        enc = {k: [v[j] for j in order] for k, v in enc.items()}
-    return TextDataset(enc, np.asarray(labels)[order]), order
-
-
-def encode_splits(tokenizer, model: nn.Module, frames: dict[str, pd.DataFrame], config: FTConfig,
-                  labels: LabelSet = EKMAN) -> dict[str, TextDataset]:
-    """The train and dev datasets with ``labels``' targets (only the inputs ``model`` accepts)."""
-    keep = model_input_names(model)
-    return {name: encode(tokenizer, frames[name]["text"].tolist(), targets(frames[name], config.target, labels),
-                         config.max_length, keep)[0] for name in ("train", "dev")}
+    return [{**{k: v[i] for k, v in enc.items() if k in keep}, "labels": y}
+            for i, y in enumerate(np.asarray(labels).tolist())]
 
 
 def probabilities(logits: np.ndarray, target: str) -> np.ndarray:
@@ -204,12 +161,12 @@ def texts_proba(model: nn.Module, tokenizer, texts: Sequence[str], target: str, 
     ``group_by_length``), from batches of similar lengths."""
     from transformers import DataCollatorWithPadding
 
-    ds, order = encode(tokenizer, texts, np.zeros(len(texts), dtype=int), max_length, model_input_names(model),
-                       sort_by_length=True)
+    ds = encode(tokenizer, texts, np.zeros(len(texts), dtype=int), max_length, model_input_names(model))
+    order = np.argsort([len(x["input_ids"]) for x in ds], kind="stable")
     collator, device, out = DataCollatorWithPadding(tokenizer), next(model.parameters()).device, []
     model.eval()
     for start in range(0, len(ds), batch_size):
-        batch = collator([ds[i] for i in range(start, min(start + batch_size, len(ds)))])
+        batch = collator([ds[i] for i in order[start:start + batch_size]])
         batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
         out.append(model(**batch).logits.float().cpu().numpy())
     logits = np.concatenate(out)

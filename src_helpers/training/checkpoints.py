@@ -10,7 +10,7 @@ import shutil
 import time
 import zipfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import torch
@@ -111,17 +111,6 @@ WRITE_FAILURES = ("PytorchStreamWriter failed", "unexpected pos", "file write fa
                   "StorageFull")
 
 
-def _free_bytes(path: Path) -> int | None:
-    """Free space on the disk of ``path`` (its nearest existing folder), None when it cannot be read."""
-    folder = path if path.is_dir() else path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    try:
-        return shutil.disk_usage(folder).free
-    except OSError:
-        return None
-
-
 @contextmanager
 def write_errors(target: str | Path, what: str, partial: str | Path | None = None, note: str = "",
                  one_file: bool = False) -> Iterator[None]:
@@ -134,7 +123,10 @@ def write_errors(target: str | Path, what: str, partial: str | Path | None = Non
         enospc = isinstance(err, OSError) and err.errno == errno.ENOSPC
         failed = not isinstance(err, DiskFullError) and (any(m in str(err) for m in WRITE_FAILURES)
                                                          or isinstance(err, OSError) and (one_file or enospc))
-        free = _free_bytes(target) if failed else None  # before the partial file's space is given back
+        free = None
+        if failed:  # free space on the disk of target's nearest existing path, before the partial file's is given back
+            with suppress(OSError):
+                free = shutil.disk_usage(next((p for p in (target, *target.parents) if p.exists()), target)).free
         if partial is not None:
             Path(partial).unlink(missing_ok=True)
         if not failed:

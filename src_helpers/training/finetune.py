@@ -81,12 +81,9 @@ def _trainer_class():
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             labels = inputs.pop("labels")
             outputs = model(**inputs)
-            logits = outputs.logits.float()
-            w = self.class_weights.to(logits.device)
-            if self.target == "single":
-                loss = nn.functional.cross_entropy(logits, labels, weight=w)
-            else:
-                loss = nn.functional.binary_cross_entropy_with_logits(logits, labels.float(), pos_weight=w)
+            logits, w = outputs.logits.float(), self.class_weights.to(outputs.logits.device)
+            loss = (nn.functional.cross_entropy(logits, labels, weight=w) if self.target == "single" else
+                    nn.functional.binary_cross_entropy_with_logits(logits, labels.float(), pos_weight=w))
             return (loss, outputs) if return_outputs else loss
 
     return WeightedTrainer
@@ -113,22 +110,17 @@ def make_compute_metrics(target: str, labels: LabelSet = EKMAN):
 
 def epoch_history(log_history: list[dict]) -> pd.DataFrame:
     """One row per epoch: mean train loss of the epoch's log steps, dev loss and dev metrics."""
-    rows: dict[int, dict] = {}
-    losses: dict[int, list[float]] = {}
-    for entry in log_history:
-        if "loss" in entry and "epoch" in entry:
-            losses.setdefault(max(1, math.ceil(entry["epoch"] - 1e-9)), []).append(entry["loss"])
-        if "eval_loss" in entry:
-            e = round(entry["epoch"])
-            rows[e] = {"epoch": e, "dev_loss": entry["eval_loss"],
-                       **{f"dev_{k[5:]}": v for k, v in entry.items()
-                          if k.startswith("eval_") and k[5:] in ("macro_f1", "accuracy", "micro_f1", "threshold")}}
-    for e, row in rows.items():
-        if e in losses:
-            row["train_loss"] = float(np.mean(losses[e]))
+    logs = pd.DataFrame(log_history)
+    if "eval_loss" not in logs:
+        return pd.DataFrame()
+    evals = logs[logs["eval_loss"].notna()].rename(columns=lambda c: c.replace("eval_", "dev_"))
+    df = evals.assign(epoch=evals["epoch"].round().astype(int)).drop_duplicates("epoch", keep="last")
+    if "loss" in logs:  # a step logged at epoch 1.5 counts for epoch 2
+        steps = logs[logs["loss"].notna() & logs["epoch"].notna()]
+        df["train_loss"] = df["epoch"].map(steps["loss"].groupby(np.ceil(steps["epoch"] - 1e-9).clip(1)).mean())
     cols = ["epoch", "train_loss", "dev_loss", "dev_macro_f1", "dev_accuracy", "dev_micro_f1", "dev_threshold"]
-    df = pd.DataFrame([rows[e] for e in sorted(rows)])
-    return df[[c for c in cols if c in df]] if len(df) else df
+    return df.sort_values("epoch")[[c for c in cols if c in df]].reset_index(drop=True)
+
 
 def epoch_end_callback(on_epoch_end: Callable[[int, dict], None]):
     """A ``TrainerCallback`` calling ``on_epoch_end(epoch, row)`` after each dev evaluation, as the RNN loop does
@@ -179,13 +171,12 @@ def last_good_checkpoint(ckpt_dir: Path) -> Path | None:
     """The newest readable ``checkpoint-N`` folder (None: the run starts over); newer unreadable ones are set
     aside with a warning each."""
     broken: list[tuple[Path, str]] = []
-    good = None
-    for folder in sorted(_checkpoint_folders(ckpt_dir), key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True):
-        problem = checkpoint_folder_problem(folder)
-        if problem is None:
-            good = folder
+    for good in sorted(_checkpoint_folders(ckpt_dir), key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True):
+        if (problem := checkpoint_folder_problem(good)) is None:
             break
-        broken.append((folder, problem))
+        broken.append((good, problem))
+    else:
+        good = None
     then = f"resuming from {good}" if good else "the run starts over from scratch"
     for bad, why in broken:
         log.warning(set_aside(bad, why, then))
@@ -328,8 +319,8 @@ class TransformerTrainer:
         max_length = min(tokenizer.model_max_length, model.config.max_position_embeddings or 512, 512)
         names = [model.config.id2label[i] for i in range(model.config.num_labels)]
         config = FTConfig(model_name=str(model_dir), target="multi" if multi else "single", max_length=max_length)
-        known = [s for s in LABEL_SETS.values() if s.classes == tuple(names)]
-        trainer = cls(config, known[0] if known else LabelSet("model", tuple(names), "label"))
+        known = (s for s in LABEL_SETS.values() if s.classes == tuple(names))
+        trainer = cls(config, next(known, LabelSet("model", tuple(names), "label")))
         trainer.model, trainer.tokenizer = model, tokenizer
         return trainer
 

@@ -107,9 +107,6 @@ class TrainResult(RunResult):
     best_epoch: int
 
 
-LAST_KEYS = ("model", "optimizer", "scheduler", "rng", "state")
-
-
 def _recovery(ckpt_dir: Path) -> str:
     return f"delete {ckpt_dir} (the run's checkpoints) or pass resume=False to train from scratch"
 
@@ -120,7 +117,8 @@ def _load_last(last_path: Path, device: str) -> dict | None:
     prev, damaged, ckpt = last_path.with_name("last.prev.pt"), [], None
     for path in (p for p in (last_path, prev) if p.exists()):
         try:
-            ckpt = load_checkpoint(path, _recovery(last_path.parent), device, LAST_KEYS)
+            ckpt = load_checkpoint(path, _recovery(last_path.parent), device,
+                                   ("model", "optimizer", "scheduler", "rng", "state"))
             break
         except CheckpointError as err:
             damaged.append(err)
@@ -230,18 +228,6 @@ def resume_training(model: EmotionClassifier, optimizer: torch.optim.Optimizer,
     return state
 
 
-def save_checkpoint(model: EmotionClassifier, optimizer: torch.optim.Optimizer,
-                    scheduler: torch.optim.lr_scheduler.LRScheduler, state: dict, fingerprint: dict,
-                    ckpt_dir: Path, best: bool) -> None:
-    """``last.pt`` (everything a resume needs; the previous one kept as ``last.prev.pt``) and, for the best
-    dev epoch so far, ``best.pt`` (model only)."""
-    if best:
-        save_file({"model": model.state_dict(), "epoch": state["epoch"] + 1}, ckpt_dir / "best.pt")
-    save_file({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-               "scheduler": scheduler.state_dict(), "rng": rng_state(), "state": state,
-               "fingerprint": fingerprint}, ckpt_dir / "last.pt", keep_previous=True)
-
-
 def finish_run(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.DataFrame],
                loaders: dict[str, DataLoader], ys: dict[str, np.ndarray], cfg: TrainConfig, run_dir: Path,
                run_config: dict | None, fingerprint: dict, state: dict, labels: LabelSet = EKMAN) -> TrainResult:
@@ -332,9 +318,12 @@ class RnnTrainer:
             row = evaluate_epoch(model, loaders["dev"], ys["dev"], cfg, epoch, train_loss, seconds,
                                  scheduler.get_last_lr()[0], labels)
             state["history"].append(row)
-            improved = early_stopping(state, row, cfg.patience)
-            state["epoch"] = epoch
-            save_checkpoint(model, optimizer, scheduler, state, fingerprint, ckpt_dir, best=improved)
+            if early_stopping(state, row, cfg.patience):  # best.pt: the model of the best dev epoch so far
+                save_file({"model": model.state_dict(), "epoch": epoch + 1}, ckpt_dir / "best.pt")
+            state["epoch"] = epoch  # last.pt: all a resume needs (the one before kept as last.prev.pt)
+            save_file({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                       "scheduler": scheduler.state_dict(), "rng": rng_state(), "state": state,
+                       "fingerprint": fingerprint}, ckpt_dir / "last.pt", keep_previous=True)
             print(f"epoch {row['epoch']}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
                                                        for k, v in row.items() if k != "epoch"), flush=True)
             if self.on_epoch_end is not None:

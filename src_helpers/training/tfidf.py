@@ -42,11 +42,8 @@ class BaselineResult(RunResult):
 
 def full_probs(model, X, n_classes: int) -> np.ndarray:
     """Probabilities with one column per class, also when a class is missing from a tiny train set."""
-    probs = model.predict_proba(X)
-    if probs.shape[1] == n_classes:
-        return probs
-    out = np.zeros((probs.shape[0], n_classes))
-    out[:, model.classes_] = probs
+    out = np.zeros((X.shape[0], n_classes))
+    out[:, model.classes_] = model.predict_proba(X)
     return out
 
 

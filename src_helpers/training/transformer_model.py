@@ -187,7 +187,15 @@ def load_model_dir(model_dir: str, quantized: bool = False):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     path = Path(model_dir)
-    check_model_dir(path)
+    if not has_weights(path):  # clear errors naming path before transformers' own
+        raise FileNotFoundError(f"model_dir {path} has no config.json + model weights "
+                                f"({' or '.join(WEIGHT_FILES)})")
+    config = read_json(path / "config.json")  # invalid JSON names file:line:column
+    if not isinstance(config, dict):
+        raise ValueError(f"{path / 'config.json'}: expected a JSON object, got a {type(config).__name__}")
+    if not any((path / name).exists() for name in TOKENIZER_FILES):
+        raise FileNotFoundError(f"model folder {path} has no tokenizer files (one of {', '.join(TOKENIZER_FILES)}): "
+                                "save the tokenizer next to the model (tokenizer.save_pretrained)")
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
     except Exception as e:  # tokenizers raises a bare Exception for a broken tokenizer.json
@@ -205,16 +213,3 @@ def load_model_dir(model_dir: str, quantized: bool = False):
 
             model = quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
     return tokenizer, model
-
-
-def check_model_dir(path: Path) -> None:
-    """A clear error naming ``path`` when it lacks weights or tokenizer files, or its config.json is broken."""
-    if not has_weights(path):
-        raise FileNotFoundError(f"model_dir {path} has no config.json + model weights "
-                                f"({' or '.join(WEIGHT_FILES)})")
-    config = read_json(path / "config.json")  # invalid JSON names file:line:column
-    if not isinstance(config, dict):
-        raise ValueError(f"{path / 'config.json'}: expected a JSON object, got a {type(config).__name__}")
-    if not any((path / name).exists() for name in TOKENIZER_FILES):
-        raise FileNotFoundError(f"model folder {path} has no tokenizer files (one of {', '.join(TOKENIZER_FILES)}): "
-                                "save the tokenizer next to the model (tokenizer.save_pretrained)")

@@ -52,34 +52,27 @@ def load_checkpoint(path: str | Path, hint: str, map_location: str | torch.devic
     raise CheckpointError(f"checkpoint {path} is unreadable ({reason}): {hint}", reason, path) from cause
 
 
-def _file_problem(path: Path) -> str | None:
-    try:
-        if path.stat().st_size == 0:
-            return "empty"
-        if path.suffix == ".json":
-            json.loads(path.read_text(encoding="utf-8"))
-        elif path.suffix == ".safetensors":
-            from safetensors import safe_open
-
-            with safe_open(str(path), "pt"):  # checks that the header covers the whole file
-                pass
-        elif path.suffix in (".pt", ".pth", ".bin"):
-            with zipfile.ZipFile(path) as z:  # torch.save's zip format: a truncated file has no directory
-                z.namelist()
-    except Exception as e:  # noqa: BLE001
-        return brief_error(e)
-    return None
-
-
 def checkpoint_folder_problem(folder: str | Path) -> str | None:
     """Why the ``Trainer`` checkpoint ``folder`` cannot be resumed from (``"optimizer.pt: empty"``), or None."""
     folder = Path(folder)
     if not (folder / "trainer_state.json").is_file():
         return "trainer_state.json is missing"
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        problem = _file_problem(path)
-        if problem:
-            return f"{path.name}: {problem}"
+        try:
+            if path.stat().st_size == 0:
+                return f"{path.name}: empty"
+            if path.suffix == ".json":
+                json.loads(path.read_text(encoding="utf-8"))
+            elif path.suffix == ".safetensors":
+                from safetensors import safe_open
+
+                with safe_open(str(path), "pt"):  # checks that the header covers the whole file
+                    pass
+            elif path.suffix in (".pt", ".pth", ".bin"):
+                with zipfile.ZipFile(path) as z:  # torch.save's zip format: a truncated file has no directory
+                    z.namelist()
+        except Exception as e:  # noqa: BLE001
+            return f"{path.name}: {brief_error(e)}"
     return None
 
 

@@ -38,7 +38,6 @@ from src_helpers.training.transformer_model import (
     precision_flags,
     probabilities,
     save_model,
-    texts_proba,
 )
 from src_helpers.validation import COUNT, add_dataclass_flags, cli, dataclass_from_args
 
@@ -304,12 +303,27 @@ class TransformerTrainer:
                         trainable_params=extra.get("trainable_params", 0), total_params=extra.get("total_params", 0),
                         train_seconds=extra.get("train_seconds", float("nan")))
 
+    @torch.inference_mode()
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-        """Probabilities of the fitted (or loaded) model on ``texts``, one column per class."""
-        if self.model is None:
+        """Probabilities of the fitted (or loaded) model on ``texts``, one column per class, in their order
+        (``Trainer.predict`` would shuffle rows under ``group_by_length``), from batches of similar lengths."""
+        from transformers import DataCollatorWithPadding
+
+        model, config, batch_size = self.model, self.config, batch_size or self.config.eval_batch_size
+        if model is None:
             raise RuntimeError("TransformerTrainer.predict_proba needs a fitted or loaded model (fit or load first)")
-        return texts_proba(self.model, self.tokenizer, list(texts), self.config.target, self.config.max_length,
-                           batch_size or self.config.eval_batch_size)
+        ds = encode(self.tokenizer, texts, np.zeros(len(texts), dtype=int), config.max_length, model_input_names(model))
+        order = np.argsort([len(x["input_ids"]) for x in ds], kind="stable")
+        collator, device, out = DataCollatorWithPadding(self.tokenizer), next(model.parameters()).device, []
+        model.eval()
+        for start in range(0, len(ds), batch_size):
+            batch = collator([ds[i] for i in order[start:start + batch_size]])
+            batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
+            out.append(model(**batch).logits.float().cpu().numpy())
+        logits = np.concatenate(out)
+        probs = np.empty(logits.shape, dtype=np.float32)  # one column per output of the model
+        probs[order] = probabilities(logits, config.target)
+        return probs
 
     @classmethod
     def load(cls, model_dir: str | Path, quantized: bool = False) -> TransformerTrainer:

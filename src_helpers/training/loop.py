@@ -111,26 +111,6 @@ def _recovery(ckpt_dir: Path) -> str:
     return f"delete {ckpt_dir} (the run's checkpoints) or pass resume=False to train from scratch"
 
 
-def _load_last(last_path: Path, device: str) -> dict | None:
-    """``last.pt``, else ``last.prev.pt`` (with a warning), else None; unreadable ones are set aside (kept) with a
-    warning saying what the run does instead."""
-    prev, damaged, ckpt = last_path.with_name("last.prev.pt"), [], None
-    for path in (p for p in (last_path, prev) if p.exists()):
-        try:
-            ckpt = load_checkpoint(path, _recovery(last_path.parent), device,
-                                   ("model", "optimizer", "scheduler", "rng", "state"))
-            break
-        except CheckpointError as err:
-            damaged.append(err)
-    then = (f"resuming from the previous checkpoint {prev} (epoch {ckpt['state']['epoch'] + 1})" if ckpt else
-            "the run starts over from scratch")
-    if ckpt and path == prev and not damaged:
-        warnings.warn(f"{last_path} is missing: {then}", stacklevel=4)
-    for err in damaged:
-        warnings.warn(set_aside(err.path, err.reason, then), stacklevel=4)
-    return ckpt
-
-
 def make_loaders(encoder: TextEncoder, splits: dict[str, pd.DataFrame], cfg: TrainConfig, target: str,
                  labels: LabelSet = EKMAN) -> tuple[dict[str, DataLoader], dict[str, np.ndarray]]:
     """Loaders (shuffled length buckets for train) and targets (``labels``' columns) of the three splits."""
@@ -205,14 +185,28 @@ def early_stopping(state: dict, row: dict, patience: int) -> bool:
 def resume_training(model: EmotionClassifier, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, ckpt_dir: Path, fingerprint: dict,
                     resume: bool = True, device: str = "cpu") -> dict:
-    """A fresh training state, or (``resume``) the one in ``last.pt`` with its model, optimizer, scheduler and RNG
-    states loaded. ``resume=False`` deletes the old checkpoints."""
+    """A fresh training state, or (``resume``) the one in ``last.pt`` (else ``last.prev.pt``, with a warning) with
+    its model, optimizer, scheduler and RNG states loaded; unreadable ones are set aside (kept) with a warning saying
+    what the run does instead. ``resume=False`` deletes the old checkpoints."""
+    state = {"epoch": -1, "history": [], "best_f1": -1.0, "best_epoch": -1, "bad_epochs": 0, "done": False}
     if not resume:
         for path in ckpt_dir.glob("*.pt"):
             path.unlink()
-    state = {"epoch": -1, "history": [], "best_f1": -1.0, "best_epoch": -1, "bad_epochs": 0, "done": False}
-    last_path = ckpt_dir / "last.pt"
-    ckpt = _load_last(last_path, device) if resume else None
+        return state
+    last_path, prev, damaged, ckpt = ckpt_dir / "last.pt", ckpt_dir / "last.prev.pt", [], None
+    for path in (p for p in (last_path, prev) if p.exists()):
+        try:
+            ckpt = load_checkpoint(path, _recovery(ckpt_dir), device,
+                                   ("model", "optimizer", "scheduler", "rng", "state"))
+            break
+        except CheckpointError as err:
+            damaged.append(err)
+    then = (f"resuming from the previous checkpoint {prev} (epoch {ckpt['state']['epoch'] + 1})" if ckpt else
+            "the run starts over from scratch")
+    if ckpt and path == prev and not damaged:
+        warnings.warn(f"{last_path} is missing: {then}", stacklevel=3)
+    for err in damaged:
+        warnings.warn(set_aside(err.path, err.reason, then), stacklevel=3)
     if ckpt is None:
         return state
     stored = ckpt["fingerprint"]

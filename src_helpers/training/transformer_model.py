@@ -91,21 +91,15 @@ def build_model(config: FTConfig, tokenizer, names: Sequence[str] = EKMAN_LABELS
         model.config.pad_token_id = tokenizer.pad_token_id
     if config.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
-    if config.lora:
-        model = add_lora(model, config)
+    if config.lora:  # a LoRA adapter; the classification head stays fully trainable
+        from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
+
+        if config.load_in_4bit:
+            model = prepare_model_for_kbit_training(model)
+        targets = config.lora_target_modules or LORA_TARGETS.get(model.config.model_type)
+        model = get_peft_model(model, LoraConfig(task_type=TaskType.SEQ_CLS, r=config.lora_r, target_modules=targets,
+                                                 lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout))
     return model
-
-
-def add_lora(model: nn.Module, config: FTConfig) -> nn.Module:
-    """Wrap with a LoRA adapter (the classification head stays fully trainable)."""
-    from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
-
-    if config.load_in_4bit:
-        model = prepare_model_for_kbit_training(model)
-    targets = config.lora_target_modules or LORA_TARGETS.get(model.config.model_type)
-    lora = LoraConfig(task_type=TaskType.SEQ_CLS, r=config.lora_r, lora_alpha=config.lora_alpha,
-                      lora_dropout=config.lora_dropout, target_modules=targets)
-    return get_peft_model(model, lora)
 
 
 def precision_flags(model_type: str, precision: str) -> dict[str, bool]:
@@ -152,27 +146,6 @@ def encode(tokenizer, texts: Sequence[str], labels: np.ndarray, max_length: int,
 def probabilities(logits: np.ndarray, target: str) -> np.ndarray:
     logits = torch.as_tensor(np.asarray(logits, dtype=np.float32))
     return (torch.softmax(logits, -1) if target == "single" else torch.sigmoid(logits)).numpy()
-
-
-@torch.inference_mode()
-def texts_proba(model: nn.Module, tokenizer, texts: Sequence[str], target: str, max_length: int,
-                batch_size: int = 128) -> np.ndarray:
-    """Probabilities of ``model`` on ``texts`` in their order (``Trainer.predict`` would shuffle rows under
-    ``group_by_length``), from batches of similar lengths."""
-    from transformers import DataCollatorWithPadding
-
-    ds = encode(tokenizer, texts, np.zeros(len(texts), dtype=int), max_length, model_input_names(model))
-    order = np.argsort([len(x["input_ids"]) for x in ds], kind="stable")
-    collator, device, out = DataCollatorWithPadding(tokenizer), next(model.parameters()).device, []
-    model.eval()
-    for start in range(0, len(ds), batch_size):
-        batch = collator([ds[i] for i in order[start:start + batch_size]])
-        batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
-        out.append(model(**batch).logits.float().cpu().numpy())
-    logits = np.concatenate(out)
-    probs = np.empty(logits.shape, dtype=np.float32)  # one column per output of the model
-    probs[order] = probabilities(logits, target)
-    return probs
 
 
 # ----------------------------------------------------------------------------- a saved model folder

@@ -65,29 +65,6 @@ def warmup_and_grouping(warmup_ratio: float) -> dict:
     return {"warmup_steps": warmup_ratio, "train_sampling_strategy": "group_by_length"}
 
 
-def _trainer_class():
-    from transformers import Trainer
-
-    class WeightedTrainer(Trainer):
-        """Trainer with class-weighted cross-entropy / BCE (``class_weights`` None: the model's own loss)."""
-
-        def __init__(self, *args, class_weights: torch.Tensor | None = None, target: str = "single", **kw):
-            super().__init__(*args, **kw)
-            self.class_weights, self.target = class_weights, target
-
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            if self.class_weights is None:
-                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-            labels = inputs.pop("labels")
-            outputs = model(**inputs)
-            logits, w = outputs.logits.float(), self.class_weights.to(outputs.logits.device)
-            loss = (nn.functional.cross_entropy(logits, labels, weight=w) if self.target == "single" else
-                    nn.functional.binary_cross_entropy_with_logits(logits, labels.float(), pos_weight=w))
-            return (loss, outputs) if return_outputs else loss
-
-    return WeightedTrainer
-
-
 def make_compute_metrics(target: str, labels: LabelSet = EKMAN):
     """Dev metrics for Trainer (macro-F1 selects the best epoch). A NaN macro-F1 is reported as -inf with a
     warning: Trainer keeps the first epoch as the best unless a later one is greater, which a NaN never is."""
@@ -121,26 +98,36 @@ def epoch_history(log_history: list[dict]) -> pd.DataFrame:
     return df.sort_values("epoch")[[c for c in cols if c in df]].reset_index(drop=True)
 
 
-def epoch_end_callback(on_epoch_end: Callable[[int, dict], None]):
-    """A ``TrainerCallback`` calling ``on_epoch_end(epoch, row)`` after each dev evaluation, as the RNN loop does
-    (an exception it raises, e.g. Optuna's ``TrialPruned``, stops training)."""
-    from transformers import TrainerCallback
+def make_trainer(config: FTConfig, model: nn.Module, tokenizer, frames: dict[str, pd.DataFrame], ckpt_dir: Path,
+                 labels: LabelSet = EKMAN, on_epoch_end: Callable[[int, dict], None] | None = None):
+    """The (class-weighted when asked) ``Trainer`` over the train split: evaluated on dev and checkpointed every
+    epoch, the best dev macro-F1 kept at the end."""
+    from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
+
+    ys = {s: targets(frames[s], config.target, labels) for s in ("train", "dev")}
+    weights = class_weights(ys["train"], config.target, len(labels.classes)) if config.class_weights else None
+
+    class WeightedTrainer(Trainer):
+        """Trainer with class-weighted cross-entropy / BCE (``weights`` None: the model's own loss)."""
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if weights is None:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            labels = inputs.pop("labels")
+            outputs = model(**inputs)
+            logits, w = outputs.logits.float(), weights.to(outputs.logits.device)
+            loss = (nn.functional.cross_entropy(logits, labels, weight=w) if config.target == "single" else
+                    nn.functional.binary_cross_entropy_with_logits(logits, labels.float(), pos_weight=w))
+            return (loss, outputs) if return_outputs else loss
 
     class EpochEnd(TrainerCallback):
+        """``on_epoch_end(epoch, row)`` after each dev evaluation, as the RNN loop does (an exception it raises, e.g.
+        Optuna's ``TrialPruned``, stops training)."""
+
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):
             row = {"dev_" + k.removeprefix("eval_"): v for k, v in (metrics or {}).items()}
             on_epoch_end(round(state.epoch or 0), row)
 
-    return EpochEnd()
-
-
-def make_trainer(config: FTConfig, model: nn.Module, tokenizer, frames: dict[str, pd.DataFrame], ckpt_dir: Path,
-                 labels: LabelSet = EKMAN):
-    """The (class-weighted when asked) ``Trainer`` over the train split: evaluated on dev and checkpointed every
-    epoch, the best dev macro-F1 kept at the end."""
-    from transformers import DataCollatorWithPadding, TrainingArguments
-
-    ys = {s: targets(frames[s], config.target, labels) for s in ("train", "dev")}
     data = {s: encode(tokenizer, frames[s]["text"], ys[s], config.max_length, model_input_names(model))
             for s in ("train", "dev")}
     args = TrainingArguments(
@@ -154,11 +141,10 @@ def make_trainer(config: FTConfig, model: nn.Module, tokenizer, frames: dict[str
         report_to="none", seed=config.seed, use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0, label_names=["labels"], save_only_model=False,
         **precision_flags(getattr(model.config, "model_type", ""), config.precision))
-    weights = class_weights(ys["train"], config.target, len(labels.classes)) if config.class_weights else None
-    return _trainer_class()(
+    return WeightedTrainer(
         model=model, args=args, train_dataset=data["train"], eval_dataset=data["dev"], processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=make_compute_metrics(config.target, labels),
-        class_weights=weights, target=config.target)
+        callbacks=None if on_epoch_end is None else [EpochEnd()])
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -250,9 +236,7 @@ class TransformerTrainer:
         self.model = build_model(config, self.tokenizer, self.labels.classes)
         params = self.model.num_parameters(only_trainable=True), self.model.num_parameters()
         log.info("%s: %d trainable of %d parameters", config.model_name, *params)
-        trainer = make_trainer(config, self.model, self.tokenizer, splits, ckpt_dir, self.labels)
-        if self.on_epoch_end is not None:
-            trainer.add_callback(epoch_end_callback(self.on_epoch_end))
+        trainer = make_trainer(config, self.model, self.tokenizer, splits, ckpt_dir, self.labels, self.on_epoch_end)
         ckpt_dir.mkdir(parents=True, exist_ok=True)
         (ckpt_dir / "ft_config.json").write_text(json.dumps({**ft, "labels": self.labels.name, "data": data},
                                                             indent=2))
@@ -273,10 +257,9 @@ class TransformerTrainer:
                 params: tuple[int, int], train_seconds: float) -> FTResult:
         """Evaluate the best epoch on dev and test; write ``model/`` and the run folder."""
         config, labels = self.config, self.labels
-        dev, test = frames["dev"], frames["test"]
-        y_dev, y_test = targets(dev, config.target, labels), targets(test, config.target, labels)
-        scores = scored(y_dev, self.predict_proba(dev["text"].tolist()), y_test,
-                        self.predict_proba(test["text"].tolist()), config.target, labels)
+        y = {s: targets(frames[s], config.target, labels) for s in ("dev", "test")}
+        scores = scored(y["dev"], self.predict_proba(frames["dev"]["text"].tolist()), y["test"],
+                        self.predict_proba(frames["test"]["text"].tolist()), config.target, labels)
         model_dir = save_model(trainer.model, self.tokenizer, run_dir / "model", config, scores["threshold"])
         history = epoch_history(trainer.state.log_history)
         trainable, total = params

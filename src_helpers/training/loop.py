@@ -91,8 +91,7 @@ def evaluate_loader(model: EmotionClassifier, loader: DataLoader, device: str = 
     total = 0.0
     for idx, batch in zip(loader.batch_sampler, loader, strict=True):
         with autocast(device, precision):
-            logits = model(batch["input_ids"].to(device), batch["lengths"].to(device))
-        logits = logits.float()
+            logits = model(batch["input_ids"].to(device), batch["lengths"].to(device)).float()
         total += loss_fn(logits, batch["labels"].to(device)).item() * len(idx)
         probs[idx] = model.probabilities(logits).float().cpu().numpy()
     return probs, total / max(1, n)

@@ -23,13 +23,6 @@ from src_helpers.training.configs import TfidfConfig
 from src_helpers.training.resume import data_fingerprint
 
 
-def tfidf_features(c: TfidfConfig) -> FeatureUnion:
-    """Word and char TF-IDF vectorizers side by side (fitted on the train split)."""
-    common = {"min_df": c.min_df, "sublinear_tf": True, "max_features": c.max_features, "lowercase": True}
-    return FeatureUnion([("word", TfidfVectorizer(ngram_range=c.word_ngrams, **common)),
-                         ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=c.char_ngrams, **common))])
-
-
 @dataclass(kw_only=True)
 class BaselineResult(RunResult):
     """``RunResult`` of the TF-IDF baseline."""
@@ -55,7 +48,9 @@ def train_tfidf_baseline(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFr
     config = config or TfidfConfig()
     n = len(labels.classes)
     y_train, y_dev, y_test = (targets(df, target, labels) for df in (train, dev, test))
-    feats = tfidf_features(config)
+    common = {"min_df": config.min_df, "sublinear_tf": True, "max_features": config.max_features, "lowercase": True}
+    feats = FeatureUnion([("word", TfidfVectorizer(ngram_range=config.word_ngrams, **common)),  # side by side
+                          ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=config.char_ngrams, **common))])
     X_train = feats.fit_transform(train["text"])
     X_dev, X_test = feats.transform(dev["text"]), feats.transform(test["text"])
 

@@ -1,6 +1,5 @@
-"""Training: one ``Trainer`` interface for every model family (TF-IDF, RNNs, transformers): ``fit`` trains, chooses
-on dev, reports test and writes the run folder; ``predict_proba`` scores new texts once fitted or loaded
-(``load_trainer``)."""
+"""One ``Trainer`` interface for every model family: ``fit`` trains, chooses on dev, reports test and writes the run
+folder; ``predict_proba`` scores new texts once fitted or loaded (``load_trainer``)."""
 
 from __future__ import annotations
 

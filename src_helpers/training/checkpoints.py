@@ -1,6 +1,5 @@
-"""Checkpoints read and written safely, for the RNN loop and the fine-tuning ``Trainer``: verified loads
-(``CheckpointError``), damaged checkpoints set aside (kept, never deleted), atomic saves whose failures name the file
-(``DiskFullError`` for a full disk)."""
+"""Checkpoints read and written safely: verified loads (``CheckpointError``), damaged checkpoints set aside (kept,
+never deleted), atomic saves whose failures name the file (``DiskFullError`` for a full disk)."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ import shutil
 import time
 import zipfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import torch
@@ -53,35 +52,27 @@ def load_checkpoint(path: str | Path, hint: str, map_location: str | torch.devic
     raise CheckpointError(f"checkpoint {path} is unreadable ({reason}): {hint}", reason, path) from cause
 
 
-def _file_problem(path: Path) -> str | None:
-    try:
-        if path.stat().st_size == 0:
-            return "empty"
-        if path.suffix == ".json":
-            json.loads(path.read_text(encoding="utf-8"))
-        elif path.suffix == ".safetensors":
-            from safetensors import safe_open
-
-            with safe_open(str(path), "pt"):  # checks that the header covers the whole file
-                pass
-        elif path.suffix in (".pt", ".pth", ".bin"):
-            with zipfile.ZipFile(path) as z:  # torch.save's zip format: a truncated file has no directory
-                z.namelist()
-    except Exception as e:  # noqa: BLE001
-        return brief_error(e)
-    return None
-
-
-def checkpoint_folder_problem(folder: str | Path, required: Sequence[str] = ("trainer_state.json",)) -> str | None:
+def checkpoint_folder_problem(folder: str | Path) -> str | None:
     """Why the ``Trainer`` checkpoint ``folder`` cannot be resumed from (``"optimizer.pt: empty"``), or None."""
     folder = Path(folder)
-    for name in required:
-        if not (folder / name).is_file():
-            return f"{name} is missing"
+    if not (folder / "trainer_state.json").is_file():
+        return "trainer_state.json is missing"
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        problem = _file_problem(path)
-        if problem:
-            return f"{path.name}: {problem}"
+        try:
+            if path.stat().st_size == 0:
+                return f"{path.name}: empty"
+            if path.suffix == ".json":
+                json.loads(path.read_text(encoding="utf-8"))
+            elif path.suffix == ".safetensors":
+                from safetensors import safe_open
+
+                with safe_open(str(path), "pt"):  # checks that the header covers the whole file
+                    pass
+            elif path.suffix in (".pt", ".pth", ".bin"):
+                with zipfile.ZipFile(path) as z:  # torch.save's zip format: a truncated file has no directory
+                    z.namelist()
+        except Exception as e:  # noqa: BLE001
+            return f"{path.name}: {brief_error(e)}"
     return None
 
 
@@ -113,23 +104,11 @@ WRITE_FAILURES = ("PytorchStreamWriter failed", "unexpected pos", "file write fa
                   "StorageFull")
 
 
-def _free_bytes(path: Path) -> int | None:
-    """Free space on the disk of ``path`` (its nearest existing folder), None when it cannot be read."""
-    folder = path if path.is_dir() else path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    try:
-        return shutil.disk_usage(folder).free
-    except OSError:
-        return None
-
-
 @contextmanager
 def write_errors(target: str | Path, what: str, partial: str | Path | None = None, note: str = "",
                  one_file: bool = False) -> Iterator[None]:
-    """A failed write under ``target`` (a writer's ``WRITE_FAILURES``, a full disk; with ``one_file``, any
-    ``OSError``) becomes an error naming ``what`` ``target`` (``DiskFullError`` when the disk is full); other errors
-    pass unchanged. ``partial``: a temporary file removed after any failure; ``note``: a last sentence."""
+    """A failed write under ``target`` (with ``one_file``, any ``OSError``) becomes an error naming ``what`` ``target``
+    (``DiskFullError`` when the disk is full). ``partial``: a temporary file removed after any failure."""
     target = Path(target)
     try:
         yield
@@ -137,7 +116,10 @@ def write_errors(target: str | Path, what: str, partial: str | Path | None = Non
         enospc = isinstance(err, OSError) and err.errno == errno.ENOSPC
         failed = not isinstance(err, DiskFullError) and (any(m in str(err) for m in WRITE_FAILURES)
                                                          or isinstance(err, OSError) and (one_file or enospc))
-        free = _free_bytes(target) if failed else None  # before the partial file's space is given back
+        free = None
+        if failed:  # free space on the disk of target's nearest existing path, before the partial file's is given back
+            with suppress(OSError):
+                free = shutil.disk_usage(next((p for p in (target, *target.parents) if p.exists()), target)).free
         if partial is not None:
             Path(partial).unlink(missing_ok=True)
         if not failed:

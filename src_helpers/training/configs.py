@@ -38,17 +38,13 @@ class TfidfConfig:
             raise ValueError(f"TfidfConfig: Cs must be positive numbers, got {self.Cs!r}") from err
         if not self.Cs or min(self.Cs) <= 0:
             raise ValueError(f"TfidfConfig: Cs must be one or more positive numbers, got {self.Cs!r}")
-        self.word_ngrams, self.char_ngrams = _ngrams("word_ngrams", self.word_ngrams), \
-            _ngrams("char_ngrams", self.char_ngrams)
-
-
-def _ngrams(name: str, value: Sequence[int]) -> tuple[int, int]:
-    """``(low, high)`` n-gram range as a tuple (scikit-learn refuses a list)."""
-    pair = tuple(value) if isinstance(value, list | tuple) else ()
-    if len(pair) != 2 or not all(isinstance(n, int) and not isinstance(n, bool) for n in pair) \
-            or not 1 <= pair[0] <= pair[1]:
-        raise ValueError(f"TfidfConfig: {name} must be (low, high) with 1 <= low <= high, got {value!r}")
-    return pair
+        for name in ("word_ngrams", "char_ngrams"):  # (low, high) as a tuple: scikit-learn refuses a list
+            value = getattr(self, name)
+            pair = tuple(value) if isinstance(value, list | tuple) else ()
+            if len(pair) != 2 or not all(isinstance(n, int) and not isinstance(n, bool) for n in pair) \
+                    or not 1 <= pair[0] <= pair[1]:
+                raise ValueError(f"TfidfConfig: {name} must be (low, high) with 1 <= low <= high, got {value!r}")
+            setattr(self, name, pair)
 
 
 @dataclass

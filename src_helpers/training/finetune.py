@@ -1,7 +1,5 @@
-"""Fine-tune any ``AutoModelForSequenceClassification`` with Hugging Face ``Trainer`` (``TransformerTrainer``):
-dynamic padding, length-grouped batches, optional class weights, best epoch by dev macro-F1. Checkpoints go to
-``<run>/checkpoints/`` every epoch (an unreadable last one is set aside); ``<run>/model/`` is the ``save_pretrained``
-copy. CLI, one flag per ``FTConfig`` field: ``python -m src_helpers.training.finetune --profile full``."""
+"""Fine-tune any ``AutoModelForSequenceClassification`` with Hugging Face ``Trainer`` (``TransformerTrainer``).
+CLI, one flag per ``FTConfig`` field: ``python -m src_helpers.training.finetune --profile full``."""
 
 from __future__ import annotations
 
@@ -23,6 +21,7 @@ import torch
 from torch import nn
 
 from src_helpers.config import PROFILES, REPO_ROOT
+from src_helpers.data.encoding import model_input_names
 from src_helpers.data.labels import EKMAN, LABEL_SETS, LabelSet
 from src_helpers.evaluation.results import TARGETS, RunResult, report, targets
 from src_helpers.experiments.run_folders import load_run, read_config
@@ -33,14 +32,12 @@ from src_helpers.training.losses import class_weights
 from src_helpers.training.resume import FRESH, REUSE, Record, data_fingerprint, decide
 from src_helpers.training.transformer_model import (
     build_model,
-    count_parameters,
-    encode_splits,
+    encode,
     load_model_dir,
     load_tokenizer,
     precision_flags,
     probabilities,
     save_model,
-    texts_proba,
 )
 from src_helpers.validation import COUNT, add_dataclass_flags, cli, dataclass_from_args
 
@@ -68,32 +65,6 @@ def warmup_and_grouping(warmup_ratio: float) -> dict:
     return {"warmup_steps": warmup_ratio, "train_sampling_strategy": "group_by_length"}
 
 
-def _trainer_class():
-    from transformers import Trainer
-
-    class WeightedTrainer(Trainer):
-        """Trainer with class-weighted cross-entropy / BCE (``class_weights`` None: the model's own loss)."""
-
-        def __init__(self, *args, class_weights: torch.Tensor | None = None, target: str = "single", **kw):
-            super().__init__(*args, **kw)
-            self.class_weights, self.target = class_weights, target
-
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            if self.class_weights is None:
-                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-            labels = inputs.pop("labels")
-            outputs = model(**inputs)
-            logits = outputs.logits.float()
-            w = self.class_weights.to(logits.device)
-            if self.target == "single":
-                loss = nn.functional.cross_entropy(logits, labels, weight=w)
-            else:
-                loss = nn.functional.binary_cross_entropy_with_logits(logits, labels.float(), pos_weight=w)
-            return (loss, outputs) if return_outputs else loss
-
-    return WeightedTrainer
-
-
 def make_compute_metrics(target: str, labels: LabelSet = EKMAN):
     """Dev metrics for Trainer (macro-F1 selects the best epoch). A NaN macro-F1 is reported as -inf with a
     warning: Trainer keeps the first epoch as the best unless a later one is greater, which a NaN never is."""
@@ -115,43 +86,50 @@ def make_compute_metrics(target: str, labels: LabelSet = EKMAN):
 
 def epoch_history(log_history: list[dict]) -> pd.DataFrame:
     """One row per epoch: mean train loss of the epoch's log steps, dev loss and dev metrics."""
-    rows: dict[int, dict] = {}
-    losses: dict[int, list[float]] = {}
-    for entry in log_history:
-        if "loss" in entry and "epoch" in entry:
-            losses.setdefault(max(1, math.ceil(entry["epoch"] - 1e-9)), []).append(entry["loss"])
-        if "eval_loss" in entry:
-            e = round(entry["epoch"])
-            rows[e] = {"epoch": e, "dev_loss": entry["eval_loss"],
-                       **{f"dev_{k[5:]}": v for k, v in entry.items()
-                          if k.startswith("eval_") and k[5:] in ("macro_f1", "accuracy", "micro_f1", "threshold")}}
-    for e, row in rows.items():
-        if e in losses:
-            row["train_loss"] = float(np.mean(losses[e]))
+    logs = pd.DataFrame(log_history)
+    if "eval_loss" not in logs:
+        return pd.DataFrame()
+    evals = logs[logs["eval_loss"].notna()].rename(columns=lambda c: c.replace("eval_", "dev_"))
+    df = evals.assign(epoch=evals["epoch"].round().astype(int)).drop_duplicates("epoch", keep="last")
+    if "loss" in logs:  # a step logged at epoch 1.5 counts for epoch 2
+        steps = logs[logs["loss"].notna() & logs["epoch"].notna()]
+        df["train_loss"] = df["epoch"].map(steps["loss"].groupby(np.ceil(steps["epoch"] - 1e-9).clip(1)).mean())
     cols = ["epoch", "train_loss", "dev_loss", "dev_macro_f1", "dev_accuracy", "dev_micro_f1", "dev_threshold"]
-    df = pd.DataFrame([rows[e] for e in sorted(rows)])
-    return df[[c for c in cols if c in df]] if len(df) else df
-
-def epoch_end_callback(on_epoch_end: Callable[[int, dict], None]):
-    """A ``TrainerCallback`` calling ``on_epoch_end(epoch, row)`` after each dev evaluation, as the RNN loop does
-    (an exception it raises, e.g. Optuna's ``TrialPruned``, stops training)."""
-    from transformers import TrainerCallback
-
-    class EpochEnd(TrainerCallback):
-        def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-            row = {k.removeprefix("eval_"): v for k, v in (metrics or {}).items()}
-            on_epoch_end(round(state.epoch or 0), {f"dev_{k}": v for k, v in row.items()})
-
-    return EpochEnd()
+    return df.sort_values("epoch")[[c for c in cols if c in df]].reset_index(drop=True)
 
 
 def make_trainer(config: FTConfig, model: nn.Module, tokenizer, frames: dict[str, pd.DataFrame], ckpt_dir: Path,
-                 labels: LabelSet = EKMAN):
+                 labels: LabelSet = EKMAN, on_epoch_end: Callable[[int, dict], None] | None = None):
     """The (class-weighted when asked) ``Trainer`` over the train split: evaluated on dev and checkpointed every
     epoch, the best dev macro-F1 kept at the end."""
-    from transformers import DataCollatorWithPadding, TrainingArguments
+    from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 
-    data = encode_splits(tokenizer, model, frames, config, labels)
+    ys = {s: targets(frames[s], config.target, labels) for s in ("train", "dev")}
+    weights = class_weights(ys["train"], config.target, len(labels.classes)) if config.class_weights else None
+
+    class WeightedTrainer(Trainer):
+        """Trainer with class-weighted cross-entropy / BCE (``weights`` None: the model's own loss)."""
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if weights is None:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            labels = inputs.pop("labels")
+            outputs = model(**inputs)
+            logits, w = outputs.logits.float(), weights.to(outputs.logits.device)
+            loss = (nn.functional.cross_entropy(logits, labels, weight=w) if config.target == "single" else
+                    nn.functional.binary_cross_entropy_with_logits(logits, labels.float(), pos_weight=w))
+            return (loss, outputs) if return_outputs else loss
+
+    class EpochEnd(TrainerCallback):
+        """``on_epoch_end(epoch, row)`` after each dev evaluation, as the RNN loop does (an exception it raises, e.g.
+        Optuna's ``TrialPruned``, stops training)."""
+
+        def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+            row = {"dev_" + k.removeprefix("eval_"): v for k, v in (metrics or {}).items()}
+            on_epoch_end(round(state.epoch or 0), row)
+
+    data = {s: encode(tokenizer, frames[s]["text"], ys[s], config.max_length, model_input_names(model))
+            for s in ("train", "dev")}
     args = TrainingArguments(
         output_dir=str(ckpt_dir), num_train_epochs=config.epochs, learning_rate=config.learning_rate,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.eval_batch_size,
@@ -163,11 +141,10 @@ def make_trainer(config: FTConfig, model: nn.Module, tokenizer, frames: dict[str
         report_to="none", seed=config.seed, use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0, label_names=["labels"], save_only_model=False,
         **precision_flags(getattr(model.config, "model_type", ""), config.precision))
-    weights = class_weights(data["train"].labels, config.target, len(labels.classes)) if config.class_weights else None
-    return _trainer_class()(
+    return WeightedTrainer(
         model=model, args=args, train_dataset=data["train"], eval_dataset=data["dev"], processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=make_compute_metrics(config.target, labels),
-        class_weights=weights, target=config.target)
+        callbacks=None if on_epoch_end is None else [EpochEnd()])
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -179,13 +156,12 @@ def last_good_checkpoint(ckpt_dir: Path) -> Path | None:
     """The newest readable ``checkpoint-N`` folder (None: the run starts over); newer unreadable ones are set
     aside with a warning each."""
     broken: list[tuple[Path, str]] = []
-    good = None
-    for folder in sorted(_checkpoint_folders(ckpt_dir), key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True):
-        problem = checkpoint_folder_problem(folder)
-        if problem is None:
-            good = folder
+    for good in sorted(_checkpoint_folders(ckpt_dir), key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True):
+        if (problem := checkpoint_folder_problem(good)) is None:
             break
-        broken.append((folder, problem))
+        broken.append((good, problem))
+    else:
+        good = None
     then = f"resuming from {good}" if good else "the run starts over from scratch"
     for bad, why in broken:
         log.warning(set_aside(bad, why, then))
@@ -258,11 +234,9 @@ class TransformerTrainer:
         set_seed(config.seed)
         self.tokenizer = load_tokenizer(config.model_name)
         self.model = build_model(config, self.tokenizer, self.labels.classes)
-        params = count_parameters(self.model)
+        params = self.model.num_parameters(only_trainable=True), self.model.num_parameters()
         log.info("%s: %d trainable of %d parameters", config.model_name, *params)
-        trainer = make_trainer(config, self.model, self.tokenizer, splits, ckpt_dir, self.labels)
-        if self.on_epoch_end is not None:
-            trainer.add_callback(epoch_end_callback(self.on_epoch_end))
+        trainer = make_trainer(config, self.model, self.tokenizer, splits, ckpt_dir, self.labels, self.on_epoch_end)
         ckpt_dir.mkdir(parents=True, exist_ok=True)
         (ckpt_dir / "ft_config.json").write_text(json.dumps({**ft, "labels": self.labels.name, "data": data},
                                                             indent=2))
@@ -283,10 +257,9 @@ class TransformerTrainer:
                 params: tuple[int, int], train_seconds: float) -> FTResult:
         """Evaluate the best epoch on dev and test; write ``model/`` and the run folder."""
         config, labels = self.config, self.labels
-        dev, test = frames["dev"], frames["test"]
-        y_dev, y_test = targets(dev, config.target, labels), targets(test, config.target, labels)
-        scores = scored(y_dev, self.predict_proba(dev["text"].tolist()), y_test,
-                        self.predict_proba(test["text"].tolist()), config.target, labels)
+        y = {s: targets(frames[s], config.target, labels) for s in ("dev", "test")}
+        scores = scored(y["dev"], self.predict_proba(frames["dev"]["text"].tolist()), y["test"],
+                        self.predict_proba(frames["test"]["text"].tolist()), config.target, labels)
         model_dir = save_model(trainer.model, self.tokenizer, run_dir / "model", config, scores["threshold"])
         history = epoch_history(trainer.state.log_history)
         trainable, total = params
@@ -313,12 +286,27 @@ class TransformerTrainer:
                         trainable_params=extra.get("trainable_params", 0), total_params=extra.get("total_params", 0),
                         train_seconds=extra.get("train_seconds", float("nan")))
 
+    @torch.inference_mode()
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-        """Probabilities of the fitted (or loaded) model on ``texts``, one column per class."""
-        if self.model is None:
+        """Probabilities of the fitted (or loaded) model on ``texts``, one column per class, in their order
+        (``Trainer.predict`` would shuffle rows under ``group_by_length``), from batches of similar lengths."""
+        from transformers import DataCollatorWithPadding
+
+        model, config, batch_size = self.model, self.config, batch_size or self.config.eval_batch_size
+        if model is None:
             raise RuntimeError("TransformerTrainer.predict_proba needs a fitted or loaded model (fit or load first)")
-        return texts_proba(self.model, self.tokenizer, list(texts), self.config.target, self.config.max_length,
-                           batch_size or self.config.eval_batch_size)
+        ds = encode(self.tokenizer, texts, np.zeros(len(texts), dtype=int), config.max_length, model_input_names(model))
+        order = np.argsort([len(x["input_ids"]) for x in ds], kind="stable")
+        collator, device, out = DataCollatorWithPadding(self.tokenizer), next(model.parameters()).device, []
+        model.eval()
+        for start in range(0, len(ds), batch_size):
+            batch = collator([ds[i] for i in order[start:start + batch_size]])
+            batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
+            out.append(model(**batch).logits.float().cpu().numpy())
+        logits = np.concatenate(out)
+        probs = np.empty(logits.shape, dtype=np.float32)  # one column per output of the model
+        probs[order] = probabilities(logits, config.target)
+        return probs
 
     @classmethod
     def load(cls, model_dir: str | Path, quantized: bool = False) -> TransformerTrainer:
@@ -328,8 +316,8 @@ class TransformerTrainer:
         max_length = min(tokenizer.model_max_length, model.config.max_position_embeddings or 512, 512)
         names = [model.config.id2label[i] for i in range(model.config.num_labels)]
         config = FTConfig(model_name=str(model_dir), target="multi" if multi else "single", max_length=max_length)
-        known = [s for s in LABEL_SETS.values() if s.classes == tuple(names)]
-        trainer = cls(config, known[0] if known else LabelSet("model", tuple(names), "label"))
+        known = (s for s in LABEL_SETS.values() if s.classes == tuple(names))
+        trainer = cls(config, next(known, LabelSet("model", tuple(names), "label")))
         trainer.model, trainer.tokenizer = model, tokenizer
         return trainer
 

@@ -1,6 +1,5 @@
-"""Training loop shared by the LSTM, GRU, xLSTM and RWKV classifiers (``RnnTrainer``): AdamW with warm-up and decay,
-early stopping on dev macro-F1, length-bucketed batches, optional bf16 autocast, and checkpoints (``last.pt``,
-``best.pt``) from which a killed run resumes after its last finished epoch with the same final weights."""
+"""Training loop of the LSTM, GRU, xLSTM and RWKV classifiers (``RnnTrainer``), with early stopping on dev macro-F1
+and checkpoints from which a killed run resumes after its last finished epoch with the same final weights."""
 
 from __future__ import annotations
 
@@ -89,15 +88,13 @@ def evaluate_loader(model: EmotionClassifier, loader: DataLoader, device: str = 
     loss_fn = model.loss_fn()
     n = len(loader.batch_sampler.lengths)
     probs = np.zeros((n, model.config.num_classes), dtype=np.float32)
-    total, count = 0.0, 0
+    total = 0.0
     for idx, batch in zip(loader.batch_sampler, loader, strict=True):
         with autocast(device, precision):
-            logits = model(batch["input_ids"].to(device), batch["lengths"].to(device))
-        logits = logits.float()
+            logits = model(batch["input_ids"].to(device), batch["lengths"].to(device)).float()
         total += loss_fn(logits, batch["labels"].to(device)).item() * len(idx)
-        count += len(idx)
         probs[idx] = model.probabilities(logits).float().cpu().numpy()
-    return probs, total / max(1, count)
+    return probs, total / max(1, n)
 
 
 @dataclass(kw_only=True)
@@ -109,40 +106,8 @@ class TrainResult(RunResult):
     best_epoch: int
 
 
-LAST_KEYS = ("model", "optimizer", "scheduler", "rng", "state")
-
-
 def _recovery(ckpt_dir: Path) -> str:
     return f"delete {ckpt_dir} (the run's checkpoints) or pass resume=False to train from scratch"
-
-
-def _load_last(last_path: Path, device: str) -> dict | None:
-    """``last.pt``, else ``last.prev.pt`` (with a warning), else None; unreadable ones are set aside (kept) with a
-    warning saying what the run does instead."""
-    prev = last_path.with_name("last.prev.pt")
-    hint = _recovery(last_path.parent)
-    damaged: list[CheckpointError] = []
-    for path in (last_path, prev):
-        if not path.exists():
-            continue
-        try:
-            ckpt = load_checkpoint(path, hint, device, LAST_KEYS)
-        except CheckpointError as err:
-            damaged.append(err)
-            continue
-        then = f"resuming from the previous checkpoint {prev} (epoch {ckpt['state']['epoch'] + 1})"
-        if path == prev and not damaged:
-            warnings.warn(f"{last_path} is missing: {then}", stacklevel=4)
-        _set_aside(damaged, then)
-        return ckpt
-    _set_aside(damaged, "the run starts over from scratch")
-    return None
-
-
-def _set_aside(damaged: list[CheckpointError], then: str) -> None:
-    """Set the unreadable checkpoints aside (kept), one warning each."""
-    for err in damaged:
-        warnings.warn(set_aside(err.path, err.reason, then), stacklevel=5)
 
 
 def make_loaders(encoder: TextEncoder, splits: dict[str, pd.DataFrame], cfg: TrainConfig, target: str,
@@ -219,14 +184,28 @@ def early_stopping(state: dict, row: dict, patience: int) -> bool:
 def resume_training(model: EmotionClassifier, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, ckpt_dir: Path, fingerprint: dict,
                     resume: bool = True, device: str = "cpu") -> dict:
-    """A fresh training state, or (``resume``) the one in ``last.pt`` with its model, optimizer, scheduler and RNG
-    states loaded. ``resume=False`` deletes the old checkpoints."""
+    """A fresh training state, or (``resume``) the one in ``last.pt`` (else ``last.prev.pt``, with a warning) with
+    its model, optimizer, scheduler and RNG states loaded; unreadable ones are set aside (kept) with a warning saying
+    what the run does instead. ``resume=False`` deletes the old checkpoints."""
+    state = {"epoch": -1, "history": [], "best_f1": -1.0, "best_epoch": -1, "bad_epochs": 0, "done": False}
     if not resume:
         for path in ckpt_dir.glob("*.pt"):
             path.unlink()
-    state = {"epoch": -1, "history": [], "best_f1": -1.0, "best_epoch": -1, "bad_epochs": 0, "done": False}
-    last_path = ckpt_dir / "last.pt"
-    ckpt = _load_last(last_path, device) if resume else None
+        return state
+    last_path, prev, damaged, ckpt = ckpt_dir / "last.pt", ckpt_dir / "last.prev.pt", [], None
+    for path in (p for p in (last_path, prev) if p.exists()):
+        try:
+            ckpt = load_checkpoint(path, _recovery(ckpt_dir), device,
+                                   ("model", "optimizer", "scheduler", "rng", "state"))
+            break
+        except CheckpointError as err:
+            damaged.append(err)
+    then = (f"resuming from the previous checkpoint {prev} (epoch {ckpt['state']['epoch'] + 1})" if ckpt else
+            "the run starts over from scratch")
+    if ckpt and path == prev and not damaged:
+        warnings.warn(f"{last_path} is missing: {then}", stacklevel=3)
+    for err in damaged:
+        warnings.warn(set_aside(err.path, err.reason, then), stacklevel=3)
     if ckpt is None:
         return state
     stored = ckpt["fingerprint"]
@@ -240,18 +219,6 @@ def resume_training(model: EmotionClassifier, optimizer: torch.optim.Optimizer,
     state = ckpt["state"]
     print(f"resuming {ckpt_dir.parent.name} after epoch {state['epoch'] + 1}", flush=True)
     return state
-
-
-def save_checkpoint(model: EmotionClassifier, optimizer: torch.optim.Optimizer,
-                    scheduler: torch.optim.lr_scheduler.LRScheduler, state: dict, fingerprint: dict,
-                    ckpt_dir: Path, best: bool) -> None:
-    """``last.pt`` (everything a resume needs; the previous one kept as ``last.prev.pt``) and, for the best
-    dev epoch so far, ``best.pt`` (model only)."""
-    if best:
-        save_file({"model": model.state_dict(), "epoch": state["epoch"] + 1}, ckpt_dir / "best.pt")
-    save_file({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-               "scheduler": scheduler.state_dict(), "rng": rng_state(), "state": state,
-               "fingerprint": fingerprint}, ckpt_dir / "last.pt", keep_previous=True)
 
 
 def finish_run(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.DataFrame],
@@ -274,56 +241,6 @@ def finish_run(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str,
     result = TrainResult(run_dir=run_dir, config=config, **fields, history=pd.DataFrame(state["history"]),
                          model=model, encoder=encoder, best_epoch=state["best_epoch"])
     return write_run(result, config, splits, state["history"])
-
-
-def train_model(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.DataFrame], cfg: TrainConfig,
-                run_dir: str | Path, run_config: dict | None = None, resume: bool = True,
-                on_epoch_end: Callable[[int, dict], None] | None = None, progress: bool = True,
-                labels: LabelSet = EKMAN, keep_checkpoints: bool = True) -> TrainResult:
-    """Train ``model``, select the epoch on dev macro-F1, evaluate on test, write the run folder (``resume``: continue
-    ``checkpoints/last.pt``). ``keep_checkpoints=False``: delete ``last.pt`` and ``best.pt`` at the end."""
-    if model.config.num_classes != len(labels.classes):
-        raise ValueError(f"the model has {model.config.num_classes} outputs but label set {labels.name!r} has "
-                         f"{len(labels.classes)} classes")
-    run_dir = Path(run_dir)
-    ckpt_dir = run_dir / "checkpoints"
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    if cfg.num_threads:
-        torch.set_num_threads(cfg.num_threads)
-    target = model.config.target
-    model.to(cfg.device)
-    loaders, ys = make_loaders(encoder, splits, cfg, target, labels)
-    n = len(labels.classes)
-    weights = class_weights(ys["train"], target, n).to(cfg.device) if cfg.class_weights else None
-    loss_fn = model.loss_fn(weights, cfg.label_smoothing if target == "single" else 0.0)
-    optimizer, scheduler = make_optimizer(model, cfg, cfg.epochs * len(loaders["train"]))
-    fingerprint = {"model": asdict(model.config), "run": run_config or {}, "data": data_fingerprint(splits),
-                   "train": {k: v for k, v in asdict(cfg).items() if k not in ("num_threads", "device")}}
-    state = resume_training(model, optimizer, scheduler, ckpt_dir, fingerprint, resume, cfg.device)
-
-    for epoch in range(state["epoch"] + 1, cfg.epochs):
-        if state["done"]:
-            break
-        train_loss, seconds = train_one_epoch(model, loaders["train"], loss_fn, optimizer, scheduler, cfg, epoch,
-                                              f"{run_dir.name} epoch {epoch + 1}/{cfg.epochs}", progress)
-        row = evaluate_epoch(model, loaders["dev"], ys["dev"], cfg, epoch, train_loss, seconds,
-                             scheduler.get_last_lr()[0], labels)
-        state["history"].append(row)
-        improved = early_stopping(state, row, cfg.patience)
-        state["epoch"] = epoch
-        save_checkpoint(model, optimizer, scheduler, state, fingerprint, ckpt_dir, best=improved)
-        print(f"epoch {row['epoch']}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                                                   for k, v in row.items() if k != "epoch"), flush=True)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch + 1, row)
-
-    with write_errors(run_dir, "the run folder"):
-        result = finish_run(model, encoder, splits, loaders, ys, cfg, run_dir, run_config, fingerprint, state,
-                            labels)
-    if not keep_checkpoints:
-        for name in ("last.pt", "best.pt"):
-            (ckpt_dir / name).unlink(missing_ok=True)
-    return result
 
 
 def make_encoder(train_texts: list[str], tokenizer: str = "word", max_length: int = 64,
@@ -358,19 +275,60 @@ class RnnTrainer:
         self.encoder: TextEncoder | None = None
 
     def fit(self, splits: dict[str, pd.DataFrame], run_dir: str | Path, resume: bool = True) -> TrainResult:
+        """Train, select the epoch on dev macro-F1, evaluate on test, write the run folder (``resume``: continue
+        ``checkpoints/last.pt``; ``keep_checkpoints=False``: delete ``last.pt`` and ``best.pt`` at the end)."""
         cfg = replace(self.train, device=self.train.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.encoder = make_encoder(splits["train"]["text"].tolist(), self.tokenizer, self.max_length,
-                                    self.vocab_size, self.min_frequency)
-        model_cfg = {**self.model_fields, "vocab_size": self.encoder.vocab_size, "pad_id": self.encoder.pad_id,
-                     "target": self.target, "num_classes": len(self.labels.classes)}
+        labels, run_dir = self.labels, Path(run_dir)
+        self.encoder = encoder = make_encoder(splits["train"]["text"].tolist(), self.tokenizer, self.max_length,
+                                              self.vocab_size, self.min_frequency)
+        model_cfg = {**self.model_fields, "vocab_size": encoder.vocab_size, "pad_id": encoder.pad_id,
+                     "target": self.target, "num_classes": len(labels.classes)}
         if self.embeddings == "minilm":
             model_cfg["embedding_dim"] = 384
         seed_everything(cfg.seed)
-        self.model = build_model(ModelConfig.from_dict(model_cfg))
-        emb_info = init_embeddings(self.model, self.encoder, self.embeddings, self.glove_path)
+        self.model = model = build_model(ModelConfig.from_dict(model_cfg))
+        emb_info = init_embeddings(model, encoder, self.embeddings, self.glove_path)
         run_config = {"tokenizer": self.tokenizer, "max_length": self.max_length, **emb_info}
-        return train_model(self.model, self.encoder, splits, cfg, run_dir, run_config, resume, self.on_epoch_end,
-                           self.progress, self.labels, self.keep_checkpoints)
+        ckpt_dir = run_dir / "checkpoints"
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        if cfg.num_threads:
+            torch.set_num_threads(cfg.num_threads)
+        model.to(cfg.device)
+        loaders, ys = make_loaders(encoder, splits, cfg, self.target, labels)
+        n = len(labels.classes)
+        weights = class_weights(ys["train"], self.target, n).to(cfg.device) if cfg.class_weights else None
+        loss_fn = model.loss_fn(weights, cfg.label_smoothing if self.target == "single" else 0.0)
+        optimizer, scheduler = make_optimizer(model, cfg, cfg.epochs * len(loaders["train"]))
+        fingerprint = {"model": asdict(model.config), "run": run_config, "data": data_fingerprint(splits),
+                       "train": {k: v for k, v in asdict(cfg).items() if k not in ("num_threads", "device")}}
+        state = resume_training(model, optimizer, scheduler, ckpt_dir, fingerprint, resume, cfg.device)
+
+        for epoch in range(state["epoch"] + 1, cfg.epochs):
+            if state["done"]:
+                break
+            train_loss, seconds = train_one_epoch(model, loaders["train"], loss_fn, optimizer, scheduler, cfg, epoch,
+                                                  f"{run_dir.name} epoch {epoch + 1}/{cfg.epochs}", self.progress)
+            row = evaluate_epoch(model, loaders["dev"], ys["dev"], cfg, epoch, train_loss, seconds,
+                                 scheduler.get_last_lr()[0], labels)
+            state["history"].append(row)
+            if early_stopping(state, row, cfg.patience):  # best.pt: the model of the best dev epoch so far
+                save_file({"model": model.state_dict(), "epoch": epoch + 1}, ckpt_dir / "best.pt")
+            state["epoch"] = epoch  # last.pt: all a resume needs (the one before kept as last.prev.pt)
+            save_file({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                       "scheduler": scheduler.state_dict(), "rng": rng_state(), "state": state,
+                       "fingerprint": fingerprint}, ckpt_dir / "last.pt", keep_previous=True)
+            print(f"epoch {row['epoch']}: " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                                                       for k, v in row.items() if k != "epoch"), flush=True)
+            if self.on_epoch_end is not None:
+                self.on_epoch_end(epoch + 1, row)
+
+        with write_errors(run_dir, "the run folder"):
+            result = finish_run(model, encoder, splits, loaders, ys, cfg, run_dir, run_config, fingerprint, state,
+                                labels)
+        if not self.keep_checkpoints:
+            for name in ("last.pt", "best.pt"):
+                (ckpt_dir / name).unlink(missing_ok=True)
+        return result
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Probabilities of the fitted (or loaded) model on ``texts``, one column per class."""

@@ -1,6 +1,5 @@
-"""The one decision every trainer makes before it trains (torch-free): ``REUSE`` a finished run with the same
-settings and data, ``RESUME`` its checkpoints, or start ``FRESH``; checkpoints or a finished run of these settings on
-other data are a ``ValueError`` naming both. ``data_fingerprint`` says which data a run saw."""
+"""The decision every trainer makes before it trains (torch-free): ``REUSE`` a finished run with the same settings
+and data, ``RESUME`` its checkpoints, or start ``FRESH``; ``data_fingerprint`` says which data a run saw."""
 
 from __future__ import annotations
 
@@ -22,12 +21,6 @@ SETTINGS_ATTRS = ("augmented_with",)  # df.attrs entries of the train split reco
 REUSE, RESUME, FRESH = "reuse", "resume", "fresh"
 
 
-def _source_name(source: object) -> str:
-    """``sample``/``hub:...`` as they are; a local folder by its name only (no path of this machine)."""
-    text = str(source)
-    return text if text == "sample" or text.startswith("hub:") else Path(text).name
-
-
 def _sha256(digests: Mapping[str, str]) -> str:
     return hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()
 
@@ -39,8 +32,9 @@ def data_fingerprint(splits: Mapping[str, pd.DataFrame], **settings: object) -> 
     info: dict = {"sha256": _sha256(digests), "training_sha256": _sha256({s: digests[s] for s in ("train", "dev")})}
     info.update({f"n_{s}": len(splits[s]) for s in SPLITS})
     attrs = splits["train"].attrs
-    if attrs.get("source"):
-        info["source"] = _source_name(attrs["source"])
+    if attrs.get("source"):  # sample/hub:... as they are; a local folder by its name only (no path of this machine)
+        source = str(attrs["source"])
+        info["source"] = source if source == "sample" or source.startswith("hub:") else Path(source).name
     info.update({k: attrs[k] for k in SETTINGS_ATTRS if attrs.get(k)})
     info.update({k: v for k, v in settings.items() if v is not None})
     return info

@@ -23,13 +23,6 @@ from src_helpers.training.configs import TfidfConfig
 from src_helpers.training.resume import data_fingerprint
 
 
-def tfidf_features(c: TfidfConfig) -> FeatureUnion:
-    """Word and char TF-IDF vectorizers side by side (fitted on the train split)."""
-    common = {"min_df": c.min_df, "sublinear_tf": True, "max_features": c.max_features, "lowercase": True}
-    return FeatureUnion([("word", TfidfVectorizer(ngram_range=c.word_ngrams, **common)),
-                         ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=c.char_ngrams, **common))])
-
-
 @dataclass(kw_only=True)
 class BaselineResult(RunResult):
     """``RunResult`` of the TF-IDF baseline."""
@@ -40,19 +33,10 @@ class BaselineResult(RunResult):
     selection: pd.DataFrame  # dev score for every C tried
 
 
-def _classifier(target: str, C: float, config: TfidfConfig):
-    lr = LogisticRegression(C=C, max_iter=config.max_iter, class_weight=config.class_weight,
-                            random_state=config.seed)
-    return lr if target == "single" else OneVsRestClassifier(lr, n_jobs=2)
-
-
 def full_probs(model, X, n_classes: int) -> np.ndarray:
     """Probabilities with one column per class, also when a class is missing from a tiny train set."""
-    probs = model.predict_proba(X)
-    if probs.shape[1] == n_classes:
-        return probs
-    out = np.zeros((probs.shape[0], n_classes))
-    out[:, model.classes_] = probs
+    out = np.zeros((X.shape[0], n_classes))
+    out[:, model.classes_] = model.predict_proba(X)
     return out
 
 
@@ -64,13 +48,17 @@ def train_tfidf_baseline(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFr
     config = config or TfidfConfig()
     n = len(labels.classes)
     y_train, y_dev, y_test = (targets(df, target, labels) for df in (train, dev, test))
-    feats = tfidf_features(config)
+    common = {"min_df": config.min_df, "sublinear_tf": True, "max_features": config.max_features, "lowercase": True}
+    feats = FeatureUnion([("word", TfidfVectorizer(ngram_range=config.word_ngrams, **common)),  # side by side
+                          ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=config.char_ngrams, **common))])
     X_train = feats.fit_transform(train["text"])
     X_dev, X_test = feats.transform(dev["text"]), feats.transform(test["text"])
 
     rows, best = [], None
     for C in tqdm(config.Cs, desc=f"tf-idf {target}: C"):
-        model = _classifier(target, C, config).fit(X_train, y_train)
+        lr = LogisticRegression(C=C, max_iter=config.max_iter, class_weight=config.class_weight,
+                                random_state=config.seed)
+        model = (lr if target == "single" else OneVsRestClassifier(lr, n_jobs=2)).fit(X_train, y_train)
         dev_probs = full_probs(model, X_dev, n)
         dev_report = report(y_dev, dev_probs, target, labels=labels)
         rows.append({"C": C, "dev_macro_f1": dev_report["macro_f1"], "threshold": dev_report.get("threshold")})

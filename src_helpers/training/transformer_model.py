@@ -1,6 +1,5 @@
-"""The transformer for fine-tuning: any ``AutoModelForSequenceClassification``, full or LoRA (``peft``), optional
-4-bit loading (CUDA only); its tokenized texts and probabilities; the ``save_pretrained`` folder that
-``pipeline("text-classification")`` and ``predict`` load."""
+"""The transformer for fine-tuning (any ``AutoModelForSequenceClassification``, full or LoRA), its probabilities and
+the ``save_pretrained`` folder that ``pipeline("text-classification")`` and ``predict`` load."""
 
 from __future__ import annotations
 
@@ -11,15 +10,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
 from src_helpers.data.ekman import EKMAN_LABELS
 from src_helpers.data.encoding import model_input_names
-from src_helpers.data.labels import EKMAN, LabelSet
 from src_helpers.data.textio import read_json
-from src_helpers.evaluation.results import targets
 from src_helpers.models.embeddings import MINILM_HUB_NAME, minilm_folder
 from src_helpers.training.checkpoints import brief_error
 from src_helpers.training.configs import DEFAULT_MODEL, FTConfig
@@ -68,16 +64,6 @@ def load_tokenizer(name: str):
     return tok
 
 
-def _check_4bit() -> None:
-    if not torch.cuda.is_available():
-        raise RuntimeError("load_in_4bit=True needs a CUDA GPU (bitsandbytes 4-bit has no CPU path here); "
-                           "set load_in_4bit=False or run on a GPU (e.g. Colab)")
-    try:
-        import bitsandbytes  # noqa: F401
-    except ImportError as e:
-        raise RuntimeError("load_in_4bit=True needs bitsandbytes: pip install bitsandbytes") from e
-
-
 def build_model(config: FTConfig, tokenizer, names: Sequence[str] = EKMAN_LABELS) -> nn.Module:
     """Classification model with our label maps and ``problem_type``; wrapped with LoRA when asked."""
     from transformers import AutoModelForSequenceClassification
@@ -85,7 +71,13 @@ def build_model(config: FTConfig, tokenizer, names: Sequence[str] = EKMAN_LABELS
     id2label, label2id = dict(enumerate(names)), {n: i for i, n in enumerate(names)}
     kwargs: dict = {}
     if config.load_in_4bit:
-        _check_4bit()
+        if not torch.cuda.is_available():
+            raise RuntimeError("load_in_4bit=True needs a CUDA GPU (bitsandbytes 4-bit has no CPU path here); "
+                               "set load_in_4bit=False or run on a GPU (e.g. Colab)")
+        try:
+            import bitsandbytes  # noqa: F401
+        except ImportError as e:
+            raise RuntimeError("load_in_4bit=True needs bitsandbytes: pip install bitsandbytes") from e
         from transformers import BitsAndBytesConfig
 
         kwargs["quantization_config"] = BitsAndBytesConfig(
@@ -99,27 +91,15 @@ def build_model(config: FTConfig, tokenizer, names: Sequence[str] = EKMAN_LABELS
         model.config.pad_token_id = tokenizer.pad_token_id
     if config.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
-    if config.lora:
-        model = add_lora(model, config)
+    if config.lora:  # a LoRA adapter; the classification head stays fully trainable
+        from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
+
+        if config.load_in_4bit:
+            model = prepare_model_for_kbit_training(model)
+        targets = config.lora_target_modules or LORA_TARGETS.get(model.config.model_type)
+        model = get_peft_model(model, LoraConfig(task_type=TaskType.SEQ_CLS, r=config.lora_r, target_modules=targets,
+                                                 lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout))
     return model
-
-
-def add_lora(model: nn.Module, config: FTConfig) -> nn.Module:
-    """Wrap with a LoRA adapter (the classification head stays fully trainable)."""
-    from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
-
-    if config.load_in_4bit:
-        model = prepare_model_for_kbit_training(model)
-    targets = config.lora_target_modules or LORA_TARGETS.get(model.config.model_type)
-    lora = LoraConfig(task_type=TaskType.SEQ_CLS, r=config.lora_r, lora_alpha=config.lora_alpha,
-                      lora_dropout=config.lora_dropout, target_modules=targets)
-    return get_peft_model(model, lora)
-
-
-def count_parameters(model: nn.Module) -> tuple[int, int]:
-    """(trainable, total) parameter counts."""
-    total = sum(p.numel() for p in model.parameters())
-    return sum(p.numel() for p in model.parameters() if p.requires_grad), total
 
 
 def precision_flags(model_type: str, precision: str) -> dict[str, bool]:
@@ -156,66 +136,16 @@ def save_model(model: nn.Module, tokenizer, model_dir: Path, config: FTConfig,
 
 
 # ----------------------------------------------------------------------------- texts in, probabilities out
-class TextDataset(torch.utils.data.Dataset):
-    """Tokenized texts (no padding: ``DataCollatorWithPadding`` pads each batch) and targets."""
-
-    def __init__(self, encodings: dict[str, list[list[int]]], labels: np.ndarray) -> None:
-        self.encodings, self.labels = encodings, labels
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i: int) -> dict:
-        item = {k: v[i] for k, v in self.encodings.items()}
-        label = self.labels[i]
-        item["labels"] = label.tolist() if isinstance(label, np.ndarray) else int(label)
-        return item
-
-
-def encode(tokenizer, texts: Sequence[str], labels: np.ndarray, max_length: int, keep: set[str],
-           sort_by_length: bool = False) -> tuple[TextDataset, np.ndarray]:
-    """Dataset of the inputs in ``keep`` (optionally sorted by length) and its order (``order[j]`` = row)."""
+def encode(tokenizer, texts: Sequence[str], labels: np.ndarray, max_length: int, keep: set[str]) -> list[dict]:
+    """One unpadded example per text (``DataCollatorWithPadding`` pads each batch): the inputs in ``keep``, labels."""
     enc = tokenizer(list(texts), truncation=True, max_length=max_length)
-    enc = {k: v for k, v in enc.items() if k in keep}
-    order = np.arange(len(labels))
-    if sort_by_length:
-        order = np.argsort([len(x) for x in enc["input_ids"]], kind="stable")
-        enc = {k: [v[j] for j in order] for k, v in enc.items()}
-    return TextDataset(enc, np.asarray(labels)[order]), order
-
-
-def encode_splits(tokenizer, model: nn.Module, frames: dict[str, pd.DataFrame], config: FTConfig,
-                  labels: LabelSet = EKMAN) -> dict[str, TextDataset]:
-    """The train and dev datasets with ``labels``' targets (only the inputs ``model`` accepts)."""
-    keep = model_input_names(model)
-    return {name: encode(tokenizer, frames[name]["text"].tolist(), targets(frames[name], config.target, labels),
-                         config.max_length, keep)[0] for name in ("train", "dev")}
+    return [{**{k: v[i] for k, v in enc.items() if k in keep}, "labels": y}
+            for i, y in enumerate(np.asarray(labels).tolist())]
 
 
 def probabilities(logits: np.ndarray, target: str) -> np.ndarray:
     logits = torch.as_tensor(np.asarray(logits, dtype=np.float32))
     return (torch.softmax(logits, -1) if target == "single" else torch.sigmoid(logits)).numpy()
-
-
-@torch.inference_mode()
-def texts_proba(model: nn.Module, tokenizer, texts: Sequence[str], target: str, max_length: int,
-                batch_size: int = 128) -> np.ndarray:
-    """Probabilities of ``model`` on ``texts`` in their order (``Trainer.predict`` would shuffle rows under
-    ``group_by_length``), from batches of similar lengths."""
-    from transformers import DataCollatorWithPadding
-
-    ds, order = encode(tokenizer, texts, np.zeros(len(texts), dtype=int), max_length, model_input_names(model),
-                       sort_by_length=True)
-    collator, device, out = DataCollatorWithPadding(tokenizer), next(model.parameters()).device, []
-    model.eval()
-    for start in range(0, len(ds), batch_size):
-        batch = collator([ds[i] for i in range(start, min(start + batch_size, len(ds)))])
-        batch = {k: v.to(device) for k, v in batch.items() if k != "labels"}
-        out.append(model(**batch).logits.float().cpu().numpy())
-    logits = np.concatenate(out)
-    probs = np.empty(logits.shape, dtype=np.float32)  # one column per output of the model
-    probs[order] = probabilities(logits, target)
-    return probs
 
 
 # ----------------------------------------------------------------------------- a saved model folder
@@ -230,7 +160,15 @@ def load_model_dir(model_dir: str, quantized: bool = False):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     path = Path(model_dir)
-    check_model_dir(path)
+    if not has_weights(path):  # clear errors naming path before transformers' own
+        raise FileNotFoundError(f"model_dir {path} has no config.json + model weights "
+                                f"({' or '.join(WEIGHT_FILES)})")
+    config = read_json(path / "config.json")  # invalid JSON names file:line:column
+    if not isinstance(config, dict):
+        raise ValueError(f"{path / 'config.json'}: expected a JSON object, got a {type(config).__name__}")
+    if not any((path / name).exists() for name in TOKENIZER_FILES):
+        raise FileNotFoundError(f"model folder {path} has no tokenizer files (one of {', '.join(TOKENIZER_FILES)}): "
+                                "save the tokenizer next to the model (tokenizer.save_pretrained)")
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
     except Exception as e:  # tokenizers raises a bare Exception for a broken tokenizer.json
@@ -248,16 +186,3 @@ def load_model_dir(model_dir: str, quantized: bool = False):
 
             model = quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
     return tokenizer, model
-
-
-def check_model_dir(path: Path) -> None:
-    """A clear error naming ``path`` when it lacks weights or tokenizer files, or its config.json is broken."""
-    if not has_weights(path):
-        raise FileNotFoundError(f"model_dir {path} has no config.json + model weights "
-                                f"({' or '.join(WEIGHT_FILES)})")
-    config = read_json(path / "config.json")  # invalid JSON names file:line:column
-    if not isinstance(config, dict):
-        raise ValueError(f"{path / 'config.json'}: expected a JSON object, got a {type(config).__name__}")
-    if not any((path / name).exists() for name in TOKENIZER_FILES):
-        raise FileNotFoundError(f"model folder {path} has no tokenizer files (one of {', '.join(TOKENIZER_FILES)}): "
-                                "save the tokenizer next to the model (tokenizer.save_pretrained)")

@@ -215,6 +215,8 @@ def regenerate(check: bool, n_boot: int = 1000, no_figures: bool = False) -> int
     stale = [f for f, content in expected.items() if not write_or_check(f, content, check)]
     for f in stale:
         print(f"{'out of date' if check else 'rewrote'}: {portable_path(f)}")
+    if not stale:
+        print(f"up to date: {', '.join(portable_path(f) for f in expected)}")
     if not check and not no_figures:
         benchmarks = tables.inference_benchmarks(readme_sections.BENCHMARKS)
         for path in comparison.comparison_figures(paths.runs, board, paths.images, benchmarks=benchmarks).values():

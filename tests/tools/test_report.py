@@ -88,6 +88,8 @@ def test_committed_index_is_what_the_executed_notebooks_give() -> None:
 def test_committed_results_are_what_the_committed_runs_give(capsys: pytest.CaptureFixture[str]) -> None:
     """README's results section, notebook_outputs/results.md and results.csv: regenerated, never typed."""
     assert report.main(["--check"]) == 0, capsys.readouterr().out + " -> run python -m tools.report"
+    said = capsys.readouterr().out
+    assert said.startswith("up to date: ") and "README.md" in said and "docs/models.md" in said, said
 
 
 def _edit_metrics(run: Path, split: str, scores: dict) -> None:

@@ -11,7 +11,7 @@ import math
 import numbers
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,13 @@ def check_range(name: str, value: Any, allowed: Range, optional: bool = False) -
     if (optional and value is None) or value in allowed:
         return value
     raise ValueError(f"{name} must be {allowed}{' or None' if optional else ''}, got {value!r}")
+
+
+def check_choice(name: str, value: Any, allowed: Iterable) -> Any:
+    """``value`` when it is one of ``allowed``, else a ``ValueError`` naming ``name`` and the choices."""
+    if value not in (allowed := tuple(allowed)):
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    return value
 
 
 def cli(allowed: Range) -> Callable[[str], int | float]:

@@ -24,7 +24,7 @@ from src_helpers.models.config import ModelConfig
 from src_helpers.training import Trainer
 from src_helpers.training.configs import DEFAULT_MODEL, RANGES, FTConfig, TfidfConfig, TrainConfig
 from src_helpers.training.resume import REUSE, Record, data_fingerprint, decide
-from src_helpers.validation import COUNT, Range, check_field
+from src_helpers.validation import COUNT, Range, check_choice, check_field
 
 TRAIN_CONFIGS = {"tfidf": TfidfConfig, "rnn": TrainConfig, "transformer": FTConfig}  # family -> its settings
 EpochHook = Callable[[int, dict], None]  # on_epoch_end(epoch, row of dev scores)
@@ -61,8 +61,7 @@ class Experiment:
 
     def __post_init__(self) -> None:
         try:  # every problem is named with the experiment's name
-            if self.family not in TRAIN_CONFIGS:
-                raise ValueError(f"family must be one of {tuple(TRAIN_CONFIGS)}, got {self.family!r}")
+            check_choice("family", self.family, TRAIN_CONFIGS)
             check_target(self.target)
             label_set(self.labels).column(self.target)
             if not isinstance(self.train, expected := TRAIN_CONFIGS[self.family]):

@@ -86,9 +86,7 @@ SIMPLE: dict[type, Callable[[object], bool]] = {
 }
 
 
-@functools.cache
-def _field_types(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+_field_types = functools.cache(typing.get_type_hints)  # a dataclass's field types
 
 
 def _simple_types(annotation: Any) -> tuple[list[type], bool] | None:

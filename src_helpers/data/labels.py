@@ -45,7 +45,6 @@ def label_set(labels: str | LabelSet) -> LabelSet:
 
 def label_set_of(classes: Sequence[str]) -> LabelSet:
     """The label set whose classes are ``classes``, in class-id order."""
-    found = [s for s in LABEL_SETS.values() if s.classes == tuple(classes)]
-    if not found:
-        raise ValueError(f"no label set has the classes {list(classes)}")
-    return found[0]
+    if found := [s for s in LABEL_SETS.values() if s.classes == tuple(classes)]:
+        return found[0]
+    raise ValueError(f"no label set has the classes {list(classes)}")

@@ -1,6 +1,5 @@
-"""Checks of arguments where they enter (CLI flags, experiment overrides, study budgets): ``Range`` says what a
-number must be, so ``check_range``, ``cli`` (an argparse type), ``check_field`` (a dataclass field's type and range)
-and ``add_dataclass_flags`` name the argument and what it allows in the same words."""
+"""Checks of arguments where they enter (CLI flags, experiment overrides, study budgets), which name the argument
+and what it allows (``Range``: what a number must be) in the same words."""
 
 from __future__ import annotations
 

@@ -78,11 +78,9 @@ def predict(texts: str | Sequence[str], model_dir: str | Path | None = None, top
     k = len(names) if top_k is None else top_k
     if not 1 <= k <= len(names):
         raise ValueError(f"top_k must be between 1 and {len(names)} (or None), got {top_k}")
-    out = []
-    for row in probs:
-        best = np.argsort(-row, kind="stable")[:k]
-        out.append([{"label": names[j], "score": round(float(row[j]), 5)} for j in best])
-    return out
+    best = np.argsort(-probs, axis=1, kind="stable")[:, :k]  # each row's top k classes
+    return [[{"label": names[j], "score": round(float(row[j]), 5)} for j in top]
+            for row, top in zip(probs, best, strict=True)]
 
 
 def read_lines(path: str | Path) -> list[str]:

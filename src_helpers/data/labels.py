@@ -22,11 +22,9 @@ class LabelSet:
 
     def column(self, target: str) -> str:
         """The column holding ``target``'s labels (``ValueError`` for a multi target of a single-label set)."""
-        if target == "multi":
-            if self.multi is None:
-                raise ValueError(f"label set {self.name!r} is single-label only: target 'multi' has no labels")
-            return self.multi
-        return self.single
+        if target == "multi" and self.multi is None:
+            raise ValueError(f"label set {self.name!r} is single-label only: target 'multi' has no labels")
+        return self.multi if target == "multi" else self.single
 
 
 EKMAN = LabelSet("ekman", EKMAN_LABELS, "ekman", "ekman_groups")

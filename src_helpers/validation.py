@@ -110,9 +110,8 @@ def check_field(name: str, value: Any, cls: type, field: str, ranges: Mapping[st
 
 def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, ranges: Mapping[str, Range] | None = None,
                         choices: Mapping[str, tuple] | None = None) -> None:
-    """One ``--flag`` per field of dataclass ``cls`` (``model_name``: ``--model-name``) with the field's type and
-    default: a number in ``ranges[field]`` where it has one (``cli``), one of ``choices[field]``, a bool as
-    ``--flag``/``--no-flag``, a list as one or more values."""
+    """One ``--flag`` per field of dataclass ``cls`` (``model_name``: ``--model-name``) with its type and default,
+    a number in ``ranges[field]``, one of ``choices[field]``."""
     defaults = cls()
     for f in dataclasses.fields(cls):
         flag, default = "--" + f.name.replace("_", "-"), getattr(defaults, f.name)

@@ -32,8 +32,7 @@ def write_run(result: RunResult, config: dict, splits: dict[str, pd.DataFrame],
 
 
 def load_trainer(run_dir: str | Path) -> Trainer:
-    """The trainer of a finished run folder with its saved (git-ignored) model; a TF-IDF run keeps none
-    (``FileNotFoundError``)."""
+    """The trainer of a finished run folder with its saved model (``FileNotFoundError`` when it keeps none)."""
     run_dir = Path(run_dir)
     config = read_config(run_dir)
     if (run_dir / "model" / "config.json").exists():

@@ -41,8 +41,7 @@ class TfidfConfig:
         for name in ("word_ngrams", "char_ngrams"):  # (low, high) as a tuple: scikit-learn refuses a list
             value = getattr(self, name)
             pair = tuple(value) if isinstance(value, list | tuple) else ()
-            if len(pair) != 2 or not all(isinstance(n, int) and not isinstance(n, bool) for n in pair) \
-                    or not 1 <= pair[0] <= pair[1]:
+            if len(pair) != 2 or not all(n in COUNT for n in pair) or pair[0] > pair[1]:
                 raise ValueError(f"TfidfConfig: {name} must be (low, high) with 1 <= low <= high, got {value!r}")
             setattr(self, name, pair)
 

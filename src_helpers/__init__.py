@@ -2,8 +2,6 @@
 
 import warnings
 
-# In a Jupyter kernel without ipywidgets (the headless papermill runs; the project does not need widgets),
-# ``tqdm.auto`` (used by transformers, sentence-transformers...) falls back to its text progress bar and says so
-# with a TqdmWarning "IProgress not found. Please update jupyter and ipywidgets" in every notebook that trains.
-# The text bar is what these runs want; nothing needs updating.
+# Without ipywidgets (headless papermill runs) ``tqdm.auto`` falls back to its text bar, which these runs want, and
+# warns "IProgress not found. Please update jupyter and ipywidgets" in every notebook that trains: not needed.
 warnings.filterwarnings("ignore", message="IProgress not found", module=r"tqdm(\.|$)")

@@ -50,32 +50,19 @@ def paths_for(profile: str, root: Path | None = None, *, data: Mapping | Sequenc
     ``data`` (splits, or a list of them) other than the official releases writes to ``.other_data/<data id>/``."""
     check_profile(profile)
     root = Path(root or os.environ.get("SRC_HELPERS_OUTPUT_ROOT") or REPO_ROOT)
+    base = root / ".smoke"
     if profile == "full":
-        other = _other_data(data)
-        if other is None:
+        from src_helpers.data.official import data_id, describe, official_name
+
+        datasets = [] if data is None else [data] if isinstance(data, Mapping) else list(data)
+        if not (others := [d for d in datasets if official_name(d) is None]):
             return Paths(profile, root / "images", root / "notebook_outputs" / "runs", root / "notebook_outputs")
-        base = root / OTHER_DATA / other
-    else:
-        base = root / ".smoke"
+        base = root / OTHER_DATA / data_id(others)
+        if base.name not in _announced:  # said once per data set
+            _announced.add(base.name)
+            print(f"not the official data ({', '.join(describe(d) for d in others)}): this full run writes to "
+                  f"{OTHER_DATA}/{base.name}/, not to the project's results", file=sys.stderr, flush=True)
     return Paths(profile, base / "images", base / "runs", base / "notebook_outputs")
-
-
-def _other_data(data: Mapping | Sequence[Mapping] | None) -> str | None:
-    """The data id of the data sets in ``data`` that are not an official release (said once), else None."""
-    if data is None:
-        return None
-    from src_helpers.data.official import data_id, describe, official_name
-
-    datasets = [data] if isinstance(data, Mapping) else list(data)
-    others = [d for d in datasets if official_name(d) is None]
-    if not others:
-        return None
-    other = data_id(others)
-    if other not in _announced:
-        _announced.add(other)
-        print(f"not the official data ({', '.join(describe(d) for d in others)}): this full run writes to "
-              f"{OTHER_DATA}/{other}/, not to the project's results", file=sys.stderr, flush=True)
-    return other
 
 
 def portable_path(value: str | Path) -> str:

@@ -56,24 +56,17 @@ def best_model_dir(runs_root: Path) -> Path | None:
     return runs_root / choose_best(found) / "model" if found else None
 
 
-def _check_texts(texts: Sequence[str]) -> list[str]:
-    if isinstance(texts, str):
-        texts = [texts]
-    texts = list(texts)
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise TypeError(f"texts[{i}] must be a string, got {type(t).__name__}")
-        if not t.strip():
-            raise ValueError(f"texts[{i}] is empty: nothing to classify")
-    return texts
-
-
 def predict_proba(texts: Sequence[str], model_dir: str | Path | None = None, batch_size: int = 64,
                   quantized: bool = False) -> tuple[np.ndarray, list[str]]:
     """Class probabilities (softmax, or sigmoid for multi-label models) and the label names."""
     from src_helpers.training.finetune import TransformerTrainer
 
-    texts = _check_texts(texts)
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"texts[{i}] must be a string, got {type(t).__name__}")
+        if not t.strip():
+            raise ValueError(f"texts[{i}] is empty: nothing to classify")
     trainer = TransformerTrainer.load(model_dir or default_model_dir(), quantized)
     return trainer.predict_proba(texts, batch_size), list(trainer.labels.classes)
 
@@ -85,11 +78,9 @@ def predict(texts: str | Sequence[str], model_dir: str | Path | None = None, top
     k = len(names) if top_k is None else top_k
     if not 1 <= k <= len(names):
         raise ValueError(f"top_k must be between 1 and {len(names)} (or None), got {top_k}")
-    out = []
-    for row in probs:
-        best = np.argsort(-row, kind="stable")[:k]
-        out.append([{"label": names[j], "score": round(float(row[j]), 5)} for j in best])
-    return out
+    best = np.argsort(-probs, axis=1, kind="stable")[:, :k]  # each row's top k classes
+    return [[{"label": names[j], "score": round(float(row[j]), 5)} for j in top]
+            for row, top in zip(probs, best, strict=True)]
 
 
 def read_lines(path: str | Path) -> list[str]:

@@ -1,6 +1,5 @@
-"""Checks of arguments where they enter (CLI flags, experiment overrides, study budgets): ``Range`` says what a
-number must be, so ``check_range``, ``cli`` (an argparse type), ``check_field`` (a dataclass field's type and range)
-and ``add_dataclass_flags`` name the argument and what it allows in the same words."""
+"""Checks of arguments where they enter (CLI flags, experiment overrides, study budgets), which name the argument
+and what it allows (``Range``: what a number must be) in the same words."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ import math
 import numbers
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +55,13 @@ def check_range(name: str, value: Any, allowed: Range, optional: bool = False) -
     raise ValueError(f"{name} must be {allowed}{' or None' if optional else ''}, got {value!r}")
 
 
+def check_choice(name: str, value: Any, allowed: Iterable) -> Any:
+    """``value`` when it is one of ``allowed``, else a ``ValueError`` naming ``name`` and the choices."""
+    if value not in (allowed := tuple(allowed)):
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    return value
+
+
 def cli(allowed: Range) -> Callable[[str], int | float]:
     """An argparse ``type`` reading a flag's text as a number in ``allowed`` (argparse's error names the flag)."""
 
@@ -79,9 +85,7 @@ SIMPLE: dict[type, Callable[[object], bool]] = {
 }
 
 
-@functools.cache
-def _field_types(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+_field_types = functools.cache(typing.get_type_hints)  # a dataclass's field types
 
 
 def _simple_types(annotation: Any) -> tuple[list[type], bool] | None:
@@ -106,9 +110,8 @@ def check_field(name: str, value: Any, cls: type, field: str, ranges: Mapping[st
 
 def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, ranges: Mapping[str, Range] | None = None,
                         choices: Mapping[str, tuple] | None = None) -> None:
-    """One ``--flag`` per field of dataclass ``cls`` (``model_name``: ``--model-name``) with the field's type and
-    default: a number in ``ranges[field]`` where it has one (``cli``), one of ``choices[field]``, a bool as
-    ``--flag``/``--no-flag``, a list as one or more values."""
+    """One ``--flag`` per field of dataclass ``cls`` (``model_name``: ``--model-name``) with its type and default,
+    a number in ``ranges[field]``, one of ``choices[field]``."""
     defaults = cls()
     for f in dataclasses.fields(cls):
         flag, default = "--" + f.name.replace("_", "-"), getattr(defaults, f.name)

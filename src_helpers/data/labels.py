@@ -22,11 +22,9 @@ class LabelSet:
 
     def column(self, target: str) -> str:
         """The column holding ``target``'s labels (``ValueError`` for a multi target of a single-label set)."""
-        if target == "multi":
-            if self.multi is None:
-                raise ValueError(f"label set {self.name!r} is single-label only: target 'multi' has no labels")
-            return self.multi
-        return self.single
+        if target == "multi" and self.multi is None:
+            raise ValueError(f"label set {self.name!r} is single-label only: target 'multi' has no labels")
+        return self.multi if target == "multi" else self.single
 
 
 EKMAN = LabelSet("ekman", EKMAN_LABELS, "ekman", "ekman_groups")
@@ -45,7 +43,6 @@ def label_set(labels: str | LabelSet) -> LabelSet:
 
 def label_set_of(classes: Sequence[str]) -> LabelSet:
     """The label set whose classes are ``classes``, in class-id order."""
-    found = [s for s in LABEL_SETS.values() if s.classes == tuple(classes)]
-    if not found:
-        raise ValueError(f"no label set has the classes {list(classes)}")
-    return found[0]
+    if found := [s for s in LABEL_SETS.values() if s.classes == tuple(classes)]:
+        return found[0]
+    raise ValueError(f"no label set has the classes {list(classes)}")

@@ -20,13 +20,11 @@ Splits = Mapping[str, pd.DataFrame]
 
 def split_sha256(df: pd.DataFrame) -> str:
     """sha256 of the hashed columns of one split (``HASHED_COLUMNS`` where present), in row order (index ignored)."""
-    def plain(o: object) -> object:  # JSON of numpy scalars and arrays (``str`` of anything else)
-        return o.tolist() if isinstance(o, np.generic | np.ndarray) else str(o)
-
     h = hashlib.sha256()
-    for col in HASHED_COLUMNS:
-        if col in df:
-            h.update(json.dumps([col, df[col].tolist()], ensure_ascii=False, default=plain).encode("utf-8"))
+    for col in [c for c in HASHED_COLUMNS if c in df]:  # numpy scalars and arrays as lists, anything else as str
+        values = json.dumps([col, df[col].tolist()], ensure_ascii=False,
+                            default=lambda o: o.tolist() if isinstance(o, np.generic | np.ndarray) else str(o))
+        h.update(values.encode("utf-8"))
     return h.hexdigest()
 
 

@@ -16,21 +16,9 @@ ID_COLUMN = "comment_id"  # the id column of the loaders' splits; run folders st
 SINGLE = "error analysis here reads one predicted class per row (single-label)"
 
 
-def run_test_ids(result: RunResult) -> list[str]:
-    """The run's test ids in row order: ``extra["test_ids"]``, else its run folder's stored ids."""
-    ids = result.extra.get("test_ids")
-    if ids is None and result.run_dir is not None:
-        ids = load_run(result.run_dir).table("test")["id"].astype(str).tolist()
-    if ids is None:
-        raise ValueError(f"run {result.name!r} has no test ids (no extra['test_ids'], no run folder): cannot join "
-                         "its rows to texts; read it back with run_folders.load_result(run_dir)")
-    if len(ids) != len(result.y_test):
-        raise ValueError(f"run {result.name!r}: {len(ids)} test ids for {len(result.y_test)} test rows")
-    return [str(i) for i in ids]
-
-
 def texts_for(result: RunResult, texts: pd.DataFrame) -> pd.Series:
-    """The text of each of the run's test rows (indexed by id) from ``texts`` (``comment_id``, ``text``)."""
+    """The text of each of the run's test rows (indexed by id) from ``texts`` (``comment_id``, ``text``); the run's
+    test ids: ``extra["test_ids"]``, else its run folder's."""
     if not isinstance(texts, pd.DataFrame) or not {ID_COLUMN, "text"} <= set(texts.columns):
         columns = list(texts.columns) if isinstance(texts, pd.DataFrame) else type(texts).__name__
         raise ValueError(f"texts must be a DataFrame with columns {ID_COLUMN!r} and 'text' (a test split), got "
@@ -38,7 +26,15 @@ def texts_for(result: RunResult, texts: pd.DataFrame) -> pd.Series:
     by_id = texts.assign(**{ID_COLUMN: texts[ID_COLUMN].astype(str)}).set_index(ID_COLUMN)["text"]
     if (dup := by_id.index[by_id.index.duplicated()]).size:
         raise ValueError(f"texts: duplicate {ID_COLUMN} values {list(dup[:5])}")
-    ids = run_test_ids(result)
+    ids = result.extra.get("test_ids")
+    if ids is None and result.run_dir is not None:
+        ids = load_run(result.run_dir).table("test")["id"].tolist()
+    if ids is None:
+        raise ValueError(f"run {result.name!r} has no test ids (no extra['test_ids'], no run folder): cannot join "
+                         "its rows to texts; read it back with run_folders.load_result(run_dir)")
+    if len(ids) != len(result.y_test):
+        raise ValueError(f"run {result.name!r}: {len(ids)} test ids for {len(result.y_test)} test rows")
+    ids = [str(i) for i in ids]
     if missing := [i for i in ids if i not in by_id.index]:
         raise ValueError(f"run {result.name!r}: {len(missing)} of its {len(ids)} test ids have no text in texts "
                          f"(another split or subset?): {missing[:10]}")

@@ -19,10 +19,9 @@ def load(dataset: str | None = None, metric: str | None = None, path: str | Path
         raise ValueError(f"{path}: no column {missing} (expected {', '.join(COLUMNS)})")
     if table["name"].duplicated().any():
         raise ValueError(f"{path}: names appear twice: {sorted(set(table['name'][table['name'].duplicated()]))}")
-    if dataset is not None:
-        table = table[table["dataset"] == dataset]
-    if metric is not None:
-        table = table[table["metric"] == metric]
+    for column, wanted in (("dataset", dataset), ("metric", metric)):
+        if wanted is not None:
+            table = table[table[column] == wanted]
     return table[COLUMNS].set_index("name")
 
 

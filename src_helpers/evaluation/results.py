@@ -17,15 +17,14 @@ from src_helpers.evaluation.metrics import (
     single_label_report,
     threshold_predictions,
 )
+from src_helpers.validation import check_choice
 
 TARGETS = ("single", "multi")
 
 
 def check_target(target: str) -> str:
     """``target`` itself, or a ``ValueError`` naming the allowed ones."""
-    if target not in TARGETS:
-        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
-    return target
+    return check_choice("target", target, TARGETS)
 
 
 def targets(df: pd.DataFrame, target: str, labels: LabelSet = EKMAN) -> np.ndarray:
@@ -82,6 +81,14 @@ def evaluate(y_dev: np.ndarray, dev_probs: np.ndarray, y_test: np.ndarray, test_
                       predictions(test_probs, target, threshold))
 
 
+def scored(y_dev: np.ndarray, dev_probs: np.ndarray, y_test: np.ndarray, test_probs: np.ndarray, target: str,
+           labels: LabelSet) -> dict:
+    """Dev and test reported (``evaluate``) as the ``RunResult`` fields they fill."""
+    ev = evaluate(y_dev, dev_probs, y_test, test_probs, target, labels)
+    return dict(target=target, labels=labels, dev=ev.dev, test=ev.test, threshold=ev.threshold, dev_probs=dev_probs,
+                dev_pred=ev.dev_pred, y_dev=y_dev, test_probs=test_probs, test_pred=ev.test_pred, y_test=y_test)
+
+
 @dataclass(kw_only=True)
 class RunResult:
     """What every trainer returns: dev and test reports, probabilities, predictions, the history; ``run_dir`` is None
@@ -136,8 +143,5 @@ def evaluate_as_multi(result: RunResult, dev: pd.DataFrame, test: pd.DataFrame) 
     if ids is not None and "comment_id" in test and ids != test["comment_id"].astype(str).tolist():
         raise ValueError(f"run {name!r}: its stored test ids are not these test rows (in this order)")
     y_dev, y_test = targets(dev, "multi", result.labels), targets(test, "multi", result.labels)
-    ev = evaluate(y_dev, result.dev_probs, y_test, result.test_probs, "multi", result.labels)
-    return RunResult(name=f"{name}_thresholded", config=result.config, target="multi", labels=result.labels,
-                     dev=ev.dev, test=ev.test, threshold=ev.threshold, dev_probs=result.dev_probs,
-                     dev_pred=ev.dev_pred, y_dev=y_dev, test_probs=result.test_probs, test_pred=ev.test_pred,
-                     y_test=y_test)
+    return RunResult(name=f"{name}_thresholded", config=result.config,
+                     **scored(y_dev, result.dev_probs, y_test, result.test_probs, "multi", result.labels))

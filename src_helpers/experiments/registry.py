@@ -24,7 +24,7 @@ from src_helpers.models.config import ModelConfig
 from src_helpers.training import Trainer
 from src_helpers.training.configs import DEFAULT_MODEL, RANGES, FTConfig, TfidfConfig, TrainConfig
 from src_helpers.training.resume import REUSE, Record, data_fingerprint, decide
-from src_helpers.validation import COUNT, Range, check_field
+from src_helpers.validation import COUNT, Range, check_choice, check_field
 
 TRAIN_CONFIGS = {"tfidf": TfidfConfig, "rnn": TrainConfig, "transformer": FTConfig}  # family -> its settings
 EpochHook = Callable[[int, dict], None]  # on_epoch_end(epoch, row of dev scores)
@@ -61,8 +61,7 @@ class Experiment:
 
     def __post_init__(self) -> None:
         try:  # every problem is named with the experiment's name
-            if self.family not in TRAIN_CONFIGS:
-                raise ValueError(f"family must be one of {tuple(TRAIN_CONFIGS)}, got {self.family!r}")
+            check_choice("family", self.family, TRAIN_CONFIGS)
             check_target(self.target)
             label_set(self.labels).column(self.target)
             if not isinstance(self.train, expected := TRAIN_CONFIGS[self.family]):
@@ -110,11 +109,12 @@ def model_short_name(model_name: str) -> str:
     return name.replace("-", "_").lower()
 
 
-def _unknown(key: str, where: str, allowed: Iterable[str]) -> ValueError:
+def _unknown(key: str, where: str, allowed: Iterable[str], what: str = "setting",
+             error: type[Exception] = ValueError) -> Exception:
     allowed = sorted(allowed)
     close = difflib.get_close_matches(key, allowed, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return ValueError(f"{where} has no setting {key!r}{hint}; settings: {', '.join(allowed)}")
+    return error(f"{where} has no {what} {key!r}{hint}; {what}s: {', '.join(allowed)}")
 
 
 # the settings with a plain range, by the dataclass that holds them (their types are checked for every field)
@@ -225,9 +225,7 @@ def configure(name: str, profile: str = "quick", overrides: Mapping[str, Any] | 
     """The registered experiment ``name`` for ``profile`` (quick: its ``quick`` overrides) plus ``overrides``."""
     check_profile(profile)
     if name not in EXPERIMENTS:
-        close = difflib.get_close_matches(name, EXPERIMENTS, n=3)
-        raise KeyError(f"no experiment named {name!r}" + (f"; did you mean {close}?" if close else "")
-                       + f" (registered: {', '.join(EXPERIMENTS)})")
+        raise _unknown(name, "the registry", EXPERIMENTS, "experiment", KeyError)
     exp = EXPERIMENTS[name]
     if profile == "quick":
         exp = with_overrides(exp, exp.quick)

@@ -203,18 +203,6 @@ def _read(folder: Path, name: str) -> dict | pd.DataFrame | None:
     return value
 
 
-def _check_metrics(folder: Path, metrics: dict, target: str) -> None:
-    for split, keys in REQUIRED_METRICS[target].items():
-        scores = metrics.get(split) if isinstance(metrics.get(split), dict) else {}
-        if missing := [k for k in keys if k not in scores]:
-            raise RunFolderError(folder, "metrics.json", f"{split} has no {', '.join(missing)} (a {target}-label "
-                                 f"run needs {split} {', '.join(keys)})")
-        for key in [k for k in keys if k not in ("per_class", "confusion_matrix")]:
-            value = scores[key]
-            if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)):
-                raise RunFolderError(folder, "metrics.json", f"{split} {key} is {value!r}, not a finite number")
-
-
 def _read_predictions(folder: Path, split: str, labels: LabelSet, target: str, metrics: dict) -> pd.DataFrame | None:
     """``<split>_predictions.csv.gz`` checked: its columns, class ids in range and metrics.json's ``n`` rows."""
     name = f"{split}_predictions.csv.gz"
@@ -261,7 +249,15 @@ def load_run(run_dir: str | Path) -> Run:
         labels = label_set(config.get("labels"))
     except ValueError as err:
         raise RunFolderError(run_dir, "config.json", str(err)) from err
-    _check_metrics(run_dir, metrics, target)
+    for split, keys in REQUIRED_METRICS[target].items():
+        scores = metrics.get(split) if isinstance(metrics.get(split), dict) else {}
+        if missing := [k for k in keys if k not in scores]:
+            raise RunFolderError(run_dir, "metrics.json", f"{split} has no {', '.join(missing)} (a {target}-label "
+                                 f"run needs {split} {', '.join(keys)})")
+        for key in [k for k in keys if k not in ("per_class", "confusion_matrix")]:
+            value = scores[key]
+            if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)):
+                raise RunFolderError(run_dir, "metrics.json", f"{split} {key} is {value!r}, not a finite number")
     evaluations = {p.stem: _read(run_dir, f"{EVALUATIONS}/{p.name}")
                    for p in sorted((run_dir / EVALUATIONS).glob("*.json"))}
     predictions = {split: _read_predictions(run_dir, split, labels, target, metrics) for split in ("test", "dev")}

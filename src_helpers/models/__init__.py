@@ -1,5 +1,4 @@
-"""Neural text classifiers (LSTM, GRU, xLSTM, RWKV) behind one interface (``classifier.py``); their settings,
-``ModelConfig``, load without torch (``config.py``)."""
+"""Neural text classifiers (LSTM, GRU, xLSTM, RWKV; ``classifier.py``); ``ModelConfig`` loads without torch."""
 
 from .config import ARCHS, ModelConfig
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from src_helpers.data.ekman import EKMAN_LABELS
+from src_helpers.validation import check_choice
 
 ARCHS = ("lstm", "gru", "xlstm", "rwkv")
 TARGETS = ("single", "multi")
@@ -32,16 +33,13 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         for name, allowed in (("arch", ARCHS), ("target", TARGETS), ("pooling", POOLINGS)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+            check_choice(name, getattr(self, name), allowed)
         if self.vocab_size < 2 or not 0 <= self.pad_id < self.vocab_size:
             raise ValueError(f"need vocab_size >= 2 and 0 <= pad_id < vocab_size, got {self.vocab_size}, "
                              f"{self.pad_id}")
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
+        if unknown := set(d) - {f.name for f in fields(cls)}:
             raise ValueError(f"unknown model config keys {sorted(unknown)}")
         return cls(**d)

@@ -10,8 +10,8 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from src_helpers.data.labels import LabelSet
-from src_helpers.evaluation.results import RunResult, evaluate
+from src_helpers.evaluation.results import RunResult
+from src_helpers.evaluation.results import scored as scored  # re-exported: every trainer reports with it
 from src_helpers.experiments.run_folders import read_config, save_run
 
 
@@ -19,14 +19,6 @@ class Trainer(Protocol):
     def fit(self, splits: dict[str, pd.DataFrame], run_dir: Path, resume: bool = True) -> RunResult: ...
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-def scored(y_dev: np.ndarray, dev_probs: np.ndarray, y_test: np.ndarray, test_probs: np.ndarray, target: str,
-           labels: LabelSet) -> dict:
-    """Dev and test reported (``evaluation.results.evaluate``) as the ``RunResult`` fields they fill."""
-    ev = evaluate(y_dev, dev_probs, y_test, test_probs, target, labels)
-    return dict(target=target, labels=labels, dev=ev.dev, test=ev.test, threshold=ev.threshold, dev_probs=dev_probs,
-                dev_pred=ev.dev_pred, y_dev=y_dev, test_probs=test_probs, test_pred=ev.test_pred, y_test=y_test)
 
 
 def write_run(result: RunResult, config: dict, splits: dict[str, pd.DataFrame],
@@ -40,8 +32,7 @@ def write_run(result: RunResult, config: dict, splits: dict[str, pd.DataFrame],
 
 
 def load_trainer(run_dir: str | Path) -> Trainer:
-    """The trainer of a finished run folder with its saved (git-ignored) model; a TF-IDF run keeps none
-    (``FileNotFoundError``)."""
+    """The trainer of a finished run folder with its saved model (``FileNotFoundError`` when it keeps none)."""
     run_dir = Path(run_dir)
     config = read_config(run_dir)
     if (run_dir / "model" / "config.json").exists():

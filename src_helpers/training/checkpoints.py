@@ -37,8 +37,7 @@ def brief_error(err: BaseException) -> str:
 
 def load_checkpoint(path: str | Path, hint: str, map_location: str | torch.device | None = None,
                     keys: Sequence[str] = (), weights_only: bool = False) -> dict:
-    """``torch.load(path)``, verified: a missing, unreadable (truncated, empty) file or one without ``keys``
-    raises ``CheckpointError`` naming ``path``, followed by ``hint`` (how to recover)."""
+    """``torch.load(path)``; an unreadable file or one without ``keys``: ``CheckpointError`` naming it + ``hint``."""
     path = Path(path)
     try:
         obj = torch.load(path, map_location=map_location, weights_only=weights_only)
@@ -90,8 +89,7 @@ def aside_path(path: str | Path, when: float | None = None) -> Path:
 
 
 def set_aside(path: str | Path, reason: str, then: str) -> str:
-    """Rename the damaged checkpoint ``path`` (``aside_path``) and return the warning: what is unreadable and why,
-    where it is kept, and ``then`` (what the run does now)."""
+    """Rename the damaged checkpoint ``path`` (``aside_path``); the warning: why, where it is kept, and ``then``."""
     aside = aside_path(path)
     os.rename(path, aside)
     return f"checkpoint {path} is unreadable ({reason}): kept as {aside}; {then}"

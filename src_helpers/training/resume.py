@@ -75,8 +75,7 @@ def decide(finished: Record | None, checkpoints: Record | None, settings: Mappin
             log.warning("%s was written before runs recorded their data, so the data could not be checked: reusing "
                         "it as it is (pass resume=False or delete %s to retrain on %s)", finished.path,
                         finished.path.parent, describe_data(data))
-            return REUSE
-        if not same_data(finished.data, data):
+        elif not same_data(finished.data, data):
             raise ValueError(f"{finished.path} was trained on {describe_data(finished.data)} but this call gives "
                              f"{describe_data(data)}: {how}")
         return REUSE

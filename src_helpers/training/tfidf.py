@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
-from sklearn.pipeline import FeatureUnion
+from sklearn.pipeline import FeatureUnion, Pipeline
 from tqdm import tqdm
 
 from src_helpers.data.labels import EKMAN, LabelSet
@@ -40,6 +40,17 @@ def full_probs(model, X, n_classes: int) -> np.ndarray:
     return out
 
 
+def tfidf_pipeline(config: TfidfConfig | None = None, target: str = "single", C: float = 1.0) -> Pipeline:
+    """The unfitted model: word and char TF-IDF side by side, then logistic regression (one-vs-rest if multi)."""
+    config = config or TfidfConfig()
+    common = {"min_df": config.min_df, "sublinear_tf": True, "max_features": config.max_features, "lowercase": True}
+    feats = FeatureUnion([("word", TfidfVectorizer(ngram_range=config.word_ngrams, **common)),  # side by side
+                          ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=config.char_ngrams, **common))])
+    lr = LogisticRegression(C=C, max_iter=config.max_iter, class_weight=config.class_weight, random_state=config.seed)
+    return Pipeline([("features", feats),
+                     ("classifier", lr if check_target(target) == "single" else OneVsRestClassifier(lr, n_jobs=2))])
+
+
 def train_tfidf_baseline(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, target: str = "single",
                          config: TfidfConfig | None = None, labels: LabelSet = EKMAN) -> BaselineResult:
     """Fit on train, choose C (and the multi-label threshold) by dev macro-F1, report dev and test; the classes
@@ -48,17 +59,13 @@ def train_tfidf_baseline(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFr
     config = config or TfidfConfig()
     n = len(labels.classes)
     y_train, y_dev, y_test = (targets(df, target, labels) for df in (train, dev, test))
-    common = {"min_df": config.min_df, "sublinear_tf": True, "max_features": config.max_features, "lowercase": True}
-    feats = FeatureUnion([("word", TfidfVectorizer(ngram_range=config.word_ngrams, **common)),  # side by side
-                          ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=config.char_ngrams, **common))])
+    feats = tfidf_pipeline(config, target)["features"]
     X_train = feats.fit_transform(train["text"])
     X_dev, X_test = feats.transform(dev["text"]), feats.transform(test["text"])
 
     rows, best = [], None
     for C in tqdm(config.Cs, desc=f"tf-idf {target}: C"):
-        lr = LogisticRegression(C=C, max_iter=config.max_iter, class_weight=config.class_weight,
-                                random_state=config.seed)
-        model = (lr if target == "single" else OneVsRestClassifier(lr, n_jobs=2)).fit(X_train, y_train)
+        model = tfidf_pipeline(config, target, C)["classifier"].fit(X_train, y_train)
         dev_probs = full_probs(model, X_dev, n)
         dev_report = report(y_dev, dev_probs, target, labels=labels)
         rows.append({"C": C, "dev_macro_f1": dev_report["macro_f1"], "threshold": dev_report.get("threshold")})

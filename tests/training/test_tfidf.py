@@ -8,7 +8,7 @@ import pytest
 from src_helpers.data.goemotions import load_goemotions
 from src_helpers.evaluation.results import report
 from src_helpers.training import tfidf
-from src_helpers.training.tfidf import TfidfConfig, train_tfidf_baseline
+from src_helpers.training.tfidf import TfidfConfig, tfidf_pipeline, train_tfidf_baseline
 
 FAST = TfidfConfig(Cs=(1.0, 4.0), min_df=1, max_iter=500)
 
@@ -35,6 +35,16 @@ def test_multi_label_baseline_chooses_threshold_on_dev(sample: dict) -> None:
     assert r.test["threshold"] == r.threshold
     assert r.test_pred.shape == (len(sample["test"]), 7) and r.test_pred.sum(1).min() >= 1
     assert r.test["macro_f1"] > 0.2
+
+
+def test_pipeline_is_word_and_char_tfidf_then_logistic_regression() -> None:
+    single = tfidf_pipeline(TfidfConfig(char_ngrams=(3, 4)), "single", C=2.0)
+    assert [name for name, _ in single["features"].transformer_list] == ["word", "char"]
+    assert single["features"].transformer_list[1][1].ngram_range == (3, 4)
+    assert single["classifier"].C == 2.0
+    assert tfidf_pipeline(target="multi")["classifier"].estimator.C == 1.0  # one-vs-rest around the same LR
+    with pytest.raises(ValueError):
+        tfidf_pipeline(target="ordinal")
 
 
 def test_unknown_target(sample: dict) -> None:

@@ -181,7 +181,7 @@ def run_notebook(path: Path, profile: str, data_dir: str | Path | None = None, e
     headline_file.unlink(missing_ok=True)
     tmp = out_dir / f".running_{path.name}"
     params = {"profile": profile, "data_dir": None, **(extra or {})}
-    started = provenance.now()
+    started, git = provenance.now(), provenance.git_state()  # the code as it was when the run started
     try:
         with _env(DATA_DIR_ENV, str(folder) if folder else None), \
                 _env(DAIR_DIR_ENV, str(dair_folder) if dair_folder else None):
@@ -197,12 +197,12 @@ def run_notebook(path: Path, profile: str, data_dir: str | Path | None = None, e
         if tmp.exists():
             tmp.replace(failed)
             with contextlib.suppress(Exception):  # never hide the notebook's own error
-                make_metadata_portable(failed, prov=provenance.record(profile, started, provenance.now()))
+                make_metadata_portable(failed, prov=provenance.record(profile, started, provenance.now(), git=git))
         print(f"notebook {path.name} failed; executed copy with the error: {failed}", file=sys.stderr)
         raise
     finally:
         headline_file.unlink(missing_ok=True)
-    prov = provenance.record(profile, started, provenance.now())
+    prov = provenance.record(profile, started, provenance.now(), git=git)
     with deferred():  # a signal here waits for the copy to reach its name
         name = output_name(path.stem, profile, headline)
         final = claim_new_path(out_dir, name) if profile == "full" else out_dir / name

@@ -64,9 +64,11 @@ def versions() -> dict[str, str | None]:
     return found
 
 
-def record(profile: str, started: dt.datetime, finished: dt.datetime, root: Path = REPO_ROOT) -> dict:
-    """Everything a reader needs to trace one executed copy to its code and machine (JSON-ready)."""
-    commit, dirty = git_state(root)
+def record(profile: str, started: dt.datetime, finished: dt.datetime, root: Path = REPO_ROOT,
+           git: tuple[str | None, bool | None] | None = None) -> dict:
+    """Everything a reader needs to trace one executed copy to its code and machine (JSON-ready); ``git``: the
+    ``git_state`` taken when the run started (default: now)."""
+    commit, dirty = git or git_state(root)
     return {"commit": commit, "dirty": dirty, "profile": profile, "versions": versions(),
             "cpu": cpu_name(), "cpu_count": _cpu_count(), "gpu": gpu_names(), "platform": sys.platform,
             "started": started.isoformat(timespec="seconds"), "finished": finished.isoformat(timespec="seconds"),

@@ -53,12 +53,18 @@ def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int | Non
             time.sleep(0.5 * (attempt + 1))
 
 
+def sampler_and_pruner(seed: int = 0, worker: int = 0, trials_held: int = 0) -> tuple[optuna.samplers.TPESampler,
+                                                                                      optuna.pruners.MedianPruner]:
+    """A study's TPE sampler (seeded by ``seed``, ``worker`` and the trials held) and median pruner (epochs from 1)."""
+    return (optuna.samplers.TPESampler(seed=seed + worker + 100_003 * trials_held),
+            optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))
+
+
 def load_study(study_name: str, storage: str, seed: int = 0, worker: int = 0, **storage_kwargs) -> optuna.Study:
-    """Create or continue the study (median pruner; TPE seeded by ``seed``, ``worker`` and the trials held)."""
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)  # epochs count from 1
+    """Create or continue the study, with ``sampler_and_pruner`` for its ``seed``, ``worker`` and trials held."""
     study = optuna.create_study(study_name=study_name, storage=open_storage(storage, **storage_kwargs),
-                                direction="maximize", load_if_exists=True, pruner=pruner)
-    study.sampler = optuna.samplers.TPESampler(seed=seed + worker + 100_003 * len(study.get_trials(deepcopy=False)))
+                                direction="maximize", load_if_exists=True, pruner=sampler_and_pruner()[1])
+    study.sampler = sampler_and_pruner(seed, worker, len(study.get_trials(deepcopy=False)))[0]
     return study
 
 

@@ -255,6 +255,16 @@ def test_a_study_without_its_untuned_trial_refines_its_best_only(tmp_path: Path)
 
 
 # ------------------------------------------------------------------------------------------ pruning
+def test_sampler_and_pruner_are_what_a_study_gets(tmp_path: Path) -> None:
+    sampler, pruner = study_storage.sampler_and_pruner(seed=3, worker=1)
+    assert isinstance(sampler, optuna.samplers.TPESampler) and isinstance(pruner, optuna.pruners.MedianPruner)
+    study = study_storage.load_study("policy", sqlite_url(tmp_path / "policy.db"), seed=3, worker=1)
+    assert type(study.pruner) is type(pruner) and vars(study.pruner) == vars(pruner)
+    draw = [optuna.create_study(sampler=s).ask().suggest_float("x", 0, 1) for s in
+            (study.sampler, study_storage.sampler_and_pruner(3, 1)[0], study_storage.sampler_and_pruner(3, 1, 2)[0])]
+    assert draw[0] == draw[1] != draw[2], "the same seed: the same first point; a continued study draws anew"
+
+
 GOOD = dict(arch="gru", hidden_dim=128, num_layers=1, pooling="meanmax", max_length=48, embeddings="minilm_frozen",
             loss="plain", learning_rate=5e-3, batch_size=32, warmup_ratio=0.0, dropout=0.1)
 

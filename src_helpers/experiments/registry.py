@@ -283,11 +283,15 @@ def make_trainer(exp: Experiment, run_dir: Path, on_epoch_end: EpochHook | None 
 
 def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: str | Path,
                    resume: bool = True, on_epoch_end: EpochHook | None = None,
-                   run_name: str | None = None, keep_checkpoints: bool = True) -> RunResult:
+                   run_name: str | None = None, keep_checkpoints: bool = True, profile: str = "full") -> RunResult:
     """Train ``exp`` on ``splits`` (dev selects, test is scored once) into ``<runs_dir>/<run_name or exp.run_name>``,
-    its settings recorded in ``config.json``; ``on_epoch_end(epoch, dev row)`` may stop the run by raising."""
+    its settings recorded in ``config.json``; ``on_epoch_end(epoch, dev row)`` may stop the run by raising.
+    ``resume``: a finished run of the same settings and data (``finished``) is read, not trained again."""
     start = time.perf_counter()
     run_dir = Path(runs_dir) / (run_name or exp.run_name)
+    if resume and (done := finished(exp, splits, profile, runs_dir, run_dir.name)) is not None:
+        print(f"{run_dir.name}: finished with these settings and data, read from {portable_path(run_dir)}")
+        return done
     trainer = make_trainer(exp, run_dir, on_epoch_end, keep_checkpoints)
     result = trainer.fit(experiment_splits(exp, splits), run_dir, resume)
     result.name, path = run_dir.name, run_dir / "config.json"
@@ -316,7 +320,8 @@ def run_experiments(names: Iterable[str], splits: dict[str, pd.DataFrame], profi
     results = {}
     for exp in list(map(with_overrides, exps, own)):  # every override checked before the first one trains
         print(f"== {exp.run_name}: {exp.about}", flush=True)
-        results[exp.run_name] = run_experiment(exp, splits, runs_dir, resume, keep_checkpoints=profile == "full")
+        results[exp.run_name] = run_experiment(exp, splits, runs_dir, resume, keep_checkpoints=profile == "full",
+                                               profile=profile)
     return results
 
 
@@ -332,11 +337,11 @@ def finished(exp: str | Experiment, splits: dict[str, pd.DataFrame], profile: st
     recorded = result.config.get("experiment", {}).get("settings")
     if recorded is None and exp.name in EXPERIMENTS:  # settings not recorded: counts for the registered experiment
         recorded = jsonable(configure(exp.name, profile).settings())
-    if recorded != settings or (stored is not None and exp.augment):  # augmented data are not built just to compare
+    if recorded != settings:
         return None
     if stored is None and result.extra.get("test_ids") != splits["test"]["comment_id"].astype(str).tolist():
         return None  # data not recorded: these splits' test ids, in the same order, at least
-    data = data_fingerprint(splits if exp.augment else experiment_splits(exp, splits), train_rows=exp.train_rows)
+    data = data_fingerprint(experiment_splits(exp, splits), train_rows=exp.train_rows)  # augmentation is cached
     try:
         decision = decide(Record(settings, stored, run_dir / "config.json"), None, settings, data)
     except ValueError:  # other data
@@ -346,8 +351,6 @@ def finished(exp: str | Experiment, splits: dict[str, pd.DataFrame], profile: st
 
 def run_or_load(name: str, splits: dict[str, pd.DataFrame], profile: str = "quick") -> RunResult:
     """The finished run of ``name`` on these data when there is one (e.g. notebook 02's TF-IDF), else run it."""
-    if (result := finished(name, splits, profile)) is not None:
-        print(f"{name}: read from {portable_path(result.run_dir)}")
-        return result
     runs_dir = paths_for(profile, data=splits).ensure().runs
-    return run_experiment(configure(name, profile), splits, runs_dir, resume=True, keep_checkpoints=profile == "full")
+    return run_experiment(configure(name, profile), splits, runs_dir, resume=True, keep_checkpoints=profile == "full",
+                          profile=profile)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -391,6 +392,31 @@ def test_run_or_load_reads_a_finished_run_instead_of_retraining(sample: dict, tm
     other = {**sample, "train": subsample(sample["train"], 200)}
     with pytest.raises(AssertionError, match="trained again"):
         run_or_load("tfidf_single", other, "quick")  # other data: trains
+
+
+def test_run_experiments_reads_finished_runs_of_every_family_and_trains_the_rest(
+        sample: dict, tmp_path: Path, one_c: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``resume=True``: a finished run (same settings and data) is read, whatever its family, even with no
+    checkpoint left (an RNN run whose checkpoints were deleted); an augmented run too (augmentation is cached)."""
+    from src_helpers.training.loop import RnnTrainer
+
+    names = ["tfidf_single", "bigru_random"]
+    first = run_experiments(names, sample, "quick", {"train.epochs": 1}, resume=True)
+    for run in first.values():
+        shutil.rmtree(run.run_dir / "checkpoints", ignore_errors=True)
+
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(TfidfTrainer, "fit", no_training)
+    monkeypatch.setattr(RnnTrainer, "fit", no_training)
+    again = run_experiments(names, sample, "quick", {"train.epochs": 1}, resume=True)
+    for name in first:
+        np.testing.assert_allclose(again[name].test_probs, first[name].test_probs, atol=1e-5)
+    with pytest.raises(AssertionError, match="trained again"):
+        run_experiments(["bigru_random"], sample, "quick", {"train.epochs": 2}, resume=True)  # other settings
+    with pytest.raises(AssertionError, match="trained again"):
+        run_experiments(["tfidf_single"], sample, "quick", resume=False)  # resume=False: always trains
 
 
 def test_finished_only_for_the_same_data(sample: dict, tmp_path: Path, one_c: None) -> None:

@@ -42,6 +42,7 @@ from tools import REPO_ROOT, provenance
 from tools.interrupts import RunInterrupted, deferred, stop_on_signals, tracked_kernel_manager
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"  # the kernel's matplotlib backend: figures embedded
 def find_notebooks(only: Sequence[str] = (), folder: Path = NOTEBOOKS_DIR) -> list[Path]:
     """Numbered notebooks in order; ``only`` keeps those whose name starts with one of the prefixes."""
     found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
@@ -184,7 +185,8 @@ def run_notebook(path: Path, profile: str, data_dir: str | Path | None = None, e
     started, git = provenance.now(), provenance.git_state()  # the code as it was when the run started
     try:
         with _env(DATA_DIR_ENV, str(folder) if folder else None), \
-                _env(DAIR_DIR_ENV, str(dair_folder) if dair_folder else None):
+                _env(DAIR_DIR_ENV, str(dair_folder) if dair_folder else None), \
+                _env("MPLBACKEND", INLINE_BACKEND):  # figures go into the copy, whatever the caller's backend
             pm.execute_notebook(str(path), str(tmp), parameters=params, kernel_name=kernel,
                                 cwd=str(path.parent), progress_bar=True,
                                 kernel_manager_class=tracked_kernel_manager())

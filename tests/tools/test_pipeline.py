@@ -493,3 +493,15 @@ def test_a_notebook_importing_the_package_gets_no_progress_widget_warning(tmp_pa
     executed = nbformat.read(run_notebook(nb, "quick"), as_version=4)
     streams = "".join(o.get("text", "") for o in executed.cells[-1].outputs)
     assert "3\n" in streams and "IProgress" not in streams
+
+
+@pytest.mark.slow
+def test_figures_are_embedded_even_when_the_caller_set_a_file_backend(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """MPLBACKEND=Agg in the runner's environment (a headless shell) must not leave the copy without its figures."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = toy_notebook(tmp_path / "nbs", "90_toy.ipynb", "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()")
+    out = run_notebook(nb, "quick")
+    outputs = nbformat.read(out, as_version=4).cells[-1].outputs
+    assert any("image/png" in o.get("data", {}) for o in outputs), outputs
+

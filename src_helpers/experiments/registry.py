@@ -335,8 +335,8 @@ def finished(exp: str | Experiment, splits: dict[str, pd.DataFrame], profile: st
     result = load_result(run_dir)
     settings, stored = jsonable(exp.settings()), result.config.get("data")
     recorded = result.config.get("experiment", {}).get("settings")
-    if recorded is None and exp.name in EXPERIMENTS:  # settings not recorded: counts for the registered experiment
-        recorded = jsonable(configure(exp.name, profile).settings())
+    if recorded is None and exp.name in EXPERIMENTS:  # not recorded: the registered experiment's, with the target
+        recorded = jsonable(configure(exp.name, profile, {"target": result.target}).settings())  # the run holds
     if recorded != settings:
         return None
     if stored is None and result.extra.get("test_ids") != splits["test"]["comment_id"].astype(str).tolist():

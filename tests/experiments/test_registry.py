@@ -441,6 +441,20 @@ def test_finished_accepts_a_run_without_fingerprint_by_its_test_ids(sample: dict
     assert finished("tfidf_single", reordered) is None
 
 
+def test_finished_reads_the_multi_label_variant_of_a_run_without_recorded_settings(sample: dict, tmp_path: Path,
+                                                                                   one_c: None) -> None:
+    """An old run folder (no settings, no data recorded) of ``<experiment>`` with ``target="multi"`` is that
+    experiment's multi-label run, not another configuration."""
+    run_experiments(["tfidf_single"], sample, "quick", {"target": "multi"})
+    config_file = quick_runs_dir(tmp_path) / "tfidf_multi" / "config.json"
+    config = json.loads(config_file.read_text())
+    del config["experiment"]
+    config_file.write_text(json.dumps({**config, "data": None}))
+    exp = configure("tfidf_single", "quick", {"target": "multi"})
+    assert finished(exp, sample, "quick") is not None
+    assert finished(configure("tfidf_single", "quick"), sample, "quick", run_name="tfidf_multi") is None
+
+
 def test_finished_only_for_the_same_settings(sample: dict, tmp_path: Path, one_c: None) -> None:
     """A run of the experiment with other settings (here min_df) is not the experiment's finished run."""
     run_experiments(["tfidf_single"], sample, "quick", {"train.min_df": 1})

@@ -105,8 +105,9 @@ def _score_runs(results: Mapping[str, RunResult], df: pd.DataFrame, labels: Labe
                          f"{', '.join(wrong)}")
     reports = {}
     for name, result in results.items():
-        reports[name] = scorer(model_probs(result, df["text"].tolist()), df)
-        if result.run_dir is not None:
+        stored = result.extra.get("evaluations", {}).get(evaluation)  # a run read back: its stored report
+        reports[name] = stored if stored is not None else scorer(model_probs(result, df["text"].tolist()), df)
+        if stored is None and result.run_dir is not None:
             save_evaluation(result.run_dir, evaluation, reports[name])
     return reports
 

@@ -55,6 +55,17 @@ def test_score_on_dair_and_on_goemotions_store_each_runs_report(tfidf_runs: dict
     assert stored_dair == json.loads(json.dumps(expected)) and stored_go == json.loads(json.dumps(on_go["dair_tfidf"]))
 
 
+def test_a_run_read_back_gives_its_stored_report_without_its_model(tfidf_runs: dict, dair_sample: dict) -> None:
+    """A finished run read from its folder (a TF-IDF run keeps no model) is not scored again: its stored
+    evaluation is the report; a run read back without one needs its model and says so."""
+    xd.score_on_dair({"tfidf_single": tfidf_runs["tfidf_single"]}, dair_sample["test"], evaluation="again")
+    read_back = {"tfidf_single": load_run(tfidf_runs["tfidf_single"].run_dir).result()}
+    stored = load_run(tfidf_runs["tfidf_single"].run_dir).evaluations["again"]
+    assert xd.score_on_dair(read_back, dair_sample["test"], evaluation="again") == {"tfidf_single": stored}
+    with pytest.raises(FileNotFoundError, match="no model to score new texts with"):
+        xd.score_on_dair(read_back, dair_sample["test"], evaluation="never_stored")
+
+
 def test_scoring_a_run_of_the_other_label_set_is_refused_before_anything_is_stored(tfidf_runs: dict,
                                                                                     dair_sample: dict) -> None:
     both = {"tfidf_single": tfidf_runs["tfidf_single"], "dair_tfidf": tfidf_runs["dair_tfidf"]}

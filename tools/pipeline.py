@@ -95,21 +95,26 @@ def portable_metadata(metadata: dict, final: Path) -> dict:
 
 
 def portable_outputs(cells: list) -> None:
-    """Cell outputs (streams, plain-text results, tracebacks) with this machine's repository folder written as a
-    relative path, in place: warnings print the file they come from (``<repo>/.venv/lib/...``)."""
-    root = str(REPO_ROOT)
+    """Cell outputs (streams, text results, tracebacks) with this machine's repository folder (and an output root
+    set with ``$SRC_HELPERS_OUTPUT_ROOT``) written as relative paths, in place: warnings print the file they come
+    from (``<repo>/.venv/lib/...``), messages name run folders."""
+    roots = sorted({str(REPO_ROOT), *filter(None, [os.environ.get("SRC_HELPERS_OUTPUT_ROOT", "").rstrip("/")])},
+                   key=len, reverse=True)
 
     def fix(text: str | list) -> str | list:
         if isinstance(text, list):
             return [fix(t) for t in text]
-        return text.replace(root + "/", "").replace(root, ".")
+        for root in roots:
+            text = text.replace(root + "/", "").replace(root, ".")
+        return text
 
     for cell in cells:
         for out in cell.get("outputs", []):
             if "text" in out:
                 out["text"] = fix(out["text"])
-            if "text/plain" in out.get("data", {}):
-                out["data"]["text/plain"] = fix(out["data"]["text/plain"])
+            for mime, value in out.get("data", {}).items():
+                if mime.startswith("text/"):
+                    out["data"][mime] = fix(value)
             if "traceback" in out:
                 out["traceback"] = fix(out["traceback"])
 

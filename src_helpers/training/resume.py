@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from src_helpers.config import portable_path
 from src_helpers.data.official import split_sha256
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,8 @@ def decide(finished: Record | None, checkpoints: Record | None, settings: Mappin
     if finished is not None and finished.settings == settings:
         if finished.data is None:
             log.warning("%s was written before runs recorded their data, so the data could not be checked: reusing "
-                        "it as it is (pass resume=False or delete %s to retrain on %s)", finished.path,
-                        finished.path.parent, describe_data(data))
+                        "it as it is (pass resume=False or delete %s to retrain on %s)", portable_path(finished.path),
+                        portable_path(finished.path.parent), describe_data(data))
         elif not same_data(finished.data, data):
             raise ValueError(f"{finished.path} was trained on {describe_data(finished.data)} but this call gives "
                              f"{describe_data(data)}: {how}")

@@ -179,6 +179,19 @@ def test_portable_outputs_write_the_repository_folder_relative() -> None:
     assert cells[1]["source"] == root, "sources are the notebook's own; only outputs change"
 
 
+def test_portable_outputs_also_write_the_output_root_relative(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outputs written under ``$SRC_HELPERS_OUTPUT_ROOT`` (another checkout's folders) and Markdown results too."""
+    monkeypatch.setenv("SRC_HELPERS_OUTPUT_ROOT", str(tmp_path))
+    cells = [{"cell_type": "code", "outputs": [
+        {"output_type": "stream", "name": "stderr", "text": f"{tmp_path}/notebook_outputs/runs/x/config.json was\n"},
+        {"output_type": "display_data", "data": {"text/markdown": f"read from {tmp_path}/notebook_outputs/runs/x"}}]}]
+    portable_outputs(cells)
+    outs = cells[0]["outputs"]
+    assert outs[0]["text"] == "notebook_outputs/runs/x/config.json was\n"
+    assert outs[1]["data"]["text/markdown"] == "read from notebook_outputs/runs/x"
+
+
 def test_committed_executed_notebooks_have_portable_metadata() -> None:
     committed = sorted((REPO_ROOT / "notebook_outputs").glob("*.ipynb"))
     for path in committed:

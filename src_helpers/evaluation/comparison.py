@@ -55,19 +55,6 @@ def _registry_run_names() -> dict[str, str]:
     return names
 
 
-def _experiment(run: Run) -> Experiment | None:
-    """The registry experiment the run came from: the one its config names, else the one with its run name."""
-    name = run.config.get("experiment", {}).get("name")
-    name = name or _registry_run_names().get(re.sub(r"_seed\d+$", "", run.name))
-    return EXPERIMENTS.get(name) if name else None
-
-
-def _settings(run: Run, exp: Experiment | None) -> dict:
-    """The run's experiment settings: recorded in its config, else its registry experiment's (full profile)."""
-    recorded = run.config.get("experiment", {}).get("settings")
-    return recorded if recorded is not None else jsonable(exp.settings()) if exp is not None else {}
-
-
 def _seed(config: dict) -> int:
     """The run's seed as its config records it."""
     recorded = (config.get("experiment", {}).get("settings", {}).get("train.seed"),
@@ -75,28 +62,26 @@ def _seed(config: dict) -> int:
     return next((int(value) for value in recorded if value is not None), 0)
 
 
-def _short(value: object) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
-
-
 def _tuned_about(exp: Experiment | None, settings: dict) -> str:
     """A tuned run's settings that differ from its experiment's registered ones, in short."""
     if exp is None:
         return "tuned (its config names no experiment)"
     base = jsonable(exp.settings())
-    changed = [f"{k.split('.')[-1]}={_short(v)}" for k, v in settings.items()
+    changed = [f"{k.split('.')[-1]}={f'{v:.3g}' if isinstance(v, float) else v}" for k, v in settings.items()
                if k not in RUNTIME and k != "target" and base.get(k) != v]
     return f"tuned {exp.name}: " + (", ".join(changed) if changed else "the registered settings")
 
 
 def _row(run: Run) -> dict:
-    config = run.config
-    exp = _experiment(run)
-    tuned = run.name.startswith("tuned_")
+    config, recorded = run.config, run.config.get("experiment", {})
+    # the registry experiment the run came from: the one its config names, else the one with its run name
+    name = recorded.get("name") or _registry_run_names().get(re.sub(r"_seed\d+$", "", run.name))
+    exp, tuned = EXPERIMENTS.get(name) if name else None, run.name.startswith("tuned_")
     if exp is None and not tuned:
         raise ValueError(f"no registered experiment has run name {run.name!r} and its config names none "
                          "(experiments.EXPERIMENTS)")
-    settings = _settings(run, exp)
+    settings = recorded.get("settings")  # not recorded: its registry experiment's (full profile)
+    settings = settings if settings is not None else jsonable(exp.settings()) if exp is not None else {}
     s_per_epoch, minutes, time_source = tables.train_time(run.history, run.config)
     n_parameters = config.get("n_parameters", config.get("result", {}).get("total_params"))  # None: TF-IDF
     return {"run": run.name, "family": _family(config), "dataset": DATASETS[label_set(config.get("labels")).name],

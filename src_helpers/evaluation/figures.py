@@ -133,25 +133,20 @@ def study_figures(study, images: str | Path, prefix: str) -> dict[str, Path]:
             except (ValueError, RuntimeError) as err:  # e.g. importances of a study with one finished trial
                 print(f"{study.study_name}: no {view} plot ({err})")
                 continue
-        _note_warnings(study.study_name, view, caught)
+        few = []  # Optuna's "less than 2 trials" warnings: one printed note; others re-issued
+        for w in caught:
+            if m := re.search(r"parameter `([^`]+)` have less than 2 trials", str(w.message)):
+                few.append(m.group(1))
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if few:
+            print(f"{study.study_name}: {view} rough (some values of {', '.join(dict.fromkeys(few))} were tried "
+                  "fewer than twice)")
         fig = (ax.flat[0] if isinstance(ax, np.ndarray) else ax).figure
         fig.set_size_inches(*((15, 6) if view == "parallel_coordinate" else (8, 4.5)))
         written[view] = Path(images) / f"{prefix}_{view}.png"
         release(_save(fig, written[view]))
     return written
-
-
-def _note_warnings(study_name: str, view: str, caught: list) -> None:
-    """Optuna's "less than 2 trials" warnings as one printed note; others re-issued."""
-    few = []
-    for w in caught:
-        if m := re.search(r"parameter `([^`]+)` have less than 2 trials", str(w.message)):
-            few.append(m.group(1))
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    if few:
-        names = ", ".join(dict.fromkeys(few))
-        print(f"{study_name}: {view} rough (some values of {names} were tried fewer than twice)")
 
 
 LEADERBOARD_PANELS = {"test_accuracy": "test accuracy", "test_macro_f1": "test macro-F1",

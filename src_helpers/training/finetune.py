@@ -121,8 +121,7 @@ def make_trainer(config: FTConfig, model: nn.Module, tokenizer, frames: dict[str
             return (loss, outputs) if return_outputs else loss
 
     class EpochEnd(TrainerCallback):
-        """``on_epoch_end(epoch, row)`` after each dev evaluation, as the RNN loop does (an exception it raises, e.g.
-        Optuna's ``TrialPruned``, stops training)."""
+        """``on_epoch_end(epoch, row)`` after each dev evaluation (an exception it raises stops training)."""
 
         def on_evaluate(self, args, state, control, metrics=None, **kwargs):
             row = {"dev_" + k.removeprefix("eval_"): v for k, v in (metrics or {}).items()}
@@ -226,7 +225,13 @@ class TransformerTrainer:
         decision = decide(*_records(run_dir), _settings(ft, self.labels.name), data, resume)
         if decision == REUSE:
             log.info("reusing the finished run %s", run_dir)
-            return self._load_finished(run_dir)
+            stored = load_run(run_dir).result()
+            extra = stored.config.get("result", {})
+            kept = {f.name: getattr(stored, f.name) for f in fields(stored) if f.name != "name"}
+            return FTResult(**{**kept, "run_dir": run_dir, "config": config, "target": config.target, "extra": extra},
+                            model_dir=run_dir / "model", trainable_params=extra.get("trainable_params", 0),
+                            total_params=extra.get("total_params", 0),
+                            train_seconds=extra.get("train_seconds", float("nan")))
         if decision == FRESH:
             remove_checkpoints(ckpt_dir)
         if config.num_threads:
@@ -262,9 +267,8 @@ class TransformerTrainer:
                         self.predict_proba(frames["test"]["text"].tolist()), config.target, labels)
         model_dir = save_model(trainer.model, self.tokenizer, run_dir / "model", config, scores["threshold"])
         history = epoch_history(trainer.state.log_history)
-        trainable, total = params
         best = trainer.state.best_model_checkpoint
-        info = {"trainable_params": trainable, "total_params": total, "train_seconds": train_seconds,
+        info = {"trainable_params": params[0], "total_params": params[1], "train_seconds": train_seconds,
                 "best_checkpoint": best and Path(best).resolve().relative_to(run_dir.resolve()).as_posix(),
                 "train_rows": len(frames["train"]),
                 "device": "cuda" if torch.cuda.is_available() else f"cpu x{torch.get_num_threads()}"}
@@ -273,18 +277,8 @@ class TransformerTrainer:
         meta = {"model": f"transformer:{name}" + ("+lora" if config.lora else ""), "target": config.target,
                 "ft": ft, "labels": labels.name, "data": data, "result": info}
         result = FTResult(run_dir=run_dir, config=config, **scores, history=history, extra=info, model_dir=model_dir,
-                          trainable_params=trainable, total_params=total, train_seconds=train_seconds)
+                          trainable_params=params[0], total_params=params[1], train_seconds=train_seconds)
         return write_run(result, meta, frames, history.to_dict("records"))
-
-    def _load_finished(self, run_dir: Path) -> FTResult:
-        """A finished run read back from its folder."""
-        stored = load_run(run_dir).result()
-        extra = stored.config.get("result", {})
-        kept = {f.name: getattr(stored, f.name) for f in fields(stored) if f.name != "name"}
-        return FTResult(**{**kept, "run_dir": run_dir, "config": self.config, "target": self.config.target,
-                           "extra": extra}, model_dir=run_dir / "model",
-                        trainable_params=extra.get("trainable_params", 0), total_params=extra.get("total_params", 0),
-                        train_seconds=extra.get("train_seconds", float("nan")))
 
     @torch.inference_mode()
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:

@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from src_helpers.validation import check_choice
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESOURCES = Path(__file__).resolve().parent / "resources"
 SAMPLE_DIR = RESOURCES / "goemotions_sample"
@@ -36,9 +38,7 @@ class Paths:
 
 
 def check_profile(profile: str) -> str:
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
-    return profile
+    return check_choice("profile", profile, PROFILES)
 
 
 OTHER_DATA = ".other_data"  # full runs on data other than the official releases (git-ignored, read by nothing)

@@ -24,13 +24,16 @@ CONFIG_FILE, TOKENIZER_FILE = "encoder_config.json", "tokenizer.json"
 class TextEncoder:
     """Text -> list of token ids (lower-cased, NFKC, split on whitespace/punctuation, truncated)."""
 
+    KIND: str | None = None  # saved in the config (``load_text_encoder`` picks the class by it)
+    SPECIAL: tuple[str, str] = (PAD, UNK)  # the vocabulary's padding and unknown tokens
+
     def __init__(self, tokenizer: Tokenizer, max_length: int = 64) -> None:
         if max_length < 1:
             raise ValueError(f"max_length must be >= 1, got {max_length}")
         self.tokenizer, self.max_length = tokenizer, max_length
-        self.pad_id, self.unk_id = tokenizer.token_to_id(PAD), tokenizer.token_to_id(UNK)
+        self.pad_id, self.unk_id = (tokenizer.token_to_id(t) for t in self.SPECIAL)
         if self.pad_id is None or self.unk_id is None:
-            raise ValueError(f"tokenizer vocabulary must contain {PAD} and {UNK}")
+            raise ValueError(f"tokenizer vocabulary must contain {' and '.join(self.SPECIAL)}")
 
     @classmethod
     def fit(cls, texts: Iterable[str], vocab_size: int = 30_000, min_frequency: int = 2,
@@ -60,13 +63,14 @@ class TextEncoder:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.tokenizer.save(str(folder / TOKENIZER_FILE))
-        (folder / CONFIG_FILE).write_text(json.dumps({"max_length": self.max_length}), encoding="utf-8")
+        config = {"max_length": self.max_length, **({"kind": self.KIND} if self.KIND else {})}
+        (folder / CONFIG_FILE).write_text(json.dumps(config), encoding="utf-8")
 
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> TextEncoder:
         folder = Path(folder)
         config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-        return cls(Tokenizer.from_file(str(folder / TOKENIZER_FILE)), **config)
+        return cls(Tokenizer.from_file(str(folder / TOKENIZER_FILE)), config["max_length"])
 
 
 def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from src_helpers.data.encoding import CONFIG_FILE, TOKENIZER_FILE, TextEncoder
+from src_helpers.data.encoding import CONFIG_FILE, TextEncoder
 
 MINILM_HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MINILM_EMBEDDING_KEY = "embeddings.word_embeddings.weight"
@@ -45,32 +45,17 @@ class WordPieceEncoder(TextEncoder):
     """A BERT WordPiece tokenizer (no [CLS]/[SEP], no fixed padding) with ``TextEncoder``'s interface."""
 
     KIND = "wordpiece"
+    SPECIAL = ("[PAD]", "[UNK]")
 
     def __init__(self, tokenizer: Tokenizer, max_length: int = 64) -> None:
-        if max_length < 1:
-            raise ValueError(f"max_length must be >= 1, got {max_length}")
         tokenizer.no_padding()
         tokenizer.no_truncation()
-        self.tokenizer, self.max_length = tokenizer, max_length
-        self.pad_id, self.unk_id = tokenizer.token_to_id("[PAD]"), tokenizer.token_to_id("[UNK]")
-        if self.pad_id is None or self.unk_id is None:
-            raise ValueError("WordPiece vocabulary must contain [PAD] and [UNK]")
+        super().__init__(tokenizer, max_length)
 
     @classmethod
     def minilm(cls, max_length: int = 64, folder: str | Path | None = None) -> WordPieceEncoder:
         folder = Path(folder) if folder else minilm_folder()
         return cls(Tokenizer.from_file(str(folder / "tokenizer.json")), max_length)
-
-    def save_pretrained(self, folder: str | Path) -> None:
-        super().save_pretrained(folder)
-        (Path(folder) / CONFIG_FILE).write_text(json.dumps({"max_length": self.max_length, "kind": self.KIND}),
-                                                encoding="utf-8")
-
-    @classmethod
-    def from_pretrained(cls, folder: str | Path) -> WordPieceEncoder:
-        folder = Path(folder)
-        config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-        return cls(Tokenizer.from_file(str(folder / TOKENIZER_FILE)), config["max_length"])
 
 
 def load_text_encoder(folder: str | Path) -> TextEncoder:

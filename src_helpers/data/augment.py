@@ -153,8 +153,7 @@ def augment_train(train: pd.DataFrame, config: AugmentConfig | None = None, n_wo
         raise ValueError(f"only the train split is augmented: split='train' given for a frame loaded as the "
                          f"{train.attrs['split']!r} split")
     config = config or AugmentConfig()
-    missing = [c for c in ("text", config.by) if c not in train]
-    if missing:
+    if missing := [c for c in ("text", config.by) if c not in train]:
         raise ValueError(f"train is missing columns {missing}")
     cache_dir = cache_dir or Path(os.environ.get("SRC_HELPERS_OUTPUT_ROOT") or REPO_ROOT) / ".cache" / "augment"
     cache = Path(cache_dir) / f"{recipe_key(config.recipe)}_{cache_key(train, config)}.parquet"
@@ -169,9 +168,8 @@ def augment_train(train: pd.DataFrame, config: AugmentConfig | None = None, n_wo
         tmp.replace(cache)
     out = assemble(train, variants, config.recipe)
     after = out[config.by].value_counts()
-    short = {c: g - int(after[c]) for c, g in target_counts(train[config.by].value_counts(), config.target).items()
-             if after[c] < g}
-    if short:
+    if short := {c: g - int(after[c]) for c, g in target_counts(train[config.by].value_counts(),
+                                                                 config.target).items() if after[c] < g}:
         warnings.warn(f"augmentation stopped short of the target {short} ({config.by}: rows missing): "
                       "the sources ran out of new variants", stacklevel=2)
     out.attrs.update(augment_cache=str(cache), augment_shortfall=short)

@@ -14,6 +14,7 @@ import pandas as pd
 from src_helpers.config import RESOURCES, SAMPLE_DIR, check_profile
 from src_helpers.data.ekman import add_ekman_columns, load_ekman_mapping
 from src_helpers.data.textio import DataFormatError, content_lines, read_text
+from src_helpers.validation import check_choice
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +82,9 @@ def _parse_row(path: Path, start: int, end: int, row: list[str], n_labels: int) 
         labels = tuple(int(x) for x in ids.split(","))
     except ValueError:
         raise DataFormatError(f"{where}: label ids must be comma-separated integers, got {ids!r}") from None
-    bad = [i for i in labels if not 0 <= i < n_labels]
-    if bad:
+    if bad := [i for i in labels if not 0 <= i < n_labels]:
         raise DataFormatError(f"{where}: label ids {bad} outside 0..{n_labels - 1}")
-    repeated = sorted({i for i in labels if labels.count(i) > 1})
-    if repeated:
+    if repeated := sorted({i for i in labels if labels.count(i) > 1}):
         raise DataFormatError(f"{where}: label id {repeated[0]} repeated in {ids!r} (it would count twice "
                               "toward the primary class)")
     return text, labels, comment_id
@@ -93,8 +92,7 @@ def _parse_row(path: Path, start: int, end: int, row: list[str], n_labels: int) 
 
 def require_files(folder: Path, names: Iterable[str], what: str) -> None:
     """``FileNotFoundError`` naming the files of ``names`` missing from ``folder``."""
-    missing = [n for n in names if not (folder / n).exists()]
-    if missing:
+    if missing := [n for n in names if not (folder / n).exists()]:
         raise FileNotFoundError(f"{folder}: missing {missing} (expected {what})")
 
 
@@ -161,8 +159,7 @@ def load_splits(data_dir: str | Path | None, source: str, env: str, what: str, s
                 read_hub: Callable[[], dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
     """train/dev/test from ``source``: ``"local"`` (``data_dir``, else ``$<env>``), ``"hub"``, ``"sample"`` or
     ``"auto"`` (local when a folder is given, else the hub when reachable, else the sample, with a warning)."""
-    if source not in ("auto", "local", "hub", "sample"):
-        raise ValueError(f"source must be auto/local/hub/sample, got {source!r}")
+    check_choice("source", source, ("auto", "local", "hub", "sample"))
     folder = resolve_data_dir(data_dir, env=env, what=what) if source in ("auto", "local") else None
     if source == "local" and folder is None:
         raise FileNotFoundError(f"source='local' needs data_dir or ${env}")

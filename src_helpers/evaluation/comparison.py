@@ -55,13 +55,6 @@ def _registry_run_names() -> dict[str, str]:
     return names
 
 
-def _seed(config: dict) -> int:
-    """The run's seed as its config records it."""
-    recorded = (config.get("experiment", {}).get("settings", {}).get("train.seed"),
-                config.get("train_config", {}).get("seed"), config.get("ft", {}).get("seed"), config.get("seed"))
-    return next((int(value) for value in recorded if value is not None), 0)
-
-
 def _tuned_about(exp: Experiment | None, settings: dict) -> str:
     """A tuned run's settings that differ from its experiment's registered ones, in short."""
     if exp is None:
@@ -83,12 +76,15 @@ def _row(run: Run) -> dict:
     settings = recorded.get("settings")  # not recorded: its registry experiment's (full profile)
     settings = settings if settings is not None else jsonable(exp.settings()) if exp is not None else {}
     s_per_epoch, minutes, time_source = tables.train_time(run.history, run.config)
+    seeds = (recorded.get("settings", {}).get("train.seed"), config.get("train_config", {}).get("seed"),
+             config.get("ft", {}).get("seed"), config.get("seed"))  # as the run's config records it
     n_parameters = config.get("n_parameters", config.get("result", {}).get("total_params"))  # None: TF-IDF
     return {"run": run.name, "family": _family(config), "dataset": DATASETS[label_set(config.get("labels")).name],
             "target": config.get("target", "single"), "tuned": tuned, "experiment": exp.name if exp else None,
             "about": _tuned_about(exp, settings) if tuned else exp.about,
             "train_rows": settings.get("train_rows"), "augment": bool(settings.get("augment", False)),
-            "seed": _seed(config), "n_test": len(run.table("test")), "has_dev": run.dev_predictions is not None,
+            "seed": next((int(s) for s in seeds if s is not None), 0), "n_test": len(run.table("test")),
+            "has_dev": run.dev_predictions is not None,
             "n_parameters": float("nan" if n_parameters is None else n_parameters),
             "epochs_run": len(run.history) if run.history is not None else 0,
             "s_per_epoch": s_per_epoch, "train_minutes": minutes, "time_source": time_source,

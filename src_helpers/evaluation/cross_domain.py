@@ -13,6 +13,7 @@ from src_helpers.data.ekman import EKMAN_LABELS
 from src_helpers.data.labels import DAIR, DAIR_LABELS, EKMAN, LabelSet
 from src_helpers.evaluation.metrics import single_label_report
 from src_helpers.evaluation.results import RunResult
+from src_helpers.validation import check_choice
 
 SHARED: tuple[str, ...] = ("anger", "fear", "joy", "sadness", "surprise")  # Ekman order, no disgust/neutral
 OUTSIDE_DAIR: tuple[str, ...] = tuple(c for c in EKMAN_LABELS if c not in SHARED)  # disgust, neutral
@@ -132,8 +133,7 @@ def scores_table(reports: Mapping[str, dict]) -> pd.DataFrame:
 
 def view(reports: Mapping[str, dict], name: str = "shared") -> dict[str, dict]:
     """``{model: report}`` of one view (``"shared"`` or ``"seven_way"``) of each cross-domain report."""
-    if name not in ("shared", "seven_way"):
-        raise ValueError(f"view must be 'shared' or 'seven_way', got {name!r}")
+    check_choice("view", name, ("shared", "seven_way"))
     views = {m: r.get(name, r if name == "shared" and "seven_way" not in r else None) for m, r in reports.items()}
     if missing := [model for model, part in views.items() if part is None]:
         raise ValueError(f"report {missing[0]!r} has no {name!r} view (a DAIR model's report is the shared view only)")

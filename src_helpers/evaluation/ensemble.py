@@ -12,6 +12,7 @@ from sklearn.metrics import accuracy_score
 
 from src_helpers.evaluation.metrics import macro_f1
 from src_helpers.evaluation.results import RunResult, evaluate, require_single
+from src_helpers.validation import check_choice
 
 SCORES: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {"macro_f1": macro_f1, "accuracy": accuracy_score}
 SPLITS = ("dev", "test")
@@ -36,8 +37,7 @@ class Ensemble:
 
     def predict_proba(self, split: str) -> np.ndarray:
         """The weighted mean of the members' ``split`` ("dev" or "test") probabilities."""
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        check_choice("split", split, SPLITS)
         return sum(w * getattr(r, f"{split}_probs") for r, w in zip(self.runs, self.weights, strict=True))
 
 
@@ -79,8 +79,7 @@ def _check_runs(results: Sequence[RunResult]) -> list[RunResult]:
 def select_ensemble(results: Sequence[RunResult], max_size: int = 20, metric: str = "macro_f1") -> Ensemble:
     """Each of ``max_size`` steps adds the run giving the best dev ``metric`` of the averaged probabilities; the
     ensemble is the best prefix (the shortest on ties), weighted by each member's share of the picks."""
-    if metric not in SCORES:
-        raise ValueError(f"metric must be one of {list(SCORES)}, got {metric!r}")
+    check_choice("metric", metric, SCORES)
     if not isinstance(max_size, int) or max_size < 1:
         raise ValueError(f"max_size must be a positive integer, got {max_size!r}")
     runs = _check_runs(results)

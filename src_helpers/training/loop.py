@@ -295,8 +295,8 @@ class RnnTrainer:
             torch.set_num_threads(cfg.num_threads)
         model.to(cfg.device)
         loaders, ys = make_loaders(encoder, splits, cfg, self.target, labels)
-        n = len(labels.classes)
-        weights = class_weights(ys["train"], self.target, n).to(cfg.device) if cfg.class_weights else None
+        weights = (class_weights(ys["train"], self.target, len(labels.classes)).to(cfg.device) if cfg.class_weights
+                   else None)
         loss_fn = model.loss_fn(weights, cfg.label_smoothing if self.target == "single" else 0.0)
         optimizer, scheduler = make_optimizer(model, cfg, cfg.epochs * len(loaders["train"]))
         fingerprint = {"model": asdict(model.config), "run": run_config, "data": data_fingerprint(splits),

@@ -126,30 +126,24 @@ MASK = re.compile(r"\[([A-Z]+)\]")
 PLACEHOLDER = re.compile(r"MASK([A-Z]+)MASK")
 
 
-def _keep_masks_constraint():
+def _protect_placeholders(part) -> None:
+    """Placeholder words of ``part`` (an augmenter) are never modified and have no synonyms; WordNet synonyms come
+    from a Python set, whose order changes with the hash seed: sorted, a seeded call gives the same text anywhere."""
     from textattack.constraints import PreTransformationConstraint
+    from textattack.transformations import WordInsertionRandomSynonym, WordSwapWordNet
 
     class KeepMasks(PreTransformationConstraint):
-        """Placeholder words are never modified."""
-
         def _get_modifiable_indices(self, current_text):
             return {i for i, w in enumerate(current_text.words) if not PLACEHOLDER.fullmatch(w)}
-
-    return KeepMasks()
-
-
-def _fix_synonyms(transformation) -> None:
-    """WordNet synonyms come from a Python set, whose order changes with the interpreter's hash seed:
-    sort them (a seeded call then gives the same text in every process); placeholders have none."""
-    from textattack.transformations import WordInsertionRandomSynonym, WordSwapWordNet
 
     def fixed(f):
         return lambda word, *a, **k: [] if PLACEHOLDER.fullmatch(word) else sorted(f(word, *a, **k))
 
-    for t in getattr(transformation, "transformations", [transformation]):
+    for t in getattr(part.transformation, "transformations", [part.transformation]):
         for cls, name in ((WordSwapWordNet, "_get_replacement_words"), (WordInsertionRandomSynonym, "_get_synonyms")):
             if isinstance(t, cls):
                 setattr(t, name, fixed(getattr(t, name)))
+    part.pre_transformation_constraints.append(KeepMasks())
 
 
 def build_augmenter(recipe: str = "eda", pct_words_to_swap: float = 0.1, variants_per_call: int = 4):
@@ -178,8 +172,7 @@ def build_augmenter(recipe: str = "eda", pct_words_to_swap: float = 0.1, variant
         nltk.download = download
     for a in [aug, *(getattr(aug, n) for n in EDA_PARTS if hasattr(aug, n))]:  # EasyDataAugmenter: its parts
         if hasattr(a, "transformation"):
-            _fix_synonyms(a.transformation)
-            a.pre_transformation_constraints.append(_keep_masks_constraint())
+            _protect_placeholders(a)
     return aug
 
 

@@ -25,8 +25,7 @@ HOW_TO_TRAIN = ("create one with `python -m src_helpers.training.finetune --prof
 
 
 def default_model_dir(runs_root: str | Path | None = None) -> Path:
-    """The model of the best full run by dev macro-F1 (``best_model_dir``); when there is none, the error names
-    the best quick (smoke) run's model, if any, for ``--model``."""
+    """The best full run's model (``best_model_dir``); without one, the error names the best quick run's, if any."""
     root = Path(runs_root) if runs_root else paths_for("full").runs
     found = best_model_dir(root)
     if found is not None:

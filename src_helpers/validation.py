@@ -110,8 +110,7 @@ def check_field(name: str, value: Any, cls: type, field: str, ranges: Mapping[st
 
 def add_dataclass_flags(parser: argparse.ArgumentParser, cls: type, ranges: Mapping[str, Range] | None = None,
                         choices: Mapping[str, tuple] | None = None) -> None:
-    """One ``--flag`` per field of dataclass ``cls`` (``model_name``: ``--model-name``) with its type and default,
-    a number in ``ranges[field]``, one of ``choices[field]``."""
+    """One ``--flag`` per field of dataclass ``cls`` (``--model-name``), typed, checked by ``ranges`` / ``choices``."""
     defaults = cls()
     for f in dataclasses.fields(cls):
         flag, default = "--" + f.name.replace("_", "-"), getattr(defaults, f.name)

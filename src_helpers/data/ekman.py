@@ -27,8 +27,7 @@ def load_ekman_mapping(path: str | Path | None = None) -> dict[str, list[str]]:
     for group, members in mapping.items():
         if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
             raise DataFormatError(f"{path}: {group!r} must map to a list of emotion names, got {members!r}")
-    unknown = set(mapping) - set(EKMAN_LABELS)
-    if unknown:
+    if unknown := set(mapping) - set(EKMAN_LABELS):
         raise DataFormatError(f"{path}: unknown Ekman groups {sorted(unknown)}; expected {EKMAN_LABELS}")
     return mapping
 
@@ -43,8 +42,7 @@ def fine_to_group(label_names: Sequence[str], mapping: dict[str, list[str]] | No
                 raise ValueError(f"emotion {name!r} is mapped to two Ekman groups")
             owner[name] = EKMAN_LABELS.index(group)
     owner.setdefault("neutral", EKMAN_LABELS.index("neutral"))
-    missing = [n for n in label_names if n not in owner]
-    if missing:
+    if missing := [n for n in label_names if n not in owner]:
         raise ValueError(f"emotions without an Ekman group: {missing}")
     return np.array([owner[n] for n in label_names], dtype=np.int64)
 
@@ -74,7 +72,6 @@ def add_ekman_columns(df: pd.DataFrame, label_names: Sequence[str],
 
 def multi_hot(group_lists: Sequence[Sequence[int]], n_classes: int = len(EKMAN_LABELS)) -> np.ndarray:
     """Multi-hot matrix (n_examples, n_classes) from lists of group ids; an id outside the classes is an error."""
-    bad = sorted({g for groups in group_lists for g in groups if not 0 <= g < n_classes})
-    if bad:
+    if bad := sorted({g for groups in group_lists for g in groups if not 0 <= g < n_classes}):
         raise ValueError(f"group ids {bad} outside the {n_classes} classes")
     return MultiLabelBinarizer(classes=range(n_classes)).fit_transform(group_lists).astype(np.float32)

@@ -35,8 +35,7 @@ def read_label_names(path: str | Path | None = None) -> list[str]:
 
 
 def read_goemotions_tsv(path: str | Path, n_labels: int = 28) -> pd.DataFrame:
-    """One official TSV (``text<TAB>ids<TAB>comment_id``, CSV-quoted) as ``text``, ``labels`` (id tuple),
-    ``comment_id``: one row per line, unique ids, each label once, else ``DataFormatError`` naming file and line."""
+    """One official TSV (``text<TAB>ids<TAB>comment_id``, CSV-quoted); a bad row: ``DataFormatError`` at file:line."""
     path = Path(path)
     content = read_text(path)
     lines = content_lines(path, content)

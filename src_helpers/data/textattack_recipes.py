@@ -212,8 +212,7 @@ def _run_chunk(chunk: list[tuple]) -> list[list[str]]:
 
 
 class Generator:
-    """Runs ``(text, source_id, n_calls, first_attempt, seed)`` jobs in this process (``n_workers=1``) or
-    in ``n_workers`` spawned processes; the augmenter / pool is built on first use and kept."""
+    """Runs ``variants_for`` jobs here (``n_workers=1``) or in spawned processes; augmenter / pool built once."""
 
     def __init__(self, config: AugmentConfig, n_workers: int = 2, progress: bool = True) -> None:
         self.config, self.n_workers, self.progress = config, n_workers, progress

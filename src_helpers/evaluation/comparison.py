@@ -137,8 +137,7 @@ def multi_sibling(run: str) -> str:
 
 def selection(table: pd.DataFrame, include: Iterable[str] | None = None,
               exclude: Iterable[str] = ()) -> tuple[list[str], dict[str, str]]:
-    """The leaderboard's single-label runs of a ``catalog`` and ``{run: rule}`` of those left out (``RULES``);
-    ``include``: exactly these runs, no rule applied."""
+    """A ``catalog``'s leaderboard runs and ``{run: rule}`` of the rest (``RULES``); ``include``: exactly these."""
     exclude = set(exclude)
     if unknown := sorted((set(include or ()) | exclude) - set(table.index)):
         raise KeyError(f"no run {unknown} in the catalog (runs: {list(table.index)})")

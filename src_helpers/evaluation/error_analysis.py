@@ -17,8 +17,7 @@ SINGLE = "error analysis here reads one predicted class per row (single-label)"
 
 
 def texts_for(result: RunResult, texts: pd.DataFrame) -> pd.Series:
-    """The text of each of the run's test rows (indexed by id) from ``texts`` (``comment_id``, ``text``); the run's
-    test ids: ``extra["test_ids"]``, else its run folder's."""
+    """The text in ``texts`` of each of the run's test rows (ids: ``extra["test_ids"]``, else its run folder's)."""
     if not isinstance(texts, pd.DataFrame) or not {ID_COLUMN, "text"} <= set(texts.columns):
         columns = list(texts.columns) if isinstance(texts, pd.DataFrame) else type(texts).__name__
         raise ValueError(f"texts must be a DataFrame with columns {ID_COLUMN!r} and 'text' (a test split), got "

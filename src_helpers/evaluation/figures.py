@@ -156,8 +156,7 @@ LEADERBOARD_PANELS = {"test_accuracy": "test accuracy", "test_macro_f1": "test m
 def leaderboard_figure(board: pd.DataFrame, references: Mapping[str, Mapping[str, float]] | None = None,
                        title: str = "GoEmotions test scores (bootstrap 95% intervals)",
                        path: str | Path | None = None) -> plt.Figure:
-    """One panel per metric of ``board`` (``LEADERBOARD_PANELS``): each model's value and interval, and
-    ``references`` ``{metric: {label: value}}`` as dashed lines."""
+    """A panel per metric (``LEADERBOARD_PANELS``): values, intervals, ``{metric: {label: value}}`` dashed lines."""
     panels = [m for m in LEADERBOARD_PANELS if m in board and board[m].notna().any()]
     if not panels:
         raise ValueError(f"board has none of the columns {list(LEADERBOARD_PANELS)} (columns: {list(board.columns)})")
@@ -248,8 +247,7 @@ COST_LABELS = {"n_parameters": "parameters", "s_per_epoch": "training seconds pe
 def cost_quality_figure(table: pd.DataFrame, costs: Sequence[str], quality_col: str = "test_macro_f1",
                         fronts: Mapping[str, pd.Series] | None = None, hue: str | None = "family",
                         title: str | None = None, path: str | Path | None = None, log_x: bool = True) -> plt.Figure:
-    """One panel per cost column: ``quality_col`` against the cost, a labelled point per row, each panel's
-    Pareto front from ``fronts``; rows missing a value are named under it."""
+    """A panel per cost column: ``quality_col`` against it, labelled points, the Pareto front of ``fronts``."""
     fig, axes = plt.subplots(1, len(costs), figsize=(6.5 * len(costs), 5.5), squeeze=False, sharey=True)
     for ax, cost_col in zip(axes[0], costs, strict=True):
         shown = table[[cost_col, quality_col]].notna().all(axis=1)

@@ -126,8 +126,7 @@ def require_single(result: RunResult, reading: str) -> RunResult:
 
 
 def evaluate_as_multi(result: RunResult, dev: pd.DataFrame, test: pd.DataFrame) -> RunResult:
-    """A single-label run read as a multi-label model (``<run>_thresholded``): its softmax against the multi-hot
-    truth of ``dev``/``test``, one threshold chosen on dev."""
+    """A single-label run's softmax scored as multi-label (``<run>_thresholded``), one threshold chosen on dev."""
     name = result.name
     if result.target != "single":
         raise ValueError(f"run {name!r}: evaluate_as_multi reads a single-label run's softmax, got target "

@@ -44,8 +44,7 @@ def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, metrics: dict[str, Metr
 
 
 def resample_scores(y: np.ndarray, pred: np.ndarray, idx: np.ndarray, target: str) -> dict[str, np.ndarray]:
-    """Accuracy (single-label) and macro-F1 of ``pred`` on each resample (row of ``idx``), vectorised; equal to
-    ``accuracy_score`` and ``metrics.macro_f1`` per resample."""
+    """Accuracy (single-label) and macro-F1 of ``pred`` on each resample (row of ``idx``), vectorised."""
     truth, guess = y[idx], pred[idx]
     if target == "single":
         classes = np.arange(int(max(y.max(), pred.max())) + 1)
@@ -92,8 +91,7 @@ def bootstrap_p(gains: np.ndarray) -> float:
 
 
 def mcnemar(a: RunResult, b: RunResult) -> dict[str, float]:
-    """McNemar's exact test of two single-label runs on the same test rows: rows only ``a`` (``a_only``) or only
-    ``b`` gets right (``b_only``) and the p-value."""
+    """McNemar's exact test on the same test rows: rows only ``a`` / only ``b`` gets right, and the p-value."""
     right_a = np.asarray(a.test_pred) == np.asarray(a.y_test)
     right_b = np.asarray(b.test_pred) == np.asarray(b.y_test)
     a_only, b_only = int(np.sum(right_a & ~right_b)), int(np.sum(right_b & ~right_a))

@@ -284,9 +284,8 @@ def make_trainer(exp: Experiment, run_dir: Path, on_epoch_end: EpochHook | None 
 def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: str | Path,
                    resume: bool = True, on_epoch_end: EpochHook | None = None,
                    run_name: str | None = None, keep_checkpoints: bool = True, profile: str = "full") -> RunResult:
-    """Train ``exp`` on ``splits`` (dev selects, test is scored once) into ``<runs_dir>/<run_name or exp.run_name>``,
-    its settings recorded in ``config.json``; ``on_epoch_end(epoch, dev row)`` may stop the run by raising.
-    ``resume``: a finished run of the same settings and data (``finished``) is read, not trained again."""
+    """Train ``exp`` on ``splits`` into ``<runs_dir>/<run_name or exp.run_name>`` (``on_epoch_end`` may stop it by
+    raising); ``resume``: a finished run of the same settings and data (``finished``) is read, not trained again."""
     start = time.perf_counter()
     run_dir = Path(runs_dir) / (run_name or exp.run_name)
     if resume and (done := finished(exp, splits, profile, runs_dir, run_dir.name)) is not None:

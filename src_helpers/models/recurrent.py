@@ -17,8 +17,7 @@ CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 
 @functools.cache
 def cpu_bf16_rnn_supported(cell: str = "lstm") -> bool:
-    """Whether this CPU runs the dense ``cell`` kernel under bf16 autocast (probed once per process, which also
-    honours ``ONEDNN_MAX_CPU_ISA``)."""
+    """Whether this CPU runs the dense ``cell`` kernel in bf16 autocast (probed once; ``ONEDNN_MAX_CPU_ISA`` counts)."""
     rnn = CELLS[cell](4, 4, batch_first=True)
     try:
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):

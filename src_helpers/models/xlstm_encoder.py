@@ -90,8 +90,7 @@ def _stack(dim: int, num_blocks: int, slstm_at: list[int], num_heads: int, conte
     )
     from xlstm.blocks.slstm.cell import sLSTMCell_vanilla
 
-    bad = [i for i in slstm_at if not 0 <= i < num_blocks]
-    if bad:
+    if bad := [i for i in slstm_at if not 0 <= i < num_blocks]:
         raise ValueError(f"slstm_at positions {bad} outside 0..{num_blocks - 1}")
     config = xLSTMBlockStackConfig(
         mlstm_block=mLSTMBlockConfig(mlstm=mLSTMLayerConfig(conv1d_kernel_size=4, qkv_proj_blocksize=4,

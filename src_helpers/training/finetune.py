@@ -100,8 +100,7 @@ def epoch_history(log_history: list[dict]) -> pd.DataFrame:
 
 def make_trainer(config: FTConfig, model: nn.Module, tokenizer, frames: dict[str, pd.DataFrame], ckpt_dir: Path,
                  labels: LabelSet = EKMAN, on_epoch_end: Callable[[int, dict], None] | None = None):
-    """The (class-weighted when asked) ``Trainer`` over the train split: evaluated on dev and checkpointed every
-    epoch, the best dev macro-F1 kept at the end."""
+    """The (class-weighted when asked) ``Trainer``: dev-scored and checkpointed each epoch, the best one kept."""
     from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 
     ys = {s: targets(frames[s], config.target, labels) for s in ("train", "dev")}
@@ -152,8 +151,7 @@ def _checkpoint_folders(ckpt_dir: Path) -> list[Path]:
 
 
 def last_good_checkpoint(ckpt_dir: Path) -> Path | None:
-    """The newest readable ``checkpoint-N`` folder (None: the run starts over); newer unreadable ones are set
-    aside with a warning each."""
+    """The newest readable ``checkpoint-N`` folder or None; newer unreadable ones are set aside with a warning."""
     broken: list[tuple[Path, str]] = []
     for good in sorted(_checkpoint_folders(ckpt_dir), key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True):
         if (problem := checkpoint_folder_problem(good)) is None:
@@ -282,8 +280,7 @@ class TransformerTrainer:
 
     @torch.inference_mode()
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-        """Probabilities of the fitted (or loaded) model on ``texts``, one column per class, in their order
-        (``Trainer.predict`` would shuffle rows under ``group_by_length``), from batches of similar lengths."""
+        """Probabilities on ``texts`` in their order (``Trainer.predict`` would shuffle them), a column per class."""
         from transformers import DataCollatorWithPadding
 
         model, config, batch_size = self.model, self.config, batch_size or self.config.eval_batch_size

@@ -168,8 +168,7 @@ def evaluate_epoch(model: EmotionClassifier, dev_loader: DataLoader, y_dev: np.n
 
 
 def early_stopping(state: dict, row: dict, patience: int) -> bool:
-    """Record ``row``'s dev macro-F1 in ``state``; True when it is the best so far (``done`` after ``patience``
-    epochs without one; a NaN is never the best)."""
+    """Record ``row``'s dev macro-F1 in ``state`` (``done`` after ``patience`` worse epochs); True for a new best."""
     if math.isnan(row["dev_macro_f1"]):
         warnings.warn(f"epoch {row['epoch']}: dev macro-F1 is NaN; the epoch is never chosen as the best",
                       stacklevel=2)
@@ -184,9 +183,8 @@ def early_stopping(state: dict, row: dict, patience: int) -> bool:
 def resume_training(model: EmotionClassifier, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, ckpt_dir: Path, fingerprint: dict,
                     resume: bool = True, device: str = "cpu") -> dict:
-    """A fresh training state, or (``resume``) the one in ``last.pt`` (else ``last.prev.pt``, with a warning) with
-    its model, optimizer, scheduler and RNG states loaded; unreadable ones are set aside (kept) with a warning saying
-    what the run does instead. ``resume=False`` deletes the old checkpoints."""
+    """A fresh training state, or (``resume``) the one in ``last.pt`` (else ``last.prev.pt``) with its states loaded;
+    unreadable ones are set aside with a warning. ``resume=False`` deletes the old checkpoints."""
     state = {"epoch": -1, "history": [], "best_f1": -1.0, "best_epoch": -1, "bad_epochs": 0, "done": False}
     if not resume:
         for path in ckpt_dir.glob("*.pt"):
@@ -275,8 +273,7 @@ class RnnTrainer:
         self.encoder: TextEncoder | None = None
 
     def fit(self, splits: dict[str, pd.DataFrame], run_dir: str | Path, resume: bool = True) -> TrainResult:
-        """Train, select the epoch on dev macro-F1, evaluate on test, write the run folder (``resume``: continue
-        ``checkpoints/last.pt``; ``keep_checkpoints=False``: delete ``last.pt`` and ``best.pt`` at the end)."""
+        """Train (``resume``: from ``checkpoints/last.pt``), pick the epoch on dev macro-F1, test, write the run."""
         cfg = replace(self.train, device=self.train.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         labels, run_dir = self.labels, Path(run_dir)
         self.encoder = encoder = make_encoder(splits["train"]["text"].tolist(), self.tokenizer, self.max_length,

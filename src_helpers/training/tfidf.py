@@ -53,8 +53,7 @@ def tfidf_pipeline(config: TfidfConfig | None = None, target: str = "single", C:
 
 def train_tfidf_baseline(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFrame, target: str = "single",
                          config: TfidfConfig | None = None, labels: LabelSet = EKMAN) -> BaselineResult:
-    """Fit on train, choose C (and the multi-label threshold) by dev macro-F1, report dev and test; the classes
-    and target columns are ``labels``'."""
+    """Fit on train, choose C (and the multi-label threshold) by dev macro-F1, report dev and test (``labels``)."""
     check_target(target)
     config = config or TfidfConfig()
     n = len(labels.classes)

@@ -103,8 +103,7 @@ def build_model(config: FTConfig, tokenizer, names: Sequence[str] = EKMAN_LABELS
 
 
 def precision_flags(model_type: str, precision: str) -> dict[str, bool]:
-    """Trainer fp16/bf16 flags for ``precision`` on CUDA (CPU: fp32); ``NO_FP16`` models and GPUs without bf16
-    fall back with a warning."""
+    """Trainer fp16/bf16 flags for ``precision`` on CUDA (CPU: fp32); unsupported ones fall back with a warning."""
     if not torch.cuda.is_available() or precision == "fp32":
         return {"fp16": False, "bf16": False}
     if precision == "fp16" and model_type not in NO_FP16:
@@ -155,8 +154,7 @@ def has_weights(model_dir: Path) -> bool:
 
 @lru_cache(maxsize=4)
 def load_model_dir(model_dir: str, quantized: bool = False):
-    """(tokenizer, model) from a folder, cached; ``quantized``: int8 ``nn.Linear`` weights, activations quantized on
-    the fly (the fast CPU path)."""
+    """(tokenizer, model) from a folder, cached; ``quantized``: dynamic int8 ``nn.Linear`` (the fast CPU path)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     path = Path(model_dir)

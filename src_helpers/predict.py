@@ -39,8 +39,7 @@ def default_model_dir(runs_root: str | Path | None = None) -> Path:
 
 
 def best_model_dir(runs_root: Path) -> Path | None:
-    """The best ``<run>/model`` with weights under ``runs_root`` by dev macro-F1 (single-label runs first; never
-    another label set's, such as DAIR's), None when there is none."""
+    """The best ``<run>/model`` with weights by dev macro-F1 (single-label first, Ekman runs only), or None."""
     scores: dict[bool, dict[str, float]] = {True: {}, False: {}}  # single-label or not: {run: dev macro-F1}
     for model_dir in sorted(runs_root.glob("*/model")):
         metrics_file, config_file = model_dir.parent / "metrics.json", model_dir.parent / "config.json"

@@ -89,8 +89,7 @@ _field_types = functools.cache(typing.get_type_hints)  # a dataclass's field typ
 
 
 def _simple_types(annotation: Any) -> tuple[list[type], bool] | None:
-    """``(simple types, None allowed)`` of an annotation made of bool/int/float/str and None only, else None
-    (tuples, lists, sequences: the dataclass checks those itself)."""
+    """``(simple types, None allowed)`` of a bool/int/float/str/None annotation, else None (the dataclass checks)."""
     union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
     args = typing.get_args(annotation) if union else (annotation,)
     kinds = [a for a in args if a is not type(None)]
@@ -98,8 +97,7 @@ def _simple_types(annotation: Any) -> tuple[list[type], bool] | None:
 
 
 def check_field(name: str, value: Any, cls: type, field: str, ranges: Mapping[str, Range] | None = None) -> None:
-    """``value`` for field ``field`` of dataclass ``cls``: a ``ValueError`` naming ``name`` when its type is not
-    the field's (an int for a float field is fine) or it lies outside ``ranges[field]``."""
+    """A ``ValueError`` naming ``name`` when ``value`` is not of ``cls.field``'s type or outside ``ranges[field]``."""
     kinds, optional = _simple_types(_field_types(cls).get(field)) or (None, value is None)
     if kinds is not None and not ((optional and value is None) or any(SIMPLE[k](value) for k in kinds)):
         expected = " or ".join([k.__name__ for k in kinds] + (["None"] if optional else []))

@@ -114,8 +114,7 @@ def _score_runs(results: Mapping[str, RunResult], df: pd.DataFrame, labels: Labe
 
 
 def scores_table(reports: Mapping[str, dict]) -> pd.DataFrame:
-    """One row per model of cross-domain ``reports``: accuracy and macro-F1 over the shared classes (``*_shared``)
-    and, for an Ekman model, of the 7-way argmax (``*_7way``)."""
+    """A row per model of cross-domain ``reports``: shared-class scores (``*_shared``), an Ekman model's ``*_7way``."""
     rows = {}
     for name, r in reports.items():
         if "seven_way" in r:

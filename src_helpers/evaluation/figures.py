@@ -218,8 +218,7 @@ def confusion_grid(matrices: dict[str, Sequence[Sequence[int]]], labels: Sequenc
 
 def curves_overlay(curves: pd.DataFrame, title: str = "Dev macro-F1 during training", path: str | Path | None = None,
                    log_x: bool = True) -> plt.Figure:
-    """Dev macro-F1 of several runs (``comparison.training_curves``) against training seconds (dashed: not the
-    history's own time), else against the epoch in a second panel."""
+    """Dev macro-F1 per run (``comparison.training_curves``) by training seconds (dashed: estimated), else epoch."""
     timed = curves["seconds"].notna().groupby(curves["run"]).transform("all") if len(curves) else curves["seconds"]
     parts = [(curves[timed], "seconds", "training time (s, cumulative)"),
              (curves[~timed], "epoch", "epoch (no time recorded)")]

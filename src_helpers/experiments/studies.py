@@ -131,8 +131,7 @@ def finished_run(family: str, exp: Experiment, splits: dict[str, pd.DataFrame], 
 def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], profile: str = "quick",
            top_k: int = 3, path: str | Path | None = None, max_epochs: int | None = None,
            runs_dir: str | Path | None = None) -> pd.DataFrame:
-    """The ``top_k`` configurations and the untuned one trained on the full train split, ranked on dev; ``path``: the
-    table as JSON after each one (a killed stage resumes)."""
+    """The ``top_k`` and untuned configurations on the full train split, ranked on dev (``path``: JSON, resumable)."""
     check_range("top_k", top_k, COUNT)
     check_range("max_epochs", max_epochs, COUNT, optional=True)
     path = Path(path) if path else None

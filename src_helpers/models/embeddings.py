@@ -67,8 +67,7 @@ def load_text_encoder(folder: str | Path) -> TextEncoder:
 
 def glove_matrix(path: str | Path, vocab: dict[str, int], dim: int | None = None,
                  seed: int = 0) -> tuple[torch.Tensor, float]:
-    """Embedding matrix for ``vocab`` (token -> id) from a GloVe-format file and the fraction of it found; missing
-    words get N(0, std of the found vectors), ``<pad>`` stays zero."""
+    """``vocab``'s embedding matrix from a GloVe file and the share found (others N(0, std found), ``<pad>`` 0)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"GloVe file {path} does not exist")

@@ -37,8 +37,7 @@ def _bf16_cpu_autocast(x: torch.Tensor) -> bool:
 
 
 class RecurrentEncoder(nn.Module):
-    """``forward(x [B,T,E], lengths [B]) -> (outputs [B,T,H*dirs], last [B,H*dirs])``; ``last``: the top layer's
-    final state of each direction."""
+    """``forward(x [B,T,E], lengths [B]) -> (outputs [B,T,H*dirs], last)``; ``last``: the top layer's final states."""
 
     def __init__(self, cell: str, input_dim: int, hidden_dim: int, num_layers: int = 1,
                  bidirectional: bool = True, dropout: float = 0.0) -> None:

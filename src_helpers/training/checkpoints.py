@@ -132,8 +132,7 @@ def write_errors(target: str | Path, what: str, partial: str | Path | None = Non
 
 
 def save_file(obj: object, path: str | Path, keep_previous: bool = False) -> None:
-    """``torch.save(obj, path)`` via a temporary file renamed over ``path``: a kill or a failed write leaves the
-    previous ``path`` intact. ``keep_previous``: the old file becomes ``<stem>.prev.pt``."""
+    """``torch.save`` to a temporary file renamed over ``path`` (``keep_previous``: the old one as ``*.prev.pt``)."""
     path = Path(path)
     tmp = path.with_suffix(".tmp")
     note = f"; the previous {path.name} is intact" if path.exists() else ""

@@ -200,8 +200,7 @@ def _records(run_dir: Path) -> tuple[Record | None, Record | None]:
 
 
 class TransformerTrainer:
-    """Fine-tuning behind the ``training.Trainer`` interface. ``labels``: the model's outputs and their target
-    columns; ``data_settings`` (``{"train_rows": 200}``) are stored with the data fingerprint."""
+    """Fine-tuning behind ``training.Trainer``; ``data_settings`` (``{"train_rows": 200}``) go in the fingerprint."""
 
     def __init__(self, config: FTConfig, labels: LabelSet = EKMAN, data_settings: Mapping | None = None,
                  on_epoch_end: Callable[[int, dict], None] | None = None, keep_checkpoints: bool = True) -> None:

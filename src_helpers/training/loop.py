@@ -253,8 +253,7 @@ def make_encoder(train_texts: list[str], tokenizer: str = "word", max_length: in
 
 
 class RnnTrainer:
-    """The LSTM, GRU, xLSTM and RWKV trainer (``training.Trainer``). ``model`` holds ``ModelConfig`` fields; the
-    vocabulary size, pad id, target and number of classes are filled in from the data."""
+    """The LSTM/GRU/xLSTM/RWKV ``training.Trainer``; ``model``: ``ModelConfig`` fields (sizes: from the data)."""
 
     def __init__(self, model: ModelConfig | Mapping, train: TrainConfig | Mapping | None = None,
                  target: str = "single", tokenizer: str = "word", embeddings: str | None = None,

@@ -80,8 +80,7 @@ def train_tfidf_baseline(train: pd.DataFrame, dev: pd.DataFrame, test: pd.DataFr
 
 
 class TfidfTrainer:
-    """TF-IDF + logistic regression behind the ``training.Trainer`` interface. It always refits (minutes) and
-    keeps no model on disk, so ``predict_proba`` needs the trainer that was fitted in this session."""
+    """TF-IDF + LR behind ``training.Trainer``; it keeps no model on disk (``predict_proba``: this session's fit)."""
 
     def __init__(self, config: TfidfConfig | None = None, target: str = "single", labels: LabelSet = EKMAN,
                  data_settings: Mapping | None = None) -> None:

@@ -249,33 +249,26 @@ class TransformerTrainer:
             trainer.train(resume_from_checkpoint=str(last) if last else None)
         train_seconds = time.perf_counter() - t0  # this session only (a resumed run counts its remainder)
         self.model = trainer.model
-        with write_errors(run_dir, "the run folder"):
-            result = self._finish(splits, run_dir, ft, data, trainer, params, train_seconds)
+        with write_errors(run_dir, "the run folder"):  # the best epoch on dev and test, model/ and the run folder
+            y = {s: targets(splits[s], config.target, self.labels) for s in ("dev", "test")}
+            scores = scored(y["dev"], self.predict_proba(splits["dev"]["text"].tolist()), y["test"],
+                            self.predict_proba(splits["test"]["text"].tolist()), config.target, self.labels)
+            model_dir = save_model(trainer.model, self.tokenizer, run_dir / "model", config, scores["threshold"])
+            history, best = epoch_history(trainer.state.log_history), trainer.state.best_model_checkpoint
+            info = {"trainable_params": params[0], "total_params": params[1], "train_seconds": train_seconds,
+                    "best_checkpoint": best and Path(best).resolve().relative_to(run_dir.resolve()).as_posix(),
+                    "train_rows": len(splits["train"]),
+                    "device": "cuda" if torch.cuda.is_available() else f"cpu x{torch.get_num_threads()}"}
+            name = Path(config.model_name)
+            name = (name.parent.name if name.name == "model" else name.name) if name.exists() else config.model_name
+            meta = {"model": f"transformer:{name}" + ("+lora" if config.lora else ""), "target": config.target,
+                    "ft": ft, "labels": self.labels.name, "data": data, "result": info}
+            result = write_run(FTResult(run_dir=run_dir, config=config, **scores, history=history, extra=info,
+                                        model_dir=model_dir, trainable_params=params[0], total_params=params[1],
+                                        train_seconds=train_seconds), meta, splits, history.to_dict("records"))
         if not self.keep_checkpoints:
             remove_checkpoints(ckpt_dir)
         return result
-
-    def _finish(self, frames: dict[str, pd.DataFrame], run_dir: Path, ft: dict, data: dict, trainer,
-                params: tuple[int, int], train_seconds: float) -> FTResult:
-        """Evaluate the best epoch on dev and test; write ``model/`` and the run folder."""
-        config, labels = self.config, self.labels
-        y = {s: targets(frames[s], config.target, labels) for s in ("dev", "test")}
-        scores = scored(y["dev"], self.predict_proba(frames["dev"]["text"].tolist()), y["test"],
-                        self.predict_proba(frames["test"]["text"].tolist()), config.target, labels)
-        model_dir = save_model(trainer.model, self.tokenizer, run_dir / "model", config, scores["threshold"])
-        history = epoch_history(trainer.state.log_history)
-        best = trainer.state.best_model_checkpoint
-        info = {"trainable_params": params[0], "total_params": params[1], "train_seconds": train_seconds,
-                "best_checkpoint": best and Path(best).resolve().relative_to(run_dir.resolve()).as_posix(),
-                "train_rows": len(frames["train"]),
-                "device": "cuda" if torch.cuda.is_available() else f"cpu x{torch.get_num_threads()}"}
-        name = Path(config.model_name)
-        name = (name.parent.name if name.name == "model" else name.name) if name.exists() else config.model_name
-        meta = {"model": f"transformer:{name}" + ("+lora" if config.lora else ""), "target": config.target,
-                "ft": ft, "labels": labels.name, "data": data, "result": info}
-        result = FTResult(run_dir=run_dir, config=config, **scores, history=history, extra=info, model_dir=model_dir,
-                          trainable_params=params[0], total_params=params[1], train_seconds=train_seconds)
-        return write_run(result, meta, frames, history.to_dict("records"))
 
     @torch.inference_mode()
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:

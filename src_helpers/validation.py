@@ -17,8 +17,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Range:
-    """Numbers from ``low`` (excluded with ``open_low``) to ``high`` (included), integers only with ``integer``;
-    never NaN or infinite, never a bool."""
+    """Finite numbers (never bools) from ``low`` (excluded with ``open_low``) to ``high``; ``integer``: integers."""
 
     low: float | None = None
     high: float | None = None

@@ -240,12 +240,12 @@ def cost_quality(catalog: pd.DataFrame, leaderboard: pd.DataFrame, benchmarks: p
     """Per leaderboard model: parameters, training time, inference speed (``benchmarks``, else NaN), test scores."""
     if missing := sorted(set(leaderboard.index) - set(catalog.index)):
         raise KeyError(f"leaderboard models {missing} are not in the catalog")
-    speed: dict[str, float] = {}
+    speed = pd.Series(dtype=float)
     if benchmarks is not None and len(benchmarks):
         measured = benchmarks[(benchmarks["threads"] == threads) & (benchmarks["path"] == path)]
-        speed = measured.groupby("run")["sentences_per_s"].mean().to_dict()
+        speed = measured.groupby("run")["sentences_per_s"].mean()
     out = catalog.loc[leaderboard.index, ["family", "n_parameters", "s_per_epoch", "train_minutes"]]
-    sentences_per_s = np.array([speed.get(n, float("nan")) for n in leaderboard.index])
+    sentences_per_s = speed.reindex(leaderboard.index).to_numpy(float)
     out = out.assign(sentences_per_s=sentences_per_s, ms_per_sentence=1000 / sentences_per_s,
                      test_accuracy=leaderboard["test_accuracy"], test_macro_f1=leaderboard["test_macro_f1"])
     return out.rename_axis("model")

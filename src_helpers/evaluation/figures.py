@@ -170,8 +170,7 @@ def leaderboard_figure(board: pd.DataFrame, references: Mapping[str, Mapping[str
     for ax, metric in zip(axes[0], panels, strict=True):
         value = board[metric].to_numpy(float)
         low, high = (board[f"{metric}_{end}"].to_numpy(float) for end in ("low", "high"))
-        err = np.vstack([value - low, high - value])
-        ax.errorbar(value, y, xerr=err, fmt="o", capsize=3, color=sns.color_palette()[0])
+        ax.errorbar(value, y, xerr=[value - low, high - value], fmt="o", capsize=3, color=sns.color_palette()[0])
         for colour, (label, ref) in zip(colours, references.get(metric, {}).items(), strict=False):
             ax.axvline(ref, linestyle="--", color=colour, label=label)
         if references.get(metric):

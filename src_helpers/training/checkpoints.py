@@ -77,8 +77,7 @@ def checkpoint_folder_problem(folder: str | Path) -> str | None:
 
 # ------------------------------------------------------------------------------------- setting aside
 def aside_path(path: str | Path, when: float | None = None) -> Path:
-    """Where ``set_aside`` keeps the damaged ``path``, out of the ``*.pt`` and ``checkpoint-*`` lookups (and so of
-    the ``Trainer``'s rotation): ``last.pt.damaged-<UTC time>``, ``damaged-checkpoint-6.<UTC time>``."""
+    """Where ``set_aside`` keeps ``path``, out of the ``*.pt`` / ``checkpoint-*`` lookups: ``last.pt.damaged-<UTC>``."""
     path = Path(path)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(when))
     name = f"damaged-{path.name}.{stamp}" if path.is_dir() else f"{path.name}.damaged-{stamp}"

@@ -210,35 +210,12 @@ def resume_training(model: EmotionClassifier, optimizer: torch.optim.Optimizer,
     record = Record({k: v for k, v in stored.items() if k != "data"}, stored.get("data"), last_path)
     decide(None, record, {k: v for k, v in fingerprint.items() if k != "data"}, fingerprint["data"],
            test_may_differ=True)  # a ValueError when the checkpoint is not this run's
-    model.load_state_dict(ckpt["model"])
-    optimizer.load_state_dict(ckpt["optimizer"])
-    scheduler.load_state_dict(ckpt["scheduler"])
+    for key, obj in (("model", model), ("optimizer", optimizer), ("scheduler", scheduler)):
+        obj.load_state_dict(ckpt[key])
     set_rng_state(ckpt["rng"])
     state = ckpt["state"]
     print(f"resuming {ckpt_dir.parent.name} after epoch {state['epoch'] + 1}", flush=True)
     return state
-
-
-def finish_run(model: EmotionClassifier, encoder: TextEncoder, splits: dict[str, pd.DataFrame],
-               loaders: dict[str, DataLoader], ys: dict[str, np.ndarray], cfg: TrainConfig, run_dir: Path,
-               run_config: dict | None, fingerprint: dict, state: dict, labels: LabelSet = EKMAN) -> TrainResult:
-    """Evaluate the best epoch on dev and test, write the run folder."""
-    ckpt_dir, target, device = run_dir / "checkpoints", model.config.target, cfg.device
-    (ckpt_dir / "last.prev.pt").unlink(missing_ok=True)  # the run is complete: last.pt is enough
-    best = load_checkpoint(ckpt_dir / "best.pt", _recovery(ckpt_dir), device, ("model",), weights_only=True)
-    model.load_state_dict(best["model"])
-    dev_probs, _ = evaluate_loader(model, loaders["dev"], device, cfg.precision)
-    test_probs, _ = evaluate_loader(model, loaders["test"], device, cfg.precision)
-    fields = scored(ys["dev"], dev_probs, ys["test"], test_probs, target, labels)
-    model.save_pretrained(ckpt_dir / "model")
-    encoder.save_pretrained(ckpt_dir / "encoder")
-    config = {"model": run_dir.name, "target": target, "labels": labels.name, **(run_config or {}),
-              "model_config": asdict(model.config), "train_config": asdict(cfg), "data": fingerprint["data"],
-              "best_epoch": state["best_epoch"], "epochs_run": state["epoch"] + 1, "threshold": fields["threshold"],
-              "n_parameters": sum(p.numel() for p in model.parameters())}
-    result = TrainResult(run_dir=run_dir, config=config, **fields, history=pd.DataFrame(state["history"]),
-                         model=model, encoder=encoder, best_epoch=state["best_epoch"])
-    return write_run(result, config, splits, state["history"])
 
 
 def make_encoder(train_texts: list[str], tokenizer: str = "word", max_length: int = 64,
@@ -318,9 +295,21 @@ class RnnTrainer:
             if self.on_epoch_end is not None:
                 self.on_epoch_end(epoch + 1, row)
 
-        with write_errors(run_dir, "the run folder"):
-            result = finish_run(model, encoder, splits, loaders, ys, cfg, run_dir, run_config, fingerprint, state,
-                                labels)
+        with write_errors(run_dir, "the run folder"):  # the best epoch on dev and test, its model, the run folder
+            (ckpt_dir / "last.prev.pt").unlink(missing_ok=True)  # the run is complete: last.pt is enough
+            best = load_checkpoint(ckpt_dir / "best.pt", _recovery(ckpt_dir), cfg.device, ("model",), weights_only=True)
+            model.load_state_dict(best["model"])
+            probs = {s: evaluate_loader(model, loaders[s], cfg.device, cfg.precision)[0] for s in ("dev", "test")}
+            fields = scored(ys["dev"], probs["dev"], ys["test"], probs["test"], self.target, labels)
+            model.save_pretrained(ckpt_dir / "model")
+            encoder.save_pretrained(ckpt_dir / "encoder")
+            config = {"model": run_dir.name, "target": self.target, "labels": labels.name, **run_config,
+                      "model_config": asdict(model.config), "train_config": asdict(cfg), "data": fingerprint["data"],
+                      "best_epoch": state["best_epoch"], "epochs_run": state["epoch"] + 1,
+                      "threshold": fields["threshold"], "n_parameters": sum(p.numel() for p in model.parameters())}
+            result = write_run(TrainResult(run_dir=run_dir, config=config, **fields, model=model, encoder=encoder,
+                                           history=pd.DataFrame(state["history"]), best_epoch=state["best_epoch"]),
+                               config, splits, state["history"])
         if not self.keep_checkpoints:
             for name in ("last.pt", "best.pt"):
                 (ckpt_dir / name).unlink(missing_ok=True)

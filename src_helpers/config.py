@@ -19,8 +19,7 @@ PROFILES = ("quick", "full")
 
 @dataclass(frozen=True)
 class Paths:
-    """Output folders for one profile: ``full`` writes the kept record (``images/``, ``notebook_outputs/``),
-    ``quick`` (a smoke run) everything under the git-ignored ``.smoke/``."""
+    """A profile's output folders: ``full``, the kept record; ``quick`` (a smoke run), the git-ignored ``.smoke/``."""
 
     profile: str
     images: Path

@@ -127,8 +127,7 @@ PLACEHOLDER = re.compile(r"MASK([A-Z]+)MASK")
 
 
 def _protect_placeholders(part) -> None:
-    """Placeholder words of ``part`` (an augmenter) are never modified and have no synonyms; WordNet synonyms come
-    from a Python set, whose order changes with the hash seed: sorted, a seeded call gives the same text anywhere."""
+    """``part``'s placeholder words stay untouched; WordNet synonyms sorted (a set's order changes per process)."""
     from textattack.constraints import PreTransformationConstraint
     from textattack.transformations import WordInsertionRandomSynonym, WordSwapWordNet
 

@@ -116,8 +116,7 @@ def catalog(runs_root: str | Path) -> pd.DataFrame:
         except (KeyError, TypeError, AttributeError) as err:
             raise ValueError(f"{folder}: config.json or metrics.json lacks what a run records "
                              f"({type(err).__name__}: {err})") from None
-    table = pd.DataFrame(rows, columns=list(_COLUMNS)).set_index("run")
-    table["train_rows"] = table["train_rows"].astype("Int64")
+    table = pd.DataFrame(rows, columns=list(_COLUMNS)).set_index("run").astype({"train_rows": "Int64"})
     table.attrs["skipped"] = {group: f"holds {len(runs)} run folders ({', '.join(runs)}), is none itself"
                               for group, runs in inner.items()}
     return table

@@ -85,8 +85,7 @@ def _matrix(ax: plt.Axes, shown: np.ndarray, labels: Sequence[str], title: str, 
 def confusion(cm: Sequence[Sequence[int]], labels: Sequence[str], title: str,
               path: str | Path | None = None) -> plt.Figure:
     """Row-normalised confusion matrix (rows = true class)."""
-    return heatmap(np.asarray(cm), title, path, labels=labels, xlabel="predicted", ylabel="true",
-                   normalize_rows=True)
+    return heatmap(np.asarray(cm), title, path, labels=labels, xlabel="predicted", ylabel="true", normalize_rows=True)
 
 
 def per_class_f1_figure(reports: dict[str, dict], title: str = "Per-class F1 (test)",

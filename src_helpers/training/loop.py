@@ -70,8 +70,7 @@ def make_loader(ids: list[list[int]], y: np.ndarray, pad_id: int, batch_size: in
                 seed: int = 0, exact_lengths: bool = False) -> DataLoader:
     """Length-bucketed batches padded to their own longest example (``exact_lengths``: one length each)."""
     items = list(zip(ids, y.tolist(), strict=True))
-    sampler = LengthBucketSampler([len(s) for s in ids], batch_size, shuffle=shuffle, seed=seed,
-                                  exact=exact_lengths)
+    sampler = LengthBucketSampler([len(s) for s in ids], batch_size, shuffle=shuffle, seed=seed, exact=exact_lengths)
     return DataLoader(items, batch_sampler=sampler, collate_fn=Collator(pad_id))
 
 
@@ -222,8 +221,7 @@ def make_encoder(train_texts: list[str], tokenizer: str = "word", max_length: in
                  vocab_size: int = 30_000, min_frequency: int = 2) -> TextEncoder:
     """``"word"``: vocabulary learned on the train texts; ``"minilm"``: MiniLM's WordPiece tokenizer."""
     if tokenizer == "word":
-        return TextEncoder.fit(train_texts, vocab_size=vocab_size, min_frequency=min_frequency,
-                               max_length=max_length)
+        return TextEncoder.fit(train_texts, vocab_size=vocab_size, min_frequency=min_frequency, max_length=max_length)
     if tokenizer == "minilm":
         return WordPieceEncoder.minilm(max_length)
     raise ValueError(f"tokenizer must be 'word' or 'minilm', got {tokenizer!r}")

@@ -90,8 +90,7 @@ class TfidfTrainer:
 
     def fit(self, splits: dict[str, pd.DataFrame], run_dir: str | Path, resume: bool = True) -> BaselineResult:
         """Fit, choose C on dev, write the run folder (``resume`` is ignored: nothing to resume)."""
-        r = train_tfidf_baseline(splits["train"], splits["dev"], splits["test"], self.target, self.config,
-                                 self.labels)
+        r = train_tfidf_baseline(splits["train"], splits["dev"], splits["test"], self.target, self.config, self.labels)
         config = {"model": "tfidf_logreg", "target": self.target, "labels": self.labels.name, "C": r.C,
                   **asdict(self.config), "threshold": r.threshold,
                   "data": data_fingerprint(splits, **self.data_settings)}

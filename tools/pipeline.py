@@ -78,6 +78,12 @@ def claim_new_path(folder: Path, name: str) -> Path:
     raise FileExistsError(f"{folder}: no free name for {name} after 9999 runs")
 
 
+def output_path(path: Path) -> str:
+    """``portable_path``, also relative to ``$SRC_HELPERS_OUTPUT_ROOT`` when the copy lies under it."""
+    root = Path(os.environ.get("SRC_HELPERS_OUTPUT_ROOT") or REPO_ROOT).absolute()
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else portable_path(path)
+
+
 def portable_metadata(metadata: dict, final: Path) -> dict:
     """Notebook metadata with papermill's absolute paths made portable (``output_path`` = the final copy)."""
     pm = metadata.get("papermill")
@@ -86,7 +92,7 @@ def portable_metadata(metadata: dict, final: Path) -> dict:
     pm = dict(pm)
     if pm.get("input_path"):
         pm["input_path"] = portable_path(pm["input_path"])
-    pm["output_path"] = portable_path(final.absolute())
+    pm["output_path"] = output_path(final.absolute())
     params = pm.get("parameters")
     if isinstance(params, dict):
         pm["parameters"] = {k: portable_path(v) if isinstance(v, str) and Path(v).is_absolute() else v

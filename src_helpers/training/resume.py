@@ -73,9 +73,10 @@ def decide(finished: Record | None, checkpoints: Record | None, settings: Mappin
         return FRESH
     if finished is not None and finished.settings == settings:
         if finished.data is None:
-            log.warning("%s was written before runs recorded their data, so the data could not be checked: reusing "
-                        "it as it is (pass resume=False or delete %s to retrain on %s)", portable_path(finished.path),
-                        portable_path(finished.path.parent), describe_data(data))
+            folder = portable_path(finished.path.parent)
+            log.warning("%s/%s was written before runs recorded their data, so the data could not be checked: "
+                        "reusing it as it is (pass resume=False or delete %s to retrain on %s)", folder,
+                        finished.path.name, folder, describe_data(data))
         elif not same_data(finished.data, data):
             raise ValueError(f"{finished.path} was trained on {describe_data(finished.data)} but this call gives "
                              f"{describe_data(data)}: {how}")

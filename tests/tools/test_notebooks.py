@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from src_helpers.config import paths_for
+from src_helpers.config import REPO_ROOT, paths_for
 from tools.pipeline import NOTEBOOKS_DIR, find_notebooks, run_notebook
 
 NOTEBOOKS = find_notebooks()
@@ -124,3 +124,25 @@ def test_notebook_runs_headless_in_quick_profile(path: Path) -> None:
     assert any(paths.images.glob(f"{path.stem[:2]}_*.png")), "the notebook saved its figures"
     assert not list(paths.notebooks_out.glob(".headline_*")), "the runner consumed the headline"
     assert NOTEBOOKS_DIR.joinpath(path.name).exists()
+
+
+def executed_code(path: Path) -> list[str]:
+    """The code cells of an executed copy as its source had them (papermill's injected parameters aside)."""
+    cells = nbformat.read(path, as_version=4).cells
+    injected = "injected-parameters"
+    return [c.source for c in cells if c.cell_type == "code" and injected not in c.metadata.get("tags", [])]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_newest_executed_copy_ran_this_source_and_says_where(path: Path) -> None:
+    """The history book's newest full-profile copy of each notebook holds exactly the source's code cells and
+    records the commit, versions and machine it ran on (``tools.provenance``)."""
+    from tools import report
+
+    newest = report.newest_copies(report.notebook_index(REPO_ROOT / "notebook_outputs"))
+    assert path.stem in newest.index, f"{path.stem}: no executed copy of the full profile"
+    copy = REPO_ROOT / "notebook_outputs" / newest.loc[path.stem, "file"]
+    assert executed_code(copy) == [c.source for c in code_cells(path)], (
+        f"{copy.name} is not the source's code: run python -m tools.pipeline --profile full --only {path.stem[:2]}")
+    prov = nbformat.read(copy, as_version=4).metadata["provenance"]
+    assert prov["commit"] and prov["profile"] == "full" and prov["versions"]["torch"] and prov["cpu"]

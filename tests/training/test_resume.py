@@ -377,7 +377,7 @@ def test_finished_run_without_data_is_reused_with_a_warning(ft_splits, tiny: Pat
         again = finetune(*ft_splits, _cfg(tiny), run_dir)
     assert again.dev == ft_run[1].dev
     warning = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warning) == 1 and "could not be checked" in warning[0] and str(run_dir) in warning[0]
+    assert len(warning) == 1 and "could not be checked" in warning[0] and f"{run_dir.name}/config.json" in warning[0]
 
 
 def test_interrupted_run_on_other_data_is_an_error(ft_splits, tiny: Path, ft_run, tmp_path: Path) -> None:

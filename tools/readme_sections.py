@@ -468,7 +468,9 @@ def notebook_map(index: pd.DataFrame, notebooks: Sequence[str] = tuple(LESSONS))
                      f"{report.scores_text(row['headline'])}")
         lines.append(f"| `{stem}` | {colab_links.badge(owner, name, stem + '.ipynb')} | {LESSONS[stem]} | {found} |")
     lines += ["", "Headline keys: `acc` test accuracy, `mf1` test macro-F1, `mlf1` multi-label test macro-F1 (others "
-              "are named in each notebook's last cells); the link gives the copy's date, commit and run time."]
+              "are named in each notebook's last cells); the link gives the copy's date, commit and run time "
+              "(finished runs are read back, not trained again: the training times are in the notebooks' cost "
+              "tables)."]
     return "\n".join(lines) + "\n"
 
 

@@ -106,7 +106,9 @@ def _score_runs(results: Mapping[str, RunResult], df: pd.DataFrame, labels: Labe
                          f"{', '.join(wrong)}")
     reports = {}
     for name, result in results.items():
-        stored = result.extra.get("evaluations", {}).get(evaluation)  # a run read back: its stored report
+        stored = result.extra.get("evaluations", {}).get(evaluation)  # a run read back: its stored report, if of
+        if stored is not None and len(df) not in (stored.get("n"), stored.get("n_total")):  # these rows
+            stored = None
         reports[name] = stored if stored is not None else scorer(model_probs(result, df["text"].tolist()), df)
         if stored is None and result.run_dir is not None:
             save_evaluation(result.run_dir, evaluation, reports[name])

@@ -132,6 +132,11 @@ def train_time(history: pd.DataFrame | None, config: Mapping | None) -> tuple[fl
     return float("nan"), float("nan"), "none"
 
 
+def _best_epoch(history: pd.DataFrame) -> int | None:
+    """The epoch of the best dev macro-F1 in a run's history (a run read back keeps no attribute for it)."""
+    return None if "dev_macro_f1" not in history else int(history.loc[history["dev_macro_f1"].idxmax(), "epoch"])
+
+
 def _run_stat(r: RunResult, key: str) -> float:
     """A fine-tuning run's ``key``: its attribute, else ``extra``, else the stored config's ``result``."""
     if hasattr(r, key):
@@ -151,7 +156,8 @@ def cost_table(results: Mapping[str, RunResult] | Sequence[RunResult]) -> pd.Dat
             seconds = _run_stat(r, "train_seconds")
             minutes = wall if seconds is None or np.isnan(seconds) else seconds / 60
         rows.append({"model": r.name, "s_per_epoch": s_per_epoch, "epochs_run": len(r.history) or float("nan"),
-                     "best_epoch": getattr(r, "best_epoch", None), "train_minutes": minutes, "wall_minutes": wall,
+                     "best_epoch": getattr(r, "best_epoch", None) or _best_epoch(r.history),
+                     "train_minutes": minutes, "wall_minutes": wall,
                      "trainable_params": _run_stat(r, "trainable_params"),
                      "share_trainable": _run_stat(r, "trainable_params") / _run_stat(r, "total_params"),
                      "dev_macro_f1": r.dev.get("macro_f1"), "test_accuracy": r.test.get("accuracy"),

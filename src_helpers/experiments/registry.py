@@ -283,7 +283,7 @@ def make_trainer(exp: Experiment, run_dir: Path, on_epoch_end: EpochHook | None 
 
 def run_experiment(exp: Experiment, splits: dict[str, pd.DataFrame], runs_dir: str | Path,
                    resume: bool = True, on_epoch_end: EpochHook | None = None,
-                   run_name: str | None = None, keep_checkpoints: bool = True, profile: str = "full") -> RunResult:
+                   run_name: str | None = None, keep_checkpoints: bool = True, profile: str = "quick") -> RunResult:
     """Train ``exp`` on ``splits`` into ``<runs_dir>/<run_name or exp.run_name>`` (``on_epoch_end`` may stop it by
     raising); ``resume``: a finished run of the same settings and data (``finished``) is read, not trained again."""
     start = time.perf_counter()
@@ -338,8 +338,8 @@ def finished(exp: str | Experiment, splits: dict[str, pd.DataFrame], profile: st
         recorded = jsonable(configure(exp.name, profile, {"target": result.target}).settings())  # the run holds
     if recorded != settings:
         return None
-    if stored is None and result.extra.get("test_ids") != splits["test"]["comment_id"].astype(str).tolist():
-        return None  # data not recorded: these splits' test ids, in the same order, at least
+    if stored is None:  # data not recorded: these splits' test ids, in the same order, at least
+        return result if result.extra.get("test_ids") == splits["test"]["comment_id"].astype(str).tolist() else None
     data = data_fingerprint(experiment_splits(exp, splits), train_rows=exp.train_rows)  # augmentation is cached
     try:
         decision = decide(Record(settings, stored, run_dir / "config.json"), None, settings, data)

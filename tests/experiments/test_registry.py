@@ -396,8 +396,8 @@ def test_run_or_load_reads_a_finished_run_instead_of_retraining(sample: dict, tm
 
 def test_run_experiments_reads_finished_runs_of_every_family_and_trains_the_rest(
         sample: dict, tmp_path: Path, one_c: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``resume=True``: a finished run (same settings and data) is read, whatever its family, even with no
-    checkpoint left (an RNN run whose checkpoints were deleted); an augmented run too (augmentation is cached)."""
+    """``resume=True``: a finished run (same settings and data) is read, TF-IDF and RNN alike, even with no
+    checkpoint left (an RNN run whose checkpoints were deleted)."""
     from src_helpers.training.loop import RnnTrainer
 
     names = ["tfidf_single", "bigru_random"]

@@ -334,8 +334,9 @@ def finished(exp: str | Experiment, splits: dict[str, pd.DataFrame], profile: st
     result = load_result(run_dir)
     settings, stored = jsonable(exp.settings()), result.config.get("data")
     recorded = result.config.get("experiment", {}).get("settings")
-    if recorded is None and exp.name in EXPERIMENTS:  # not recorded: the registered experiment's, with the target
-        recorded = jsonable(configure(exp.name, profile, {"target": result.target}).settings())  # the run holds
+    if recorded is None and exp.name in EXPERIMENTS:  # not recorded: the registered experiment's with the target
+        fixed = {"target": result.target, "train.seed": exp.seed}  # the run holds and the seed its name carries
+        recorded = jsonable(configure(exp.name, profile, fixed).settings())
     if recorded != settings:
         return None
     if stored is None:  # data not recorded: these splits' test ids, in the same order, at least

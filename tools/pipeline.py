@@ -79,9 +79,10 @@ def claim_new_path(folder: Path, name: str) -> Path:
 
 
 def output_path(path: Path) -> str:
-    """``portable_path``, also relative to ``$SRC_HELPERS_OUTPUT_ROOT`` when the copy lies under it."""
+    """``portable_path``; a copy in ``$SRC_HELPERS_OUTPUT_ROOT``'s ``notebook_outputs/`` (the record of another
+    checkout) as ``notebook_outputs/<name>``, as the repository's own."""
     root = Path(os.environ.get("SRC_HELPERS_OUTPUT_ROOT") or REPO_ROOT).absolute()
-    return path.relative_to(root).as_posix() if path.is_relative_to(root) else portable_path(path)
+    return f"notebook_outputs/{path.name}" if path.parent == root / "notebook_outputs" else portable_path(path)
 
 
 def portable_metadata(metadata: dict, final: Path) -> dict:

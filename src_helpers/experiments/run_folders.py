@@ -93,7 +93,8 @@ class Run:
                          threshold=self.metrics["dev"].get("threshold"), test_probs=self.probs(), test_pred=self.pred(),
                          y_test=self.pred(column="y_true"), **dev,
                          history=self.history if self.history is not None else pd.DataFrame(),
-                         extra={"test_ids": list(self.predictions["id"].astype(str)), "evaluations": self.evaluations})
+                         extra={**(self.config.get("result") or {}), "evaluations": self.evaluations,
+                                "test_ids": list(self.predictions["id"].astype(str))})
 
 
 def save_predictions(path: Path, probs: np.ndarray, ids: Sequence[str] | None = None, y_true: np.ndarray | None = None,

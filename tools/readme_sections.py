@@ -448,8 +448,9 @@ def newcomer(benchmarks: Path) -> str:
             f"load average {b['load_before']} at the start, other jobs running; pip's download cache warm): "
             f"`make run` took {r['make_run_s'] / 60:.0f} min, set-up included, and "
             f"`make test` {r['make_test_s'] / 60:.0f} min. Disk: the clone {r['clone_mb']:.0f} MB, `.venv` "
-            f"{r['venv_mb'] / 1024:.1f} GB, the quick run's `.smoke/` {r['smoke_mb']:.0f} MB. The full profile "
-            "takes hours on a CPU (the notebook map gives each notebook's time where its copy recorded it).")
+            f"{r['venv_mb'] / 1024:.1f} GB, the quick run's `.smoke/` {r['smoke_mb']:.0f} MB. Training every model "
+            "of the full profile takes hours on a CPU; with the committed runs read back, a full run of a notebook "
+            "takes minutes (the notebook map gives each copy's time).")
 
 
 def notebook_map(index: pd.DataFrame, notebooks: Sequence[str] = tuple(LESSONS)) -> str:

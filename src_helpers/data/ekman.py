@@ -70,6 +70,26 @@ def add_ekman_columns(df: pd.DataFrame, label_names: Sequence[str],
     return out
 
 
+def group_probabilities(fine_probs: np.ndarray, fine_names: Sequence[str], target: str,
+                        mapping: dict[str, list[str]] | None = None) -> np.ndarray:
+    """Ekman-group probabilities from a fine-label (28) multi-label model's sigmoid outputs. ``"multi"``: a group is
+    present when any of its emotions is, ``1 - prod(1 - p)`` (noisy-OR, emotions taken as independent).
+    ``"single"``: the primary group is the one with the most labels, so its expected count, ``sum(p)``, normalized
+    over the groups."""
+    fine_probs = np.asarray(fine_probs, dtype=np.float64)
+    if fine_probs.ndim != 2 or fine_probs.shape[1] != len(fine_names):
+        raise ValueError(f"fine probabilities of shape {fine_probs.shape}: expected one column per fine label "
+                         f"({len(fine_names)})")
+    owner = fine_to_group(fine_names, mapping)
+    member = np.eye(len(EKMAN_LABELS))[owner]  # (fine, group) 0/1
+    if target == "multi":
+        return (1 - np.exp(np.log1p(-fine_probs.clip(0, 1 - 1e-7)) @ member)).astype(np.float32)
+    if target != "single":
+        raise ValueError(f"target must be 'single' or 'multi', got {target!r}")
+    counts = fine_probs @ member
+    return (counts / counts.sum(1, keepdims=True).clip(min=1e-12)).astype(np.float32)
+
+
 def multi_hot(group_lists: Sequence[Sequence[int]], n_classes: int = len(EKMAN_LABELS)) -> np.ndarray:
     """Multi-hot matrix (n_examples, n_classes) from lists of group ids; an id outside the classes is an error."""
     if bad := sorted({g for groups in group_lists for g in groups if not 0 <= g < n_classes}):

@@ -22,7 +22,7 @@ from torch import nn
 
 from src_helpers.config import PROFILES, REPO_ROOT
 from src_helpers.data.encoding import model_input_names
-from src_helpers.data.labels import EKMAN, LABEL_SETS, LabelSet
+from src_helpers.data.labels import EKMAN, GOEMOTIONS, LABEL_SETS, LabelSet, label_set
 from src_helpers.evaluation.results import TARGETS, RunResult, report, targets
 from src_helpers.experiments.run_folders import load_run, read_config
 from src_helpers.training import scored, write_run
@@ -313,6 +313,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--train-rows", type=cli(COUNT), default=None, help="stratified subset of train")
     p.add_argument("--run-name", default=None, help="default: the registry's name for these settings")
+    p.add_argument("--labels", choices=(EKMAN.name, GOEMOTIONS.name), default=EKMAN.name,
+                   help="the classes to learn: the 7 Ekman groups, or the 28 GoEmotions labels (target multi)")
     add_dataclass_flags(p, FTConfig, RANGES[FTConfig], {"target": TARGETS, "precision": PRECISIONS})
     return p.parse_args(argv)
 
@@ -330,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         splits = {**splits, "train": subsample(splits["train"], a.train_rows)}
     name = a.run_name or Experiment(f"transformer_minilm{'_lora' if cfg.lora else ''}_single", "transformer", cfg,
                                     target=cfg.target).run_name
-    trainer = TransformerTrainer(cfg, data_settings={"train_rows": a.train_rows})
+    trainer = TransformerTrainer(cfg, label_set(a.labels), data_settings={"train_rows": a.train_rows})
     res = trainer.fit(splits, paths_for(a.profile, data=splits).ensure().runs / name)
     print(json.dumps({"run": str(res.run_dir), "dev_macro_f1": res.dev["macro_f1"],
                       "test": {k: res.test.get(k) for k in ("accuracy", "macro_f1", "micro_f1")}}, indent=2))

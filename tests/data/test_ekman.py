@@ -6,7 +6,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from src_helpers.data.ekman import EKMAN_LABELS, ekman_targets, fine_to_group, load_ekman_mapping, multi_hot
+from src_helpers.data.ekman import (
+    EKMAN_LABELS,
+    ekman_targets,
+    fine_to_group,
+    group_probabilities,
+    load_ekman_mapping,
+    multi_hot,
+)
 from src_helpers.data.goemotions import DataFormatError, read_label_names
 
 NAMES = read_label_names()
@@ -84,3 +91,27 @@ def test_mapping_file_bom_and_bad_bytes(tmp_path: Path) -> None:
 def test_multi_hot_refuses_an_id_outside_the_classes() -> None:
     with pytest.raises(ValueError, match=r"group ids \[7\] outside the 7 classes"):
         multi_hot([(0,), (7, 1)])
+
+
+def test_group_probabilities_read_ekman_groups_from_fine_labels() -> None:
+    names = read_label_names()
+    probs = np.zeros((2, len(names)))
+    probs[0, names.index("annoyance")] = probs[0, names.index("anger")] = 0.5  # both in anger
+    probs[0, names.index("joy")] = 0.2
+    probs[1, names.index("neutral")] = 0.9
+    multi = group_probabilities(probs, names, "multi")
+    anger, joy, neutral = (EKMAN_LABELS.index(g) for g in ("anger", "joy", "neutral"))
+    assert multi[0, anger] == pytest.approx(0.75)  # noisy-OR: 1 - 0.5 * 0.5
+    assert multi[0, joy] == pytest.approx(0.2) and multi[1, neutral] == pytest.approx(0.9)
+    assert multi[1].sum() == pytest.approx(0.9)
+    single = group_probabilities(probs, names, "single")
+    np.testing.assert_allclose(single.sum(1), 1, rtol=1e-6)
+    assert single[0, anger] == pytest.approx(1.0 / 1.2) and single.argmax(1).tolist() == [anger, neutral]
+
+
+def test_group_probabilities_refuse_a_wrong_shape_or_target() -> None:
+    names = read_label_names()
+    with pytest.raises(ValueError, match=r"shape \(2, 7\): expected one column per fine label \(28\)"):
+        group_probabilities(np.zeros((2, 7)), names, "multi")
+    with pytest.raises(ValueError, match="target must be 'single' or 'multi', got 'both'"):
+        group_probabilities(np.zeros((1, 28)), names, "both")

@@ -57,7 +57,7 @@ def test_targets_on_data_of_another_label_set_name_the_missing_column(goemotions
 
 
 def test_multi_target_on_dair_is_a_clear_error(dair_sample: dict) -> None:
-    with pytest.raises(ValueError, match="label set 'dair' is single-label only"):
+    with pytest.raises(ValueError, match="label set 'dair' has no multi-label targets"):
         targets(dair_sample["test"], "multi", DAIR)
 
 
@@ -187,3 +187,13 @@ def test_dair_model_on_goemotions_scores_the_shared_rows_with_love_as_joy() -> N
     assert rep["macro_f1"] == pytest.approx(0.6)
     with pytest.raises(ValueError, match=r"expected \(8, 6\).*one column per dair class"):
         dair_model_on_goemotions(np.zeros((8, 7)), ge)
+
+
+def test_the_fine_label_set_has_multi_label_targets_only(goemotions_sample: dict) -> None:
+    from src_helpers.data.labels import GOEMOTIONS
+
+    y = targets(goemotions_sample["test"], "multi", GOEMOTIONS)
+    assert y.shape == (len(goemotions_sample["test"]), 28) and (y.sum(1) >= 1).all()
+    assert GOEMOTIONS.classes[0] == "admiration" and GOEMOTIONS.classes[-1] == "neutral"
+    with pytest.raises(ValueError, match="label set 'goemotions' has no single-label targets"):
+        targets(goemotions_sample["test"], "single", GOEMOTIONS)

@@ -53,7 +53,7 @@ def test_dair_experiments_are_registered_with_the_dair_label_set() -> None:
 
 
 def test_a_multi_label_target_on_dair_is_refused() -> None:
-    with pytest.raises(ValueError, match="experiment 'dair_tfidf': label set 'dair' is single-label only"):
+    with pytest.raises(ValueError, match="experiment 'dair_tfidf': label set 'dair' has no multi-label targets"):
         configure("dair_tfidf", "quick", {"target": "multi"})
     with pytest.raises(ValueError, match="experiment 'x': unknown label set 'carer'"):
         Experiment("x", "tfidf", EXPERIMENTS["tfidf_single"].train, labels="carer")

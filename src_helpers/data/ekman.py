@@ -74,8 +74,8 @@ def group_probabilities(fine_probs: np.ndarray, fine_names: Sequence[str], targe
                         mapping: dict[str, list[str]] | None = None) -> np.ndarray:
     """Ekman-group probabilities from a fine-label (28) multi-label model's sigmoid outputs. ``"multi"``: a group is
     present when any of its emotions is, ``1 - prod(1 - p)`` (noisy-OR, emotions taken as independent).
-    ``"single"``: the primary group is the one with the most labels, so its expected count, ``sum(p)``, normalized
-    over the groups."""
+    ``"single"``: the group of its most probable emotion, ``max(p)`` normalized over the groups (most comments have
+    one label, whose group is the primary one; a sum would favour joy's twelve emotions over fear's two)."""
     fine_probs = np.asarray(fine_probs, dtype=np.float64)
     if fine_probs.ndim != 2 or fine_probs.shape[1] != len(fine_names):
         raise ValueError(f"fine probabilities of shape {fine_probs.shape}: expected one column per fine label "
@@ -86,8 +86,8 @@ def group_probabilities(fine_probs: np.ndarray, fine_names: Sequence[str], targe
         return (1 - np.exp(np.log1p(-fine_probs.clip(0, 1 - 1e-7)) @ member)).astype(np.float32)
     if target != "single":
         raise ValueError(f"target must be 'single' or 'multi', got {target!r}")
-    counts = fine_probs @ member
-    return (counts / counts.sum(1, keepdims=True).clip(min=1e-12)).astype(np.float32)
+    best = np.where(member.T[None] == 1, fine_probs[:, None, :], 0).max(2)  # (rows, groups)
+    return (best / best.sum(1, keepdims=True).clip(min=1e-12)).astype(np.float32)
 
 
 def multi_hot(group_lists: Sequence[Sequence[int]], n_classes: int = len(EKMAN_LABELS)) -> np.ndarray:

@@ -19,7 +19,7 @@ from src_helpers.evaluation.results import RunResult
 from src_helpers.experiments.registry import BASELINE, EXPERIMENTS, RUNTIME, Experiment, jsonable, with_overrides
 from src_helpers.experiments.run_folders import EVALUATIONS, Run, RunFolderError, load_result, load_run, run_folders
 
-DATASETS = {"ekman": "goemotions", "dair": "dair"}  # label set -> data set
+DATASETS = {"ekman": "goemotions", "dair": "dair", "goemotions": "goemotions-28"}  # label set -> data set
 ARCH_FAMILY = {"lstm": "rnn", "gru": "rnn", "xlstm": "xlstm", "rwkv": "rwkv"}  # an RNN run's model_config.arch
 RULES = {"dataset": "not GoEmotions (another label set)", "subset": "trained on a {}-row train subset",
          "seed": "extra seed (seed {}): a repeat of its variant", "multi": "multi-label run without a single-label "

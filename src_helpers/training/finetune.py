@@ -333,7 +333,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = a.run_name or Experiment(f"transformer_minilm{'_lora' if cfg.lora else ''}_single", "transformer", cfg,
                                     target=cfg.target).run_name
     trainer = TransformerTrainer(cfg, label_set(a.labels), data_settings={"train_rows": a.train_rows})
-    res = trainer.fit(splits, paths_for(a.profile, data=splits).ensure().runs / name)
+    runs = paths_for(a.profile, data=splits).ensure().runs
+    res = trainer.fit(splits, runs / name)
+    if trainer.labels == GOEMOTIONS:  # the 28 labels read as Ekman groups: two more run folders
+        from src_helpers.experiments.fine_labels import ekman_runs
+
+        for grouped in ekman_runs(res, splits, runs).values():
+            print(f"{grouped.name}: dev macro-F1 {grouped.dev['macro_f1']:.4f}")
     print(json.dumps({"run": str(res.run_dir), "dev_macro_f1": res.dev["macro_f1"],
                       "test": {k: res.test.get(k) for k in ("accuracy", "macro_f1", "micro_f1")}}, indent=2))
     return 0

@@ -204,7 +204,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
                about="multi-label head, 1 epoch from the single-label model"),
     Experiment("transformer_minilm_ep5_multi", "transformer", _LONG_FT, target="multi", quick={"train.epochs": 2},
                about="notebook 06's tuned multi-label settings, 5 epochs"),
-    Experiment("minilm28_ep5", "transformer", _LONG_FT, target="multi", labels="goemotions",
+    Experiment("goemotions_minilm28_ep5_multi", "transformer", _LONG_FT, target="multi", labels="goemotions",
                quick={"train.epochs": 2}, about="the 28 GoEmotions labels (multi-label), read as Ekman groups; "
                                                 "transformer_minilm_ep5_multi's settings"),
     *[Experiment(f"transformer_minilm{'_lora' if lora else ''}_single_subset4000_ep{ep}", "transformer",

@@ -18,7 +18,8 @@ def fine_run(splits: dict, noise: float = 0.3, seed: int = 0) -> RunResult:
     y = {s: targets(splits[s], "multi", GOEMOTIONS) for s in ("dev", "test")}
     probs = {s: np.clip(y[s] * 0.7 + rng.uniform(0, noise, y[s].shape), 0, 1) for s in y}
     config = {"model": "transformer:minilm", "target": "multi", "labels": GOEMOTIONS.name,
-              "experiment": {"name": "minilm28_ep5", "settings": {"target": "multi", "labels": "goemotions"}}}
+              "experiment": {"name": "goemotions_minilm28_ep5_multi",
+                             "settings": {"target": "multi", "labels": "goemotions"}}}
     return RunResult(name="goemotions_minilm28_ep5_multi", config=config,
                      extra={"test_ids": splits["test"]["comment_id"].astype(str).tolist()},
                      **scored(y["dev"], probs["dev"], y["test"], probs["test"], "multi", GOEMOTIONS))

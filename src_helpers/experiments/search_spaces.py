@@ -10,9 +10,10 @@ import optuna
 from optuna.trial import FixedTrial
 
 from src_helpers.experiments.registry import FAMILIES, Experiment, configure
-from src_helpers.validation import COUNT, POSITIVE, check_range
+from src_helpers.validation import COUNT, POSITIVE, check_choice, check_range
 
 BUDGET_RANGES = {"n_trials": COUNT, "timeout": POSITIVE, "train_rows": COUNT, "epochs": COUNT}
+PRUNERS = ("median", "hyperband")
 
 
 def tfidf_space(trial: optuna.Trial) -> dict[str, Any]:
@@ -119,10 +120,12 @@ class Budget:
     timeout: float | None = None
     train_rows: int | None = None
     epochs: int | None = None
+    pruner: str = "median"  # or "hyperband": successive halving on epochs, several brackets
 
     def __post_init__(self) -> None:
         for name, allowed in BUDGET_RANGES.items():
             check_range(name, getattr(self, name), allowed, optional=name != "n_trials")
+        check_choice("pruner", self.pruner, PRUNERS)
 
 
 def trial_experiment(family: str, params: Mapping[str, Any] | optuna.Trial, profile: str = "quick",

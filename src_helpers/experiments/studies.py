@@ -27,7 +27,15 @@ from src_helpers.evaluation.results import RunResult
 from src_helpers.evaluation.tables import train_time
 from src_helpers.experiments.registry import FAMILIES, Experiment, finished, run_experiment
 from src_helpers.experiments.run_folders import write_json
-from src_helpers.experiments.search_spaces import BUDGET_RANGES, SPACES, UNTUNED, Budget, check_family, trial_experiment
+from src_helpers.experiments.search_spaces import (
+    BUDGET_RANGES,
+    PRUNERS,
+    SPACES,
+    UNTUNED,
+    Budget,
+    check_family,
+    trial_experiment,
+)
 from src_helpers.experiments.study_storage import check_identity, load_study, study_data, tuning_splits
 from src_helpers.validation import COUNT, INDEX, add_dataclass_flags, check_range, cli, dataclass_from_args
 
@@ -68,7 +76,7 @@ def run_study(family: str, splits: dict[str, pd.DataFrame], profile: str = "quic
     study_name = study_name or f"{profile}_{family}"
     studies = paths_for(profile, data=splits).ensure().studies
     study = load_study(study_name, storage or f"sqlite:///{studies / f'{study_name}.db'}", seed, worker,
-                       **storage_kwargs)
+                       budget.pruner, budget.epochs, **storage_kwargs)
     check_identity(study, family, study_data(family, splits, profile, budget))
     trials_dir = studies / f"{study_name}_trials"
     running = {f"trial_{t.number:04d}" for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
@@ -244,7 +252,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--study", default=None, help="study name (default: <profile>_<family>)")
     p.add_argument("--storage", default=None, help="SQLAlchemy URL or journal:<file> (default: studies/<study>.db)")
-    add_dataclass_flags(p, Budget, BUDGET_RANGES)
+    add_dataclass_flags(p, Budget, BUDGET_RANGES, {"pruner": PRUNERS})
     p.add_argument("--seed", type=cli(INDEX), default=0)
     p.add_argument("--worker", type=cli(INDEX), default=0, help="worker index (varies the sampler's seed)")
     p.add_argument("--heartbeat", type=cli(COUNT), default=60, help="seconds between a running trial's heartbeats")

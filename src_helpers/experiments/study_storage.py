@@ -14,8 +14,9 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from src_helpers.experiments.registry import experiment_splits
-from src_helpers.experiments.search_spaces import UNTUNED, Budget, check_family, trial_experiment
+from src_helpers.experiments.search_spaces import PRUNERS, UNTUNED, Budget, check_family, trial_experiment
 from src_helpers.training.resume import data_fingerprint, describe_data, same_data
+from src_helpers.validation import check_choice
 
 
 class StorageError(RuntimeError):
@@ -53,18 +54,29 @@ def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int | Non
             time.sleep(0.5 * (attempt + 1))
 
 
-def sampler_and_pruner(seed: int = 0, worker: int = 0, trials_held: int = 0) -> tuple[optuna.samplers.TPESampler,
-                                                                                      optuna.pruners.MedianPruner]:
-    """A study's TPE sampler (seeded by ``seed``, ``worker`` and the trials held) and median pruner (epochs from 1)."""
-    return (optuna.samplers.TPESampler(seed=seed + worker + 100_003 * trials_held),
-            optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))
+def sampler_and_pruner(seed: int = 0, worker: int = 0, trials_held: int = 0, pruner: str = "median",
+                       max_epochs: int | None = None) -> tuple[optuna.samplers.TPESampler, optuna.pruners.BasePruner]:
+    """A study's TPE sampler (seeded by ``seed``, ``worker`` and the trials held) and pruner on epochs: the median
+    rule (from epoch 3, after 5 trials), or Hyperband (Li et al. 2018): successive halving from 1 epoch to
+    ``max_epochs``, keeping a third at each rung, in brackets that start pruning at different epochs."""
+    check_choice("pruner", pruner, PRUNERS)
+    chosen = (optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2) if pruner == "median" else
+              optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs or "auto", reduction_factor=3))
+    return optuna.samplers.TPESampler(seed=seed + worker + 100_003 * trials_held), chosen
 
 
-def load_study(study_name: str, storage: str, seed: int = 0, worker: int = 0, **storage_kwargs) -> optuna.Study:
-    """Create or continue the study, with ``sampler_and_pruner`` for its ``seed``, ``worker`` and trials held."""
+def load_study(study_name: str, storage: str, seed: int = 0, worker: int = 0, pruner: str = "median",
+               max_epochs: int | None = None, **storage_kwargs) -> optuna.Study:
+    """Create or continue the study, with ``sampler_and_pruner`` for its ``seed``, ``worker`` and trials held; a
+    study keeps the pruner it was created with (another one is a ``ValueError``)."""
     study = optuna.create_study(study_name=study_name, storage=open_storage(storage, **storage_kwargs),
-                                direction="maximize", load_if_exists=True, pruner=sampler_and_pruner()[1])
-    study.sampler = sampler_and_pruner(seed, worker, len(study.get_trials(deepcopy=False)))[0]
+                                direction="maximize", load_if_exists=True,
+                                pruner=sampler_and_pruner(pruner=pruner, max_epochs=max_epochs)[1])
+    if study.user_attrs.setdefault("pruner", pruner) != pruner:
+        raise ValueError(f"study {study_name!r} prunes with {study.user_attrs['pruner']!r}; asked for {pruner!r} "
+                         "(name another study)")
+    study.set_user_attr("pruner", pruner)
+    study.sampler = sampler_and_pruner(seed, worker, len(study.get_trials(deepcopy=False)), pruner, max_epochs)[0]
     return study
 
 

@@ -512,3 +512,14 @@ def test_a_nan_dev_score_is_never_chosen_among_tuned_runs_or_configurations() ->
         studies._ranked(rows)
     rows[1]["dev_macro_f1"] = 0.6
     assert [r["trial"] for r in studies._ranked(rows)] == [1, 3]
+
+
+def test_a_study_prunes_on_epochs_with_the_pruner_it_was_created_with(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    study = study_storage.load_study("s", storage, pruner="hyperband", max_epochs=6)
+    assert isinstance(study.pruner, optuna.pruners.HyperbandPruner) and study.user_attrs["pruner"] == "hyperband"
+    assert study.pruner._max_resource == 6 and study.pruner._min_resource == 1
+    with pytest.raises(ValueError, match="study 's' prunes with 'hyperband'; asked for 'median'"):
+        study_storage.load_study("s", storage)
+    with pytest.raises(ValueError, match="pruner must be one of"):
+        Budget(pruner="asha")

@@ -145,7 +145,8 @@ def ensemble_result(ens: Ensemble, name: str | None = None) -> RunResult:
     reports = {s: report(y[s], probs[s], target, thresholds, first.labels) for s in SPLITS}
     config = {"model": comparison.ENSEMBLE, "target": target, "metric": ens.metric, "max_size": len(ens.dev_path),
               "members": dict(zip(ens.members, ens.weights, strict=True)),
-              "thresholds": None if thresholds is None else dict(zip(first.labels.classes, thresholds, strict=True)),
+              "thresholds": None if thresholds is None else dict(zip(first.labels.classes, thresholds.tolist(),
+                                                                     strict=True)),
               "selection": ens.dev_path.to_dict("records"),
               "data": first.config.get("data") if isinstance(first.config, dict) else None}
     return RunResult(name=name or f"ensemble_{target}", config=config, target=target, labels=first.labels,

@@ -196,6 +196,9 @@ def write_ensemble_run(runs_root: str | Path, target: str, names: Iterable[str] 
     config, metrics = _jsonable(result.config), _jsonable({"dev": result.dev, "test": result.test})
     if (run_dir / "metrics.json").is_file():
         stored = load_run(run_dir)
+        if stored.config.get("model") != comparison.ENSEMBLE:
+            raise ValueError(f"{portable_path(run_dir)} is the run folder of another model, not of an ensemble: "
+                             "give the ensemble another name")
         if _same({k: stored.config.get(k) for k in config}, config) and _same(stored.metrics, metrics):
             return ens, run_dir
         if not overwrite:

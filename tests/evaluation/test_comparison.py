@@ -529,6 +529,9 @@ def test_an_ensemble_folder_is_replaced_only_when_asked(tmp_path: Path) -> None:
     with pytest.raises(RecordError, match="holds another ensemble"):
         ensemble.write_ensemble_run(root, "single", max_size=3)
     assert {p: p.stat().st_mtime_ns for p in path.iterdir()} == written
+    with pytest.raises(ValueError, match="another model, not of an ensemble"):
+        ensemble.write_ensemble_run(root, "single", max_size=3, name="bigru_minilm", overwrite=True)
+    assert load_result(root / "bigru_minilm").config["model_config"] == {"arch": "gru"}
     ens, _ = ensemble.write_ensemble_run(root, "single", max_size=3, overwrite=True)
     assert "rwkv_minilm" in ens.members and load_result(path).config["members"] == dict(
         zip(ens.members, ens.weights, strict=True))

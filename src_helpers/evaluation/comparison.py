@@ -21,13 +21,16 @@ from src_helpers.experiments.run_folders import EVALUATIONS, Run, RunFolderError
 
 DATASETS = {"ekman": "goemotions", "dair": "dair", "goemotions": "goemotions-28"}  # label set -> data set
 ARCH_FAMILY = {"lstm": "rnn", "gru": "rnn", "xlstm": "xlstm", "rwkv": "rwkv"}  # an RNN run's model_config.arch
+ENSEMBLE = "ensemble"  # config.json's model of an ensemble's run folder (evaluation.ensemble)
 RULES = {"dataset": "not GoEmotions (another label set)", "subset": "trained on a {}-row train subset",
          "seed": "extra seed (seed {}): a repeat of its variant", "multi": "multi-label run without a single-label "
          "sibling on the leaderboard", "caller": "excluded by the caller"}
 
 
 def _family(config: dict) -> str:
-    """tfidf, rnn (LSTM/GRU), xlstm, rwkv or transformer, from what the run's config records."""
+    """tfidf, rnn (LSTM/GRU), xlstm, rwkv, transformer or ensemble, from what the run's config records."""
+    if config.get("model") == ENSEMBLE:
+        return "ensemble"
     if config.get("model") == "tfidf_logreg":
         return "tfidf"
     if "model_config" in config:
@@ -70,18 +73,20 @@ def _row(run: Run) -> dict:
     # the registry experiment the run came from: the one its config names, else the one with its run name
     name = recorded.get("name") or _registry_run_names().get(re.sub(r"_seed\d+$", "", run.name))
     exp, tuned = EXPERIMENTS.get(name) if name else None, run.name.startswith("tuned_")
-    if exp is None and not tuned:
+    if exp is None and not tuned and config.get("model") != ENSEMBLE:
         raise ValueError(f"no registered experiment has run name {run.name!r} and its config names none "
                          "(experiments.EXPERIMENTS)")
     settings = recorded.get("settings")  # not recorded: its registry experiment's (full profile)
     settings = settings if settings is not None else jsonable(exp.settings()) if exp is not None else {}
+    members = ", ".join(f"{m} {w:.2f}" for m, w in config.get("members", {}).items())
+    about = _tuned_about(exp, settings) if tuned else exp.about if exp else f"ensemble chosen on dev: {members}"
     s_per_epoch, minutes, time_source = tables.train_time(run.history, run.config)
     seeds = (recorded.get("settings", {}).get("train.seed"), config.get("train_config", {}).get("seed"),
              config.get("ft", {}).get("seed"), config.get("seed"))  # as the run's config records it
     n_parameters = config.get("n_parameters", config.get("result", {}).get("total_params"))  # None: TF-IDF
     return {"run": run.name, "family": _family(config), "dataset": DATASETS[label_set(config.get("labels")).name],
             "target": config.get("target", "single"), "tuned": tuned, "experiment": exp.name if exp else None,
-            "about": _tuned_about(exp, settings) if tuned else exp.about,
+            "about": about,
             "train_rows": settings.get("train_rows"), "augment": bool(settings.get("augment", False)),
             "seed": next((int(s) for s in seeds if s is not None), 0), "n_test": len(run.table("test")),
             "has_dev": run.dev_predictions is not None,
@@ -134,6 +139,15 @@ def multi_sibling(run: str) -> str:
     return base.removesuffix("_single") + "_multi" + (seed.group() if seed else "")
 
 
+def left_out_by(row: pd.Series) -> str | None:
+    """The ``RULES`` entry that keeps a ``catalog`` row off the leaderboard (data set, train subset, seed), or None."""
+    if row["dataset"] != "goemotions":
+        return RULES["dataset"]
+    if pd.notna(row["train_rows"]):
+        return RULES["subset"].format(row["train_rows"])
+    return RULES["seed"].format(row["seed"]) if row["seed"] != 0 else None
+
+
 def selection(table: pd.DataFrame, include: Iterable[str] | None = None,
               exclude: Iterable[str] = ()) -> tuple[list[str], dict[str, str]]:
     """A ``catalog``'s leaderboard runs and ``{run: rule}`` of the rest (``RULES``); ``include``: exactly these."""
@@ -147,12 +161,8 @@ def selection(table: pd.DataFrame, include: Iterable[str] | None = None,
         return chosen, {n: RULES["caller"] for n in table.index if n not in chosen}
     chosen, excluded = [], {}
     for name, row in table.iterrows():
-        if row["dataset"] != "goemotions":
-            excluded[name] = RULES["dataset"]
-        elif pd.notna(row["train_rows"]):
-            excluded[name] = RULES["subset"].format(row["train_rows"])
-        elif row["seed"] != 0:
-            excluded[name] = RULES["seed"].format(row["seed"])
+        if rule := left_out_by(row):
+            excluded[name] = rule
         elif name in exclude:
             excluded[name] = RULES["caller"]
         elif row["target"] == "single":

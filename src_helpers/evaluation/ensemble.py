@@ -1,17 +1,29 @@
-"""An ensemble of finished single-label runs, chosen on dev by the greedy forward selection with replacement of
-Caruana et al. (2004, "Ensemble selection from libraries of models") and evaluated once on test."""
+"""An ensemble of finished runs, chosen on dev by the greedy forward selection with replacement of Caruana et al.
+(2004, "Ensemble selection from libraries of models"), evaluated once on test and written as a run folder.
+
+Single-label: the argmax of the weighted mean of the members' probabilities. Multi-label: the weighted mean of their
+sigmoid probabilities at per-class thresholds chosen on dev (``choose_threshold(per_class=True)``: each class its
+best dev F1); each selection step is scored at thresholds chosen on the same dev rows, so the dev score is
+optimistic and test is the honest number."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+import shutil
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score
 
-from src_helpers.evaluation.metrics import macro_f1
-from src_helpers.evaluation.results import RunResult, evaluate, require_single
+from src_helpers.config import portable_path
+from src_helpers.evaluation import comparison
+from src_helpers.evaluation.metrics import choose_threshold, macro_f1, threshold_predictions
+from src_helpers.evaluation.results import RunResult, check_target, predictions, report
+from src_helpers.experiments.run_folders import RecordError, _json_default, _same, load_result, load_run, save_run
 from src_helpers.validation import check_choice
 
 SCORES: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {"macro_f1": macro_f1, "accuracy": accuracy_score}
@@ -31,6 +43,15 @@ class Ensemble:
     def members(self) -> tuple[str, ...]:
         return tuple(r.name for r in self.runs)
 
+    @property
+    def target(self) -> str:
+        return self.runs[0].target
+
+    @cached_property
+    def thresholds(self) -> np.ndarray | None:
+        """Multi-label: the per-class thresholds chosen on the ensemble's dev probabilities; single-label: None."""
+        return _on_dev(np.asarray(self.runs[0].y_dev), self.predict_proba("dev"), self.target)[1]
+
     def __repr__(self) -> str:
         weights = ", ".join(f"{m}: {w:.3f}" for m, w in zip(self.members, self.weights, strict=True))
         return f"Ensemble({{{weights}}}, metric={self.metric!r})"
@@ -41,8 +62,17 @@ class Ensemble:
         return sum(w * getattr(r, f"{split}_probs") for r, w in zip(self.runs, self.weights, strict=True))
 
 
+def _on_dev(y_dev: np.ndarray, probs: np.ndarray, target: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Dev predictions: argmax (single), or at per-class thresholds chosen on these dev rows (multi, returned too)."""
+    if target == "single":
+        return probs.argmax(1), None
+    thresholds = choose_threshold(y_dev, probs, per_class=True)
+    return threshold_predictions(probs, thresholds), thresholds
+
+
 def _check_runs(results: Sequence[RunResult]) -> list[RunResult]:
-    """The runs, or a ``ValueError`` naming one that cannot join (single-label, dev predictions, same rows)."""
+    """The runs, or a ``ValueError`` naming one that cannot join (one target, dev predictions, same rows, no
+    ensemble)."""
     runs = list(results)
     if not runs:
         raise ValueError("select_ensemble needs at least one run")
@@ -51,7 +81,12 @@ def _check_runs(results: Sequence[RunResult]) -> list[RunResult]:
         raise ValueError(f"run names must be unique, got {names}")
     first = runs[0]
     for r in runs:
-        require_single(r, "only single-label runs can join an ensemble")
+        if r.target != first.target:
+            raise ValueError(f"runs {first.name!r} and {r.name!r} have different targets ({first.target}, {r.target})")
+        if isinstance(r.config, dict) and r.config.get("model") == comparison.ENSEMBLE:
+            raise ValueError(f"run {r.name!r} is an ensemble: an ensemble never joins another one")
+        if r.y_test is None:
+            raise ValueError(f"run {r.name!r} has no test labels (y_test)")
         if r.dev_probs is None or r.y_dev is None:
             raise ValueError(f"run {r.name!r} has no dev predictions (written before runs stored them): the "
                              "ensemble is chosen on dev, leave it out or re-run it")
@@ -70,15 +105,16 @@ def _check_runs(results: Sequence[RunResult]) -> list[RunResult]:
             if split == "dev" and not np.isfinite(np.asarray(probs, dtype=float)).all():  # what chooses
                 raise ValueError(f"run {r.name!r}: dev_probs hold NaN or infinite values (a broken run): leave it "
                                  "out of the ensemble")
-        ids, ids0 = r.extra.get("test_ids"), first.extra.get("test_ids")
-        if ids is not None and ids0 is not None and list(ids) != list(ids0):
-            raise ValueError(f"runs {first.name!r} and {r.name!r} have different test ids (or order)")
+            ids, ids0 = r.extra.get(f"{split}_ids"), first.extra.get(f"{split}_ids")
+            if ids is not None and ids0 is not None and list(ids) != list(ids0):
+                raise ValueError(f"runs {first.name!r} and {r.name!r} have different {split} ids (or order)")
     return runs
 
 
 def select_ensemble(results: Sequence[RunResult], max_size: int = 20, metric: str = "macro_f1") -> Ensemble:
-    """Each of ``max_size`` steps adds the run giving the best dev ``metric`` of the averaged probabilities; the
-    ensemble is the best prefix (the shortest on ties), weighted by each member's share of the picks."""
+    """Each of ``max_size`` steps adds the run giving the best dev ``metric`` of the averaged probabilities
+    (multi-label: at per-class thresholds chosen on dev); the ensemble is the best prefix (the shortest on ties),
+    weighted by each member's share of the picks."""
     check_choice("metric", metric, SCORES)
     if not isinstance(max_size, int) or max_size < 1:
         raise ValueError(f"max_size must be a positive integer, got {max_size!r}")
@@ -87,7 +123,7 @@ def select_ensemble(results: Sequence[RunResult], max_size: int = 20, metric: st
     dev = [np.asarray(r.dev_probs, dtype=float) for r in runs]
     total, picks, path = np.zeros_like(dev[0]), [], []
     for step in range(1, max_size + 1):
-        scores = [score(y_dev, ((total + p) / step).argmax(1)) for p in dev]
+        scores = [score(y_dev, _on_dev(y_dev, (total + p) / step, runs[0].target)[0]) for p in dev]
         best = int(np.argmax(scores))  # the first of equal scores
         total += dev[best]
         picks.append(best)
@@ -101,14 +137,76 @@ def select_ensemble(results: Sequence[RunResult], max_size: int = 20, metric: st
                     dev_path=dev_path, metric=metric)
 
 
-def ensemble_result(ens: Ensemble, name: str = "ensemble") -> RunResult:
-    """The ensemble as a single-label ``RunResult``; ``config`` names the members and weights."""
-    first = ens.runs[0]
-    dev_probs, test_probs = ens.predict_proba("dev"), ens.predict_proba("test")
-    ev = evaluate(first.y_dev, dev_probs, first.y_test, test_probs, "single", first.labels)
-    config = {"model": "ensemble", "target": "single", "metric": ens.metric,
-              "members": dict(zip(ens.members, ens.weights, strict=True))}
-    extra = {"test_ids": first.extra["test_ids"]} if "test_ids" in first.extra else {}
-    return RunResult(name=name, config=config, target="single", labels=first.labels, dev=ev.dev, test=ev.test,
-                     dev_probs=dev_probs, dev_pred=ev.dev_pred, y_dev=first.y_dev, test_probs=test_probs,
-                     test_pred=ev.test_pred, y_test=first.y_test, extra=extra)
+def ensemble_result(ens: Ensemble, name: str | None = None) -> RunResult:
+    """The ensemble as a ``RunResult`` (default name ``ensemble_<target>``); ``config`` records the members, weights,
+    metric, selection path and (multi-label) the per-class thresholds chosen on dev."""
+    first, target, thresholds = ens.runs[0], ens.target, ens.thresholds
+    probs, y = {s: ens.predict_proba(s) for s in SPLITS}, {"dev": first.y_dev, "test": first.y_test}
+    reports = {s: report(y[s], probs[s], target, thresholds, first.labels) for s in SPLITS}
+    config = {"model": comparison.ENSEMBLE, "target": target, "metric": ens.metric, "max_size": len(ens.dev_path),
+              "members": dict(zip(ens.members, ens.weights, strict=True)),
+              "thresholds": None if thresholds is None else dict(zip(first.labels.classes, thresholds.tolist(),
+                                                                     strict=True)),
+              "selection": ens.dev_path.to_dict("records"),
+              "data": first.config.get("data") if isinstance(first.config, dict) else None}
+    return RunResult(name=name or f"ensemble_{target}", config=config, target=target, labels=first.labels,
+                     dev=reports["dev"], test=reports["test"], threshold=reports["dev"].get("threshold"),
+                     dev_probs=probs["dev"], dev_pred=predictions(probs["dev"], target, thresholds), y_dev=first.y_dev,
+                     test_probs=probs["test"], test_pred=predictions(probs["test"], target, thresholds),
+                     y_test=first.y_test, extra={k: v for k, v in first.extra.items() if k in ("dev_ids", "test_ids")})
+
+
+def candidates(runs_root: str | Path, target: str) -> tuple[list[str], dict[str, str]]:
+    """The run folders of ``runs_root`` that may join a ``target`` ensemble (GoEmotions, full train split, seed 0:
+    ``comparison.left_out_by``; dev predictions stored; no ensemble) and ``{run: why not}`` for the others of that
+    target."""
+    table = comparison.catalog(runs_root)
+    names, left_out = [], {}
+    for name, row in table[table["target"] == check_target(target)].iterrows():
+        why = comparison.left_out_by(row) or ("an ensemble (never a member)" if row["family"] == "ensemble" else
+                                              None if row["has_dev"] else "no dev predictions stored")
+        if why:
+            left_out[name] = why
+        else:
+            names.append(name)
+    return names, left_out
+
+
+def _jsonable(obj: object) -> object:
+    return json.loads(json.dumps(obj, default=_json_default))
+
+
+def write_ensemble_run(runs_root: str | Path, target: str, names: Iterable[str] | None = None, max_size: int = 20,
+                       metric: str = "macro_f1", name: str | None = None,
+                       overwrite: bool = False) -> tuple[Ensemble, Path]:
+    """Choose an ensemble on dev from the run folders ``names`` of ``runs_root`` (default: ``candidates``) and write
+    it as the run folder ``runs_root/<name>`` (default ``ensemble_<target>``). A folder that holds the same choice and
+    scores is left as it is; one holding another is a ``RecordError`` unless ``overwrite`` (then it is replaced)."""
+    check_target(target)
+    names = list(candidates(runs_root, target)[0] if names is None else names)
+    if len(names) < 2:
+        raise ValueError(f"an ensemble needs at least two {target}-label runs with dev predictions in {runs_root}, "
+                         f"got {names} (ensemble.candidates lists the runs left out and why)")
+    runs = [load_result(Path(runs_root) / n) for n in names]
+    if wrong := [r.name for r in runs if r.target != target]:
+        raise ValueError(f"runs {wrong} are not {target}-label runs")
+    ens = select_ensemble(runs, max_size, metric)
+    run_dir = Path(runs_root) / (name or f"ensemble_{target}")
+    result = ensemble_result(ens, run_dir.name)
+    config, metrics = _jsonable(result.config), _jsonable({"dev": result.dev, "test": result.test})
+    if (run_dir / "metrics.json").is_file():
+        stored = load_run(run_dir)
+        if stored.config.get("model") != comparison.ENSEMBLE:
+            raise ValueError(f"{portable_path(run_dir)} is the run folder of another model, not of an ensemble: "
+                             "give the ensemble another name")
+        if _same({k: stored.config.get(k) for k in config}, config) and _same(stored.metrics, metrics):
+            return ens, run_dir
+        if not overwrite:
+            raise RecordError(f"{portable_path(run_dir)} holds another ensemble (members {stored.config.get('members')}"
+                              f", now {config['members']}; or other scores): nothing was written. Pass "
+                              "overwrite=True to replace it.")
+        shutil.rmtree(run_dir)
+    split = {s: {"ids": result.extra.get(f"{s}_ids"), "y_true": getattr(result, f"y_{s}"),
+                 "y_pred": getattr(result, f"{s}_pred"), "probs": getattr(result, f"{s}_probs")} for s in SPLITS}
+    save_run(run_dir, config, metrics, names=result.labels.classes, dev=split["dev"], **split["test"])
+    return ens, run_dir

@@ -48,9 +48,10 @@ def choose_threshold(y_true: np.ndarray, probs: np.ndarray, grid: Sequence[float
     """Threshold(s) that maximise macro-F1 of ``threshold_predictions`` on the given (dev) data."""
     y_true, probs = np.asarray(y_true).astype(int), np.asarray(probs)
     grid = np.round(np.arange(0.05, 0.951, 0.01), 2) if grid is None else np.asarray(grid)
-    if per_class:  # F1 of each class (column) at each threshold (row): the first best per column
-        scores = [f1_score(y_true, (probs >= t).astype(int), average=None, zero_division=0) for t in grid]
-        return grid[np.argmax(scores, axis=0)].astype(float)
+    if per_class:  # F1 = 2TP / (2TP + FP + FN) of each class (column) at each threshold (row), 0 for none
+        pred = probs[None] >= grid[:, None, None]  # vectorised: an ensemble's selection calls this very often
+        scores = 2 * (pred & (y_true[None] == 1)).sum(1) / np.maximum(pred.sum(1) + y_true.sum(0), 1)
+        return grid[np.argmax(scores, axis=0)].astype(float)  # the first best per column
     scores = [f1_score(y_true, threshold_predictions(probs, t), average="macro", zero_division=0) for t in grid]
     return float(grid[int(np.argmax(scores))])
 

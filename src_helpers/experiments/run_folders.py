@@ -85,7 +85,7 @@ class Run:
         return hot.reindex(columns=[str(i) for i in range(len(self.labels.classes))], fill_value=0).to_numpy()
 
     def result(self) -> RunResult:
-        """The run as a ``RunResult`` without a model; ``extra["test_ids"]``: the test ids in stored order."""
+        """The run as a ``RunResult`` without a model; ``extra["test_ids"]`` (``"dev_ids"``): ids in stored order."""
         dev = {} if self.dev_predictions is None else {
             "dev_probs": self.probs(split="dev"), "dev_pred": self.pred("dev"), "y_dev": self.pred("dev", "y_true")}
         return RunResult(name=self.name, run_dir=self.path, config=self.config, labels=self.labels,
@@ -94,7 +94,8 @@ class Run:
                          y_test=self.pred(column="y_true"), **dev,
                          history=self.history if self.history is not None else pd.DataFrame(),
                          extra={**(self.config.get("result") or {}), "evaluations": self.evaluations,
-                                "test_ids": list(self.predictions["id"].astype(str))})
+                                **{f"{split}_ids": list(table["id"].astype(str)) for split, table in
+                                   (("test", self.predictions), ("dev", self.dev_predictions)) if table is not None}})
 
 
 def save_predictions(path: Path, probs: np.ndarray, ids: Sequence[str] | None = None, y_true: np.ndarray | None = None,

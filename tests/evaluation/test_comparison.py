@@ -17,12 +17,12 @@ import pytest
 
 from src_helpers.config import REPO_ROOT
 from src_helpers.data.labels import DAIR, EKMAN, LabelSet
-from src_helpers.evaluation import comparison, figures, references, tables
+from src_helpers.evaluation import calibration, comparison, ensemble, figures, references, tables
 from src_helpers.evaluation import cross_domain as xd
 from src_helpers.evaluation.results import RunResult, evaluate
 from src_helpers.evaluation.tables import inference_benchmarks
 from src_helpers.experiments.registry import EXPERIMENTS, configure
-from src_helpers.experiments.run_folders import RunFolderError, save_evaluation, save_run
+from src_helpers.experiments.run_folders import RecordError, RunFolderError, load_result, save_evaluation, save_run
 
 matplotlib.use("Agg")
 
@@ -451,3 +451,87 @@ def test_the_committed_runs() -> None:
     for name in board.index:
         stored = json.loads((COMMITTED / name / "metrics.json").read_text())["test"]
         assert board.loc[name, "test_macro_f1"] == stored["macro_f1"], name
+
+
+# ------------------------------------------------------------------------------------------ ensembles as run folders
+def ensemble_runs(root: Path) -> Path:
+    """Runs an ensemble chooses from (GoEmotions, seed 0, dev predictions) and runs it must leave out."""
+    write_run(root, "bigru_minilm", rnn("gru"), 0.6, RNN_HISTORY, dev=True, seed=1)
+    write_run(root, "xlstm_minilm", rnn("xlstm"), 0.6, RNN_HISTORY, dev=True, seed=2)
+    write_run(root, "bigru_minilm_seed1", rnn("gru", seed=1), 0.6, RNN_HISTORY, dev=True, seed=3)
+    write_run(root, "tfidf_single", {"model": "tfidf_logreg", "target": "single", "seed": 0}, 0.35)
+    write_run(root, "dair_minilm", transformer(labels="dair"), 0.9, FT_HISTORY, dev=True)
+    write_run(root, "bigru_minilm_multi", rnn("gru", target="multi"), 0.6, RNN_HISTORY, dev=True, seed=4)
+    write_run(root, "transformer_minilm_multi", transformer("multi"), 0.6, FT_HISTORY, dev=True, seed=5)
+    return root
+
+
+def test_ensemble_candidates_and_the_runs_left_out(tmp_path: Path) -> None:
+    root = ensemble_runs(tmp_path)
+    assert ensemble.candidates(root, "single") == (["bigru_minilm", "xlstm_minilm"], {
+        "bigru_minilm_seed1": comparison.RULES["seed"].format(1), "dair_minilm": comparison.RULES["dataset"],
+        "tfidf_single": "no dev predictions stored"})
+    assert ensemble.candidates(root, "multi") == (["bigru_minilm_multi", "transformer_minilm_multi"], {})
+    with pytest.raises(ValueError, match="target"):
+        ensemble.candidates(root, "both")
+
+
+def test_an_ensemble_run_folder_is_a_run_like_any_other(tmp_path: Path) -> None:
+    root = ensemble_runs(tmp_path)
+    ens, path = ensemble.write_ensemble_run(root, "single", max_size=5)
+    ens_multi, path_multi = ensemble.write_ensemble_run(root, "multi", max_size=3)
+    assert (path, path_multi) == (root / "ensemble_single", root / "ensemble_multi")
+    r, r_multi = load_result(path), load_result(path_multi)
+    assert r.config["model"] == "ensemble" and r.config["members"] == dict(zip(ens.members, ens.weights, strict=True))
+    assert set(ens.members) <= {"bigru_minilm", "xlstm_minilm"}
+    np.testing.assert_allclose(r.test_probs, ens.predict_proba("test"), atol=1e-5)
+    assert (r.dev, r.test) == (ensemble.ensemble_result(ens).dev, ensemble.ensemble_result(ens).test)
+    assert r.extra["dev_ids"] == r.extra["test_ids"] == [f"t{i}" for i in range(N)]
+    assert r_multi.target == "multi" and r_multi.threshold == list(ens_multi.thresholds)
+    assert r_multi.config["thresholds"] == dict(zip(EKMAN.classes, ens_multi.thresholds, strict=True))
+    table = comparison.catalog(root)
+    assert table.loc["ensemble_single", "family"] == "ensemble"
+    assert table.loc["ensemble_single", "about"].startswith("ensemble chosen on dev: ")
+    board = comparison.leaderboard(root, n_boot=20)
+    assert {"ensemble_single", "bigru_minilm", "xlstm_minilm"} <= set(board.index)
+    assert board.loc["ensemble_single", "multi_run"] == "ensemble_multi"
+    assert board.loc["ensemble_single", "test_macro_f1"] == r.test["macro_f1"]
+    assert board.loc["ensemble_single", "multi_macro_f1"] == r_multi.test["macro_f1"]
+    tests = comparison.significance(comparison.load(root, board.index), best="ensemble_single",
+                                    baseline="bigru_minilm", n_boot=20)
+    assert set(tests.index) == set(board.index) - {"ensemble_single"} and tests["mcnemar_p"].notna().all()
+    assert np.isfinite(calibration.calibration_table([r]).loc["ensemble_single", "temperature"])
+    assert ensemble.candidates(root, "single")[1]["ensemble_single"] == "an ensemble (never a member)"
+
+
+@pytest.mark.parametrize(("names", "message"), [
+    (["bigru_minilm", "ensemble_single"], "'ensemble_single' is an ensemble"),
+    (["bigru_minilm", "tfidf_single"], "'tfidf_single' has no dev predictions"),
+    (["bigru_minilm", "bigru_minilm_multi"], r"\['bigru_minilm_multi'\] are not single-label"),
+    (["bigru_minilm"], "at least two"),
+    (["bigru_minilm", "no_such_run"], "no_such_run"),
+])
+def test_ensemble_of_named_runs_that_cannot_join(tmp_path: Path, names: list[str], message: str) -> None:
+    root = ensemble_runs(tmp_path)
+    ensemble.write_ensemble_run(root, "single", max_size=3)
+    with pytest.raises(ValueError, match=message):
+        ensemble.write_ensemble_run(root, "single", names, name="another")
+    assert not (root / "another").exists()
+
+
+def test_an_ensemble_folder_is_replaced_only_when_asked(tmp_path: Path) -> None:
+    root = ensemble_runs(tmp_path)
+    _, path = ensemble.write_ensemble_run(root, "single", max_size=3)
+    written = {p: p.stat().st_mtime_ns for p in path.iterdir()}
+    assert ensemble.write_ensemble_run(root, "single", max_size=3)[1] == path
+    assert {p: p.stat().st_mtime_ns for p in path.iterdir()} == written, "the same choice rewrites nothing"
+    write_run(root, "rwkv_minilm", rnn("rwkv"), 0.95, RNN_HISTORY, dev=True, seed=6)  # a new, much better run
+    with pytest.raises(RecordError, match="holds another ensemble"):
+        ensemble.write_ensemble_run(root, "single", max_size=3)
+    assert {p: p.stat().st_mtime_ns for p in path.iterdir()} == written
+    with pytest.raises(ValueError, match="another model, not of an ensemble"):
+        ensemble.write_ensemble_run(root, "single", max_size=3, name="bigru_minilm", overwrite=True)
+    assert load_result(root / "bigru_minilm").config["model_config"] == {"arch": "gru"}
+    ens, _ = ensemble.write_ensemble_run(root, "single", max_size=3, overwrite=True)
+    assert "rwkv_minilm" in ens.members and load_result(path).config["members"] == dict(
+        zip(ens.members, ens.weights, strict=True))

@@ -7,8 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from src_helpers.data.labels import DAIR
+from src_helpers.data.labels import DAIR, EKMAN
 from src_helpers.evaluation.ensemble import ensemble_result, select_ensemble
+from src_helpers.evaluation.metrics import choose_threshold
 from src_helpers.evaluation.results import RunResult, evaluate
 from src_helpers.evaluation.tables import paired_bootstrap, results_table
 
@@ -122,13 +123,15 @@ def test_single_member_ensemble_is_that_member():
     ({"y_test": Y_TEST[:-1]}, "not scored on the same test rows"),
     ({"dev_probs": None}, "'b' has no dev predictions"),
     ({"dev_probs": np.full((N, K), np.nan)}, "'b': dev_probs hold NaN"),
-    ({"target": "multi"}, "'b' is multi-label"),
+    ({"target": "multi"}, "different targets"),
+    ({"config": {"model": "ensemble"}}, "'b' is an ensemble"),
     ({"labels": DAIR}, "different label sets"),
     ({"name": "a"}, "run names must be unique"),
     ({"extra": {"test_ids": ["x"] * N}}, "different test ids"),
+    ({"extra": {"dev_ids": ["x"] * N}}, "different dev ids"),
 ])
 def test_runs_that_cannot_join_raise(changes, message):
-    a = run("a", first(0.8), first(0.6), extra={"test_ids": [str(i) for i in range(N)]})
+    a = run("a", first(0.8), first(0.6), extra={f"{s}_ids": [str(i) for i in range(N)] for s in ("dev", "test")})
     b = run("b", first(0.6), first(0.6), **changes)
     with pytest.raises(ValueError, match=message):
         select_ensemble([a, b])
@@ -144,3 +147,60 @@ def test_bad_arguments_raise():
         select_ensemble([])
     with pytest.raises(ValueError, match="split"):
         select_ensemble([a]).predict_proba("train")
+
+
+# ------------------------------------------------------------------------------------------ multi-label
+def multi_hot(seed: int) -> np.ndarray:
+    """Multi-hot rows of the K classes, at least one per row (as the Ekman groups: neutral is one)."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random((N, K)) < 0.3).astype(int)
+    y[np.arange(N), rng.integers(0, K, N)] = 1
+    return y
+
+
+M_DEV, M_TEST = multi_hot(1), multi_hot(2)
+
+
+def multi_run(name: str, knows: list[int], seed: int, y_test: np.ndarray = M_TEST) -> RunResult:
+    """Sigmoid outputs that are the truth on the classes ``knows``, elsewhere noise: 0.3, 0.4, ..., 0.7."""
+    rng = np.random.default_rng(seed)
+    dev, test = ((np.where(np.isin(np.arange(K), knows), y, rng.uniform(0.3, 0.7, y.shape).round(1)))
+                 for y in (M_DEV, y_test))
+    ev = evaluate(M_DEV, dev, y_test, test, "multi")
+    return RunResult(name=name, target="multi", dev=ev.dev, test=ev.test, threshold=ev.threshold, dev_probs=dev,
+                     dev_pred=ev.dev_pred, y_dev=M_DEV, test_probs=test, test_pred=ev.test_pred, y_test=y_test)
+
+
+def test_multi_label_members_that_know_different_classes_are_combined():
+    # a knows classes 0-3, b the others: alone each is noise on the rest; their mean separates every class
+    a, b, noise = multi_run("a", [0, 1, 2, 3], 10), multi_run("b", [4, 5, 6], 11), multi_run("noise", [], 12)
+    assert max(a.dev["macro_f1"], b.dev["macro_f1"]) < 0.9
+    ens = select_ensemble([noise, a, b], max_size=4)
+    assert dict(zip(ens.members, ens.weights, strict=True)) == {"a": 0.5, "b": 0.5}
+    assert ens.dev_path["added"].iloc[0] == "a" and ens.dev_path["kept"].sum() == 2
+    result = ensemble_result(ens)
+    assert result.name == "ensemble_multi" and result.target == "multi"
+    assert result.dev["macro_f1"] == result.test["macro_f1"] == pytest.approx(1.0)
+    assert ens.dev_path["score"].max() == pytest.approx(result.dev["macro_f1"])
+    np.testing.assert_array_equal(result.test_pred, result.y_test)
+    # known classes: the mean is y / 2 + noise / 2, so a threshold between 0.35 and 0.65 separates them
+    assert ((ens.thresholds > 0.35) & (ens.thresholds <= 0.65)).all()
+    assert result.config["thresholds"] == dict(zip(EKMAN.classes, ens.thresholds, strict=True))
+    assert result.dev["threshold"] == result.test["threshold"] == list(ens.thresholds)
+
+
+def test_multi_label_thresholds_are_chosen_on_dev_only():
+    a, b = multi_run("a", [0, 1, 2], 10), multi_run("b", [3, 4, 5, 6], 11)
+    other_test = 1 - M_TEST  # other test labels (and probabilities): the choice must not move
+    a2, b2 = multi_run("a", [0, 1, 2], 10, other_test), multi_run("b", [3, 4, 5, 6], 11, other_test)
+    ens, ens2 = select_ensemble([a, b], max_size=3), select_ensemble([a2, b2], max_size=3)
+    np.testing.assert_array_equal(ens.thresholds, ens2.thresholds)
+    assert ens.weights == ens2.weights and ens.dev_path.equals(ens2.dev_path)
+    per_class = choose_threshold(M_DEV, ens.predict_proba("dev"), per_class=True)
+    np.testing.assert_array_equal(ens.thresholds, per_class)
+    assert ensemble_result(ens).test != ensemble_result(ens2).test
+
+
+def test_single_label_ensemble_has_no_thresholds():
+    ens = select_ensemble([run("a", first(0.8), first(0.6)), run("b", last(0.7), last(0.5))], max_size=3)
+    assert ens.thresholds is None and ensemble_result(ens).config["thresholds"] is None

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.metrics import f1_score
 
 from src_helpers.evaluation.metrics import (
     choose_threshold,
@@ -43,6 +44,18 @@ def test_choose_threshold_finds_the_separating_value() -> None:
         multi_label_report(y, probs, t)
     per_class = choose_threshold(y, probs, per_class=True)
     assert per_class.shape == (3,) and np.all((per_class > 0.2) & (per_class <= 0.35))
+
+
+def test_per_class_thresholds_are_the_best_f1_score_of_each_class() -> None:
+    """The vectorised per-class F1 gives scikit-learn's ``f1_score(average=None)`` choice (ties: the first)."""
+    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        y = (rng.random((300, 4)) < 0.3).astype(int)
+        y[:, 3] = 0 if seed % 2 else y[:, 3]  # a class without positives: every F1 is 0, the first threshold wins
+        probs = np.clip(0.4 * y + 0.8 * rng.random(y.shape), 0, 1).round(1 + seed % 2)  # rounded: ties
+        scores = [f1_score(y, (probs >= t).astype(int), average=None, zero_division=0) for t in grid]
+        np.testing.assert_array_equal(choose_threshold(y, probs, per_class=True), grid[np.argmax(scores, axis=0)])
 
 
 def test_multi_label_report_fields() -> None:

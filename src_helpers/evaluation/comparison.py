@@ -15,7 +15,7 @@ from src_helpers.data.ekman import EKMAN_LABELS
 from src_helpers.data.labels import label_set
 from src_helpers.evaluation import cross_domain, figures, stats, tables
 from src_helpers.evaluation import references as reference_results
-from src_helpers.evaluation.results import RunResult
+from src_helpers.evaluation.results import RunResult, check_target
 from src_helpers.experiments.registry import BASELINE, EXPERIMENTS, RUNTIME, Experiment, jsonable, with_overrides
 from src_helpers.experiments.run_folders import EVALUATIONS, Run, RunFolderError, load_result, load_run, run_folders
 
@@ -149,9 +149,14 @@ def left_out_by(row: pd.Series) -> str | None:
 
 
 def selection(table: pd.DataFrame, include: Iterable[str] | None = None,
-              exclude: Iterable[str] = ()) -> tuple[list[str], dict[str, str]]:
-    """A ``catalog``'s leaderboard runs and ``{run: rule}`` of the rest (``RULES``); ``include``: exactly these."""
+              exclude: Iterable[str] = (), target: str = "single") -> tuple[list[str], dict[str, str]]:
+    """A ``catalog``'s leaderboard runs and ``{run: rule}`` of the rest (``RULES``); ``include``: exactly these.
+    ``target="multi"``: the multi-label runs are the rows (every one, with or without a single-label sibling)."""
     exclude = set(exclude)
+    if check_target(target) == "multi":
+        chosen = [n for n in (include or table.index) if table.loc[n, "target"] == "multi"
+                  and n not in exclude and left_out_by(table.loc[n]) is None]
+        return chosen, {n: left_out_by(table.loc[n]) or RULES["caller"] for n in table.index if n not in chosen}
     if unknown := sorted((set(include or ()) | exclude) - set(table.index)):
         raise KeyError(f"no run {unknown} in the catalog (runs: {list(table.index)})")
     if include is not None:
@@ -186,22 +191,24 @@ def _scores(r: RunResult, metrics: Iterable[str], prefix: str, n_boot: int, seed
 
 
 def leaderboard(runs_root: str | Path, n_boot: int = 1000, seed: int = 0, include: Iterable[str] | None = None,
-                exclude: Iterable[str] = ()) -> pd.DataFrame:
+                exclude: Iterable[str] = (), target: str = "single") -> pd.DataFrame:
     """One row per GoEmotions single-label model (``selection``), best test macro-F1 first, with bootstrap 95%
-    intervals and its multi-label sibling's scores (``multi_*``). ``attrs["excluded"]``: ``{run: rule}``."""
+    intervals and its multi-label sibling's scores (``multi_*``); ``target="multi"``: one row per multi-label model,
+    test macro- and micro-F1. ``attrs["excluded"]``: ``{run: rule}``."""
     table = catalog(runs_root)
-    names, excluded = selection(table, include, exclude)
+    names, excluded = selection(table, include, exclude, target)
     if not names:
         raise ValueError(f"{runs_root}: no run left for the leaderboard (excluded: {excluded})")
     results = load(runs_root, names)
-    best = tables.best_on_dev(results)
+    best = tables.best_on_dev(results, target)
     rows = []
     for name, r in results.items():
         row = {"model": name, **table.loc[name, ["family", "tuned", "about", "dev_macro_f1"]].to_dict(),
                "best_on_dev": name == best}
-        row |= _scores(r, ("accuracy", "macro_f1"), "test_", n_boot, seed)
+        row |= _scores(r, ("accuracy", "macro_f1") if target == "single" else ("macro_f1", "micro_f1"), "test_",
+                       n_boot, seed)
         sibling = multi_sibling(name)
-        if sibling in table.index and table.loc[sibling, "target"] == "multi":
+        if target == "single" and sibling in table.index and table.loc[sibling, "target"] == "multi":
             multi = load_result(Path(runs_root) / sibling)
             row |= {"multi_run": sibling, **_scores(multi, ("macro_f1",), "multi_", n_boot, seed)}
         rows.append(row)

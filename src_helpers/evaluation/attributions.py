@@ -190,8 +190,8 @@ def attribution_figure(examples: pd.DataFrame, attributions: Sequence[Attributio
     ax.set(xlim=(0, 1), ylim=(y - 0.5, -0.2))
     fig.suptitle(f"{title}: integrated gradients of the predicted class's score (a wrong prediction is explained "
                  "for the class it predicted)", y=1 - 0.12 / height, fontsize=11)
-    bar = fig.add_axes((0.3, 0.55 / height, 0.4, 0.14 / height))
-    fig.colorbar(plt.cm.ScalarMappable(norm, colors), cax=bar, orientation="horizontal").set_label(
+    scale_axes = fig.add_axes((0.3, 0.55 / height, 0.4, 0.14 / height))
+    fig.colorbar(plt.cm.ScalarMappable(norm, colors), cax=scale_axes, orientation="horizontal").set_label(
         "attribution, scaled per text: red raises the score of the class named above the text, blue lowers it",
         fontsize=9)
     if path is not None:

@@ -18,16 +18,16 @@ def fine_run(splits: dict, noise: float = 0.3, seed: int = 0) -> RunResult:
     y = {s: targets(splits[s], "multi", GOEMOTIONS) for s in ("dev", "test")}
     probs = {s: np.clip(y[s] * 0.7 + rng.uniform(0, noise, y[s].shape), 0, 1) for s in y}
     config = {"model": "transformer:minilm", "target": "multi", "labels": GOEMOTIONS.name,
-              "experiment": {"name": "goemotions_minilm28_ep5_multi",
+              "experiment": {"name": "goemotions_minilm28_multi",
                              "settings": {"target": "multi", "labels": "goemotions"}}}
-    return RunResult(name="goemotions_minilm28_ep5_multi", config=config,
+    return RunResult(name="goemotions_minilm28_multi", config=config,
                      extra={"test_ids": splits["test"]["comment_id"].astype(str).tolist()},
                      **scored(y["dev"], probs["dev"], y["test"], probs["test"], "multi", GOEMOTIONS))
 
 
 def test_a_fine_label_run_becomes_two_ekman_runs(goemotions_sample: dict, tmp_path: Path) -> None:
     written = ekman_runs(fine_run(goemotions_sample), goemotions_sample, tmp_path)
-    assert list(written) == ["minilm28_ep5_grouped_single", "minilm28_ep5_grouped_multi"]
+    assert list(written) == ["minilm28_grouped_single", "minilm28_grouped_multi"]
     single, multi = (load_result(tmp_path / n) for n in written)
     assert single.labels == EKMAN and single.target == "single" and multi.target == "multi"
     np.testing.assert_allclose(single.test_probs.sum(1), 1, atol=1e-4)
@@ -37,7 +37,7 @@ def test_a_fine_label_run_becomes_two_ekman_runs(goemotions_sample: dict, tmp_pa
     table = catalog(tmp_path)
     assert set(table.index) == set(written) and (table["dataset"] == "goemotions").all()
     again = ekman_runs(fine_run(goemotions_sample), goemotions_sample, tmp_path)  # the same numbers: no change
-    assert again[grouped_name("goemotions_minilm28_ep5_multi", "multi")].test == multi.test
+    assert again[grouped_name("goemotions_minilm28_multi", "multi")].test == multi.test
 
 
 def test_grouping_refuses_runs_it_cannot_read(goemotions_sample: dict, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ import pandas as pd
 from src_helpers.config import PROFILES, portable_path
 from src_helpers.data.goemotions import load_goemotions
 from src_helpers.evaluation.comparison import _registry_run_names
-from src_helpers.experiments.registry import Experiment, configure, finished, run_experiment
+from src_helpers.experiments.registry import Experiment, configure, finished, run_experiment, with_overrides
 from src_helpers.experiments.run_folders import Run, RunFolderError, load_run
 from tools import REPO_ROOT
 
@@ -48,7 +48,7 @@ def experiment_of(run: Run, profile: str = "full") -> Experiment:
     recorded = run.config.get("train_config") or {}
     runtime = {f"train.{k}": recorded[k] for k in ("num_threads", "device") if f"train.{k}" in exp.settings()
                and recorded.get(k) is not None}
-    return configure(name, profile, {"target": exp.target, "train.seed": exp.seed, **runtime})
+    return with_overrides(exp, runtime)
 
 
 def _flat(value: object, key: str = "") -> dict[str, object]:

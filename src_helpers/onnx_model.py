@@ -27,8 +27,9 @@ from src_helpers.training.transformer_model import WEIGHT_FILES, probabilities
 
 ONNX_DIR, FP32, INT8, MANIFEST = "onnx", "model.onnx", "model.int8.onnx", "manifest.json"
 PACKAGES = ("torch", "transformers", "onnx", "onnxruntime", "onnxscript")
-# Per-tensor, full-range int8 weights: per-channel was no better on GoEmotions, reduce_range (7-bit) lost
-# about 2 points of macro-F1 (a CPU with VNNI needs no reduced range; see docs/models.md).
+# Per-tensor, full-range int8 weights. Per-channel scales and ONNX Runtime's transformer graph optimizer before
+# quantizing (it fuses GELU and skip + LayerNorm of the dynamo graph, not attention) gave the same GoEmotions
+# macro-F1 and speeds within the noise of a shared 2-core machine; reduce_range (7-bit) is for CPUs without VNNI.
 QUANTIZATION = {"weight_type": "QInt8", "per_channel": False, "reduce_range": False}
 
 

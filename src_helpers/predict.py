@@ -2,6 +2,8 @@
 
     python -m src_helpers.predict "I've never had such a bad day"
     python -m src_helpers.predict --file texts.txt --json --model notebook_outputs/runs/<run>/model
+
+ONNX Runtime int8 (``src_helpers.onnx_model``) when the folder has a matching export, else PyTorch (``--runtime``).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -54,25 +57,62 @@ def best_model_dir(runs_root: Path) -> Path | None:
     return runs_root / choose_best(found) / "model" if found else None
 
 
-def predict_proba(texts: Sequence[str], model_dir: str | Path | None = None, batch_size: int = 64,
-                  quantized: bool = False) -> tuple[np.ndarray, list[str]]:
-    """Class probabilities (softmax, or sigmoid for multi-label models) and the label names."""
-    from src_helpers.training.finetune import TransformerTrainer
+RUNTIMES = ("auto", "onnx", "torch")
 
+
+def pick_runtime(model_dir: Path, runtime: str = "auto", quantized: bool = False) -> str:
+    """``"onnx"`` or ``"torch"``: auto takes the ONNX int8 export when it matches the weights (a stale one with a
+    warning that says how to re-export); ``quantized`` (torch dynamic int8) means PyTorch."""
+    from src_helpers.onnx_model import ONNX_DIR, stale_reason
+
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
+    if quantized:
+        if runtime == "onnx":
+            raise ValueError("quantized=True is PyTorch's dynamic int8; the ONNX runtime is int8 already")
+        return "torch"
+    if runtime == "torch":
+        return runtime
+    reason = stale_reason(model_dir)
+    if reason and runtime == "onnx":
+        raise FileNotFoundError(reason)
+    if reason and (model_dir / ONNX_DIR).exists():
+        warnings.warn(f"{reason}; using PyTorch", stacklevel=3)
+    return "torch" if reason else "onnx"
+
+
+def predict_proba(texts: Sequence[str], model_dir: str | Path | None = None, batch_size: int = 64,
+                  quantized: bool = False, runtime: str = "auto",
+                  threads: int | None = None) -> tuple[np.ndarray, list[str]]:
+    """Class probabilities (softmax, or sigmoid for multi-label models) and the label names; ``runtime``: see
+    ``pick_runtime``, ``threads``: CPU threads (None: the runtime's default)."""
     texts = [texts] if isinstance(texts, str) else list(texts)
     for i, t in enumerate(texts):
         if not isinstance(t, str):
             raise TypeError(f"texts[{i}] must be a string, got {type(t).__name__}")
         if not t.strip():
             raise ValueError(f"texts[{i}] is empty: nothing to classify")
-    trainer = TransformerTrainer.load(model_dir or default_model_dir(), quantized)
+    model_dir = Path(model_dir or default_model_dir())
+    if pick_runtime(model_dir, runtime, quantized) == "onnx":
+        from src_helpers import onnx_model
+
+        session = onnx_model.load(model_dir, threads=threads)
+        return session.predict_proba(texts, batch_size), session.labels
+    import torch
+
+    from src_helpers.training.finetune import TransformerTrainer
+
+    if threads:
+        torch.set_num_threads(threads)
+    trainer = TransformerTrainer.load(model_dir, quantized)
     return trainer.predict_proba(texts, batch_size), list(trainer.labels.classes)
 
 
 def predict(texts: str | Sequence[str], model_dir: str | Path | None = None, top_k: int | None = 3,
-            batch_size: int = 64, quantized: bool = False) -> list[list[dict[str, float]]]:
+            batch_size: int = 64, quantized: bool = False, runtime: str = "auto",
+            threads: int | None = None) -> list[list[dict[str, float]]]:
     """For each text, the ``top_k`` labels (all when None) as ``{"label", "score"}``, best first."""
-    probs, names = predict_proba(texts, model_dir, batch_size, quantized)
+    probs, names = predict_proba(texts, model_dir, batch_size, quantized, runtime, threads)
     k = len(names) if top_k is None else top_k
     if not 1 <= k <= len(names):
         raise ValueError(f"top_k must be between 1 and {len(names)} (or None), got {top_k}")
@@ -96,13 +136,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--model", help="model folder (default: best run under notebook_outputs/runs/)")
     p.add_argument("--top-k", type=cli(COUNT), default=3)
     p.add_argument("--json", action="store_true", help="print JSON lines: {text, labels}")
-    p.add_argument("--quantized", action="store_true", help="int8 dynamic quantization (faster on CPU)")
+    p.add_argument("--runtime", choices=RUNTIMES, default="auto", help="onnx: the int8 export (python -m "
+                   "src_helpers.onnx_model), torch: PyTorch; auto (default): onnx when it matches the weights")
+    p.add_argument("--quantized", action="store_true", help="PyTorch with dynamic int8 quantization (faster on CPU)")
+    p.add_argument("--threads", type=cli(COUNT), default=None, help="CPU threads (default: the runtime's)")
     a = p.parse_args(argv)
     try:
         texts = list(a.texts) + (read_lines(a.file) if a.file else [])
         if not texts:
             p.error("give texts or --file")
-        results = predict(texts, a.model, a.top_k, quantized=a.quantized)
+        results = predict(texts, a.model, a.top_k, quantized=a.quantized, runtime=a.runtime, threads=a.threads)
     except (ValueError, FileNotFoundError, TypeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -41,7 +41,7 @@ EMULATION = {"native": "train_speed_lstm_2t_8k_native_bf16.json", "AVX2": "train
 CUDA = "train_speed_cuda_h100.json"
 NEWCOMER = "newcomer.json"  # benchmarks/newcomer.py: the two README commands on a fresh clone
 TUNING = "tuning_rnn.json"  # benchmarks/tuning_throughput.py --family rnn
-INFERENCE = ("transformer_minilm_single", 2)  # run and threads of the quantization sentence
+INFERENCE = "transformer_minilm_single"  # run of the inference table (benchmarks/inference.py)
 MODES = {"naive": "naive: random, padded to {max_length} tokens",
          "bucketed": "bucketed: similar lengths, padded to the batch's longest, packed",
          "exact": "exact: one length per batch, no padding, dense kernels"}
@@ -345,26 +345,32 @@ def cuda_speed(benchmarks: Path) -> str:
 
 
 def inference(benchmarks: Path) -> str:
-    """``benchmarks/inference.py`` on the fine-tuned MiniLM (``INFERENCE``: run and threads): int8 dynamic
-    quantization against fp32, unrounded from its report."""
-    run, threads = INFERENCE
-    found = [p for p in sorted(benchmarks.glob("inference_*.json"))
-             if Path(read_json(p).get("model_dir", "")).parent.name == run and read_json(p).get("threads") == threads]
-    if not found:
-        raise FileNotFoundError(f"{benchmarks}: no inference_*.json of run {run!r} at {threads} threads "
+    """``benchmarks/inference.py`` on the fine-tuned MiniLM (run ``INFERENCE``): a row per runtime and thread count
+    from its reports (one per thread count), unrounded from them."""
+    rows = tables.inference_benchmarks(benchmarks)
+    rows = rows[rows["run"] == INFERENCE] if len(rows) else rows
+    if not len(rows):
+        raise FileNotFoundError(f"{benchmarks}: no inference_*.json of run {INFERENCE!r} "
                                 "(python benchmarks/inference.py)")
-    report = _benchmark(benchmarks, found[-1].name)
-    try:
-        fp32, int8 = (report["results"][k] for k in ("fp32", "int8_dynamic"))
-    except KeyError as e:
-        raise ValueError(f"{found[-1]}: no results for {e}") from None
-    moves = "falls" if int8["p50_latency_ms"] < fp32["p50_latency_ms"] else "rises"
-    return (f"With dynamic int8 quantization (`--quantized`), MiniLM classifies {int8['sentences_per_s']:.0f} "
-            f"sentences/s against {fp32['sentences_per_s']:.0f} in fp32, batched on {threads} CPU threads. Batch-1 p50 "
-            f"latency {moves} from {fp32['p50_latency_ms']:.1f} ms to {int8['p50_latency_ms']:.1f} ms, test accuracy "
-            f"changes by {points(int8['accuracy'] - fp32['accuracy'])} points and macro-F1 by "
-            f"{signed(100 * (int8['macro_f1'] - fp32['macro_f1']), 2)} points "
-            f"(`benchmarks/results/{found[-1].name}`).\n")
+    names = {"fp32": "PyTorch fp32", "int8_dynamic": "PyTorch int8 (dynamic, `--quantized`)",
+             "onnx_fp32": "ONNX Runtime fp32", "onnx_int8": "ONNX Runtime int8 (dynamic; predict's default)"}
+    columns = {"sentences_per_s": "sentences/s", "sentences_per_s_model": "sentences/s (model only)",
+               "p50_latency_ms": "batch-1 p50 (ms)", "size_mb": "size (MB)", "accuracy": "test accuracy",
+               "macro_f1": "test macro-F1", "micro_f1": "test micro-F1"}
+    order = {path: i for i, path in enumerate(names)}
+    rows = rows.assign(order=rows["path"].map(lambda p: order.get(p, len(order)))).sort_values(["order", "threads"])
+    shown = [c for c in columns if c in rows and rows[c].notna().any()]
+    lines = ["| runtime | threads | " + " | ".join(columns[c] for c in shown) + " |",
+             "| --- | --- | " + " | ".join(["---"] * len(shown)) + " |"]
+    for _, r in rows.iterrows():
+        cells = ["–" if pd.isna(r[c]) else f"{r[c]:.{4 if 'f1' in c or c == 'accuracy' else 1}f}" for c in shown]
+        lines.append(f"| {names.get(r['path'], r['path'])} | {r['threads']} | " + " | ".join(cells) + " |")
+    threads = sorted(set(rows["threads"]))
+    files = ", ".join(f"`benchmarks/results/inference_{INFERENCE}_{t}t.json`" for t in threads)
+    return (f"The fine-tuned MiniLM on the whole test split in batches of texts sorted by length, on "
+            f"{' and '.join(map(str, threads))} CPU threads ({files}). Sentences/s and the batch-1 latency include "
+            "tokenization" + ("; model only: the same batches tokenized beforehand" if "sentences_per_s_model" in shown
+                              else "") + ".\n\n" + "\n".join(lines) + "\n")
 
 
 def tuning_throughput(benchmarks: Path) -> str:

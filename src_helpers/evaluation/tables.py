@@ -222,7 +222,7 @@ def inference_benchmarks(folder: str | Path) -> pd.DataFrame:
     for path in sorted(Path(folder).glob("inference_*.json")):
         report = read_json(path)
         try:
-            run = Path(report["model_dir"]).parent.name
+            run = report.get("run") or Path(report["model_dir"]).parent.name  # a transformer's: <run>/model
             rows += [{"run": run, "threads": report["threads"], "path": name, **measured}
                      for name, measured in report["results"].items()]
         except (KeyError, TypeError, AttributeError) as e:

@@ -105,6 +105,15 @@ def test_changed_weights_warn_and_fall_back_to_pytorch(single, tmp_path):
     assert om.main(["--model", str(folder)]) == 0 and pr.pick_runtime(folder) == "onnx"  # re-exported
 
 
+def test_an_export_quantized_with_other_settings_is_stale(single, tmp_path):
+    folder = _copy(single, tmp_path)
+    manifest_file = folder / om.ONNX_DIR / om.MANIFEST
+    manifest = json.loads(manifest_file.read_text())
+    assert manifest["quantization"]["op_types"] == ["MatMul"]  # the embedding lookup stays fp32
+    manifest_file.write_text(json.dumps({**manifest, "quantization": {**manifest["quantization"], "op_types": None}}))
+    assert "was quantized with other settings: re-export" in om.stale_reason(folder)
+
+
 def test_bad_runtime_arguments_are_clear_errors(single):
     with pytest.raises(ValueError, match="runtime must be one of"):
         pr.predict_proba(TEXTS, single, runtime="tensorrt")

@@ -4,13 +4,13 @@
     .venv/bin/python benchmarks/inference_families.py --data-dir $GOEMOTIONS_DIR [--runs tfidf_single bigru_minilm]
 
 For each run folder and each thread count of ``--threads``: sentences/s end to end over the test split (texts in,
-probabilities out: tokenization or TF-IDF features included; batches of ``--batch-size`` for the networks), median
-and p90 batch-1 latency over ``--n-latency`` test texts, and the model's size. The networks are rebuilt from the run's
-``model_config`` and tokenizer: their weights are git-ignored, and the time of a forward pass does not depend on the
-values of the weights, so a model with the run's architecture and sizes but untrained weights times the same. A
-TF-IDF run keeps no model: its pipeline is fitted again on the train split at the run's chosen C (minutes). The
-quality columns are the run folder's own test scores. One JSON per run and thread count goes to
-``benchmarks/results/`` (``inference_<run>_<n>t.json``) unless ``--no-save``.
+probabilities out: tokenization or TF-IDF features included; the trainers' own batches), median and p90 batch-1
+latency over ``--n-latency`` test texts, and the model's size. The networks are rebuilt from the run's
+``model_config`` and tokenizer, in fp32 (also those trained in bf16): their weights are git-ignored, and the time of
+a forward pass does not depend on the values of the weights, so a model with the run's architecture and sizes but
+untrained weights times the same. A TF-IDF run keeps no model: its pipeline is fitted again on the train split at
+the run's chosen C (a minute). The quality columns are the run folder's own test scores. One JSON per run and thread
+count goes to ``benchmarks/results/`` (``inference_<run>_<n>t.json``) unless ``--no-save``.
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ from src_helpers.training.loop import RnnTrainer, make_encoder
 from src_helpers.training.tfidf import full_probs, tfidf_pipeline
 from src_helpers.validation import COUNT, cli
 
-RUNS = ("tfidf_single", "bigru_minilm", "bilstm_minilm", "bigru2_minilm", "bigru_random", "xlstm_minilm",
-        "rwkv_minilm", "tuned_rnn", "tuned_xlstm", "tuned_rwkv")
+RUNS = ("tfidf_single", "tfidf_single_aug", "tuned_tfidf", "bigru_minilm", "bigru_minilm_aug", "bilstm_minilm",
+        "bigru2_minilm", "bigru_random", *(f"bilstm2_{p}_{b}" for p in ("fp32", "bf16") for b in ("padded", "exact")),
+        "xlstm_minilm", "rwkv_minilm", "tuned_rnn", "tuned_xlstm", "tuned_rwkv")  # the leaderboard's but transformers
 
 
 def predictor(run, train):

@@ -41,7 +41,7 @@ EMULATION = {"native": "train_speed_lstm_2t_8k_native_bf16.json", "AVX2": "train
 CUDA = "train_speed_cuda_h100.json"
 NEWCOMER = "newcomer.json"  # benchmarks/newcomer.py: the two README commands on a fresh clone
 TUNING = "tuning_rnn.json"  # benchmarks/tuning_throughput.py --family rnn
-INFERENCE = "transformer_minilm_single"  # run of the inference table (benchmarks/inference.py)
+INFERENCE = "transformer_minilm_ep5_multi"  # run of the inference table (benchmarks/inference.py)
 MODES = {"naive": "naive: random, padded to {max_length} tokens",
          "bucketed": "bucketed: similar lengths, padded to the batch's longest, packed",
          "exact": "exact: one length per batch, no padding, dense kernels"}
@@ -367,10 +367,22 @@ def inference(benchmarks: Path) -> str:
         lines.append(f"| {names.get(r['path'], r['path'])} | {r['threads']} | " + " | ".join(cells) + " |")
     threads = sorted(set(rows["threads"]))
     files = ", ".join(f"`benchmarks/results/inference_{INFERENCE}_{t}t.json`" for t in threads)
-    return (f"The fine-tuned MiniLM on the whole test split in batches of texts sorted by length, on "
-            f"{' and '.join(map(str, threads))} CPU threads ({files}). Sentences/s and the batch-1 latency include "
-            "tokenization" + ("; model only: the same batches tokenized beforehand" if "sentences_per_s_model" in shown
-                              else "") + ".\n\n" + "\n".join(lines) + "\n")
+    setup = _benchmark(benchmarks, f"inference_{INFERENCE}_{threads[-1]}t.json").get("machine", {})
+    cpu = f" of an {setup['cpu']} ({', '.join(setup['flags']) or 'no AVX2'})" if setup.get("cpu") else ""
+    text = (f"The fine-tuned MiniLM (`{INFERENCE}`) on the whole test split in batches of texts sorted by length, on "
+            f"{' and '.join(map(str, threads))} CPU threads{cpu} ({files}). Sentences/s and the batch-1 latency "
+            "include tokenization" + ("; model only: the same batches tokenized beforehand" if "sentences_per_s_model"
+                                      in shown else "") + ".\n\n" + "\n".join(lines) + "\n")
+    others = tables.inference_benchmarks(benchmarks)
+    others = others[(others["path"] == "fp32") & ~others["run"].str.startswith("transformer")]
+    if len(others):
+        speeds = others.pivot_table(index="run", columns="threads", values="sentences_per_s")
+        speeds = speeds.sort_values(speeds.columns[0], ascending=False)
+        text += ("\nThe other families the same way (`benchmarks/inference_families.py`: PyTorch fp32 or "
+                 "scikit-learn, texts in, probabilities out), sentences/s on 1 / 2 threads: " + ", ".join(
+                     f"`{run}` {' / '.join(f'{v:.0f}' for v in row.dropna())}" for run, row in speeds.iterrows())
+                 + ".\n")
+    return text
 
 
 def tuning_throughput(benchmarks: Path) -> str:

@@ -34,7 +34,7 @@ def _save(fig: plt.Figure, path: str | Path | None) -> plt.Figure:
     fig.tight_layout()
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=120)
+        fig.savefig(path, dpi=120, bbox_inches="tight")
         if not in_notebook():
             plt.close(fig)
     return fig
@@ -246,13 +246,14 @@ def cost_quality_figure(table: pd.DataFrame, costs: Sequence[str], quality_col: 
                         title: str | None = None, path: str | Path | None = None, log_x: bool = True) -> plt.Figure:
     """A panel per cost column: ``quality_col`` against it, labelled points, the Pareto front of ``fronts``."""
     fig, axes = plt.subplots(1, len(costs), figsize=(6.5 * len(costs), 5.5), squeeze=False, sharey=True)
+    keys = {name: i for i, name in enumerate(table.index, start=1)}  # points carry numbers, the key names them
     for ax, cost_col in zip(axes[0], costs, strict=True):
         shown = table[[cost_col, quality_col]].notna().all(axis=1)
         data = table[shown]
         if len(data):
             sns.scatterplot(data=data, x=cost_col, y=quality_col, hue=hue if hue in data else None, s=70, ax=ax)
         for name, row in data.iterrows():
-            ax.annotate(str(name), (row[cost_col], row[quality_col]), fontsize=7, xytext=(4, 3),
+            ax.annotate(str(keys[name]), (row[cost_col], row[quality_col]), fontsize=7, xytext=(3, 2),
                         textcoords="offset points")
         on_front = (fronts or {}).get(cost_col, pd.Series(dtype=bool)).reindex(data.index, fill_value=False)
         if on_front.any():
@@ -268,4 +269,5 @@ def cost_quality_figure(table: pd.DataFrame, costs: Sequence[str], quality_col: 
             ax.text(0.0, -0.16, f"not shown (no {cost_col} or {quality_col}): {', '.join(map(str, missing))}",
                     transform=ax.transAxes, fontsize=7, wrap=True, va="top")
     fig.suptitle(title or f"{quality_col} against cost")
+    fig.text(0.01, -0.08, "   ".join(f"{k} {name}" for name, k in keys.items()), fontsize=8, wrap=True, va="top")
     return _save(fig, path)

@@ -37,6 +37,16 @@ def test_a_row_per_runtime_and_thread_count(tmp_path: Path) -> None:
     assert f"inference_{RUN}_1t.json" in text and "model only" in text
 
 
+def test_the_other_families_are_listed_after_the_table(tmp_path: Path) -> None:
+    write(tmp_path, 1, 100.0)
+    for threads, speed in ((1, 2500.0), (2, 4000.0)):  # benchmarks/inference_families.py's reports
+        report = {"run": "bigru_minilm", "model_dir": "notebook_outputs/runs/bigru_minilm", "threads": threads,
+                  "results": {"fp32": {"sentences_per_s": speed, "p50_latency_ms": 2.0, "size_mb": 48.0}}}
+        (tmp_path / f"inference_bigru_minilm_{threads}t.json").write_text(json.dumps(report))
+    text = readme_sections.inference(tmp_path)
+    assert text.rstrip().endswith("sentences/s on 1 / 2 threads: `bigru_minilm` 2500 / 4000.")
+
+
 def test_no_report_of_the_run_is_a_clear_error(tmp_path: Path) -> None:
     write(tmp_path, 1, 100.0, run="another_run")
     with pytest.raises(FileNotFoundError, match=f"no inference_.*json of run '{RUN}'"):

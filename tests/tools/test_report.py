@@ -128,6 +128,11 @@ def test_results_markdown_marks_the_dev_choice_and_shows_intervals() -> None:
     row = next(line for line in text.splitlines() if line.startswith(f"| **{chosen}**"))
     assert f"{board.loc[chosen, 'test_accuracy']:.4f} [{board.loc[chosen, 'test_accuracy_low']:.3f}, " in row
     assert len([line for line in text.splitlines() if line.startswith("| ")]) == len(board) + 2, "header, rule, rows"
+    multi = report.comparison.leaderboard(report.REPO_ROOT / "notebook_outputs" / "runs", n_boot=50, seed=0,
+                                          target="multi")
+    with_multi = report.results_markdown(board, multi)
+    multi_choice = multi.index[multi["best_on_dev"]][0]
+    assert f"Multi-label, chosen on dev among {len(multi)} models" in with_multi and f"**{multi_choice}**" in with_multi
 
 
 # ------------------------------------------------------------------------------------------ named README sections

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from inference import machine  # benchmarks/inference.py: the CPU, its flags, the versions
+from threadpoolctl import threadpool_limits
 
 from src_helpers.config import REPO_ROOT, portable_path
 from src_helpers.data.goemotions import load_for_profile
@@ -94,7 +95,8 @@ def main() -> None:
         quality = {k: run.metrics["test"][k] for k in ("accuracy", "macro_f1", "micro_f1") if k in run.metrics["test"]}
         for threads in a.threads:
             torch.set_num_threads(threads)
-            row = {**bench(predict, texts, a.n_latency), "size_mb": size, **quality}
+            with threadpool_limits(threads):  # scikit-learn's and NumPy's BLAS / OpenMP threads too
+                row = {**bench(predict, texts, a.n_latency), "size_mb": size, **quality}
             report = {"run": name, "model_dir": portable_path(a.runs_dir / name), "threads": threads,
                       "n_test": len(texts), "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                       "machine": setup, "quality": "the run folder's test scores", "results": {"fp32": row},

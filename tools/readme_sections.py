@@ -375,13 +375,15 @@ def inference(benchmarks: Path) -> str:
                                       in shown else "") + ".\n\n" + "\n".join(lines) + "\n")
     others = tables.inference_benchmarks(benchmarks)
     measured = others.get("sentences_per_s_model", pd.Series(float("nan"), index=others.index))
-    others = others[(others["path"] == "fp32") & measured.isna()]  # inference_families.py's (no model-only speed)
+    others = others[(others["path"] == "fp32") & measured.isna() & ~others["run"].str.startswith("transformer")]
     if len(others):
         speeds = others.pivot_table(index="run", columns="threads", values="sentences_per_s")
         speeds = speeds.sort_values(speeds.columns[0], ascending=False)
         text += ("\nThe other families the same way (`benchmarks/inference_families.py`: PyTorch fp32 or "
-                 "scikit-learn, texts in, probabilities out), sentences/s on 1 / 2 threads: " + ", ".join(
-                     f"`{run}` {' / '.join(f'{v:.0f}' for v in row.dropna())}" for run, row in speeds.iterrows())
+                 "scikit-learn, texts in, probabilities out), sentences/s on " + " / ".join(
+                     f"{t}" for t in speeds.columns) + " threads: " + ", ".join(
+                     f"`{run}` {' / '.join('–' if pd.isna(v) else f'{v:.0f}' for v in row)}"
+                     for run, row in speeds.iterrows())
                  + ".\n")
     return text
 

@@ -101,8 +101,9 @@ def token_attributions(model, tokenizer, texts: Sequence[str], target_ids: Seque
         for text, target in zip(texts, target_ids, strict=True):
             enc = tokenizer(text, truncation=True, max_length=max_length, return_offsets_mapping=True,
                             return_special_tokens_mask=True, return_tensors="pt")
-            ids, mask = enc["input_ids"], enc["attention_mask"]
-            baseline = torch.where(enc["special_tokens_mask"].bool(), ids, torch.full_like(ids, pad))
+            device = next(model.parameters()).device
+            ids, mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)
+            baseline = torch.where(enc["special_tokens_mask"].bool().to(device), ids, torch.full_like(ids, pad))
             steps = n_steps
             while True:
                 attr, delta = lig.attribute(ids, baselines=baseline, target=int(target), n_steps=steps,
@@ -110,7 +111,7 @@ def token_attributions(model, tokenizer, texts: Sequence[str], target_ids: Seque
                 if abs(delta.item()) <= tolerance or steps * 2 > max_steps:
                     break
                 steps *= 2
-            per_token = attr.sum(-1)[0].detach().numpy()
+            per_token = attr.sum(-1)[0].detach().cpu().numpy()
             words, index = _words(text, enc["offset_mapping"][0].tolist())
             raw = np.array([per_token[index == w].sum() for w in range(len(words))])
             raw = raw[: index.max() + 1]  # words cut off by max_length are left out

@@ -153,12 +153,12 @@ def selection(table: pd.DataFrame, include: Iterable[str] | None = None,
     """A ``catalog``'s leaderboard runs and ``{run: rule}`` of the rest (``RULES``); ``include``: exactly these.
     ``target="multi"``: the multi-label runs are the rows (every one, with or without a single-label sibling)."""
     exclude = set(exclude)
-    if check_target(target) == "multi":
-        chosen = [n for n in (include or table.index) if table.loc[n, "target"] == "multi"
-                  and n not in exclude and left_out_by(table.loc[n]) is None]
-        return chosen, {n: left_out_by(table.loc[n]) or RULES["caller"] for n in table.index if n not in chosen}
     if unknown := sorted((set(include or ()) | exclude) - set(table.index)):
         raise KeyError(f"no run {unknown} in the catalog (runs: {list(table.index)})")
+    if check_target(target) == "multi":
+        chosen = [n for n in (table.index if include is None else include) if table.loc[n, "target"] == "multi"
+                  and n not in exclude and left_out_by(table.loc[n]) is None]
+        return chosen, {n: left_out_by(table.loc[n]) or RULES["caller"] for n in table.index if n not in chosen}
     if include is not None:
         if multi := [n for n in include if table.loc[n, "target"] != "single"]:
             raise ValueError(f"include names multi-label runs {multi}: they are columns of their single-label sibling")

@@ -251,7 +251,8 @@ def experiment_splits(exp: Experiment, splits: dict[str, pd.DataFrame]) -> dict[
     """The data an experiment trains on: the stratified ``train_rows`` subset and/or the augmented train split."""
     out = dict(splits)
     if exp.train_rows:
-        out["train"] = subsample(out["train"], exp.train_rows, seed=exp.seed, stratify=label_set(exp.labels).single)
+        stratify = label_set(exp.labels).single or "ekman"  # the 28 fine labels: by the primary Ekman group
+        out["train"] = subsample(out["train"], exp.train_rows, seed=exp.seed, stratify=stratify)
     if exp.augment:
         out = augment_splits(out, AugmentConfig(seed=exp.seed))
     return out

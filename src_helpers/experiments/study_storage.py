@@ -72,8 +72,9 @@ def load_study(study_name: str, storage: str, seed: int = 0, worker: int = 0, pr
     study = optuna.create_study(study_name=study_name, storage=open_storage(storage, **storage_kwargs),
                                 direction="maximize", load_if_exists=True,
                                 pruner=sampler_and_pruner(pruner=pruner, max_epochs=max_epochs)[1])
-    if study.user_attrs.setdefault("pruner", pruner) != pruner:
-        raise ValueError(f"study {study_name!r} prunes with {study.user_attrs['pruner']!r}; asked for {pruner!r} "
+    held = study.user_attrs.get("pruner", "median" if study.get_trials(deepcopy=False) else pruner)  # older: median
+    if held != pruner:
+        raise ValueError(f"study {study_name!r} prunes with {held!r}; asked for {pruner!r} "
                          "(name another study)")
     study.set_user_attr("pruner", pruner)
     study.sampler = sampler_and_pruner(seed, worker, len(study.get_trials(deepcopy=False)), pruner, max_epochs)[0]

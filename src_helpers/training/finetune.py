@@ -9,6 +9,7 @@ import logging
 import math
 import re
 import shutil
+import sys
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -326,12 +327,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     a = parse_args(argv)
     cfg = dataclass_from_args(FTConfig, a)
+    if a.labels == GOEMOTIONS.name and cfg.target != "multi":
+        print(f"error: --labels {GOEMOTIONS.name} has multi-label targets only: pass --target multi", file=sys.stderr)
+        raise SystemExit(2)
     logging.basicConfig(level=logging.INFO)
     splits = load_for_profile(a.profile, a.data_dir)
     if a.train_rows:
         splits = {**splits, "train": subsample(splits["train"], a.train_rows)}
     name = a.run_name or Experiment(f"transformer_minilm{'_lora' if cfg.lora else ''}_single", "transformer", cfg,
-                                    target=cfg.target).run_name
+                                    target=cfg.target, labels=a.labels).run_name
     trainer = TransformerTrainer(cfg, label_set(a.labels), data_settings={"train_rows": a.train_rows})
     runs = paths_for(a.profile, data=splits).ensure().runs
     res = trainer.fit(splits, runs / name)

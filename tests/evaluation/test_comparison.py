@@ -546,3 +546,10 @@ def test_the_multi_label_leaderboard_has_a_row_per_multi_label_model(runs: Path)
     assert board.attrs["excluded"]["dair_minilm"] == comparison.RULES["dataset"]
     fewer = comparison.leaderboard(runs, n_boot=50, target="multi", exclude=["tfidf_multi"])
     assert "tfidf_multi" not in fewer.index
+
+
+def test_the_multi_label_selection_names_unknown_runs_and_takes_an_empty_include_as_none(runs: Path) -> None:
+    table = comparison.catalog(runs)
+    with pytest.raises(KeyError, match="no_such_run"):
+        comparison.selection(table, exclude=["no_such_run"], target="multi")
+    assert comparison.selection(table, include=[], target="multi")[0] == []

@@ -523,3 +523,12 @@ def test_a_study_prunes_on_epochs_with_the_pruner_it_was_created_with(tmp_path: 
         study_storage.load_study("s", storage)
     with pytest.raises(ValueError, match="pruner must be one of"):
         Budget(pruner="asha")
+
+
+def test_a_study_from_before_pruners_were_recorded_keeps_the_median_pruner(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'old.db'}"
+    old = optuna.create_study(study_name="old", storage=storage, direction="maximize")
+    old.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=1)
+    with pytest.raises(ValueError, match="study 'old' prunes with 'median'; asked for 'hyperband'"):
+        study_storage.load_study("old", storage, pruner="hyperband", max_epochs=4)
+    assert isinstance(study_storage.load_study("old", storage).pruner, optuna.pruners.MedianPruner)

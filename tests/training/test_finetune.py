@@ -146,6 +146,13 @@ def test_cli_refuses_an_out_of_range_flag_before_training(flags, message, monkey
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
+def test_cli_refuses_the_28_labels_with_a_single_label_target(monkeypatch, capsys):
+    monkeypatch.setattr(ft.TransformerTrainer, "fit", lambda *a, **k: pytest.fail("trained despite a bad flag"))
+    with pytest.raises(SystemExit) as exit_info:
+        ft.main(["--labels", "goemotions", "--target", "single"])
+    assert exit_info.value.code == 2 and "--labels goemotions has multi-label targets only" in capsys.readouterr().err
+
+
 def test_epoch_history_groups_logs():
     logs = [{"loss": 2.0, "epoch": 0.5}, {"loss": 1.0, "epoch": 1.0},
             {"eval_loss": 1.5, "eval_macro_f1": 0.3, "eval_accuracy": 0.4, "epoch": 1.0},

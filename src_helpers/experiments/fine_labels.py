@@ -17,7 +17,7 @@ GROUPING = {"single": "primary group: the group of the most probable emotion, ma
 
 
 def grouped_name(fine_run: str, target: str) -> str:
-    """``goemotions_minilm28_multi`` -> ``minilm28_grouped_single`` / ``minilm28_grouped_multi``."""
+    """``goemotions_<name>_multi`` -> ``<name>_grouped_single`` / ``<name>_grouped_multi``."""
     return f"{fine_run.removeprefix(GOEMOTIONS.name + '_').removesuffix('_multi')}_grouped_{target}"
 
 

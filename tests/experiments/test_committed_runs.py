@@ -74,7 +74,7 @@ def recomputed_test_report(run: Run) -> dict:
     y_true, y_pred, _ = stored_arrays(run)
     if run.config.get("target") == "multi":
         # y_pred is already thresholded: a 0/1 "probability" at 0.5 reproduces it exactly
-        report = multi_label_report(y_true, y_pred.astype(float), 0.5)
+        report = multi_label_report(y_true, y_pred.astype(float), 0.5, label_set(run.config.get("labels")).classes)
         report["threshold"] = run.metrics["test"]["threshold"]
         return report
     return single_label_report(y_true, y_pred, names=label_set(run.config.get("labels")).classes)

@@ -409,7 +409,7 @@ def test_a_study_records_its_family_and_data_and_continues_on_them(splits: dict[
     url, budget = sqlite_url(tmp_path / "same.db"), Budget(n_trials=1, train_rows=120)
     first = studies.run_study("tfidf", splits, budget=budget, study_name="s", storage=url)
     data = study_storage.study_data("tfidf", splits, "quick", budget)
-    assert first.user_attrs == {"family": "tfidf", "data": data}
+    assert first.user_attrs == {"family": "tfidf", "data": data, "pruner": "median"}
     assert data["n_train"] < len(splits["train"]) and data["train_rows"] == 120, "the train subset trials see"
     again = studies.run_study("tfidf", splits, budget=Budget(n_trials=2, train_rows=120), study_name="s", storage=url)
     assert len(again.trials) == 2 and again.user_attrs == first.user_attrs

@@ -125,14 +125,17 @@ def untuned_trial(study: optuna.Study, family: str) -> FrozenTrial | None:
                  if t.params == UNTUNED[family]), None)
 
 
-def tuned_run_name(family: str, exp: Experiment) -> str:
-    return f"tuned_{family}" + ("_multi" if exp.target == "multi" else "")
+def tuned_run_name(family: str, exp: Experiment, study_name: str | None = None, profile: str = "quick") -> str:
+    """``tuned_<family>[_multi]`` for the family's default study ``<profile>_<family>``; another study's best is
+    ``tuned_<study name without the profile>[_multi]`` (study ``full_rnn_epochs``: ``tuned_rnn_epochs``)."""
+    stem = family if study_name in (None, f"{profile}_{family}") else study_name.removeprefix(f"{profile}_")
+    return f"tuned_{stem}" + ("_multi" if exp.target == "multi" else "")
 
 
 def finished_run(family: str, exp: Experiment, splits: dict[str, pd.DataFrame], profile: str = "quick",
-                 runs_dir: str | Path | None = None) -> RunResult | None:
+                 runs_dir: str | Path | None = None, study_name: str | None = None) -> RunResult | None:
     """A finished run of ``exp`` on these splits (the untuned run or the tuned one), so it is not trained twice."""
-    names = dict.fromkeys([exp.run_name, tuned_run_name(family, exp)])
+    names = dict.fromkeys([exp.run_name, tuned_run_name(family, exp, study_name, profile)])
     return next((r for n in names if (r := finished(exp, splits, profile, runs_dir, run_name=n)) is not None), None)
 
 
@@ -151,7 +154,7 @@ def refine(study: optuna.Study, family: str, splits: dict[str, pd.DataFrame], pr
     for trial in [t for t in candidates if t.number not in done]:
         exp = trial_experiment(family, trial.params, profile, Budget(epochs=max_epochs))  # the full split
         run_name, start = f"refine_{trial.number:04d}", time.perf_counter()
-        result = finished_run(family, exp, splits, profile, runs_dir)
+        result = finished_run(family, exp, splits, profile, runs_dir, study.study_name)
         run = None if result is None else result.name  # a finished run read, not trained
         if result is None:
             result = run_experiment(exp, tuning_splits(splits), folder, resume=True, run_name=run_name)
@@ -187,7 +190,7 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
                  runs_dir: str | Path | None = None, resume: bool = True, overrides: Mapping[str, Any] | None = None,
                  max_epochs: int | None = None, top_k: int = 1) -> RunResult:
     """The best configuration (``top_k`` > 1: ``refine``'s winner, its table in ``extra["refine"]``) trained on the
-    full train split and tested once as ``tuned_<family>[_multi]`` (``resume``: a finished one is returned)."""
+    full train split and tested once as ``tuned_run_name`` (``resume``: a finished one is returned)."""
     check_range("top_k", top_k, COUNT)
     check_range("max_epochs", max_epochs, COUNT, optional=True)
     table, params, stage_dir = None, study.best_params, None
@@ -199,8 +202,8 @@ def retrain_best(study: optuna.Study, family: str, splits: dict[str, pd.DataFram
         stage_dir = studies / f"{study.study_name}_trials" / f"refine_{table.index[0]:04d}"
     exp = trial_experiment(family, params, profile, Budget(epochs=max_epochs), overrides)
     runs_dir = Path(runs_dir) if runs_dir else paths_for(profile, data=splits).ensure().runs
-    result = finished_run(family, exp, splits, profile, runs_dir) if resume else None
-    run_dir = runs_dir / tuned_run_name(family, exp)
+    result = finished_run(family, exp, splits, profile, runs_dir, study.study_name) if resume else None
+    run_dir = runs_dir / tuned_run_name(family, exp, study.study_name, profile)
     if result is None:
         if stage_dir and (stage_dir / "checkpoints" / "last.pt").is_file() and resume and not overrides:
             shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # an RNN winner resumes after its training

@@ -80,15 +80,19 @@ def test_quick_shrinks_widths_and_keeps_minilm_embeddings() -> None:
 def committed_experiment(folder: str) -> tuple[str, dict]:
     """The registered experiment (and the target/seed overrides) whose run folder is ``folder``.
 
-    ``tuned_<family>[_multi]``: the family's experiment with the parameters ``studies.retrain_best`` trained: the
-    configuration of the committed study's second stage (``full_<family>.refine.json``) that names the folder as
-    its run, else that stage's winner, else the study's best trial (``.best.json``)."""
-    if tuned := re.fullmatch(r"tuned_(.+?)(_multi)?", folder):
-        family, refined = tuned[1], STUDIES / f"full_{tuned[1]}.refine.json"
-        rows = json.loads(refined.read_text()) if refined.is_file() and not tuned[2] else []
+    ``tuned_<study>[_multi]``: the family's experiment with the parameters ``studies.retrain_best`` trained for the
+    committed study ``full_<study>`` (``<study>``: the family, or ``<family>_<name>``): the configuration of its
+    second stage (``full_<study>.refine.json``) that names the folder as its run, else that stage's winner, else
+    the study's best trial (``.best.json``)."""
+    if folder.startswith("tuned_"):
+        multi = folder.endswith("_multi")
+        stem = folder.removeprefix("tuned_").removesuffix("_multi")
+        family = next(f for f in studies.FAMILIES if stem == f or stem.startswith(f"{f}_"))
+        refined = STUDIES / f"full_{stem}.refine.json"
+        rows = json.loads(refined.read_text()) if refined.is_file() and not multi else []
         params = next((r["params"] for r in rows if r.get("run") == folder), rows[0]["params"] if rows else
-                      json.loads((STUDIES / f"full_{family}.best.json").read_text())["params"])
-        overrides = studies.SPACES[family](FixedTrial(params)) | ({"target": "multi"} if tuned[2] else {})
+                      json.loads((STUDIES / f"full_{stem}.best.json").read_text())["params"])
+        overrides = studies.SPACES[family](FixedTrial(params)) | ({"target": "multi"} if multi else {})
         return studies.FAMILIES[family], overrides
     base, seed = re.fullmatch(r"(.+?)(?:_seed(\d+))?", folder).groups()
     overrides: dict = {"train.seed": int(seed)} if seed else {}

@@ -215,15 +215,15 @@ def test_a_configuration_with_a_finished_run_is_read_not_trained_again(
 
     study = _study_of(url, "t", "rnn", [(untuned, 0.1), (GOOD, 0.4)])
     first = studies.retrain_best(study, "rnn", splits, "quick", runs)
-    assert seen == ["tuned_rnn"] and first.name == "tuned_rnn"
+    assert seen == ["tuned_t"] and first.name == "tuned_t"
     again = studies.retrain_best(study, "rnn", splits, "quick", runs)
-    assert seen == ["tuned_rnn"] and again.dev == first.dev, "the finished tuned run is read back"
-    assert studies.retrain_best(study, "rnn", splits, "quick", runs, resume=False).name == "tuned_rnn"
-    assert seen == ["tuned_rnn"] * 2, "resume=False trains again"
+    assert seen == ["tuned_t"] and again.dev == first.dev, "the finished tuned run is read back"
+    assert studies.retrain_best(study, "rnn", splits, "quick", runs, resume=False).name == "tuned_t"
+    assert seen == ["tuned_t"] * 2, "resume=False trains again"
 
     table = studies.refine(study, "rnn", splits, "quick", top_k=1, runs_dir=runs)
-    assert seen == ["tuned_rnn"] * 2, "both configurations have finished runs: nothing trained"
-    assert table["run"].to_dict() == {0: "bigru_minilm", 1: "tuned_rnn"}
+    assert seen == ["tuned_t"] * 2, "both configurations have finished runs: nothing trained"
+    assert table["run"].to_dict() == {0: "bigru_minilm", 1: "tuned_t"}
     assert table.loc[0, "dev_macro_f1"] == baseline.dev["macro_f1"] and table.loc[0, "untuned"]
     assert table.loc[1, "dev_macro_f1"] == first.dev["macro_f1"]
 
@@ -242,11 +242,22 @@ def test_the_second_stage_winner_of_an_rnn_is_tested_without_training_again(
     table = tuned.extra["refine"]
     assert list(table["run"]) == [None, None] and len(epochs) == table["epochs_run"].sum() == 4, \
         "each candidate trained once, in the stage; the winner not again"
-    assert tuned.name == "tuned_rnn" and tuned.dev["macro_f1"] == table["dev_macro_f1"].iloc[0]
+    assert tuned.name == "tuned_w" and tuned.dev["macro_f1"] == table["dev_macro_f1"].iloc[0], "study w's best"
     assert len(tuned.history) == table["epochs_run"].iloc[0]
     y_test, y_dev = splits["test"]["ekman"].to_numpy(), splits["dev"]["ekman"].to_numpy()
     assert np.array_equal(tuned.y_test, y_test) and not np.array_equal(y_test, y_dev), "tested on the test split"
     assert not (paths_for("quick").studies / "w_trials").exists(), "the stage's folders are gone"
+
+
+def test_a_tuned_run_is_named_after_its_study() -> None:
+    single = search_spaces.trial_experiment("rnn", GOOD, "full")
+    multi = search_spaces.trial_experiment("rnn", GOOD, "full", overrides={"target": "multi"})
+    assert studies.tuned_run_name("rnn", single) == "tuned_rnn", "no study named: the family's default study"
+    assert studies.tuned_run_name("rnn", single, "full_rnn", "full") == "tuned_rnn"
+    assert studies.tuned_run_name("rnn", multi, "full_rnn", "full") == "tuned_rnn_multi"
+    assert studies.tuned_run_name("rnn", single, "full_rnn_epochs", "full") == "tuned_rnn_epochs", \
+        "another study's best never overwrites the default study's tuned run"
+    assert studies.tuned_run_name("rnn", single, "quick_rnn_epochs", "quick") == "tuned_rnn_epochs"
 
 
 def test_a_study_without_its_untuned_trial_refines_its_best_only(tmp_path: Path) -> None:

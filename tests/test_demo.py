@@ -8,7 +8,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -22,6 +21,7 @@ from src_helpers import predict as pr
 from src_helpers.config import REPO_ROOT, paths_for
 from src_helpers.data.ekman import EKMAN_LABELS
 from src_helpers.experiments.run_folders import write_json
+from tools import demo_screenshot as shot
 
 LABELS = list(EKMAN_LABELS)
 TEXTS = ["I am so angry at the bus driver", "what a lovely surprise, thank you", "this is scary"]
@@ -213,30 +213,14 @@ def test_the_page_holds_the_text_box_examples_probabilities_and_upload(multi_mod
 
 
 # ----------------------------------------------------------------------------- the page in a real browser
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def browser_or_skip():
     """A headless Chromium driven by Selenium, or a skip that names the missing piece."""
     pytest.importorskip("gradio", reason="gradio is the 'demo' extra (make demo / .venv-tf5)")
     pytest.importorskip("selenium", reason="selenium is the 'demo' extra (.venv-tf5)")
-    for program, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+    for program, package in ((shot.CHROMIUM, "chromium"), (shot.CHROMEDRIVER, "chromium-driver")):
         if not program.exists():
             pytest.skip(f"{program} not found: apt-get install {package} (.ci/run does)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,1000"):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    return shot.browser()
 
 
 @pytest.fixture(scope="module")
@@ -245,7 +229,7 @@ def page(multi_model):
     driver = browser_or_skip()
     model = demo.load_demo_model(multi_model, runtime="torch")
     app = demo.build_app(model)
-    port = free_port()
+    port = shot.free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
         yield driver, f"http://127.0.0.1:{port}/", model
@@ -254,21 +238,9 @@ def page(multi_model):
         app.close()
 
 
-def wait_for(driver, css: str, predicate, timeout: float = 60):
-    """The elements matching ``css`` once ``predicate(elements)`` holds."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    def ready(d):
-        found = d.find_elements(By.CSS_SELECTOR, css)
-        return found if found and predicate(found) else False
-
-    return WebDriverWait(driver, timeout).until(ready)
-
-
 def shown_probabilities(driver) -> dict[str, float]:
     """The Label's rows as the page shows them: {class: percent / 100}."""
-    rows = wait_for(driver, "#probabilities .confidence-set", lambda r: len(r) == 7)
+    rows = shot.wait_for(driver, "#probabilities .confidence-set", lambda r: len(r) == 7)
     shown = {}
     for row in rows:
         name, percent = row.find_element("css selector", ".text").text, row.find_element("css selector", ".confidence")
@@ -282,10 +254,10 @@ def test_a_typed_sentence_shows_its_probabilities_and_class(page, tmp_path):
 
     driver, url, model = page
     driver.get(url)
-    box = wait_for(driver, "#text textarea", lambda e: e[0].is_displayed())[0]
+    box = shot.wait_for(driver, "#text textarea", lambda e: e[0].is_displayed())[0]
     box.send_keys(TEXTS[0])
     driver.find_element(By.CSS_SELECTOR, "#classify").click()
-    said = wait_for(driver, "#verdict", lambda e: "predicted:" in e[0].text)[0].text
+    said = shot.wait_for(driver, "#verdict", lambda e: "predicted:" in e[0].text)[0].text
     expected, names = pr.predict_proba([TEXTS[0]], model.loaded.model_dir, runtime="torch")
     best = names[int(np.argmax(expected[0]))]
     assert f"predicted: {best}" in said and "groups above threshold 0.35" in said
@@ -298,10 +270,8 @@ def test_a_typed_sentence_shows_its_probabilities_and_class(page, tmp_path):
 
 
 def upload(driver, path: Path) -> None:
-    from selenium.webdriver.common.by import By
-
-    wait_for(driver, "#upload input[type=file]", lambda e: True)[0].send_keys(str(path))
-    driver.find_element(By.TAG_NAME, "body")  # the upload starts on the input's change
+    """Choose ``path`` in the page's file input (Gradio uploads it on the change)."""
+    shot.wait_for(driver, "#upload input[type=file]", lambda e: True)[0].send_keys(str(path))
 
 
 @pytest.mark.slow
@@ -311,7 +281,7 @@ def test_an_uploaded_file_comes_back_as_a_csv_of_its_predictions(page, tmp_path)
     f = tmp_path / "three.txt"
     f.write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
     upload(driver, f)
-    link = wait_for(driver, "#download a[href]", lambda e: e[0].get_attribute("href"))[0].get_attribute("href")
+    link = shot.wait_for(driver, "#download a[href]", lambda e: e[0].get_attribute("href"))[0].get_attribute("href")
     assert link.startswith(url.rstrip("/")), link
     with urllib.request.urlopen(link, timeout=30) as answer:
         rows = list(csv.DictReader(io.StringIO(answer.read().decode("utf-8"))))
@@ -319,7 +289,7 @@ def test_an_uploaded_file_comes_back_as_a_csv_of_its_predictions(page, tmp_path)
     assert len(rows) == 3 and list(rows[0]) == ["text", "predicted", *LABELS, "groups"]
     assert [r["text"] for r in rows] == TEXTS
     assert [r["predicted"] for r in rows] == [names[i] for i in expected.argmax(1)]
-    assert "3 lines classified" in wait_for(driver, "#file-message", lambda e: e[0].text)[0].text
+    assert "3 lines classified" in shot.wait_for(driver, "#file-message", lambda e: e[0].text)[0].text
 
 
 @pytest.mark.slow
@@ -329,6 +299,6 @@ def test_a_binary_upload_gets_a_clear_message_not_a_traceback(page, tmp_path):
     f = tmp_path / "picture.bin"
     f.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
     upload(driver, f)
-    said = wait_for(driver, "#file-message", lambda e: "error" in e[0].text)[0].text
+    said = shot.wait_for(driver, "#file-message", lambda e: "error" in e[0].text)[0].text
     assert "picture.bin:3: a NUL byte: this looks like a binary file" in said
     assert "Traceback" not in driver.page_source

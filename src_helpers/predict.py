@@ -22,8 +22,9 @@ import numpy as np
 from src_helpers.config import paths_for
 from src_helpers.data.textio import read_json, read_text, split_lines
 from src_helpers.evaluation.metrics import choose_best
+from src_helpers.evaluation.results import TARGETS
 from src_helpers.training.transformer_model import has_weights
-from src_helpers.validation import COUNT, cli
+from src_helpers.validation import COUNT, check_choice, cli
 
 HOW_TO_TRAIN = ("create one with `python -m src_helpers.training.finetune --profile full` (real data from --data-dir, "
                 '$GOEMOTIONS_DIR or the hub) or notebooks/05_transformers.ipynb with profile = "full"')
@@ -43,14 +44,10 @@ def default_model_dir(runs_root: str | Path | None = None) -> Path:
     raise FileNotFoundError(f"{message}. Pass --model / model_dir, or {HOW_TO_TRAIN}")
 
 
-TARGETS = ("single", "multi")
-
-
 def best_model_dir(runs_root: Path, prefer: str = "single") -> Path | None:
     """The best ``<run>/model`` with weights by dev macro-F1 (Ekman runs only), or None; the ``prefer`` target's runs
     (``"single"``: single-label, ``"multi"``: multi-label) first, the other's when it has none."""
-    if prefer not in TARGETS:
-        raise ValueError(f"prefer must be one of {TARGETS}, got {prefer!r}")
+    check_choice("prefer", prefer, TARGETS)
     scores: dict[bool, dict[str, float]] = {True: {}, False: {}}  # single-label or not: {run: dev macro-F1}
     for model_dir in sorted(runs_root.glob("*/model")):
         metrics_file, config_file = model_dir.parent / "metrics.json", model_dir.parent / "config.json"

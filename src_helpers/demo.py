@@ -37,7 +37,8 @@ PORT = Range(1, 65535, integer=True)
 SMOKE_WARNING = "smoke model: trained on the bundled sample for a few steps; its predictions are not a result"
 NO_GRADIO = ("the demo needs Gradio, which lives in the transformers-5 environment: run `make demo`, or "
              "`pip install '.[demo]'` there (pip install -c constraints-tf5.txt -e '.[dev,studies,demo]')")
-MAKE_SMOKE = "or `make run` for a quick smoke model (the notebooks on the bundled sample)"
+MAKE_SMOKE = ("or, for a smoke model in minutes on a CPU (the bundled sample; `make run` deletes its runs' weights "
+              "when it ends): `python -m src_helpers.training.finetune --profile quick --target multi`")
 EXAMPLES = [
     "I can't believe you remembered my birthday, thank you so much!",
     "This is the third time the bus didn't show up. I'm furious.",

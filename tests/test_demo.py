@@ -130,7 +130,8 @@ def multi_model(tiny, tmp_path_factory) -> Path:
 def test_the_demo_prefers_a_multi_label_model_then_the_quick_ones_then_says_how_to_train(tiny):
     with pytest.raises(FileNotFoundError) as none:
         demo.find_model_dir()
-    assert all(s in str(none.value) for s in ("notebooks/05_transformers.ipynb", "training.finetune", "make run"))
+    assert all(s in str(none.value) for s in ("notebooks/05_transformers.ipynb", "training.finetune --profile full",
+                                              "training.finetune --profile quick --target multi"))
     quick = make_run(paths_for("quick").runs, "smoke", tiny, "single", 0.2)
     assert demo.find_model_dir() == quick and demo.is_smoke(quick)
     full = paths_for("full").runs
@@ -177,8 +178,9 @@ def test_without_a_model_the_command_exits_2_and_says_how_to_train_one(tmp_path)
     done = subprocess.run([sys.executable, "-m", "src_helpers.demo"], capture_output=True, text=True, env=env,
                           cwd=tmp_path, timeout=300)
     assert done.returncode == 2, done.stderr
-    assert "no fine-tuned model" in done.stderr and "05_transformers" in done.stderr and "make run" in done.stderr
-    assert "Traceback" not in done.stderr
+    said = done.stderr
+    assert "no fine-tuned model" in said and "05_transformers" in said and "--profile quick --target multi" in said
+    assert "Traceback" not in said
 
 
 def test_without_gradio_the_command_exits_2_and_says_where_it_lives(multi_model, monkeypatch, capsys):

@@ -13,9 +13,11 @@ transformers 4 refuses. The page, its input checks and its CSV are plain functio
 from __future__ import annotations
 
 import argparse
+import atexit
 import csv
 import io
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -219,10 +221,14 @@ def _gradio() -> Any:
     return gradio
 
 
-def build_app(model: DemoModel) -> Any:
+def build_app(model: DemoModel, folder: str | Path | None = None) -> Any:
     """The page (a ``gr.Blocks``): a text box with examples, the seven probabilities, the verdict, and a text file
-    upload that returns a CSV. Bad input gets a message on the page, not a traceback."""
+    upload that returns a CSV (written under ``folder``; default: a temporary folder removed when Python exits). Bad
+    input gets a message on the page, not a traceback."""
     gr = _gradio()
+    if folder is None:
+        folder = tempfile.mkdtemp(prefix="ekman_demo_")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
 
     def on_text(text: str | None) -> tuple[Any, str]:
         try:
@@ -235,13 +241,13 @@ def build_app(model: DemoModel) -> Any:
         if not upload:
             return None, ""
         try:
-            out, message = classify_file(model, upload)
+            out, message = classify_file(model, upload, tempfile.mkdtemp(dir=folder))  # a folder per request
         except (ValueError, UnicodeDecodeError, OSError) as e:
             gr.Warning(str(e))
             return None, error_text(e)
         return str(out), message
 
-    with gr.Blocks(title="Ekman emotions: try the model") as app:
+    with gr.Blocks(title="Ekman emotions: try the model", delete_cache=(3600, 3600)) as app:  # uploads kept 1 h
         gr.Markdown("# Which emotion? GoEmotions' seven Ekman groups\n\n" + model.describe())
         if model.smoke:
             gr.Markdown(f"⚠️ **{SMOKE_WARNING}**", elem_id="smoke-warning")

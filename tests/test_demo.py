@@ -27,6 +27,14 @@ LABELS = list(EKMAN_LABELS)
 TEXTS = ["I am so angry at the bus driver", "what a lovely surprise, thank you", "this is scary"]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _gradio_cache(tmp_path_factory):
+    """Gradio's cache folder (uploads, and what importing it creates) in a tmp folder of this module's tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
+        yield
+
+
 # ----------------------------------------------------------------------------- input checks
 @pytest.mark.parametrize("text", ["", "   \n\t", None])
 def test_an_empty_text_is_refused(text):
@@ -202,7 +210,7 @@ def test_a_bad_model_folder_or_port_is_a_message(tmp_path, capsys):
 def test_the_page_holds_the_text_box_examples_probabilities_and_upload(multi_model, tiny, tmp_path):
     pytest.importorskip("gradio", reason="gradio is the 'demo' extra (make demo / .venv-tf5)")
     model = demo.load_demo_model(multi_model, runtime="torch")
-    components = demo.build_app(model).config["components"]
+    components = demo.build_app(model, tmp_path).config["components"]
     kinds = [c["type"] for c in components]
     assert {"textbox", "button", "label", "file", "dataset"} <= set(kinds), kinds
     label = next(c for c in components if c["type"] == "label")
@@ -211,26 +219,28 @@ def test_the_page_holds_the_text_box_examples_probabilities_and_upload(multi_mod
     assert "tiny_multi" in shown and "PyTorch" in shown and demo.SMOKE_WARNING not in shown
     assert all(json.dumps(e, ensure_ascii=False)[1:-1] in shown for e in demo.EXAMPLES[:1])
     smoke = demo.load_demo_model(make_run(paths_for("quick").runs, "smoke", tiny, "multi", 0.1), runtime="torch")
-    assert demo.SMOKE_WARNING in json.dumps(demo.build_app(smoke).config["components"], ensure_ascii=False)
+    assert demo.SMOKE_WARNING in json.dumps(demo.build_app(smoke, tmp_path).config["components"], ensure_ascii=False)
 
 
 # ----------------------------------------------------------------------------- the page in a real browser
-def browser_or_skip():
-    """A headless Chromium driven by Selenium, or a skip that names the missing piece."""
+def browser_or_skip(tmp: Path):
+    """A headless Chromium driven by Selenium (its profile under ``tmp``), or a skip that names the missing piece."""
     pytest.importorskip("gradio", reason="gradio is the 'demo' extra (make demo / .venv-tf5)")
     pytest.importorskip("selenium", reason="selenium is the 'demo' extra (.venv-tf5)")
     for program, package in ((shot.CHROMIUM, "chromium"), (shot.CHROMEDRIVER, "chromium-driver")):
         if not program.exists():
             pytest.skip(f"{program} not found: apt-get install {package} (.ci/run does)")
-    return shot.browser()
+    return shot.browser(tmp=tmp)
 
 
 @pytest.fixture(scope="module")
-def page(multi_model):
-    """The app of the tiny multi-label model served on a free local port, and a browser on it."""
-    driver = browser_or_skip()
+def page(multi_model, tmp_path_factory):
+    """The app of the tiny multi-label model served on a free local port, and a browser on it (the CSVs and the
+    browser's profile in a tmp folder)."""
+    tmp = tmp_path_factory.mktemp("page")
+    driver = browser_or_skip(tmp)
     model = demo.load_demo_model(multi_model, runtime="torch")
-    app = demo.build_app(model)
+    app = demo.build_app(model, tmp)
     port = shot.free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:

@@ -9,8 +9,10 @@ Runs in the transformers-5 environment (``.venv-tf5``: gradio and selenium are i
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,8 +31,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def browser(width: int = 1200, height: int = 1000) -> Any:
-    """Headless Chromium driven by Selenium (``/usr/bin/chromium`` through ``/usr/bin/chromedriver``)."""
+def browser(width: int = 1200, height: int = 1000, tmp: str | Path | None = None) -> Any:
+    """Headless Chromium driven by Selenium (``/usr/bin/chromium`` through ``/usr/bin/chromedriver``); ``tmp``: the
+    folder for its temporary profile (default: the system's)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -39,7 +42,8 @@ def browser(width: int = 1200, height: int = 1000) -> Any:
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-background-networking",
                  f"--window-size={width},{height}"):
         options.add_argument(flag)
-    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    env = {**os.environ, "TMPDIR": str(tmp)} if tmp else None
+    return webdriver.Chrome(service=Service(str(CHROMEDRIVER), env=env), options=options)
 
 
 def wait_for(driver: Any, css: str, predicate: Any, timeout: float = 60) -> list:
@@ -57,18 +61,27 @@ def wait_for(driver: Any, css: str, predicate: Any, timeout: float = 60) -> list
 def screenshot(model: demo.DemoModel, out: Path, text: str, width: int = 1200, height: int = 1000) -> Path:
     """Serve ``model``, classify ``text`` in the browser and save the page (at least ``height`` pixels high, the
     whole page when it is longer) to ``out``."""
+    with tempfile.TemporaryDirectory(prefix="demo_screenshot_") as tmp:
+        os.environ["GRADIO_TEMP_DIR"] = tmp  # Gradio's cache of this one page
+        app = demo.build_app(model, tmp)
+        port = free_port()
+        app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+        try:
+            _classify_and_save(browser(width, height, tmp), port, out, text, width, height, len(model.labels))
+        finally:
+            app.close()
+    return out
+
+
+def _classify_and_save(driver: Any, port: int, out: Path, text: str, width: int, height: int, n_labels: int) -> None:
     from selenium.webdriver.common.by import By
 
-    app = demo.build_app(model)
-    port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    driver = browser(width, height)
     try:
         driver.get(f"http://127.0.0.1:{port}/")
         wait_for(driver, "#text textarea", lambda e: e[0].is_displayed())[0].send_keys(text)
         driver.find_element(By.CSS_SELECTOR, "#classify").click()
         wait_for(driver, "#verdict", lambda e: "predicted:" in e[0].text)
-        wait_for(driver, "#probabilities .confidence-set", lambda rows: len(rows) == len(model.labels))
+        wait_for(driver, "#probabilities .confidence-set", lambda rows: len(rows) == n_labels)
         full, chrome = driver.execute_script(  # the page's height, and what the window adds around the page
             "const app = document.querySelector('gradio-app');"
             "return [Math.max(document.documentElement.scrollHeight, document.body.scrollHeight,"
@@ -79,8 +92,6 @@ def screenshot(model: demo.DemoModel, out: Path, text: str, width: int = 1200, h
             raise OSError(f"the browser could not write {out}")
     finally:
         driver.quit()
-        app.close()
-    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -49,7 +49,7 @@ run: $(STAMP)  ## all notebooks in order, headless (PROFILE=quick: offline bundl
 
 # extra options after the module, e.g. DEMO_ARGS="--model notebook_outputs/runs/NAME/model --port 7861"
 DEMO_ARGS ?=
-demo: $(STAMP_TF5)  ## the best local model in a browser page (Gradio, http://127.0.0.1:7860); after make run
+demo: $(STAMP_TF5)  ## the best local model on a web page (Gradio, http://127.0.0.1:7860), in the transformers-5 venv
 	$(PY_TF5) -m src_helpers.demo $(DEMO_ARGS)
 
 # pyproject.toml's pytest options leave the tests marked slow out of a plain `pytest`; `-m` on the command line

@@ -4,6 +4,7 @@
     python -m src_helpers.predict --file texts.txt --json --model notebook_outputs/runs/<run>/model
 
 ONNX Runtime int8 (``src_helpers.onnx_model``) when the folder has a matching export, else PyTorch (``--runtime``).
+``load_model`` loads a folder once for many calls (``src_helpers.demo`` keeps it for every request).
 """
 
 from __future__ import annotations

@@ -174,6 +174,19 @@ def test_the_served_model_says_what_it_is_and_scores_as_predict_does(multi_model
     np.testing.assert_allclose([[float(r[c]) for c in LABELS] for r in rows], expected, atol=1e-5)
 
 
+def test_an_exported_model_is_served_on_onnx_runtime_int8(multi_model, tmp_path):
+    from src_helpers import onnx_model as om
+
+    model_dir = tmp_path / "runs" / "exported" / "model"
+    shutil.copytree(multi_model.parent, model_dir.parent)
+    om.export(model_dir)
+    model = demo.load_demo_model(model_dir)  # runtime auto: the matching int8 export
+    assert model.loaded.runtime == "onnx" and model.describe().endswith("on ONNX Runtime int8.")
+    expected, _ = pr.predict_proba(TEXTS, model_dir, runtime="onnx")
+    np.testing.assert_allclose(model.predict_proba(TEXTS), expected, atol=1e-6)
+    assert demo.load_demo_model(model_dir, runtime="torch").describe().endswith("on PyTorch.")
+
+
 def test_a_single_label_model_is_served_as_one(tiny, tmp_path):
     model = demo.load_demo_model(make_run(tmp_path / "runs", "one", tiny, "single", 0.5), runtime="torch")
     assert not model.multi and model.threshold is None and "(single-label, dev macro-F1 0.5000)" in model.describe()

@@ -46,8 +46,8 @@ def default_model_dir(runs_root: str | Path | None = None) -> Path:
 
 
 def best_model_dir(runs_root: Path, prefer: str = "single") -> Path | None:
-    """The best ``<run>/model`` with weights by dev macro-F1 (Ekman runs only), or None; the ``prefer`` target's runs
-    (``"single"``: single-label, ``"multi"``: multi-label) first, the other's when it has none."""
+    """The best ``<run>/model`` with weights by dev macro-F1 (Ekman runs only), or None; the runs of the ``prefer``
+    kind (``"single"``: single-label, ``"multi"``: multi-label) first, the other kind's when there are none."""
     check_choice("prefer", prefer, TARGETS)
     scores: dict[bool, dict[str, float]] = {True: {}, False: {}}  # single-label or not: {run: dev macro-F1}
     for model_dir in sorted(runs_root.glob("*/model")):

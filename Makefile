@@ -10,7 +10,8 @@ CONSTRAINTS ?= constraints.txt
 EXTRAS ?= dev,augment,studies
 # a second environment for CI: the transformers-5 stack, without TextAttack
 VENV_TF5 ?= .venv-tf5
-EXTRAS_TF5 ?= dev,studies
+# "demo" is Gradio + Selenium (the browser demo and its test): gradio 6 needs huggingface-hub>=1 (transformers 5)
+EXTRAS_TF5 ?= dev,studies,demo
 PY_TF5 := $(VENV_TF5)/bin/python
 STAMP_TF5 := $(VENV_TF5)/.installed
 CONSTRAINTS_TF5 ?= constraints-tf5.txt
@@ -21,7 +22,7 @@ export NLTK_DATA ?= $(CURDIR)/.cache/nltk_data
 # pip freeze without the project itself and without torch's local build label (+cpu, +cu126...)
 FREEZE = -m pip freeze --exclude-editable | sed -E 's/\+(cpu|cu[0-9]+|rocm[0-9.]+)$$//'
 
-.PHONY: run test test-slow test-all test-tf5 lint lock lock-tf5 wordnet clean-smoke
+.PHONY: run demo test test-slow test-all test-tf5 lint lock lock-tf5 wordnet clean-smoke
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(MAKE) wordnet
@@ -45,6 +46,11 @@ wordnet:  ## WordNet 3.0 for offline TextAttack augmentation (Debian/Ubuntu; els
 
 run: $(STAMP)  ## all notebooks in order, headless (PROFILE=quick: offline bundled sample; PROFILE=full: real data)
 	$(PY) -m tools.pipeline --profile $(PROFILE)
+
+# extra options after the module, e.g. DEMO_ARGS="--model notebook_outputs/runs/NAME/model --port 7861"
+DEMO_ARGS ?=
+demo: $(STAMP_TF5)  ## the best local model on a web page (Gradio, http://127.0.0.1:7860), in the transformers-5 venv
+	$(PY_TF5) -m src_helpers.demo $(DEMO_ARGS)
 
 # pyproject.toml's pytest options leave the tests marked slow out of a plain `pytest`; `-m` on the command line
 # replaces that selection. CI runs `make test`, then `make test-slow`: every test once.

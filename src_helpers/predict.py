@@ -4,6 +4,7 @@
     python -m src_helpers.predict --file texts.txt --json --model notebook_outputs/runs/<run>/model
 
 ONNX Runtime int8 (``src_helpers.onnx_model``) when the folder has a matching export, else PyTorch (``--runtime``).
+``load_model`` loads a folder once for many calls (``src_helpers.demo`` keeps it for every request).
 """
 
 from __future__ import annotations
@@ -13,15 +14,18 @@ import json
 import sys
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from src_helpers.config import paths_for
 from src_helpers.data.textio import read_json, read_text, split_lines
 from src_helpers.evaluation.metrics import choose_best
+from src_helpers.evaluation.results import TARGETS
 from src_helpers.training.transformer_model import has_weights
-from src_helpers.validation import COUNT, cli
+from src_helpers.validation import COUNT, check_choice, cli
 
 HOW_TO_TRAIN = ("create one with `python -m src_helpers.training.finetune --profile full` (real data from --data-dir, "
                 '$GOEMOTIONS_DIR or the hub) or notebooks/05_transformers.ipynb with profile = "full"')
@@ -41,8 +45,10 @@ def default_model_dir(runs_root: str | Path | None = None) -> Path:
     raise FileNotFoundError(f"{message}. Pass --model / model_dir, or {HOW_TO_TRAIN}")
 
 
-def best_model_dir(runs_root: Path) -> Path | None:
-    """The best ``<run>/model`` with weights by dev macro-F1 (single-label first, Ekman runs only), or None."""
+def best_model_dir(runs_root: Path, prefer: str = "single") -> Path | None:
+    """The best ``<run>/model`` with weights by dev macro-F1 (Ekman runs only), or None; the runs of the ``prefer``
+    kind (``"single"``: single-label, ``"multi"``: multi-label) first, the other kind's when there are none."""
+    check_choice("prefer", prefer, TARGETS)
     scores: dict[bool, dict[str, float]] = {True: {}, False: {}}  # single-label or not: {run: dev macro-F1}
     for model_dir in sorted(runs_root.glob("*/model")):
         metrics_file, config_file = model_dir.parent / "metrics.json", model_dir.parent / "config.json"
@@ -53,7 +59,8 @@ def best_model_dir(runs_root: Path) -> Path | None:
             continue
         score = read_json(metrics_file).get("dev", {}).get("macro_f1", float("-inf"))
         scores[config.get("target") != "multi"][model_dir.parent.name] = score
-    found = scores[True] or scores[False]
+    first = prefer == "single"
+    found = scores[first] or scores[not first]
     return runs_root / choose_best(found) / "model" if found else None
 
 
@@ -81,6 +88,41 @@ def pick_runtime(model_dir: Path, runtime: str = "auto", quantized: bool = False
     return "torch" if reason else "onnx"
 
 
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model folder loaded once (keep it to score many requests): ``runtime`` is ``"onnx"`` or ``"torch"``,
+    ``scorer`` the ``OnnxClassifier`` or the ``TransformerTrainer`` that scores."""
+
+    model_dir: Path
+    runtime: str
+    labels: list[str]
+    scorer: Any
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Class probabilities of ``texts`` in their order (softmax, or sigmoid for multi-label models)."""
+        return self.scorer.predict_proba(list(texts), batch_size)
+
+
+def load_model(model_dir: str | Path, runtime: str = "auto", quantized: bool = False,
+               threads: int | None = None) -> LoadedModel:
+    """The model of ``model_dir`` on ``pick_runtime``'s runtime; ``threads``: CPU threads (None: the runtime's
+    default)."""
+    model_dir = Path(model_dir)
+    if pick_runtime(model_dir, runtime, quantized) == "onnx":
+        from src_helpers import onnx_model
+
+        session = onnx_model.load(model_dir, threads=threads)
+        return LoadedModel(model_dir, "onnx", list(session.labels), session)
+    import torch
+
+    from src_helpers.training.finetune import TransformerTrainer
+
+    if threads:
+        torch.set_num_threads(threads)
+    trainer = TransformerTrainer.load(model_dir, quantized)
+    return LoadedModel(model_dir, "torch", list(trainer.labels.classes), trainer)
+
+
 def predict_proba(texts: Sequence[str], model_dir: str | Path | None = None, batch_size: int = 64,
                   quantized: bool = False, runtime: str = "auto",
                   threads: int | None = None) -> tuple[np.ndarray, list[str]]:
@@ -92,20 +134,8 @@ def predict_proba(texts: Sequence[str], model_dir: str | Path | None = None, bat
             raise TypeError(f"texts[{i}] must be a string, got {type(t).__name__}")
         if not t.strip():
             raise ValueError(f"texts[{i}] is empty: nothing to classify")
-    model_dir = Path(model_dir or default_model_dir())
-    if pick_runtime(model_dir, runtime, quantized) == "onnx":
-        from src_helpers import onnx_model
-
-        session = onnx_model.load(model_dir, threads=threads)
-        return session.predict_proba(texts, batch_size), session.labels
-    import torch
-
-    from src_helpers.training.finetune import TransformerTrainer
-
-    if threads:
-        torch.set_num_threads(threads)
-    trainer = TransformerTrainer.load(model_dir, quantized)
-    return trainer.predict_proba(texts, batch_size), list(trainer.labels.classes)
+    loaded = load_model(model_dir or default_model_dir(), runtime, quantized, threads)
+    return loaded.predict_proba(texts, batch_size), loaded.labels
 
 
 def predict(texts: str | Sequence[str], model_dir: str | Path | None = None, top_k: int | None = 3,

@@ -39,8 +39,8 @@ PORT = Range(1, 65535, integer=True)
 SMOKE_WARNING = "smoke model: trained on the bundled sample for a few steps; its predictions are not a result"
 NO_GRADIO = ("the demo needs Gradio, which lives in the transformers-5 environment: run `make demo`, or "
              "`pip install '.[demo]'` there (pip install -c constraints-tf5.txt -e '.[dev,studies,demo]')")
-MAKE_SMOKE = ("or, for a smoke model in minutes on a CPU (the bundled sample; `make run` deletes its runs' weights "
-              "when it ends): `python -m src_helpers.training.finetune --profile quick --target multi`")
+MAKE_SMOKE = ("or, for a smoke model on the bundled sample (minutes on a CPU): `make run` (it keeps the model the demo "
+              "serves), or `python -m src_helpers.training.finetune --profile quick --target multi`")
 EXAMPLES = [
     "I can't believe you remembered my birthday, thank you so much!",
     "This is the third time the bus didn't show up. I'm furious.",

@@ -1,7 +1,7 @@
 """A screenshot of the demo page for the README: serve the model (``src_helpers.demo``) on a free local port, open it
 in headless Chromium (Debian's ``chromium`` and ``chromium-driver``), classify an example sentence and save the page.
 
-    python -m tools.demo_screenshot [--model DIR] [--out images/08_demo.png]
+    python -m tools.demo_screenshot [--model DIR] [--out images/09_demo.png]
 
 Runs in the transformers-5 environment (``.venv-tf5``: gradio and selenium are its ``demo`` extra).
 """
@@ -22,7 +22,7 @@ from src_helpers.config import REPO_ROOT
 from src_helpers.predict import RUNTIMES
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-DEFAULT_OUT = REPO_ROOT / "images" / "08_demo.png"
+DEFAULT_OUT = REPO_ROOT / "images" / "09_demo.png"
 
 
 def free_port() -> int:
@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Screenshot of the demo page (headless Chromium).")
     p.add_argument("--model", help="model folder (default: the one `make demo` serves)")
     p.add_argument("--runtime", choices=RUNTIMES, default="auto")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="PNG file (default: images/08_demo.png)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="PNG file (default: images/09_demo.png)")
     p.add_argument("--text", default=demo.EXAMPLES[0], help="the sentence classified on the page")
     a = p.parse_args(argv)
     missing = [f"{path} (apt-get install {package})" for path, package in

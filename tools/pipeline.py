@@ -286,8 +286,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[{i}/{len(notebooks)}] {nb.name} (profile {args.profile})", flush=True)
         outputs.append(run_notebook(nb, args.profile, data_dir, dair_dir=dair_dir))
         print(f"    -> {portable_path(outputs[-1])}", flush=True)
-    if args.profile == "quick":
-        drop_model_weights(paths_for("quick").runs)
+    if args.profile == "quick":  # the demo's smoke model stays, so `make demo` has a model after `make run`
+        from src_helpers.predict import best_model_dir
+
+        runs = paths_for("quick").runs
+        drop_model_weights(runs, keep=best_model_dir(runs, prefer="multi") if runs.is_dir() else None)
     if args.profile == "full" and any(out.parent == paths_for("full", REPO_ROOT).notebooks_out
                                       for out in outputs):  # the repo's history changed
         print("regenerating the results table, README section, history index and figures", flush=True)
@@ -298,12 +301,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 WEIGHT_FOLDERS = ("model", "checkpoints")  # a transformer run's save_pretrained copy; an RNN run's checkpoints
 
 
-def drop_model_weights(runs: Path) -> int:
-    """Delete the model weights (``WEIGHT_FOLDERS``) of the run folders under ``runs`` (at any depth) and return the
-    bytes freed. A quick run calls it once its last notebook has ended: what a reader needs (config, metrics,
-    history, predictions, figures, executed copies) stays, and a later quick run trains afresh what it needs."""
+def drop_model_weights(runs: Path, keep: Path | None = None) -> int:
+    """Delete the model weights (``WEIGHT_FOLDERS``) of the run folders under ``runs`` (at any depth) but ``keep``,
+    and return the bytes freed. A quick run calls it once its last notebook has ended, keeping the model the demo
+    serves (``src_helpers.demo``): what a reader needs (config, metrics, history, predictions, figures, executed
+    copies) stays, and a later quick run trains afresh what it needs."""
     freed = 0
     for folder in sorted(runs.rglob("*")) if runs.is_dir() else []:
+        if folder == keep:
+            continue
         if folder.name in WEIGHT_FOLDERS and folder.is_dir() and (folder.parent / "config.json").is_file():
             freed += sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
             shutil.rmtree(folder)

@@ -58,6 +58,7 @@ LESSONS = {  # notebook -> what a reader learns there (the notebook map of the R
     "06_optuna_studies": "hyper-parameter search with Optuna: objective, sampler, pruner, a second stage",
     "07_dair_emotion": "a second data set (DAIR.AI tweets): in-domain training and transfer across domains",
     "08_comparison": "comparing models honestly: intervals, paired tests, calibration, ensembles, errors",
+    "09_demo": "the model behind a web page (Gradio): what it serves, the CSV, what bad input gets",
 }
 
 

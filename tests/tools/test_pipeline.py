@@ -257,14 +257,24 @@ def test_a_quick_run_ends_by_dropping_the_model_weights_of_its_runs(tmp_path: Pa
     (runs / "goemotions_for_dair/bigru_minilm/checkpoints/model/weights.pt").write_bytes(b"w" * 1000)
     (runs / "tfidf_single" / "notes").mkdir()  # not a weights folder
     (runs / "no_run" / "model").mkdir(parents=True)  # no config.json: not a run folder, left alone
+    served = runs / "transformer_minilm_multi"  # the demo's model (multi-label first): its weights stay
+    (served / "model").mkdir(parents=True)
+    (served / "config.json").write_text(json.dumps({"target": "multi"}))
+    (served / "metrics.json").write_text(json.dumps({"dev": {"macro_f1": 0.1}}))
+    (served / "model" / "model.safetensors").write_bytes(b"w" * 10)
+    (served / "model" / "config.json").write_text("{}")
     toy_notebook(tmp_path / "nbs", "01_a.ipynb", "pass")
     monkeypatch.setattr(pipeline, "run_notebook", lambda nb, profile, data_dir=None, **kw: tmp_path / nb.name)
     assert main(["--profile", "quick", "--notebooks-dir", str(tmp_path / "nbs")]) == 0
     left = sorted(str(p.relative_to(runs)) for p in runs.rglob("*") if p.is_file() or p.name in ("model", "notes"))
     assert left == sorted([f"{run}/{name}" for run in ("transformer_minilm_single", "goemotions_for_dair/bigru_minilm",
                                                        "tfidf_single") for name in keep]
-                          + ["tfidf_single/notes", "no_run/model"])
-    assert pipeline.drop_model_weights(runs) == 0, "nothing left to drop"
+                          + ["tfidf_single/notes", "no_run/model", "transformer_minilm_multi/config.json",
+                             "transformer_minilm_multi/metrics.json", "transformer_minilm_multi/model",
+                             "transformer_minilm_multi/model/config.json",
+                             "transformer_minilm_multi/model/model.safetensors"])
+    assert pipeline.drop_model_weights(runs, keep=served / "model") == 0, "nothing left to drop but the kept model"
+    assert pipeline.drop_model_weights(runs) == 12, "without keep, the demo's model goes too"
 
 
 def test_a_signal_while_the_copy_is_moved_waits_for_the_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 
@@ -87,18 +88,25 @@ def bench(model_dir: Path, name: str, threads: int, texts: list[str], test, batc
     probs = np.empty((len(texts), len(clf.labels)), dtype=np.float32)
     probs[order] = probabilities(logits(batches), clf.target)
     model_only = time.perf_counter() - t0
+    timed = throughput_and_latency(lambda batch: end_to_end(batch, batch_size), texts, n_latency)
+    return {"sentences_per_s": timed["sentences_per_s"], "sentences_per_s_model": len(texts) / model_only,
+            "p50_latency_ms": timed["p50_latency_ms"], "p90_latency_ms": timed["p90_latency_ms"], "size_mb": size,
+            **scores(clf, model_threshold(model_dir), probs, test)}
+
+
+def throughput_and_latency(predict: Callable[[list[str]], object], texts: list[str], n_latency: int) -> dict:
+    """Sentences/s of ``predict`` over all ``texts`` (texts in, probabilities out), and its median and p90 latency
+    in ms on ``n_latency`` single texts drawn with seed 0 (batch 1). Every benchmark of this folder times this way."""
     t0 = time.perf_counter()
-    end_to_end(texts, batch_size)
-    e2e = time.perf_counter() - t0
+    predict(texts)
+    seconds = time.perf_counter() - t0
     latencies = []
     for i in np.random.default_rng(0).choice(len(texts), size=min(n_latency, len(texts)), replace=False):
         t0 = time.perf_counter()
-        end_to_end([texts[i]], 1)
+        predict([texts[i]])
         latencies.append(time.perf_counter() - t0)
-    return {"sentences_per_s": len(texts) / e2e, "sentences_per_s_model": len(texts) / model_only,
-            "p50_latency_ms": 1000 * float(np.median(latencies)),
-            "p90_latency_ms": 1000 * float(np.quantile(latencies, 0.9)), "size_mb": size,
-            **scores(clf, model_threshold(model_dir), probs, test)}
+    return {"sentences_per_s": len(texts) / seconds, "p50_latency_ms": 1000 * float(np.median(latencies)),
+            "p90_latency_ms": 1000 * float(np.quantile(latencies, 0.9))}
 
 
 def model_threshold(model_dir: Path) -> float:

@@ -20,12 +20,11 @@ import datetime as dt
 import io
 import json
 import pickle
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from inference import machine  # benchmarks/inference.py: the CPU, its flags, the versions
+from inference import machine, throughput_and_latency  # benchmarks/inference.py: the CPU, its flags, timing
 from threadpoolctl import threadpool_limits
 
 from src_helpers.config import REPO_ROOT, portable_path
@@ -66,16 +65,7 @@ def predictor(run, train):
 
 def bench(predict, texts: list[str], n_latency: int) -> dict:
     predict(texts[:64])  # warm-up
-    t0 = time.perf_counter()
-    predict(texts)
-    seconds = time.perf_counter() - t0
-    latencies = []
-    for i in np.random.default_rng(0).choice(len(texts), size=min(n_latency, len(texts)), replace=False):
-        t0 = time.perf_counter()
-        predict([texts[i]])
-        latencies.append(time.perf_counter() - t0)
-    return {"sentences_per_s": len(texts) / seconds, "p50_latency_ms": 1000 * float(np.median(latencies)),
-            "p90_latency_ms": 1000 * float(np.quantile(latencies, 0.9))}
+    return throughput_and_latency(predict, texts, n_latency)
 
 
 def main() -> None:

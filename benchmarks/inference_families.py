@@ -31,10 +31,8 @@ from src_helpers.config import REPO_ROOT, portable_path
 from src_helpers.data.goemotions import load_for_profile
 from src_helpers.evaluation.results import targets
 from src_helpers.experiments.run_folders import load_run
-from src_helpers.models.classifier import build_model
-from src_helpers.models.config import ModelConfig
 from src_helpers.training.configs import TfidfConfig
-from src_helpers.training.loop import RnnTrainer, make_encoder
+from src_helpers.training.loop import RnnTrainer
 from src_helpers.training.tfidf import full_probs, tfidf_pipeline
 from src_helpers.validation import COUNT, cli
 
@@ -54,10 +52,7 @@ def predictor(run, train):
         return (lambda texts: full_probs(pipe, np.asarray(texts, dtype=object), n)), len(pickle.dumps(pipe)) / 2**20
     if "model_config" not in config:
         raise ValueError(f"run {run.name!r} is neither a TF-IDF nor a recurrent run (transformers: inference.py)")
-    trainer = RnnTrainer(config["model_config"], target=config["target"], tokenizer=config["tokenizer"],
-                         max_length=config["max_length"], labels=run.labels)
-    trainer.encoder = make_encoder(train["text"].tolist(), config["tokenizer"], config["max_length"])
-    trainer.model = build_model(ModelConfig.from_dict(config["model_config"])).eval()
+    trainer = RnnTrainer.untrained(config, train["text"].tolist())
     buf = io.BytesIO()
     torch.save(trainer.model.state_dict(), buf)
     return trainer.predict_proba, buf.getbuffer().nbytes / 2**20

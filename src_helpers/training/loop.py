@@ -335,3 +335,18 @@ class RnnTrainer:
         trainer.model = EmotionClassifier.from_pretrained(folder / "model")
         trainer.encoder = load_text_encoder(folder / "encoder")
         return trainer
+
+    @classmethod
+    def untrained(cls, config: Mapping, train_texts: Sequence[str]) -> RnnTrainer:
+        """A run's architecture (its config.json's ``model_config``) with untrained weights and its tokenizer built
+        from ``train_texts`` as ``fit`` builds it: what a timing needs when the weights are not on this machine (a
+        forward pass costs the same whatever the weights' values)."""
+        trainer = cls(config["model_config"], target=config["target"], tokenizer=config["tokenizer"],
+                      max_length=config["max_length"], labels=label_set(config.get("labels", "ekman")))
+        trainer.encoder = make_encoder(list(train_texts), config["tokenizer"], config["max_length"])
+        trainer.model = build_model(ModelConfig.from_dict(config["model_config"])).eval()
+        built, expected = trainer.encoder.vocab_size, trainer.model.config.vocab_size
+        if built != expected:
+            raise ValueError(f"the tokenizer built from these {len(train_texts)} texts has {built} tokens, the run's "
+                             f"model {expected}: not the run's train split (or its vocabulary settings)")
+        return trainer

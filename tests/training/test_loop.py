@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from src_helpers.data.goemotions import load_goemotions
 from src_helpers.evaluation.metrics import choose_threshold
 from src_helpers.experiments.run_folders import load_run
 from src_helpers.training.configs import TrainConfig
-from src_helpers.training.loop import lr_lambda
+from src_helpers.training.loop import RnnTrainer, lr_lambda
 from src_helpers.training.losses import class_weights
 from tests.training.helpers import train_rnn
 
@@ -176,3 +177,24 @@ def test_a_run_without_kept_checkpoints_keeps_its_model_and_encoder(sample: dict
     assert sorted(p.name for p in (r.run_dir / "checkpoints").iterdir()) == ["encoder", "model"]
     texts = sample["test"]["text"].tolist()
     np.testing.assert_allclose(model_probs(load_result(r.run_dir), texts), r.test_probs, atol=1e-5)
+
+
+def test_an_untrained_trainer_has_the_runs_architecture_and_tokenizer(sample: dict, tmp_path: Path) -> None:
+    """``RnnTrainer.untrained`` (inference timings without the weights): the run's model config and tokenizer,
+    fresh weights; a tokenizer of other texts than the run's train split is refused."""
+    trained = train_rnn(sample, tmp_path / "gru", TINY_GRU, {**FAST, "epochs": 1}, progress=False)
+    config = load_run(tmp_path / "gru").config
+    untrained = RnnTrainer.untrained(config, sample["train"]["text"].tolist())
+    assert asdict(untrained.model.config) == config["model_config"]
+    texts = sample["test"]["text"].tolist()
+    assert untrained.encoder.encode_batch(texts) == load_text_encoder_of(tmp_path / "gru").encode_batch(texts)
+    probs = untrained.predict_proba(texts)
+    assert probs.shape == trained.test_probs.shape and not np.allclose(probs, trained.test_probs, atol=1e-3)
+    with pytest.raises(ValueError, match="not the run's train split"):
+        RnnTrainer.untrained(config, texts[:5])
+
+
+def load_text_encoder_of(run_dir: Path):
+    from src_helpers.models.embeddings import load_text_encoder
+
+    return load_text_encoder(run_dir / "checkpoints" / "encoder")

@@ -20,6 +20,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,16 +175,25 @@ def verdict(probs: np.ndarray, labels: Sequence[str], threshold: float | None) -
     return f"**predicted:** {predicted}\n\n**groups above threshold {threshold:.2f}:** {shown}"
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads a cell starting so as a formula
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text``, with a leading ``'`` when it starts like a formula (``=HYPERLINK(...)``): Excel and LibreOffice then
+    show it as text instead of running it (OWASP's advice on CSV injection)."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
 def predictions_csv(texts: Sequence[str], probs: np.ndarray, labels: Sequence[str], threshold: float | None) -> str:
-    """CSV text: one row per text with its predicted class, the probability of every class and its groups
-    (separated by ``;``)."""
+    """CSV text: one row per text (``spreadsheet_safe``) with its predicted class, the probability of every class
+    and its groups (separated by ``;``)."""
     if len(texts) != len(probs):
         raise ValueError(f"{len(texts)} texts but {len(probs)} rows of probabilities")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["text", "predicted", *labels, "groups"])
     for text, row in zip(texts, probs, strict=True):
-        writer.writerow([text, labels[int(np.argmax(row))], *(f"{p:.6f}" for p in row),
+        writer.writerow([spreadsheet_safe(text), labels[int(np.argmax(row))], *(f"{p:.6f}" for p in row),
                          ";".join(groups(row, labels, threshold))])
     return out.getvalue()
 
@@ -209,6 +219,14 @@ def classify_file(model: DemoModel, path: str | Path, folder: str | Path | None 
 
 def error_text(error: Exception) -> str:
     return f"**error:** {error}"
+
+
+def prune(folder: str | Path, max_age: float) -> None:
+    """Remove the subfolders of ``folder`` older than ``max_age`` seconds (the CSVs of earlier uploads)."""
+    now = time.time()
+    for sub in Path(folder).iterdir():
+        if sub.is_dir() and now - sub.stat().st_mtime > max_age:
+            shutil.rmtree(sub, ignore_errors=True)
 
 
 def _gradio() -> Any:
@@ -241,6 +259,7 @@ def build_app(model: DemoModel, folder: str | Path | None = None) -> Any:
         if not upload:
             return None, ""
         try:
+            prune(folder, max_age=3600)  # Gradio has long copied older answers into its own cache
             out, message = classify_file(model, upload, tempfile.mkdtemp(dir=folder))  # a folder per request
         except (ValueError, UnicodeDecodeError, OSError) as e:
             gr.Warning(str(e))
@@ -265,9 +284,10 @@ def build_app(model: DemoModel, folder: str | Path | None = None) -> Any:
             upload = gr.File(label="Text file (one sentence per line)", elem_id="upload")
             download = gr.File(label="Predictions (CSV)", elem_id="download")
         file_message = gr.Markdown(elem_id="file-message")
-        button.click(on_text, text, [probabilities, answer])
-        text.submit(on_text, text, [probabilities, answer])
-        upload.upload(on_file, upload, [download, file_message])
+        # one queue for all three: one request at a time uses the model (a fast tokenizer is not thread-safe)
+        button.click(on_text, text, [probabilities, answer], concurrency_id="model")
+        text.submit(on_text, text, [probabilities, answer], concurrency_id="model")
+        upload.upload(on_file, upload, [download, file_message], concurrency_id="model")
     return app
 
 

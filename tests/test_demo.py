@@ -102,6 +102,23 @@ def test_the_csv_has_a_row_per_text_with_every_probability(threshold):
     assert [r["groups"] for r in rows] == expected
 
 
+def test_a_text_that_starts_like_a_formula_is_written_as_text():
+    texts = ["=HYPERLINK(\"http://x\",\"click\")", "-_- ok"]
+    rows = list(csv.DictReader(io.StringIO(demo.predictions_csv(texts, PROBS, LABELS, 0.5))))
+    assert [r["text"] for r in rows] == ["'" + t for t in texts], "a spreadsheet shows it, never runs it"
+    assert demo.spreadsheet_safe("I'm fine =)") == "I'm fine =)", "only a leading formula sign counts"
+
+
+def test_old_answer_folders_are_pruned(tmp_path):
+    old, new = tmp_path / "old", tmp_path / "new"
+    for folder in (old, new):
+        folder.mkdir()
+        (folder / "a_predictions.csv").write_text("text\n")
+    os.utime(old, (0, 0))
+    demo.prune(tmp_path, max_age=3600)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new"]
+
+
 def test_the_csv_refuses_texts_and_probabilities_that_differ_in_number():
     with pytest.raises(ValueError, match="3 texts but 2 rows"):
         demo.predictions_csv(["a", "b", "c"], PROBS, LABELS, 0.5)
@@ -251,16 +268,17 @@ def page(multi_model, tmp_path_factory):
     """The app of the tiny multi-label model served on a free local port, and a browser on it (the CSVs and the
     browser's profile in a tmp folder)."""
     tmp = tmp_path_factory.mktemp("page")
-    driver = browser_or_skip(tmp)
-    model = demo.load_demo_model(multi_model, runtime="torch")
-    app = demo.build_app(model, tmp)
-    port = shot.free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    driver, app = browser_or_skip(tmp), None
     try:
+        model = demo.load_demo_model(multi_model, runtime="torch")
+        app = demo.build_app(model, tmp)
+        port = shot.free_port()
+        app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
         yield driver, f"http://127.0.0.1:{port}/", model
     finally:
         driver.quit()
-        app.close()
+        if app is not None:
+            app.close()
 
 
 def shown_probabilities(driver) -> dict[str, float]:

@@ -61,6 +61,7 @@ def wait_for(driver: Any, css: str, predicate: Any, timeout: float = 60) -> list
 def screenshot(model: demo.DemoModel, out: Path, text: str, width: int = 1200, height: int = 1000) -> Path:
     """Serve ``model``, classify ``text`` in the browser and save the page (at least ``height`` pixels high, the
     whole page when it is longer) to ``out``."""
+    before = os.environ.get("GRADIO_TEMP_DIR")
     with tempfile.TemporaryDirectory(prefix="demo_screenshot_") as tmp:
         os.environ["GRADIO_TEMP_DIR"] = tmp  # Gradio's cache of this one page
         app = demo.build_app(model, tmp)
@@ -70,6 +71,10 @@ def screenshot(model: demo.DemoModel, out: Path, text: str, width: int = 1200, h
             _classify_and_save(browser(width, height, tmp), port, out, text, width, height, len(model.labels))
         finally:
             app.close()
+            if before is None:
+                os.environ.pop("GRADIO_TEMP_DIR", None)
+            else:
+                os.environ["GRADIO_TEMP_DIR"] = before
     return out
 
 

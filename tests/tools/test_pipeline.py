@@ -253,6 +253,8 @@ def test_a_quick_run_ends_by_dropping_the_model_weights_of_its_runs(tmp_path: Pa
             (runs / run / name).write_text("{}")
     (runs / "transformer_minilm_single" / "model").mkdir()
     (runs / "transformer_minilm_single" / "model" / "model.safetensors").write_bytes(b"w" * 3000)
+    (runs / "transformer_minilm_single" / "model" / "config.json").write_text("{}")  # a model, single-label,
+    (runs / "transformer_minilm_single" / "metrics.json").write_text(json.dumps({"dev": {"macro_f1": 0.9}}))  # better
     (runs / "goemotions_for_dair/bigru_minilm/checkpoints/model").mkdir(parents=True)
     (runs / "goemotions_for_dair/bigru_minilm/checkpoints/model/weights.pt").write_bytes(b"w" * 1000)
     (runs / "tfidf_single" / "notes").mkdir()  # not a weights folder

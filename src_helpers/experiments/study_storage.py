@@ -76,7 +76,8 @@ def load_study(study_name: str, storage: str, seed: int = 0, worker: int = 0, pr
     if held != pruner:
         raise ValueError(f"study {study_name!r} prunes with {held!r}; asked for {pruner!r} "
                          "(name another study)")
-    study.set_user_attr("pruner", pruner)
+    if "pruner" not in study.user_attrs and not study.get_trials(deepcopy=False):  # a new study; an older one's
+        study.set_user_attr("pruner", pruner)  # file is read, not rewritten (it prunes with the median rule)
     study.sampler = sampler_and_pruner(seed, worker, len(study.get_trials(deepcopy=False)), pruner, max_epochs)[0]
     return study
 

@@ -543,3 +543,5 @@ def test_a_study_from_before_pruners_were_recorded_keeps_the_median_pruner(tmp_p
     with pytest.raises(ValueError, match="study 'old' prunes with 'median'; asked for 'hyperband'"):
         study_storage.load_study("old", storage, pruner="hyperband", max_epochs=4)
     assert isinstance(study_storage.load_study("old", storage).pruner, optuna.pruners.MedianPruner)
+    assert "pruner" not in optuna.load_study(study_name="old", storage=storage).user_attrs, \
+        "an older (committed) study is read, its file not rewritten"

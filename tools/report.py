@@ -122,10 +122,41 @@ def _with_interval(row: pd.Series, metric: str) -> str:
     return tables.interval_text(row[f"{metric}_low"], row[f"{metric}_high"], row[metric], ci_digits=3)
 
 
-def results_markdown(board: pd.DataFrame, multi: pd.DataFrame | None = None) -> str:
+FOLD_SEEDS = (0, 1, 2)  # the cross-fitted dev scores of the ensembles: two halves of dev, three ways to draw them
+
+
+def cross_fitted(runs_root: Path, boards: Sequence[pd.DataFrame]) -> dict[str, dict]:
+    """For each ensemble run on a leaderboard of ``boards``: its cross-fitted dev macro-F1 per fold seed
+    (``ensemble.cross_fitted_score`` over the runs it may choose from) and the best other model's dev macro-F1."""
+    from src_helpers.evaluation.ensemble import candidates, cross_fitted_score
+    from src_helpers.experiments.run_folders import load_result
+
+    out = {}
+    for board in boards:
+        for name in board.index[board["family"] == comparison.ENSEMBLE]:
+            ensemble = load_result(runs_root / name)
+            runs = [load_result(runs_root / n) for n in candidates(runs_root, ensemble.target)[0]]
+            others = board[board["family"] != comparison.ENSEMBLE]["dev_macro_f1"]
+            out[name] = {"scores": [cross_fitted_score(runs, ensemble.config["max_size"], seed=s) for s in FOLD_SEEDS],
+                         "best": others.idxmax(), "best_dev": float(others.max())}
+    return out
+
+
+def cross_fitted_text(checks: dict[str, dict]) -> str:
+    """One sentence per ensemble: how far its own dev score is flattered by choosing on those rows."""
+    parts = [f"`{name}` {min(c['scores']):.4f}-{max(c['scores']):.4f} (best other model `{c['best']}`: "
+             f"{c['best_dev']:.4f})" for name, c in checks.items()]
+    return (" An ensemble's own dev score is optimistic: its members, weights and thresholds were chosen on those "
+            "rows. Cross-fitted (chosen on one half of dev, scored on the other, halves drawn with seeds "
+            f"{', '.join(map(str, FOLD_SEEDS))}; `ensemble.cross_fitted_score`), dev macro-F1: " + "; ".join(parts)
+            + ".") if parts else ""
+
+
+def results_markdown(board: pd.DataFrame, multi: pd.DataFrame | None = None,
+                     checks: dict[str, dict] | None = None) -> str:
     """The leaderboard (``comparison.leaderboard``) as the README's results section: a sentence on the model
-    chosen on dev (and on the multi-label one, from ``multi``: ``leaderboard(target="multi")``), then one row per
-    model with its bootstrap 95% intervals in brackets."""
+    chosen on dev (and on the multi-label one, from ``multi``: ``leaderboard(target="multi")``; ``checks``: the
+    ensembles' ``cross_fitted`` dev scores), then one row per model with its bootstrap 95% intervals in brackets."""
     chosen = board.index[board["best_on_dev"]][0]
     top = board.loc[chosen]
     multi_text = ""
@@ -138,7 +169,8 @@ def results_markdown(board: pd.DataFrame, multi: pd.DataFrame | None = None) -> 
              f"(`notebook_outputs/runs/`: {len(board)} models of the full train split; bootstrap 95% intervals in "
              "brackets). Do not edit.",
              f"Chosen on dev (macro-F1 {top['dev_macro_f1']:.4f}): **{chosen}**, test accuracy "
-             f"{top['test_accuracy']:.4f}, macro-F1 {top['test_macro_f1']:.4f}.{multi_text} Sorted by test macro-F1; "
+             f"{top['test_accuracy']:.4f}, macro-F1 {top['test_macro_f1']:.4f}.{multi_text}"
+             f"{cross_fitted_text(checks or {})} Sorted by test macro-F1; "
              "test decides nothing here. Notebook 08 adds significance tests, calibration, the ensembles and error "
              "analysis.", "",
              "| model | family | what | dev macro-F1 | test accuracy | test macro-F1 | multi-label macro-F1 |",
@@ -213,7 +245,8 @@ def regenerate(check: bool, n_boot: int = 1000, no_figures: bool = False) -> int
     out of date. A run folder that does not load whole stops it (``run_folders.RunFolderError``)."""
     paths = paths_for("full", REPO_ROOT)  # the committed artifacts, whatever SRC_HELPERS_OUTPUT_ROOT says
     board = comparison.leaderboard(paths.runs, n_boot=n_boot, seed=0)
-    section = results_markdown(board, comparison.leaderboard(paths.runs, n_boot=n_boot, seed=0, target="multi"))
+    multi = comparison.leaderboard(paths.runs, n_boot=n_boot, seed=0, target="multi")
+    section = results_markdown(board, multi, cross_fitted(paths.runs, (board, multi)))
     index = notebook_index(paths.notebooks_out)
     generated = {"results": section, **readme_sections.sections(paths.runs, index, n_boot=n_boot, seed=0)}
     docs = {path: path.read_text(encoding="utf-8") for path in documents()}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -135,6 +135,29 @@ def select_ensemble(results: Sequence[RunResult], max_size: int = 20, metric: st
     counts = np.bincount(picks[:size], minlength=len(runs))
     return Ensemble(runs=tuple(runs[i] for i in order), weights=tuple(float(counts[i] / size) for i in order),
                     dev_path=dev_path, metric=metric)
+
+
+def cross_fitted_score(results: Sequence[RunResult], max_size: int = 20, metric: str = "macro_f1", folds: int = 2,
+                       seed: int = 0) -> float:
+    """The dev ``metric`` of the selection procedure without its optimism: dev is split into ``folds`` parts
+    (stratified by class for single-label); each part is predicted by the ensemble (members, weights, multi-label
+    thresholds) chosen on the other parts, and the pooled predictions are scored once. Comparable with a single
+    model's dev score, unlike the selected ensemble's own (chosen on the rows it is scored on)."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if not isinstance(folds, int) or folds < 2:
+        raise ValueError(f"folds must be an integer >= 2, got {folds!r}")
+    runs = _check_runs(results)
+    y, target = np.asarray(runs[0].y_dev), runs[0].target
+    splitter = (StratifiedKFold if target == "single" else KFold)(folds, shuffle=True, random_state=seed)
+    pred = np.zeros_like(y)
+    for chosen_on, scored_on in splitter.split(np.zeros(len(y)), y if target == "single" else None):
+        part = [replace(r, dev_probs=np.asarray(r.dev_probs)[chosen_on], y_dev=y[chosen_on], extra={}) for r in runs]
+        ens = select_ensemble(part, max_size, metric)
+        weights = dict(zip(ens.members, ens.weights, strict=True))
+        probs = sum(w * np.asarray(r.dev_probs)[scored_on] for r in runs if (w := weights.get(r.name)))
+        pred[scored_on] = probs.argmax(1) if target == "single" else threshold_predictions(probs, ens.thresholds)
+    return float(SCORES[metric](y, pred))
 
 
 def ensemble_result(ens: Ensemble, name: str | None = None) -> RunResult:

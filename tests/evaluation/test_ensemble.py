@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from src_helpers.data.labels import DAIR, EKMAN
-from src_helpers.evaluation.ensemble import ensemble_result, select_ensemble
+from src_helpers.evaluation.ensemble import cross_fitted_score, ensemble_result, select_ensemble
 from src_helpers.evaluation.metrics import choose_threshold
 from src_helpers.evaluation.results import RunResult, evaluate
 from src_helpers.evaluation.tables import paired_bootstrap, results_table
@@ -204,3 +204,41 @@ def test_multi_label_thresholds_are_chosen_on_dev_only():
 def test_single_label_ensemble_has_no_thresholds():
     ens = select_ensemble([run("a", first(0.8), first(0.6)), run("b", last(0.7), last(0.5))], max_size=3)
     assert ens.thresholds is None and ensemble_result(ens).config["thresholds"] is None
+
+
+# ----------------------------------------------------------------------------- cross-fitted dev score
+def noise_runs(n: int, target: str = "single") -> list[RunResult]:
+    """``n`` runs whose probabilities are random: any dev gain of an ensemble of them is selection luck."""
+    rng = np.random.default_rng(0)
+    y_dev = Y_DEV if target == "single" else np.eye(K, dtype=int)[Y_DEV]
+    y_test = Y_TEST if target == "single" else np.eye(K, dtype=int)[Y_TEST]
+    runs = []
+    for i in range(n):
+        dev, test = rng.dirichlet(np.ones(K), N), rng.dirichlet(np.ones(K), N)
+        ev = evaluate(y_dev, dev, y_test, test, target)
+        runs.append(RunResult(name=f"noise{i}", target=target, dev=ev.dev, test=ev.test, dev_probs=dev,
+                              dev_pred=ev.dev_pred, y_dev=y_dev, test_probs=test, test_pred=ev.test_pred,
+                              y_test=y_test))
+    return runs
+
+
+@pytest.mark.parametrize("target", ["single", "multi"])
+def test_the_cross_fitted_score_removes_the_selections_optimism(target):
+    runs = noise_runs(8, target)
+    chosen = ensemble_result(select_ensemble(runs, max_size=10))
+    fair = cross_fitted_score(runs, max_size=10)
+    assert fair < chosen.dev["macro_f1"] - 0.03, "the ensemble's own dev score is flattered by choosing on it"
+    assert fair == cross_fitted_score(runs, max_size=10), "seeded folds: the same score again"
+
+
+def test_the_cross_fitted_score_of_one_single_label_run_is_its_dev_score():
+    a = run("a", first(0.7), first(0.3))
+    assert cross_fitted_score([a]) == pytest.approx(a.dev["macro_f1"])
+
+
+def test_the_cross_fitted_score_never_reads_test_and_refuses_one_fold():
+    runs = [run("a", first(0.8), first(0.3)), run("b", last(0.7), first(0.9))]
+    blind = [dataclasses.replace(r, test_probs=np.full_like(r.test_probs, np.nan)) for r in runs]
+    assert cross_fitted_score(runs, max_size=6) == cross_fitted_score(blind, max_size=6)
+    with pytest.raises(ValueError, match="folds must be an integer >= 2, got 1"):
+        cross_fitted_score(runs, folds=1)

@@ -135,6 +135,15 @@ def test_results_markdown_marks_the_dev_choice_and_shows_intervals() -> None:
     assert f"Multi-label, chosen on dev among {len(multi)} models" in with_multi and f"**{multi_choice}**" in with_multi
 
 
+def test_the_results_say_how_optimistic_an_ensembles_dev_score_is() -> None:
+    checks = {"ensemble_single": {"scores": [0.62, 0.63, 0.61], "best": "bigru_minilm", "best_dev": 0.6133}}
+    text = report.cross_fitted_text(checks)
+    assert "`ensemble_single` 0.6100-0.6300 (best other model `bigru_minilm`: 0.6133)" in text
+    assert "seeds 0, 1, 2" in text and report.cross_fitted_text({}) == ""
+    board = report.comparison.leaderboard(report.REPO_ROOT / "notebook_outputs" / "runs", n_boot=20, seed=0)
+    assert report.cross_fitted_text(checks) in report.results_markdown(board, checks=checks)
+
+
 # ------------------------------------------------------------------------------------------ named README sections
 def test_named_sections_are_replaced_and_a_missing_one_is_named() -> None:
     text = "<!-- results:start -->\nold\n<!-- results:end -->\nprose\n<!-- speed:start -->\nold\n<!-- speed:end -->\n"

@@ -9,6 +9,7 @@ import pandas as pd
 
 from src_helpers.data.ekman import group_probabilities
 from src_helpers.data.labels import EKMAN, GOEMOTIONS
+from src_helpers.data.textio import read_json
 from src_helpers.evaluation.results import TARGETS, RunResult, scored, targets
 from src_helpers.training import write_run
 
@@ -32,7 +33,7 @@ def ekman_runs(fine: RunResult, splits: dict[str, pd.DataFrame], runs_dir: str |
     ids = fine.extra.get("test_ids")
     if ids is not None and ids != splits["test"]["comment_id"].astype(str).tolist():
         raise ValueError(f"run {fine.name!r}: its stored test ids are not these test rows (in this order)")
-    config = fine.config if isinstance(fine.config, dict) else {}
+    config = fine.config if isinstance(fine.config, dict) else _written_config(fine)
     out = {}
     for target in TARGETS:
         probs = {s: group_probabilities(getattr(fine, f"{s}_probs"), fine.labels.classes, target)
@@ -45,3 +46,10 @@ def ekman_runs(fine: RunResult, splits: dict[str, pd.DataFrame], runs_dir: str |
         meta |= {"target": target, "labels": EKMAN.name, "grouped_from": fine.name, "grouping": GROUPING[target]}
         out[name] = write_run(result, meta, splits, fine.history.to_dict("records"))
     return out
+
+
+def _written_config(fine: RunResult) -> dict:
+    """The config.json of ``fine``'s run folder (a freshly trained result holds its trainer's settings object, not
+    the record that names its experiment), or {} for a result never written."""
+    path = Path(fine.run_dir) / "config.json" if fine.run_dir else None
+    return read_json(path) if path is not None and path.is_file() else {}

@@ -40,6 +40,22 @@ def test_a_fine_label_run_becomes_two_ekman_runs(goemotions_sample: dict, tmp_pa
     assert again[grouped_name("goemotions_minilm28_multi", "multi")].test == multi.test
 
 
+def test_a_freshly_trained_fine_run_names_its_experiment_through_its_folder(goemotions_sample: dict,
+                                                                            tmp_path: Path) -> None:
+    """A trainer's result holds its settings object, not the record: the grouped runs read the fine run's
+    config.json, so the comparison's catalog knows them (a quick run of notebook 05, then 08)."""
+    import dataclasses
+    import json
+
+    written = fine_run(goemotions_sample)
+    (tmp_path / written.name).mkdir()
+    (tmp_path / written.name / "config.json").write_text(json.dumps(written.config))
+    fresh = dataclasses.replace(written, config=object(), run_dir=tmp_path / written.name)
+    grouped = ekman_runs(fresh, goemotions_sample, tmp_path / "runs")
+    table = catalog(tmp_path / "runs")
+    assert set(table.index) == set(grouped) and (table["experiment"] == "goemotions_minilm28_multi").all()
+
+
 def test_grouping_refuses_runs_it_cannot_read(goemotions_sample: dict, tmp_path: Path) -> None:
     run = fine_run(goemotions_sample)
     ekman = RunResult(name="x", labels=EKMAN, target="multi", dev={}, test={}, test_probs=np.zeros((1, 7)),

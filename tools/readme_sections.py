@@ -467,7 +467,8 @@ def newcomer(benchmarks: Path) -> str:
     b = _benchmark(benchmarks, NEWCOMER)
     r = b["results"]
     return (f"Measured on a fresh clone (`benchmarks/newcomer.py`, {b['date']}, {b['cpu']}, {b['cores']} cores, "
-            f"load average {b['load_before']} at the start, other jobs running; pip's download cache warm): "
+            f"load average {b['load_before']} at the start, "
+            f"{'other jobs running' if b['load_before'] >= 0.5 else 'no other jobs'}; pip's download cache warm): "
             f"`make run` took {r['make_run_s'] / 60:.0f} min, set-up included, and "
             f"`make test` {r['make_test_s'] / 60:.0f} min. Disk: the clone {r['clone_mb']:.0f} MB, `.venv` "
             f"{r['venv_mb'] / 1024:.1f} GB, the quick run's `.smoke/` {r['smoke_mb']:.0f} MB. Training every model "
